@@ -1,0 +1,29 @@
+//! The few places where SQLite and PostgreSQL need different SQL. Everything else is shared.
+
+use crate::Backend;
+
+/// Claims the next due job. SQLite has one writer, so the subquery cannot race; PostgreSQL
+/// skips rows another worker has locked instead of waiting on them.
+/// Binds: $1 worker, $2 lock-until, $3 now.
+pub fn claim_job(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 ORDER BY priority, run_at LIMIT 1) \
+             RETURNING id, kind, payload, attempts, max_attempts, schedule"
+        }
+        Backend::Postgres => {
+            "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 ORDER BY priority, run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, kind, payload, attempts, max_attempts, schedule"
+        }
+    }
+}
+
+/// Counts the user tables (for restore's "is this database live?" check).
+pub fn count_tables(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SELECT CAST(count(*) AS BIGINT) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        Backend::Postgres => "SELECT CAST(count(*) AS BIGINT) FROM information_schema.tables WHERE table_schema = 'public'",
+    }
+}

@@ -1,0 +1,128 @@
+//! Embedded migrations: applied in order, each in its own transaction, recorded with a checksum
+//! so a migration edited after it ran is refused instead of silently skipped.
+
+use crate::{Backend, Db, DbError};
+use sqlx::{Executor, Row};
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sql: include_str!("../migrations/0001_foundation.sql"),
+}];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub applied: i64,
+    pub latest: i64,
+}
+
+impl MigrationStatus {
+    pub fn is_current(&self) -> bool {
+        self.applied == self.latest
+    }
+}
+
+fn checksum(sql: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(sql.as_bytes()))
+}
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+impl Db {
+    /// The highest applied migration and the highest this binary knows.
+    pub async fn migration_status(&self) -> Result<MigrationStatus, DbError> {
+        let latest = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+        let exists: i64 = match self.backend() {
+            Backend::Sqlite => sqlx::query("SELECT CAST(count(*) AS BIGINT) FROM sqlite_master WHERE name = 'schema_migrations'"),
+            Backend::Postgres => sqlx::query("SELECT CAST(count(*) AS BIGINT) FROM information_schema.tables WHERE table_name = 'schema_migrations' AND table_schema = current_schema()"),
+        }
+        .fetch_one(self.read())
+        .await?
+        .try_get(0)?;
+        if exists == 0 {
+            return Ok(MigrationStatus { applied: 0, latest });
+        }
+        let applied: Option<i64> = sqlx::query("SELECT MAX(version) FROM schema_migrations")
+            .fetch_one(self.read())
+            .await?
+            .try_get(0)?;
+        Ok(MigrationStatus {
+            applied: applied.unwrap_or(0),
+            latest,
+        })
+    }
+
+    /// Applies every pending migration; returns the versions applied now.
+    pub async fn migrate(&self) -> Result<Vec<i64>, DbError> {
+        let mut conn = self.write().acquire().await?;
+        if self.backend() == Backend::Postgres {
+            // Two nodes starting together must not both migrate.
+            conn.execute("SELECT CAST(pg_advisory_lock(7305001) AS TEXT)")
+                .await?;
+        }
+        let result = apply_pending(&mut conn).await;
+        if self.backend() == Backend::Postgres {
+            let _ = conn
+                .execute("SELECT CAST(pg_advisory_unlock(7305001) AS TEXT)")
+                .await;
+        }
+        result
+    }
+}
+
+async fn apply_pending(
+    conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+) -> Result<Vec<i64>, DbError> {
+    conn.execute(CREATE_TABLE).await?;
+    let rows = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
+        .fetch_all(&mut **conn)
+        .await?;
+    let mut applied = std::collections::BTreeMap::new();
+    for r in rows {
+        applied.insert(r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?);
+    }
+    let known_latest = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+    if let Some((&v, _)) = applied.iter().next_back() {
+        if v > known_latest {
+            return Err(DbError::Migration(format!(
+                "the database is at migration {v}, newer than this binary knows ({known_latest}); run a newer lsn"
+            )));
+        }
+    }
+    let mut done = Vec::new();
+    for m in MIGRATIONS {
+        let sum = checksum(m.sql);
+        if let Some(existing) = applied.get(&m.version) {
+            if *existing != sum {
+                return Err(DbError::Migration(format!(
+                    "migration {} ({}) was changed after it was applied",
+                    m.version, m.name
+                )));
+            }
+            continue;
+        }
+        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+        tx.execute(sqlx::raw_sql(m.sql))
+            .await
+            .map_err(|e| DbError::Migration(format!("{} ({}): {e}", m.version, m.name)))?;
+        let now = chrono::Utc::now().timestamp_millis();
+        sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(&sum)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, name = m.name, "migration applied");
+        done.push(m.version);
+    }
+    Ok(done)
+}

@@ -1,0 +1,431 @@
+use crate::retry::{is_retryable, TxError};
+use crate::Tx;
+pub use futures_core_shim::BoxFuture;
+use lsn_core::config::{Config, Durability};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use sqlx::Executor;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub mod futures_core_shim {
+    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// Where the database is, decided from `DATABASE_URL` (or its absence).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DbTarget {
+    Sqlite(PathBuf),
+    /// The full URL (it may hold a password: never print it; see [`DbTarget::describe`]).
+    Postgres(String),
+}
+
+impl DbTarget {
+    pub fn from_config(cfg: &Config) -> Result<Self, DbError> {
+        match &cfg.database_url {
+            None => Ok(DbTarget::Sqlite(cfg.default_sqlite_path())),
+            Some(url) => Self::parse(url.expose()),
+        }
+    }
+
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        let bad = |reason: &str| DbError::Config(format!("DATABASE_URL: {reason}"));
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(bad(
+                    "a sqlite:// URL needs a file path, e.g. sqlite://./data/lsn.db",
+                ));
+            }
+            if path == ":memory:" {
+                return Err(bad(
+                    "an in-memory SQLite database would lose the shop on restart; give a file path",
+                ));
+            }
+            return Ok(DbTarget::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| bad(&format!("not a valid PostgreSQL URL ({e})")))?;
+            if parsed.host_str().unwrap_or_default().is_empty() && !url.contains("host=") {
+                return Err(bad("the PostgreSQL URL has no host"));
+            }
+            return Ok(DbTarget::Postgres(url.to_string()));
+        }
+        if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            return Err(bad("MySQL/TiDB is not supported yet; use postgres://… or leave it unset for embedded SQLite"));
+        }
+        Err(bad(
+            "unrecognised scheme; expected postgres://… or sqlite://…",
+        ))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbTarget::Sqlite(_) => Backend::Sqlite,
+            DbTarget::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A printable description with any password removed.
+    pub fn describe(&self) -> String {
+        match self {
+            DbTarget::Sqlite(p) => format!("SQLite {}", p.display()),
+            DbTarget::Postgres(u) => match url::Url::parse(u) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    format!("PostgreSQL {parsed}")
+                }
+                Err(_) => "PostgreSQL (unparseable URL)".into(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    NotADatabase(String),
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
+    #[error("migration error: {0}")]
+    Migration(String),
+    #[error("{0}")]
+    Backup(String),
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl TxError for DbError {
+    fn as_sqlx(&self) -> Option<&sqlx::Error> {
+        match self {
+            DbError::Sqlx(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A handle on the database: cheap to clone, shared by every part of the process.
+///
+/// SQLite allows one writer at a time, so writes go through a pool of one connection (no lock
+/// contention inside the process, `busy_timeout` for other processes) and reads through a pool of
+/// several. PostgreSQL uses one pool for both.
+#[derive(Clone, Debug)]
+pub struct Db {
+    writer: AnyPool,
+    reader: AnyPool,
+    backend: Backend,
+    target: DbTarget,
+}
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Refuses a file at the SQLite path that is not an SQLite database (never overwrites it).
+pub fn check_sqlite_file(path: &Path) -> Result<(), DbError> {
+    use std::io::Read;
+    match std::fs::File::open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(DbError::NotADatabase(format!(
+            "cannot open {}: {e}",
+            path.display()
+        ))),
+        Ok(mut f) => {
+            let mut head = [0u8; 16];
+            let n = f.read(&mut head)?;
+            if n == 0 {
+                return Ok(());
+            }
+            if n < 16 || &head != SQLITE_MAGIC {
+                return Err(DbError::NotADatabase(format!(
+                    "{} exists but is not an SQLite database; LSN will not touch it. Move it away or set DATABASE_URL/LSN_DATA_DIR to another path",
+                    path.display()
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Db {
+    /// Connects as the configuration says, retrying an unreachable PostgreSQL with backoff.
+    pub async fn connect(cfg: &Config) -> Result<Self, DbError> {
+        let target = DbTarget::from_config(cfg)?;
+        Self::connect_target(&target, cfg.db_max_connections, cfg.durability, 6).await
+    }
+
+    pub async fn connect_target(
+        target: &DbTarget,
+        max_connections: u32,
+        durability: Durability,
+        attempts: u32,
+    ) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        match target {
+            DbTarget::Sqlite(path) => {
+                Self::open_sqlite(target, path, max_connections, durability).await
+            }
+            DbTarget::Postgres(url) => {
+                let mut delay = Duration::from_millis(250);
+                let mut attempt = 1;
+                loop {
+                    let res = AnyPoolOptions::new()
+                        .max_connections(max_connections.max(2))
+                        .acquire_timeout(Duration::from_secs(10))
+                        .connect(url)
+                        .await;
+                    match res {
+                        Ok(pool) => {
+                            return Ok(Db {
+                                writer: pool.clone(),
+                                reader: pool,
+                                backend: Backend::Postgres,
+                                target: target.clone(),
+                            });
+                        }
+                        Err(e) if is_connect_error(&e) && attempt < attempts => {
+                            tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, target = %target.describe(), "DATABASE_URL unreachable, retrying: {e}");
+                            tokio::time::sleep(delay).await;
+                            delay = (delay * 2).min(Duration::from_secs(8));
+                            attempt += 1;
+                        }
+                        Err(e) if is_connect_error(&e) => {
+                            return Err(DbError::Unreachable(format!(
+                                "DATABASE_URL ({}) after {attempt} attempts: {e}",
+                                target.describe()
+                            )));
+                        }
+                        Err(e) => {
+                            return Err(DbError::Config(format!(
+                                "DATABASE_URL ({}): {e}",
+                                target.describe()
+                            )))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn open_sqlite(
+        target: &DbTarget,
+        path: &Path,
+        max_connections: u32,
+        durability: Durability,
+    ) -> Result<Self, DbError> {
+        check_sqlite_file(path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                DbError::Config(format!(
+                    "cannot create data directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        let pragmas = format!(
+            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;"
+        );
+        let make = |n: u32| {
+            let pragmas = pragmas.clone();
+            AnyPoolOptions::new()
+                .max_connections(n)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _| {
+                    let pragmas = pragmas.clone();
+                    Box::pin(async move {
+                        conn.execute(sqlx::raw_sql(&pragmas)).await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+        };
+        let writer = make(1).await.map_err(|e| sqlite_open_error(path, e))?;
+        let reader = make(max_connections.max(2))
+            .await
+            .map_err(|e| sqlite_open_error(path, e))?;
+        // A file with a valid header can still be damaged: make the first read prove it.
+        sqlx::query("SELECT count(*) FROM sqlite_master")
+            .execute(&reader)
+            .await
+            .map_err(|e| sqlite_open_error(path, e))?;
+        Ok(Db {
+            writer,
+            reader,
+            backend: Backend::Sqlite,
+            target: target.clone(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn target(&self) -> &DbTarget {
+        &self.target
+    }
+
+    /// The pool for reads (never hold a write transaction on it).
+    pub fn read(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    /// The pool for single-statement writes.
+    pub fn write(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.writer.begin().await
+    }
+
+    /// Runs `f` in a write transaction, committing on `Ok`, retrying the whole closure on
+    /// serialization failures, deadlocks and busy databases (up to 8 attempts, with jittered
+    /// backoff). `f` must therefore be safe to run again from the start.
+    pub async fn transaction<T, E, F>(&self, mut f: F) -> Result<T, E>
+    where
+        E: TxError,
+        F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>>,
+    {
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let mut tx = self.writer.begin().await.map_err(E::from)?;
+            let result = match f(&mut tx).await {
+                Ok(v) => tx.commit().await.map(|_| v).map_err(E::from),
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    Err(e)
+                }
+            };
+            match result {
+                Err(e) if attempt < 8 && e.as_sqlx().is_some_and(is_retryable) => {
+                    let backoff = 2u64.pow(attempt.min(6)) + rand_jitter();
+                    tracing::debug!(
+                        attempt,
+                        backoff_ms = backoff,
+                        "retrying transaction after a serialization failure"
+                    );
+                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map(|_| ())
+    }
+
+    /// Pool figures for `/metrics`: (size, idle) of the reader and writer pools.
+    pub fn pool_stats(&self) -> [(&'static str, u32, usize); 2] {
+        [
+            ("read", self.reader.size(), self.reader.num_idle()),
+            ("write", self.writer.size(), self.writer.num_idle()),
+        ]
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+fn rand_jitter() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    u64::from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+            % 16,
+    )
+}
+
+fn is_connect_error(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)
+    ) || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("57P03"))
+}
+
+fn sqlite_open_error(path: &Path, e: sqlx::Error) -> DbError {
+    let msg = e.to_string();
+    if msg.contains("not a database") || msg.contains("malformed") || msg.contains("corrupt") {
+        DbError::NotADatabase(format!(
+            "{} is damaged or not an SQLite database ({msg}); LSN will not touch it",
+            path.display()
+        ))
+    } else {
+        DbError::Config(format!(
+            "cannot open SQLite database {}: {msg}",
+            path.display()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        assert_eq!(
+            DbTarget::parse("sqlite://./x.db").ok(),
+            Some(DbTarget::Sqlite("./x.db".into()))
+        );
+        assert_eq!(
+            DbTarget::parse("sqlite:/tmp/x.db").ok(),
+            Some(DbTarget::Sqlite("/tmp/x.db".into()))
+        );
+        assert!(matches!(
+            DbTarget::parse("postgres://u:p@localhost/db"),
+            Ok(DbTarget::Postgres(_))
+        ));
+        let e = DbTarget::parse("mysql://u@h/db").expect_err("mysql");
+        assert!(
+            e.to_string().contains("not supported yet") && e.to_string().contains("DATABASE_URL")
+        );
+        assert!(DbTarget::parse("redis://x")
+            .expect_err("scheme")
+            .to_string()
+            .contains("DATABASE_URL"));
+        assert!(DbTarget::parse("sqlite://").is_err());
+        assert!(DbTarget::parse("postgres://").is_err());
+        let d = DbTarget::parse("postgres://u:hunter2@localhost/db")
+            .expect("pg")
+            .describe();
+        assert!(!d.contains("hunter2"), "{d}");
+    }
+}

@@ -1,0 +1,370 @@
+//! A durable job table: typed jobs with run-at times, retries with exponential backoff and a
+//! dead state after `max_attempts`. Workers claim jobs with one atomic statement (see
+//! `lsn_db::dialect::claim_job`); a job whose worker died is reclaimed when its lock expires.
+
+use lsn_core::SharedClock;
+use lsn_db::{dialect, Db, RowExt};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: Value,
+    pub run_at: Option<i64>,
+    pub max_attempts: i64,
+    pub priority: i64,
+    pub dedupe_key: Option<String>,
+    pub schedule: Option<String>,
+}
+
+impl NewJob {
+    pub fn new(kind: impl Into<String>, payload: Value) -> Self {
+        Self {
+            kind: kind.into(),
+            payload,
+            run_at: None,
+            max_attempts: 8,
+            priority: 100,
+            dedupe_key: None,
+            schedule: None,
+        }
+    }
+
+    pub fn at(mut self, run_at_ms: i64) -> Self {
+        self.run_at = Some(run_at_ms);
+        self
+    }
+
+    pub fn max_attempts(mut self, n: i64) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    pub fn priority(mut self, p: i64) -> Self {
+        self.priority = p;
+        self
+    }
+
+    /// A job with the same key is enqueued once: later attempts to enqueue it do nothing.
+    pub fn dedupe(mut self, key: impl Into<String>) -> Self {
+        self.dedupe_key = Some(key.into());
+        self
+    }
+
+    pub fn schedule(mut self, name: impl Into<String>) -> Self {
+        self.schedule = Some(name.into());
+        self
+    }
+}
+
+/// Enqueues `job` on any executor (a transaction, to tie it to a business change, or a pool).
+/// Returns `None` when a job with the same dedupe key already exists.
+pub async fn enqueue<'c, E>(ex: E, job: &NewJob, now_ms: i64) -> Result<Option<String>, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let id = lsn_core::ids::new_id();
+    let res = sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, status, priority, run_at, attempts, max_attempts, schedule, dedupe_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'queued', $4, $5, 0, $6, $7, $8, $9, $9) ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(&job.kind)
+    .bind(job.payload.to_string())
+    .bind(job.priority)
+    .bind(job.run_at.unwrap_or(now_ms))
+    .bind(job.max_attempts)
+    .bind(&job.schedule)
+    .bind(&job.dedupe_key)
+    .bind(now_ms)
+    .execute(ex)
+    .await?;
+    Ok((res.rows_affected() == 1).then_some(id))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Try again later (with backoff) unless attempts are used up.
+    #[error("{0}")]
+    Retry(String),
+    /// Retrying cannot help: the job goes straight to `dead`.
+    #[error("{0}")]
+    Fail(String),
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        JobError::Retry(format!("database: {e}"))
+    }
+}
+
+impl From<anyhow::Error> for JobError {
+    fn from(e: anyhow::Error) -> Self {
+        JobError::Retry(format!("{e:#}"))
+    }
+}
+
+pub struct JobContext {
+    pub db: Db,
+    pub clock: SharedClock,
+    pub job_id: String,
+    pub attempt: i64,
+}
+
+#[async_trait::async_trait]
+pub trait JobHandler: Send + Sync {
+    async fn run(&self, ctx: &JobContext, payload: &Value) -> Result<(), JobError>;
+}
+
+/// Job kinds and the code that runs them.
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: HashMap<String, Arc<dyn JobHandler>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn register(&mut self, kind: impl Into<String>, handler: Arc<dyn JobHandler>) -> &mut Self {
+        self.handlers.insert(kind.into(), handler);
+        self
+    }
+
+    pub fn kinds(&self) -> Vec<&str> {
+        let mut k: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
+        k.sort_unstable();
+        k
+    }
+}
+
+/// The delay before attempt `attempts + 1`: 10 s doubling per attempt, capped at one hour.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(1, 20) as u32 - 1;
+    (10_000i64.saturating_mul(2i64.saturating_pow(exp))).min(3_600_000)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Retrying { next_run_at: i64 },
+    Dead,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub job_id: String,
+    pub kind: String,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    db: Db,
+    registry: Arc<Registry>,
+    clock: SharedClock,
+    id: String,
+    lock_ms: i64,
+}
+
+impl Worker {
+    pub fn new(db: Db, registry: Registry, clock: SharedClock) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
+        Self {
+            db,
+            registry: Arc::new(registry),
+            clock,
+            id: format!(
+                "{host}:{}:{}",
+                std::process::id(),
+                &lsn_core::ids::random_token(4)
+            ),
+            lock_ms: 5 * 60_000,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Puts back jobs whose worker stopped without finishing them (lock expired).
+    pub async fn reclaim_stale(&self) -> Result<u64, sqlx::Error> {
+        let now = self.clock.now_ms();
+        let r = sqlx::query("UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE status = 'running' AND locked_until < $1")
+            .bind(now)
+            .execute(self.db.write())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Claims and runs one due job, if there is one.
+    pub async fn run_one(&self) -> Result<Option<RunReport>, sqlx::Error> {
+        let now = self.clock.now_ms();
+        let row = sqlx::query(dialect::claim_job(self.db.backend()))
+            .bind(&self.id)
+            .bind(now + self.lock_ms)
+            .bind(now)
+            .fetch_optional(self.db.write())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let job_id: String = row.try_get(0)?;
+        let kind: String = row.try_get(1)?;
+        let payload: String = row.try_get(2)?;
+        let attempts: i64 = row.try_get(3)?;
+        let max_attempts: i64 = row.try_get(4)?;
+        let schedule: Option<String> = row.try_get(5)?;
+        let started = now;
+
+        let result = match self.registry.handlers.get(&kind) {
+            None => Err(JobError::Fail(format!("no handler for job kind {kind:?}"))),
+            Some(h) => match serde_json::from_str::<Value>(&payload) {
+                Err(e) => Err(JobError::Fail(format!("payload is not JSON: {e}"))),
+                Ok(p) => {
+                    let ctx = JobContext {
+                        db: self.db.clone(),
+                        clock: self.clock.clone(),
+                        job_id: job_id.clone(),
+                        attempt: attempts,
+                    };
+                    let lock = Duration::from_millis(self.lock_ms.max(1000) as u64 - 500);
+                    match tokio::time::timeout(lock, h.run(&ctx, &p)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(JobError::Retry("timed out".into())),
+                    }
+                }
+            },
+        };
+        let finished = self.clock.now_ms();
+        let (outcome, error) = match &result {
+            Ok(()) => (Outcome::Succeeded, None),
+            Err(JobError::Retry(e)) if attempts < max_attempts => (
+                Outcome::Retrying {
+                    next_run_at: finished + backoff_ms(attempts),
+                },
+                Some(e.clone()),
+            ),
+            Err(e) => (Outcome::Dead, Some(e.to_string())),
+        };
+        let (status, run_at, finished_at) = match &outcome {
+            Outcome::Succeeded => ("succeeded", None, Some(finished)),
+            Outcome::Retrying { next_run_at } => ("queued", Some(*next_run_at), None),
+            Outcome::Dead => ("dead", None, Some(finished)),
+        };
+        if let Some(e) = &error {
+            tracing::warn!(job_id = %job_id, kind = %kind, attempt = attempts, outcome = status, "job failed: {e}");
+        }
+        let outcome_label = match &outcome {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Retrying { .. } => "failed",
+            Outcome::Dead => "dead",
+        };
+        let (id2, kind2, sched2, worker, err2) = (
+            job_id.clone(),
+            kind.clone(),
+            schedule.clone(),
+            self.id.clone(),
+            error.clone(),
+        );
+        self.db
+            .transaction(move |tx| {
+                let (job_id, kind, schedule, worker, error) = (id2.clone(), kind2.clone(), sched2.clone(), worker.clone(), err2.clone());
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), finished_at = $3, last_error = $4, locked_by = NULL, locked_until = NULL, updated_at = $5 WHERE id = $6",
+                    )
+                    .bind(status)
+                    .bind(run_at)
+                    .bind(finished_at)
+                    .bind(&error)
+                    .bind(finished)
+                    .bind(&job_id)
+                    .execute(&mut **tx)
+                    .await?;
+                    sqlx::query("INSERT INTO job_runs (id, job_id, kind, schedule, attempt, started_at, finished_at, outcome, error, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                        .bind(lsn_core::ids::new_id())
+                        .bind(&job_id)
+                        .bind(&kind)
+                        .bind(&schedule)
+                        .bind(attempts)
+                        .bind(started)
+                        .bind(finished)
+                        .bind(outcome_label)
+                        .bind(&error)
+                        .bind(&worker)
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok::<_, sqlx::Error>(())
+                })
+            })
+            .await?;
+        metrics_job(&kind, outcome_label);
+        Ok(Some(RunReport {
+            job_id,
+            kind,
+            outcome,
+            error,
+        }))
+    }
+
+    /// Runs due jobs until none is left; for tests and the CLI.
+    pub async fn run_until_idle(&self) -> Result<Vec<RunReport>, sqlx::Error> {
+        let mut out = Vec::new();
+        while let Some(r) = self.run_one().await? {
+            out.push(r);
+            if out.len() > 10_000 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs jobs until `shutdown` resolves; a job already running is finished first.
+    pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.run_one().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => tracing::warn!("job worker: {e}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+fn metrics_job(kind: &str, outcome: &'static str) {
+    tracing::debug!(kind, outcome, "job finished");
+}
+
+/// Queue depth by status, for `/metrics` and `lsn jobs list`.
+pub async fn queue_depth(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT status, CAST(count(*) AS BIGINT) FROM jobs GROUP BY status ORDER BY status",
+    )
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(super::backoff_ms(1), 10_000);
+        assert_eq!(super::backoff_ms(2), 20_000);
+        assert_eq!(super::backoff_ms(4), 80_000);
+        assert_eq!(super::backoff_ms(30), 3_600_000);
+    }
+}

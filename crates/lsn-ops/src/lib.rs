@@ -1,0 +1,16 @@
+//! Operations: the transactional outbox, the durable job queue, cron schedules with one leader
+//! at a time, and the jobs this crate owns itself (sending mail, taking backups).
+//!
+//! Rule: a side effect (an email, a provider call) is never performed inside a request. The
+//! request writes a job or an outbox event in the same transaction as its change; a worker
+//! performs it afterwards, retrying with backoff, and records every run.
+
+pub mod builtin;
+pub mod jobs;
+pub mod lease;
+pub mod outbox;
+pub mod schedule;
+
+pub use jobs::{enqueue, JobContext, JobError, JobHandler, NewJob, Registry, Worker};
+pub use outbox::{publish, Subscriber};
+pub use schedule::{Schedule, Scheduler};

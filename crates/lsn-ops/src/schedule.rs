@@ -1,0 +1,265 @@
+//! Cron-style schedules. Each schedule enqueues a job of its kind when due; one node at a time
+//! (the holder of the `scheduler` lease) does the enqueuing, so a schedule fires once per due
+//! time however many nodes run. Times follow the shop's time zone unless the expression starts
+//! with `CRON_TZ=UTC `.
+
+use crate::jobs::{enqueue, NewJob};
+use crate::lease;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use lsn_db::{Db, RowExt};
+use serde::Serialize;
+use serde_json::Value;
+use std::str::FromStr;
+
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub name: &'static str,
+    /// `sec min hour day-of-month month day-of-week` (a 5-field expression gets `0` seconds).
+    pub cron: &'static str,
+    pub job_kind: &'static str,
+    pub payload: Value,
+    pub description: &'static str,
+}
+
+/// The next time `expr` fires strictly after `after`, in `tz` (or UTC with `CRON_TZ=UTC `).
+pub fn next_after(expr: &str, tz: Tz, after: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let (tz, expr) = match expr.strip_prefix("CRON_TZ=") {
+        Some(rest) => {
+            let (zone, e) = rest
+                .split_once(' ')
+                .ok_or("CRON_TZ= needs an expression after the zone")?;
+            (
+                Tz::from_str(zone).map_err(|_| format!("unknown time zone {zone}"))?,
+                e.trim(),
+            )
+        }
+        None => (tz, expr.trim()),
+    };
+    let full = if expr.split_whitespace().count() == 5 {
+        format!("0 {expr}")
+    } else {
+        expr.to_string()
+    };
+    let sched = cron::Schedule::from_str(&full)
+        .map_err(|e| format!("bad cron expression {expr:?}: {e}"))?;
+    sched
+        .after(&after.with_timezone(&tz))
+        .next()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("{expr:?} never fires again"))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleRow {
+    pub name: String,
+    pub cron: String,
+    pub job_kind: String,
+    pub description: String,
+    pub enabled: bool,
+    pub next_run_at: i64,
+    pub last_run_at: Option<i64>,
+    pub last_outcome: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    pub job_id: String,
+    pub kind: String,
+    pub attempt: i64,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Scheduler {
+    db: Db,
+    tz: Tz,
+    holder: String,
+}
+
+impl Scheduler {
+    pub fn new(db: Db, tz: Tz, holder: impl Into<String>) -> Self {
+        Self {
+            db,
+            tz,
+            holder: holder.into(),
+        }
+    }
+
+    /// Inserts or updates the code-defined schedules, keeping each one's enabled flag and its
+    /// next due time when the expression did not change.
+    pub async fn register(
+        &self,
+        schedules: &[Schedule],
+        now: DateTime<Utc>,
+    ) -> Result<(), anyhow::Error> {
+        for s in schedules {
+            let next = next_after(s.cron, self.tz, now)
+                .map_err(anyhow::Error::msg)?
+                .timestamp_millis();
+            sqlx::query(
+                "INSERT INTO schedules (name, cron, job_kind, payload, description, enabled, next_run_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7) \
+                 ON CONFLICT (name) DO UPDATE SET job_kind = excluded.job_kind, payload = excluded.payload, description = excluded.description, \
+                 next_run_at = CASE WHEN schedules.cron = excluded.cron THEN schedules.next_run_at ELSE excluded.next_run_at END, \
+                 cron = excluded.cron, updated_at = excluded.updated_at",
+            )
+            .bind(s.name)
+            .bind(s.cron)
+            .bind(s.job_kind)
+            .bind(s.payload.to_string())
+            .bind(s.description)
+            .bind(next)
+            .bind(now.timestamp_millis())
+            .execute(self.db.write())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// When this node holds the scheduler lease, enqueues every due schedule once and moves it
+    /// to its next time (missed runs collapse into one). Returns the names enqueued.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<Vec<String>, anyhow::Error> {
+        let now_ms = now.timestamp_millis();
+        if !lease::try_acquire(&self.db, "scheduler", &self.holder, now_ms, 30_000).await? {
+            return Ok(Vec::new());
+        }
+        let due = sqlx::query("SELECT name, cron, job_kind, payload, next_run_at FROM schedules WHERE enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at")
+            .bind(now_ms)
+            .fetch_all(self.db.read())
+            .await?;
+        let mut fired = Vec::new();
+        for r in due {
+            let name: String = r.try_get(0)?;
+            let cron: String = r.try_get(1)?;
+            let kind: String = r.try_get(2)?;
+            let payload: String = r.try_get(3)?;
+            let due_at: i64 = r.try_get(4)?;
+            let next = match next_after(&cron, self.tz, now) {
+                Ok(t) => t.timestamp_millis(),
+                Err(e) => {
+                    tracing::error!(schedule = %name, "schedule disabled: {e}");
+                    sqlx::query("UPDATE schedules SET enabled = 0 WHERE name = $1")
+                        .bind(&name)
+                        .execute(self.db.write())
+                        .await?;
+                    continue;
+                }
+            };
+            let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+            let job = NewJob::new(kind, payload)
+                .schedule(name.clone())
+                .dedupe(format!("sched:{name}:{due_at}"));
+            let (n2, job2) = (name.clone(), job.clone());
+            self.db
+                .transaction(move |tx| {
+                    let (name, job) = (n2.clone(), job2.clone());
+                    Box::pin(async move {
+                        enqueue(&mut **tx, &job, now_ms).await?;
+                        sqlx::query("UPDATE schedules SET next_run_at = $1, last_run_at = $2 WHERE name = $3 AND next_run_at = $4")
+                            .bind(next)
+                            .bind(now_ms)
+                            .bind(&name)
+                            .bind(due_at)
+                            .execute(&mut **tx)
+                            .await?;
+                        Ok::<_, sqlx::Error>(())
+                    })
+                })
+                .await?;
+            fired.push(name);
+        }
+        Ok(fired)
+    }
+
+    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("UPDATE schedules SET enabled = $1 WHERE name = $2")
+            .bind(i64::from(enabled))
+            .bind(name)
+            .execute(self.db.write())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}
+
+/// Every schedule with its last outcome (the runbook's `getScheduledTasks`).
+pub async fn list(db: &Db) -> Result<Vec<ScheduleRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT s.name, s.cron, s.job_kind, s.description, s.enabled, s.next_run_at, s.last_run_at, \
+         (SELECT r.outcome FROM job_runs r WHERE r.schedule = s.name ORDER BY r.started_at DESC, r.id DESC LIMIT 1) \
+         FROM schedules s ORDER BY s.name",
+    )
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ScheduleRow {
+                name: r.try_get(0)?,
+                cron: r.try_get(1)?,
+                job_kind: r.try_get(2)?,
+                description: r.try_get(3)?,
+                enabled: r.try_get::<i64, _>(4)? == 1,
+                next_run_at: r.try_get(5)?,
+                last_run_at: r.try_get(6)?,
+                last_outcome: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+/// The latest runs of a schedule or job kind (the runbook's `getTaskHistory`).
+pub async fn history(db: &Db, name: &str, limit: i64) -> Result<Vec<RunRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error FROM job_runs WHERE schedule = $1 OR kind = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+    )
+    .bind(name)
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RunRow {
+                job_id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                attempt: r.try_get(2)?,
+                started_at: r.try_get(3)?,
+                finished_at: r.try_get(4)?,
+                outcome: r.try_get(5)?,
+                error: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn cron_in_shop_time_and_utc() {
+        let after = Utc
+            .with_ymd_and_hms(2026, 11, 24, 0, 0, 0)
+            .single()
+            .expect("t");
+        // 2 AM in Sydney (UTC+11 in November) is 15:00 UTC.
+        let t = next_after("0 0 2 * * *", chrono_tz::Australia::Sydney, after).expect("next");
+        assert_eq!(
+            t,
+            Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
+                .single()
+                .expect("t")
+        );
+        let t =
+            next_after("CRON_TZ=UTC 0 2 * * *", chrono_tz::Australia::Sydney, after).expect("next");
+        assert_eq!(
+            t,
+            Utc.with_ymd_and_hms(2026, 11, 24, 2, 0, 0)
+                .single()
+                .expect("t")
+        );
+        assert!(next_after("bogus", chrono_tz::UTC, after).is_err());
+    }
+}

@@ -1,0 +1,241 @@
+//! Application state, the composed router and the middleware stack.
+
+use crate::metrics::{gauge, HttpMetrics};
+use crate::pages;
+use axum::extract::{FromRef, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use lsn_core::problem::QueryArgs;
+use lsn_core::{ApiError, Config, SharedClock};
+use lsn_db::Db;
+use lsn_identity::{AuthUser, Identity};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub cfg: Arc<Config>,
+    pub clock: SharedClock,
+    pub identity: Identity,
+    pub metrics: Arc<HttpMetrics>,
+}
+
+impl FromRef<AppState> for Identity {
+    fn from_ref(s: &AppState) -> Identity {
+        s.identity.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
+        let identity = Identity::new(db.clone(), cfg.clone(), clock.clone());
+        Self {
+            db,
+            cfg,
+            clock,
+            identity,
+            metrics: Arc::new(HttpMetrics::default()),
+        }
+    }
+}
+
+pub fn build_router(state: AppState) -> Router {
+    let x_request_id = header::HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/admin/mailbox", get(mailbox_json))
+        .route("/api/v1/admin/jobs/schedules", get(schedules))
+        .route("/api/v1/admin/jobs/history/{name}", get(history))
+        .route("/api/v1/admin/jobs/queue", get(queue))
+        .merge(lsn_identity::routes::router())
+        .merge(pages::router())
+        .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(state.identity.clone(), lsn_identity::csrf::protect))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(CatchPanicLayer::custom(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side. Try again shortly.").into_response()))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.extensions().get::<RequestId>().and_then(|r| r.header_value().to_str().ok()).unwrap_or("-").to_string();
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn record_metrics(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let res = next.run(req).await;
+    let route = route.unwrap_or_else(|| {
+        if res.status() == StatusCode::NOT_FOUND {
+            "unmatched".into()
+        } else {
+            "other".into()
+        }
+    });
+    s.metrics.observe(
+        &method,
+        &route,
+        res.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    res
+}
+
+async fn security_headers(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "referrer-policy",
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data: https:; media-src 'self' https: blob:; connect-src 'self' wss: ws:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
+    );
+    if s.cfg.is_production() {
+        h.insert(
+            "strict-transport-security",
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    res
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    let db = s.db.ping().await;
+    let migrations = s.db.migration_status().await;
+    let db_ok = db.is_ok();
+    let mig_ok = matches!(&migrations, Ok(m) if m.is_current());
+    let body = json!({
+        "status": if db_ok && mig_ok { "ready" } else { "not_ready" },
+        "checks": {
+            "database": if db_ok { json!({"ok": true, "backend": s.db.backend().name()}) } else { json!({"ok": false}) },
+            "migrations": match &migrations {
+                Ok(m) => json!({"ok": m.is_current(), "applied": m.applied, "latest": m.latest}),
+                Err(_) => json!({"ok": false}),
+            },
+        }
+    });
+    if let Err(e) = &db {
+        tracing::warn!("readiness: database: {e}");
+    }
+    let code = if db_ok && mig_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let mut out = String::new();
+    s.metrics.render(&mut out);
+    let pools: Vec<(String, f64)> =
+        s.db.pool_stats()
+            .iter()
+            .flat_map(|(name, size, idle)| {
+                [
+                    (format!("pool=\"{name}\",state=\"open\""), f64::from(*size)),
+                    (format!("pool=\"{name}\",state=\"idle\""), *idle as f64),
+                ]
+            })
+            .collect();
+    gauge(
+        &mut out,
+        "lsn_db_pool_connections",
+        "Database pool connections.",
+        &pools,
+    );
+    if let Ok(depth) = lsn_ops::jobs::queue_depth(&s.db).await {
+        let samples: Vec<(String, f64)> = depth
+            .iter()
+            .map(|(st, n)| (format!("status=\"{st}\""), *n as f64))
+            .collect();
+        gauge(&mut out, "lsn_jobs", "Jobs by status.", &samples);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+#[derive(Deserialize)]
+struct MailboxArgs {
+    to: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn mailbox_json(
+    State(s): State<AppState>,
+    user: AuthUser,
+    QueryArgs(q): QueryArgs<MailboxArgs>,
+) -> Result<Json<Value>, ApiError> {
+    user.require_staff()?;
+    let to = q.to.map(|t| t.trim().to_lowercase());
+    let mails = lsn_mail::list_mailbox(&s.db, to.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "messages": mails })))
+}
+
+async fn schedules(State(s): State<AppState>, user: AuthUser) -> Result<Json<Value>, ApiError> {
+    user.require_staff()?;
+    let rows = lsn_ops::schedule::list(&s.db)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "schedules": rows })))
+}
+
+#[derive(Deserialize)]
+struct HistoryArgs {
+    limit: Option<i64>,
+}
+
+async fn history(
+    State(s): State<AppState>,
+    user: AuthUser,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    QueryArgs(q): QueryArgs<HistoryArgs>,
+) -> Result<Json<Value>, ApiError> {
+    user.require_staff()?;
+    let rows = lsn_ops::schedule::history(&s.db, &name, q.limit.unwrap_or(30).clamp(1, 500))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "name": name, "runs": rows })))
+}
+
+async fn queue(State(s): State<AppState>, user: AuthUser) -> Result<Json<Value>, ApiError> {
+    user.require_staff()?;
+    let depth = lsn_ops::jobs::queue_depth(&s.db)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        json!({ "queue": depth.into_iter().map(|(k, v)| (k, json!(v))).collect::<serde_json::Map<_, _>>() }),
+    ))
+}

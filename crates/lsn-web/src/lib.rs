@@ -1,0 +1,15 @@
+//! The HTTP edge of LSN: composes every domain's router, adds the middleware every request
+//! goes through (request id, tracing, metrics, CSRF, security headers, body limits, panic
+//! guard), serves health, readiness and metrics, and runs the background workers beside the
+//! server with a graceful shutdown.
+//!
+//! No business rules live here.
+
+pub mod app;
+pub mod demo;
+pub mod metrics;
+pub mod pages;
+pub mod server;
+
+pub use app::{build_router, AppState};
+pub use server::{all_schedules, prepare, serve, shutdown_signal, Runtime};

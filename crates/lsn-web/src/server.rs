@@ -1,0 +1,224 @@
+//! Start-up and shutdown: connect, migrate, seed, serve, run background work, drain.
+
+use crate::app::{build_router, AppState};
+use anyhow::Context;
+use lsn_core::{Config, SharedClock};
+use lsn_db::Db;
+use lsn_identity::Identity;
+use lsn_ops::jobs::{JobContext, JobError, JobHandler};
+use lsn_ops::{Registry, Schedule, Scheduler, Subscriber, Worker};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Everything a running LSN process holds.
+#[derive(Clone)]
+pub struct Runtime {
+    pub state: AppState,
+    pub worker: Worker,
+    pub scheduler: Scheduler,
+    pub schedules: Vec<Schedule>,
+    pub subscribers: Vec<Subscriber>,
+}
+
+struct IdentityCleanup(Identity);
+
+#[async_trait::async_trait]
+impl JobHandler for IdentityCleanup {
+    async fn run(&self, _ctx: &JobContext, _payload: &Value) -> Result<(), JobError> {
+        let n = self
+            .0
+            .cleanup()
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        tracing::debug!(removed = n, "identity cleanup");
+        Ok(())
+    }
+}
+
+/// Every schedule LSN registers (later domains add theirs here).
+pub fn all_schedules() -> Vec<Schedule> {
+    let mut s = lsn_ops::builtin::schedules();
+    s.push(Schedule {
+        name: "session_cleanup",
+        cron: "0 17 * * * *",
+        job_kind: "identity.cleanup",
+        payload: json!({}),
+        description: "Remove expired sessions, one-time tokens and old sign-in failures",
+    });
+    s
+}
+
+impl Runtime {
+    /// Builds the process around an open, migrated database.
+    pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> anyhow::Result<Self> {
+        let state = AppState::new(db.clone(), cfg.clone(), clock.clone());
+        let transport = lsn_mail::from_config(&cfg, db.clone())
+            .map_err(|e| anyhow::anyhow!("mail transport: {e}"))?;
+        let mut registry = Registry::new();
+        lsn_ops::builtin::register(
+            &mut registry,
+            transport,
+            cfg.mail_from.clone(),
+            cfg.backup_dir(),
+        );
+        registry.register(
+            "identity.cleanup",
+            Arc::new(IdentityCleanup(state.identity.clone())),
+        );
+        let worker = Worker::new(db.clone(), registry, clock.clone());
+        let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
+        Ok(Self {
+            state,
+            worker,
+            scheduler,
+            schedules: all_schedules(),
+            subscribers: Vec::new(),
+        })
+    }
+
+    /// Runs every due job, dispatching outbox events first (tests and `lsn jobs run`).
+    pub async fn run_jobs_until_idle(&self) -> anyhow::Result<Vec<lsn_ops::jobs::RunReport>> {
+        let mut all = Vec::new();
+        loop {
+            let dispatched = lsn_ops::outbox::dispatch(
+                &self.state.db,
+                &self.subscribers,
+                self.state.clock.now_ms(),
+                500,
+            )
+            .await?;
+            let ran = self.worker.run_until_idle().await?;
+            let idle = dispatched == 0 && ran.is_empty();
+            all.extend(ran);
+            if idle {
+                return Ok(all);
+            }
+        }
+    }
+}
+
+/// Connects and migrates as the configuration says; in development an empty shop gets the demo.
+pub async fn prepare(cfg: Config, clock: SharedClock) -> anyhow::Result<Runtime> {
+    let cfg = Arc::new(cfg);
+    let db = Db::connect(&cfg).await?;
+    if cfg.auto_migrate {
+        db.migrate().await.context("applying migrations")?;
+    } else {
+        let st = db.migration_status().await?;
+        anyhow::ensure!(
+            st.is_current(),
+            "the database is at migration {} of {}: run `lsn migrate` (LSN_AUTO_MIGRATE is off)",
+            st.applied,
+            st.latest
+        );
+    }
+    let rt = Runtime::new(db.clone(), cfg.clone(), clock.clone())?;
+    lsn_warehouse::init(&db, clock.now_ms())
+        .await
+        .context("creating core data")?;
+    if !cfg.is_production() && crate::demo::is_empty(&db).await? {
+        let report = crate::demo::load(&rt.state.identity).await?;
+        tracing::info!("empty development database: demo shop loaded ({report})");
+    }
+    rt.scheduler.register(&rt.schedules, clock.now()).await?;
+    Ok(rt)
+}
+
+/// Serves until `shutdown` resolves, with the background workers when `background` is true;
+/// then stops taking connections, finishes in-flight requests and running jobs, and returns.
+pub async fn serve(
+    rt: Runtime,
+    listener: TcpListener,
+    background: bool,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    if background {
+        for _ in 0..2 {
+            tasks.push(tokio::spawn(rt.worker.clone().run(stop_rx.clone())));
+        }
+        tasks.push(tokio::spawn(background_loop(rt.clone(), stop_rx.clone())));
+    }
+    let router = build_router(rt.state.clone());
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = rt.state.db.backend().name(), "LSN listening on http://{addr}");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    tracing::info!("HTTP server drained; stopping background work");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        if tokio::time::timeout(Duration::from_secs(60), t)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a background task did not stop within 60 s");
+        }
+    }
+    rt.state.db.close().await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+async fn background_loop(rt: Runtime, mut stop: watch::Receiver<bool>) {
+    let mut ticks: u64 = 0;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let now = rt.state.clock.now();
+        if let Err(e) =
+            lsn_ops::outbox::dispatch(&rt.state.db, &rt.subscribers, now.timestamp_millis(), 500)
+                .await
+        {
+            tracing::warn!("outbox dispatch: {e}");
+        }
+        if ticks % 5 == 0 {
+            if let Err(e) = rt.scheduler.tick(now).await {
+                tracing::warn!("scheduler: {e:#}");
+            }
+        }
+        if ticks % 300 == 0 {
+            if let Err(e) = rt.worker.reclaim_stale().await {
+                tracing::warn!("reclaiming stale jobs: {e}");
+            }
+        }
+        ticks += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    let _ = lsn_ops::lease::release(&rt.state.db, "scheduler", rt.worker.id()).await;
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown signal received");
+}
