@@ -11,11 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "lsn",
-    version,
-    about = "LSN — Live Shopping Network: a self-hostable live-commerce platform"
-)]
+#[command(name = "lsn", version, about = "LSN — Live Shopping Network: a self-hostable live-commerce platform")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,15 +96,9 @@ enum JobsCommand {
 fn init_logging(cfg: Option<&Config>) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LSN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if cfg.is_some_and(|c| c.log_format_json) {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .init();
+        builder.json().flatten_event(true).with_current_span(true).init();
     } else {
         builder.with_target(false).init();
     }
@@ -148,12 +138,7 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
             let db = Db::connect(&cfg).await?;
             let applied = db.migrate().await?;
             let st = db.migration_status().await?;
-            println!(
-                "✓ {} at migration {} ({} applied now)",
-                db.target().describe(),
-                st.applied,
-                applied.len()
-            );
+            println!("✓ {} at migration {} ({} applied now)", db.target().describe(), st.applied, applied.len());
         }
         Command::Init { demo } => {
             let db = open(&cfg).await?;
@@ -169,18 +154,13 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
                 c.warehouses, c.zones, c.bins, c.channels, c.suppliers
             );
             if demo {
-                let rt = lsn_web::Runtime::new(
-                    db.clone(),
-                    std::sync::Arc::new(cfg.clone()),
-                    clock::system(),
-                )?;
+                let rt = lsn_web::Runtime::new(db.clone(), std::sync::Arc::new(cfg.clone()), clock::system())?;
                 println!("✓ demo: {}", lsn_web::demo::load(&rt.state.identity).await?);
             }
         }
         Command::Doctor => return doctor(&cfg).await,
         Command::Backup { kind, prune, dir } => {
-            let kind = BackupKind::parse(&kind)
-                .with_context(|| format!("--kind must be daily or hourly, not {kind:?}"))?;
+            let kind = BackupKind::parse(&kind).with_context(|| format!("--kind must be daily or hourly, not {kind:?}"))?;
             let db = Db::connect(&cfg).await?;
             let dir = dir.unwrap_or_else(|| cfg.backup_dir());
             let b = db.backup(&dir, kind, chrono::Utc::now()).await?;
@@ -193,43 +173,21 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
         Command::Restore { file, force } => {
             let target = DbTarget::from_config(&cfg)?;
             let r = backup::restore(&file, &target, force).await?;
-            println!(
-                "✓ restored {} into {} (migration {}, {} users)",
-                file.display(),
-                target.describe(),
-                r.migration_version,
-                r.users
-            );
+            println!("✓ restored {} into {} (migration {}, {} users)", file.display(), target.describe(), r.migration_version, r.users);
             if let Some(p) = r.moved_aside {
                 println!("  the previous database was kept as {}", p.display());
             }
         }
-        Command::Admin {
-            command:
-                AdminCommand::Create {
-                    email,
-                    role,
-                    name,
-                    password_stdin,
-                },
-        } => {
+        Command::Admin { command: AdminCommand::Create { email, role, name, password_stdin } } => {
             let role: lsn_identity::Role = role.parse().map_err(anyhow::Error::msg)?;
             let db = open(&cfg).await?;
             let rt = lsn_web::Runtime::new(db, std::sync::Arc::new(cfg.clone()), clock::system())?;
             let id = &rt.state.identity;
             let actor = lsn_identity::audit::Actor::cli();
-            let parsed =
-                lsn_core::Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+            let parsed = lsn_core::Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
             if let Some(existing) = id.user_by_email(parsed.as_str()).await? {
-                let u = id
-                    .change_role(&actor, None, &existing.id, role)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                println!(
-                    "✓ {} already existed; role is now {}",
-                    parsed,
-                    u.role.as_str()
-                );
+                let u = id.change_role(&actor, None, &existing.id, role).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("✓ {} already existed; role is now {}", parsed, u.role.as_str());
             } else {
                 let (password, generated) = if password_stdin {
                     let mut line = String::new();
@@ -240,15 +198,12 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
                 } else {
                     (lsn_core::ids::random_token(18), true)
                 };
-                let u = id
-                    .create_user(&actor, parsed.as_str(), &name, &password, role)
-                    .await
-                    .map_err(|e| match e {
-                        lsn_identity::IdentityError::Validation(v) => {
-                            anyhow::anyhow!("invalid: {v}")
-                        }
-                        other => anyhow::anyhow!("{other}"),
-                    })?;
+                let u = id.create_user(&actor, parsed.as_str(), &name, &password, role).await.map_err(|e| match e {
+                    lsn_identity::IdentityError::Validation(v) => {
+                        anyhow::anyhow!("invalid: {v}")
+                    }
+                    other => anyhow::anyhow!("{other}"),
+                })?;
                 println!("✓ created {} ({})", parsed, u.role.as_str());
                 if generated {
                     println!("  password (shown once): {password}");
@@ -259,19 +214,10 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
             let db = open(&cfg).await?;
             match command {
                 JobsCommand::List => {
-                    let rt = lsn_web::Runtime::new(
-                        db.clone(),
-                        std::sync::Arc::new(cfg.clone()),
-                        clock::system(),
-                    )?;
-                    rt.scheduler
-                        .register(&rt.schedules, chrono::Utc::now())
-                        .await?;
+                    let rt = lsn_web::Runtime::new(db.clone(), std::sync::Arc::new(cfg.clone()), clock::system())?;
+                    rt.scheduler.register(&rt.schedules, chrono::Utc::now()).await?;
                     let rows = lsn_ops::schedule::list(&db).await?;
-                    println!(
-                        "{:<20} {:<28} {:<18} {:<25} {:<25} LAST",
-                        "NAME", "SCHEDULE", "JOB", "NEXT RUN", "LAST RUN"
-                    );
+                    println!("{:<20} {:<28} {:<18} {:<25} {:<25} LAST", "NAME", "SCHEDULE", "JOB", "NEXT RUN", "LAST RUN");
                     for r in rows {
                         println!(
                             "{:<20} {:<28} {:<18} {:<25} {:<25} {}{}",
@@ -279,9 +225,7 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
                             r.cron,
                             r.job_kind,
                             clock::rfc3339(r.next_run_at),
-                            r.last_run_at
-                                .map(clock::rfc3339)
-                                .unwrap_or_else(|| "-".into()),
+                            r.last_run_at.map(clock::rfc3339).unwrap_or_else(|| "-".into()),
                             r.last_outcome.unwrap_or_else(|| "-".into()),
                             if r.enabled { "" } else { " (disabled)" }
                         );
@@ -292,11 +236,7 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
                         if depth.is_empty() {
                             "empty".to_string()
                         } else {
-                            depth
-                                .iter()
-                                .map(|(s, n)| format!("{s} {n}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            depth.iter().map(|(s, n)| format!("{s} {n}")).collect::<Vec<_>>().join(", ")
                         }
                     );
                 }
@@ -318,11 +258,7 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
                     }
                 }
                 JobsCommand::Run => {
-                    let rt = lsn_web::Runtime::new(
-                        db,
-                        std::sync::Arc::new(cfg.clone()),
-                        clock::system(),
-                    )?;
+                    let rt = lsn_web::Runtime::new(db, std::sync::Arc::new(cfg.clone()), clock::system())?;
                     let ran = rt.run_jobs_until_idle().await?;
                     println!("✓ ran {} job(s)", ran.len());
                 }
@@ -342,17 +278,11 @@ async fn serve(cfg: Config, role: &str) -> anyhow::Result<()> {
     let addr = std::net::SocketAddr::new(cfg.host, cfg.port);
     let rt = lsn_web::prepare(cfg, clock::system()).await?;
     if web {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr} (HOST/PORT)"))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (HOST/PORT)"))?;
         if std::io::stderr().is_terminal() {
             eprintln!(
                 "LSN is running at http://{}:{} — Ctrl-C to stop",
-                if addr.ip().is_loopback() {
-                    "localhost".to_string()
-                } else {
-                    addr.ip().to_string()
-                },
+                if addr.ip().is_loopback() { "localhost".to_string() } else { addr.ip().to_string() },
                 addr.port()
             );
         }
@@ -360,10 +290,7 @@ async fn serve(cfg: Config, role: &str) -> anyhow::Result<()> {
     } else {
         // Worker only: no listener, same background loops, same graceful stop.
         let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
-        tracing::info!(
-            "worker role: HTTP disabled except an internal health port {}",
-            listener.local_addr()?
-        );
+        tracing::info!("worker role: HTTP disabled except an internal health port {}", listener.local_addr()?);
         lsn_web::serve(rt, listener, true, lsn_web::shutdown_signal()).await
     }
 }
@@ -374,17 +301,7 @@ async fn doctor(cfg: &Config) -> anyhow::Result<ExitCode> {
         println!("{} {text}", if ok { "✓" } else { "✗" });
         failed |= !ok;
     };
-    line(
-        true,
-        format!(
-            "configuration loaded ({})",
-            if cfg.is_production() {
-                "production"
-            } else {
-                "development"
-            }
-        ),
-    );
+    line(true, format!("configuration loaded ({})", if cfg.is_production() { "production" } else { "development" }));
     for p in cfg.production_problems() {
         if cfg.is_production() {
             line(false, p);
@@ -399,13 +316,7 @@ async fn doctor(cfg: &Config) -> anyhow::Result<ExitCode> {
     };
     if let DbTarget::Sqlite(p) = &target {
         if !p.exists() {
-            line(
-                false,
-                format!(
-                    "database file {} does not exist yet: run `lsn init` (or `lsn serve`)",
-                    p.display()
-                ),
-            );
+            line(false, format!("database file {} does not exist yet: run `lsn init` (or `lsn serve`)", p.display()));
             return Ok(ExitCode::FAILURE);
         }
     }
@@ -416,18 +327,9 @@ async fn doctor(cfg: &Config) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    line(
-        db.ping().await.is_ok(),
-        format!("database reachable ({})", target.describe()),
-    );
+    line(db.ping().await.is_ok(), format!("database reachable ({})", target.describe()));
     match db.migration_status().await {
-        Ok(s) => line(
-            s.is_current(),
-            format!(
-                "schema at the latest migration ({} of {})",
-                s.applied, s.latest
-            ),
-        ),
+        Ok(s) => line(s.is_current(), format!("schema at the latest migration ({} of {})", s.applied, s.latest)),
         Err(e) => line(false, format!("schema: {e}")),
     }
     match lsn_warehouse::counts(&db).await {
@@ -442,11 +344,7 @@ async fn doctor(cfg: &Config) -> anyhow::Result<ExitCode> {
                     c.bins,
                     c.channels,
                     c.suppliers,
-                    if problems.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" — run `lsn init` ({})", problems.join("; "))
-                    }
+                    if problems.is_empty() { String::new() } else { format!(" — run `lsn init` ({})", problems.join("; ")) }
                 ),
             );
         }
@@ -454,31 +352,13 @@ async fn doctor(cfg: &Config) -> anyhow::Result<ExitCode> {
     }
     let dir = &cfg.data_dir;
     let writable = std::fs::create_dir_all(dir).is_ok() && tempfile::tempfile_in(dir).is_ok();
-    line(
-        writable,
-        format!("data directory {} writable", dir.display()),
-    );
+    line(writable, format!("data directory {} writable", dir.display()));
     for (name, real) in cfg.integration_modes() {
-        let vars = lsn_core::config::INTEGRATIONS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.join(", "))
-            .unwrap_or_default();
+        let vars = lsn_core::config::INTEGRATIONS.iter().find(|(n, _)| *n == name).map(|(_, v)| v.join(", ")).unwrap_or_default();
         line(
             true,
-            format!(
-                "{name}: {}",
-                if real {
-                    "credentials set (real client)".to_string()
-                } else {
-                    format!("sandbox ({vars} unset)")
-                }
-            ),
+            format!("{name}: {}", if real { "credentials set (real client)".to_string() } else { format!("sandbox ({vars} unset)") }),
         );
     }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

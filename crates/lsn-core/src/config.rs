@@ -38,10 +38,7 @@ pub enum ConfigError {
 }
 
 fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        var,
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { var, reason: reason.into() }
 }
 
 /// Where the mailer sends: the development mailbox unless SMTP or SendGrid is configured.
@@ -71,6 +68,8 @@ pub struct Config {
     pub db_max_connections: u32,
     pub durability: Durability,
     pub auto_migrate: bool,
+    /// Load the demo shop into an empty development database at `serve` start-up.
+    pub demo: bool,
     pub public_url: String,
     pub timezone: chrono_tz::Tz,
     pub jwt_secret: Secret,
@@ -90,121 +89,41 @@ pub struct Config {
 
 /// Every variable LSN reads, with its meaning: the source of `docs/configuration.md`.
 pub const VARIABLES: &[(&str, &str, &str)] = &[
-    (
-        "LSN_ENV",
-        "development",
-        "`development` or `production` (also read from `NODE_ENV`)",
-    ),
+    ("LSN_ENV", "development", "`development` or `production` (also read from `NODE_ENV`)"),
     ("HOST", "127.0.0.1", "address the HTTP server binds"),
     ("PORT", "3000", "HTTP port"),
-    (
-        "LSN_DATA_DIR",
-        "./data",
-        "data directory: SQLite file, media, backups",
-    ),
-    (
-        "DATABASE_URL",
-        "(SQLite in LSN_DATA_DIR)",
-        "`sqlite://path` or `postgres://user:pass@host/db`",
-    ),
+    ("LSN_DATA_DIR", "./data", "data directory: SQLite file, media, backups"),
+    ("DATABASE_URL", "(SQLite in LSN_DATA_DIR)", "`sqlite://path` or `postgres://user:pass@host/db`"),
     ("LSN_DB_MAX_CONNECTIONS", "8", "connection pool size"),
-    (
-        "LSN_DB_SYNCHRONOUS",
-        "full",
-        "SQLite durability: `full` (survives power loss) or `normal` (survives a crash)",
-    ),
-    (
-        "LSN_AUTO_MIGRATE",
-        "true",
-        "apply migrations when `serve` starts",
-    ),
-    (
-        "LSN_PUBLIC_URL",
-        "http://localhost:3000",
-        "the shop's public base URL (links in email, OAuth redirect)",
-    ),
-    (
-        "LSN_TIMEZONE",
-        "Australia/Sydney",
-        "the shop's time zone for schedules and reports",
-    ),
+    ("LSN_DB_SYNCHRONOUS", "full", "SQLite durability: `full` (survives power loss) or `normal` (survives a crash)"),
+    ("LSN_AUTO_MIGRATE", "true", "apply migrations when `serve` starts"),
+    ("LSN_PUBLIC_URL", "http://localhost:3000", "the shop's public base URL (links in email, OAuth redirect)"),
+    ("LSN_TIMEZONE", "Australia/Sydney", "the shop's time zone for schedules and reports"),
     ("LSN_LOG", "info", "log filter (tracing EnvFilter syntax)"),
-    (
-        "LSN_LOG_FORMAT",
-        "text (json in production)",
-        "`text` or `json`",
-    ),
+    ("LSN_LOG_FORMAT", "text (json in production)", "`text` or `json`"),
     ("LSN_CONFIG", "./lsn.toml", "optional configuration file"),
-    (
-        "JWT_SECRET",
-        "(development default)",
-        "signs tokens; required in production, 32+ characters",
-    ),
+    ("JWT_SECRET", "(development default)", "signs tokens; required in production, 32+ characters"),
     ("ENABLE_AUTONOMOUS", "false", "enable the autonomous layer"),
-    (
-        "ENABLE_AUTONOMOUS_STREAMS",
-        "false",
-        "enable 24/7 autonomous streaming",
-    ),
+    ("ENABLE_AUTONOMOUS_STREAMS", "false", "enable 24/7 autonomous streaming"),
     ("FOUNDER_EMAIL", "-", "daily summary recipient"),
-    (
-        "OAUTH_SERVER_URL",
-        "-",
-        "OpenID Connect issuer URL (enables OAuth login)",
-    ),
-    (
-        "VITE_OAUTH_PORTAL_URL",
-        "-",
-        "login portal URL shown to users (optional)",
-    ),
+    ("OAUTH_SERVER_URL", "-", "OpenID Connect issuer URL (enables OAuth login)"),
+    ("VITE_OAUTH_PORTAL_URL", "-", "login portal URL shown to users (optional)"),
     ("VITE_APP_ID", "-", "OAuth client id"),
-    (
-        "OAUTH_CLIENT_SECRET",
-        "-",
-        "OAuth client secret (omit for a public PKCE client)",
-    ),
+    ("OAUTH_CLIENT_SECRET", "-", "OAuth client secret (omit for a public PKCE client)"),
     ("OWNER_OPEN_ID", "-", "OpenID subject of the shop owner"),
     ("OWNER_NAME", "-", "owner's display name"),
-    (
-        "STRIPE_SECRET_KEY",
-        "- (sandbox)",
-        "Stripe secret key; required in production",
-    ),
-    (
-        "STRIPE_WEBHOOK_SECRET",
-        "- (sandbox)",
-        "Stripe webhook signing secret; required in production",
-    ),
+    ("STRIPE_SECRET_KEY", "- (sandbox)", "Stripe secret key; required in production"),
+    ("STRIPE_WEBHOOK_SECRET", "- (sandbox)", "Stripe webhook signing secret; required in production"),
     ("VITE_STRIPE_PUBLISHABLE_KEY", "-", "Stripe publishable key"),
     ("AFTERPAY_MERCHANT_ID", "-", "Afterpay merchant id"),
     ("AFTERPAY_SECRET_KEY", "-", "Afterpay secret key"),
     ("ZIP_MERCHANT_ID", "-", "Zip merchant id"),
     ("ZIP_API_KEY", "-", "Zip API key"),
-    (
-        "SENDGRID_API_KEY",
-        "- (mailbox)",
-        "SendGrid API key: mail goes through SendGrid",
-    ),
-    (
-        "SENDGRID_API_URL",
-        "https://api.sendgrid.com",
-        "SendGrid base URL",
-    ),
-    (
-        "SMTP_URL",
-        "- (mailbox)",
-        "`smtp://user:pass@host:port` (or `smtps://`): mail goes through SMTP",
-    ),
-    (
-        "MAIL_FROM",
-        "LSN <no-reply@localhost>",
-        "sender of outgoing mail",
-    ),
-    (
-        "SLACK_WEBHOOK_URL",
-        "-",
-        "Slack incoming webhook for alerts",
-    ),
+    ("SENDGRID_API_KEY", "- (mailbox)", "SendGrid API key: mail goes through SendGrid"),
+    ("SENDGRID_API_URL", "https://api.sendgrid.com", "SendGrid base URL"),
+    ("SMTP_URL", "- (mailbox)", "`smtp://user:pass@host:port` (or `smtps://`): mail goes through SMTP"),
+    ("MAIL_FROM", "LSN <no-reply@localhost>", "sender of outgoing mail"),
+    ("SLACK_WEBHOOK_URL", "-", "Slack incoming webhook for alerts"),
     ("TWILIO_ACCOUNT_SID", "-", "Twilio account SID"),
     ("TWILIO_AUTH_TOKEN", "-", "Twilio auth token"),
     ("TWILIO_API_KEY", "-", "Twilio API key"),
@@ -222,16 +141,8 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("TIKTOK_SHOP_SHOP_ID", "-", "TikTok Shop id"),
     ("PAYPAL_CLIENT_ID", "-", "PayPal client id"),
     ("PAYPAL_CLIENT_SECRET", "-", "PayPal client secret"),
-    (
-        "REDIS_URL",
-        "- (in-process)",
-        "Redis for cross-node fan-out and shared rate limits",
-    ),
-    (
-        "S3_ENDPOINT",
-        "- (local media dir)",
-        "S3-compatible endpoint for media",
-    ),
+    ("REDIS_URL", "- (in-process)", "Redis for cross-node fan-out and shared rate limits"),
+    ("S3_ENDPOINT", "- (local media dir)", "S3-compatible endpoint for media"),
     ("S3_BUCKET", "-", "S3 bucket"),
     ("S3_ACCESS_KEY_ID", "-", "S3 access key"),
     ("S3_SECRET_ACCESS_KEY", "-", "S3 secret key"),
@@ -255,20 +166,9 @@ pub const INTEGRATIONS: &[(&str, &[&str])] = &[
     ("Wise", &["WISE_API_TOKEN"]),
     ("Australia Post", &["AUSPOST_API_KEY"]),
     ("Sendle", &["SENDLE_API_ID", "SENDLE_API_KEY"]),
-    (
-        "TikTok Shop",
-        &["TIKTOK_SHOP_ACCESS_TOKEN", "TIKTOK_SHOP_SHOP_ID"],
-    ),
+    ("TikTok Shop", &["TIKTOK_SHOP_ACCESS_TOKEN", "TIKTOK_SHOP_SHOP_ID"]),
     ("Redis", &["REDIS_URL"]),
-    (
-        "S3",
-        &[
-            "S3_ENDPOINT",
-            "S3_BUCKET",
-            "S3_ACCESS_KEY_ID",
-            "S3_SECRET_ACCESS_KEY",
-        ],
-    ),
+    ("S3", &["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]),
     ("OAuth", &["OAUTH_SERVER_URL", "VITE_APP_ID"]),
 ];
 
@@ -318,27 +218,17 @@ impl Config {
         let file = match std::fs::read_to_string(&path) {
             Ok(s) => Some(s),
             Err(e) if explicit.is_none() && e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(ConfigError::File {
-                    path,
-                    reason: e.to_string(),
-                })
-            }
+            Err(e) => return Err(ConfigError::File { path, reason: e.to_string() }),
         };
         Self::from_sources(file.as_deref(), std::env::vars())
     }
 
     /// Builds a configuration from a TOML text and `(name, value)` pairs (the environment).
-    pub fn from_sources(
-        toml_text: Option<&str>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_sources(toml_text: Option<&str>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         if let Some(text) = toml_text {
-            let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::File {
-                path: "lsn.toml".into(),
-                reason: e.to_string(),
-            })?;
+            let table: toml::Table =
+                toml::from_str(text).map_err(|e| ConfigError::File { path: "lsn.toml".into(), reason: e.to_string() })?;
             for (k, v) in table {
                 let v = match v {
                     toml::Value::String(s) => s,
@@ -348,10 +238,7 @@ impl Config {
                     other => {
                         return Err(ConfigError::File {
                             path: "lsn.toml".into(),
-                            reason: format!(
-                                "{k}: expected a string, number or boolean, got {}",
-                                other.type_str()
-                            ),
+                            reason: format!("{k}: expected a string, number or boolean, got {}", other.type_str()),
                         })
                     }
                 };
@@ -365,11 +252,7 @@ impl Config {
     }
 
     fn from_map(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| {
-            vars.get(k)
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
+        let get = |k: &str| vars.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let flag = |k: &'static str, default: bool| -> Result<bool, ConfigError> {
             match get(k).as_deref().map(str::to_ascii_lowercase).as_deref() {
                 None => Ok(default),
@@ -381,25 +264,16 @@ impl Config {
         let env = match get("LSN_ENV").or_else(|| get("NODE_ENV")).as_deref() {
             None | Some("development" | "dev" | "test") => Environment::Development,
             Some("production" | "prod") => Environment::Production,
-            Some(other) => {
-                return Err(invalid(
-                    "LSN_ENV",
-                    format!("expected development or production, got {other:?}"),
-                ))
-            }
+            Some(other) => return Err(invalid("LSN_ENV", format!("expected development or production, got {other:?}"))),
         };
         let host: IpAddr = match get("HOST") {
             None => IpAddr::from([127, 0, 0, 1]),
             Some(h) if h == "localhost" => IpAddr::from([127, 0, 0, 1]),
-            Some(h) => h
-                .parse()
-                .map_err(|_| invalid("HOST", format!("not an IP address: {h:?}")))?,
+            Some(h) => h.parse().map_err(|_| invalid("HOST", format!("not an IP address: {h:?}")))?,
         };
         let port: u16 = match get("PORT") {
             None => 3000,
-            Some(p) => p
-                .parse()
-                .map_err(|_| invalid("PORT", format!("not a port number: {p:?}")))?,
+            Some(p) => p.parse().map_err(|_| invalid("PORT", format!("not a port number: {p:?}")))?,
         };
         let data_dir = PathBuf::from(get("LSN_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = get("DATABASE_URL").map(Secret::new);
@@ -409,37 +283,21 @@ impl Config {
                 .parse()
                 .ok()
                 .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    invalid("LSN_DB_MAX_CONNECTIONS", "expected a number from 1 to 1000")
-                })?,
+                .ok_or_else(|| invalid("LSN_DB_MAX_CONNECTIONS", "expected a number from 1 to 1000"))?,
         };
-        let durability = match get("LSN_DB_SYNCHRONOUS")
-            .map(|s| s.to_ascii_lowercase())
-            .as_deref()
-        {
+        let durability = match get("LSN_DB_SYNCHRONOUS").map(|s| s.to_ascii_lowercase()).as_deref() {
             None | Some("full") => Durability::Full,
             Some("normal") => Durability::Normal,
-            Some(other) => {
-                return Err(invalid(
-                    "LSN_DB_SYNCHRONOUS",
-                    format!("expected full or normal, got {other:?}"),
-                ))
-            }
+            Some(other) => return Err(invalid("LSN_DB_SYNCHRONOUS", format!("expected full or normal, got {other:?}"))),
         };
-        let public_url =
-            get("LSN_PUBLIC_URL").unwrap_or_else(|| format!("http://localhost:{port}"));
+        let public_url = get("LSN_PUBLIC_URL").unwrap_or_else(|| format!("http://localhost:{port}"));
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(invalid(
-                "LSN_PUBLIC_URL",
-                "must start with http:// or https://",
-            ));
+            return Err(invalid("LSN_PUBLIC_URL", "must start with http:// or https://"));
         }
         let public_url = public_url.trim_end_matches('/').to_string();
         let timezone = match get("LSN_TIMEZONE") {
             None => chrono_tz::Australia::Sydney,
-            Some(tz) => tz
-                .parse()
-                .map_err(|_| invalid("LSN_TIMEZONE", format!("unknown time zone {tz:?}")))?,
+            Some(tz) => tz.parse().map_err(|_| invalid("LSN_TIMEZONE", format!("unknown time zone {tz:?}")))?,
         };
         let jwt_secret = Secret::new(get("JWT_SECRET").unwrap_or_else(|| DEV_JWT_SECRET.into()));
         let oauth = match (get("OAUTH_SERVER_URL"), get("VITE_APP_ID")) {
@@ -449,48 +307,31 @@ impl Config {
                 client_id,
                 client_secret: get("OAUTH_CLIENT_SECRET").map(Secret::new),
             }),
-            (Some(_), None) => {
-                return Err(invalid(
-                    "VITE_APP_ID",
-                    "required when OAUTH_SERVER_URL is set (the OAuth client id)",
-                ))
-            }
+            (Some(_), None) => return Err(invalid("VITE_APP_ID", "required when OAUTH_SERVER_URL is set (the OAuth client id)")),
             _ => None,
         };
         let mail = if let Some(key) = get("SENDGRID_API_KEY") {
             MailTransport::SendGrid {
                 api_key: Secret::new(key),
-                base_url: get("SENDGRID_API_URL")
-                    .unwrap_or_else(|| "https://api.sendgrid.com".into()),
+                base_url: get("SENDGRID_API_URL").unwrap_or_else(|| "https://api.sendgrid.com".into()),
             }
         } else if let Some(url) = get("SMTP_URL") {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
                 return Err(invalid("SMTP_URL", "must start with smtp:// or smtps://"));
             }
-            MailTransport::Smtp {
-                url: Secret::new(url),
-            }
+            MailTransport::Smtp { url: Secret::new(url) }
         } else {
             MailTransport::Mailbox
         };
         let founder_email = match get("FOUNDER_EMAIL") {
             None => None,
-            Some(e) => Some(
-                crate::Email::parse(&e)
-                    .map_err(|r| invalid("FOUNDER_EMAIL", r))?
-                    .to_string(),
-            ),
+            Some(e) => Some(crate::Email::parse(&e).map_err(|r| invalid("FOUNDER_EMAIL", r))?.to_string()),
         };
         let log_format_json = match get("LSN_LOG_FORMAT").as_deref() {
             None => env == Environment::Production,
             Some("json") => true,
             Some("text") => false,
-            Some(other) => {
-                return Err(invalid(
-                    "LSN_LOG_FORMAT",
-                    format!("expected text or json, got {other:?}"),
-                ))
-            }
+            Some(other) => return Err(invalid("LSN_LOG_FORMAT", format!("expected text or json, got {other:?}"))),
         };
         let mut providers = BTreeMap::new();
         for name in PROVIDER_VARS {
@@ -507,6 +348,7 @@ impl Config {
             db_max_connections,
             durability,
             auto_migrate: flag("LSN_AUTO_MIGRATE", true)?,
+            demo: flag("LSN_DEMO", true)?,
             public_url,
             timezone,
             jwt_secret,
@@ -561,10 +403,7 @@ impl Config {
 
     /// `(integration, "credentials" | "sandbox")` for every integration.
     pub fn integration_modes(&self) -> Vec<(&'static str, bool)> {
-        INTEGRATIONS
-            .iter()
-            .map(|(name, vars)| (*name, vars.iter().all(|v| self.providers.contains_key(v))))
-            .collect()
+        INTEGRATIONS.iter().map(|(name, vars)| (*name, vars.iter().all(|v| self.providers.contains_key(v)))).collect()
     }
 
     /// The SQLite file used when `DATABASE_URL` is unset.
@@ -586,10 +425,7 @@ mod tests {
     use super::*;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_sources(
-            None,
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-        )
+        Config::from_sources(None, pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     }
 
     #[test]
@@ -606,20 +442,12 @@ mod tests {
     #[test]
     fn production_names_every_missing_secret() {
         let err = cfg(&[("LSN_ENV", "production")]).expect_err("must refuse");
-        let ConfigError::Production(lines) = err else {
-            panic!("wrong error")
-        };
+        let ConfigError::Production(lines) = err else { panic!("wrong error") };
         let all = lines.join("\n");
-        for var in [
-            "JWT_SECRET",
-            "STRIPE_SECRET_KEY",
-            "STRIPE_WEBHOOK_SECRET",
-            "SENDGRID_API_KEY",
-        ] {
+        for var in ["JWT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SENDGRID_API_KEY"] {
             assert!(all.contains(var), "{var} not named in {all}");
         }
-        let err = cfg(&[("NODE_ENV", "production"), ("JWT_SECRET", DEV_JWT_SECRET)])
-            .expect_err("dev default refused");
+        let err = cfg(&[("NODE_ENV", "production"), ("JWT_SECRET", DEV_JWT_SECRET)]).expect_err("dev default refused");
         assert!(err.to_string().contains("development default"));
     }
 
@@ -634,10 +462,7 @@ mod tests {
         ])
         .expect("complete");
         let dbg = format!("{c:?}");
-        assert!(
-            !dbg.contains("supersecret") && !dbg.contains("0123456789abcdef"),
-            "{dbg}"
-        );
+        assert!(!dbg.contains("supersecret") && !dbg.contains("0123456789abcdef"), "{dbg}");
         assert!(c.log_format_json);
     }
 
@@ -651,17 +476,8 @@ mod tests {
         assert_eq!(c.port, 5000);
         assert_eq!(c.host.to_string(), "0.0.0.0");
         assert_eq!(c.timezone, chrono_tz::UTC);
-        assert!(matches!(
-            cfg(&[("PORT", "x")]),
-            Err(ConfigError::Invalid { var: "PORT", .. })
-        ));
-        assert!(matches!(
-            cfg(&[("SMTP_URL", "http://x")]),
-            Err(ConfigError::Invalid {
-                var: "SMTP_URL",
-                ..
-            })
-        ));
+        assert!(matches!(cfg(&[("PORT", "x")]), Err(ConfigError::Invalid { var: "PORT", .. })));
+        assert!(matches!(cfg(&[("SMTP_URL", "http://x")]), Err(ConfigError::Invalid { var: "SMTP_URL", .. })));
         assert!(Config::from_sources(Some("port = [1]"), Vec::new()).is_err());
     }
 }

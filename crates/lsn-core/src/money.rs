@@ -28,10 +28,7 @@ pub struct Money {
 
 impl Money {
     pub fn aud(minor: i64) -> Self {
-        Self {
-            minor,
-            currency: Currency::Aud,
-        }
+        Self { minor, currency: Currency::Aud }
     }
 
     /// The GST (10 %) contained in a GST-inclusive amount: one eleventh, rounded half away
@@ -39,10 +36,7 @@ impl Money {
     pub fn gst_included(self) -> Money {
         let m = self.minor;
         let q = (m.abs() * 10 + 55) / 110;
-        Money {
-            minor: if m < 0 { -q } else { q },
-            currency: self.currency,
-        }
+        Money { minor: if m < 0 { -q } else { q }, currency: self.currency }
     }
 }
 

@@ -18,13 +18,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            fields: None,
-            headers: Vec::new(),
-        }
+        Self { status, code, message: message.into(), fields: None, headers: Vec::new() }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -32,38 +26,19 @@ impl ApiError {
     }
 
     pub fn validation(fields: Value) -> Self {
-        Self {
-            fields: Some(fields),
-            ..Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                "Some fields are not valid.",
-            )
-        }
+        Self { fields: Some(fields), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Some fields are not valid.") }
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "Sign in to continue.",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in to continue.")
     }
 
     pub fn forbidden() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "You do not have access to this.",
-        )
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "You do not have access to this.")
     }
 
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "Nothing was found here.",
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Nothing was found here.")
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
@@ -71,13 +46,8 @@ impl ApiError {
     }
 
     pub fn too_many(retry_after_secs: u64) -> Self {
-        let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "Too many attempts. Try again later.",
-        );
-        e.headers
-            .push(("retry-after", retry_after_secs.max(1).to_string()));
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts. Try again later.");
+        e.headers.push(("retry-after", retry_after_secs.max(1).to_string()));
         e
     }
 
@@ -88,11 +58,7 @@ impl ApiError {
     /// A 500 whose cause is logged here and never sent to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Something went wrong on our side. Try again shortly.",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side. Try again shortly.")
     }
 
     pub fn body(&self) -> Value {
@@ -106,13 +72,7 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
     }
 }
 
@@ -150,17 +110,11 @@ where
                 "unsupported_media_type",
                 "Send the body as JSON (Content-Type: application/json).",
             )),
-            Err(JsonRejection::JsonSyntaxError(_)) => Err(ApiError::bad_request(
-                "invalid_json",
-                "The body is not valid JSON.",
-            )),
+            Err(JsonRejection::JsonSyntaxError(_)) => Err(ApiError::bad_request("invalid_json", "The body is not valid JSON.")),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_body",
-                format!(
-                    "The body does not have the expected fields: {}",
-                    e.body_text()
-                ),
+                format!("The body does not have the expected fields: {}", e.body_text()),
             )),
             Err(e) => Err(ApiError::bad_request("invalid_body", e.body_text())),
         }
@@ -178,10 +132,7 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(QueryArgs(v)),
             Err(e) => Err(ApiError::bad_request("invalid_query", e.body_text())),

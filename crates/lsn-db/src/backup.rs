@@ -76,11 +76,7 @@ pub fn file_name(kind: BackupKind, backend: Backend, at: DateTime<Utc>) -> Strin
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "pgsql",
     };
-    format!(
-        "lsn-{}-{}Z.{ext}.gz",
-        kind.as_str(),
-        at.format("%Y%m%d-%H%M%S")
-    )
+    format!("lsn-{}-{}Z.{ext}.gz", kind.as_str(), at.format("%Y%m%d-%H%M%S"))
 }
 
 /// Reads a backup's kind and time from its name; `None` for files that are not LSN backups.
@@ -94,9 +90,7 @@ pub fn parse_name(name: &str) -> Option<(BackupKind, DateTime<Utc>, Backend)> {
         "pgsql.gz" => Backend::Postgres,
         _ => return None,
     };
-    let at = NaiveDateTime::parse_from_str(stamp, "%Y%m%d-%H%M%S")
-        .ok()?
-        .and_utc();
+    let at = NaiveDateTime::parse_from_str(stamp, "%Y%m%d-%H%M%S").ok()?.and_utc();
     Some((kind, at, backend))
 }
 
@@ -111,12 +105,7 @@ pub fn list(dir: &Path) -> Result<Vec<BackupFile>, DbError> {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().to_string();
         if let Some((kind, taken_at, _)) = parse_name(&name) {
-            out.push(BackupFile {
-                path: entry.path(),
-                kind,
-                taken_at,
-                bytes: entry.metadata()?.len(),
-            });
+            out.push(BackupFile { path: entry.path(), kind, taken_at, bytes: entry.metadata()?.len() });
         }
     }
     out.sort_by_key(|b| b.taken_at);
@@ -151,18 +140,8 @@ fn gzip_file(src: &Path, dest: &Path) -> Result<u64, DbError> {
 
 impl Db {
     /// Takes a consistent backup of the running database into `dir`.
-    pub async fn backup(
-        &self,
-        dir: &Path,
-        kind: BackupKind,
-        now: DateTime<Utc>,
-    ) -> Result<BackupFile, DbError> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            DbError::Backup(format!(
-                "cannot create backup directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+    pub async fn backup(&self, dir: &Path, kind: BackupKind, now: DateTime<Utc>) -> Result<BackupFile, DbError> {
+        std::fs::create_dir_all(dir).map_err(|e| DbError::Backup(format!("cannot create backup directory {}: {e}", dir.display())))?;
         let name = file_name(kind, self.backend(), now);
         let final_path = dir.join(&name);
         let partial = dir.join(format!("{name}.partial"));
@@ -172,15 +151,10 @@ impl Db {
                 let _ = std::fs::remove_file(&snapshot);
                 let snap_str = snapshot.to_string_lossy().to_string();
                 let r = async {
-                    sqlx::query("VACUUM INTO $1")
-                        .bind(&snap_str)
-                        .execute(self.read())
-                        .await?;
+                    sqlx::query("VACUUM INTO $1").bind(&snap_str).execute(self.read()).await?;
                     let s = snapshot.clone();
                     let p = partial.clone();
-                    tokio::task::spawn_blocking(move || gzip_file(&s, &p))
-                        .await
-                        .map_err(|e| DbError::Backup(e.to_string()))?
+                    tokio::task::spawn_blocking(move || gzip_file(&s, &p)).await.map_err(|e| DbError::Backup(e.to_string()))?
                 }
                 .await;
                 let _ = std::fs::remove_file(&snapshot);
@@ -188,21 +162,14 @@ impl Db {
             }
             DbTarget::Postgres(url) => {
                 let p = partial.clone();
-                tokio::task::spawn_blocking(move || pg_dump(&url, &p))
-                    .await
-                    .map_err(|e| DbError::Backup(e.to_string()))?
+                tokio::task::spawn_blocking(move || pg_dump(&url, &p)).await.map_err(|e| DbError::Backup(e.to_string()))?
             }
         };
         match result {
             Ok(bytes) => {
                 std::fs::rename(&partial, &final_path)?;
                 tracing::info!(file = %final_path.display(), bytes, "backup written");
-                Ok(BackupFile {
-                    path: final_path,
-                    kind,
-                    taken_at: now,
-                    bytes,
-                })
+                Ok(BackupFile { path: final_path, kind, taken_at: now, bytes })
             }
             Err(e) => {
                 let _ = std::fs::remove_file(&partial);
@@ -214,25 +181,12 @@ impl Db {
 
 fn pg_dump(url: &str, dest: &Path) -> Result<u64, DbError> {
     let mut child = Command::new("pg_dump")
-        .args([
-            "--no-owner",
-            "--no-privileges",
-            "--format=plain",
-            "--dbname",
-            url,
-        ])
+        .args(["--no-owner", "--no-privileges", "--format=plain", "--dbname", url])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            DbError::Backup(format!(
-                "cannot run pg_dump (install the postgresql-client package): {e}"
-            ))
-        })?;
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| DbError::Backup("pg_dump gave no output".into()))?;
+        .map_err(|e| DbError::Backup(format!("cannot run pg_dump (install the postgresql-client package): {e}")))?;
+    let mut stdout = child.stdout.take().ok_or_else(|| DbError::Backup("pg_dump gave no output".into()))?;
     let pb = progress(None, "dumping");
     let out = std::fs::File::create(dest)?;
     let mut enc = GzEncoder::new(std::io::BufWriter::new(out), flate2::Compression::default());
@@ -251,28 +205,19 @@ fn pg_dump(url: &str, dest: &Path) -> Result<u64, DbError> {
     pb.finish_and_clear();
     let output = child.wait_with_output()?;
     if !output.status.success() {
-        return Err(DbError::Backup(format!(
-            "pg_dump failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
+        return Err(DbError::Backup(format!("pg_dump failed: {}", String::from_utf8_lossy(&output.stderr).trim())));
     }
     Ok(std::fs::metadata(dest)?.len())
 }
 
 /// Decompresses a backup to `dest`, failing on a truncated or damaged file.
 fn gunzip_to(src: &Path, dest: &Path) -> Result<(), DbError> {
-    let len = std::fs::metadata(src)
-        .map_err(|e| DbError::Backup(format!("cannot read backup {}: {e}", src.display())))?
-        .len();
+    let len = std::fs::metadata(src).map_err(|e| DbError::Backup(format!("cannot read backup {}: {e}", src.display())))?.len();
     let pb = progress(Some(len), "decompressing");
     let mut dec = GzDecoder::new(pb.wrap_read(std::fs::File::open(src)?));
     let mut out = std::io::BufWriter::new(std::fs::File::create(dest)?);
-    std::io::copy(&mut dec, &mut out).map_err(|e| {
-        DbError::Backup(format!(
-            "backup {} is truncated or damaged ({e}); nothing was changed",
-            src.display()
-        ))
-    })?;
+    std::io::copy(&mut dec, &mut out)
+        .map_err(|e| DbError::Backup(format!("backup {} is truncated or damaged ({e}); nothing was changed", src.display())))?;
     out.flush()?;
     pb.finish_and_clear();
     Ok(())
@@ -288,15 +233,8 @@ pub struct RestoreReport {
 
 /// Restores `backup` into `target`. Refuses to overwrite a database that has tables unless
 /// `force`; the backup is decompressed and verified before the target is touched.
-pub async fn restore(
-    backup: &Path,
-    target: &DbTarget,
-    force: bool,
-) -> Result<RestoreReport, DbError> {
-    let name = backup
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+pub async fn restore(backup: &Path, target: &DbTarget, force: bool) -> Result<RestoreReport, DbError> {
+    let name = backup.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let backend_of_file = parse_name(&name).map(|(_, _, b)| b).or_else(|| {
         if name.ends_with(".sqlite.gz") {
             Some(Backend::Sqlite)
@@ -307,9 +245,7 @@ pub async fn restore(
         }
     });
     let Some(file_backend) = backend_of_file else {
-        return Err(DbError::Backup(format!(
-            "{name}: not an LSN backup (expected *.sqlite.gz or *.pgsql.gz)"
-        )));
+        return Err(DbError::Backup(format!("{name}: not an LSN backup (expected *.sqlite.gz or *.pgsql.gz)")));
     };
     if file_backend != target.backend() {
         return Err(DbError::Backup(format!(
@@ -322,9 +258,7 @@ pub async fn restore(
     let raw = work.path().join("restore.raw");
     {
         let (src, dst) = (backup.to_path_buf(), raw.clone());
-        tokio::task::spawn_blocking(move || gunzip_to(&src, &dst))
-            .await
-            .map_err(|e| DbError::Backup(e.to_string()))??;
+        tokio::task::spawn_blocking(move || gunzip_to(&src, &dst)).await.map_err(|e| DbError::Backup(e.to_string()))??;
     }
     match target {
         DbTarget::Sqlite(path) => restore_sqlite(&raw, path, force).await,
@@ -337,62 +271,45 @@ async fn verify(db: &Db) -> Result<(i64, i64), DbError> {
     if status.applied == 0 {
         return Err(DbError::Backup("the backup holds no LSN schema".into()));
     }
-    let users: i64 = sqlx::query("SELECT CAST(count(*) AS BIGINT) FROM users")
-        .fetch_one(db.read())
-        .await?
-        .try_get(0)?;
+    let users: i64 = sqlx::query("SELECT CAST(count(*) AS BIGINT) FROM users").fetch_one(db.read()).await?.try_get(0)?;
     Ok((status.applied, users))
 }
 
 async fn is_live(target: &DbTarget) -> Result<bool, DbError> {
     if let DbTarget::Sqlite(path) = target {
-        if std::fs::metadata(path)
-            .map(|m| m.len() == 0)
-            .unwrap_or(true)
-        {
+        if std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true) {
             return Ok(false);
         }
     }
     let db = Db::connect_target(target, 2, lsn_core::config::Durability::Full, 1).await?;
-    let n: i64 = sqlx::query(dialect::count_tables(db.backend()))
-        .fetch_one(db.read())
-        .await?
-        .try_get(0)?;
+    let n: i64 = sqlx::query(dialect::count_tables(db.backend())).fetch_one(db.read()).await?.try_get(0)?;
     db.close().await;
     Ok(n > 0)
 }
 
 async fn restore_sqlite(raw: &Path, path: &Path, force: bool) -> Result<RestoreReport, DbError> {
-    crate::check_sqlite_file(raw).map_err(|_| {
-        DbError::Backup("the backup does not hold an SQLite database; nothing was changed".into())
-    })?;
+    crate::check_sqlite_file(raw)
+        .map_err(|_| DbError::Backup("the backup does not hold an SQLite database; nothing was changed".into()))?;
     // Verify the snapshot on its own before it goes anywhere near the live path.
     let candidate = DbTarget::Sqlite(raw.to_path_buf());
     let db = Db::connect_target(&candidate, 2, lsn_core::config::Durability::Full, 1).await?;
-    let ok: String = sqlx::query("PRAGMA integrity_check")
-        .fetch_one(db.read())
-        .await?
-        .try_get(0)?;
+    let ok: String = sqlx::query("PRAGMA integrity_check").fetch_one(db.read()).await?.try_get(0)?;
     if ok != "ok" {
-        return Err(DbError::Backup(format!(
-            "the backup fails SQLite's integrity check ({ok}); nothing was changed"
-        )));
+        return Err(DbError::Backup(format!("the backup fails SQLite's integrity check ({ok}); nothing was changed")));
     }
     let (version, users) = verify(&db).await?;
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(db.write())
-        .await?;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(db.write()).await?;
     db.close().await;
     let target = DbTarget::Sqlite(path.to_path_buf());
     let mut moved_aside = None;
     if is_live(&target).await? {
         if !force {
-            return Err(DbError::Backup(format!("{} holds a live shop; pass --force to replace it (it is kept beside as .before-restore)", path.display())));
+            return Err(DbError::Backup(format!(
+                "{} holds a live shop; pass --force to replace it (it is kept beside as .before-restore)",
+                path.display()
+            )));
         }
-        let aside = path.with_extension(format!(
-            "db.before-restore-{}",
-            Utc::now().format("%Y%m%d-%H%M%S")
-        ));
+        let aside = path.with_extension(format!("db.before-restore-{}", Utc::now().format("%Y%m%d-%H%M%S")));
         std::fs::rename(path, &aside)?;
         moved_aside = Some(aside);
     }
@@ -412,67 +329,35 @@ async fn restore_sqlite(raw: &Path, path: &Path, force: bool) -> Result<RestoreR
     let (v2, u2) = verify(&db).await?;
     db.close().await;
     if (v2, u2) != (version, users) {
-        return Err(DbError::Backup(
-            "the restored database differs from the verified backup".into(),
-        ));
+        return Err(DbError::Backup("the restored database differs from the verified backup".into()));
     }
-    Ok(RestoreReport {
-        migration_version: version,
-        users,
-        moved_aside,
-    })
+    Ok(RestoreReport { migration_version: version, users, moved_aside })
 }
 
-async fn restore_postgres(
-    raw: &Path,
-    target: &DbTarget,
-    url: &str,
-    force: bool,
-) -> Result<RestoreReport, DbError> {
+async fn restore_postgres(raw: &Path, target: &DbTarget, url: &str, force: bool) -> Result<RestoreReport, DbError> {
     let mut tail = String::new();
     {
         let mut f = std::fs::File::open(raw)?;
         let len = f.metadata()?.len();
         use std::io::Seek;
         f.seek(std::io::SeekFrom::Start(len.saturating_sub(4096)))?;
-        f.read_to_string(&mut tail).map_err(|_| {
-            DbError::Backup("the backup is not a PostgreSQL dump; nothing was changed".into())
-        })?;
+        f.read_to_string(&mut tail).map_err(|_| DbError::Backup("the backup is not a PostgreSQL dump; nothing was changed".into()))?;
     }
     if !tail.contains(PG_DUMP_END) {
-        return Err(DbError::Backup(
-            "the PostgreSQL dump is incomplete (no end marker); nothing was changed".into(),
-        ));
+        return Err(DbError::Backup("the PostgreSQL dump is incomplete (no end marker); nothing was changed".into()));
     }
-    if is_live(target).await? {
-        if !force {
-            return Err(DbError::Backup(
-                "the PostgreSQL database holds a live shop; pass --force to replace it".into(),
-            ));
-        }
+    if !force && is_live(target).await? {
+        return Err(DbError::Backup("the PostgreSQL database holds a live shop; pass --force to replace it".into()));
     }
     // One transaction: the schema is replaced and the dump loaded, or nothing happens.
     let script = work_script(raw)?;
     let out = Command::new("psql")
-        .args([
-            "--no-psqlrc",
-            "--quiet",
-            "--single-transaction",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "--dbname",
-            url,
-            "--file",
-        ])
+        .args(["--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1", "--dbname", url, "--file"])
         .arg(&script)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
-        .map_err(|e| {
-            DbError::Backup(format!(
-                "cannot run psql (install the postgresql-client package): {e}"
-            ))
-        })?;
+        .map_err(|e| DbError::Backup(format!("cannot run psql (install the postgresql-client package): {e}")))?;
     if !out.status.success() {
         return Err(DbError::Backup(format!(
             "psql failed, the database was left as it was: {}",
@@ -482,20 +367,13 @@ async fn restore_postgres(
     let db = Db::connect_target(target, 2, lsn_core::config::Durability::Full, 1).await?;
     let (version, users) = verify(&db).await?;
     db.close().await;
-    Ok(RestoreReport {
-        migration_version: version,
-        users,
-        moved_aside: None,
-    })
+    Ok(RestoreReport { migration_version: version, users, moved_aside: None })
 }
 
 fn work_script(raw: &Path) -> Result<PathBuf, DbError> {
     let script = raw.with_extension("psql");
     let mut f = std::fs::File::create(&script)?;
-    writeln!(
-        f,
-        "DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;"
-    )?;
+    writeln!(f, "DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;")?;
     writeln!(f, "\\i {}", raw.display())?;
     Ok(script)
 }
@@ -507,38 +385,22 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_prune_by_kind() {
-        let at = Utc
-            .with_ymd_and_hms(2026, 11, 24, 2, 0, 0)
-            .single()
-            .expect("time");
+        let at = Utc.with_ymd_and_hms(2026, 11, 24, 2, 0, 0).single().expect("time");
         let n = file_name(BackupKind::Daily, Backend::Sqlite, at);
         assert_eq!(n, "lsn-daily-20261124-020000Z.sqlite.gz");
-        assert_eq!(
-            parse_name(&n).map(|(k, t, b)| (k, t, b)),
-            Some((BackupKind::Daily, at, Backend::Sqlite))
-        );
+        assert_eq!(parse_name(&n), Some((BackupKind::Daily, at, Backend::Sqlite)));
         assert!(parse_name("notes.txt").is_none());
 
         let dir = tempfile::tempdir().expect("dir");
         let now = at;
-        for (kind, days) in [
-            (BackupKind::Daily, 29),
-            (BackupKind::Daily, 31),
-            (BackupKind::Hourly, 6),
-            (BackupKind::Hourly, 8),
-        ] {
+        for (kind, days) in [(BackupKind::Daily, 29), (BackupKind::Daily, 31), (BackupKind::Hourly, 6), (BackupKind::Hourly, 8)] {
             let t = now - chrono::Duration::days(days);
-            std::fs::write(dir.path().join(file_name(kind, Backend::Sqlite, t)), b"x")
-                .expect("write");
+            std::fs::write(dir.path().join(file_name(kind, Backend::Sqlite, t)), b"x").expect("write");
         }
         std::fs::write(dir.path().join("keep-me.txt"), b"x").expect("write");
         let removed = prune(dir.path(), now).expect("prune");
         assert_eq!(removed.len(), 2);
-        let left: Vec<_> = list(dir.path())
-            .expect("list")
-            .into_iter()
-            .map(|b| (b.kind, (now - b.taken_at).num_days()))
-            .collect();
+        let left: Vec<_> = list(dir.path()).expect("list").into_iter().map(|b| (b.kind, (now - b.taken_at).num_days())).collect();
         assert_eq!(left, vec![(BackupKind::Daily, 29), (BackupKind::Hourly, 6)]);
         assert!(dir.path().join("keep-me.txt").exists());
     }

@@ -10,11 +10,8 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") }];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {
@@ -49,14 +46,8 @@ impl Db {
         if exists == 0 {
             return Ok(MigrationStatus { applied: 0, latest });
         }
-        let applied: Option<i64> = sqlx::query("SELECT MAX(version) FROM schema_migrations")
-            .fetch_one(self.read())
-            .await?
-            .try_get(0)?;
-        Ok(MigrationStatus {
-            applied: applied.unwrap_or(0),
-            latest,
-        })
+        let applied: Option<i64> = sqlx::query("SELECT MAX(version) FROM schema_migrations").fetch_one(self.read()).await?.try_get(0)?;
+        Ok(MigrationStatus { applied: applied.unwrap_or(0), latest })
     }
 
     /// Applies every pending migration; returns the versions applied now.
@@ -64,26 +55,19 @@ impl Db {
         let mut conn = self.write().acquire().await?;
         if self.backend() == Backend::Postgres {
             // Two nodes starting together must not both migrate.
-            conn.execute("SELECT CAST(pg_advisory_lock(7305001) AS TEXT)")
-                .await?;
+            conn.execute("SELECT CAST(pg_advisory_lock(7305001) AS TEXT)").await?;
         }
         let result = apply_pending(&mut conn).await;
         if self.backend() == Backend::Postgres {
-            let _ = conn
-                .execute("SELECT CAST(pg_advisory_unlock(7305001) AS TEXT)")
-                .await;
+            let _ = conn.execute("SELECT CAST(pg_advisory_unlock(7305001) AS TEXT)").await;
         }
         result
     }
 }
 
-async fn apply_pending(
-    conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
-) -> Result<Vec<i64>, DbError> {
+async fn apply_pending(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) -> Result<Vec<i64>, DbError> {
     conn.execute(CREATE_TABLE).await?;
-    let rows = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
-        .fetch_all(&mut **conn)
-        .await?;
+    let rows = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version").fetch_all(&mut **conn).await?;
     let mut applied = std::collections::BTreeMap::new();
     for r in rows {
         applied.insert(r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?);
@@ -101,17 +85,12 @@ async fn apply_pending(
         let sum = checksum(m.sql);
         if let Some(existing) = applied.get(&m.version) {
             if *existing != sum {
-                return Err(DbError::Migration(format!(
-                    "migration {} ({}) was changed after it was applied",
-                    m.version, m.name
-                )));
+                return Err(DbError::Migration(format!("migration {} ({}) was changed after it was applied", m.version, m.name)));
             }
             continue;
         }
         let mut tx = sqlx::Connection::begin(&mut **conn).await?;
-        tx.execute(sqlx::raw_sql(m.sql))
-            .await
-            .map_err(|e| DbError::Migration(format!("{} ({}): {e}", m.version, m.name)))?;
+        tx.execute(sqlx::raw_sql(m.sql)).await.map_err(|e| DbError::Migration(format!("{} ({}): {e}", m.version, m.name)))?;
         let now = chrono::Utc::now().timestamp_millis();
         sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
             .bind(m.version)

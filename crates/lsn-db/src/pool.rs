@@ -45,26 +45,18 @@ impl DbTarget {
 
     pub fn parse(url: &str) -> Result<Self, DbError> {
         let bad = |reason: &str| DbError::Config(format!("DATABASE_URL: {reason}"));
-        if let Some(rest) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             let path = rest.split('?').next().unwrap_or_default();
             if path.is_empty() {
-                return Err(bad(
-                    "a sqlite:// URL needs a file path, e.g. sqlite://./data/lsn.db",
-                ));
+                return Err(bad("a sqlite:// URL needs a file path, e.g. sqlite://./data/lsn.db"));
             }
             if path == ":memory:" {
-                return Err(bad(
-                    "an in-memory SQLite database would lose the shop on restart; give a file path",
-                ));
+                return Err(bad("an in-memory SQLite database would lose the shop on restart; give a file path"));
             }
             return Ok(DbTarget::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let parsed = url::Url::parse(url)
-                .map_err(|e| bad(&format!("not a valid PostgreSQL URL ({e})")))?;
+            let parsed = url::Url::parse(url).map_err(|e| bad(&format!("not a valid PostgreSQL URL ({e})")))?;
             if parsed.host_str().unwrap_or_default().is_empty() && !url.contains("host=") {
                 return Err(bad("the PostgreSQL URL has no host"));
             }
@@ -73,9 +65,7 @@ impl DbTarget {
         if url.starts_with("mysql://") || url.starts_with("mariadb://") {
             return Err(bad("MySQL/TiDB is not supported yet; use postgres://… or leave it unset for embedded SQLite"));
         }
-        Err(bad(
-            "unrecognised scheme; expected postgres://… or sqlite://…",
-        ))
+        Err(bad("unrecognised scheme; expected postgres://… or sqlite://…"))
     }
 
     pub fn backend(&self) -> Backend {
@@ -149,10 +139,7 @@ pub fn check_sqlite_file(path: &Path) -> Result<(), DbError> {
     use std::io::Read;
     match std::fs::File::open(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(DbError::NotADatabase(format!(
-            "cannot open {}: {e}",
-            path.display()
-        ))),
+        Err(e) => Err(DbError::NotADatabase(format!("cannot open {}: {e}", path.display()))),
         Ok(mut f) => {
             let mut head = [0u8; 16];
             let n = f.read(&mut head)?;
@@ -177,34 +164,33 @@ impl Db {
         Self::connect_target(&target, cfg.db_max_connections, cfg.durability, 6).await
     }
 
-    pub async fn connect_target(
-        target: &DbTarget,
-        max_connections: u32,
-        durability: Durability,
-        attempts: u32,
-    ) -> Result<Self, DbError> {
+    pub async fn connect_target(target: &DbTarget, max_connections: u32, durability: Durability, attempts: u32) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         match target {
-            DbTarget::Sqlite(path) => {
-                Self::open_sqlite(target, path, max_connections, durability).await
-            }
+            DbTarget::Sqlite(path) => Self::open_sqlite(target, path, max_connections, durability).await,
             DbTarget::Postgres(url) => {
                 let mut delay = Duration::from_millis(250);
                 let mut attempt = 1;
                 loop {
-                    let res = AnyPoolOptions::new()
-                        .max_connections(max_connections.max(2))
-                        .acquire_timeout(Duration::from_secs(10))
-                        .connect(url)
-                        .await;
+                    // One plain connection first: the pool would keep retrying until its own
+                    // timeout, and we want to report and back off ourselves.
+                    let probe = tokio::time::timeout(Duration::from_secs(10), <sqlx::AnyConnection as sqlx::Connection>::connect(url))
+                        .await
+                        .unwrap_or(Err(sqlx::Error::PoolTimedOut));
+                    let res = match probe {
+                        Ok(conn) => {
+                            let _ = sqlx::Connection::close(conn).await;
+                            AnyPoolOptions::new()
+                                .max_connections(max_connections.max(2))
+                                .acquire_timeout(Duration::from_secs(10))
+                                .connect(url)
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
                     match res {
                         Ok(pool) => {
-                            return Ok(Db {
-                                writer: pool.clone(),
-                                reader: pool,
-                                backend: Backend::Postgres,
-                                target: target.clone(),
-                            });
+                            return Ok(Db { writer: pool.clone(), reader: pool, backend: Backend::Postgres, target: target.clone() });
                         }
                         Err(e) if is_connect_error(&e) && attempt < attempts => {
                             tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, target = %target.describe(), "DATABASE_URL unreachable, retrying: {e}");
@@ -218,32 +204,17 @@ impl Db {
                                 target.describe()
                             )));
                         }
-                        Err(e) => {
-                            return Err(DbError::Config(format!(
-                                "DATABASE_URL ({}): {e}",
-                                target.describe()
-                            )))
-                        }
+                        Err(e) => return Err(DbError::Config(format!("DATABASE_URL ({}): {e}", target.describe()))),
                     }
                 }
             }
         }
     }
 
-    async fn open_sqlite(
-        target: &DbTarget,
-        path: &Path,
-        max_connections: u32,
-        durability: Durability,
-    ) -> Result<Self, DbError> {
+    async fn open_sqlite(target: &DbTarget, path: &Path, max_connections: u32, durability: Durability) -> Result<Self, DbError> {
         check_sqlite_file(path)?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                DbError::Config(format!(
-                    "cannot create data directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
+            std::fs::create_dir_all(dir).map_err(|e| DbError::Config(format!("cannot create data directory {}: {e}", dir.display())))?;
         }
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let sync = match durability {
@@ -269,20 +240,10 @@ impl Db {
                 .connect(&url)
         };
         let writer = make(1).await.map_err(|e| sqlite_open_error(path, e))?;
-        let reader = make(max_connections.max(2))
-            .await
-            .map_err(|e| sqlite_open_error(path, e))?;
+        let reader = make(max_connections.max(2)).await.map_err(|e| sqlite_open_error(path, e))?;
         // A file with a valid header can still be damaged: make the first read prove it.
-        sqlx::query("SELECT count(*) FROM sqlite_master")
-            .execute(&reader)
-            .await
-            .map_err(|e| sqlite_open_error(path, e))?;
-        Ok(Db {
-            writer,
-            reader,
-            backend: Backend::Sqlite,
-            target: target.clone(),
-        })
+        sqlx::query("SELECT count(*) FROM sqlite_master").execute(&reader).await.map_err(|e| sqlite_open_error(path, e))?;
+        Ok(Db { writer, reader, backend: Backend::Sqlite, target: target.clone() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -329,11 +290,7 @@ impl Db {
             match result {
                 Err(e) if attempt < 8 && e.as_sqlx().is_some_and(is_retryable) => {
                     let backoff = 2u64.pow(attempt.min(6)) + rand_jitter();
-                    tracing::debug!(
-                        attempt,
-                        backoff_ms = backoff,
-                        "retrying transaction after a serialization failure"
-                    );
+                    tracing::debug!(attempt, backoff_ms = backoff, "retrying transaction after a serialization failure");
                     tokio::time::sleep(Duration::from_millis(backoff)).await;
                 }
                 other => return other,
@@ -342,18 +299,12 @@ impl Db {
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map(|_| ())
+        sqlx::query("SELECT 1").execute(&self.reader).await.map(|_| ())
     }
 
     /// Pool figures for `/metrics`: (size, idle) of the reader and writer pools.
     pub fn pool_stats(&self) -> [(&'static str, u32, usize); 2] {
-        [
-            ("read", self.reader.size(), self.reader.num_idle()),
-            ("write", self.writer.size(), self.writer.num_idle()),
-        ]
+        [("read", self.reader.size(), self.reader.num_idle()), ("write", self.writer.size(), self.writer.num_idle())]
     }
 
     pub async fn close(&self) {
@@ -364,34 +315,20 @@ impl Db {
 
 fn rand_jitter() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    u64::from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-            % 16,
-    )
+    u64::from(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 16)
 }
 
 fn is_connect_error(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)
-    ) || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("57P03"))
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_))
+        || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("57P03"))
 }
 
 fn sqlite_open_error(path: &Path, e: sqlx::Error) -> DbError {
     let msg = e.to_string();
     if msg.contains("not a database") || msg.contains("malformed") || msg.contains("corrupt") {
-        DbError::NotADatabase(format!(
-            "{} is damaged or not an SQLite database ({msg}); LSN will not touch it",
-            path.display()
-        ))
+        DbError::NotADatabase(format!("{} is damaged or not an SQLite database ({msg}); LSN will not touch it", path.display()))
     } else {
-        DbError::Config(format!(
-            "cannot open SQLite database {}: {msg}",
-            path.display()
-        ))
+        DbError::Config(format!("cannot open SQLite database {}: {msg}", path.display()))
     }
 }
 
@@ -401,31 +338,15 @@ mod tests {
 
     #[test]
     fn parses_urls() {
-        assert_eq!(
-            DbTarget::parse("sqlite://./x.db").ok(),
-            Some(DbTarget::Sqlite("./x.db".into()))
-        );
-        assert_eq!(
-            DbTarget::parse("sqlite:/tmp/x.db").ok(),
-            Some(DbTarget::Sqlite("/tmp/x.db".into()))
-        );
-        assert!(matches!(
-            DbTarget::parse("postgres://u:p@localhost/db"),
-            Ok(DbTarget::Postgres(_))
-        ));
+        assert_eq!(DbTarget::parse("sqlite://./x.db").ok(), Some(DbTarget::Sqlite("./x.db".into())));
+        assert_eq!(DbTarget::parse("sqlite:/tmp/x.db").ok(), Some(DbTarget::Sqlite("/tmp/x.db".into())));
+        assert!(matches!(DbTarget::parse("postgres://u:p@localhost/db"), Ok(DbTarget::Postgres(_))));
         let e = DbTarget::parse("mysql://u@h/db").expect_err("mysql");
-        assert!(
-            e.to_string().contains("not supported yet") && e.to_string().contains("DATABASE_URL")
-        );
-        assert!(DbTarget::parse("redis://x")
-            .expect_err("scheme")
-            .to_string()
-            .contains("DATABASE_URL"));
+        assert!(e.to_string().contains("not supported yet") && e.to_string().contains("DATABASE_URL"));
+        assert!(DbTarget::parse("redis://x").expect_err("scheme").to_string().contains("DATABASE_URL"));
         assert!(DbTarget::parse("sqlite://").is_err());
         assert!(DbTarget::parse("postgres://").is_err());
-        let d = DbTarget::parse("postgres://u:hunter2@localhost/db")
-            .expect("pg")
-            .describe();
+        let d = DbTarget::parse("postgres://u:hunter2@localhost/db").expect("pg").describe();
         assert!(!d.contains("hunter2"), "{d}");
     }
 }

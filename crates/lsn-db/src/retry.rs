@@ -20,10 +20,7 @@ pub fn is_retryable(e: &sqlx::Error) -> bool {
             match code.as_deref() {
                 Some("40001" | "40P01") => true,
                 // SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes.
-                Some(c) => c
-                    .parse::<i32>()
-                    .map(|n| matches!(n & 0xff, 5 | 6))
-                    .unwrap_or(false),
+                Some(c) => c.parse::<i32>().map(|n| matches!(n & 0xff, 5 | 6)).unwrap_or(false),
                 None => false,
             }
         }

@@ -16,32 +16,15 @@ pub struct Actor {
 impl Actor {
     pub fn cli() -> Self {
         let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-        Self {
-            id: None,
-            label: format!("cli:{who}"),
-            ip: None,
-            user_agent: None,
-        }
+        Self { id: None, label: format!("cli:{who}"), ip: None, user_agent: None }
     }
 
     pub fn system() -> Self {
-        Self {
-            id: None,
-            label: "system".into(),
-            ip: None,
-            user_agent: None,
-        }
+        Self { id: None, label: "system".into(), ip: None, user_agent: None }
     }
 }
 
-pub async fn record<'c, E>(
-    ex: E,
-    now_ms: i64,
-    actor: &Actor,
-    action: &str,
-    target: Option<&str>,
-    detail: &Value,
-) -> Result<(), sqlx::Error>
+pub async fn record<'c, E>(ex: E, now_ms: i64, actor: &Actor, action: &str, target: Option<&str>, detail: &Value) -> Result<(), sqlx::Error>
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
@@ -74,12 +57,7 @@ pub struct AuditEntry {
 }
 
 /// Newest first, optionally one action only, before a cursor (`at` of the last row seen).
-pub async fn list(
-    db: &Db,
-    action: Option<&str>,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<AuditEntry>, sqlx::Error> {
+pub async fn list(db: &Db, action: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, at, actor_id, actor, action, target, detail, ip, user_agent FROM audit_log \
          WHERE ($1 = '' OR action = $1) AND at < $2 ORDER BY at DESC, id DESC LIMIT $3",

@@ -35,21 +35,11 @@ fn same_origin(origin: &str, host: Option<&str>, public_url: &str) -> bool {
 }
 
 pub async fn protect(State(id): State<Identity>, req: Request, next: Next) -> Response {
-    if matches!(
-        *req.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) {
         return next.run(req).await;
     }
-    if let Some(origin) = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok());
+    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
         if origin != "null" && !same_origin(origin, host, &id.cfg.public_url) {
             return refused();
         }
@@ -61,16 +51,8 @@ pub async fn protect(State(id): State<Identity>, req: Request, next: Next) -> Re
     let Some(session) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
         return next.run(req).await;
     };
-    if let Some(t) = req
-        .headers()
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-    {
-        return if id.csrf_matches(&session, t) {
-            next.run(req).await
-        } else {
-            refused()
-        };
+    if let Some(t) = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()) {
+        return if id.csrf_matches(&session, t) { next.run(req).await } else { refused() };
     }
     let is_form = req
         .headers()
@@ -82,21 +64,11 @@ pub async fn protect(State(id): State<Identity>, req: Request, next: Next) -> Re
     }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
-        return ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The form is too large.",
-        )
-        .into_response();
+        return ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The form is too large.").into_response();
     };
-    let token = url::form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == "csrf_token")
-        .map(|(_, v)| v.into_owned());
+    let token = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf_token").map(|(_, v)| v.into_owned());
     match token {
-        Some(t) if id.csrf_matches(&session, &t) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
+        Some(t) if id.csrf_matches(&session, &t) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
         _ => refused(),
     }
 }
@@ -105,20 +77,8 @@ pub async fn protect(State(id): State<Identity>, req: Request, next: Next) -> Re
 mod tests {
     #[test]
     fn origins() {
-        assert!(super::same_origin(
-            "http://localhost:3000",
-            Some("localhost:3000"),
-            "http://x"
-        ));
-        assert!(super::same_origin(
-            "https://shop.example",
-            None,
-            "https://shop.example/"
-        ));
-        assert!(!super::same_origin(
-            "https://evil.example",
-            Some("shop.example"),
-            "https://shop.example"
-        ));
+        assert!(super::same_origin("http://localhost:3000", Some("localhost:3000"), "http://x"));
+        assert!(super::same_origin("https://shop.example", None, "https://shop.example/"));
+        assert!(!super::same_origin("https://evil.example", Some("shop.example"), "https://shop.example"));
     }
 }

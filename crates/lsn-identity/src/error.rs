@@ -44,39 +44,23 @@ impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
         match e {
             IdentityError::Validation(fields) => ApiError::validation(fields),
-            IdentityError::InvalidCredentials => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "Email or password is incorrect.",
-            ),
+            IdentityError::InvalidCredentials => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Email or password is incorrect.")
+            }
             IdentityError::RateLimited { retry_after_secs } => ApiError::too_many(retry_after_secs),
-            IdentityError::NotVerified => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "email_not_verified",
-                "Confirm your email address first: we sent you a link.",
-            ),
-            IdentityError::InvalidToken => ApiError::bad_request(
-                "invalid_token",
-                "This link is invalid, has expired or was already used.",
-            ),
+            IdentityError::NotVerified => {
+                ApiError::new(StatusCode::FORBIDDEN, "email_not_verified", "Confirm your email address first: we sent you a link.")
+            }
+            IdentityError::InvalidToken => ApiError::bad_request("invalid_token", "This link is invalid, has expired or was already used."),
             IdentityError::Unauthenticated => ApiError::unauthorized(),
             IdentityError::Forbidden => ApiError::forbidden(),
             IdentityError::NotFound => ApiError::not_found(),
-            IdentityError::Conflict(code) => {
-                ApiError::conflict(code, "That conflicts with the current state.")
-            }
+            IdentityError::Conflict(code) => ApiError::conflict(code, "That conflicts with the current state."),
             IdentityError::OAuth(detail) => {
                 tracing::warn!("oauth sign-in failed: {detail}");
-                ApiError::bad_request(
-                    "oauth_failed",
-                    "Sign-in with the identity provider failed. Try again.",
-                )
+                ApiError::bad_request("oauth_failed", "Sign-in with the identity provider failed. Try again.")
             }
-            IdentityError::OAuthDisabled => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "oauth_disabled",
-                "OAuth sign-in is not configured.",
-            ),
+            IdentityError::OAuthDisabled => ApiError::new(StatusCode::NOT_FOUND, "oauth_disabled", "OAuth sign-in is not configured."),
             IdentityError::Db(e) => ApiError::internal(e),
             IdentityError::Internal(e) => ApiError::internal(e),
         }

@@ -17,25 +17,14 @@ pub struct ClientMeta {
 
 impl ClientMeta {
     pub fn from_parts(parts: &Parts) -> Self {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        let user_agent = parts
-            .headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(300).collect());
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+        let user_agent =
+            parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(300).collect());
         Self { ip, user_agent }
     }
 
     pub fn anonymous_actor(&self) -> Actor {
-        Actor {
-            id: None,
-            label: "anonymous".into(),
-            ip: self.ip.clone(),
-            user_agent: self.user_agent.clone(),
-        }
+        Actor { id: None, label: "anonymous".into(), ip: self.ip.clone(), user_agent: self.user_agent.clone() }
     }
 }
 
@@ -60,10 +49,7 @@ impl AuthUser {
     pub fn actor(&self) -> Actor {
         Actor {
             id: Some(self.user.id.clone()),
-            label: format!(
-                "user:{}",
-                self.user.email.as_deref().unwrap_or(&self.user.id)
-            ),
+            label: format!("user:{}", self.user.email.as_deref().unwrap_or(&self.user.id)),
             ip: self.meta.ip.clone(),
             user_agent: self.meta.user_agent.clone(),
         }
@@ -95,13 +81,7 @@ impl AuthUser {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 async fn resolve(parts: &mut Parts, id: &Identity) -> Result<Option<AuthUser>, IdentityError> {
@@ -112,23 +92,13 @@ async fn resolve(parts: &mut Parts, id: &Identity) -> Result<Option<AuthUser>, I
     let found = if let Some(key) = bearer(parts) {
         // A presented key that does not work is an error, never a silent fall-back to anonymous.
         match id.api_key_user(key).await? {
-            Some((user, scopes)) => Some(AuthUser {
-                user,
-                scopes: Some(scopes),
-                session_token: None,
-                meta,
-            }),
+            Some((user, scopes)) => Some(AuthUser { user, scopes: Some(scopes), session_token: None, meta }),
             None => return Err(IdentityError::Unauthenticated),
         }
     } else {
         let jar = CookieJar::from_headers(&parts.headers);
         match jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
-            Some(token) => id.session_user(&token).await?.map(|user| AuthUser {
-                user,
-                scopes: None,
-                session_token: Some(token),
-                meta,
-            }),
+            Some(token) => id.session_user(&token).await?.map(|user| AuthUser { user, scopes: None, session_token: Some(token), meta }),
             None => None,
         }
     };
@@ -143,9 +113,7 @@ where
 {
     type Rejection = IdentityError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        resolve(parts, &Identity::from_ref(state))
-            .await?
-            .ok_or(IdentityError::Unauthenticated)
+        resolve(parts, &Identity::from_ref(state)).await?.ok_or(IdentityError::Unauthenticated)
     }
 }
 

@@ -8,9 +8,7 @@
 use crate::error::IdentityError;
 use crate::service::Identity;
 use base64::Engine;
-use jsonwebtoken::{
-    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
-};
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -71,11 +69,7 @@ fn err(msg: impl Into<String>) -> IdentityError {
 /// Only same-site relative paths are allowed as a place to return to.
 pub fn safe_return_to(s: Option<&str>) -> String {
     match s {
-        Some(p)
-            if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() < 500 =>
-        {
-            p.to_string()
-        }
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() < 500 => p.to_string(),
         _ => "/".to_string(),
     }
 }
@@ -92,30 +86,19 @@ impl Identity {
     pub async fn discover(&self) -> Result<Discovery, IdentityError> {
         let o = self.oauth()?;
         let url = format!("{}/.well-known/openid-configuration", o.server_url);
-        let res = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| err(format!("discovery unreachable: {e}")))?;
+        let res = self.http.get(&url).send().await.map_err(|e| err(format!("discovery unreachable: {e}")))?;
         if !res.status().is_success() {
             return Err(err(format!("discovery answered {}", res.status())));
         }
-        res.json()
-            .await
-            .map_err(|e| err(format!("discovery document unreadable: {e}")))
+        res.json().await.map_err(|e| err(format!("discovery document unreadable: {e}")))
     }
 
     /// Where to send the browser, and the signed state cookie value to set.
-    pub async fn oauth_begin(
-        &self,
-        return_to: Option<&str>,
-    ) -> Result<(String, String), IdentityError> {
+    pub async fn oauth_begin(&self, return_to: Option<&str>) -> Result<(String, String), IdentityError> {
         let o = self.oauth()?.clone();
         let d = self.discover().await?;
         let verifier = lsn_core::ids::random_token(48);
-        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
         let claims = StateClaims {
             state: lsn_core::ids::random_token(24),
             nonce: lsn_core::ids::random_token(24),
@@ -123,14 +106,9 @@ impl Identity {
             return_to: safe_return_to(return_to),
             exp: self.clock.now().timestamp() + STATE_TTL_SECS,
         };
-        let cookie = encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(self.cfg.jwt_secret.expose().as_bytes()),
-        )
-        .map_err(|e| IdentityError::Internal(e.to_string()))?;
-        let mut url = url::Url::parse(&d.authorization_endpoint)
-            .map_err(|e| err(format!("bad authorization_endpoint: {e}")))?;
+        let cookie = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(self.cfg.jwt_secret.expose().as_bytes()))
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let mut url = url::Url::parse(&d.authorization_endpoint).map_err(|e| err(format!("bad authorization_endpoint: {e}")))?;
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &o.client_id)
@@ -145,24 +123,14 @@ impl Identity {
 
     /// Completes the flow: checks state, exchanges the code, verifies the ID token.
     /// Returns the identity and where to send the browser next.
-    pub async fn oauth_finish(
-        &self,
-        code: &str,
-        state: &str,
-        cookie: Option<&str>,
-    ) -> Result<(OidcIdentity, String), IdentityError> {
+    pub async fn oauth_finish(&self, code: &str, state: &str, cookie: Option<&str>) -> Result<(OidcIdentity, String), IdentityError> {
         let o = self.oauth()?.clone();
-        let cookie =
-            cookie.ok_or_else(|| err("no state cookie (sign-in expired or started elsewhere)"))?;
+        let cookie = cookie.ok_or_else(|| err("no state cookie (sign-in expired or started elsewhere)"))?;
         let mut v = Validation::new(Algorithm::HS256);
         v.required_spec_claims = ["exp".to_string()].into_iter().collect();
-        let st = decode::<StateClaims>(
-            cookie,
-            &DecodingKey::from_secret(self.cfg.jwt_secret.expose().as_bytes()),
-            &v,
-        )
-        .map_err(|e| err(format!("state cookie rejected: {e}")))?
-        .claims;
+        let st = decode::<StateClaims>(cookie, &DecodingKey::from_secret(self.cfg.jwt_secret.expose().as_bytes()), &v)
+            .map_err(|e| err(format!("state cookie rejected: {e}")))?
+            .claims;
         if st.exp < self.clock.now().timestamp() {
             return Err(err("sign-in took too long"));
         }
@@ -187,68 +155,34 @@ impl Identity {
         if let Some(s) = &o.client_secret {
             form.push(("client_secret", s.expose()));
         }
-        let res = self
-            .http
-            .post(&d.token_endpoint)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| err(format!("token endpoint unreachable: {e}")))?;
+        let res =
+            self.http.post(&d.token_endpoint).form(&form).send().await.map_err(|e| err(format!("token endpoint unreachable: {e}")))?;
         if !res.status().is_success() {
             let status = res.status();
             let body = res.text().await.unwrap_or_default();
-            return Err(err(format!(
-                "token endpoint answered {status}: {}",
-                body.chars().take(300).collect::<String>()
-            )));
+            return Err(err(format!("token endpoint answered {status}: {}", body.chars().take(300).collect::<String>())));
         }
-        let tokens: TokenResponse = res
-            .json()
-            .await
-            .map_err(|e| err(format!("token response unreadable: {e}")))?;
+        let tokens: TokenResponse = res.json().await.map_err(|e| err(format!("token response unreadable: {e}")))?;
         let _ = tokens.access_token;
-        let id_token = tokens
-            .id_token
-            .ok_or_else(|| err("no id_token in the token response"))?;
+        let id_token = tokens.id_token.ok_or_else(|| err("no id_token in the token response"))?;
         let claims = self.verify_id_token(&d, &o, &id_token).await?;
         if claims.nonce.as_deref() != Some(st.nonce.as_str()) {
             return Err(err("nonce mismatch"));
         }
         let verified = matches!(claims.email_verified, Some(serde_json::Value::Bool(true)))
-            || matches!(
-                claims.email_verified.as_ref().and_then(|v| v.as_str()),
-                Some("true")
-            );
-        Ok((
-            OidcIdentity {
-                subject: claims.sub,
-                email: if verified { claims.email } else { None },
-                name: claims.name,
-            },
-            st.return_to,
-        ))
+            || matches!(claims.email_verified.as_ref().and_then(|v| v.as_str()), Some("true"));
+        Ok((OidcIdentity { subject: claims.sub, email: if verified { claims.email } else { None }, name: claims.name }, st.return_to))
     }
 
-    async fn verify_id_token(
-        &self,
-        d: &Discovery,
-        o: &lsn_core::config::OAuthConfig,
-        token: &str,
-    ) -> Result<IdClaims, IdentityError> {
+    async fn verify_id_token(&self, d: &Discovery, o: &lsn_core::config::OAuthConfig, token: &str) -> Result<IdClaims, IdentityError> {
         let header = decode_header(token).map_err(|e| err(format!("id_token unreadable: {e}")))?;
         let key = match header.alg {
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-                let secret = o
-                    .client_secret
-                    .as_ref()
-                    .ok_or_else(|| err("HMAC-signed id_token but no OAUTH_CLIENT_SECRET"))?;
+                let secret = o.client_secret.as_ref().ok_or_else(|| err("HMAC-signed id_token but no OAUTH_CLIENT_SECRET"))?;
                 DecodingKey::from_secret(secret.expose().as_bytes())
             }
             _ => {
-                let jwks_uri = d
-                    .jwks_uri
-                    .as_ref()
-                    .ok_or_else(|| err("provider has no jwks_uri"))?;
+                let jwks_uri = d.jwks_uri.as_ref().ok_or_else(|| err("provider has no jwks_uri"))?;
                 let set: jsonwebtoken::jwk::JwkSet = self
                     .http
                     .get(jwks_uri)
@@ -270,9 +204,7 @@ impl Identity {
         v.set_audience(&[o.client_id.as_str()]);
         v.set_issuer(&[d.issuer.as_str()]);
         v.leeway = 60;
-        decode::<IdClaims>(token, &key, &v)
-            .map(|t| t.claims)
-            .map_err(|e| err(format!("id_token rejected: {e}")))
+        decode::<IdClaims>(token, &key, &v).map(|t| t.claims).map_err(|e| err(format!("id_token rejected: {e}")))
     }
 }
 

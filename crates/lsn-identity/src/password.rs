@@ -1,8 +1,6 @@
 //! argon2id password hashing (OWASP's recommended parameters: 19 MiB, 2 passes, 1 lane).
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::OnceLock;
 
@@ -13,10 +11,7 @@ fn argon() -> Argon2<'static> {
 
 pub fn hash(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
-    argon()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    argon().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
 }
 
 pub fn verify(password: &str, stored: &str) -> bool {
@@ -50,9 +45,7 @@ pub fn check_strength(password: &str) -> Result<(), &'static str> {
 
 /// Argon2 is deliberately slow: run it off the async threads.
 pub async fn hash_async(password: String) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || hash(&password))
-        .await
-        .map_err(|e| e.to_string())?
+    tokio::task::spawn_blocking(move || hash(&password)).await.map_err(|e| e.to_string())?
 }
 
 pub async fn verify_async(password: String, stored: Option<String>) -> bool {

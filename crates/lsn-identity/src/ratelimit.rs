@@ -13,11 +13,7 @@ pub struct SlidingWindow {
 
 impl SlidingWindow {
     pub fn new(limit: usize, window_ms: i64) -> Self {
-        Self {
-            limit,
-            window_ms,
-            hits: Mutex::new(HashMap::new()),
-        }
+        Self { limit, window_ms, hits: Mutex::new(HashMap::new()) }
     }
 
     /// Counts a hit for `key` at `now`; `Err(retry_after_secs)` when over the limit.

@@ -34,19 +34,13 @@ where
         .route("/api/auth/password/forgot", post(forgot))
         .route("/api/auth/password/reset", post(reset))
         .route("/api/oauth/login", get(oauth_login))
-        .route(
-            "/api/oauth/callback",
-            get(oauth_callback_get).post(oauth_callback_post),
-        )
+        .route("/api/oauth/callback", get(oauth_callback_get).post(oauth_callback_post))
         .route("/api/v1/api-keys", get(list_keys).post(create_key))
         .route("/api/v1/api-keys/{id}", axum::routing::delete(revoke_key))
         .route("/api/v1/admin/users", get(admin_users))
         .route("/api/v1/admin/users/{id}/role", post(admin_set_role))
         .route("/api/v1/admin/audit", get(admin_audit))
-        .route(
-            "/api/v1/admin/settings/{key}",
-            get(admin_get_setting).put(admin_put_setting),
-        )
+        .route("/api/v1/admin/settings/{key}", get(admin_get_setting).put(admin_put_setting))
 }
 
 fn session_cookie(id: &Identity, s: &NewSession) -> Cookie<'static> {
@@ -64,25 +58,11 @@ fn time_secs(s: i64) -> cookie::time::Duration {
 }
 
 fn removal(name: &'static str) -> Cookie<'static> {
-    Cookie::build((name, ""))
-        .path("/")
-        .max_age(time_secs(0))
-        .build()
+    Cookie::build((name, "")).path("/").max_age(time_secs(0)).build()
 }
 
-fn signed_in(
-    id: &Identity,
-    jar: CookieJar,
-    user: User,
-    s: NewSession,
-    status: StatusCode,
-) -> Response {
-    (
-        status,
-        jar.add(session_cookie(id, &s)),
-        Json(json!({ "user": user, "csrf_token": s.csrf_token })),
-    )
-        .into_response()
+fn signed_in(id: &Identity, jar: CookieJar, user: User, s: NewSession, status: StatusCode) -> Response {
+    (status, jar.add(session_cookie(id, &s)), Json(json!({ "user": user, "csrf_token": s.csrf_token }))).into_response()
 }
 
 #[derive(Deserialize)]
@@ -93,14 +73,13 @@ struct RegisterBody {
     password: String,
 }
 
-async fn register(
-    State(id): State<Identity>,
-    meta: ClientMeta,
-    JsonBody(b): JsonBody<RegisterBody>,
-) -> ApiResult<Response> {
-    id.register(&meta.anonymous_actor(), &b.email, &b.name, &b.password)
-        .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "check_your_email", "message": "If the address can be used, a confirmation link is on its way." }))).into_response())
+async fn register(State(id): State<Identity>, meta: ClientMeta, JsonBody(b): JsonBody<RegisterBody>) -> ApiResult<Response> {
+    id.register(&meta.anonymous_actor(), &b.email, &b.name, &b.password).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "check_your_email", "message": "If the address can be used, a confirmation link is on its way." })),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -118,12 +97,7 @@ async fn verify_link(
     Ok((jar.add(session_cookie(&id, &s)), Redirect::to("/")).into_response())
 }
 
-async fn verify_json(
-    State(id): State<Identity>,
-    meta: ClientMeta,
-    jar: CookieJar,
-    JsonBody(b): JsonBody<TokenArg>,
-) -> ApiResult<Response> {
+async fn verify_json(State(id): State<Identity>, meta: ClientMeta, jar: CookieJar, JsonBody(b): JsonBody<TokenArg>) -> ApiResult<Response> {
     let (user, s) = id.verify_email(&meta.anonymous_actor(), &b.token).await?;
     Ok(signed_in(&id, jar, user, s, StatusCode::OK))
 }
@@ -134,32 +108,17 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(
-    State(id): State<Identity>,
-    meta: ClientMeta,
-    jar: CookieJar,
-    JsonBody(b): JsonBody<LoginBody>,
-) -> ApiResult<Response> {
+async fn login(State(id): State<Identity>, meta: ClientMeta, jar: CookieJar, JsonBody(b): JsonBody<LoginBody>) -> ApiResult<Response> {
     if b.email.len() > 320 || b.password.len() > 4096 {
         return Err(IdentityError::InvalidCredentials.into());
     }
-    let (user, s) = id
-        .login(&meta.anonymous_actor(), &b.email, &b.password)
-        .await?;
+    let (user, s) = id.login(&meta.anonymous_actor(), &b.email, &b.password).await?;
     Ok(signed_in(&id, jar, user, s, StatusCode::OK))
 }
 
-async fn logout(
-    State(id): State<Identity>,
-    MaybeUser(user): MaybeUser,
-    meta: ClientMeta,
-    jar: CookieJar,
-) -> ApiResult<Response> {
+async fn logout(State(id): State<Identity>, MaybeUser(user): MaybeUser, meta: ClientMeta, jar: CookieJar) -> ApiResult<Response> {
     if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
-        let actor = user
-            .as_ref()
-            .map(AuthUser::actor)
-            .unwrap_or_else(|| meta.anonymous_actor());
+        let actor = user.as_ref().map(AuthUser::actor).unwrap_or_else(|| meta.anonymous_actor());
         id.logout(&actor, &token).await?;
     }
     Ok((StatusCode::NO_CONTENT, jar.add(removal(SESSION_COOKIE))).into_response())
@@ -180,14 +139,13 @@ struct ForgotBody {
     email: String,
 }
 
-async fn forgot(
-    State(id): State<Identity>,
-    meta: ClientMeta,
-    JsonBody(b): JsonBody<ForgotBody>,
-) -> ApiResult<Response> {
-    id.request_password_reset(&meta.anonymous_actor(), &b.email)
-        .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "check_your_email", "message": "If the address has an account, a reset link is on its way." }))).into_response())
+async fn forgot(State(id): State<Identity>, meta: ClientMeta, JsonBody(b): JsonBody<ForgotBody>) -> ApiResult<Response> {
+    id.request_password_reset(&meta.anonymous_actor(), &b.email).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "check_your_email", "message": "If the address has an account, a reset link is on its way." })),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -196,13 +154,8 @@ struct ResetBody {
     password: String,
 }
 
-async fn reset(
-    State(id): State<Identity>,
-    meta: ClientMeta,
-    JsonBody(b): JsonBody<ResetBody>,
-) -> ApiResult<Json<Value>> {
-    id.reset_password(&meta.anonymous_actor(), &b.token, &b.password)
-        .await?;
+async fn reset(State(id): State<Identity>, meta: ClientMeta, JsonBody(b): JsonBody<ResetBody>) -> ApiResult<Json<Value>> {
+    id.reset_password(&meta.anonymous_actor(), &b.token, &b.password).await?;
     Ok(Json(json!({ "status": "password_changed" })))
 }
 
@@ -211,20 +164,12 @@ struct OAuthLoginArgs {
     return_to: Option<String>,
 }
 
-async fn oauth_login(
-    State(id): State<Identity>,
-    jar: CookieJar,
-    QueryArgs(q): QueryArgs<OAuthLoginArgs>,
-) -> ApiResult<Response> {
+async fn oauth_login(State(id): State<Identity>, jar: CookieJar, QueryArgs(q): QueryArgs<OAuthLoginArgs>) -> ApiResult<Response> {
     let (url, state) = id.oauth_begin(q.return_to.as_deref()).await?;
     // SameSite=Lax would drop the cookie on a form_post callback; None needs Secure in production.
     let cookie = Cookie::build((STATE_COOKIE, state))
         .http_only(true)
-        .same_site(if id.cfg.is_production() {
-            SameSite::None
-        } else {
-            SameSite::Lax
-        })
+        .same_site(if id.cfg.is_production() { SameSite::None } else { SameSite::Lax })
         .secure(id.cfg.is_production())
         .path("/api/oauth")
         .max_age(time_secs(600))
@@ -239,46 +184,20 @@ struct CallbackArgs {
     error: Option<String>,
 }
 
-async fn oauth_callback(
-    id: Identity,
-    meta: ClientMeta,
-    jar: CookieJar,
-    args: CallbackArgs,
-) -> ApiResult<Response> {
+async fn oauth_callback(id: Identity, meta: ClientMeta, jar: CookieJar, args: CallbackArgs) -> ApiResult<Response> {
     if let Some(e) = args.error {
-        return Err(IdentityError::OAuth(format!(
-            "provider returned error {}",
-            e.chars().take(100).collect::<String>()
-        ))
-        .into());
+        return Err(IdentityError::OAuth(format!("provider returned error {}", e.chars().take(100).collect::<String>())).into());
     }
     let cookie = jar.get(STATE_COOKIE).map(|c| c.value().to_string());
-    let (who, return_to) = id
-        .oauth_finish(
-            args.code.as_deref().unwrap_or(""),
-            args.state.as_deref().unwrap_or(""),
-            cookie.as_deref(),
-        )
-        .await?;
+    let (who, return_to) =
+        id.oauth_finish(args.code.as_deref().unwrap_or(""), args.state.as_deref().unwrap_or(""), cookie.as_deref()).await?;
     let actor = meta.anonymous_actor();
-    let user = id
-        .oidc_user(
-            &actor,
-            &who.subject,
-            who.email.as_deref(),
-            who.name.as_deref(),
-        )
-        .await?;
+    let user = id.oidc_user(&actor, &who.subject, who.email.as_deref(), who.name.as_deref()).await?;
     if user.status == "disabled" {
         return Err(IdentityError::Forbidden.into());
     }
     let s = id.start_session(&user, &actor, "oauth").await?;
-    let jar = jar.add(session_cookie(&id, &s)).add(
-        Cookie::build((STATE_COOKIE, ""))
-            .path("/api/oauth")
-            .max_age(time_secs(0))
-            .build(),
-    );
+    let jar = jar.add(session_cookie(&id, &s)).add(Cookie::build((STATE_COOKIE, "")).path("/api/oauth").max_age(time_secs(0)).build());
     Ok((jar, Redirect::to(&return_to)).into_response())
 }
 
@@ -307,42 +226,25 @@ struct NewKeyBody {
     scopes: Vec<String>,
 }
 
-async fn create_key(
-    State(id): State<Identity>,
-    user: AuthUser,
-    JsonBody(b): JsonBody<NewKeyBody>,
-) -> ApiResult<Response> {
+async fn create_key(State(id): State<Identity>, user: AuthUser, JsonBody(b): JsonBody<NewKeyBody>) -> ApiResult<Response> {
     user.require_staff()?;
     if user.scopes.is_some() {
         // A key cannot mint keys: only a person signed in can.
         return Err(IdentityError::Forbidden.into());
     }
-    let (info, key) = id
-        .create_api_key(&user.actor(), &user.user, &b.name, &b.scopes)
-        .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "api_key": info, "key": key, "note": "Store this key now: it is not shown again." }))).into_response())
+    let (info, key) = id.create_api_key(&user.actor(), &user.user, &b.name, &b.scopes).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "api_key": info, "key": key, "note": "Store this key now: it is not shown again." })))
+        .into_response())
 }
 
 async fn list_keys(State(id): State<Identity>, user: AuthUser) -> ApiResult<Json<Value>> {
     user.require_staff()?;
-    Ok(Json(
-        json!({ "api_keys": id.list_api_keys(&user.user.id).await? }),
-    ))
+    Ok(Json(json!({ "api_keys": id.list_api_keys(&user.user.id).await? })))
 }
 
-async fn revoke_key(
-    State(id): State<Identity>,
-    user: AuthUser,
-    Path(key_id): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn revoke_key(State(id): State<Identity>, user: AuthUser, Path(key_id): Path<String>) -> ApiResult<StatusCode> {
     user.require_staff()?;
-    id.revoke_api_key(
-        &user.actor(),
-        &user.user.id,
-        user.user.role == Role::Owner,
-        &key_id,
-    )
-    .await?;
+    id.revoke_api_key(&user.actor(), &user.user.id, user.user.role == Role::Owner, &key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -353,15 +255,9 @@ struct LimitArgs {
     before: Option<i64>,
 }
 
-async fn admin_users(
-    State(id): State<Identity>,
-    user: AuthUser,
-    QueryArgs(q): QueryArgs<LimitArgs>,
-) -> ApiResult<Json<Value>> {
+async fn admin_users(State(id): State<Identity>, user: AuthUser, QueryArgs(q): QueryArgs<LimitArgs>) -> ApiResult<Json<Value>> {
     user.require_staff()?;
-    Ok(Json(
-        json!({ "users": id.list_users(q.limit.unwrap_or(100)).await? }),
-    ))
+    Ok(Json(json!({ "users": id.list_users(q.limit.unwrap_or(100)).await? })))
 }
 
 #[derive(Deserialize)]
@@ -376,45 +272,22 @@ async fn admin_set_role(
     JsonBody(b): JsonBody<RoleBody>,
 ) -> ApiResult<Json<Value>> {
     user.require_staff()?;
-    let role: Role = b
-        .role
-        .parse()
-        .map_err(|m: String| ApiError::validation(json!({ "role": m })))?;
+    let role: Role = b.role.parse().map_err(|m: String| ApiError::validation(json!({ "role": m })))?;
     if uid == user.user.id {
-        return Err(ApiError::conflict(
-            "own_role",
-            "You cannot change your own role.",
-        ));
+        return Err(ApiError::conflict("own_role", "You cannot change your own role."));
     }
-    let updated = id
-        .change_role(&user.actor(), Some(user.user.role), &uid, role)
-        .await?;
+    let updated = id.change_role(&user.actor(), Some(user.user.role), &uid, role).await?;
     Ok(Json(json!({ "user": updated })))
 }
 
-async fn admin_audit(
-    State(id): State<Identity>,
-    user: AuthUser,
-    QueryArgs(q): QueryArgs<LimitArgs>,
-) -> ApiResult<Json<Value>> {
+async fn admin_audit(State(id): State<Identity>, user: AuthUser, QueryArgs(q): QueryArgs<LimitArgs>) -> ApiResult<Json<Value>> {
     user.require_staff()?;
-    let entries = audit::list(
-        &id.db,
-        q.action.as_deref(),
-        q.before,
-        q.limit.unwrap_or(100),
-    )
-    .await
-    .map_err(IdentityError::from)?;
+    let entries = audit::list(&id.db, q.action.as_deref(), q.before, q.limit.unwrap_or(100)).await.map_err(IdentityError::from)?;
     let next = entries.last().map(|e| e.at);
     Ok(Json(json!({ "entries": entries, "next_before": next })))
 }
 
-async fn admin_get_setting(
-    State(id): State<Identity>,
-    user: AuthUser,
-    Path(key): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn admin_get_setting(State(id): State<Identity>, user: AuthUser, Path(key): Path<String>) -> ApiResult<Json<Value>> {
     user.require_staff()?;
     let v = id.get_setting(&key).await?.ok_or(IdentityError::NotFound)?;
     Ok(Json(json!({ "key": key, "value": v })))

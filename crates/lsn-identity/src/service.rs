@@ -23,14 +23,7 @@ pub const IP_LOGIN_LIMIT: usize = 30;
 pub const IP_LOGIN_WINDOW_MS: i64 = 5 * 60 * 1000;
 
 /// Scopes an API key may carry.
-pub const SCOPES: &[&str] = &[
-    "catalog:read",
-    "catalog:write",
-    "orders:read",
-    "orders:write",
-    "live:write",
-    "admin",
-];
+pub const SCOPES: &[&str] = &["catalog:read", "catalog:write", "orders:read", "orders:write", "live:write", "admin"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,9 +57,7 @@ impl FromStr for Role {
             "creator" => Ok(Role::Creator),
             "admin" => Ok(Role::Admin),
             "owner" => Ok(Role::Owner),
-            other => Err(format!(
-                "unknown role {other:?} (customer, creator, admin, owner)"
-            )),
+            other => Err(format!("unknown role {other:?} (customer, creator, admin, owner)")),
         }
     }
 }
@@ -90,9 +81,7 @@ fn user_from(r: &Row, offset: usize) -> Result<User, sqlx::Error> {
         id: r.try_get(offset)?,
         email: r.try_get(offset + 1)?,
         name: r.try_get(offset + 2)?,
-        role: role
-            .parse()
-            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        role: role.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?,
         status: r.try_get(offset + 4)?,
         created_at: r.try_get(offset + 5)?,
         last_login_at: r.try_get(offset + 6)?,
@@ -134,17 +123,8 @@ fn field_error(field: &str, msg: &str) -> IdentityError {
 
 impl Identity {
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(15))
-            .build()
-            .unwrap_or_default();
-        Self {
-            db,
-            cfg,
-            clock,
-            ip_limiter: Arc::new(SlidingWindow::new(IP_LOGIN_LIMIT, IP_LOGIN_WINDOW_MS)),
-            http,
-        }
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build().unwrap_or_default();
+        Self { db, cfg, clock, ip_limiter: Arc::new(SlidingWindow::new(IP_LOGIN_LIMIT, IP_LOGIN_WINDOW_MS)), http }
     }
 
     fn now(&self) -> i64 {
@@ -155,10 +135,8 @@ impl Identity {
     pub fn csrf_for(&self, session_token: &str) -> String {
         use base64::Engine;
         use hmac::{Mac, SimpleHmac};
-        let mut mac = <SimpleHmac<sha2::Sha256> as Mac>::new_from_slice(
-            self.cfg.jwt_secret.expose().as_bytes(),
-        )
-        .expect("HMAC takes any key length");
+        let mut mac =
+            <SimpleHmac<sha2::Sha256> as Mac>::new_from_slice(self.cfg.jwt_secret.expose().as_bytes()).expect("HMAC takes any key length");
         mac.update(b"csrf:");
         mac.update(session_token.as_bytes());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
@@ -173,49 +151,30 @@ impl Identity {
     // ----- users -----
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, IdentityError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.db.read())
-            .await?;
+        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1")).bind(id).fetch_optional(self.db.read()).await?;
         Ok(row.map(|r| user_from(&r, 0)).transpose()?)
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, IdentityError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE email = $1"))
-            .bind(email)
-            .fetch_optional(self.db.read())
-            .await?;
+        let row =
+            sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE email = $1")).bind(email).fetch_optional(self.db.read()).await?;
         Ok(row.map(|r| user_from(&r, 0)).transpose()?)
     }
 
     pub async fn list_users(&self, limit: i64) -> Result<Vec<User>, IdentityError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users ORDER BY created_at DESC, id DESC LIMIT $1"
-        ))
-        .bind(limit.clamp(1, 500))
-        .fetch_all(self.db.read())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| user_from(r, 0))
-            .collect::<Result<_, _>>()?)
+        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY created_at DESC, id DESC LIMIT $1"))
+            .bind(limit.clamp(1, 500))
+            .fetch_all(self.db.read())
+            .await?;
+        Ok(rows.iter().map(|r| user_from(r, 0)).collect::<Result<_, _>>()?)
     }
 
     /// Creates an active user directly (CLI, demo data); fails on a taken address.
-    pub async fn create_user(
-        &self,
-        actor: &Actor,
-        email: &str,
-        name: &str,
-        password: &str,
-        role: Role,
-    ) -> Result<User, IdentityError> {
+    pub async fn create_user(&self, actor: &Actor, email: &str, name: &str, password: &str, role: Role) -> Result<User, IdentityError> {
         let email = Email::parse(email).map_err(|m| field_error("email", m))?;
         password::check_strength(password).map_err(|m| field_error("password", m))?;
         let name = clean_name(name)?;
-        let hash = password::hash_async(password.to_string())
-            .await
-            .map_err(IdentityError::Internal)?;
+        let hash = password::hash_async(password.to_string()).await.map_err(IdentityError::Internal)?;
         let now = self.now();
         let id = new_id();
         let actor = actor.clone();
@@ -247,13 +206,7 @@ impl Identity {
 
     /// Self-service registration. Always answers the same way: a new address gets a pending
     /// account and a confirmation link; a taken address gets a notice mail instead.
-    pub async fn register(
-        &self,
-        actor: &Actor,
-        email: &str,
-        name: &str,
-        password: &str,
-    ) -> Result<(), IdentityError> {
+    pub async fn register(&self, actor: &Actor, email: &str, name: &str, password: &str) -> Result<(), IdentityError> {
         let mut errors = serde_json::Map::new();
         let parsed = Email::parse(email);
         if let Err(m) = &parsed {
@@ -278,9 +231,7 @@ impl Identity {
         if !errors.is_empty() {
             return Err(IdentityError::Validation(Value::Object(errors)));
         }
-        let hash = password::hash_async(password.to_string())
-            .await
-            .map_err(IdentityError::Internal)?;
+        let hash = password::hash_async(password.to_string()).await.map_err(IdentityError::Internal)?;
         let now = self.now();
         let token = random_token(32);
         let public = self.cfg.public_url.clone();
@@ -330,39 +281,22 @@ impl Identity {
     }
 
     /// Confirms an address with its one-time token and signs the user in.
-    pub async fn verify_email(
-        &self,
-        actor: &Actor,
-        token: &str,
-    ) -> Result<(User, NewSession), IdentityError> {
+    pub async fn verify_email(&self, actor: &Actor, token: &str) -> Result<(User, NewSession), IdentityError> {
         let user_id = self.consume_token(token, "verify").await?;
         let now = self.now();
-        sqlx::query("UPDATE users SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'pending'").bind(now).bind(&user_id).execute(self.db.write()).await?;
-        let user = self
-            .user_by_id(&user_id)
-            .await?
-            .ok_or(IdentityError::InvalidToken)?;
-        audit::record(
-            self.db.write(),
-            now,
-            actor,
-            "user.verify_email",
-            Some(&user.id),
-            &json!({}),
-        )
-        .await?;
-        let session = self
-            .start_session(&user, actor, "email_verification")
+        sqlx::query("UPDATE users SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'pending'")
+            .bind(now)
+            .bind(&user_id)
+            .execute(self.db.write())
             .await?;
+        let user = self.user_by_id(&user_id).await?.ok_or(IdentityError::InvalidToken)?;
+        audit::record(self.db.write(), now, actor, "user.verify_email", Some(&user.id), &json!({})).await?;
+        let session = self.start_session(&user, actor, "email_verification").await?;
         Ok((user, session))
     }
 
     /// Takes a one-time token: valid, unexpired and unused, or `InvalidToken`. Marks it used.
-    async fn consume_token(
-        &self,
-        token: &str,
-        purpose: &'static str,
-    ) -> Result<String, IdentityError> {
+    async fn consume_token(&self, token: &str, purpose: &'static str) -> Result<String, IdentityError> {
         if token.is_empty() || token.len() > 200 {
             return Err(IdentityError::InvalidToken);
         }
@@ -387,35 +321,17 @@ impl Identity {
     }
 
     /// Password sign-in with per-IP and per-account limits; every outcome is audited.
-    pub async fn login(
-        &self,
-        actor: &Actor,
-        email: &str,
-        password: &str,
-    ) -> Result<(User, NewSession), IdentityError> {
+    pub async fn login(&self, actor: &Actor, email: &str, password: &str) -> Result<(User, NewSession), IdentityError> {
         let now = self.now();
         let ip_key = actor.ip.clone().unwrap_or_else(|| "unknown".into());
         if let Err(retry) = self.ip_limiter.hit(&ip_key, now) {
-            audit::record(
-                self.db.write(),
-                now,
-                actor,
-                "auth.login_throttled",
-                None,
-                &json!({ "reason": "ip" }),
-            )
-            .await?;
-            return Err(IdentityError::RateLimited {
-                retry_after_secs: retry,
-            });
+            audit::record(self.db.write(), now, actor, "auth.login_throttled", None, &json!({ "reason": "ip" })).await?;
+            return Err(IdentityError::RateLimited { retry_after_secs: retry });
         }
         let normalized = email.trim().to_lowercase();
         let key = Self::account_key(&normalized);
         // The lock applies to the address whether or not it has an account, so it reveals nothing.
-        let lock = sqlx::query("SELECT locked_until FROM login_failures WHERE key = $1")
-            .bind(&key)
-            .fetch_optional(self.db.read())
-            .await?;
+        let lock = sqlx::query("SELECT locked_until FROM login_failures WHERE key = $1").bind(&key).fetch_optional(self.db.read()).await?;
         if let Some(until) = lock.and_then(|r| r.try_get::<Option<i64>, _>(0).ok().flatten()) {
             if until > now {
                 audit::record(
@@ -427,17 +343,13 @@ impl Identity {
                     &json!({ "reason": "account_locked", "email": normalized }),
                 )
                 .await?;
-                return Err(IdentityError::RateLimited {
-                    retry_after_secs: ((until - now) / 1000).max(1) as u64,
-                });
+                return Err(IdentityError::RateLimited { retry_after_secs: ((until - now) / 1000).max(1) as u64 });
             }
         }
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLS}, password_hash FROM users WHERE email = $1"
-        ))
-        .bind(&normalized)
-        .fetch_optional(self.db.read())
-        .await?;
+        let row = sqlx::query(&format!("SELECT {USER_COLS}, password_hash FROM users WHERE email = $1"))
+            .bind(&normalized)
+            .fetch_optional(self.db.read())
+            .await?;
         let (user, stored) = match &row {
             Some(r) => (Some(user_from(r, 0)?), r.try_get::<Option<String>, _>(7)?),
             None => (None, None),
@@ -459,10 +371,7 @@ impl Identity {
                 return Err(IdentityError::InvalidCredentials);
             }
         };
-        sqlx::query("DELETE FROM login_failures WHERE key = $1")
-            .bind(&key)
-            .execute(self.db.write())
-            .await?;
+        sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(&key).execute(self.db.write()).await?;
         if user.status == "pending" {
             return Err(IdentityError::NotVerified);
         }
@@ -488,23 +397,12 @@ impl Identity {
     }
 
     /// Opens a session for `user` and records the sign-in.
-    pub async fn start_session(
-        &self,
-        user: &User,
-        actor: &Actor,
-        method: &str,
-    ) -> Result<NewSession, IdentityError> {
+    pub async fn start_session(&self, user: &User, actor: &Actor, method: &str) -> Result<NewSession, IdentityError> {
         let now = self.now();
         let token = random_token(32);
         let csrf = self.csrf_for(&token);
         let expires_at = now + SESSION_TTL_MS;
-        let (uid, hash, csrf2, actor, method) = (
-            user.id.clone(),
-            hash_token(&token),
-            csrf.clone(),
-            actor.clone(),
-            method.to_string(),
-        );
+        let (uid, hash, csrf2, actor, method) = (user.id.clone(), hash_token(&token), csrf.clone(), actor.clone(), method.to_string());
         self.db
             .transaction(move |tx| {
                 let (uid, hash, csrf, actor, method) = (uid.clone(), hash.clone(), csrf2.clone(), actor.clone(), method.clone());
@@ -526,11 +424,7 @@ impl Identity {
                 })
             })
             .await?;
-        Ok(NewSession {
-            token,
-            csrf_token: csrf,
-            expires_at,
-        })
+        Ok(NewSession { token, csrf_token: csrf, expires_at })
     }
 
     /// The user behind a session cookie, if the session is live and the user active.
@@ -552,10 +446,7 @@ impl Identity {
         let last_seen: i64 = r.try_get(1)?;
         let user = user_from(&r, 2)?;
         if expires_at <= now {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-                .bind(&hash)
-                .execute(self.db.write())
-                .await?;
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(self.db.write()).await?;
             return Ok(None);
         }
         if user.status != "active" {
@@ -573,20 +464,9 @@ impl Identity {
 
     pub async fn logout(&self, actor: &Actor, token: &str) -> Result<(), IdentityError> {
         let now = self.now();
-        let r = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(hash_token(token))
-            .execute(self.db.write())
-            .await?;
+        let r = sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash_token(token)).execute(self.db.write()).await?;
         if r.rows_affected() > 0 {
-            audit::record(
-                self.db.write(),
-                now,
-                actor,
-                "auth.logout",
-                actor.id.as_deref(),
-                &json!({}),
-            )
-            .await?;
+            audit::record(self.db.write(), now, actor, "auth.logout", actor.id.as_deref(), &json!({})).await?;
         }
         Ok(())
     }
@@ -594,20 +474,12 @@ impl Identity {
     // ----- password reset -----
 
     /// Sends a reset link when the address has an active account; answers the same either way.
-    pub async fn request_password_reset(
-        &self,
-        actor: &Actor,
-        email: &str,
-    ) -> Result<(), IdentityError> {
+    pub async fn request_password_reset(&self, actor: &Actor, email: &str) -> Result<(), IdentityError> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
         let now = self.now();
-        let (email, public, actor) = (
-            email.to_string(),
-            self.cfg.public_url.clone(),
-            actor.clone(),
-        );
+        let (email, public, actor) = (email.to_string(), self.cfg.public_url.clone(), actor.clone());
         self.db
             .transaction(move |tx| {
                 let (email, public, actor) = (email.clone(), public.clone(), actor.clone());
@@ -634,16 +506,9 @@ impl Identity {
     }
 
     /// Sets a new password with a reset token; every session of the user is ended.
-    pub async fn reset_password(
-        &self,
-        actor: &Actor,
-        token: &str,
-        new_password: &str,
-    ) -> Result<(), IdentityError> {
+    pub async fn reset_password(&self, actor: &Actor, token: &str, new_password: &str) -> Result<(), IdentityError> {
         password::check_strength(new_password).map_err(|m| field_error("password", m))?;
-        let hash = password::hash_async(new_password.to_string())
-            .await
-            .map_err(IdentityError::Internal)?;
+        let hash = password::hash_async(new_password.to_string()).await.map_err(IdentityError::Internal)?;
         let uid = self.consume_token(token, "reset").await?;
         let now = self.now();
         let actor = actor.clone();
@@ -671,17 +536,8 @@ impl Identity {
 
     /// Changes a user's role. Owners may grant any role but owner; admins may grant customer
     /// or creator to non-staff. The owner role is given only by `lsn admin create` or OWNER_OPEN_ID.
-    pub async fn change_role(
-        &self,
-        actor: &Actor,
-        actor_role: Option<Role>,
-        user_id: &str,
-        role: Role,
-    ) -> Result<User, IdentityError> {
-        let target = self
-            .user_by_id(user_id)
-            .await?
-            .ok_or(IdentityError::NotFound)?;
+    pub async fn change_role(&self, actor: &Actor, actor_role: Option<Role>, user_id: &str, role: Role) -> Result<User, IdentityError> {
+        let target = self.user_by_id(user_id).await?.ok_or(IdentityError::NotFound)?;
         if let Some(ar) = actor_role {
             let allowed = match ar {
                 Role::Owner => role != Role::Owner && target.role != Role::Owner,
@@ -717,38 +573,19 @@ impl Identity {
                 })
             })
             .await?;
-        self.user_by_id(user_id)
-            .await?
-            .ok_or(IdentityError::NotFound)
+        self.user_by_id(user_id).await?.ok_or(IdentityError::NotFound)
     }
 
     pub async fn get_setting(&self, key: &str) -> Result<Option<Value>, IdentityError> {
-        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
-            .bind(key)
-            .fetch_optional(self.db.read())
-            .await?;
-        Ok(row
-            .map(|r| r.try_get::<String, _>(0))
-            .transpose()?
-            .map(|s| serde_json::from_str(&s).unwrap_or(Value::Null)))
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(self.db.read()).await?;
+        Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?.map(|s| serde_json::from_str(&s).unwrap_or(Value::Null)))
     }
 
-    pub async fn set_setting(
-        &self,
-        actor: &Actor,
-        key: &str,
-        value: &Value,
-    ) -> Result<(), IdentityError> {
-        let valid_key = !key.is_empty()
-            && key.len() <= 100
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    pub async fn set_setting(&self, actor: &Actor, key: &str, value: &Value) -> Result<(), IdentityError> {
+        let valid_key =
+            !key.is_empty() && key.len() <= 100 && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !valid_key {
-            return Err(field_error(
-                "key",
-                "use 1 to 100 letters, digits, '_', '.', '-'",
-            ));
+            return Err(field_error("key", "use 1 to 100 letters, digits, '_', '.', '-'"));
         }
         let now = self.now();
         let before = self.get_setting(key).await?;
@@ -783,16 +620,10 @@ impl Identity {
     ) -> Result<(ApiKeyInfo, String), IdentityError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(field_error(
-                "name",
-                "give the key a name of 1 to 100 characters",
-            ));
+            return Err(field_error("name", "give the key a name of 1 to 100 characters"));
         }
         if scopes.is_empty() || scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
-            return Err(field_error(
-                "scopes",
-                &format!("choose one or more of: {}", SCOPES.join(", ")),
-            ));
+            return Err(field_error("scopes", &format!("choose one or more of: {}", SCOPES.join(", "))));
         }
         if scopes.iter().any(|s| s == "admin") && !owner.role.is_staff() {
             return Err(IdentityError::Forbidden);
@@ -814,12 +645,7 @@ impl Identity {
             last_used_at: None,
             revoked_at: None,
         };
-        let (info2, hash, uid, actor) = (
-            info.clone(),
-            hash_token(&key),
-            owner.id.clone(),
-            actor.clone(),
-        );
+        let (info2, hash, uid, actor) = (info.clone(), hash_token(&key), owner.id.clone(), actor.clone());
         self.db
             .transaction(move |tx| {
                 let (info, hash, uid, actor) = (info2.clone(), hash.clone(), uid.clone(), actor.clone());
@@ -865,13 +691,7 @@ impl Identity {
     }
 
     /// Revokes a key of `owner_id` (staff may revoke anyone's with `any_owner`).
-    pub async fn revoke_api_key(
-        &self,
-        actor: &Actor,
-        owner_id: &str,
-        any_owner: bool,
-        key_id: &str,
-    ) -> Result<(), IdentityError> {
+    pub async fn revoke_api_key(&self, actor: &Actor, owner_id: &str, any_owner: bool, key_id: &str) -> Result<(), IdentityError> {
         let now = self.now();
         let r = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND ($3 = 1 OR user_id = $4) AND revoked_at IS NULL")
             .bind(now)
@@ -883,23 +703,12 @@ impl Identity {
         if r.rows_affected() == 0 {
             return Err(IdentityError::NotFound);
         }
-        audit::record(
-            self.db.write(),
-            now,
-            actor,
-            "api_key.revoke",
-            Some(key_id),
-            &json!({}),
-        )
-        .await?;
+        audit::record(self.db.write(), now, actor, "api_key.revoke", Some(key_id), &json!({})).await?;
         Ok(())
     }
 
     /// The user and scopes behind an API key, if it is live.
-    pub async fn api_key_user(
-        &self,
-        key: &str,
-    ) -> Result<Option<(User, Vec<String>)>, IdentityError> {
+    pub async fn api_key_user(&self, key: &str) -> Result<Option<(User, Vec<String>)>, IdentityError> {
         if !key.starts_with("lsn_") || key.len() > 100 {
             return Ok(None);
         }
@@ -920,38 +729,19 @@ impl Identity {
             return Ok(None);
         }
         if last.is_none_or(|t| now - t > 60_000) {
-            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE key_hash = $2")
-                .bind(now)
-                .bind(&hash)
-                .execute(self.db.write())
-                .await?;
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE key_hash = $2").bind(now).bind(&hash).execute(self.db.write()).await?;
         }
-        Ok(Some((
-            user,
-            scopes.split_whitespace().map(str::to_string).collect(),
-        )))
+        Ok(Some((user, scopes.split_whitespace().map(str::to_string).collect())))
     }
 
     /// Signs in (creating or updating the account) a user proven by the OpenID provider.
-    pub async fn oidc_user(
-        &self,
-        actor: &Actor,
-        subject: &str,
-        email: Option<&str>,
-        name: Option<&str>,
-    ) -> Result<User, IdentityError> {
+    pub async fn oidc_user(&self, actor: &Actor, subject: &str, email: Option<&str>, name: Option<&str>) -> Result<User, IdentityError> {
         let now = self.now();
         let is_owner = self.cfg.owner_open_id.as_deref() == Some(subject);
-        let name = if is_owner {
-            self.cfg.owner_name.clone().or(name.map(str::to_string))
-        } else {
-            name.map(str::to_string)
-        }
-        .unwrap_or_else(|| email.unwrap_or("Shopper").to_string());
+        let name = if is_owner { self.cfg.owner_name.clone().or(name.map(str::to_string)) } else { name.map(str::to_string) }
+            .unwrap_or_else(|| email.unwrap_or("Shopper").to_string());
         let name: String = name.chars().take(100).collect();
-        let email = email
-            .and_then(|e| Email::parse(e).ok())
-            .map(|e| e.to_string());
+        let email = email.and_then(|e| Email::parse(e).ok()).map(|e| e.to_string());
         let (subject, actor) = (subject.to_string(), actor.clone());
         let uid = self
             .db
@@ -1012,11 +802,7 @@ impl Identity {
     /// Deletes expired sessions and tokens and stale sign-in failure counters.
     pub async fn cleanup(&self) -> Result<u64, IdentityError> {
         let now = self.now();
-        let mut n = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(self.db.write())
-            .await?
-            .rows_affected();
+        let mut n = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(self.db.write()).await?.rows_affected();
         n += sqlx::query("DELETE FROM user_tokens WHERE expires_at <= $1")
             .bind(now - 24 * 3600 * 1000)
             .execute(self.db.write())
@@ -1032,14 +818,7 @@ impl Identity {
     }
 }
 
-async fn insert_token(
-    tx: &mut Tx,
-    token: &str,
-    user_id: &str,
-    purpose: &str,
-    now: i64,
-    ttl: i64,
-) -> Result<(), sqlx::Error> {
+async fn insert_token(tx: &mut Tx, token: &str, user_id: &str, purpose: &str, now: i64, ttl: i64) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO user_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(hash_token(token))
         .bind(user_id)

@@ -53,9 +53,7 @@ pub fn from_config(cfg: &Config, db: lsn_db::Db) -> Result<Arc<dyn Transport>, M
     Ok(match &cfg.mail {
         MailTransport::Mailbox => Arc::new(MailboxTransport::new(db)),
         MailTransport::Smtp { url } => Arc::new(SmtpTransport::from_url(url.expose())?),
-        MailTransport::SendGrid { api_key, base_url } => {
-            Arc::new(SendGridTransport::new(api_key.clone(), base_url))
-        }
+        MailTransport::SendGrid { api_key, base_url } => Arc::new(SendGridTransport::new(api_key.clone(), base_url)),
     })
 }
 
@@ -64,10 +62,7 @@ pub fn split_address(s: &str) -> (Option<&str>, &str) {
     match (s.find('<'), s.rfind('>')) {
         (Some(a), Some(b)) if a < b => {
             let name = s[..a].trim().trim_matches('"');
-            (
-                if name.is_empty() { None } else { Some(name) },
-                s[a + 1..b].trim(),
-            )
+            (if name.is_empty() { None } else { Some(name) }, s[a + 1..b].trim())
         }
         _ => (None, s.trim()),
     }
@@ -77,10 +72,7 @@ pub fn split_address(s: &str) -> (Option<&str>, &str) {
 mod tests {
     #[test]
     fn splits_addresses() {
-        assert_eq!(
-            super::split_address("LSN <no-reply@x.com>"),
-            (Some("LSN"), "no-reply@x.com")
-        );
+        assert_eq!(super::split_address("LSN <no-reply@x.com>"), (Some("LSN"), "no-reply@x.com"));
         assert_eq!(super::split_address("a@b.com"), (None, "a@b.com"));
     }
 }

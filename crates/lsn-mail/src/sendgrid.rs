@@ -13,16 +13,9 @@ pub struct SendGridTransport {
 
 impl SendGridTransport {
     pub fn new(api_key: Secret, base_url: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
-        Self {
-            api_key,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            http,
-        }
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(20)).connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        Self { api_key, base_url: base_url.trim_end_matches('/').to_string(), http }
     }
 
     /// The request body SendGrid expects for `msg`.
@@ -72,25 +65,14 @@ impl Transport for SendGridTransport {
             .await
             .map_err(|e| MailError::Transient(format!("SendGrid unreachable: {e}")))?;
         let status = res.status();
-        let id = res
-            .headers()
-            .get("x-message-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let id = res.headers().get("x-message-id").and_then(|v| v.to_str().ok()).map(str::to_string);
         if status.is_success() {
             return Ok(id);
         }
         let text = res.text().await.unwrap_or_default();
         let detail = serde_json::from_str::<Value>(&text)
             .ok()
-            .and_then(|v| {
-                v["errors"].as_array().map(|a| {
-                    a.iter()
-                        .filter_map(|e| e["message"].as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-            })
+            .and_then(|v| v["errors"].as_array().map(|a| a.iter().filter_map(|e| e["message"].as_str()).collect::<Vec<_>>().join("; ")))
             .unwrap_or(text);
         let err = format!("SendGrid answered {}: {detail}", status.as_u16());
         if status.as_u16() == 429 || status.is_server_error() {

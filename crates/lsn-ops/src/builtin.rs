@@ -13,25 +13,10 @@ pub const MAIL_SEND: &str = "mail.send";
 pub const BACKUP_RUN: &str = "backup.run";
 
 /// Queues `msg` for sending inside `tx` (mail is never sent inside a request).
-pub async fn queue_mail(
-    tx: &mut lsn_db::Tx,
-    now_ms: i64,
-    mut msg: Message,
-) -> Result<String, sqlx::Error> {
-    let id = msg
-        .message_id
-        .get_or_insert_with(lsn_core::ids::new_id)
-        .clone();
+pub async fn queue_mail(tx: &mut lsn_db::Tx, now_ms: i64, mut msg: Message) -> Result<String, sqlx::Error> {
+    let id = msg.message_id.get_or_insert_with(lsn_core::ids::new_id).clone();
     let payload = serde_json::to_value(&msg).unwrap_or(Value::Null);
-    enqueue(
-        &mut **tx,
-        &NewJob::new(MAIL_SEND, payload)
-            .max_attempts(10)
-            .priority(50)
-            .dedupe(format!("mail:{id}")),
-        now_ms,
-    )
-    .await?;
+    enqueue(&mut **tx, &NewJob::new(MAIL_SEND, payload).max_attempts(10).priority(50).dedupe(format!("mail:{id}")), now_ms).await?;
     Ok(id)
 }
 
@@ -43,8 +28,7 @@ pub struct MailJob {
 #[async_trait::async_trait]
 impl JobHandler for MailJob {
     async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
-        let msg: Message = serde_json::from_value(payload.clone())
-            .map_err(|e| JobError::Fail(format!("bad mail payload: {e}")))?;
+        let msg: Message = serde_json::from_value(payload.clone()).map_err(|e| JobError::Fail(format!("bad mail payload: {e}")))?;
         match self.transport.send(&self.from, &msg).await {
             Ok(_) => Ok(()),
             Err(MailError::Transient(e)) => Err(JobError::Retry(e)),
@@ -60,15 +44,9 @@ pub struct BackupJob {
 #[async_trait::async_trait]
 impl JobHandler for BackupJob {
     async fn run(&self, ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
-        let kind = payload["kind"]
-            .as_str()
-            .and_then(BackupKind::parse)
-            .unwrap_or(BackupKind::Daily);
+        let kind = payload["kind"].as_str().and_then(BackupKind::parse).unwrap_or(BackupKind::Daily);
         let now = ctx.clock.now();
-        ctx.db
-            .backup(&self.dir, kind, now)
-            .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+        ctx.db.backup(&self.dir, kind, now).await.map_err(|e| JobError::Retry(e.to_string()))?;
         let removed = backup::prune(&self.dir, now).map_err(|e| JobError::Retry(e.to_string()))?;
         if !removed.is_empty() {
             tracing::info!(removed = removed.len(), "old backups pruned");
@@ -77,12 +55,7 @@ impl JobHandler for BackupJob {
     }
 }
 
-pub fn register(
-    reg: &mut Registry,
-    transport: Arc<dyn Transport>,
-    from: String,
-    backup_dir: PathBuf,
-) {
+pub fn register(reg: &mut Registry, transport: Arc<dyn Transport>, from: String, backup_dir: PathBuf) {
     reg.register(MAIL_SEND, Arc::new(MailJob { transport, from }));
     reg.register(BACKUP_RUN, Arc::new(BackupJob { dir: backup_dir }));
 }

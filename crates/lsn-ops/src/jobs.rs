@@ -22,15 +22,7 @@ pub struct NewJob {
 
 impl NewJob {
     pub fn new(kind: impl Into<String>, payload: Value) -> Self {
-        Self {
-            kind: kind.into(),
-            payload,
-            run_at: None,
-            max_attempts: 8,
-            priority: 100,
-            dedupe_key: None,
-            schedule: None,
-        }
+        Self { kind: kind.into(), payload, run_at: None, max_attempts: 8, priority: 100, dedupe_key: None, schedule: None }
     }
 
     pub fn at(mut self, run_at_ms: i64) -> Self {
@@ -179,11 +171,7 @@ impl Worker {
             db,
             registry: Arc::new(registry),
             clock,
-            id: format!(
-                "{host}:{}:{}",
-                std::process::id(),
-                &lsn_core::ids::random_token(4)
-            ),
+            id: format!("{host}:{}:{}", std::process::id(), &lsn_core::ids::random_token(4)),
             lock_ms: 5 * 60_000,
         }
     }
@@ -225,12 +213,7 @@ impl Worker {
             Some(h) => match serde_json::from_str::<Value>(&payload) {
                 Err(e) => Err(JobError::Fail(format!("payload is not JSON: {e}"))),
                 Ok(p) => {
-                    let ctx = JobContext {
-                        db: self.db.clone(),
-                        clock: self.clock.clone(),
-                        job_id: job_id.clone(),
-                        attempt: attempts,
-                    };
+                    let ctx = JobContext { db: self.db.clone(), clock: self.clock.clone(), job_id: job_id.clone(), attempt: attempts };
                     let lock = Duration::from_millis(self.lock_ms.max(1000) as u64 - 500);
                     match tokio::time::timeout(lock, h.run(&ctx, &p)).await {
                         Ok(r) => r,
@@ -242,12 +225,9 @@ impl Worker {
         let finished = self.clock.now_ms();
         let (outcome, error) = match &result {
             Ok(()) => (Outcome::Succeeded, None),
-            Err(JobError::Retry(e)) if attempts < max_attempts => (
-                Outcome::Retrying {
-                    next_run_at: finished + backoff_ms(attempts),
-                },
-                Some(e.clone()),
-            ),
+            Err(JobError::Retry(e)) if attempts < max_attempts => {
+                (Outcome::Retrying { next_run_at: finished + backoff_ms(attempts) }, Some(e.clone()))
+            }
             Err(e) => (Outcome::Dead, Some(e.to_string())),
         };
         let (status, run_at, finished_at) = match &outcome {
@@ -263,13 +243,7 @@ impl Worker {
             Outcome::Retrying { .. } => "failed",
             Outcome::Dead => "dead",
         };
-        let (id2, kind2, sched2, worker, err2) = (
-            job_id.clone(),
-            kind.clone(),
-            schedule.clone(),
-            self.id.clone(),
-            error.clone(),
-        );
+        let (id2, kind2, sched2, worker, err2) = (job_id.clone(), kind.clone(), schedule.clone(), self.id.clone(), error.clone());
         self.db
             .transaction(move |tx| {
                 let (job_id, kind, schedule, worker, error) = (id2.clone(), kind2.clone(), sched2.clone(), worker.clone(), err2.clone());
@@ -303,12 +277,7 @@ impl Worker {
             })
             .await?;
         metrics_job(&kind, outcome_label);
-        Ok(Some(RunReport {
-            job_id,
-            kind,
-            outcome,
-            error,
-        }))
+        Ok(Some(RunReport { job_id, kind, outcome, error }))
     }
 
     /// Runs due jobs until none is left; for tests and the CLI.
@@ -348,14 +317,9 @@ fn metrics_job(kind: &str, outcome: &'static str) {
 
 /// Queue depth by status, for `/metrics` and `lsn jobs list`.
 pub async fn queue_depth(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT status, CAST(count(*) AS BIGINT) FROM jobs GROUP BY status ORDER BY status",
-    )
-    .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect()
+    let rows =
+        sqlx::query("SELECT status, CAST(count(*) AS BIGINT) FROM jobs GROUP BY status ORDER BY status").fetch_all(db.read()).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 
 #[cfg(test)]

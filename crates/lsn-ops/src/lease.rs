@@ -4,13 +4,7 @@
 use lsn_db::{Db, RowExt};
 
 /// Takes or renews `name` for `holder` until `now + ttl`; true when `holder` has it now.
-pub async fn try_acquire(
-    db: &Db,
-    name: &str,
-    holder: &str,
-    now_ms: i64,
-    ttl_ms: i64,
-) -> Result<bool, sqlx::Error> {
+pub async fn try_acquire(db: &Db, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool, sqlx::Error> {
     let expires = now_ms + ttl_ms;
     sqlx::query(
         "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
@@ -23,18 +17,11 @@ pub async fn try_acquire(
     .bind(now_ms)
     .execute(db.write())
     .await?;
-    let row = sqlx::query("SELECT holder FROM leases WHERE name = $1")
-        .bind(name)
-        .fetch_one(db.write())
-        .await?;
+    let row = sqlx::query("SELECT holder FROM leases WHERE name = $1").bind(name).fetch_one(db.write()).await?;
     Ok(row.try_get::<String, _>(0)? == holder)
 }
 
 pub async fn release(db: &Db, name: &str, holder: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
-        .bind(name)
-        .bind(holder)
-        .execute(db.write())
-        .await?;
+    sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2").bind(name).bind(holder).execute(db.write()).await?;
     Ok(())
 }

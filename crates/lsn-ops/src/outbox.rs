@@ -7,13 +7,7 @@ use lsn_db::{Db, RowExt, Tx};
 use serde_json::{json, Value};
 
 /// Records `topic` (`order.placed`, `inventory.low`, …) with its payload inside `tx`.
-pub async fn publish(
-    tx: &mut Tx,
-    now_ms: i64,
-    topic: &str,
-    aggregate_id: Option<&str>,
-    payload: &Value,
-) -> Result<String, sqlx::Error> {
+pub async fn publish(tx: &mut Tx, now_ms: i64, topic: &str, aggregate_id: Option<&str>, payload: &Value) -> Result<String, sqlx::Error> {
     let id = lsn_core::ids::new_id();
     sqlx::query("INSERT INTO outbox (id, topic, aggregate_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
@@ -44,12 +38,7 @@ impl Subscriber {
 }
 
 /// Moves up to `limit` pending events into subscriber jobs; returns how many events it handled.
-pub async fn dispatch(
-    db: &Db,
-    subscribers: &[Subscriber],
-    now_ms: i64,
-    limit: i64,
-) -> Result<usize, sqlx::Error> {
+pub async fn dispatch(db: &Db, subscribers: &[Subscriber], now_ms: i64, limit: i64) -> Result<usize, sqlx::Error> {
     let subs = subscribers.to_vec();
     db.transaction(move |tx| {
         let subs = subs.clone();
@@ -89,11 +78,7 @@ mod tests {
 
     #[test]
     fn topic_patterns() {
-        let s = |topic| Subscriber {
-            name: "s",
-            topic,
-            job_kind: "k",
-        };
+        let s = |topic| Subscriber { name: "s", topic, job_kind: "k" };
         assert!(s("order.*").wants("order.placed"));
         assert!(!s("order.*").wants("payment.failed"));
         assert!(s("*").wants("anything"));

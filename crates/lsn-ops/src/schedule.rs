@@ -26,28 +26,14 @@ pub struct Schedule {
 pub fn next_after(expr: &str, tz: Tz, after: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let (tz, expr) = match expr.strip_prefix("CRON_TZ=") {
         Some(rest) => {
-            let (zone, e) = rest
-                .split_once(' ')
-                .ok_or("CRON_TZ= needs an expression after the zone")?;
-            (
-                Tz::from_str(zone).map_err(|_| format!("unknown time zone {zone}"))?,
-                e.trim(),
-            )
+            let (zone, e) = rest.split_once(' ').ok_or("CRON_TZ= needs an expression after the zone")?;
+            (Tz::from_str(zone).map_err(|_| format!("unknown time zone {zone}"))?, e.trim())
         }
         None => (tz, expr.trim()),
     };
-    let full = if expr.split_whitespace().count() == 5 {
-        format!("0 {expr}")
-    } else {
-        expr.to_string()
-    };
-    let sched = cron::Schedule::from_str(&full)
-        .map_err(|e| format!("bad cron expression {expr:?}: {e}"))?;
-    sched
-        .after(&after.with_timezone(&tz))
-        .next()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| format!("{expr:?} never fires again"))
+    let full = if expr.split_whitespace().count() == 5 { format!("0 {expr}") } else { expr.to_string() };
+    let sched = cron::Schedule::from_str(&full).map_err(|e| format!("bad cron expression {expr:?}: {e}"))?;
+    sched.after(&after.with_timezone(&tz)).next().map(|t| t.with_timezone(&Utc)).ok_or_else(|| format!("{expr:?} never fires again"))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,24 +68,14 @@ pub struct Scheduler {
 
 impl Scheduler {
     pub fn new(db: Db, tz: Tz, holder: impl Into<String>) -> Self {
-        Self {
-            db,
-            tz,
-            holder: holder.into(),
-        }
+        Self { db, tz, holder: holder.into() }
     }
 
     /// Inserts or updates the code-defined schedules, keeping each one's enabled flag and its
     /// next due time when the expression did not change.
-    pub async fn register(
-        &self,
-        schedules: &[Schedule],
-        now: DateTime<Utc>,
-    ) -> Result<(), anyhow::Error> {
+    pub async fn register(&self, schedules: &[Schedule], now: DateTime<Utc>) -> Result<(), anyhow::Error> {
         for s in schedules {
-            let next = next_after(s.cron, self.tz, now)
-                .map_err(anyhow::Error::msg)?
-                .timestamp_millis();
+            let next = next_after(s.cron, self.tz, now).map_err(anyhow::Error::msg)?.timestamp_millis();
             sqlx::query(
                 "INSERT INTO schedules (name, cron, job_kind, payload, description, enabled, next_run_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7) \
                  ON CONFLICT (name) DO UPDATE SET job_kind = excluded.job_kind, payload = excluded.payload, description = excluded.description, \
@@ -126,10 +102,12 @@ impl Scheduler {
         if !lease::try_acquire(&self.db, "scheduler", &self.holder, now_ms, 30_000).await? {
             return Ok(Vec::new());
         }
-        let due = sqlx::query("SELECT name, cron, job_kind, payload, next_run_at FROM schedules WHERE enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at")
-            .bind(now_ms)
-            .fetch_all(self.db.read())
-            .await?;
+        let due = sqlx::query(
+            "SELECT name, cron, job_kind, payload, next_run_at FROM schedules WHERE enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at",
+        )
+        .bind(now_ms)
+        .fetch_all(self.db.read())
+        .await?;
         let mut fired = Vec::new();
         for r in due {
             let name: String = r.try_get(0)?;
@@ -141,17 +119,12 @@ impl Scheduler {
                 Ok(t) => t.timestamp_millis(),
                 Err(e) => {
                     tracing::error!(schedule = %name, "schedule disabled: {e}");
-                    sqlx::query("UPDATE schedules SET enabled = 0 WHERE name = $1")
-                        .bind(&name)
-                        .execute(self.db.write())
-                        .await?;
+                    sqlx::query("UPDATE schedules SET enabled = 0 WHERE name = $1").bind(&name).execute(self.db.write()).await?;
                     continue;
                 }
             };
             let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
-            let job = NewJob::new(kind, payload)
-                .schedule(name.clone())
-                .dedupe(format!("sched:{name}:{due_at}"));
+            let job = NewJob::new(kind, payload).schedule(name.clone()).dedupe(format!("sched:{name}:{due_at}"));
             let (n2, job2) = (name.clone(), job.clone());
             self.db
                 .transaction(move |tx| {
@@ -240,26 +213,12 @@ mod tests {
 
     #[test]
     fn cron_in_shop_time_and_utc() {
-        let after = Utc
-            .with_ymd_and_hms(2026, 11, 24, 0, 0, 0)
-            .single()
-            .expect("t");
+        let after = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).single().expect("t");
         // 2 AM in Sydney (UTC+11 in November) is 15:00 UTC.
         let t = next_after("0 0 2 * * *", chrono_tz::Australia::Sydney, after).expect("next");
-        assert_eq!(
-            t,
-            Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0)
-                .single()
-                .expect("t")
-        );
-        let t =
-            next_after("CRON_TZ=UTC 0 2 * * *", chrono_tz::Australia::Sydney, after).expect("next");
-        assert_eq!(
-            t,
-            Utc.with_ymd_and_hms(2026, 11, 24, 2, 0, 0)
-                .single()
-                .expect("t")
-        );
+        assert_eq!(t, Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).single().expect("t"));
+        let t = next_after("CRON_TZ=UTC 0 2 * * *", chrono_tz::Australia::Sydney, after).expect("next");
+        assert_eq!(t, Utc.with_ymd_and_hms(2026, 11, 24, 2, 0, 0).single().expect("t"));
         assert!(next_after("bogus", chrono_tz::UTC, after).is_err());
     }
 }

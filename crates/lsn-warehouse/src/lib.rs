@@ -7,12 +7,8 @@ use lsn_db::{Db, RowExt};
 use serde::Serialize;
 
 pub const MAIN_WAREHOUSE: &str = "SYD-MAIN";
-pub const ZONES: [(&str, &str, &str); 4] = [
-    ("RCV", "Receiving", "receiving"),
-    ("STO", "Storage", "storage"),
-    ("PCK", "Picking", "picking"),
-    ("PAK", "Packing", "packing"),
-];
+pub const ZONES: [(&str, &str, &str); 4] =
+    [("RCV", "Receiving", "receiving"), ("STO", "Storage", "storage"), ("PCK", "Picking", "picking"), ("PAK", "Packing", "packing")];
 pub const BIN_ROWS: [char; 5] = ['A', 'B', 'C', 'D', 'E'];
 pub const BIN_COLUMNS: i64 = 10;
 pub const BIN_LEVELS: i64 = 3;
@@ -37,12 +33,7 @@ impl CoreCounts {
     /// What the runbook expects: 1 warehouse, 4 zones, 150 bins, 1 channel, 1+ suppliers.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        let want = [
-            ("warehouses", self.warehouses, 1),
-            ("zones", self.zones, 4),
-            ("bins", self.bins, 150),
-            ("channels", self.channels, 1),
-        ];
+        let want = [("warehouses", self.warehouses, 1), ("zones", self.zones, 4), ("bins", self.bins, 150), ("channels", self.channels, 1)];
         for (name, have, need) in want {
             if have < need {
                 p.push(format!("{name}: {have} (expected {need})"));

@@ -17,9 +17,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{
-    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 #[derive(Clone)]
@@ -40,13 +38,7 @@ impl FromRef<AppState> for Identity {
 impl AppState {
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
         let identity = Identity::new(db.clone(), cfg.clone(), clock.clone());
-        Self {
-            db,
-            cfg,
-            clock,
-            identity,
-            metrics: Arc::new(HttpMetrics::default()),
-        }
+        Self { db, cfg, clock, identity, metrics: Arc::new(HttpMetrics::default()) }
     }
 }
 
@@ -66,7 +58,10 @@ pub fn build_router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.identity.clone(), lsn_identity::csrf::protect))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
-        .layer(CatchPanicLayer::custom(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side. Try again shortly.").into_response()))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side. Try again shortly.")
+                .into_response()
+        }))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -80,48 +75,25 @@ pub fn build_router(state: AppState) -> Router {
 async fn record_metrics(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
     let res = next.run(req).await;
-    let route = route.unwrap_or_else(|| {
-        if res.status() == StatusCode::NOT_FOUND {
-            "unmatched".into()
-        } else {
-            "other".into()
-        }
-    });
-    s.metrics.observe(
-        &method,
-        &route,
-        res.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
+    let route = route.unwrap_or_else(|| if res.status() == StatusCode::NOT_FOUND { "unmatched".into() } else { "other".into() });
+    s.metrics.observe(&method, &route, res.status().as_u16(), start.elapsed().as_secs_f64());
     res
 }
 
 async fn security_headers(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert(
-        "referrer-policy",
-        HeaderValue::from_static("strict-origin-when-cross-origin"),
-    );
+    h.insert("referrer-policy", HeaderValue::from_static("strict-origin-when-cross-origin"));
     h.insert(
         "content-security-policy",
         HeaderValue::from_static("default-src 'self'; img-src 'self' data: https:; media-src 'self' https: blob:; connect-src 'self' wss: ws:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
     );
     if s.cfg.is_production() {
-        h.insert(
-            "strict-transport-security",
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
+        h.insert("strict-transport-security", HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
     res
 }
@@ -148,11 +120,7 @@ async fn readyz(State(s): State<AppState>) -> Response {
     if let Err(e) = &db {
         tracing::warn!("readiness: database: {e}");
     }
-    let code = if db_ok && mig_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if db_ok && mig_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
 }
 
@@ -163,23 +131,12 @@ async fn metrics(State(s): State<AppState>) -> Response {
         s.db.pool_stats()
             .iter()
             .flat_map(|(name, size, idle)| {
-                [
-                    (format!("pool=\"{name}\",state=\"open\""), f64::from(*size)),
-                    (format!("pool=\"{name}\",state=\"idle\""), *idle as f64),
-                ]
+                [(format!("pool=\"{name}\",state=\"open\""), f64::from(*size)), (format!("pool=\"{name}\",state=\"idle\""), *idle as f64)]
             })
             .collect();
-    gauge(
-        &mut out,
-        "lsn_db_pool_connections",
-        "Database pool connections.",
-        &pools,
-    );
+    gauge(&mut out, "lsn_db_pool_connections", "Database pool connections.", &pools);
     if let Ok(depth) = lsn_ops::jobs::queue_depth(&s.db).await {
-        let samples: Vec<(String, f64)> = depth
-            .iter()
-            .map(|(st, n)| (format!("status=\"{st}\""), *n as f64))
-            .collect();
+        let samples: Vec<(String, f64)> = depth.iter().map(|(st, n)| (format!("status=\"{st}\""), *n as f64)).collect();
         gauge(&mut out, "lsn_jobs", "Jobs by status.", &samples);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
@@ -191,24 +148,16 @@ struct MailboxArgs {
     limit: Option<i64>,
 }
 
-async fn mailbox_json(
-    State(s): State<AppState>,
-    user: AuthUser,
-    QueryArgs(q): QueryArgs<MailboxArgs>,
-) -> Result<Json<Value>, ApiError> {
+async fn mailbox_json(State(s): State<AppState>, user: AuthUser, QueryArgs(q): QueryArgs<MailboxArgs>) -> Result<Json<Value>, ApiError> {
     user.require_staff()?;
     let to = q.to.map(|t| t.trim().to_lowercase());
-    let mails = lsn_mail::list_mailbox(&s.db, to.as_deref(), q.limit.unwrap_or(50).clamp(1, 500))
-        .await
-        .map_err(ApiError::internal)?;
+    let mails = lsn_mail::list_mailbox(&s.db, to.as_deref(), q.limit.unwrap_or(50).clamp(1, 500)).await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "messages": mails })))
 }
 
 async fn schedules(State(s): State<AppState>, user: AuthUser) -> Result<Json<Value>, ApiError> {
     user.require_staff()?;
-    let rows = lsn_ops::schedule::list(&s.db)
-        .await
-        .map_err(ApiError::internal)?;
+    let rows = lsn_ops::schedule::list(&s.db).await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "schedules": rows })))
 }
 
@@ -224,18 +173,12 @@ async fn history(
     QueryArgs(q): QueryArgs<HistoryArgs>,
 ) -> Result<Json<Value>, ApiError> {
     user.require_staff()?;
-    let rows = lsn_ops::schedule::history(&s.db, &name, q.limit.unwrap_or(30).clamp(1, 500))
-        .await
-        .map_err(ApiError::internal)?;
+    let rows = lsn_ops::schedule::history(&s.db, &name, q.limit.unwrap_or(30).clamp(1, 500)).await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "name": name, "runs": rows })))
 }
 
 async fn queue(State(s): State<AppState>, user: AuthUser) -> Result<Json<Value>, ApiError> {
     user.require_staff()?;
-    let depth = lsn_ops::jobs::queue_depth(&s.db)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(Json(
-        json!({ "queue": depth.into_iter().map(|(k, v)| (k, json!(v))).collect::<serde_json::Map<_, _>>() }),
-    ))
+    let depth = lsn_ops::jobs::queue_depth(&s.db).await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "queue": depth.into_iter().map(|(k, v)| (k, json!(v))).collect::<serde_json::Map<_, _>>() })))
 }

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-const BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-];
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 #[derive(Default)]
 struct Histogram {
@@ -27,13 +25,10 @@ impl HttpMetrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, secs: f64) {
         {
             let mut r = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-            *r.entry((method.to_string(), route.to_string(), status))
-                .or_default() += 1;
+            *r.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
         }
         let mut l = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        let h = l
-            .entry((method.to_string(), route.to_string()))
-            .or_default();
+        let h = l.entry((method.to_string(), route.to_string())).or_default();
         for (i, b) in BUCKETS.iter().enumerate() {
             if secs <= *b {
                 h.counts[i] += 1;
@@ -46,49 +41,18 @@ impl HttpMetrics {
     pub fn render(&self, out: &mut String) {
         let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
         out.push_str("# HELP lsn_http_requests_total HTTP requests by method, route and status.\n# TYPE lsn_http_requests_total counter\n");
-        for ((m, r, s), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "lsn_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{s}\"}} {n}",
-                esc(m),
-                esc(r)
-            );
+        for ((m, r, s), n) in self.requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "lsn_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{s}\"}} {n}", esc(m), esc(r));
         }
         out.push_str("# HELP lsn_http_request_duration_seconds HTTP request latency by method and route.\n# TYPE lsn_http_request_duration_seconds histogram\n");
-        for ((m, r), h) in self
-            .latency
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        for ((m, r), h) in self.latency.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let labels = format!("method=\"{}\",route=\"{}\"", esc(m), esc(r));
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "lsn_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}",
-                    h.counts[i]
-                );
+                let _ = writeln!(out, "lsn_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}", h.counts[i]);
             }
-            let _ = writeln!(
-                out,
-                "lsn_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "lsn_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "lsn_http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
+            let _ = writeln!(out, "lsn_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "lsn_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(out, "lsn_http_request_duration_seconds_count{{{labels}}} {}", h.count);
         }
     }
 }
@@ -113,12 +77,8 @@ mod tests {
         m.observe("GET", "/healthz", 200, 0.2);
         let mut s = String::new();
         m.render(&mut s);
-        assert!(s.contains(
-            "lsn_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
-        ));
+        assert!(s.contains("lsn_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"));
         assert!(s.contains("lsn_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\"0.0025\"} 1"));
-        assert!(s.contains(
-            "lsn_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 2"
-        ));
+        assert!(s.contains("lsn_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 2"));
     }
 }

@@ -11,9 +11,7 @@ use lsn_core::ApiError;
 use lsn_identity::MaybeUser;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/admin/mailbox", get(mailbox))
+    Router::new().route("/", get(home)).route("/admin/mailbox", get(mailbox))
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -73,19 +71,12 @@ async fn mailbox(State(s): State<AppState>, MaybeUser(user): MaybeUser) -> Respo
     let Some(user) = user else {
         return (
             StatusCode::UNAUTHORIZED,
-            layout(
-                "Sign in",
-                "<div class=\"card\"><h1>Sign in first</h1><p>The mailbox is for staff.</p></div>",
-            ),
+            layout("Sign in", "<div class=\"card\"><h1>Sign in first</h1><p>The mailbox is for staff.</p></div>"),
         )
             .into_response();
     };
     if user.require_staff().is_err() {
-        return (
-            StatusCode::FORBIDDEN,
-            layout("Forbidden", "<div class=\"card\"><h1>Staff only</h1></div>"),
-        )
-            .into_response();
+        return (StatusCode::FORBIDDEN, layout("Forbidden", "<div class=\"card\"><h1>Staff only</h1></div>")).into_response();
     }
     let mails = match lsn_mail::list_mailbox(&s.db, None, 100).await {
         Ok(m) => m,
@@ -114,5 +105,12 @@ pub async fn not_found(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
         return ApiError::not_found().into_response();
     }
-    (StatusCode::NOT_FOUND, layout("Not found", "<div class=\"card\"><h1>Page not found</h1><p>That page does not exist. <a href=\"/\">Back to the shop</a>.</p></div>")).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        layout(
+            "Not found",
+            "<div class=\"card\"><h1>Page not found</h1><p>That page does not exist. <a href=\"/\">Back to the shop</a>.</p></div>",
+        ),
+    )
+        .into_response()
 }

@@ -29,11 +29,7 @@ struct IdentityCleanup(Identity);
 #[async_trait::async_trait]
 impl JobHandler for IdentityCleanup {
     async fn run(&self, _ctx: &JobContext, _payload: &Value) -> Result<(), JobError> {
-        let n = self
-            .0
-            .cleanup()
-            .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let n = self.0.cleanup().await.map_err(|e| JobError::Retry(e.to_string()))?;
         tracing::debug!(removed = n, "identity cleanup");
         Ok(())
     }
@@ -56,41 +52,20 @@ impl Runtime {
     /// Builds the process around an open, migrated database.
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> anyhow::Result<Self> {
         let state = AppState::new(db.clone(), cfg.clone(), clock.clone());
-        let transport = lsn_mail::from_config(&cfg, db.clone())
-            .map_err(|e| anyhow::anyhow!("mail transport: {e}"))?;
+        let transport = lsn_mail::from_config(&cfg, db.clone()).map_err(|e| anyhow::anyhow!("mail transport: {e}"))?;
         let mut registry = Registry::new();
-        lsn_ops::builtin::register(
-            &mut registry,
-            transport,
-            cfg.mail_from.clone(),
-            cfg.backup_dir(),
-        );
-        registry.register(
-            "identity.cleanup",
-            Arc::new(IdentityCleanup(state.identity.clone())),
-        );
+        lsn_ops::builtin::register(&mut registry, transport, cfg.mail_from.clone(), cfg.backup_dir());
+        registry.register("identity.cleanup", Arc::new(IdentityCleanup(state.identity.clone())));
         let worker = Worker::new(db.clone(), registry, clock.clone());
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
-        Ok(Self {
-            state,
-            worker,
-            scheduler,
-            schedules: all_schedules(),
-            subscribers: Vec::new(),
-        })
+        Ok(Self { state, worker, scheduler, schedules: all_schedules(), subscribers: Vec::new() })
     }
 
     /// Runs every due job, dispatching outbox events first (tests and `lsn jobs run`).
     pub async fn run_jobs_until_idle(&self) -> anyhow::Result<Vec<lsn_ops::jobs::RunReport>> {
         let mut all = Vec::new();
         loop {
-            let dispatched = lsn_ops::outbox::dispatch(
-                &self.state.db,
-                &self.subscribers,
-                self.state.clock.now_ms(),
-                500,
-            )
-            .await?;
+            let dispatched = lsn_ops::outbox::dispatch(&self.state.db, &self.subscribers, self.state.clock.now_ms(), 500).await?;
             let ran = self.worker.run_until_idle().await?;
             let idle = dispatched == 0 && ran.is_empty();
             all.extend(ran);
@@ -117,10 +92,8 @@ pub async fn prepare(cfg: Config, clock: SharedClock) -> anyhow::Result<Runtime>
         );
     }
     let rt = Runtime::new(db.clone(), cfg.clone(), clock.clone())?;
-    lsn_warehouse::init(&db, clock.now_ms())
-        .await
-        .context("creating core data")?;
-    if !cfg.is_production() && crate::demo::is_empty(&db).await? {
+    lsn_warehouse::init(&db, clock.now_ms()).await.context("creating core data")?;
+    if cfg.demo && !cfg.is_production() && crate::demo::is_empty(&db).await? {
         let report = crate::demo::load(&rt.state.identity).await?;
         tracing::info!("empty development database: demo shop loaded ({report})");
     }
@@ -147,19 +120,11 @@ pub async fn serve(
     let router = build_router(rt.state.clone());
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = rt.state.db.backend().name(), "LSN listening on http://{addr}");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
     tracing::info!("HTTP server drained; stopping background work");
     let _ = stop_tx.send(true);
     for t in tasks {
-        if tokio::time::timeout(Duration::from_secs(60), t)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(60), t).await.is_err() {
             tracing::warn!("a background task did not stop within 60 s");
         }
     }
@@ -175,10 +140,7 @@ async fn background_loop(rt: Runtime, mut stop: watch::Receiver<bool>) {
             break;
         }
         let now = rt.state.clock.now();
-        if let Err(e) =
-            lsn_ops::outbox::dispatch(&rt.state.db, &rt.subscribers, now.timestamp_millis(), 500)
-                .await
-        {
+        if let Err(e) = lsn_ops::outbox::dispatch(&rt.state.db, &rt.subscribers, now.timestamp_millis(), 500).await {
             tracing::warn!("outbox dispatch: {e}");
         }
         if ticks % 5 == 0 {

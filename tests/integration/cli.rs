@@ -1,0 +1,213 @@
+//! The `lsn` binary as an operator uses it: init, doctor, admin, backup, restore, jobs, serve.
+
+use crate::common::{fresh_database, Backend};
+use std::process::{Command, Output};
+
+fn lsn(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lsn"));
+    c.current_dir(dir)
+        .args(args)
+        .env("LSN_DATA_DIR", dir.join("data"))
+        .env("LSN_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .env_remove("LSN_ENV")
+        .env_remove("NODE_ENV");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run lsn")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn init_is_idempotent_and_doctor_checks_everything() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let before = lsn(d, &[], &["doctor"]);
+    assert!(!before.status.success());
+    assert!(text(&before).contains("✗ database file"), "{}", text(&before));
+
+    let first = lsn(d, &[], &["init", "--demo"]);
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        text(&first).contains("core data created") && text(&first).contains("bins 150") && text(&first).contains("5 demo accounts"),
+        "{}",
+        text(&first)
+    );
+    let second = lsn(d, &[], &["init", "--demo"]);
+    assert!(text(&second).contains("nothing changed") && text(&second).contains("0 demo accounts"), "{}", text(&second));
+
+    let doc = lsn(d, &[], &["doctor"]);
+    let t = text(&doc);
+    assert!(doc.status.success(), "{t}");
+    for want in [
+        "✓ database reachable (SQLite",
+        "✓ schema at the latest migration (1 of 1)",
+        "✓ core data: 1 warehouse, 4 zones, 150 bins, 1 channel, 1 supplier(s)",
+        "✓ Stripe: sandbox (STRIPE_SECRET_KEY unset)",
+        "✓ SendGrid: sandbox",
+    ] {
+        assert!(t.contains(want), "missing {want:?} in\n{t}");
+    }
+    assert!(!t.contains('✗'), "{t}");
+    let real = lsn(d, &[("STRIPE_SECRET_KEY", "sk_test_123")], &["doctor"]);
+    assert!(text(&real).contains("✓ Stripe: credentials set (real client)"));
+    assert!(!text(&real).contains("sk_test_123"), "secrets are never printed");
+}
+
+#[test]
+fn bad_configuration_is_refused_clearly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let o = lsn(d, &[("DATABASE_URL", "mysql://root@localhost/lsn")], &["migrate"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("DATABASE_URL") && text(&o).contains("not supported yet"), "{}", text(&o));
+    let o = lsn(d, &[("DATABASE_URL", "nonsense")], &["migrate"]);
+    assert!(!o.status.success() && text(&o).contains("DATABASE_URL"));
+
+    // A file that is not SQLite at the database path is reported and never overwritten.
+    std::fs::create_dir_all(d.join("data")).expect("mkdir");
+    let junk = b"these are my tax records, not a database".repeat(100);
+    std::fs::write(d.join("data/lsn.db"), &junk).expect("write");
+    let o = lsn(d, &[], &["init"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not an SQLite database"), "{}", text(&o));
+    assert_eq!(std::fs::read(d.join("data/lsn.db")).expect("read"), junk);
+
+    let o = lsn(d, &[("LSN_ENV", "production"), ("JWT_SECRET", "lsn-development-secret-do-not-use-in-production")], &["doctor"]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains("JWT_SECRET is missing or left at the development default")
+            && t.contains("STRIPE_SECRET_KEY is missing")
+            && t.contains("SENDGRID_API_KEY"),
+        "{t}"
+    );
+
+    let o = lsn(d, &[("PORT", "seventy")], &["doctor"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("PORT"));
+}
+
+#[test]
+fn unreachable_postgres_is_retried_then_reported() {
+    let dir = tempfile::tempdir().expect("dir");
+    let o = lsn(dir.path(), &[("DATABASE_URL", "postgres://lsn:secret-pw@127.0.0.1:9/lsn")], &["migrate"]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(t.contains("DATABASE_URL") && t.contains("unreachable") && t.contains("after 6 attempts"), "{t}");
+    assert!(!t.contains("secret-pw"), "the password is never printed: {t}");
+}
+
+#[test]
+fn admin_create_backup_restore_and_jobs() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let o =
+        lsn(d, &[("LSN_ADMIN_PASSWORD", "a long admin password")], &["admin", "create", "--email", "Boss@Shop.example", "--role", "owner"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("created boss@shop.example (owner)"));
+    let o = lsn(d, &[], &["admin", "create", "--email", "boss@shop.example", "--role", "admin"]);
+    assert!(text(&o).contains("role is now admin"), "{}", text(&o));
+    let o = lsn(d, &[], &["admin", "create", "--email", "x@shop.example", "--role", "king"]);
+    assert!(!o.status.success() && text(&o).contains("unknown role"));
+
+    let o = lsn(d, &[], &["backup", "--prune"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let file = std::fs::read_dir(d.join("data/backups"))
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".sqlite.gz"))
+        .expect("backup file");
+    let o = lsn(d, &[], &["restore", file.to_str().expect("path")]);
+    assert!(!o.status.success() && text(&o).contains("--force"), "{}", text(&o));
+    let o = lsn(d, &[], &["restore", file.to_str().expect("path"), "--force"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("1 users") && text(&o).contains("kept as"), "{}", text(&o));
+    let truncated = d.join("lsn-daily-20200101-000000Z.sqlite.gz");
+    let bytes = std::fs::read(&file).expect("read");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 50]).expect("write");
+    let o = lsn(d, &[], &["restore", truncated.to_str().expect("path"), "--force"]);
+    assert!(!o.status.success() && text(&o).contains("nothing was changed"), "{}", text(&o));
+
+    let o = lsn(d, &[], &["jobs", "list"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("backup_daily") && text(&o).contains("CRON_TZ=UTC 0 0 2 * * *"), "{}", text(&o));
+    let o = lsn(d, &[], &["jobs", "history", "backup_daily"]);
+    assert!(text(&o).contains("no runs recorded"));
+}
+
+#[tokio::test]
+async fn postgres_init_doctor_backup() {
+    let Some((url, _)) = fresh_database(Backend::Postgres).await else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let env = [("DATABASE_URL", url.as_str())];
+    assert!(lsn(d, &env, &["init"]).status.success());
+    let doc = lsn(d, &env, &["doctor"]);
+    assert!(doc.status.success(), "{}", text(&doc));
+    assert!(text(&doc).contains("✓ database reachable (PostgreSQL"));
+    assert!(!text(&doc).contains(":lsn@"), "password hidden: {}", text(&doc));
+    let o = lsn(d, &env, &["backup", "--kind", "hourly"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(".pgsql.gz"));
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lsn"))
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("LSN_DATA_DIR", dir.path().join("data"))
+        .env("PORT", "0")
+        .env("LSN_LOG", "info")
+        .env_remove("DATABASE_URL")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut port = None;
+    let mut seen = Vec::new();
+    while port.is_none() {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("server started");
+        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+            port = rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|p| p.parse::<u16>().ok());
+        }
+        seen.push(line);
+    }
+    let port = port.expect("port");
+    let body = std::process::Command::new("curl")
+        .args(["-s", &format!("http://127.0.0.1:{port}/healthz")])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+    assert!(body.contains("ok") || body.is_empty(), "{body}");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(started.elapsed().as_secs() < 30, "did not stop within 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    while let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+        seen.push(l);
+    }
+    assert!(status.success(), "{status:?}");
+    let log = seen.join("\n");
+    assert!(log.contains("demo shop loaded"), "an empty development database gets the demo: {log}");
+    assert!(log.contains("shutdown complete"), "{log}");
+}

@@ -1,0 +1,189 @@
+//! Test harness: the real server on a random port over a fresh database (SQLite file or a new
+//! PostgreSQL database), with a manual clock the test moves and jobs the test runs itself.
+#![allow(dead_code)]
+
+use lsn_core::{Config, ManualClock};
+use lsn_web::Runtime;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `$scenario(app)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = $crate::common::TestApp::spawn($crate::common::Backend::Sqlite, &[]).await {
+                    super::$scenario(app).await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::common::TestApp::spawn($crate::common::Backend::Postgres, &[]).await {
+                    super::$scenario(app).await;
+                }
+            }
+        }
+    };
+}
+
+pub fn require_all() -> bool {
+    std::env::var("LSN_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// A fresh, empty database of the given kind: the `DATABASE_URL` to use and what to drop after.
+pub async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}", dir.path().join("lsn.db").display());
+            Some((url, Some(dir)))
+        }
+        Backend::Postgres => {
+            let Ok(admin) = std::env::var("LSN_TEST_DATABASE_URL") else {
+                assert!(!require_all(), "LSN_TEST_DATABASE_URL is not set but LSN_TEST_REQUIRE_ALL=1");
+                eprintln!("skipping PostgreSQL variant: LSN_TEST_DATABASE_URL not set (scripts/test.sh sets it)");
+                return None;
+            };
+            sqlx::any::install_default_drivers();
+            let name = format!("lsn_t_{}", uuid::Uuid::new_v4().simple());
+            let pool = sqlx::AnyPool::connect(&admin).await.expect("connect to test PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create database");
+            pool.close().await;
+            let mut url = url::Url::parse(&admin).expect("url");
+            url.set_path(&format!("/{name}"));
+            Some((url.to_string(), None))
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub rt: Runtime,
+    pub clock: ManualClock,
+    pub backend: Backend,
+    pub database_url: String,
+    pub data_dir: tempfile::TempDir,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// Starts LSN with `extra` configuration pairs; `None` when the backend is unavailable here.
+    pub async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+        let (database_url, sqlite_dir) = fresh_database(backend).await?;
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut pairs: Vec<(String, String)> = vec![
+            ("DATABASE_URL".into(), database_url.clone()),
+            ("LSN_DATA_DIR".into(), data_dir.path().display().to_string()),
+            ("LSN_PUBLIC_URL".into(), format!("http://{addr}")),
+            ("LSN_DEMO".into(), "false".into()),
+            ("LSN_DB_SYNCHRONOUS".into(), "normal".into()),
+        ];
+        for (k, v) in extra {
+            pairs.retain(|(pk, _)| pk != k);
+            pairs.push((k.to_string(), v.to_string()));
+        }
+        let cfg = Config::from_sources(None, pairs).expect("config");
+        let clock = ManualClock::new(chrono::Utc::now());
+        let rt = lsn_web::prepare(cfg, Arc::new(clock.clone())).await.expect("prepare");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serve_rt = rt.clone();
+        tokio::spawn(async move {
+            let _ = lsn_web::serve(serve_rt, listener, false, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Some(TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            rt,
+            clock,
+            backend,
+            database_url,
+            data_dir,
+            _sqlite_dir: sqlite_dir,
+            shutdown: Some(tx),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A client with its own cookie jar (a browser).
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    }
+
+    pub async fn run_jobs(&self) -> Vec<lsn_ops::jobs::RunReport> {
+        self.rt.run_jobs_until_idle().await.expect("jobs")
+    }
+
+    pub fn identity(&self) -> &lsn_identity::Identity {
+        &self.rt.state.identity
+    }
+
+    /// Creates an active account directly.
+    pub async fn user(&self, email: &str, role: lsn_identity::Role) -> lsn_identity::User {
+        self.identity().create_user(&lsn_identity::audit::Actor::system(), email, "Test Person", PASSWORD, role).await.expect("create user")
+    }
+
+    /// Signs `email` in with a new browser; returns it and its CSRF token.
+    pub async fn login(&self, email: &str) -> (reqwest::Client, String) {
+        let c = self.client();
+        let r = c
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 200, "login of {email}");
+        let body: Value = r.json().await.expect("json");
+        (c, body["csrf_token"].as_str().expect("csrf").to_string())
+    }
+
+    /// Mail in the development mailbox for `to`, newest first (after running the mail jobs).
+    pub async fn mails_to(&self, to: &str) -> Vec<lsn_mail::MailboxEntry> {
+        self.run_jobs().await;
+        lsn_mail::list_mailbox(&self.rt.state.db, Some(to), 50).await.expect("mailbox")
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        lsn_identity::audit::list(&self.rt.state.db, None, None, 500).await.expect("audit").into_iter().map(|e| e.action).collect()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The token in a link like `…?token=XYZ` inside a mail body.
+pub fn token_in(text: &str) -> String {
+    let start = text.find("token=").expect("token in mail") + 6;
+    text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
+pub async fn json(r: reqwest::Response) -> (u16, Value) {
+    let s = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    (s, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}

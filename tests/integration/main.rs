@@ -1,0 +1,9 @@
+//! LSN's integration tests: one binary, the real HTTP server on a random port per test, a fresh
+//! database per test, every scenario on SQLite and on PostgreSQL.
+
+mod common;
+
+mod cli;
+mod identity;
+mod platform;
+mod providers;
