@@ -33,19 +33,21 @@ fn init_is_idempotent_and_doctor_checks_everything() {
     let first = lsn(d, &[], &["init", "--demo"]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("core data created") && text(&first).contains("bins 150") && text(&first).contains("5 demo accounts"),
+        text(&first).contains("core data created")
+            && text(&first).contains("bins 150")
+            && text(&first).contains("5 demo accounts, 32 demo products"),
         "{}",
         text(&first)
     );
     let second = lsn(d, &[], &["init", "--demo"]);
-    assert!(text(&second).contains("nothing changed") && text(&second).contains("0 demo accounts"), "{}", text(&second));
+    assert!(text(&second).contains("nothing changed") && text(&second).contains("0 demo accounts, 0 demo products"), "{}", text(&second));
 
     let doc = lsn(d, &[], &["doctor"]);
     let t = text(&doc);
     assert!(doc.status.success(), "{t}");
     for want in [
         "✓ database reachable (SQLite",
-        "✓ schema at the latest migration (1 of 1)",
+        "✓ schema at the latest migration (2 of 2)",
         "✓ core data: 1 warehouse, 4 zones, 150 bins, 1 channel, 1 supplier(s)",
         "✓ Stripe: sandbox (STRIPE_SECRET_KEY unset)",
         "✓ SendGrid: sandbox",

@@ -115,6 +115,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("STRIPE_SECRET_KEY", "- (sandbox)", "Stripe secret key; required in production"),
     ("STRIPE_WEBHOOK_SECRET", "- (sandbox)", "Stripe webhook signing secret; required in production"),
     ("VITE_STRIPE_PUBLISHABLE_KEY", "-", "Stripe publishable key"),
+    ("STRIPE_API_BASE", "https://api.stripe.com", "Stripe API base URL (tests point it at a local fake)"),
     ("AFTERPAY_MERCHANT_ID", "-", "Afterpay merchant id"),
     ("AFTERPAY_SECRET_KEY", "-", "Afterpay secret key"),
     ("ZIP_MERCHANT_ID", "-", "Zip merchant id"),
@@ -175,6 +176,7 @@ pub const INTEGRATIONS: &[(&str, &[&str])] = &[
 const PROVIDER_VARS: &[&str] = &[
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
     "VITE_STRIPE_PUBLISHABLE_KEY",
     "AFTERPAY_MERCHANT_ID",
     "AFTERPAY_SECRET_KEY",

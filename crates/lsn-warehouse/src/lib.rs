@@ -3,6 +3,8 @@
 //! `init` creates the runbook's Phase 1 core data and is idempotent: every row has a stable
 //! code, and a second run inserts nothing.
 
+pub mod stock;
+
 use lsn_db::{Db, RowExt};
 use serde::Serialize;
 

@@ -26,7 +26,14 @@ pub struct AppState {
     pub cfg: Arc<Config>,
     pub clock: SharedClock,
     pub identity: Identity,
+    pub commerce: lsn_commerce::Commerce,
     pub metrics: Arc<HttpMetrics>,
+}
+
+impl FromRef<AppState> for lsn_commerce::Commerce {
+    fn from_ref(s: &AppState) -> lsn_commerce::Commerce {
+        s.commerce.clone()
+    }
 }
 
 impl FromRef<AppState> for Identity {
@@ -38,7 +45,8 @@ impl FromRef<AppState> for Identity {
 impl AppState {
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
         let identity = Identity::new(db.clone(), cfg.clone(), clock.clone());
-        Self { db, cfg, clock, identity, metrics: Arc::new(HttpMetrics::default()) }
+        let commerce = lsn_commerce::Commerce::new(db.clone(), cfg.clone(), clock.clone());
+        Self { db, cfg, clock, identity, commerce, metrics: Arc::new(HttpMetrics::default()) }
     }
 }
 
@@ -53,6 +61,8 @@ pub fn build_router(state: AppState) -> Router {
         .route("/api/v1/admin/jobs/history/{name}", get(history))
         .route("/api/v1/admin/jobs/queue", get(queue))
         .merge(lsn_identity::routes::router())
+        .merge(lsn_commerce::routes::router())
+        .merge(crate::trpc::router())
         .merge(pages::router())
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.identity.clone(), lsn_identity::csrf::protect))

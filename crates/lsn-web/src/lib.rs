@@ -10,6 +10,7 @@ pub mod demo;
 pub mod metrics;
 pub mod pages;
 pub mod server;
+pub mod trpc;
 
 pub use app::{build_router, AppState};
 pub use server::{all_schedules, prepare, serve, shutdown_signal, Runtime};

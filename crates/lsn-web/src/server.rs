@@ -56,6 +56,7 @@ impl Runtime {
         let mut registry = Registry::new();
         lsn_ops::builtin::register(&mut registry, transport, cfg.mail_from.clone(), cfg.backup_dir());
         registry.register("identity.cleanup", Arc::new(IdentityCleanup(state.identity.clone())));
+        state.commerce.register_jobs(&mut registry);
         let worker = Worker::new(db.clone(), registry, clock.clone());
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
         Ok(Self { state, worker, scheduler, schedules: all_schedules(), subscribers: Vec::new() })
@@ -94,7 +95,7 @@ pub async fn prepare(cfg: Config, clock: SharedClock) -> anyhow::Result<Runtime>
     let rt = Runtime::new(db.clone(), cfg.clone(), clock.clone())?;
     lsn_warehouse::init(&db, clock.now_ms()).await.context("creating core data")?;
     if cfg.demo && !cfg.is_production() && crate::demo::is_empty(&db).await? {
-        let report = crate::demo::load(&rt.state.identity).await?;
+        let report = crate::demo::load(&rt.state.identity, &rt.state.commerce).await?;
         tracing::info!("empty development database: demo shop loaded ({report})");
     }
     rt.scheduler.register(&rt.schedules, clock.now()).await?;

@@ -1,0 +1,775 @@
+//! Catalog: products with variants (SKU, option values, price and compare-at price in AUD cents,
+//! GST included), categories, tags, status, images, and search with filters and cursor
+//! pagination on both databases.
+//!
+//! Prices here are the only prices: carts and checkouts always read them again, and a price a
+//! client sends is never used.
+
+use lsn_core::ids::new_id;
+use lsn_db::{is_unique_violation, Db, Row, RowExt, Tx};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+pub const MAX_PRICE: i64 = 100_000_000; // $1,000,000.00
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("invalid input")]
+    Validation(Value),
+    #[error("not found")]
+    NotFound,
+    #[error("{0} is already used")]
+    Duplicate(&'static str),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl lsn_db::TxError for CatalogError {
+    fn as_sqlx(&self) -> Option<&sqlx::Error> {
+        match self {
+            CatalogError::Db(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<CatalogError> for lsn_core::ApiError {
+    fn from(e: CatalogError) -> Self {
+        use lsn_core::ApiError;
+        match e {
+            CatalogError::Validation(v) => ApiError::validation(v),
+            CatalogError::NotFound => ApiError::not_found(),
+            CatalogError::Duplicate(what) => ApiError::conflict(
+                if what == "sku" { "duplicate_sku" } else { "duplicate_slug" },
+                format!("That {what} is already used by another product."),
+            ),
+            CatalogError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn invalid(field: &str, msg: &str) -> CatalogError {
+    CatalogError::Validation(json!({ field: msg }))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantInput {
+    pub sku: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    pub price: i64,
+    #[serde(default)]
+    pub compare_at_price: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    pub title: String,
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub max_per_order: Option<i64>,
+    #[serde(default)]
+    pub max_per_customer: Option<i64>,
+    pub variants: Vec<VariantInput>,
+}
+
+/// A partial update: absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub max_per_order: Option<Option<i64>>,
+    pub max_per_customer: Option<Option<i64>>,
+    /// Variants to add or update by SKU (price changes go here).
+    pub variants: Option<Vec<VariantInput>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Variant {
+    pub id: String,
+    pub sku: String,
+    pub title: String,
+    pub options: BTreeMap<String, String>,
+    pub price: i64,
+    pub compare_at_price: Option<i64>,
+    pub currency: String,
+    pub status: String,
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Image {
+    pub id: String,
+    pub url: String,
+    pub alt: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Product {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub min_price: i64,
+    pub max_per_order: Option<i64>,
+    pub max_per_customer: Option<i64>,
+    pub in_stock: bool,
+    pub variants: Vec<Variant>,
+    pub images: Vec<Image>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Lower-case ASCII words joined by `-`.
+pub fn slugify(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').chars().take(80).collect()
+}
+
+fn check_status(s: &str) -> Result<(), CatalogError> {
+    if matches!(s, "draft" | "active" | "archived") {
+        Ok(())
+    } else {
+        Err(invalid("status", "use draft, active or archived"))
+    }
+}
+
+fn clean_tags(tags: &[String]) -> Result<Vec<String>, CatalogError> {
+    let mut out: Vec<String> = tags.iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+    if out.len() > 30 || out.iter().any(|t| t.chars().count() > 40 || t.contains(',')) {
+        return Err(invalid("tags", "at most 30 tags of 40 characters, no commas"));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn check_variant(v: &VariantInput, i: usize) -> Result<(), CatalogError> {
+    let sku_ok = !v.sku.is_empty() && v.sku.len() <= 64 && v.sku.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !sku_ok {
+        return Err(invalid(&format!("variants.{i}.sku"), "1 to 64 letters, digits, '-', '_' or '.'"));
+    }
+    if !(0..=MAX_PRICE).contains(&v.price) {
+        return Err(invalid(&format!("variants.{i}.price"), "a price in cents from 0 to 100000000"));
+    }
+    if let Some(c) = v.compare_at_price {
+        if !(0..=MAX_PRICE).contains(&c) {
+            return Err(invalid(&format!("variants.{i}.compare_at_price"), "a price in cents from 0 to 100000000"));
+        }
+    }
+    if v.options.len() > 5 || v.options.iter().any(|(k, val)| k.is_empty() || k.len() > 30 || val.is_empty() || val.len() > 60) {
+        return Err(invalid(&format!("variants.{i}.options"), "up to 5 options such as {\"size\": \"M\"}"));
+    }
+    if v.title.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(invalid(&format!("variants.{i}.title"), "at most 200 characters"));
+    }
+    Ok(())
+}
+
+fn check_limit(name: &str, v: Option<i64>) -> Result<(), CatalogError> {
+    match v {
+        Some(n) if !(1..=10_000).contains(&n) => Err(invalid(name, "a number from 1 to 10000, or null")),
+        _ => Ok(()),
+    }
+}
+
+fn variant_title(v: &VariantInput) -> String {
+    v.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| {
+        if v.options.is_empty() {
+            "Default".into()
+        } else {
+            v.options.values().cloned().collect::<Vec<_>>().join(" / ")
+        }
+    })
+}
+
+async fn category_id(tx: &mut Tx, now: i64, name: Option<&str>) -> Result<Option<String>, CatalogError> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else { return Ok(None) };
+    if name.chars().count() > 80 {
+        return Err(invalid("category", "at most 80 characters"));
+    }
+    let slug = slugify(name);
+    if slug.is_empty() {
+        return Err(invalid("category", "needs letters or digits"));
+    }
+    sqlx::query("INSERT INTO categories (id, slug, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (slug) DO NOTHING")
+        .bind(new_id())
+        .bind(&slug)
+        .bind(name)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    let r = sqlx::query("SELECT id FROM categories WHERE slug = $1").bind(&slug).fetch_one(&mut **tx).await?;
+    Ok(Some(r.try_get(0)?))
+}
+
+async fn upsert_variant(tx: &mut Tx, now: i64, product_id: &str, v: &VariantInput, position: i64) -> Result<(), CatalogError> {
+    let existing = sqlx::query("SELECT id, product_id FROM variants WHERE sku = $1").bind(&v.sku).fetch_optional(&mut **tx).await?;
+    let options = serde_json::to_string(&v.options).unwrap_or_else(|_| "{}".into());
+    match existing {
+        Some(r) => {
+            let (id, owner): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            if owner != product_id {
+                return Err(CatalogError::Duplicate("sku"));
+            }
+            sqlx::query("UPDATE variants SET title = $1, options = $2, price = $3, compare_at_price = $4, status = 'active', updated_at = $5 WHERE id = $6")
+                .bind(variant_title(v))
+                .bind(&options)
+                .bind(v.price)
+                .bind(v.compare_at_price)
+                .bind(now)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        None => {
+            let id = new_id();
+            let r = sqlx::query("INSERT INTO variants (id, product_id, sku, title, options, price, compare_at_price, position, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)")
+                .bind(&id)
+                .bind(product_id)
+                .bind(&v.sku)
+                .bind(variant_title(v))
+                .bind(&options)
+                .bind(v.price)
+                .bind(v.compare_at_price)
+                .bind(position)
+                .bind(now)
+                .execute(&mut **tx)
+                .await;
+            match r {
+                Err(e) if is_unique_violation(&e, Some("sku")) => return Err(CatalogError::Duplicate("sku")),
+                other => other?,
+            };
+            sqlx::query("INSERT INTO stock_levels (variant_id, on_hand, reserved, updated_at) VALUES ($1, 0, 0, $2)")
+                .bind(&id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Recomputes what search and listing read: the search text and the lowest price.
+async fn refresh_derived(tx: &mut Tx, product_id: &str) -> Result<(), sqlx::Error> {
+    let p = sqlx::query("SELECT p.title, p.description, p.tags, COALESCE(c.name, '') FROM products p LEFT JOIN categories c ON c.id = p.category_id WHERE p.id = $1")
+        .bind(product_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let vs = sqlx::query("SELECT sku, title, options, price FROM variants WHERE product_id = $1 AND status = 'active'")
+        .bind(product_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut text = format!(
+        "{} {} {} {}",
+        p.try_get::<String, _>(0)?,
+        p.try_get::<String, _>(1)?,
+        p.try_get::<String, _>(2)?,
+        p.try_get::<String, _>(3)?
+    );
+    let mut min_price = i64::MAX;
+    for v in &vs {
+        text.push(' ');
+        text.push_str(&v.try_get::<String, _>(0)?);
+        text.push(' ');
+        text.push_str(&v.try_get::<String, _>(1)?);
+        let opts: BTreeMap<String, String> = serde_json::from_str(&v.try_get::<String, _>(2)?).unwrap_or_default();
+        for val in opts.values() {
+            text.push(' ');
+            text.push_str(val);
+        }
+        min_price = min_price.min(v.try_get::<i64, _>(3)?);
+    }
+    let text = normalize(&text);
+    sqlx::query("UPDATE products SET search_text = $1, min_price = $2 WHERE id = $3")
+        .bind(text)
+        .bind(if min_price == i64::MAX { 0 } else { min_price })
+        .bind(product_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Lower-case words separated by single spaces, punctuation removed: the form both the stored
+/// search text and the query take, so matching is the same on both databases.
+pub fn normalize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(w.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+#[derive(Clone)]
+pub struct Catalog {
+    pub db: Db,
+    pub clock: lsn_core::SharedClock,
+}
+
+const PRODUCT_COLS: &str = "p.id, p.slug, p.title, p.description, p.status, c.name, p.tags, p.min_price, p.max_per_order, p.max_per_customer, p.created_at, p.updated_at";
+
+impl Catalog {
+    pub fn new(db: Db, clock: lsn_core::SharedClock) -> Self {
+        Self { db, clock }
+    }
+
+    pub async fn create(&self, input: &ProductInput) -> Result<Product, CatalogError> {
+        let title = input.title.trim().to_string();
+        if title.is_empty() || title.chars().count() > 200 {
+            return Err(invalid("title", "1 to 200 characters"));
+        }
+        if input.description.chars().count() > 20_000 {
+            return Err(invalid("description", "at most 20000 characters"));
+        }
+        let status = input.status.clone().unwrap_or_else(|| "draft".into());
+        check_status(&status)?;
+        let tags = clean_tags(&input.tags)?;
+        check_limit("max_per_order", input.max_per_order)?;
+        check_limit("max_per_customer", input.max_per_customer)?;
+        if input.variants.is_empty() || input.variants.len() > 100 {
+            return Err(invalid("variants", "1 to 100 variants"));
+        }
+        let mut skus = std::collections::HashSet::new();
+        for (i, v) in input.variants.iter().enumerate() {
+            check_variant(v, i)?;
+            if !skus.insert(v.sku.clone()) {
+                return Err(invalid(&format!("variants.{i}.sku"), "SKUs must differ"));
+            }
+        }
+        let slug = input.slug.as_deref().map(slugify).unwrap_or_else(|| slugify(&title));
+        if slug.is_empty() {
+            return Err(invalid("slug", "needs letters or digits"));
+        }
+        let now = self.clock.now_ms();
+        let id = new_id();
+        let (id2, input2) = (id.clone(), input.clone());
+        self.db
+            .transaction(move |tx| {
+                let (id, input, title, slug, status, tags) = (id2.clone(), input2.clone(), title.clone(), slug.clone(), status.clone(), tags.clone());
+                Box::pin(async move {
+                    let cat = category_id(tx, now, input.category.as_deref()).await?;
+                    let r = sqlx::query(
+                        "INSERT INTO products (id, slug, title, description, status, category_id, tags, max_per_order, max_per_customer, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                    )
+                    .bind(&id)
+                    .bind(&slug)
+                    .bind(&title)
+                    .bind(&input.description)
+                    .bind(&status)
+                    .bind(&cat)
+                    .bind(tags.join(","))
+                    .bind(input.max_per_order)
+                    .bind(input.max_per_customer)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await;
+                    match r {
+                        Err(e) if is_unique_violation(&e, Some("slug")) => return Err(CatalogError::Duplicate("slug")),
+                        other => other?,
+                    };
+                    for (i, v) in input.variants.iter().enumerate() {
+                        upsert_variant(tx, now, &id, v, i as i64).await?;
+                    }
+                    refresh_derived(tx, &id).await?;
+                    Ok(())
+                })
+            })
+            .await?;
+        self.get(&id, true).await?.ok_or(CatalogError::NotFound)
+    }
+
+    pub async fn update(&self, id: &str, patch: &ProductPatch) -> Result<Product, CatalogError> {
+        if let Some(t) = &patch.title {
+            if t.trim().is_empty() || t.chars().count() > 200 {
+                return Err(invalid("title", "1 to 200 characters"));
+            }
+        }
+        if let Some(s) = &patch.status {
+            check_status(s)?;
+        }
+        let tags = patch.tags.as_deref().map(clean_tags).transpose()?;
+        if let Some(l) = patch.max_per_order {
+            check_limit("max_per_order", l)?;
+        }
+        if let Some(l) = patch.max_per_customer {
+            check_limit("max_per_customer", l)?;
+        }
+        if let Some(vs) = &patch.variants {
+            for (i, v) in vs.iter().enumerate() {
+                check_variant(v, i)?;
+            }
+        }
+        let now = self.clock.now_ms();
+        let (id2, patch2) = (id.to_string(), patch.clone());
+        self.db
+            .transaction(move |tx| {
+                let (id, patch, tags) = (id2.clone(), patch2.clone(), tags.clone());
+                Box::pin(async move {
+                    let exists = sqlx::query("SELECT COUNT(*) FROM products WHERE id = $1")
+                        .bind(&id)
+                        .fetch_one(&mut **tx)
+                        .await?
+                        .try_get::<i64, _>(0)?;
+                    if exists == 0 {
+                        return Err(CatalogError::NotFound);
+                    }
+                    if let Some(t) = &patch.title {
+                        sqlx::query("UPDATE products SET title = $1 WHERE id = $2").bind(t.trim()).bind(&id).execute(&mut **tx).await?;
+                    }
+                    if let Some(d) = &patch.description {
+                        sqlx::query("UPDATE products SET description = $1 WHERE id = $2").bind(d).bind(&id).execute(&mut **tx).await?;
+                    }
+                    if let Some(s) = &patch.status {
+                        sqlx::query("UPDATE products SET status = $1 WHERE id = $2").bind(s).bind(&id).execute(&mut **tx).await?;
+                    }
+                    if let Some(c) = &patch.category {
+                        let cat = category_id(tx, now, Some(c)).await?;
+                        sqlx::query("UPDATE products SET category_id = $1 WHERE id = $2").bind(cat).bind(&id).execute(&mut **tx).await?;
+                    }
+                    if let Some(t) = &tags {
+                        sqlx::query("UPDATE products SET tags = $1 WHERE id = $2").bind(t.join(",")).bind(&id).execute(&mut **tx).await?;
+                    }
+                    if let Some(l) = patch.max_per_order {
+                        sqlx::query("UPDATE products SET max_per_order = $1 WHERE id = $2").bind(l).bind(&id).execute(&mut **tx).await?;
+                    }
+                    if let Some(l) = patch.max_per_customer {
+                        sqlx::query("UPDATE products SET max_per_customer = $1 WHERE id = $2").bind(l).bind(&id).execute(&mut **tx).await?;
+                    }
+                    if let Some(vs) = &patch.variants {
+                        let base: i64 = sqlx::query("SELECT COUNT(*) FROM variants WHERE product_id = $1")
+                            .bind(&id)
+                            .fetch_one(&mut **tx)
+                            .await?
+                            .try_get(0)?;
+                        for (i, v) in vs.iter().enumerate() {
+                            upsert_variant(tx, now, &id, v, base + i as i64).await?;
+                        }
+                    }
+                    sqlx::query("UPDATE products SET updated_at = $1 WHERE id = $2").bind(now).bind(&id).execute(&mut **tx).await?;
+                    refresh_derived(tx, &id).await?;
+                    Ok(())
+                })
+            })
+            .await?;
+        self.get(id, true).await?.ok_or(CatalogError::NotFound)
+    }
+
+    /// Archives a product that has been ordered (orders keep pointing at it); deletes one that never was.
+    pub async fn delete(&self, id: &str) -> Result<&'static str, CatalogError> {
+        let now = self.clock.now_ms();
+        let id2 = id.to_string();
+        self.db
+            .transaction(move |tx| {
+                let id = id2.clone();
+                Box::pin(async move {
+                    let exists = sqlx::query("SELECT COUNT(*) FROM products WHERE id = $1")
+                        .bind(&id)
+                        .fetch_one(&mut **tx)
+                        .await?
+                        .try_get::<i64, _>(0)?;
+                    if exists == 0 {
+                        return Err(CatalogError::NotFound);
+                    }
+                    let ordered: i64 =
+                        sqlx::query("SELECT COUNT(*) FROM order_items oi JOIN variants v ON v.id = oi.variant_id WHERE v.product_id = $1")
+                            .bind(&id)
+                            .fetch_one(&mut **tx)
+                            .await?
+                            .try_get(0)?;
+                    let stocked: i64 = sqlx::query(
+                        "SELECT COUNT(*) FROM stock_movements m JOIN variants v ON v.id = m.variant_id WHERE v.product_id = $1",
+                    )
+                    .bind(&id)
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_get(0)?;
+                    if ordered > 0 || stocked > 0 {
+                        sqlx::query("UPDATE products SET status = 'archived', updated_at = $1 WHERE id = $2")
+                            .bind(now)
+                            .bind(&id)
+                            .execute(&mut **tx)
+                            .await?;
+                        Ok("archived")
+                    } else {
+                        sqlx::query("DELETE FROM products WHERE id = $1").bind(&id).execute(&mut **tx).await?;
+                        Ok("deleted")
+                    }
+                })
+            })
+            .await
+    }
+
+    /// A product by id or slug; `include_hidden` shows drafts and archived ones (staff).
+    pub async fn get(&self, id_or_slug: &str, include_hidden: bool) -> Result<Option<Product>, CatalogError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PRODUCT_COLS} FROM products p LEFT JOIN categories c ON c.id = p.category_id WHERE p.id = $1 OR p.slug = $1"
+        ))
+        .bind(id_or_slug)
+        .fetch_optional(self.db.read())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut p = product_from(&row)?;
+        if !include_hidden && p.status != "active" {
+            return Ok(None);
+        }
+        self.fill(std::slice::from_mut(&mut p), include_hidden).await?;
+        Ok(Some(p))
+    }
+
+    async fn fill(&self, products: &mut [Product], include_archived_variants: bool) -> Result<(), CatalogError> {
+        for p in products.iter_mut() {
+            let vs = sqlx::query(
+                "SELECT v.id, v.sku, v.title, v.options, v.price, v.compare_at_price, v.currency, v.status, COALESCE(s.on_hand - s.reserved, 0) \
+                 FROM variants v LEFT JOIN stock_levels s ON s.variant_id = v.id WHERE v.product_id = $1 ORDER BY v.position, v.sku",
+            )
+            .bind(&p.id)
+            .fetch_all(self.db.read())
+            .await?;
+            p.variants = vs
+                .iter()
+                .map(|r| {
+                    Ok(Variant {
+                        id: r.try_get(0)?,
+                        sku: r.try_get(1)?,
+                        title: r.try_get(2)?,
+                        options: serde_json::from_str(&r.try_get::<String, _>(3)?).unwrap_or_default(),
+                        price: r.try_get(4)?,
+                        compare_at_price: r.try_get(5)?,
+                        currency: r.try_get(6)?,
+                        status: r.try_get(7)?,
+                        available: r.try_get::<i64, _>(8)?.max(0),
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+                .into_iter()
+                .filter(|v| include_archived_variants || v.status == "active")
+                .collect();
+            p.in_stock = p.variants.iter().any(|v| v.status == "active" && v.available > 0);
+            let imgs = sqlx::query("SELECT id, storage_key, alt FROM product_images WHERE product_id = $1 ORDER BY position, id")
+                .bind(&p.id)
+                .fetch_all(self.db.read())
+                .await?;
+            p.images = imgs
+                .iter()
+                .map(|r| Ok(Image { id: r.try_get(0)?, url: format!("/media/{}", r.try_get::<String, _>(1)?), alt: r.try_get(2)? }))
+                .collect::<Result<_, sqlx::Error>>()?;
+        }
+        Ok(())
+    }
+
+    /// Search and filters with keyset pagination (newest first, or by price).
+    pub async fn search(&self, q: &SearchQuery, include_hidden: bool) -> Result<SearchPage, CatalogError> {
+        let limit = q.limit.unwrap_or(24).clamp(1, 100);
+        let terms: Vec<String> =
+            normalize(q.q.as_deref().unwrap_or("")).split(' ').filter(|t| !t.is_empty()).take(8).map(|t| format!("%{t}%")).collect();
+        let cursor = match q.cursor.as_deref() {
+            None | Some("") => None,
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| invalid("cursor", "not a cursor from a previous page"))?),
+        };
+        let mut sql = format!("SELECT {PRODUCT_COLS} FROM products p LEFT JOIN categories c ON c.id = p.category_id WHERE 1 = 1");
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut n = 0;
+        let mut next = |b: Bind, binds: &mut Vec<Bind>| {
+            binds.push(b);
+            n += 1;
+            format!("${n}")
+        };
+        match (&q.status, include_hidden) {
+            (Some(s), true) => {
+                check_status(s)?;
+                let p = next(Bind::S(s.clone()), &mut binds);
+                sql += &format!(" AND p.status = {p}");
+            }
+            (_, false) => sql += " AND p.status = 'active'",
+            (None, true) => {}
+        }
+        for t in &terms {
+            let p = next(Bind::S(t.clone()), &mut binds);
+            sql += &format!(" AND p.search_text LIKE {p}");
+        }
+        if let Some(cat) = q.category.as_deref().filter(|c| !c.is_empty()) {
+            let p = next(Bind::S(slugify(cat)), &mut binds);
+            sql += &format!(" AND c.slug = {p}");
+        }
+        if let Some(min) = q.min_price {
+            let p = next(Bind::I(min), &mut binds);
+            sql += &format!(" AND p.min_price >= {p}");
+        }
+        if let Some(max) = q.max_price {
+            let p = next(Bind::I(max), &mut binds);
+            sql += &format!(" AND p.min_price <= {p}");
+        }
+        if q.in_stock.unwrap_or(false) {
+            sql += " AND EXISTS (SELECT 1 FROM variants v JOIN stock_levels s ON s.variant_id = v.id WHERE v.product_id = p.id AND v.status = 'active' AND s.on_hand - s.reserved > 0)";
+        }
+        if let Some(tag) = q.tag.as_deref().filter(|t| !t.is_empty()) {
+            let p = next(Bind::S(format!("%,{},%", tag.trim().to_lowercase())), &mut binds);
+            sql += &format!(" AND (',' || p.tags || ',') LIKE {p}");
+        }
+        if let Some((at, id)) = &cursor {
+            let a = next(Bind::I(*at), &mut binds);
+            let b = next(Bind::S(id.clone()), &mut binds);
+            sql += &format!(" AND (p.created_at < {a} OR (p.created_at = {a} AND p.id < {b}))");
+        }
+        let l = next(Bind::I(limit + 1), &mut binds);
+        sql += &format!(" ORDER BY p.created_at DESC, p.id DESC LIMIT {l}");
+        let mut query = sqlx::query(&sql);
+        for b in binds {
+            query = match b {
+                Bind::S(s) => query.bind(s),
+                Bind::I(i) => query.bind(i),
+            };
+        }
+        let rows = query.fetch_all(self.db.read()).await?;
+        let mut items: Vec<Product> = rows.iter().take(limit as usize).map(product_from).collect::<Result<_, _>>()?;
+        let next_cursor = if rows.len() as i64 > limit { items.last().map(|p| encode_cursor(p.created_at, &p.id)) } else { None };
+        self.fill(&mut items, include_hidden).await?;
+        Ok(SearchPage { items, next_cursor })
+    }
+
+    /// Adds an image stored under `storage_key` (the media store wrote the bytes).
+    pub async fn add_image(
+        &self,
+        product_id: &str,
+        storage_key: &str,
+        content_type: &str,
+        bytes: i64,
+        alt: &str,
+    ) -> Result<Image, CatalogError> {
+        let now = self.clock.now_ms();
+        let id = new_id();
+        let pos: i64 = sqlx::query("SELECT COUNT(*) FROM product_images WHERE product_id = $1")
+            .bind(product_id)
+            .fetch_one(self.db.read())
+            .await?
+            .try_get(0)?;
+        let r = sqlx::query("INSERT INTO product_images (id, product_id, storage_key, content_type, bytes, alt, position, created_at) SELECT $1, id, $2, $3, $4, $5, $6, $7 FROM products WHERE id = $8")
+            .bind(&id)
+            .bind(storage_key)
+            .bind(content_type)
+            .bind(bytes)
+            .bind(alt)
+            .bind(pos)
+            .bind(now)
+            .bind(product_id)
+            .execute(self.db.write())
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(CatalogError::NotFound);
+        }
+        Ok(Image { id, url: format!("/media/{storage_key}"), alt: alt.to_string() })
+    }
+
+    pub async fn categories(&self) -> Result<Vec<Value>, CatalogError> {
+        let rows = sqlx::query("SELECT slug, name FROM categories ORDER BY name").fetch_all(self.db.read()).await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok::<_, sqlx::Error>(json!({"slug": r.try_get::<String, _>(0)?, "name": r.try_get::<String, _>(1)?})))
+            .collect::<Result<_, _>>()?)
+    }
+}
+
+enum Bind {
+    S(String),
+    I(i64),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SearchQuery {
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub tag: Option<String>,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub in_stock: Option<bool>,
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchPage {
+    pub items: Vec<Product>,
+    pub next_cursor: Option<String>,
+}
+
+fn encode_cursor(at: i64, id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}:{id}"))
+}
+
+fn decode_cursor(c: &str) -> Option<(i64, String)> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    let (at, id) = s.split_once(':')?;
+    lsn_core::ids::is_valid_id(id).then_some((at.parse().ok()?, id.to_string()))
+}
+
+fn product_from(r: &Row) -> Result<Product, sqlx::Error> {
+    let tags: String = r.try_get(6)?;
+    Ok(Product {
+        id: r.try_get(0)?,
+        slug: r.try_get(1)?,
+        title: r.try_get(2)?,
+        description: r.try_get(3)?,
+        status: r.try_get(4)?,
+        category: r.try_get(5)?,
+        tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect(),
+        min_price: r.try_get(7)?,
+        max_per_order: r.try_get(8)?,
+        max_per_customer: r.try_get(9)?,
+        in_stock: false,
+        variants: Vec::new(),
+        images: Vec::new(),
+        created_at: r.try_get(10)?,
+        updated_at: r.try_get(11)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_and_search_text() {
+        assert_eq!(slugify("Linen Shirt — Summer '26!"), "linen-shirt-summer-26");
+        assert_eq!(normalize("  Hello, WORLD!! café-au-lait "), "hello world café au lait");
+        assert_eq!(
+            decode_cursor(&encode_cursor(5, "0190a0b0-0000-7000-8000-000000000000")),
+            Some((5, "0190a0b0-0000-7000-8000-000000000000".into()))
+        );
+        assert!(decode_cursor("garbage").is_none());
+    }
+}

@@ -1,0 +1,114 @@
+//! Australian delivery addresses: a known state or territory and a 4-digit postcode that
+//! belongs to it (Australia Post's ranges).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub suburb: String,
+    pub state: String,
+    pub postcode: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+const RANGES: &[(&str, &[(u32, u32)])] = &[
+    ("NSW", &[(1000, 1999), (2000, 2599), (2619, 2899), (2921, 2999)]),
+    ("ACT", &[(200, 299), (2600, 2618), (2900, 2920)]),
+    ("VIC", &[(3000, 3999), (8000, 8999)]),
+    ("QLD", &[(4000, 4999), (9000, 9999)]),
+    ("SA", &[(5000, 5799), (5800, 5999)]),
+    ("WA", &[(6000, 6797), (6800, 6999)]),
+    ("TAS", &[(7000, 7799), (7800, 7999)]),
+    ("NT", &[(800, 899), (900, 999)]),
+];
+
+fn text(errors: &mut Map<String, Value>, field: &str, v: &str, max: usize, required: bool) -> String {
+    let t = v.trim().to_string();
+    if required && t.is_empty() {
+        errors.insert(field.into(), json!("required"));
+    } else if t.chars().count() > max || t.chars().any(char::is_control) {
+        errors.insert(field.into(), json!(format!("at most {max} characters")));
+    }
+    t
+}
+
+impl Address {
+    /// A cleaned copy, or field errors under `prefix.` (e.g. `shipping_address.postcode`).
+    pub fn validate(&self, prefix: &str) -> Result<Address, Value> {
+        let mut e = Map::new();
+        let f = |n: &str| format!("{prefix}.{n}");
+        let name = text(&mut e, &f("name"), &self.name, 100, true);
+        let line1 = text(&mut e, &f("line1"), &self.line1, 120, true);
+        let line2 = self.line2.as_deref().map(|l| text(&mut e, &f("line2"), l, 120, false)).filter(|l| !l.is_empty());
+        let suburb = text(&mut e, &f("suburb"), &self.suburb, 60, true);
+        let state = self.state.trim().to_uppercase();
+        let postcode = self.postcode.trim().to_string();
+        let ranges = RANGES.iter().find(|(s, _)| *s == state).map(|(_, r)| *r);
+        match ranges {
+            None => {
+                e.insert(f("state"), json!("use NSW, VIC, QLD, WA, SA, TAS, ACT or NT"));
+            }
+            Some(r) => {
+                if postcode.len() != 4 || !postcode.chars().all(|c| c.is_ascii_digit()) {
+                    e.insert(f("postcode"), json!("a 4-digit postcode"));
+                } else {
+                    let n: u32 = postcode.parse().unwrap_or(0);
+                    if !r.iter().any(|(lo, hi)| (*lo..=*hi).contains(&n)) {
+                        e.insert(f("postcode"), json!(format!("{postcode} is not a {state} postcode")));
+                    }
+                }
+            }
+        }
+        let phone = self.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_string);
+        if let Some(p) = &phone {
+            if p.len() > 20 || !p.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '(' | ')' | '-')) {
+                e.insert(f("phone"), json!("digits, spaces, + ( ) - only"));
+            }
+        }
+        if e.is_empty() {
+            Ok(Address { name, line1, line2, suburb, state, postcode, phone })
+        } else {
+            Err(Value::Object(e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(state: &str, postcode: &str) -> Address {
+        Address {
+            name: "Ann".into(),
+            line1: "1 George St".into(),
+            line2: None,
+            suburb: "Sydney".into(),
+            state: state.into(),
+            postcode: postcode.into(),
+            phone: None,
+        }
+    }
+
+    #[test]
+    fn states_and_postcodes() {
+        assert!(addr("nsw", "2000").validate("a").is_ok());
+        assert!(addr("ACT", "2600").validate("a").is_ok());
+        assert!(addr("NT", "0800").validate("a").is_ok());
+        assert!(addr("VIC", "3000").validate("a").is_ok());
+        let e = addr("VIC", "2000").validate("shipping_address").expect_err("wrong state");
+        assert!(e["shipping_address.postcode"].as_str().is_some_and(|m| m.contains("not a VIC postcode")));
+        assert!(addr("NSW", "200").validate("a").is_err());
+        assert!(addr("NSW", "20000").validate("a").is_err());
+        assert!(addr("XYZ", "2000").validate("a").expect_err("state")["a.state"].is_string());
+        let mut blank = addr("NSW", "2000");
+        blank.name = " ".into();
+        assert!(blank.validate("a").expect_err("name")["a.name"].is_string());
+    }
+}

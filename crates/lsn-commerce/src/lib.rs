@@ -1,0 +1,165 @@
+//! Commerce: carts, checkout, discount codes, GST, payments, orders, refunds and disputes — the
+//! runbook's order flow from browse to a paid order ready to fulfil.
+//!
+//! Invariants this crate keeps, each enforced by the database and proven by a concurrency test:
+//! stock is taken by one conditional update (never oversold); discount limits are counters
+//! updated conditionally (never exceeded); a webhook event applies once (its id is the key of the
+//! row written with its effects); a repeated `Idempotency-Key` returns the first answer.
+
+pub mod address;
+pub mod cart;
+pub mod discounts;
+pub mod idempotency;
+pub mod orders;
+pub mod payments;
+pub mod pricing;
+pub mod routes;
+
+use lsn_core::{ApiError, Config, SharedClock};
+use lsn_db::Db;
+use payments::PaymentProvider;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The webhook secret the sandbox signs with when `STRIPE_WEBHOOK_SECRET` is unset.
+pub const DEV_WEBHOOK_SECRET: &str = "whsec_lsn_development";
+/// How long checkout holds stock for a buyer.
+pub const RESERVATION_MS: i64 = 15 * 60 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommerceError {
+    #[error("invalid input")]
+    Validation(Value),
+    #[error("{code}: {message}")]
+    Rule { code: &'static str, message: String },
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("payment provider: {0}")]
+    Provider(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CommerceError {
+    pub fn rule(code: &'static str, message: impl Into<String>) -> Self {
+        CommerceError::Rule { code, message: message.into() }
+    }
+}
+
+impl lsn_db::TxError for CommerceError {
+    fn as_sqlx(&self) -> Option<&sqlx::Error> {
+        match self {
+            CommerceError::Db(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<lsn_warehouse::stock::StockError> for CommerceError {
+    fn from(e: lsn_warehouse::stock::StockError) -> Self {
+        use lsn_warehouse::stock::StockError;
+        match e {
+            StockError::Insufficient { variant_id, available } => {
+                CommerceError::rule("out_of_stock", format!("Only {available} left of {variant_id}."))
+            }
+            StockError::UnknownBin(b) => CommerceError::rule("unknown_bin", format!("There is no bin {b}.")),
+            StockError::BadQuantity => CommerceError::rule("invalid_quantity", "Quantity must be a positive whole number."),
+            StockError::Db(e) => CommerceError::Db(e),
+        }
+    }
+}
+
+impl From<lsn_catalog::CatalogError> for CommerceError {
+    fn from(e: lsn_catalog::CatalogError) -> Self {
+        match e {
+            lsn_catalog::CatalogError::Validation(v) => CommerceError::Validation(v),
+            lsn_catalog::CatalogError::NotFound => CommerceError::NotFound,
+            lsn_catalog::CatalogError::Duplicate(w) => {
+                CommerceError::rule(if w == "sku" { "duplicate_sku" } else { "duplicate_slug" }, format!("That {w} is already used."))
+            }
+            lsn_catalog::CatalogError::Db(e) => CommerceError::Db(e),
+        }
+    }
+}
+
+impl From<CommerceError> for ApiError {
+    fn from(e: CommerceError) -> Self {
+        use axum::http::StatusCode;
+        match e {
+            CommerceError::Validation(v) => ApiError::validation(v),
+            CommerceError::Rule { code, message } => {
+                let status = match code {
+                    "out_of_stock"
+                    | "discount_exhausted"
+                    | "invalid_transition"
+                    | "already_paid"
+                    | "order_not_payable"
+                    | "idempotency_in_progress" => StatusCode::CONFLICT,
+                    "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                ApiError::new(status, code, message)
+            }
+            CommerceError::NotFound => ApiError::not_found(),
+            CommerceError::Forbidden => ApiError::forbidden(),
+            CommerceError::Provider(m) => {
+                tracing::warn!("payment provider: {m}");
+                ApiError::unavailable(
+                    "payment_provider_unavailable",
+                    "The payment provider did not answer. Your order is saved: try paying again in a moment.",
+                )
+            }
+            CommerceError::Db(e) => ApiError::internal(e),
+            CommerceError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// The commerce service, cheap to clone.
+#[derive(Clone)]
+pub struct Commerce {
+    pub db: Db,
+    pub cfg: Arc<Config>,
+    pub clock: SharedClock,
+    pub catalog: lsn_catalog::Catalog,
+    pub provider: Arc<dyn PaymentProvider>,
+    pub sandbox: Option<payments::sandbox::Sandbox>,
+    pub webhook_secret: String,
+}
+
+impl Commerce {
+    pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
+        let catalog = lsn_catalog::Catalog::new(db.clone(), clock.clone());
+        let (provider, sandbox): (Arc<dyn PaymentProvider>, _) = match cfg.provider("STRIPE_SECRET_KEY") {
+            Some(key) => (Arc::new(payments::stripe::Stripe::new(key.clone(), cfg.provider("STRIPE_API_BASE").map(|s| s.expose()))), None),
+            None => {
+                let s = payments::sandbox::Sandbox::new(db.clone(), clock.clone());
+                (Arc::new(s.clone()), Some(s))
+            }
+        };
+        let webhook_secret =
+            cfg.provider("STRIPE_WEBHOOK_SECRET").map(|s| s.expose().to_string()).unwrap_or_else(|| DEV_WEBHOOK_SECRET.to_string());
+        Self { db, cfg, clock, catalog, provider, sandbox, webhook_secret }
+    }
+
+    /// Jobs this crate runs.
+    pub fn register_jobs(&self, reg: &mut lsn_ops::Registry) {
+        reg.register(payments::sandbox::EVENT_JOB, Arc::new(payments::sandbox::EventJob { commerce: self.clone() }));
+        reg.register(orders::EXPIRE_JOB, Arc::new(orders::ExpireJob { commerce: self.clone() }));
+        reg.register(orders::CANCEL_INTENT_JOB, Arc::new(orders::CancelIntentJob { commerce: self.clone() }));
+    }
+
+    pub fn schedules() -> Vec<lsn_ops::Schedule> {
+        vec![lsn_ops::Schedule {
+            name: "reservation_expiry",
+            cron: "0 * * * * *",
+            job_kind: orders::EXPIRE_JOB,
+            payload: serde_json::json!({}),
+            description: "Cancel unpaid orders whose 15-minute stock reservation ran out; retry deferred webhook events",
+        }]
+    }
+}

@@ -1,0 +1,1059 @@
+//! Orders: checkout, payment, the state machine, refunds, disputes, expiry.
+//!
+//! States: `pending_payment → paid → processing → shipped → delivered`, `cancelled`, `refunded`,
+//! `partially_refunded`. Every change goes through [`transition`], a conditional update on the
+//! expected current state plus a row in `order_transitions` (actor, reason, time), in the same
+//! transaction as its effects and its domain event.
+
+use crate::address::Address;
+use crate::payments::{webhook, Confirmation, IntentRequest, PaymentMethod};
+use crate::pricing::{self, Discount, LineIn};
+use crate::{cart, discounts, Commerce, CommerceError, RESERVATION_MS};
+use lsn_db::{Row, RowExt, Tx};
+use lsn_ops::jobs::{JobContext, JobError, JobHandler, NewJob};
+use lsn_warehouse::stock;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub const EXPIRE_JOB: &str = "orders.expire_reservations";
+pub const CANCEL_INTENT_JOB: &str = "payments.cancel_intent";
+
+pub const STATES: &[&str] =
+    &["pending_payment", "paid", "processing", "shipped", "delivered", "cancelled", "refunded", "partially_refunded"];
+
+/// The state machine: may an order go from `from` to `to`?
+pub fn allowed(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("pending_payment", "paid" | "cancelled")
+            | ("paid", "processing" | "cancelled" | "refunded" | "partially_refunded")
+            | ("processing", "shipped" | "refunded" | "partially_refunded")
+            | ("shipped", "delivered" | "refunded" | "partially_refunded")
+            | ("delivered", "refunded" | "partially_refunded")
+            | ("partially_refunded", "processing" | "shipped" | "delivered" | "refunded" | "partially_refunded")
+            // A payment that lands after the reservation ran out, while the stock is still there.
+            | ("cancelled", "paid")
+    )
+}
+
+/// Moves `order_id` from `from` to `to` if it is still in `from`; records who and why.
+pub async fn transition(
+    tx: &mut Tx,
+    now: i64,
+    order_id: &str,
+    from: &str,
+    to: &str,
+    actor: &str,
+    reason: &str,
+) -> Result<bool, CommerceError> {
+    if !allowed(from, to) {
+        return Err(CommerceError::rule("invalid_transition", format!("An order cannot go from {from} to {to}.")));
+    }
+    let r = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+        .bind(to)
+        .bind(now)
+        .bind(order_id)
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Ok(false);
+    }
+    record(tx, now, order_id, Some(from), to, actor, reason).await?;
+    Ok(true)
+}
+
+async fn record(tx: &mut Tx, now: i64, order_id: &str, from: Option<&str>, to: &str, actor: &str, reason: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO order_transitions (id, order_id, from_status, to_status, actor, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(lsn_core::ids::new_id())
+    .bind(order_id)
+    .bind(from)
+    .bind(to)
+    .bind(actor)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A short human order number: `LSN-` and six characters without look-alikes.
+pub fn order_number() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    let s: String = (0..7).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    format!("LSN-{s}")
+}
+
+/// Totals or prices a client sends along are ignored: the server prices every order.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckoutInput {
+    #[serde(default)]
+    pub email: Option<String>,
+    pub shipping_address: Address,
+    #[serde(default = "standard")]
+    pub shipping_method: String,
+    #[serde(default)]
+    pub discount_code: Option<String>,
+}
+
+fn standard() -> String {
+    "standard".into()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderItem {
+    pub variant_id: String,
+    pub sku: String,
+    pub title: String,
+    pub unit_price: i64,
+    pub quantity: i64,
+    pub line_total: i64,
+    pub line_discount: i64,
+    pub gst: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    pub from: Option<String>,
+    pub to: String,
+    pub actor: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Order {
+    pub id: String,
+    pub number: String,
+    pub user_id: Option<String>,
+    pub email: String,
+    pub status: String,
+    pub channel: String,
+    pub currency: String,
+    pub subtotal: i64,
+    pub discount_total: i64,
+    pub shipping_total: i64,
+    pub gst_total: i64,
+    pub total: i64,
+    pub amount_paid: i64,
+    pub amount_refunded: i64,
+    pub shipping_method: String,
+    pub shipping_address: Value,
+    pub disputed: bool,
+    pub payout_hold: bool,
+    pub reserved_until: i64,
+    pub placed_at: i64,
+    pub paid_at: Option<i64>,
+    pub items: Vec<OrderItem>,
+    pub transitions: Vec<Transition>,
+    pub payment: Option<Value>,
+}
+
+const ORDER_COLS: &str = "id, number, user_id, email, status, channel_code, currency, subtotal, discount_total, shipping_total, gst_total, total, amount_paid, amount_refunded, shipping_method, shipping_address, disputed, payout_hold, reserved_until, placed_at, paid_at";
+
+fn order_from(r: &Row) -> Result<Order, sqlx::Error> {
+    let addr: String = r.try_get(15)?;
+    Ok(Order {
+        id: r.try_get(0)?,
+        number: r.try_get(1)?,
+        user_id: r.try_get(2)?,
+        email: r.try_get(3)?,
+        status: r.try_get(4)?,
+        channel: r.try_get(5)?,
+        currency: r.try_get(6)?,
+        subtotal: r.try_get(7)?,
+        discount_total: r.try_get(8)?,
+        shipping_total: r.try_get(9)?,
+        gst_total: r.try_get(10)?,
+        total: r.try_get(11)?,
+        amount_paid: r.try_get(12)?,
+        amount_refunded: r.try_get(13)?,
+        shipping_method: r.try_get(14)?,
+        shipping_address: serde_json::from_str(&addr).unwrap_or(Value::Null),
+        disputed: r.try_get::<i64, _>(16)? == 1,
+        payout_hold: r.try_get::<i64, _>(17)? == 1,
+        reserved_until: r.try_get(18)?,
+        placed_at: r.try_get(19)?,
+        paid_at: r.try_get(20)?,
+        items: Vec::new(),
+        transitions: Vec::new(),
+        payment: None,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckoutResult {
+    pub order: Order,
+    pub payment: Value,
+    /// For a guest: the token that shows this order again (`X-Order-Token`). Shown once.
+    pub order_token: Option<String>,
+}
+
+/// Who is asking about an order.
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    Staff,
+    Customer(String),
+    Guest(String),
+}
+
+impl Commerce {
+    pub async fn order(&self, id_or_number: &str, viewer: &Viewer) -> Result<Order, CommerceError> {
+        let row = sqlx::query(&format!("SELECT {ORDER_COLS}, access_hash FROM orders WHERE id = $1 OR number = $1"))
+            .bind(id_or_number)
+            .fetch_optional(self.db.read())
+            .await?;
+        let Some(row) = row else { return Err(CommerceError::NotFound) };
+        let mut o = order_from(&row)?;
+        let access: Option<String> = row.try_get(21)?;
+        let visible = match viewer {
+            Viewer::Staff => true,
+            Viewer::Customer(uid) => o.user_id.as_deref() == Some(uid),
+            Viewer::Guest(token) => access.is_some_and(|h| h == lsn_core::ids::hash_token(token)),
+        };
+        if !visible {
+            // Not "forbidden": another customer's order number reveals nothing.
+            return Err(CommerceError::NotFound);
+        }
+        let items = sqlx::query("SELECT variant_id, sku, title, unit_price, quantity, line_total, line_discount, gst FROM order_items WHERE order_id = $1 ORDER BY position").bind(&o.id).fetch_all(self.db.read()).await?;
+        o.items = items
+            .iter()
+            .map(|r| {
+                Ok(OrderItem {
+                    variant_id: r.try_get(0)?,
+                    sku: r.try_get(1)?,
+                    title: r.try_get(2)?,
+                    unit_price: r.try_get(3)?,
+                    quantity: r.try_get(4)?,
+                    line_total: r.try_get(5)?,
+                    line_discount: r.try_get(6)?,
+                    gst: r.try_get(7)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        let ts = sqlx::query("SELECT from_status, to_status, actor, reason, at FROM order_transitions WHERE order_id = $1 ORDER BY at, id")
+            .bind(&o.id)
+            .fetch_all(self.db.read())
+            .await?;
+        o.transitions = ts
+            .iter()
+            .map(|r| {
+                Ok(Transition { from: r.try_get(0)?, to: r.try_get(1)?, actor: r.try_get(2)?, reason: r.try_get(3)?, at: r.try_get(4)? })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        let p = sqlx::query("SELECT provider, intent_id, client_secret, status, last_error, card_last4 FROM payments WHERE order_id = $1 ORDER BY created_at DESC LIMIT 1").bind(&o.id).fetch_optional(self.db.read()).await?;
+        if let Some(p) = p {
+            let intent: String = p.try_get(1)?;
+            let mine = !matches!(viewer, Viewer::Staff);
+            o.payment = Some(json!({
+                "provider": p.try_get::<String, _>(0)?,
+                "intent_id": if intent.starts_with("pending_") { None } else { Some(intent) },
+                "client_secret": if mine && o.status == "pending_payment" { p.try_get::<Option<String>, _>(2)? } else { None },
+                "status": p.try_get::<String, _>(3)?,
+                "last_error": p.try_get::<Option<String>, _>(4)?,
+                "card_last4": p.try_get::<Option<String>, _>(5)?,
+            }));
+        }
+        Ok(o)
+    }
+
+    /// Orders newest first: a customer's own, or (staff) everyone's with an optional status.
+    pub async fn orders(
+        &self,
+        user_id: Option<&str>,
+        status: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Order>, CommerceError> {
+        if let Some(s) = status {
+            if !STATES.contains(&s) {
+                return Err(CommerceError::Validation(json!({"status": format!("one of {}", STATES.join(", "))})));
+            }
+        }
+        let rows = sqlx::query(&format!("SELECT {ORDER_COLS} FROM orders WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2) AND placed_at < $3 ORDER BY placed_at DESC, id DESC LIMIT $4"))
+            .bind(user_id.unwrap_or(""))
+            .bind(status.unwrap_or(""))
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit.clamp(1, 200))
+            .fetch_all(self.db.read())
+            .await?;
+        Ok(rows.iter().map(order_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Turns the cart into an order awaiting payment: validates, prices, reserves stock and the
+    /// discount, all in one transaction; then asks the provider for a payment intent.
+    pub async fn checkout(
+        &self,
+        user: Option<&lsn_identity::User>,
+        cart_id: &str,
+        input: &CheckoutInput,
+    ) -> Result<CheckoutResult, CommerceError> {
+        let address = input.shipping_address.validate("shipping_address").map_err(CommerceError::Validation)?;
+        let email = match (user.and_then(|u| u.email.clone()), &input.email) {
+            (_, Some(e)) => lsn_core::Email::parse(e).map_err(|m| CommerceError::Validation(json!({"email": m})))?.to_string(),
+            (Some(e), None) => e,
+            (None, None) => return Err(CommerceError::Validation(json!({"email": "required for guest checkout"}))),
+        };
+        if !["standard", "express"].contains(&input.shipping_method.as_str()) {
+            return Err(CommerceError::Validation(json!({"shipping_method": "standard or express"})));
+        }
+        let customer_key = user.map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("email:{email}"));
+        let now = self.clock.now_ms();
+        let order_id = lsn_core::ids::new_id();
+        let number = order_number();
+        let guest_token = user.is_none().then(|| lsn_core::ids::random_token(24));
+        let user_id = user.map(|u| u.id.clone());
+        let args = (
+            order_id.clone(),
+            number.clone(),
+            email.clone(),
+            customer_key,
+            address,
+            input.clone(),
+            cart_id.to_string(),
+            guest_token.clone(),
+            user_id,
+        );
+        let total = self
+            .db
+            .transaction(move |tx| {
+                let (order_id, number, email, customer_key, address, input, cart_id, guest_token, user_id) = args.clone();
+                Box::pin(async move {
+                    let lines = cart::lines(&mut **tx, &cart_id).await?;
+                    if lines.is_empty() {
+                        return Err(CommerceError::rule("cart_empty", "Your cart is empty."));
+                    }
+                    if let Some(l) = lines.iter().find(|l| l.problem.as_deref() == Some("unavailable")) {
+                        return Err(CommerceError::rule("unavailable", format!("{} is no longer for sale.", l.product_title)));
+                    }
+                    // Quantity limits per order and per customer, per product.
+                    let mut per_product: std::collections::BTreeMap<String, (i64, Option<i64>, Option<i64>, String)> = Default::default();
+                    for l in &lines {
+                        let e = per_product.entry(l.product_id.clone()).or_insert((0, l.max_per_order, l.max_per_customer, l.product_title.clone()));
+                        e.0 += l.quantity;
+                    }
+                    for (pid, (qty, max_order, max_customer, title)) in &per_product {
+                        if max_order.is_some_and(|m| *qty > m) {
+                            return Err(CommerceError::rule("quantity_limit", format!("At most {} of {title} per order.", max_order.unwrap_or(0))));
+                        }
+                        if let Some(limit) = max_customer {
+                            let r = sqlx::query(
+                                "INSERT INTO customer_product_purchases (product_id, customer_key, quantity) SELECT $1, $2, $3 WHERE $3 <= $4 \
+                                 ON CONFLICT (product_id, customer_key) DO UPDATE SET quantity = customer_product_purchases.quantity + excluded.quantity \
+                                 WHERE customer_product_purchases.quantity + excluded.quantity <= $4",
+                            )
+                            .bind(pid)
+                            .bind(&customer_key)
+                            .bind(*qty)
+                            .bind(*limit)
+                            .execute(&mut **tx)
+                            .await?;
+                            if r.rows_affected() == 0 {
+                                return Err(CommerceError::rule("customer_limit", format!("At most {limit} of {title} per customer.")));
+                            }
+                        }
+                    }
+                    let ins: Vec<LineIn> = lines.iter().map(|l| LineIn { unit_price: l.unit_price, quantity: l.quantity }).collect();
+                    let subtotal: i64 = ins.iter().map(|l| l.unit_price * l.quantity).sum();
+                    let (discount_id, discount) = match input.discount_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                        Some(code) => {
+                            let (id, d) = discounts::redeem(tx, now, code, subtotal, &customer_key).await?;
+                            (Some(id), d)
+                        }
+                        None => (None, Discount::None),
+                    };
+                    let after_discount = pricing::compute(&ins, discount, 0);
+                    let shipping = pricing::shipping_options(after_discount.subtotal - after_discount.discount_total).into_iter().find(|o| o.code == input.shipping_method).map(|o| o.price).unwrap_or(0);
+                    let t = pricing::compute(&ins, discount, shipping);
+                    let reserved_until = now + RESERVATION_MS;
+                    sqlx::query(
+                        "INSERT INTO orders (id, number, user_id, email, status, channel_code, currency, subtotal, discount_total, shipping_total, gst_total, total, discount_code_id, customer_key, \
+                         shipping_method, shipping_address, reserved_until, placed_at, updated_at, access_hash, cart_id) \
+                         VALUES ($1, $2, $3, $4, 'pending_payment', $5, 'AUD', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18)",
+                    )
+                    .bind(&order_id)
+                    .bind(&number)
+                    .bind(&user_id)
+                    .bind(&email)
+                    .bind(lsn_warehouse::LIVE_CHANNEL)
+                    .bind(t.subtotal)
+                    .bind(t.discount_total)
+                    .bind(t.shipping_total)
+                    .bind(t.gst_total)
+                    .bind(t.total)
+                    .bind(&discount_id)
+                    .bind(&customer_key)
+                    .bind(&input.shipping_method)
+                    .bind(serde_json::to_string(&address).unwrap_or_default())
+                    .bind(reserved_until)
+                    .bind(now)
+                    .bind(guest_token.as_deref().map(lsn_core::ids::hash_token))
+                    .bind(&cart_id)
+                    .execute(&mut **tx)
+                    .await?;
+                    for (i, (l, out)) in lines.iter().zip(&t.lines).enumerate() {
+                        sqlx::query("INSERT INTO order_items (id, order_id, variant_id, sku, title, unit_price, quantity, line_total, line_discount, gst, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                            .bind(lsn_core::ids::new_id())
+                            .bind(&order_id)
+                            .bind(&l.variant_id)
+                            .bind(&l.sku)
+                            .bind(format!("{} — {}", l.product_title, l.variant_title))
+                            .bind(l.unit_price)
+                            .bind(l.quantity)
+                            .bind(out.line_total)
+                            .bind(out.line_discount)
+                            .bind(out.gst)
+                            .bind(i as i64)
+                            .execute(&mut **tx)
+                            .await?;
+                        stock::reserve(tx, now, &l.variant_id, l.quantity, &order_id, reserved_until).await?;
+                    }
+                    record(tx, now, &order_id, None, "pending_payment", "customer", "checkout").await?;
+                    sqlx::query("INSERT INTO payments (id, order_id, provider, intent_id, amount, currency, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'AUD', 'creating', $6, $6)")
+                        .bind(lsn_core::ids::new_id())
+                        .bind(&order_id)
+                        .bind("pending")
+                        .bind(format!("pending_{order_id}"))
+                        .bind(t.total)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                    lsn_ops::publish(tx, now, "order.placed", Some(&order_id), &json!({"order_id": order_id, "number": number, "total": t.total, "currency": "AUD", "channel": lsn_warehouse::LIVE_CHANNEL})).await?;
+                    Ok::<_, CommerceError>(t.total)
+                })
+            })
+            .await?;
+        let payment = match self.ensure_intent(&order_id).await {
+            Ok(p) => p,
+            Err(CommerceError::Provider(e)) => {
+                tracing::warn!(order = %number, "payment intent not created yet: {e}");
+                json!({"status": "creating", "retry": "POST /api/v1/orders/{id}/pay creates it"})
+            }
+            Err(e) => return Err(e),
+        };
+        let _ = total;
+        let viewer = match (&guest_token, user) {
+            (Some(t), _) => Viewer::Guest(t.clone()),
+            (None, Some(u)) => Viewer::Customer(u.id.clone()),
+            _ => Viewer::Staff,
+        };
+        let order = self.order(&order_id, &viewer).await?;
+        Ok(CheckoutResult { order, payment, order_token: guest_token })
+    }
+
+    /// The order's payment intent, created at the provider if it is not there yet (idempotent:
+    /// the provider sees the same key for the same order).
+    pub async fn ensure_intent(&self, order_id: &str) -> Result<Value, CommerceError> {
+        let r = sqlx::query("SELECT p.id, p.intent_id, p.client_secret, p.status, o.total, o.number, o.email FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1 ORDER BY p.created_at DESC LIMIT 1")
+            .bind(order_id)
+            .fetch_optional(self.db.read())
+            .await?
+            .ok_or(CommerceError::NotFound)?;
+        let (pid, intent_id, secret, status): (String, String, Option<String>, String) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        if !intent_id.starts_with("pending_") {
+            return Ok(json!({"provider": self.provider.name(), "intent_id": intent_id, "client_secret": secret, "status": status}));
+        }
+        let req = IntentRequest {
+            order_id: order_id.to_string(),
+            order_number: r.try_get(5)?,
+            amount: r.try_get(4)?,
+            currency: "AUD".into(),
+            email: r.try_get(6)?,
+            idempotency_key: format!("order:{order_id}"),
+        };
+        let intent = self.provider.create_intent(&req).await.map_err(|e| CommerceError::Provider(e.to_string()))?;
+        sqlx::query("UPDATE payments SET provider = $1, intent_id = $2, client_secret = $3, status = $4, updated_at = $5 WHERE id = $6")
+            .bind(self.provider.name())
+            .bind(&intent.id)
+            .bind(&intent.client_secret)
+            .bind(&intent.status)
+            .bind(self.clock.now_ms())
+            .bind(&pid)
+            .execute(self.db.write())
+            .await?;
+        Ok(
+            json!({"provider": self.provider.name(), "intent_id": intent.id, "client_secret": intent.client_secret, "status": intent.status}),
+        )
+    }
+
+    /// Confirms the order's payment with a payment method. The order becomes `paid` when the
+    /// provider's `payment_intent.succeeded` event is processed.
+    pub async fn pay(&self, order_id: &str, method: &PaymentMethod, idempotency_key: &str) -> Result<Confirmation, CommerceError> {
+        let status: String = sqlx::query("SELECT status FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_optional(self.db.read())
+            .await?
+            .ok_or(CommerceError::NotFound)?
+            .try_get(0)?;
+        match status.as_str() {
+            "pending_payment" => {}
+            "cancelled" => return Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again.")),
+            _ => return Err(CommerceError::rule("already_paid", "This order is already paid.")),
+        }
+        if matches!(method, PaymentMethod::TestCard(_)) && self.sandbox.is_none() {
+            return Err(CommerceError::rule(
+                "card_number_not_accepted",
+                "Card numbers are entered in Stripe's secure fields, not sent to the shop.",
+            ));
+        }
+        let intent = self.ensure_intent(order_id).await?;
+        let intent_id = intent["intent_id"].as_str().unwrap_or_default().to_string();
+        let result = self.provider.confirm(&intent_id, method, idempotency_key).await.map_err(|e| match e {
+            crate::payments::ProviderError::Rejected(m) => CommerceError::rule("payment_rejected", m),
+            crate::payments::ProviderError::Unavailable(m) => CommerceError::Provider(m),
+        })?;
+        let (st, err, last4) = match &result {
+            Confirmation::Succeeded { card_last4 } => ("succeeded", None, card_last4.clone()),
+            Confirmation::Processing => ("processing", None, None),
+            Confirmation::RequiresAction { .. } => ("requires_action", None, None),
+            Confirmation::Failed { code, .. } => ("failed", Some(code.clone()), None),
+        };
+        // The webhook is the authority on success; here we only note what the buyer saw.
+        sqlx::query("UPDATE payments SET status = CASE WHEN status = 'succeeded' THEN status ELSE $1 END, last_error = $2, card_last4 = COALESCE($3, card_last4), updated_at = $4 WHERE intent_id = $5")
+            .bind(st)
+            .bind(err)
+            .bind(last4)
+            .bind(self.clock.now_ms())
+            .bind(&intent_id)
+            .execute(self.db.write())
+            .await?;
+        Ok(result)
+    }
+
+    /// Staff moves an order along (processing, shipped, delivered) or cancels an unpaid one.
+    pub async fn update_status(&self, actor: &str, order_id: &str, to: &str) -> Result<Order, CommerceError> {
+        if !STATES.contains(&to) {
+            return Err(CommerceError::Validation(json!({"status": format!("one of {}", STATES.join(", "))})));
+        }
+        if matches!(to, "paid" | "refunded" | "partially_refunded") {
+            return Err(CommerceError::rule("invalid_transition", format!("{to} is set by payments and refunds, not by hand.")));
+        }
+        let now = self.clock.now_ms();
+        let (id, to_s, actor_s) = (order_id.to_string(), to.to_string(), actor.to_string());
+        self.db
+            .transaction(move |tx| {
+                let (id, to, actor) = (id.clone(), to_s.clone(), actor_s.clone());
+                Box::pin(async move {
+                    let from: String = sqlx::query("SELECT status FROM orders WHERE id = $1")
+                        .bind(&id)
+                        .fetch_optional(&mut **tx)
+                        .await?
+                        .ok_or(CommerceError::NotFound)?
+                        .try_get(0)?;
+                    if to == "cancelled" {
+                        if from != "pending_payment" {
+                            return Err(CommerceError::rule("invalid_transition", "A paid order is cancelled by refunding it."));
+                        }
+                        cancel_unpaid(tx, now, &id, "cancelled by staff", &actor).await?;
+                        return Ok(());
+                    }
+                    if !transition(tx, now, &id, &from, &to, &actor, "status update").await? {
+                        return Err(CommerceError::rule("invalid_transition", "The order changed meanwhile; reload it."));
+                    }
+                    Ok::<_, CommerceError>(())
+                })
+            })
+            .await?;
+        self.order(order_id, &Viewer::Staff).await
+    }
+
+    /// A buyer cancels an order they have not paid for.
+    pub async fn cancel_by_customer(&self, order_id: &str) -> Result<(), CommerceError> {
+        let now = self.clock.now_ms();
+        let id = order_id.to_string();
+        self.db
+            .transaction(move |tx| {
+                let id = id.clone();
+                Box::pin(async move {
+                    if !cancel_unpaid(tx, now, &id, "cancelled by customer", "customer").await? {
+                        return Err(CommerceError::rule("invalid_transition", "Only an unpaid order can be cancelled."));
+                    }
+                    Ok::<_, CommerceError>(())
+                })
+            })
+            .await
+    }
+
+    /// Refunds all (`amount: None`) or part of a paid order through the provider, optionally
+    /// putting the goods back in stock (full refunds).
+    pub async fn refund(
+        &self,
+        actor: &str,
+        order_id: &str,
+        amount: Option<i64>,
+        reason: &str,
+        restock: bool,
+    ) -> Result<Order, CommerceError> {
+        let now = self.clock.now_ms();
+        let o = self.order(order_id, &Viewer::Staff).await?;
+        let refundable = o.amount_paid - o.amount_refunded;
+        let amount = amount.unwrap_or(refundable);
+        if amount <= 0 {
+            return Err(CommerceError::Validation(json!({"amount": "a positive amount in cents"})));
+        }
+        if amount > refundable {
+            return Err(CommerceError::rule(
+                "refund_exceeds_paid",
+                format!("At most {} can still be refunded.", lsn_core::money::Money::aud(refundable.max(0))),
+            ));
+        }
+        if restock && amount != refundable {
+            return Err(CommerceError::Validation(json!({"restock": "restocking goes with a full refund of what remains"})));
+        }
+        if reason.chars().count() > 500 {
+            return Err(CommerceError::Validation(json!({"reason": "at most 500 characters"})));
+        }
+        let refund_id = lsn_core::ids::new_id();
+        // Claim the amount first, so two refunds at once cannot exceed what was paid.
+        let claimed = sqlx::query(
+            "UPDATE orders SET amount_refunded = amount_refunded + $1, updated_at = $2 WHERE id = $3 AND amount_refunded + $1 <= amount_paid \
+             AND status IN ('paid', 'processing', 'shipped', 'delivered', 'partially_refunded')",
+        )
+        .bind(amount)
+        .bind(now)
+        .bind(order_id)
+        .execute(self.db.write())
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Err(CommerceError::rule("refund_exceeds_paid", "Nothing more can be refunded on this order."));
+        }
+        sqlx::query("INSERT INTO refunds (id, order_id, amount, reason, restock, status, actor, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)")
+            .bind(&refund_id)
+            .bind(order_id)
+            .bind(amount)
+            .bind(reason)
+            .bind(i64::from(restock))
+            .bind(actor)
+            .bind(now)
+            .execute(self.db.write())
+            .await?;
+        let intent: String =
+            sqlx::query("SELECT intent_id FROM payments WHERE order_id = $1 AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1")
+                .bind(order_id)
+                .fetch_optional(self.db.read())
+                .await?
+                .ok_or_else(|| CommerceError::rule("not_paid", "This order has no successful payment to refund."))?
+                .try_get(0)?;
+        let result = self.provider.refund(&intent, amount, &format!("refund:{refund_id}")).await;
+        let provider_ref = match result {
+            Ok(r) => r.id,
+            Err(e) => {
+                sqlx::query("UPDATE orders SET amount_refunded = amount_refunded - $1 WHERE id = $2")
+                    .bind(amount)
+                    .bind(order_id)
+                    .execute(self.db.write())
+                    .await?;
+                sqlx::query("UPDATE refunds SET status = 'failed' WHERE id = $1").bind(&refund_id).execute(self.db.write()).await?;
+                return Err(match e {
+                    crate::payments::ProviderError::Rejected(m) => CommerceError::rule("refund_rejected", m),
+                    crate::payments::ProviderError::Unavailable(m) => CommerceError::Provider(m),
+                });
+            }
+        };
+        let items: Vec<(String, i64)> = o.items.iter().map(|i| (i.variant_id.clone(), i.quantity)).collect();
+        let (oid, rid, actor_s, reason_s) = (order_id.to_string(), refund_id.clone(), actor.to_string(), reason.to_string());
+        self.db
+            .transaction(move |tx| {
+                let (oid, rid, actor, reason, items, provider_ref) =
+                    (oid.clone(), rid.clone(), actor_s.clone(), reason_s.clone(), items.clone(), provider_ref.clone());
+                Box::pin(async move {
+                    sqlx::query("UPDATE refunds SET status = 'succeeded', provider_ref = $1 WHERE id = $2")
+                        .bind(&provider_ref)
+                        .bind(&rid)
+                        .execute(&mut **tx)
+                        .await?;
+                    settle_refund_status(tx, now, &oid, &actor, &reason).await?;
+                    if restock {
+                        for (variant, qty) in &items {
+                            stock::restock(tx, now, variant, *qty, "refund", &oid, &actor).await?;
+                        }
+                    }
+                    lsn_ops::publish(
+                        tx,
+                        now,
+                        "order.refunded",
+                        Some(&oid),
+                        &json!({"order_id": oid, "refund_id": rid, "amount": amount, "restocked": restock}),
+                    )
+                    .await?;
+                    Ok::<_, CommerceError>(())
+                })
+            })
+            .await?;
+        self.order(order_id, &Viewer::Staff).await
+    }
+}
+
+/// Sets `refunded` or `partially_refunded` from the amounts.
+async fn settle_refund_status(tx: &mut Tx, now: i64, order_id: &str, actor: &str, reason: &str) -> Result<(), CommerceError> {
+    let r =
+        sqlx::query("SELECT status, amount_paid, amount_refunded FROM orders WHERE id = $1").bind(order_id).fetch_one(&mut **tx).await?;
+    let (status, paid, refunded): (String, i64, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+    let to = if refunded >= paid { "refunded" } else { "partially_refunded" };
+    if refunded > 0 && status != to && allowed(&status, to) {
+        transition(tx, now, order_id, &status, to, actor, reason).await?;
+    } else if status == "partially_refunded" && to == "partially_refunded" {
+        record(tx, now, order_id, Some("partially_refunded"), "partially_refunded", actor, reason).await?;
+    }
+    Ok(())
+}
+
+/// Cancels an unpaid order: releases its stock, its discount use and its per-customer counts,
+/// and schedules the provider intent's cancellation. False when the order was not unpaid.
+pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, actor: &str) -> Result<bool, CommerceError> {
+    if !transition(tx, now, order_id, "pending_payment", "cancelled", actor, reason).await? {
+        return Ok(false);
+    }
+    stock::release_order(tx, now, order_id, reason).await?;
+    let r = sqlx::query("SELECT discount_code_id, customer_key FROM orders WHERE id = $1").bind(order_id).fetch_one(&mut **tx).await?;
+    let (code, customer): (Option<String>, String) = (r.try_get(0)?, r.try_get(1)?);
+    if let Some(code) = code {
+        discounts::release(tx, &code, &customer).await?;
+    }
+    let per_product = sqlx::query("SELECT v.product_id, CAST(SUM(oi.quantity) AS BIGINT) FROM order_items oi JOIN variants v ON v.id = oi.variant_id WHERE oi.order_id = $1 GROUP BY v.product_id")
+        .bind(order_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    for p in per_product {
+        let (pid, q): (String, i64) = (p.try_get(0)?, p.try_get(1)?);
+        sqlx::query(
+            "UPDATE customer_product_purchases SET quantity = quantity - $1 WHERE product_id = $2 AND customer_key = $3 AND quantity >= $1",
+        )
+        .bind(q)
+        .bind(&pid)
+        .bind(&customer)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let intent: Option<String> =
+        sqlx::query("SELECT intent_id FROM payments WHERE order_id = $1 AND intent_id NOT LIKE 'pending_%' AND status <> 'succeeded'")
+            .bind(order_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+    if let Some(i) = intent {
+        lsn_ops::enqueue(&mut **tx, &NewJob::new(CANCEL_INTENT_JOB, json!({"intent_id": i})).dedupe(format!("cancel:{i}")), now).await?;
+    }
+    lsn_ops::publish(tx, now, "order.cancelled", Some(order_id), &json!({"order_id": order_id, "reason": reason})).await?;
+    Ok(true)
+}
+
+async fn order_by_intent(tx: &mut Tx, intent: &str) -> Result<Option<(String, String, String, String, i64)>, sqlx::Error> {
+    let r = sqlx::query(
+        "SELECT o.id, o.status, o.number, o.email, o.total FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.intent_id = $1",
+    )
+    .bind(intent)
+    .fetch_optional(&mut **tx)
+    .await?;
+    r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?))).transpose()
+}
+
+/// Applies one provider event inside the webhook transaction. `Ok(false)`: it depends on an
+/// event not seen yet, try again later.
+pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, obj: &Value) -> Result<bool, CommerceError> {
+    let intent = if event_type.starts_with("payment_intent.") { obj["id"].as_str() } else { obj["payment_intent"].as_str() }
+        .unwrap_or_default()
+        .to_string();
+    let Some((order_id, status, number, email, total)) = order_by_intent(tx, &intent).await? else {
+        return Ok(false);
+    };
+    match event_type {
+        "payment_intent.succeeded" => {
+            let received = obj["amount_received"].as_i64().unwrap_or(total);
+            let r = sqlx::query("UPDATE payments SET status = 'succeeded', updated_at = $1 WHERE intent_id = $2 AND status <> 'succeeded'")
+                .bind(now)
+                .bind(&intent)
+                .execute(&mut **tx)
+                .await?;
+            if r.rows_affected() == 0 && status != "pending_payment" && status != "cancelled" {
+                return Ok(true);
+            }
+            let late = status == "cancelled";
+            if late {
+                // Paid after the reservation ran out: take the stock again if it is still there.
+                let lines: Vec<(String, i64)> = sqlx::query("SELECT variant_id, quantity FROM order_items WHERE order_id = $1")
+                    .bind(&order_id)
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect::<Result<_, sqlx::Error>>()?;
+                if stock::reserve_again(tx, now, &order_id, &lines).await.is_err() {
+                    sqlx::query("UPDATE orders SET amount_paid = $1 WHERE id = $2")
+                        .bind(received)
+                        .bind(&order_id)
+                        .execute(&mut **tx)
+                        .await?;
+                    open_task(
+                        tx,
+                        now,
+                        "late_payment",
+                        &format!("Refund late payment for cancelled order {number}"),
+                        "The payment arrived after the order was cancelled and the stock is gone. Refund it.",
+                        &order_id,
+                    )
+                    .await?;
+                    return Ok(true);
+                }
+            } else if status != "pending_payment" {
+                return Ok(true);
+            }
+            if !transition(
+                tx,
+                now,
+                &order_id,
+                if late { "cancelled" } else { "pending_payment" },
+                "paid",
+                "stripe",
+                if late { "late payment" } else { "payment succeeded" },
+            )
+            .await?
+            {
+                return Ok(true);
+            }
+            stock::consume_order(tx, now, &order_id).await?;
+            sqlx::query("UPDATE orders SET amount_paid = $1, paid_at = $2 WHERE id = $3")
+                .bind(received)
+                .bind(now)
+                .bind(&order_id)
+                .execute(&mut **tx)
+                .await?;
+            // The bought lines leave the cart; anything added since stays.
+            sqlx::query("DELETE FROM cart_items WHERE cart_id = (SELECT cart_id FROM orders WHERE id = $1) AND variant_id IN (SELECT variant_id FROM order_items WHERE order_id = $1)")
+                .bind(&order_id)
+                .execute(&mut **tx)
+                .await?;
+            lsn_ops::publish(
+                tx,
+                now,
+                "payment.succeeded",
+                Some(&order_id),
+                &json!({"order_id": order_id, "amount": received, "intent_id": intent}),
+            )
+            .await?;
+            let items = sqlx::query("SELECT title, quantity, line_total FROM order_items WHERE order_id = $1 ORDER BY position")
+                .bind(&order_id)
+                .fetch_all(&mut **tx)
+                .await?;
+            let mut lines = String::new();
+            for i in items {
+                lines.push_str(&format!(
+                    "  {} × {}  {}\n",
+                    i.try_get::<i64, _>(1)?,
+                    i.try_get::<String, _>(0)?,
+                    lsn_core::money::Money::aud(i.try_get(2)?)
+                ));
+            }
+            let msg = lsn_mail::Message {
+                to: email,
+                subject: format!("Order {number} confirmed"),
+                text: format!(
+                    "Thank you for your order {number}.\n\n{lines}\nTotal paid: {} (includes GST)\n\nTrack it at {}/orders/{number}\n",
+                    lsn_core::money::Money::aud(received),
+                    c.cfg.public_url
+                ),
+                html: None,
+                tag: Some("order_confirmation".into()),
+                message_id: Some(format!("order-confirmation-{order_id}")),
+            };
+            lsn_ops::builtin::queue_mail(tx, now, msg).await?;
+            Ok(true)
+        }
+        "payment_intent.payment_failed" => {
+            let code = obj["last_payment_error"]["decline_code"]
+                .as_str()
+                .or(obj["last_payment_error"]["code"].as_str())
+                .unwrap_or("payment_failed")
+                .to_string();
+            sqlx::query(
+                "UPDATE payments SET status = 'failed', last_error = $1, updated_at = $2 WHERE intent_id = $3 AND status <> 'succeeded'",
+            )
+            .bind(&code)
+            .bind(now)
+            .bind(&intent)
+            .execute(&mut **tx)
+            .await?;
+            if status == "pending_payment" && cancel_unpaid(tx, now, &order_id, &format!("payment failed: {code}"), "stripe").await? {
+                lsn_ops::publish(tx, now, "payment.failed", Some(&order_id), &json!({"order_id": order_id, "code": code})).await?;
+            }
+            Ok(true)
+        }
+        "charge.refunded" => {
+            let paid: i64 =
+                sqlx::query("SELECT amount_paid FROM orders WHERE id = $1").bind(&order_id).fetch_one(&mut **tx).await?.try_get(0)?;
+            if paid == 0 {
+                return Ok(false);
+            }
+            let refunded = obj["amount_refunded"].as_i64().unwrap_or(0).min(paid);
+            // Refunds made here already counted themselves; this catches ones made in Stripe's dashboard.
+            let r = sqlx::query("UPDATE orders SET amount_refunded = $1, updated_at = $2 WHERE id = $3 AND amount_refunded < $1")
+                .bind(refunded)
+                .bind(now)
+                .bind(&order_id)
+                .execute(&mut **tx)
+                .await?;
+            if r.rows_affected() == 1 {
+                settle_refund_status(tx, now, &order_id, "stripe", "refunded at the provider").await?;
+                lsn_ops::publish(
+                    tx,
+                    now,
+                    "order.refunded",
+                    Some(&order_id),
+                    &json!({"order_id": order_id, "amount_refunded": refunded, "source": "provider"}),
+                )
+                .await?;
+            }
+            Ok(true)
+        }
+        "charge.dispute.created" => {
+            let dispute_id = obj["id"].as_str().unwrap_or_default().to_string();
+            let ins = sqlx::query("INSERT INTO disputes (id, order_id, amount, reason, status, opened_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
+                .bind(&dispute_id)
+                .bind(&order_id)
+                .bind(obj["amount"].as_i64().unwrap_or(0))
+                .bind(obj["reason"].as_str().unwrap_or("general"))
+                .bind(obj["status"].as_str().unwrap_or("needs_response"))
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            if ins.rows_affected() == 1 {
+                sqlx::query("UPDATE orders SET disputed = 1, payout_hold = 1, updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(&order_id)
+                    .execute(&mut **tx)
+                    .await?;
+                open_task(
+                    tx,
+                    now,
+                    "dispute",
+                    &format!("Respond to the dispute on order {number}"),
+                    &format!(
+                        "Reason: {}. Gather evidence in the Stripe dashboard before the deadline.",
+                        obj["reason"].as_str().unwrap_or("general")
+                    ),
+                    &order_id,
+                )
+                .await?;
+                lsn_ops::publish(tx, now, "order.disputed", Some(&order_id), &json!({"order_id": order_id, "dispute_id": dispute_id}))
+                    .await?;
+            }
+            Ok(true)
+        }
+        "charge.dispute.closed" => {
+            let dispute_id = obj["id"].as_str().unwrap_or_default();
+            let outcome = obj["status"].as_str().unwrap_or("closed");
+            let known: i64 =
+                sqlx::query("SELECT COUNT(*) FROM disputes WHERE id = $1").bind(dispute_id).fetch_one(&mut **tx).await?.try_get(0)?;
+            if known == 0 {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE disputes SET status = $1, closed_at = $2 WHERE id = $3")
+                .bind(outcome)
+                .bind(now)
+                .bind(dispute_id)
+                .execute(&mut **tx)
+                .await?;
+            if outcome == "won" {
+                sqlx::query("UPDATE orders SET disputed = 0, payout_hold = 0, updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(&order_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            lsn_ops::publish(
+                tx,
+                now,
+                "order.dispute_closed",
+                Some(&order_id),
+                &json!({"order_id": order_id, "dispute_id": dispute_id, "status": outcome}),
+            )
+            .await?;
+            Ok(true)
+        }
+        _ => Ok(true),
+    }
+}
+
+async fn open_task(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str, reference: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO tasks (id, kind, title, detail, ref, status, created_at) VALUES ($1, $2, $3, $4, $5, 'open', $6)")
+        .bind(lsn_core::ids::new_id())
+        .bind(kind)
+        .bind(title)
+        .bind(detail)
+        .bind(reference)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Cancels orders whose reservation expired unpaid, then retries deferred webhook events.
+pub struct ExpireJob {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ExpireJob {
+    async fn run(&self, ctx: &JobContext, _payload: &Value) -> Result<(), JobError> {
+        let c = &self.commerce;
+        let now = ctx.clock.now_ms();
+        let expired = stock::expired_orders(&c.db, now, 500).await?;
+        for order_id in expired {
+            let id = order_id.clone();
+            c.db.transaction(move |tx| {
+                let id = id.clone();
+                Box::pin(async move {
+                    if !cancel_unpaid(tx, now, &id, "reservation expired", "system").await? {
+                        // Paid or cancelled meanwhile: whatever is still held goes back.
+                        stock::release_order(tx, now, &id, "reservation expired").await?;
+                    }
+                    Ok::<_, CommerceError>(())
+                })
+            })
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        }
+        webhook::retry_deferred(c).await.map_err(|e| JobError::Retry(e.to_string()))?;
+        Ok(())
+    }
+}
+
+pub struct CancelIntentJob {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for CancelIntentJob {
+    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let intent = payload["intent_id"].as_str().unwrap_or_default();
+        match self.commerce.provider.cancel(intent, &format!("cancel:{intent}")).await {
+            Ok(()) => Ok(()),
+            Err(crate::payments::ProviderError::Rejected(m)) => {
+                tracing::info!(intent, "intent not cancelled: {m}");
+                Ok(())
+            }
+            Err(crate::payments::ProviderError::Unavailable(m)) => Err(JobError::Retry(m)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn state_machine() {
+        assert!(super::allowed("pending_payment", "paid"));
+        assert!(super::allowed("paid", "processing"));
+        assert!(!super::allowed("pending_payment", "shipped"));
+        assert!(!super::allowed("refunded", "paid"));
+        assert!(!super::allowed("delivered", "processing"));
+        assert!(!super::allowed("cancelled", "shipped"));
+        let n = super::order_number();
+        assert!(n.starts_with("LSN-") && n.len() == 11);
+    }
+}

@@ -1,0 +1,72 @@
+//! Payments: one provider trait, two implementations — the built-in `sandbox` that behaves like
+//! Stripe's test mode (the default while `STRIPE_SECRET_KEY` is unset) and the real Stripe REST
+//! client — and the webhook receiver both feed.
+//!
+//! Card numbers never reach the database or the logs: Stripe takes them in its own hosted
+//! fields; the sandbox maps a test number to its behaviour in memory and keeps only the last four.
+
+pub mod sandbox;
+pub mod stripe;
+pub mod webhook;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone)]
+pub struct IntentRequest {
+    pub order_id: String,
+    pub order_number: String,
+    pub amount: i64,
+    pub currency: String,
+    pub email: String,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Intent {
+    pub id: String,
+    pub client_secret: Option<String>,
+    pub status: String,
+}
+
+/// What confirming a payment method did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Confirmation {
+    Succeeded { card_last4: Option<String> },
+    Processing,
+    RequiresAction { url: String },
+    Failed { code: String, message: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundResult {
+    pub id: String,
+    pub status: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider could not be reached or failed on its side: safe to retry with the same key.
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the request itself.
+    #[error("payment provider refused the request: {0}")]
+    Rejected(String),
+}
+
+/// How the buyer identifies the card: a provider payment-method id, or (sandbox only) a test
+/// card number typed into the sandbox form.
+#[derive(Debug, Clone)]
+pub enum PaymentMethod {
+    Id(String),
+    TestCard(String),
+}
+
+#[async_trait::async_trait]
+pub trait PaymentProvider: Send + Sync {
+    fn name(&self) -> &'static str;
+    async fn create_intent(&self, req: &IntentRequest) -> Result<Intent, ProviderError>;
+    async fn confirm(&self, intent_id: &str, method: &PaymentMethod, idempotency_key: &str) -> Result<Confirmation, ProviderError>;
+    async fn cancel(&self, intent_id: &str, idempotency_key: &str) -> Result<(), ProviderError>;
+    async fn refund(&self, intent_id: &str, amount: i64, idempotency_key: &str) -> Result<RefundResult, ProviderError>;
+}

@@ -1,0 +1,211 @@
+//! `POST /api/webhooks/stripe`: verify the signature, record the event by id, apply it once.
+//!
+//! Verification follows Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]`; the expected value
+//! is HMAC-SHA256 over `"{t}.{raw body}"` with the endpoint secret; any `v1` may match (secret
+//! rotation); `t` must be within 300 s of now. The event row and its effects are written in one
+//! transaction, keyed by the event id, so a duplicate delivery changes nothing. An event that
+//! arrives before the one it depends on (a refund before the payment) is stored as deferred and
+//! applied when its predecessor has been.
+
+use crate::{orders, Commerce, CommerceError};
+use hmac::{Mac, SimpleHmac};
+use lsn_db::RowExt;
+use serde_json::Value;
+
+pub const TOLERANCE_SECS: i64 = 300;
+pub const HANDLED: &[&str] =
+    &["payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded", "charge.dispute.created", "charge.dispute.closed"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("missing Stripe-Signature header")]
+    MissingSignature,
+    #[error("signature does not match")]
+    BadSignature,
+    #[error("timestamp outside the tolerance")]
+    Stale,
+    #[error("body is not a Stripe event")]
+    Malformed,
+    #[error("event type {0} is not handled")]
+    Unsupported(String),
+    #[error(transparent)]
+    Apply(#[from] CommerceError),
+}
+
+impl WebhookError {
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, WebhookError::Apply(CommerceError::Db(_)) | WebhookError::Apply(CommerceError::Internal(_)))
+    }
+}
+
+impl From<WebhookError> for lsn_core::ApiError {
+    fn from(e: WebhookError) -> Self {
+        use lsn_core::ApiError;
+        match e {
+            WebhookError::MissingSignature | WebhookError::BadSignature => {
+                ApiError::bad_request("invalid_signature", "The Stripe-Signature header does not verify.")
+            }
+            WebhookError::Stale => ApiError::bad_request("stale_timestamp", "The signature timestamp is outside the 300-second tolerance."),
+            WebhookError::Malformed => ApiError::bad_request("malformed_event", "The body is not a Stripe event."),
+            WebhookError::Unsupported(t) => ApiError::bad_request("unsupported_event", format!("Event type {t} is not handled.")),
+            WebhookError::Apply(e) => e.into(),
+        }
+    }
+}
+
+/// Lower-case hex HMAC-SHA256 of `"{t}.{body}"`.
+pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
+    let mut mac = <SimpleHmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Checks a `Stripe-Signature` header against the body at time `now` (Unix seconds).
+pub fn verify(header: Option<&str>, body: &[u8], secret: &str, now: i64) -> Result<(), WebhookError> {
+    let header = header.ok_or(WebhookError::MissingSignature)?;
+    let mut t: Option<i64> = None;
+    let mut sigs = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = v.parse().ok(),
+            Some(("v1", v)) => sigs.push(v.to_string()),
+            _ => {}
+        }
+    }
+    let t = t.ok_or(WebhookError::BadSignature)?;
+    if sigs.is_empty() {
+        return Err(WebhookError::BadSignature);
+    }
+    let expected = sign(secret, t, body);
+    use subtle::ConstantTimeEq;
+    if !sigs.iter().any(|s| s.len() == expected.len() && bool::from(s.as_bytes().ct_eq(expected.as_bytes()))) {
+        return Err(WebhookError::BadSignature);
+    }
+    if (now - t).abs() > TOLERANCE_SECS {
+        return Err(WebhookError::Stale);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    Applied,
+    Duplicate,
+    Deferred,
+}
+
+/// The payment intent an event is about (for a charge or dispute, the one it belongs to).
+fn intent_of(event_type: &str, obj: &Value) -> Option<String> {
+    if event_type.starts_with("payment_intent.") { obj["id"].as_str() } else { obj["payment_intent"].as_str() }.map(str::to_string)
+}
+
+pub async fn receive(c: &Commerce, body: &[u8], signature: Option<&str>) -> Result<Received, WebhookError> {
+    verify(signature, body, &c.webhook_secret, c.clock.now().timestamp())?;
+    let event: Value = serde_json::from_slice(body).map_err(|_| WebhookError::Malformed)?;
+    let (Some(id), Some(event_type)) = (event["id"].as_str(), event["type"].as_str()) else { return Err(WebhookError::Malformed) };
+    if !event["data"]["object"].is_object() || id.len() > 255 {
+        return Err(WebhookError::Malformed);
+    }
+    if !HANDLED.contains(&event_type) {
+        return Err(WebhookError::Unsupported(event_type.chars().take(100).collect()));
+    }
+    let now = c.clock.now_ms();
+    let created = event["created"].as_i64().unwrap_or(0);
+    let intent = intent_of(event_type, &event["data"]["object"]);
+    let (id, event_type, raw) = (id.to_string(), event_type.to_string(), String::from_utf8_lossy(body).to_string());
+    let c2 = c.clone();
+    let result = c
+        .db
+        .transaction(move |tx| {
+            let (id, event_type, raw, intent, c) = (id.clone(), event_type.clone(), raw.clone(), intent.clone(), c2.clone());
+            Box::pin(async move {
+                let ins = sqlx::query("INSERT INTO webhook_events (id, provider, type, object_id, created, received_at, payload) VALUES ($1, 'stripe', $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
+                    .bind(&id)
+                    .bind(&event_type)
+                    .bind(&intent)
+                    .bind(created)
+                    .bind(now)
+                    .bind(&raw)
+                    .execute(&mut **tx)
+                    .await?;
+                if ins.rows_affected() == 0 {
+                    return Ok(Received::Duplicate);
+                }
+                let event: Value = serde_json::from_str(&raw).map_err(|e| CommerceError::Internal(e.to_string()))?;
+                let applied = orders::apply_event(&c, tx, now, &event_type, &event["data"]["object"]).await?;
+                let outcome = if applied { "applied" } else { "deferred" };
+                sqlx::query("UPDATE webhook_events SET processed_at = CASE WHEN $1 = 'applied' THEN $2 ELSE NULL END, outcome = $1 WHERE id = $3").bind(outcome).bind(now).bind(&id).execute(&mut **tx).await?;
+                Ok::<_, CommerceError>(if applied { Received::Applied } else { Received::Deferred })
+            })
+        })
+        .await?;
+    if result == Received::Applied {
+        retry_deferred(c).await?;
+    }
+    Ok(result)
+}
+
+/// Applies deferred events whose predecessors have arrived, oldest first. Returns how many.
+pub async fn retry_deferred(c: &Commerce) -> Result<usize, CommerceError> {
+    let rows = sqlx::query("SELECT id, type, payload FROM webhook_events WHERE processed_at IS NULL AND outcome = 'deferred' ORDER BY created, received_at LIMIT 100").fetch_all(c.db.read()).await?;
+    let mut applied = 0;
+    for r in rows {
+        let (id, event_type, raw): (String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        let now = c.clock.now_ms();
+        let c2 = c.clone();
+        let done =
+            c.db.transaction(move |tx| {
+                let (id, event_type, raw, c) = (id.clone(), event_type.clone(), raw.clone(), c2.clone());
+                Box::pin(async move {
+                    // Claim it: another node may be doing the same.
+                    let still: i64 = sqlx::query("SELECT COUNT(*) FROM webhook_events WHERE id = $1 AND processed_at IS NULL")
+                        .bind(&id)
+                        .fetch_one(&mut **tx)
+                        .await?
+                        .try_get(0)?;
+                    if still == 0 {
+                        return Ok(false);
+                    }
+                    let event: Value = serde_json::from_str(&raw).map_err(|e| CommerceError::Internal(e.to_string()))?;
+                    let ok = orders::apply_event(&c, tx, now, &event_type, &event["data"]["object"]).await?;
+                    if ok {
+                        sqlx::query("UPDATE webhook_events SET processed_at = $1, outcome = 'applied' WHERE id = $2")
+                            .bind(now)
+                            .bind(&id)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    Ok::<_, CommerceError>(ok)
+                })
+            })
+            .await?;
+        if done {
+            applied += 1;
+        }
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures() {
+        let body = br#"{"id":"evt_1"}"#;
+        let s = sign("whsec_test", 1_700_000_000, body);
+        let ok = format!("t=1700000000,v1={s}");
+        assert!(verify(Some(&ok), body, "whsec_test", 1_700_000_100).is_ok());
+        // Several v1 values (secret rotation) and other schemes are fine.
+        let rotated = format!("t=1700000000,v0=abc,v1={},v1={s}", "0".repeat(64));
+        assert!(verify(Some(&rotated), body, "whsec_test", 1_700_000_000).is_ok());
+        assert!(matches!(verify(Some(&ok), body, "whsec_other", 1_700_000_000), Err(WebhookError::BadSignature)));
+        assert!(matches!(verify(Some(&ok), b"{\"id\":\"evt_2\"}", "whsec_test", 1_700_000_000), Err(WebhookError::BadSignature)));
+        assert!(matches!(verify(Some(&ok), body, "whsec_test", 1_700_000_301), Err(WebhookError::Stale)));
+        assert!(matches!(verify(None, body, "whsec_test", 0), Err(WebhookError::MissingSignature)));
+        assert!(matches!(verify(Some("garbage"), body, "whsec_test", 0), Err(WebhookError::BadSignature)));
+        assert!(matches!(verify(Some("t=abc,v1=00"), body, "whsec_test", 0), Err(WebhookError::BadSignature)));
+    }
+}

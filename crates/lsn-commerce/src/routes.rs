@@ -1,0 +1,644 @@
+//! The commerce HTTP surface under `/api/v1`: catalog, inventory, cart, checkout, orders,
+//! refunds, discounts, tasks; the Stripe webhook; the sandbox's authentication page.
+
+use crate::cart::{self, Owner, CART_COOKIE};
+use crate::idempotency::{self, Begin};
+use crate::orders::{CheckoutInput, Viewer};
+use crate::payments::{webhook, Confirmation, PaymentMethod};
+use crate::{discounts, Commerce, CommerceError};
+use axum::body::Bytes;
+use axum::extract::{FromRef, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::CookieJar;
+use lsn_catalog::{ProductInput, ProductPatch, SearchQuery};
+use lsn_core::problem::{JsonBody, QueryArgs};
+use lsn_core::ApiError;
+use lsn_db::RowExt;
+use lsn_identity::{AuthUser, Identity, MaybeUser};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Commerce: FromRef<S>,
+    Identity: FromRef<S>,
+{
+    Router::new()
+        .route("/api/v1/products", get(list_products).post(create_product))
+        .route("/api/v1/products/{id}", get(get_product).patch(update_product).delete(delete_product))
+        .route("/api/v1/products/{id}/images", post(upload_image))
+        .route("/api/v1/categories", get(categories))
+        .route("/media/{key}", get(media))
+        .route("/api/v1/inventory/receive", post(receive_stock))
+        .route("/api/v1/inventory/adjust", post(adjust_stock))
+        .route("/api/v1/inventory/{sku}", get(stock_level))
+        .route("/api/v1/cart", get(get_cart))
+        .route("/api/v1/cart/items", post(add_item))
+        .route("/api/v1/cart/items/{variant}", put(set_item).delete(remove_item))
+        .route("/api/v1/checkout/shipping-options", get(shipping_options))
+        .route("/api/v1/checkout", post(checkout))
+        .route("/api/v1/orders", get(list_orders))
+        .route("/api/v1/orders/{id}", get(get_order))
+        .route("/api/v1/orders/{id}/pay", post(pay))
+        .route("/api/v1/orders/{id}/cancel", post(cancel))
+        .route("/api/v1/orders/{id}/status", post(set_status))
+        .route("/api/v1/orders/{id}/refunds", post(refund))
+        .route("/api/v1/discounts", get(list_discounts).post(create_discount))
+        .route("/api/v1/admin/tasks", get(tasks))
+        .route("/api/webhooks/stripe", post(stripe_webhook))
+        .route("/api/sandbox/3ds/{intent}", get(sandbox_3ds_page).post(sandbox_3ds))
+}
+
+fn staff(user: &AuthUser, scope: &str) -> Result<(), ApiError> {
+    if user.user.role.is_staff() && user.has_scope(scope) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+// ----------------------------------------------------------------------------- catalog
+
+async fn list_products(
+    State(c): State<Commerce>,
+    MaybeUser(user): MaybeUser,
+    QueryArgs(q): QueryArgs<SearchQuery>,
+) -> ApiResult<Json<Value>> {
+    let staff = user.as_ref().is_some_and(|u| u.user.role.is_staff());
+    let page = c.catalog.search(&q, staff).await?;
+    Ok(Json(json!(page)))
+}
+
+async fn get_product(State(c): State<Commerce>, MaybeUser(user): MaybeUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let staff = user.as_ref().is_some_and(|u| u.user.role.is_staff());
+    let p = c.catalog.get(&id, staff).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(json!({ "product": p })))
+}
+
+async fn create_product(State(c): State<Commerce>, user: AuthUser, JsonBody(input): JsonBody<ProductInput>) -> ApiResult<Response> {
+    staff(&user, "catalog:write")?;
+    let p = c.catalog.create(&input).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "product": p }))).into_response())
+}
+
+async fn update_product(
+    State(c): State<Commerce>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<ProductPatch>,
+) -> ApiResult<Json<Value>> {
+    staff(&user, "catalog:write")?;
+    Ok(Json(json!({ "product": c.catalog.update(&id, &patch).await? })))
+}
+
+async fn delete_product(State(c): State<Commerce>, user: AuthUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    staff(&user, "catalog:write")?;
+    Ok(Json(json!({ "id": id, "result": c.catalog.delete(&id).await? })))
+}
+
+async fn categories(State(c): State<Commerce>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "categories": c.catalog.categories().await? })))
+}
+
+const IMAGE_TYPES: &[(&str, &str)] = &[("image/jpeg", "jpg"), ("image/png", "png"), ("image/webp", "webp"), ("image/gif", "gif")];
+
+#[derive(Deserialize)]
+struct AltArg {
+    alt: Option<String>,
+}
+
+async fn upload_image(
+    State(c): State<Commerce>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    QueryArgs(q): QueryArgs<AltArg>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    staff(&user, "catalog:write")?;
+    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some((_, ext)) = IMAGE_TYPES.iter().find(|(t, _)| *t == ct) else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_image_type",
+            "Upload a JPEG, PNG, WebP or GIF image as the request body.",
+        ));
+    };
+    let magic_ok = match *ext {
+        "jpg" => body.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "png" => body.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "gif" => body.starts_with(b"GIF8"),
+        _ => body.len() > 12 && &body[..4] == b"RIFF" && &body[8..12] == b"WEBP",
+    };
+    if body.is_empty() || !magic_ok {
+        return Err(ApiError::bad_request("invalid_image", "The body is not an image of the type it claims."));
+    }
+    let key = format!("{}.{ext}", lsn_core::ids::new_id());
+    let dir = c.cfg.media_dir();
+    tokio::fs::create_dir_all(&dir).await.map_err(ApiError::internal)?;
+    tokio::fs::write(dir.join(&key), &body).await.map_err(ApiError::internal)?;
+    let alt = q.alt.unwrap_or_default().chars().take(200).collect::<String>();
+    match c.catalog.add_image(&id, &key, ct, body.len() as i64, &alt).await {
+        Ok(img) => Ok((StatusCode::CREATED, Json(json!({ "image": img }))).into_response()),
+        Err(e) => {
+            let _ = tokio::fs::remove_file(dir.join(&key)).await;
+            Err(e.into())
+        }
+    }
+}
+
+async fn media(State(c): State<Commerce>, Path(key): Path<String>) -> Response {
+    let valid = key.len() < 80 && key.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.') && !key.starts_with('.');
+    let ct = IMAGE_TYPES.iter().find(|(_, e)| key.ends_with(&format!(".{e}"))).map(|(t, _)| *t);
+    match (valid, ct) {
+        (true, Some(ct)) => match tokio::fs::read(c.cfg.media_dir().join(&key)).await {
+            Ok(bytes) => ([("content-type", ct), ("cache-control", "public, max-age=31536000, immutable")], bytes).into_response(),
+            Err(_) => ApiError::not_found().into_response(),
+        },
+        _ => ApiError::not_found().into_response(),
+    }
+}
+
+// ----------------------------------------------------------------------------- inventory
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockBody {
+    sku: String,
+    bin: String,
+    quantity: i64,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn variant_by_sku(c: &Commerce, sku: &str) -> Result<String, ApiError> {
+    let r = sqlx::query("SELECT id FROM variants WHERE sku = $1 OR id = $1")
+        .bind(sku)
+        .fetch_optional(c.db.read())
+        .await
+        .map_err(ApiError::internal)?;
+    r.map(|r| r.try_get::<String, _>(0))
+        .transpose()
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::bad_request("unknown_variant", "There is no variant with that SKU."))
+}
+
+async fn move_stock(c: &Commerce, user: &AuthUser, b: StockBody, kind: &'static str) -> ApiResult<Json<Value>> {
+    staff(user, "catalog:write")?;
+    if kind == "received" && !(1..=1_000_000).contains(&b.quantity)
+        || kind == "adjusted" && (b.quantity == 0 || b.quantity.abs() > 1_000_000)
+    {
+        return Err(ApiError::validation(json!({"quantity": "a non-zero whole number up to 1000000 (positive when receiving)"})));
+    }
+    if b.reason.chars().count() > 200 {
+        return Err(ApiError::validation(json!({"reason": "at most 200 characters"})));
+    }
+    let variant = variant_by_sku(c, &b.sku).await?;
+    let now = c.clock.now_ms();
+    let actor = user.actor().label;
+    let reason = if b.reason.trim().is_empty() { kind.to_string() } else { b.reason.trim().to_string() };
+    let level =
+        c.db.transaction(move |tx| {
+            let (variant, bin, reason, actor) = (variant.clone(), b.bin.clone(), reason.clone(), actor.clone());
+            Box::pin(async move {
+                lsn_warehouse::stock::receive(tx, now, &variant, &bin, b.quantity, kind, &reason, None, &actor)
+                    .await
+                    .map_err(CommerceError::from)
+            })
+        })
+        .await?;
+    Ok(Json(json!({ "sku": b.sku, "level": level })))
+}
+
+async fn receive_stock(State(c): State<Commerce>, user: AuthUser, JsonBody(b): JsonBody<StockBody>) -> ApiResult<Json<Value>> {
+    move_stock(&c, &user, b, "received").await
+}
+
+async fn adjust_stock(State(c): State<Commerce>, user: AuthUser, JsonBody(b): JsonBody<StockBody>) -> ApiResult<Json<Value>> {
+    move_stock(&c, &user, b, "adjusted").await
+}
+
+async fn stock_level(State(c): State<Commerce>, user: AuthUser, Path(sku): Path<String>) -> ApiResult<Json<Value>> {
+    staff(&user, "catalog:read")?;
+    let variant = variant_by_sku(&c, &sku).await?;
+    let r = sqlx::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
+        .bind(&variant)
+        .fetch_optional(c.db.read())
+        .await
+        .map_err(ApiError::internal)?;
+    let (on_hand, reserved): (i64, i64) = match r {
+        Some(r) => (r.try_get(0).map_err(ApiError::internal)?, r.try_get(1).map_err(ApiError::internal)?),
+        None => (0, 0),
+    };
+    let bins = sqlx::query("SELECT b.code, s.quantity FROM bin_stock s JOIN bins b ON b.id = s.bin_id WHERE s.variant_id = $1 AND s.quantity > 0 ORDER BY b.code").bind(&variant).fetch_all(c.db.read()).await.map_err(ApiError::internal)?;
+    let moves = sqlx::query("SELECT kind, quantity, reason, ref, actor, created_at FROM stock_movements WHERE variant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50").bind(&variant).fetch_all(c.db.read()).await.map_err(ApiError::internal)?;
+    let bins: Vec<Value> = bins
+        .iter()
+        .map(|r| json!({"bin": r.try_get::<String, _>(0).unwrap_or_default(), "quantity": r.try_get::<i64, _>(1).unwrap_or(0)}))
+        .collect();
+    let moves: Vec<Value> = moves
+        .iter()
+        .map(|r| {
+            json!({"kind": r.try_get::<String, _>(0).unwrap_or_default(), "quantity": r.try_get::<i64, _>(1).unwrap_or(0), "reason": r.try_get::<String, _>(2).unwrap_or_default(),
+                "ref": r.try_get::<Option<String>, _>(3).unwrap_or_default(), "actor": r.try_get::<String, _>(4).unwrap_or_default(), "at": r.try_get::<i64, _>(5).unwrap_or(0)})
+        })
+        .collect();
+    Ok(Json(
+        json!({"sku": sku, "on_hand": on_hand, "reserved": reserved, "available": on_hand - reserved, "bins": bins, "movements": moves}),
+    ))
+}
+
+// ----------------------------------------------------------------------------- cart
+
+fn owner(user: &Option<AuthUser>, jar: &CookieJar) -> Owner {
+    Owner { user_id: user.as_ref().map(|u| u.user.id.clone()), guest_token: jar.get(CART_COOKIE).map(|c| c.value().to_string()) }
+}
+
+fn cart_cookie(c: &Commerce, token: String) -> Cookie<'static> {
+    Cookie::build((CART_COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(c.cfg.is_production())
+        .path("/")
+        .max_age(cookie::time::Duration::days(30))
+        .build()
+}
+
+async fn cart_response(
+    c: &Commerce,
+    jar: CookieJar,
+    cart_id: Option<&str>,
+    new_token: Option<String>,
+    signed_in: bool,
+) -> ApiResult<Response> {
+    let view = cart::view(&c.db, cart_id).await?;
+    let jar = match (new_token, signed_in) {
+        (Some(t), _) => jar.add(cart_cookie(c, t)),
+        // A signed-in customer's guest cart has been merged: the cookie has done its job.
+        (None, true) if jar.get(CART_COOKIE).is_some() => jar.remove(Cookie::build(CART_COOKIE).path("/").build()),
+        _ => jar,
+    };
+    Ok((jar, Json(json!({ "cart": view }))).into_response())
+}
+
+async fn get_cart(State(c): State<Commerce>, MaybeUser(user): MaybeUser, jar: CookieJar) -> ApiResult<Response> {
+    let (id, token) = cart::resolve(&c.db, c.clock.now_ms(), &owner(&user, &jar), false).await?;
+    cart_response(&c, jar, id.as_deref(), token, user.is_some()).await
+}
+
+/// Anything else the client sends (a price, say) is ignored: prices come from the catalog.
+#[derive(Deserialize)]
+struct AddItem {
+    #[serde(default)]
+    sku: Option<String>,
+    #[serde(default)]
+    variant_id: Option<String>,
+    quantity: i64,
+}
+
+async fn add_item(
+    State(c): State<Commerce>,
+    MaybeUser(user): MaybeUser,
+    jar: CookieJar,
+    JsonBody(b): JsonBody<AddItem>,
+) -> ApiResult<Response> {
+    let key = b.variant_id.or(b.sku).ok_or_else(|| ApiError::validation(json!({"sku": "give a sku or a variant_id"})))?;
+    let now = c.clock.now_ms();
+    let (id, token) = cart::resolve(&c.db, now, &owner(&user, &jar), true).await?;
+    let id = id.ok_or_else(|| ApiError::internal("cart not created"))?;
+    cart::set_item(&c.db, now, &id, &key, b.quantity, true).await?;
+    cart_response(&c, jar, Some(&id), token, user.is_some()).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetQty {
+    quantity: i64,
+}
+
+async fn set_item(
+    State(c): State<Commerce>,
+    MaybeUser(user): MaybeUser,
+    jar: CookieJar,
+    Path(variant): Path<String>,
+    JsonBody(b): JsonBody<SetQty>,
+) -> ApiResult<Response> {
+    let now = c.clock.now_ms();
+    let (id, token) = cart::resolve(&c.db, now, &owner(&user, &jar), true).await?;
+    let id = id.ok_or_else(|| ApiError::internal("cart not created"))?;
+    cart::set_item(&c.db, now, &id, &variant, b.quantity, false).await?;
+    cart_response(&c, jar, Some(&id), token, user.is_some()).await
+}
+
+async fn remove_item(
+    State(c): State<Commerce>,
+    MaybeUser(user): MaybeUser,
+    jar: CookieJar,
+    Path(variant): Path<String>,
+) -> ApiResult<Response> {
+    let now = c.clock.now_ms();
+    let (id, token) = cart::resolve(&c.db, now, &owner(&user, &jar), false).await?;
+    if let Some(id) = &id {
+        cart::set_item(&c.db, now, id, &variant, 0, false).await?;
+    }
+    cart_response(&c, jar, id.as_deref(), token, user.is_some()).await
+}
+
+#[derive(Deserialize)]
+struct SubtotalArg {
+    subtotal: Option<i64>,
+}
+
+async fn shipping_options(QueryArgs(q): QueryArgs<SubtotalArg>) -> Json<Value> {
+    Json(json!({ "options": crate::pricing::shipping_options(q.subtotal.unwrap_or(0)), "free_over": crate::pricing::FREE_SHIPPING_OVER }))
+}
+
+// ----------------------------------------------------------------------------- idempotent POSTs
+
+fn idem_key(headers: &HeaderMap) -> Option<String> {
+    headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Runs `f` once per `Idempotency-Key` (when the header is given), replaying the first answer.
+async fn idempotent<F, Fut>(c: &Commerce, scope: &str, headers: &HeaderMap, what: &str, body: &Value, f: F) -> ApiResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<(StatusCode, Value)>>,
+{
+    let Some(key) = idem_key(headers) else {
+        let (s, v) = f().await?;
+        return Ok((s, Json(v)).into_response());
+    };
+    let hash = idempotency::request_hash(what, body);
+    match idempotency::begin(&c.db, c.clock.now_ms(), scope, &key, &hash).await? {
+        Begin::Replay(s, v) => {
+            Ok((StatusCode::from_u16(s).unwrap_or(StatusCode::OK), [("idempotent-replayed", "true")], Json(v)).into_response())
+        }
+        Begin::Fresh => {
+            let (status, value) = match f().await {
+                Ok(x) => x,
+                Err(e) => (e.status, e.body()),
+            };
+            idempotency::finish(&c.db, scope, &key, status.as_u16(), &value).await?;
+            Ok((status, Json(value)).into_response())
+        }
+    }
+}
+
+fn scope_of(user: &Option<AuthUser>, jar: &CookieJar) -> String {
+    match (user, jar.get(CART_COOKIE)) {
+        (Some(u), _) => format!("user:{}", u.user.id),
+        (None, Some(c)) => format!("cart:{}", lsn_core::ids::hash_token(c.value())),
+        (None, None) => "anonymous".into(),
+    }
+}
+
+async fn checkout(
+    State(c): State<Commerce>,
+    MaybeUser(user): MaybeUser,
+    jar: CookieJar,
+    headers: HeaderMap,
+    JsonBody(raw): JsonBody<Value>,
+) -> ApiResult<Response> {
+    let input: CheckoutInput = serde_json::from_value(raw.clone()).map_err(|e| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("The body does not have the expected fields: {e}"))
+    })?;
+    let scope = scope_of(&user, &jar);
+    let (cart_id, _) = cart::resolve(&c.db, c.clock.now_ms(), &owner(&user, &jar), false).await?;
+    let c2 = c.clone();
+    idempotent(&c, &scope, &headers, "POST /api/v1/checkout", &raw, || async move {
+        let cart_id = cart_id.ok_or_else(|| ApiError::from(CommerceError::rule("cart_empty", "Your cart is empty.")))?;
+        let r = c2.checkout(user.as_ref().map(|u| &u.user), &cart_id, &input).await?;
+        Ok((StatusCode::CREATED, json!(r)))
+    })
+    .await
+}
+
+fn viewer(user: &Option<AuthUser>, headers: &HeaderMap, token: Option<String>) -> Option<Viewer> {
+    if let Some(u) = user {
+        return Some(if u.user.role.is_staff() && u.has_scope("orders:read") {
+            Viewer::Staff
+        } else {
+            Viewer::Customer(u.user.id.clone())
+        });
+    }
+    headers.get("x-order-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(token).map(Viewer::Guest)
+}
+
+#[derive(Deserialize)]
+struct OrderArgs {
+    token: Option<String>,
+    status: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list_orders(State(c): State<Commerce>, user: AuthUser, QueryArgs(q): QueryArgs<OrderArgs>) -> ApiResult<Json<Value>> {
+    let mine = if user.user.role.is_staff() && user.has_scope("orders:read") { None } else { Some(user.user.id.as_str()) };
+    let orders = c.orders(mine, q.status.as_deref(), q.before, q.limit.unwrap_or(50)).await?;
+    let next = orders.last().map(|o| o.placed_at);
+    Ok(Json(json!({ "orders": orders, "next_before": next })))
+}
+
+async fn get_order(
+    State(c): State<Commerce>,
+    MaybeUser(user): MaybeUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    QueryArgs(q): QueryArgs<OrderArgs>,
+) -> ApiResult<Json<Value>> {
+    let v = viewer(&user, &headers, q.token).ok_or_else(ApiError::unauthorized)?;
+    Ok(Json(json!({ "order": c.order(&id, &v).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayBody {
+    #[serde(default)]
+    payment_method: Option<String>,
+    #[serde(default)]
+    card_number: Option<String>,
+}
+
+async fn pay(
+    State(c): State<Commerce>,
+    MaybeUser(user): MaybeUser,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    QueryArgs(q): QueryArgs<OrderArgs>,
+    JsonBody(raw): JsonBody<Value>,
+) -> ApiResult<Response> {
+    let v = viewer(&user, &headers, q.token).ok_or_else(ApiError::unauthorized)?;
+    let order = c.order(&id, &v).await?;
+    let b: PayBody = serde_json::from_value(raw.clone()).map_err(|e| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("The body does not have the expected fields: {e}"))
+    })?;
+    let method = match (b.payment_method, b.card_number) {
+        (Some(pm), None) if pm.starts_with("pm_") && pm.len() < 100 => PaymentMethod::Id(pm),
+        (None, Some(n)) if n.len() < 40 => PaymentMethod::TestCard(n),
+        _ => {
+            return Err(ApiError::validation(
+                json!({"payment_method": "give a payment_method id (pm_…) or, in the sandbox, a test card_number"}),
+            ))
+        }
+    };
+    // The idempotency record keeps only a hash of the body, so no card number is stored.
+    let scope = scope_of(&user, &jar);
+    let key = idem_key(&headers).unwrap_or_else(|| format!("pay:{}:{}", order.id, lsn_core::ids::new_id()));
+    let c2 = c.clone();
+    let oid = order.id.clone();
+    idempotent(&c, &scope, &headers, &format!("POST /api/v1/orders/{}/pay", order.id), &raw, || async move {
+        let r = c2.pay(&oid, &method, &key).await?;
+        let status = match &r {
+            Confirmation::Failed { .. } => StatusCode::PAYMENT_REQUIRED,
+            _ => StatusCode::OK,
+        };
+        let mut body = json!({ "order_id": oid, "payment": r });
+        if let Confirmation::Failed { code, message } = &r {
+            body["error"] = json!({"code": "payment_declined", "decline_code": code, "message": message});
+        }
+        Ok((status, body))
+    })
+    .await
+}
+
+async fn cancel(
+    State(c): State<Commerce>,
+    MaybeUser(user): MaybeUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    QueryArgs(q): QueryArgs<OrderArgs>,
+) -> ApiResult<Json<Value>> {
+    let v = viewer(&user, &headers, q.token).ok_or_else(ApiError::unauthorized)?;
+    let order = c.order(&id, &v).await?;
+    c.cancel_by_customer(&order.id).await?;
+    Ok(Json(json!({ "order": c.order(&order.id, &v).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: String,
+}
+
+async fn set_status(
+    State(c): State<Commerce>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<StatusBody>,
+) -> ApiResult<Json<Value>> {
+    staff(&user, "orders:write")?;
+    let order = c.order(&id, &Viewer::Staff).await?;
+    Ok(Json(json!({ "order": c.update_status(&user.actor().label, &order.id, &b.status).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    #[serde(default)]
+    amount: Option<i64>,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    restock: bool,
+}
+
+async fn refund(
+    State(c): State<Commerce>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonBody(raw): JsonBody<Value>,
+) -> ApiResult<Response> {
+    staff(&user, "orders:write")?;
+    let b: RefundBody = serde_json::from_value(raw.clone()).map_err(|e| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("The body does not have the expected fields: {e}"))
+    })?;
+    let order = c.order(&id, &Viewer::Staff).await?;
+    let c2 = c.clone();
+    let actor = user.actor().label;
+    idempotent(&c, &format!("user:{}", user.user.id), &headers, &format!("POST /api/v1/orders/{}/refunds", order.id), &raw, || async move {
+        let o = c2.refund(&actor, &order.id, b.amount, &b.reason, b.restock).await?;
+        Ok((StatusCode::CREATED, json!({ "order": o })))
+    })
+    .await
+}
+
+// ----------------------------------------------------------------------------- discounts, tasks
+
+async fn list_discounts(State(c): State<Commerce>, user: AuthUser) -> ApiResult<Json<Value>> {
+    staff(&user, "orders:read")?;
+    Ok(Json(json!({ "discounts": discounts::list(&c.db).await? })))
+}
+
+async fn create_discount(
+    State(c): State<Commerce>,
+    user: AuthUser,
+    JsonBody(b): JsonBody<discounts::DiscountInput>,
+) -> ApiResult<Response> {
+    staff(&user, "orders:write")?;
+    let d = discounts::create(&c.db, c.clock.now_ms(), &b).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "discount": d }))).into_response())
+}
+
+async fn tasks(State(c): State<Commerce>, user: AuthUser) -> ApiResult<Json<Value>> {
+    staff(&user, "orders:read")?;
+    let rows = sqlx::query("SELECT id, kind, title, detail, ref, status, created_at FROM tasks ORDER BY created_at DESC LIMIT 200")
+        .fetch_all(c.db.read())
+        .await
+        .map_err(ApiError::internal)?;
+    let tasks: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({"id": r.try_get::<String, _>(0).unwrap_or_default(), "kind": r.try_get::<String, _>(1).unwrap_or_default(), "title": r.try_get::<String, _>(2).unwrap_or_default(),
+                "detail": r.try_get::<String, _>(3).unwrap_or_default(), "ref": r.try_get::<Option<String>, _>(4).unwrap_or_default(), "status": r.try_get::<String, _>(5).unwrap_or_default(),
+                "created_at": r.try_get::<i64, _>(6).unwrap_or(0)})
+        })
+        .collect();
+    Ok(Json(json!({ "tasks": tasks })))
+}
+
+// ----------------------------------------------------------------------------- webhooks, sandbox
+
+async fn stripe_webhook(State(c): State<Commerce>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
+    let sig = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    let r = webhook::receive(&c, &body, sig).await?;
+    Ok(Json(json!({ "received": true, "result": format!("{r:?}").to_lowercase() })))
+}
+
+async fn sandbox_3ds_page(State(c): State<Commerce>, Path(intent): Path<String>) -> ApiResult<Html<String>> {
+    if c.sandbox.is_none()
+        || !intent.starts_with("pi_sbx_")
+        || intent.len() > 60
+        || !intent.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+    {
+        return Err(ApiError::not_found());
+    }
+    Ok(Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Authenticate payment · Sandbox</title></head>\
+         <body style=\"font-family:system-ui;max-width:30rem;margin:3rem auto\"><h1>Test authentication</h1><p>This is the sandbox's stand-in for a bank's 3-D Secure page.</p>\
+         <form method=\"post\"><input type=\"hidden\" name=\"result\" value=\"succeed\"><button>Complete authentication</button></form>\
+         <form method=\"post\"><input type=\"hidden\" name=\"result\" value=\"fail\"><button>Fail authentication</button></form><p><small>{intent}</small></p></body></html>"
+    )))
+}
+
+async fn sandbox_3ds(State(c): State<Commerce>, Path(intent): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    let Some(sandbox) = &c.sandbox else { return Err(ApiError::not_found()) };
+    let approve = match serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["result"].as_str().map(str::to_string)) {
+        Some(r) => r == "succeed",
+        None => url::form_urlencoded::parse(&body).any(|(k, v)| k == "result" && v == "succeed"),
+    };
+    let r = sandbox.authenticate(&intent, approve).await.map_err(|e| match e {
+        crate::payments::ProviderError::Rejected(m) => ApiError::conflict("invalid_state", m),
+        crate::payments::ProviderError::Unavailable(m) => ApiError::internal(m),
+    })?;
+    Ok(Json(json!({ "payment": r })))
+}
