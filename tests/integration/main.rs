@@ -4,6 +4,7 @@
 mod common;
 
 mod cli;
+mod commerce;
 mod identity;
 mod platform;
 mod providers;

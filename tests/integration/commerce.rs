@@ -1,0 +1,833 @@
+//! The order flow through HTTP on both databases: catalog, cart, checkout, payment by the
+//! sandbox's test cards, webhooks, refunds, expiry; the invariants under concurrency.
+
+use crate::both;
+use crate::common::{json, TestApp};
+use lsn_core::Clock;
+use lsn_identity::Role;
+use serde_json::{json, Value};
+
+const ADDRESS: &str = r#"{"name": "Ann Buyer", "line1": "1 George St", "suburb": "Sydney", "state": "NSW", "postcode": "2000"}"#;
+
+fn address() -> Value {
+    serde_json::from_str(ADDRESS).expect("address")
+}
+
+/// A product with one variant `sku` at `price` cents and `stock` units in bin A-01-1.
+async fn product(app: &TestApp, sku: &str, price: i64, stock: i64, extra: Value) -> (String, String) {
+    let mut input = json!({"title": format!("Product {sku}"), "status": "active", "category": "Tests", "tags": ["demo"],
+        "variants": [{"sku": sku, "price": price, "options": {"size": "M"}}]});
+    if let (Some(m), Some(e)) = (input.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    let p = app.rt.state.commerce.catalog.create(&serde_json::from_value(input).expect("input")).await.expect("create");
+    let variant = p.variants[0].id.clone();
+    if stock > 0 {
+        let now = app.clock.now_ms();
+        let v = variant.clone();
+        app.rt
+            .state
+            .db
+            .transaction(move |tx| {
+                let v = v.clone();
+                Box::pin(async move { lsn_warehouse::stock::receive(tx, now, &v, "A-01-1", stock, "received", "test", None, "test").await })
+            })
+            .await
+            .expect("stock");
+    }
+    (p.id, variant)
+}
+
+async fn level(app: &TestApp, variant: &str) -> (i64, i64) {
+    let r = sqlx::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
+        .bind(variant)
+        .fetch_one(app.rt.state.db.read())
+        .await
+        .expect("level");
+    (sqlx::Row::try_get(&r, 0).expect("on_hand"), sqlx::Row::try_get(&r, 1).expect("reserved"))
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::Row::try_get(&sqlx::query(sql).fetch_one(app.rt.state.db.read()).await.expect("count"), 0).expect("n")
+}
+
+/// A new guest who adds `qty` of `sku` and checks out; returns (client, status, body).
+async fn guest_checkout(app: &TestApp, sku: &str, qty: i64, extra: Value) -> (reqwest::Client, u16, Value) {
+    let c = app.client();
+    let r = c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": sku, "quantity": qty})).send().await.expect("add");
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let mut body = json!({"email": "guest@example.com", "shipping_address": address()});
+    if let (Some(m), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    let (s, v) = json(c.post(app.url("/api/v1/checkout")).json(&body).send().await.expect("checkout")).await;
+    (c, s, v)
+}
+
+async fn pay(app: &TestApp, c: &reqwest::Client, checkout: &Value, card: &str) -> (u16, Value) {
+    let id = checkout["order"]["id"].as_str().expect("id");
+    let token = checkout["order_token"].as_str().unwrap_or("");
+    json(
+        c.post(app.url(&format!("/api/v1/orders/{id}/pay")))
+            .header("x-order-token", token)
+            .json(&json!({"card_number": card}))
+            .send()
+            .await
+            .expect("pay"),
+    )
+    .await
+}
+
+async fn order_status(app: &TestApp, id: &str) -> String {
+    app.rt.state.commerce.order(id, &lsn_commerce::orders::Viewer::Staff).await.expect("order").status
+}
+
+async fn catalog_admin_and_search(app: TestApp) {
+    app.user("admin@example.com", Role::Admin).await;
+    app.user("cust@example.com", Role::Customer).await;
+    let (a, csrf) = app.login("admin@example.com").await;
+    let (cust, ccsrf) = app.login("cust@example.com").await;
+    let new = json!({"title": "Linen Shirt", "description": "Breathable linen", "status": "active", "category": "Apparel", "tags": ["Summer", "linen"],
+        "variants": [{"sku": "LS-S", "price": 8900, "options": {"size": "S"}}, {"sku": "LS-M", "price": 9400, "compare_at_price": 11900, "options": {"size": "M"}}]});
+    let r = cust.post(app.url("/api/v1/products")).header("x-csrf-token", &ccsrf).json(&new).send().await.expect("send");
+    assert_eq!(r.status(), 403);
+    let (s, created) = json(a.post(app.url("/api/v1/products")).header("x-csrf-token", &csrf).json(&new).send().await.expect("send")).await;
+    assert_eq!(s, 201, "{created}");
+    let p = &created["product"];
+    assert_eq!(
+        (p["slug"].as_str(), p["min_price"].as_i64(), p["tags"].clone()),
+        (Some("linen-shirt"), Some(8900), json!(["linen", "summer"]))
+    );
+    assert_eq!(p["variants"][1]["title"], "M");
+    // Duplicate SKU and bad input are refused and change nothing.
+    let dup = json!({"title": "Other", "variants": [{"sku": "LS-S", "price": 100}]});
+    let (s, b) = json(a.post(app.url("/api/v1/products")).header("x-csrf-token", &csrf).json(&dup).send().await.expect("send")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("duplicate_sku")));
+    for bad in [
+        json!({"title": "", "variants": [{"sku": "X1", "price": 1}]}),
+        json!({"title": "X", "variants": [{"sku": "X1", "price": -1}]}),
+        json!({"title": "X", "variants": []}),
+        json!({"title": "X", "variants": [{"sku": "bad sku!", "price": 1}]}),
+    ] {
+        let r = a.post(app.url("/api/v1/products")).header("x-csrf-token", &csrf).json(&bad).send().await.expect("send");
+        assert_eq!(r.status(), 422, "{bad}");
+    }
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM products").await, 1);
+    for i in 0..5 {
+        product(
+            &app,
+            &format!("MUG-{i}"),
+            1000 + i * 1000,
+            if i % 2 == 0 { 5 } else { 0 },
+            json!({"title": format!("Ceramic Mug {i}"), "category": "Home"}),
+        )
+        .await;
+    }
+    product(&app, "DRAFT-1", 500, 5, json!({"title": "Secret Mug", "status": "draft"})).await;
+    let get = |q: &str| {
+        let url = app.url(&format!("/api/v1/products?{q}"));
+        async move { json(reqwest::get(url).await.expect("send")).await.1 }
+    };
+    assert_eq!(get("q=mug").await["items"].as_array().expect("items").len(), 5, "drafts are hidden from shoppers");
+    assert_eq!(get("q=CERAMIC%20mug&in_stock=true").await["items"].as_array().expect("items").len(), 3);
+    assert_eq!(get("category=home&min_price=2000&max_price=4000").await["items"].as_array().expect("items").len(), 3);
+    assert_eq!(get("q=breathable").await["items"][0]["slug"], "linen-shirt");
+    assert_eq!(get("tag=summer").await["items"].as_array().expect("items").len(), 1);
+    let page1 = get("limit=4").await;
+    assert_eq!(page1["items"].as_array().expect("items").len(), 4);
+    let cursor = page1["next_cursor"].as_str().expect("cursor").to_string();
+    let page2 = get(&format!("limit=4&cursor={cursor}")).await;
+    assert_eq!(page2["items"].as_array().expect("items").len(), 2);
+    assert!(page2["next_cursor"].is_null());
+    let ids1: Vec<&Value> = page1["items"].as_array().expect("a").iter().map(|p| &p["id"]).collect();
+    assert!(page2["items"].as_array().expect("a").iter().all(|p| !ids1.contains(&&p["id"])));
+    let (s, b) = json(reqwest::get(app.url("/api/v1/products?cursor=garbage")).await.expect("send")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (422, Some("validation_failed")));
+    let (_, all) = json(a.get(app.url("/api/v1/products?q=mug")).send().await.expect("send")).await;
+    assert_eq!(all["items"].as_array().expect("items").len(), 6, "staff see drafts");
+    // Update the price; archive.
+    let id = p["id"].as_str().expect("id");
+    let (s, upd) = json(
+        a.patch(app.url(&format!("/api/v1/products/{id}")))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"variants": [{"sku": "LS-S", "price": 7900}]}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!((s, upd["product"]["min_price"].as_i64()), (200, Some(7900)));
+    let (s, del) =
+        json(a.delete(app.url(&format!("/api/v1/products/{id}"))).header("x-csrf-token", &csrf).send().await.expect("send")).await;
+    assert_eq!((s, del["result"].as_str()), (200, Some("deleted")));
+    assert_eq!(reqwest::get(app.url(&format!("/api/v1/products/{id}"))).await.expect("send").status(), 404);
+    // Images: the bytes must be an image of the type claimed.
+    let (mug, _) = product(&app, "IMG-1", 100, 0, json!({"title": "Pictured"})).await;
+    let png = b"\x89PNG\r\n\x1a\n0000fake-png-body";
+    let r = a
+        .post(app.url(&format!("/api/v1/products/{mug}/images?alt=Front")))
+        .header("x-csrf-token", &csrf)
+        .header("content-type", "image/png")
+        .body(png.to_vec())
+        .send()
+        .await
+        .expect("send");
+    let (s, img) = json(r).await;
+    assert_eq!(s, 201, "{img}");
+    let got = reqwest::get(app.url(img["image"]["url"].as_str().expect("url"))).await.expect("send");
+    assert_eq!(got.headers().get("content-type").map(|v| v.to_str().unwrap_or("")), Some("image/png"));
+    let r = a
+        .post(app.url(&format!("/api/v1/products/{mug}/images")))
+        .header("x-csrf-token", &csrf)
+        .header("content-type", "image/png")
+        .body("not a png")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+}
+both!(catalog_admin_and_search_api, catalog_admin_and_search);
+
+async fn full_order_flow(app: TestApp) {
+    let (_, variant) = product(&app, "TEE-M", 3300, 12, json!({})).await;
+    app.user("ann@example.com", Role::Customer).await;
+    app.user("other@example.com", Role::Customer).await;
+    // A guest fills a cart, then signs in: the cart follows.
+    let (c, csrf) = {
+        let c = app.client();
+        let (s, cart) = json(
+            c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "TEE-M", "quantity": 2, "price": 1})).send().await.expect("add"),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(cart["cart"]["subtotal"], 6600, "a client-sent price is ignored");
+        let r = c
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"email": "ann@example.com", "password": crate::common::PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        let csrf = r.json::<Value>().await.expect("json")["csrf_token"].as_str().expect("csrf").to_string();
+        (c, csrf)
+    };
+    let (_, cart) = json(c.get(app.url("/api/v1/cart")).send().await.expect("cart")).await;
+    assert_eq!(cart["cart"]["item_count"], 2, "the guest cart was merged at sign-in");
+    assert_eq!(cart["cart"]["gst_included"], 600);
+
+    let body = json!({"shipping_address": address(), "shipping_method": "standard", "total": 1});
+    let (s, co) = json(
+        c.post(app.url("/api/v1/checkout"))
+            .header("x-csrf-token", &csrf)
+            .header("idempotency-key", "k-1")
+            .json(&body)
+            .send()
+            .await
+            .expect("checkout"),
+    )
+    .await;
+    assert_eq!(s, 201, "{co}");
+    let order = &co["order"];
+    assert_eq!(
+        (order["subtotal"].as_i64(), order["shipping_total"].as_i64(), order["total"].as_i64()),
+        (Some(6600), Some(995), Some(7595))
+    );
+    assert_eq!(order["gst_total"], 600 + 90);
+    assert_eq!(order["status"], "pending_payment");
+    assert!(order["number"].as_str().expect("number").starts_with("LSN-"));
+    assert_eq!(level(&app, &variant).await, (12, 2));
+    // The same key again: the same order, not a second one.
+    let (s2, again) = json(
+        c.post(app.url("/api/v1/checkout"))
+            .header("x-csrf-token", &csrf)
+            .header("idempotency-key", "k-1")
+            .json(&body)
+            .send()
+            .await
+            .expect("checkout"),
+    )
+    .await;
+    assert_eq!((s2, &again["order"]["number"]), (201, &order["number"]));
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM orders").await, 1);
+    let (s3, b3) = json(
+        c.post(app.url("/api/v1/checkout"))
+            .header("x-csrf-token", &csrf)
+            .header("idempotency-key", "k-1")
+            .json(&json!({"shipping_address": address(), "shipping_method": "express"}))
+            .send()
+            .await
+            .expect("checkout"),
+    )
+    .await;
+    assert_eq!((s3, b3["error"]["code"].as_str()), (422, Some("idempotency_key_reused")));
+
+    let id = order["id"].as_str().expect("id").to_string();
+    let (s, paid) = json(
+        c.post(app.url(&format!("/api/v1/orders/{id}/pay")))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"card_number": "4242 4242 4242 4242"}))
+            .send()
+            .await
+            .expect("pay"),
+    )
+    .await;
+    assert_eq!((s, paid["payment"]["status"].as_str()), (200, Some("succeeded")), "{paid}");
+    assert_eq!(order_status(&app, &id).await, "pending_payment", "paid only once the provider's event is processed");
+    app.run_jobs().await;
+    let o = app.rt.state.commerce.order(&id, &lsn_commerce::orders::Viewer::Staff).await.expect("order");
+    assert_eq!((o.status.as_str(), o.amount_paid), ("paid", 7595));
+    assert_eq!(o.transitions.iter().map(|t| t.to.as_str()).collect::<Vec<_>>(), vec!["pending_payment", "paid"]);
+    assert_eq!(level(&app, &variant).await, (10, 0));
+    let (_, cart) = json(c.get(app.url("/api/v1/cart")).send().await.expect("cart")).await;
+    assert_eq!(cart["cart"]["item_count"], 0, "bought lines leave the cart");
+    let mail = app.mails_to("ann@example.com").await;
+    assert!(mail.iter().any(|m| m.subject.contains(o.number.as_str()) && m.text.contains("$75.95")), "order confirmation mailed");
+    // Card numbers never reach the database.
+    for table in ["payments", "idempotency_keys", "jobs", "webhook_events", "orders", "audit_log"] {
+        let n = count(&app, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE CAST({table}.* AS TEXT) LIKE '%4242424242424242%' OR CAST({table}.* AS TEXT) LIKE '%4242 4242%'").replace("CAST(payments.* AS TEXT)", "COALESCE(card_last4, '')").replace("CAST(idempotency_keys.* AS TEXT)", "COALESCE(response_body, '') || request_hash").replace("CAST(jobs.* AS TEXT)", "payload").replace("CAST(webhook_events.* AS TEXT)", "payload").replace("CAST(orders.* AS TEXT)", "shipping_address").replace("CAST(audit_log.* AS TEXT)", "detail")).await;
+        assert_eq!(n, 0, "{table}");
+    }
+    // Ownership: the buyer sees it, another customer and a stranger do not.
+    assert_eq!(c.get(app.url(&format!("/api/v1/orders/{id}"))).send().await.expect("get").status(), 200);
+    let (other, _) = app.login("other@example.com").await;
+    assert_eq!(other.get(app.url(&format!("/api/v1/orders/{id}"))).send().await.expect("get").status(), 404);
+    assert_eq!(reqwest::get(app.url(&format!("/api/v1/orders/{id}"))).await.expect("get").status(), 401);
+    let (_, mine) = json(other.get(app.url("/api/v1/orders")).send().await.expect("list")).await;
+    assert_eq!(mine["orders"].as_array().expect("orders").len(), 0);
+    // Paying twice is refused.
+    let (s, b) = json(
+        c.post(app.url(&format!("/api/v1/orders/{id}/pay")))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"card_number": "4242424242424242"}))
+            .send()
+            .await
+            .expect("pay"),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("already_paid")));
+}
+both!(order_flow_from_cart_to_paid, full_order_flow);
+
+async fn declines_and_authentication(app: TestApp) {
+    let (_, variant) = product(&app, "CAP-1", 2500, 5, json!({})).await;
+    let (c, s, co) = guest_checkout(&app, "CAP-1", 2, json!({})).await;
+    assert_eq!(s, 201, "{co}");
+    let (s, b) = pay(&app, &c, &co, "4000 0000 0000 0002").await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str(), b["error"]["message"].as_str()),
+        (402, Some("payment_declined"), Some("Your card was declined."))
+    );
+    app.run_jobs().await;
+    let id = co["order"]["id"].as_str().expect("id");
+    assert_eq!(order_status(&app, id).await, "cancelled");
+    assert_eq!(level(&app, &variant).await, (5, 0), "a failed payment gives the stock back");
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE status = 'paid'").await, 0);
+
+    let (c, _, co) = guest_checkout(&app, "CAP-1", 1, json!({})).await;
+    let (s, b) = pay(&app, &c, &co, "4000000000009995").await;
+    assert_eq!((s, b["error"]["decline_code"].as_str()), (402, Some("insufficient_funds")));
+
+    let (c, _, co) = guest_checkout(&app, "CAP-1", 1, json!({})).await;
+    let (s, b) = pay(&app, &c, &co, "4000 0025 0000 3155").await;
+    assert_eq!((s, b["payment"]["status"].as_str()), (200, Some("requires_action")));
+    let url = b["payment"]["url"].as_str().expect("url").to_string();
+    assert!(reqwest::get(app.url(&url)).await.expect("page").text().await.expect("text").contains("Complete authentication"));
+    let r = c.post(app.url(&url)).json(&json!({"result": "succeed"})).send().await.expect("auth");
+    assert_eq!(r.status(), 200);
+    app.run_jobs().await;
+    assert_eq!(order_status(&app, co["order"]["id"].as_str().expect("id")).await, "paid");
+    // The guest sees the order with its token, nobody else does.
+    let id = co["order"]["id"].as_str().expect("id");
+    let token = co["order_token"].as_str().expect("token");
+    assert_eq!(
+        reqwest::Client::new()
+            .get(app.url(&format!("/api/v1/orders/{id}")))
+            .header("x-order-token", token)
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
+    assert_eq!(
+        reqwest::Client::new()
+            .get(app.url(&format!("/api/v1/orders/{id}")))
+            .header("x-order-token", "nope")
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        404
+    );
+}
+both!(declined_cards_and_authentication, declines_and_authentication);
+
+async fn bad_checkout_input(app: TestApp) {
+    product(&app, "SOCK-1", 1500, 3, json!({"max_per_order": 2})).await;
+    let (_, archived) = product(&app, "OLD-1", 1500, 3, json!({"title": "Old one"})).await;
+    let c = app.client();
+    for (q, code) in [(0, 422), (-1, 422), (1_000_000, 422), (3, 400)] {
+        let r = c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "SOCK-1", "quantity": q})).send().await.expect("add");
+        assert_eq!(r.status(), code, "quantity {q}");
+    }
+    let (s, b) = json(c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "NOPE", "quantity": 1})).send().await.expect("add")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("unknown_variant")));
+    let pid: String = sqlx::Row::try_get(
+        &sqlx::query("SELECT product_id FROM variants WHERE id = $1").bind(&archived).fetch_one(app.rt.state.db.read()).await.expect("p"),
+        0,
+    )
+    .expect("id");
+    app.rt
+        .state
+        .commerce
+        .catalog
+        .update(&pid, &lsn_catalog::ProductPatch { status: Some("archived".into()), ..Default::default() })
+        .await
+        .expect("archive");
+    let (s, b) = json(c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "OLD-1", "quantity": 1})).send().await.expect("add")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("unavailable")));
+    let (s, b) = json(
+        c.post(app.url("/api/v1/checkout"))
+            .json(&json!({"email": "g@example.com", "shipping_address": address()}))
+            .send()
+            .await
+            .expect("co"),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("cart_empty")));
+    c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "SOCK-1", "quantity": 2})).send().await.expect("add");
+    let mut wrong = address();
+    wrong["state"] = json!("VIC");
+    let (s, b) = json(
+        c.post(app.url("/api/v1/checkout")).json(&json!({"email": "g@example.com", "shipping_address": wrong})).send().await.expect("co"),
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert!(b["error"]["fields"]["shipping_address.postcode"].as_str().expect("msg").contains("not a VIC postcode"));
+    let (s, b) = json(
+        c.post(app.url("/api/v1/checkout"))
+            .json(&json!({"email": "g@example.com", "shipping_address": address(), "discount_code": "NOSUCH"}))
+            .send()
+            .await
+            .expect("co"),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("discount_invalid")));
+    let (s, _) = json(c.post(app.url("/api/v1/checkout")).json(&json!({"shipping_address": address()})).send().await.expect("co")).await;
+    assert_eq!(s, 422, "a guest needs an email");
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM orders").await, 0, "nothing was written");
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM reservations").await, 0);
+    // Discount rules: expired, minimum, not started.
+    let now = app.clock.now_ms();
+    for (code, starts, ends, min) in
+        [("OLD", None, Some(now - 1), 0), ("SOON", Some(now + 100_000), None, 0), ("BIGSPEND", None, None, 100_000)]
+    {
+        lsn_commerce::discounts::create(
+            &app.rt.state.db,
+            now,
+            &serde_json::from_value(
+                json!({"code": code, "kind": "percent", "value": 10, "starts_at": starts, "ends_at": ends, "min_subtotal": min}),
+            )
+            .expect("d"),
+        )
+        .await
+        .expect("create");
+    }
+    for (code, want) in [("old", "discount_expired"), ("SOON", "discount_not_started"), ("bigspend", "discount_minimum_not_met")] {
+        let (s, b) = json(
+            c.post(app.url("/api/v1/checkout"))
+                .json(&json!({"email": "g@example.com", "shipping_address": address(), "discount_code": code}))
+                .send()
+                .await
+                .expect("co"),
+        )
+        .await;
+        assert_eq!((s, b["error"]["code"].as_str()), (400, Some(want)), "{code}");
+    }
+}
+both!(bad_checkout_input_changes_nothing, bad_checkout_input);
+
+async fn no_oversell(app: TestApp) {
+    const BUYERS: usize = 30;
+    const STOCK: i64 = 7;
+    let (_, variant) = product(&app, "HOT-1", 1000, STOCK, json!({})).await;
+    // Every buyer has the item in the cart before anyone checks out.
+    let mut carts = Vec::new();
+    for _ in 0..BUYERS {
+        let c = app.client();
+        assert_eq!(
+            c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "HOT-1", "quantity": 1})).send().await.expect("add").status(),
+            200
+        );
+        carts.push(c);
+    }
+    let body = json!({"email": "rush@example.com", "shipping_address": address()});
+    let results = futures::future::join_all(carts.iter().map(|c| {
+        let (c, url, body) = (c.clone(), app.url("/api/v1/checkout"), body.clone());
+        async move { json(c.post(url).json(&body).send().await.expect("checkout")).await }
+    }))
+    .await;
+    let won: Vec<&Value> = results.iter().filter(|(s, _)| *s == 201).map(|(_, b)| b).collect();
+    let lost = results.iter().filter(|(s, b)| *s == 409 && b["error"]["code"] == "out_of_stock").count();
+    assert_eq!((won.len(), lost), (STOCK as usize, BUYERS - STOCK as usize), "{results:?}");
+    assert_eq!(level(&app, &variant).await, (STOCK, STOCK));
+    for (i, co) in won.iter().enumerate() {
+        let c = &carts[results.iter().position(|(_, b)| b["order"]["id"] == co["order"]["id"]).unwrap_or(i)];
+        assert_eq!(pay(&app, c, co, "4242424242424242").await.0, 200);
+    }
+    app.run_jobs().await;
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE status = 'paid'").await, STOCK);
+    assert_eq!(level(&app, &variant).await, (0, 0), "stock exactly 0, never negative");
+    assert_eq!(count(&app, "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM bin_stock").await, 0);
+}
+both!(parallel_checkouts_never_oversell, no_oversell);
+
+async fn discount_limit_holds(app: TestApp) {
+    product(&app, "GIFT-1", 5000, 100, json!({})).await;
+    let now = app.clock.now_ms();
+    lsn_commerce::discounts::create(
+        &app.rt.state.db,
+        now,
+        &serde_json::from_value(json!({"code": "LIVE5", "kind": "fixed", "value": 500, "usage_limit": 5})).expect("d"),
+    )
+    .await
+    .expect("create");
+    lsn_commerce::discounts::create(
+        &app.rt.state.db,
+        now,
+        &serde_json::from_value(json!({"code": "ONCE", "kind": "percent", "value": 20, "per_customer_limit": 1})).expect("d"),
+    )
+    .await
+    .expect("create");
+    let mut carts = Vec::new();
+    for _ in 0..20 {
+        let c = app.client();
+        c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "GIFT-1", "quantity": 1})).send().await.expect("add");
+        carts.push(c);
+    }
+    let results = futures::future::join_all(carts.iter().enumerate().map(|(i, c)| {
+        let (c, url) = (c.clone(), app.url("/api/v1/checkout"));
+        let body = json!({"email": format!("b{i}@example.com"), "shipping_address": address(), "discount_code": "live5"});
+        async move { json(c.post(url).json(&body).send().await.expect("checkout")).await }
+    }))
+    .await;
+    let used = results.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(used, 5, "{results:?}");
+    assert!(results.iter().filter(|(s, _)| *s != 201).all(|(s, b)| *s == 409 && b["error"]["code"] == "discount_exhausted"));
+    let won = results.iter().find(|(s, _)| *s == 201).expect("one");
+    assert_eq!((won.1["order"]["discount_total"].as_i64(), won.1["order"]["total"].as_i64()), (Some(500), Some(5000 - 500 + 995)));
+    assert_eq!(count(&app, "SELECT used_count FROM discount_codes WHERE code = 'LIVE5'").await, 5);
+    // Per customer: the same address twice at once, one wins.
+    let pair = futures::future::join_all(carts[..2].iter().map(|c| {
+        let (c, url) = (c.clone(), app.url("/api/v1/checkout"));
+        let body = json!({"email": "same@example.com", "shipping_address": address(), "discount_code": "ONCE"});
+        async move { json(c.post(url).json(&body).send().await.expect("checkout")).await }
+    }))
+    .await;
+    let codes: Vec<u16> = pair.iter().map(|(s, _)| *s).collect();
+    assert!(codes.contains(&201) && codes.contains(&400), "{pair:?}");
+    // A cancelled order gives its use back.
+    let cancelled = results.iter().find(|(s, _)| *s == 201).expect("one").1.clone();
+    let id = cancelled["order"]["id"].as_str().expect("id");
+    let r = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/orders/{id}/cancel")))
+        .header("x-order-token", cancelled["order_token"].as_str().expect("t"))
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(r.status(), 200);
+    assert_eq!(count(&app, "SELECT used_count FROM discount_codes WHERE code = 'LIVE5'").await, 4);
+}
+both!(discount_limits_hold_under_concurrency, discount_limit_holds);
+
+fn signed(app: &TestApp, event: &Value) -> (String, String) {
+    let body = event.to_string();
+    let t = app.clock.now().timestamp();
+    let sig = lsn_commerce::payments::webhook::sign(lsn_commerce::DEV_WEBHOOK_SECRET, t, body.as_bytes());
+    (body, format!("t={t},v1={sig}"))
+}
+
+async fn deliver(app: &TestApp, event: &Value) -> (u16, Value) {
+    let (body, sig) = signed(app, event);
+    json(
+        reqwest::Client::new()
+            .post(app.url("/api/webhooks/stripe"))
+            .header("stripe-signature", sig)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("webhook"),
+    )
+    .await
+}
+
+async fn webhooks_exactly_once(app: TestApp) {
+    let (_, variant) = product(&app, "WH-1", 4000, 10, json!({})).await;
+    let (_, s, co) = guest_checkout(&app, "WH-1", 2, json!({})).await;
+    assert_eq!(s, 201);
+    let id = co["order"]["id"].as_str().expect("id").to_string();
+    let intent = co["payment"]["intent_id"].as_str().expect("intent").to_string();
+    let total = co["order"]["total"].as_i64().expect("total");
+    let succeeded = json!({"id": "evt_succ_1", "object": "event", "type": "payment_intent.succeeded", "created": 100,
+        "data": {"object": {"id": intent, "object": "payment_intent", "amount": total, "amount_received": total, "status": "succeeded"}}});
+    let refunded = json!({"id": "evt_ref_1", "object": "event", "type": "charge.refunded", "created": 200,
+        "data": {"object": {"id": "ch_1", "object": "charge", "payment_intent": intent, "amount": total, "amount_refunded": 1000, "refunded": false}}});
+    // The refund arrives before the payment it refunds: kept, applied later.
+    let (s, b) = deliver(&app, &refunded).await;
+    assert_eq!((s, b["result"].as_str()), (200, Some("deferred")));
+    assert_eq!(order_status(&app, &id).await, "pending_payment");
+    for _ in 0..2 {
+        let (s, _) = deliver(&app, &succeeded).await;
+        assert_eq!(s, 200);
+    }
+    let (s, b) = deliver(&app, &refunded).await;
+    assert_eq!((s, b["result"].as_str()), (200, Some("duplicate")));
+    let o = app.rt.state.commerce.order(&id, &lsn_commerce::orders::Viewer::Staff).await.expect("order");
+    assert_eq!((o.status.as_str(), o.amount_paid, o.amount_refunded), ("partially_refunded", total, 1000));
+    assert_eq!(o.transitions.iter().filter(|t| t.to == "paid").count(), 1, "one payment, one state change");
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE topic = 'payment.succeeded'").await, 1);
+    assert_eq!(level(&app, &variant).await, (8, 0));
+    // A late failure event for a paid order changes nothing.
+    let failed = json!({"id": "evt_fail_1", "object": "event", "type": "payment_intent.payment_failed", "created": 50, "data": {"object": {"id": intent, "object": "payment_intent", "status": "requires_payment_method"}}});
+    assert_eq!(deliver(&app, &failed).await.0, 200);
+    assert_eq!(order_status(&app, &id).await, "partially_refunded");
+    // Disputes hold payouts and open a task for a person.
+    let dispute = json!({"id": "evt_dp_1", "object": "event", "type": "charge.dispute.created", "created": 300, "data": {"object": {"id": "dp_1", "object": "dispute", "payment_intent": intent, "amount": total, "reason": "fraudulent", "status": "needs_response"}}});
+    assert_eq!(deliver(&app, &dispute).await.0, 200);
+    let o = app.rt.state.commerce.order(&id, &lsn_commerce::orders::Viewer::Staff).await.expect("order");
+    assert!(o.disputed && o.payout_hold);
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE kind = 'dispute' AND status = 'open'").await, 1);
+    let closed = json!({"id": "evt_dp_2", "object": "event", "type": "charge.dispute.closed", "created": 400, "data": {"object": {"id": "dp_1", "object": "dispute", "payment_intent": intent, "status": "won"}}});
+    assert_eq!(deliver(&app, &closed).await.0, 200);
+    assert!(!app.rt.state.commerce.order(&id, &lsn_commerce::orders::Viewer::Staff).await.expect("order").payout_hold);
+
+    // Bad deliveries: each a 4xx with a stable code, nothing recorded.
+    let before = count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM webhook_events").await;
+    let post = |body: String, sig: String| {
+        let url = app.url("/api/webhooks/stripe");
+        async move { json(reqwest::Client::new().post(url).header("stripe-signature", sig).body(body).send().await.expect("send")).await }
+    };
+    let (body, sig) = signed(&app, &json!({"id": "evt_x", "type": "payment_intent.succeeded", "data": {"object": {}}}));
+    assert_eq!(post(body.clone(), sig.replace("v1=", "v1=0")).await.1["error"]["code"], "invalid_signature");
+    let old_t = app.clock.now().timestamp() - 301;
+    let old_sig =
+        format!("t={old_t},v1={}", lsn_commerce::payments::webhook::sign(lsn_commerce::DEV_WEBHOOK_SECRET, old_t, body.as_bytes()));
+    assert_eq!(post(body.clone(), old_sig).await.1["error"]["code"], "stale_timestamp");
+    let (b2, s2) = signed(&app, &json!({"id": "evt_y", "type": "customer.created", "data": {"object": {}}}));
+    assert_eq!(post(b2, s2).await.1["error"]["code"], "unsupported_event");
+    let t = app.clock.now().timestamp();
+    let junk = "{not json";
+    assert_eq!(
+        post(
+            junk.into(),
+            format!("t={t},v1={}", lsn_commerce::payments::webhook::sign(lsn_commerce::DEV_WEBHOOK_SECRET, t, junk.as_bytes()))
+        )
+        .await
+        .1["error"]["code"],
+        "malformed_event"
+    );
+    assert_eq!(
+        json(reqwest::Client::new().post(app.url("/api/webhooks/stripe")).body(body).send().await.expect("send")).await.1["error"]["code"],
+        "invalid_signature"
+    );
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM webhook_events").await, before);
+}
+both!(webhooks_apply_exactly_once_in_any_order, webhooks_exactly_once);
+
+async fn refunds_and_status(app: TestApp) {
+    let (_, variant) = product(&app, "RF-1", 5000, 4, json!({})).await;
+    app.user("admin@example.com", Role::Admin).await;
+    app.user("cust@example.com", Role::Customer).await;
+    let (a, csrf) = app.login("admin@example.com").await;
+    let (cust, ccsrf) = app.login("cust@example.com").await;
+    let (c, _, co) = guest_checkout(&app, "RF-1", 2, json!({})).await;
+    pay(&app, &c, &co, "4242424242424242").await;
+    app.run_jobs().await;
+    let id = co["order"]["id"].as_str().expect("id");
+    let total = co["order"]["total"].as_i64().expect("total");
+    let url = app.url(&format!("/api/v1/orders/{id}/refunds"));
+    assert_eq!(cust.post(&url).header("x-csrf-token", &ccsrf).json(&json!({"amount": 100})).send().await.expect("send").status(), 403);
+    let (s, b) = json(a.post(&url).header("x-csrf-token", &csrf).json(&json!({"amount": total + 1})).send().await.expect("send")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("refund_exceeds_paid")));
+    let (s, b) = json(
+        a.post(&url)
+            .header("x-csrf-token", &csrf)
+            .header("idempotency-key", "r-1")
+            .json(&json!({"amount": 1000, "reason": "scuffed box"}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(
+        (s, b["order"]["status"].as_str(), b["order"]["amount_refunded"].as_i64()),
+        (201, Some("partially_refunded"), Some(1000)),
+        "{b}"
+    );
+    let (s, _) = json(
+        a.post(&url)
+            .header("x-csrf-token", &csrf)
+            .header("idempotency-key", "r-1")
+            .json(&json!({"amount": 1000, "reason": "scuffed box"}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(s, 201);
+    app.run_jobs().await; // the provider's charge.refunded event must not count the refund again
+    let o = app.rt.state.commerce.order(id, &lsn_commerce::orders::Viewer::Staff).await.expect("order");
+    assert_eq!(o.amount_refunded, 1000, "the repeated key refunded once");
+    let (s, b) =
+        json(a.post(&url).header("x-csrf-token", &csrf).json(&json!({"restock": true, "reason": "returned"})).send().await.expect("send"))
+            .await;
+    assert_eq!((s, b["order"]["status"].as_str(), b["order"]["amount_refunded"].as_i64()), (201, Some("refunded"), Some(total)));
+    app.run_jobs().await;
+    assert_eq!(level(&app, &variant).await, (4, 0), "restocked");
+    let (s, b) = json(a.post(&url).header("x-csrf-token", &csrf).json(&json!({"amount": 1})).send().await.expect("send")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("refund_exceeds_paid")));
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE topic = 'order.refunded'").await, 2);
+
+    // The state machine refuses what makes no sense.
+    let (c2, _, co2) = guest_checkout(&app, "RF-1", 1, json!({})).await;
+    let id2 = co2["order"]["id"].as_str().expect("id");
+    let st = app.url(&format!("/api/v1/orders/{id2}/status"));
+    let (s, b) = json(a.post(&st).header("x-csrf-token", &csrf).json(&json!({"status": "shipped"})).send().await.expect("send")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("invalid_transition")));
+    pay(&app, &c2, &co2, "4242424242424242").await;
+    app.run_jobs().await;
+    for next in ["processing", "shipped", "delivered"] {
+        let (s, b) = json(a.post(&st).header("x-csrf-token", &csrf).json(&json!({"status": next})).send().await.expect("send")).await;
+        assert_eq!((s, b["order"]["status"].as_str()), (200, Some(next)));
+    }
+    let (s, _) = json(a.post(&st).header("x-csrf-token", &csrf).json(&json!({"status": "paid"})).send().await.expect("send")).await;
+    assert_eq!(s, 409);
+    let o = app.rt.state.commerce.order(id2, &lsn_commerce::orders::Viewer::Staff).await.expect("order");
+    assert_eq!(o.transitions.len(), 5);
+    assert!(o.transitions[2].actor.starts_with("user:admin@example.com"));
+}
+both!(refunds_and_order_status_changes, refunds_and_status);
+
+async fn reservations_expire(app: TestApp) {
+    let (_, variant) = product(&app, "EXP-1", 1000, 3, json!({})).await;
+    let (c, _, co) = guest_checkout(&app, "EXP-1", 3, json!({})).await;
+    assert_eq!(level(&app, &variant).await, (3, 3));
+    // A second buyer cannot even add it: all three are held.
+    let (s, b) =
+        json(app.client().post(app.url("/api/v1/cart/items")).json(&json!({"sku": "EXP-1", "quantity": 1})).send().await.expect("add"))
+            .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("out_of_stock")));
+    app.clock.advance(chrono::Duration::minutes(16));
+    let job = lsn_ops::NewJob::new(lsn_commerce::orders::EXPIRE_JOB, json!({}));
+    lsn_ops::enqueue(app.rt.state.db.write(), &job, app.clock.now_ms()).await.expect("enqueue");
+    app.run_jobs().await;
+    let id = co["order"]["id"].as_str().expect("id");
+    assert_eq!(order_status(&app, id).await, "cancelled");
+    assert_eq!(level(&app, &variant).await, (3, 0), "expired reservations are released");
+    // Paying the expired order is refused; its intent was cancelled at the provider.
+    let (s, b) = pay(&app, &c, &co, "4242424242424242").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("order_not_payable")));
+    let status: String = sqlx::Row::try_get(
+        &sqlx::query("SELECT status FROM sandbox_intents WHERE id = $1")
+            .bind(co["payment"]["intent_id"].as_str().expect("i"))
+            .fetch_one(app.rt.state.db.read())
+            .await
+            .expect("row"),
+        0,
+    )
+    .expect("s");
+    assert_eq!(status, "canceled");
+}
+both!(expired_reservations_are_released, reservations_expire);
+
+async fn trpc_procedures(app: TestApp) {
+    app.user("admin@example.com", Role::Admin).await;
+    let (a, csrf) = app.login("admin@example.com").await;
+    let input = json!({"title": "Ring Light", "status": "active", "variants": [{"sku": "RL-26", "price": 6900}]});
+    let (s, b) =
+        json(a.post(app.url("/api/trpc/products.create")).header("x-csrf-token", &csrf).json(&input).send().await.expect("send")).await;
+    assert_eq!(s, 200, "{b}");
+    let id = b["result"]["data"]["id"].as_str().expect("id").to_string();
+    let q = url::form_urlencoded::byte_serialize(json!({"q": "ring"}).to_string().as_bytes()).collect::<String>();
+    let (s, b) = json(reqwest::get(app.url(&format!("/api/trpc/products.list?input={q}"))).await.expect("send")).await;
+    assert_eq!((s, b["result"]["data"]["items"][0]["id"].as_str()), (200, Some(id.as_str())));
+    let q = url::form_urlencoded::byte_serialize(json!({"0": {"id": id}, "1": {"json": {"q": "nothing-matches"}}}).to_string().as_bytes())
+        .collect::<String>();
+    let (s, b) = json(reqwest::get(app.url(&format!("/api/trpc/products.get,products.list?batch=1&input={q}"))).await.expect("send")).await;
+    assert_eq!(
+        (s, b[0]["result"]["data"]["title"].as_str(), b[1]["result"]["data"]["items"].as_array().map(Vec::len)),
+        (200, Some("Ring Light"), Some(0))
+    );
+    let (s, b) = json(
+        a.put(app.url("/api/trpc/products.update"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"id": id, "title": "Ring Light Pro"}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!((s, b["result"]["data"]["title"].as_str()), (200, Some("Ring Light Pro")));
+    // Errors in tRPC's shape.
+    let (s, b) = json(reqwest::Client::new().post(app.url("/api/trpc/products.create")).json(&input).send().await.expect("send")).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_i64(), b["error"]["data"]["code"].as_str(), b["error"]["data"]["httpStatus"].as_i64()),
+        (401, Some(-32001), Some("UNAUTHORIZED"), Some(401))
+    );
+    let (s, b) = json(reqwest::get(app.url("/api/trpc/products.create")).await.expect("send")).await;
+    assert_eq!((s, b["error"]["data"]["code"].as_str()), (405, Some("METHOD_NOT_SUPPORTED")));
+    let (s, b) = json(reqwest::get(app.url("/api/trpc/nope.nothing")).await.expect("send")).await;
+    assert_eq!((s, b["error"]["data"]["code"].as_str()), (404, Some("NOT_FOUND")));
+    let (s, b) = json(reqwest::get(app.url("/api/trpc/products.list?input=%7Bbad")).await.expect("send")).await;
+    assert_eq!((s, b["error"]["data"]["code"].as_str()), (400, Some("BAD_REQUEST")));
+    // Orders through tRPC: a customer creates one from the cart and sees only their own.
+    app.user("c@example.com", Role::Customer).await;
+    let (c, ccsrf) = app.login("c@example.com").await;
+    let (_, variant) = product(&app, "TR-1", 1200, 5, json!({})).await;
+    c.post(app.url("/api/v1/cart/items"))
+        .header("x-csrf-token", &ccsrf)
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .expect("add");
+    let (s, b) = json(
+        c.post(app.url("/api/trpc/orders.create"))
+            .header("x-csrf-token", &ccsrf)
+            .json(&json!({"shipping_address": address()}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let oid = b["result"]["data"]["order"]["id"].as_str().expect("order").to_string();
+    let (_, b) = json(c.get(app.url("/api/trpc/orders.list")).send().await.expect("send")).await;
+    assert_eq!(b["result"]["data"].as_array().map(Vec::len), Some(1));
+    let (s, b) = json(
+        c.post(app.url("/api/trpc/orders.updateStatus"))
+            .header("x-csrf-token", &ccsrf)
+            .json(&json!({"id": oid, "status": "cancelled"}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!((s, b["error"]["data"]["code"].as_str()), (403, Some("FORBIDDEN")));
+    let (s, b) = json(
+        a.post(app.url("/api/trpc/orders.updateStatus"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"id": oid, "status": "cancelled"}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!((s, b["result"]["data"]["status"].as_str()), (200, Some("cancelled")));
+    let q = url::form_urlencoded::byte_serialize(json!({"taskName": "reservation_expiry"}).to_string().as_bytes()).collect::<String>();
+    assert_eq!(a.get(app.url(&format!("/api/trpc/system.getTaskHistory?input={q}"))).send().await.expect("send").status(), 200);
+}
+both!(trpc_wire_format, trpc_procedures);
