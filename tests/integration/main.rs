@@ -8,3 +8,4 @@ mod commerce;
 mod identity;
 mod platform;
 mod providers;
+mod stripe;

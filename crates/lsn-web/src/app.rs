@@ -56,6 +56,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(|| async { Json(crate::openapi::document()) }))
         .route("/api/v1/admin/mailbox", get(mailbox_json))
         .route("/api/v1/admin/jobs/schedules", get(schedules))
         .route("/api/v1/admin/jobs/history/{name}", get(history))

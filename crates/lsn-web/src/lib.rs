@@ -5,9 +5,12 @@
 //!
 //! No business rules live here.
 
+#![recursion_limit = "512"]
+
 pub mod app;
 pub mod demo;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
 pub mod server;
 pub mod trpc;

@@ -1,0 +1,158 @@
+//! `GET /api/openapi.json`: the OpenAPI 3.1 description of LSN's JSON API.
+
+use serde_json::{json, Value};
+
+fn err_responses(codes: &[u16]) -> Value {
+    let mut m = serde_json::Map::new();
+    for c in codes {
+        m.insert(
+            c.to_string(),
+            json!({"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
+        );
+    }
+    Value::Object(m)
+}
+
+#[expect(clippy::too_many_arguments, reason = "one argument per part of an OpenAPI operation keeps the table above readable")]
+fn op(summary: &str, tag: &str, ok: u16, ok_schema: Value, errors: &[u16], body: Option<Value>, params: Value, secured: bool) -> Value {
+    let mut responses = err_responses(errors);
+    responses[ok.to_string()] = json!({"description": "Success", "content": {"application/json": {"schema": ok_schema}}});
+    let mut o = json!({"summary": summary, "tags": [tag], "parameters": params, "responses": responses});
+    if let Some(b) = body {
+        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": b}}});
+    }
+    if secured {
+        o["security"] = json!([{"session": []}, {"apiKey": []}]);
+    }
+    o
+}
+
+fn path_id(name: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 200}})
+}
+
+fn query(name: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": false, "schema": schema})
+}
+
+fn obj() -> Value {
+    json!({"type": "object"})
+}
+
+fn r(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn idem() -> Value {
+    json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255}})
+}
+
+pub fn document() -> Value {
+    let none = json!([]);
+    let search = json!([
+        query("q", json!({"type": "string"})),
+        query("category", json!({"type": "string"})),
+        query("tag", json!({"type": "string"})),
+        query("min_price", json!({"type": "integer"})),
+        query("max_price", json!({"type": "integer"})),
+        query("in_stock", json!({"type": "boolean"})),
+        query("status", json!({"type": "string", "enum": ["draft", "active", "archived"]})),
+        query("cursor", json!({"type": "string"})),
+        query("limit", json!({"type": "integer", "minimum": 1, "maximum": 100}))
+    ]);
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "LSN — Live Shopping Network API", "version": env!("CARGO_PKG_VERSION"),
+            "description": "JSON API of LSN. Money is integer cents (AUD, GST included). Cookie-authenticated changes need the X-CSRF-Token header from /api/auth/me; API keys go in Authorization: Bearer. Errors are {\"error\":{\"code\",\"message\",\"fields\"?}}."},
+        "paths": {
+            "/healthz": {"get": op("Liveness", "operations", 200, obj(), &[], None, none.clone(), false)},
+            "/readyz": {"get": op("Readiness: database and migrations", "operations", 200, obj(), &[503], None, none.clone(), false)},
+            "/api/auth/register": {"post": op("Register (always 202; a confirmation link is mailed)", "identity", 202, obj(), &[400, 403, 415, 422], Some(json!({"type": "object", "required": ["email", "password"], "properties": {"email": {"type": "string"}, "name": {"type": "string"}, "password": {"type": "string"}}})), none.clone(), false)},
+            "/api/auth/verify": {
+                "get": op("Confirm an address from the mailed link", "identity", 303, obj(), &[400], None, json!([{"name": "token", "in": "query", "required": true, "schema": {"type": "string"}}]), false),
+                "post": op("Confirm an address", "identity", 200, r("Session"), &[400, 403, 415, 422], Some(json!({"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}})), none.clone(), false)
+            },
+            "/api/auth/login": {"post": op("Sign in with a password", "identity", 200, r("Session"), &[400, 401, 403, 415, 422, 429], Some(json!({"type": "object", "required": ["email", "password"], "properties": {"email": {"type": "string"}, "password": {"type": "string"}}})), none.clone(), false)},
+            "/api/auth/logout": {"post": {"summary": "Sign out", "tags": ["identity"], "responses": {"204": {"description": "Signed out"}, "403": {"description": "CSRF token missing"}}}},
+            "/api/auth/me": {"get": op("The signed-in user and the CSRF token", "identity", 200, obj(), &[401], None, none.clone(), true)},
+            "/api/auth/password/forgot": {"post": op("Mail a reset link (always 202)", "identity", 202, obj(), &[400, 403, 415, 422], Some(json!({"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}})), none.clone(), false)},
+            "/api/auth/password/reset": {"post": op("Set a new password with a reset token", "identity", 200, obj(), &[400, 403, 415, 422], Some(json!({"type": "object", "required": ["token", "password"], "properties": {"token": {"type": "string"}, "password": {"type": "string"}}})), none.clone(), false)},
+            "/api/v1/api-keys": {
+                "get": op("API keys of the caller (staff)", "identity", 200, obj(), &[401, 403], None, none.clone(), true),
+                "post": op("Create an API key (shown once)", "identity", 201, obj(), &[401, 403, 415, 422], Some(json!({"type": "object", "required": ["name", "scopes"], "properties": {"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string", "enum": ["catalog:read", "catalog:write", "orders:read", "orders:write", "live:write", "admin"]}}}})), none.clone(), true)
+            },
+            "/api/v1/api-keys/{id}": {"delete": {"summary": "Revoke an API key", "tags": ["identity"], "parameters": [path_id("id")], "security": [{"session": []}], "responses": {"204": {"description": "Revoked"}, "401": {"description": "Unauthenticated"}, "403": {"description": "Forbidden"}, "404": {"description": "No such key"}}}},
+            "/api/v1/admin/users": {"get": op("Accounts (staff)", "admin", 200, obj(), &[400, 401, 403], None, json!([query("limit", json!({"type": "integer"}))]), true)},
+            "/api/v1/admin/users/{id}/role": {"post": op("Change a role (audited)", "admin", 200, obj(), &[401, 403, 404, 409, 415, 422], Some(json!({"type": "object", "required": ["role"], "properties": {"role": {"type": "string", "enum": ["customer", "creator", "admin", "owner"]}}})), json!([path_id("id")]), true)},
+            "/api/v1/admin/audit": {"get": op("Audit log, newest first", "admin", 200, obj(), &[400, 401, 403], None, json!([query("action", json!({"type": "string"})), query("before", json!({"type": "integer"})), query("limit", json!({"type": "integer"}))]), true)},
+            "/api/v1/admin/settings/{key}": {
+                "get": op("A setting", "admin", 200, obj(), &[401, 403, 404], None, json!([path_id("key")]), true),
+                "put": op("Change a setting (audited)", "admin", 200, obj(), &[401, 403, 415, 422], Some(json!({"type": "object", "required": ["value"], "properties": {"value": {}}})), json!([path_id("key")]), true)
+            },
+            "/api/v1/admin/jobs/schedules": {"get": op("Scheduled tasks", "operations", 200, obj(), &[401, 403], None, none.clone(), true)},
+            "/api/v1/admin/jobs/history/{name}": {"get": op("Runs of a schedule or job kind", "operations", 200, obj(), &[400, 401, 403], None, json!([path_id("name"), query("limit", json!({"type": "integer"}))]), true)},
+            "/api/v1/admin/jobs/queue": {"get": op("Job queue depth", "operations", 200, obj(), &[401, 403], None, none.clone(), true)},
+            "/api/v1/admin/mailbox": {"get": op("Development mailbox", "operations", 200, obj(), &[400, 401, 403], None, json!([query("to", json!({"type": "string"})), query("limit", json!({"type": "integer"}))]), true)},
+            "/api/v1/admin/tasks": {"get": op("Tasks for a person (disputes, late payments)", "admin", 200, obj(), &[401, 403], None, none.clone(), true)},
+            "/api/v1/products": {
+                "get": op("Search products", "catalog", 200, json!({"type": "object", "properties": {"items": {"type": "array", "items": r("Product")}, "next_cursor": {"type": ["string", "null"]}}}), &[400, 422], None, search, false),
+                "post": op("Create a product (staff)", "catalog", 201, obj(), &[401, 403, 409, 415, 422], Some(r("ProductInput")), none.clone(), true)
+            },
+            "/api/v1/products/{id}": {
+                "get": op("A product by id or slug", "catalog", 200, obj(), &[404], None, json!([path_id("id")]), false),
+                "patch": op("Update a product (staff)", "catalog", 200, obj(), &[401, 403, 404, 409, 415, 422], Some(obj()), json!([path_id("id")]), true),
+                "delete": op("Delete (or archive, once ordered) a product", "catalog", 200, obj(), &[401, 403, 404], None, json!([path_id("id")]), true)
+            },
+            "/api/v1/categories": {"get": op("Categories", "catalog", 200, obj(), &[], None, none.clone(), false)},
+            "/api/v1/inventory/receive": {"post": op("Receive stock into a bin (staff)", "inventory", 200, obj(), &[400, 401, 403, 415, 422], Some(r("StockMove")), none.clone(), true)},
+            "/api/v1/inventory/adjust": {"post": op("Adjust stock in a bin (staff)", "inventory", 200, obj(), &[400, 401, 403, 415, 422], Some(r("StockMove")), none.clone(), true)},
+            "/api/v1/inventory/{sku}": {"get": op("Stock level, bins and movements (staff)", "inventory", 200, obj(), &[400, 401, 403], None, json!([path_id("sku")]), true)},
+            "/api/v1/cart": {"get": op("The caller's cart, priced now", "cart", 200, obj(), &[], None, none.clone(), false)},
+            "/api/v1/cart/items": {"post": op("Add to the cart", "cart", 200, obj(), &[400, 403, 409, 415, 422], Some(json!({"type": "object", "required": ["quantity"], "properties": {"sku": {"type": "string"}, "variant_id": {"type": "string"}, "quantity": {"type": "integer", "minimum": 1, "maximum": 999}}})), none.clone(), false)},
+            "/api/v1/cart/items/{variant}": {
+                "put": op("Set a line's quantity (0 removes)", "cart", 200, obj(), &[400, 403, 409, 415, 422], Some(json!({"type": "object", "required": ["quantity"], "properties": {"quantity": {"type": "integer", "minimum": 0, "maximum": 999}}})), json!([path_id("variant")]), false),
+                "delete": op("Remove a line", "cart", 200, obj(), &[400, 403], None, json!([path_id("variant")]), false)
+            },
+            "/api/v1/checkout/shipping-options": {"get": op("Shipping options for a subtotal", "checkout", 200, obj(), &[400], None, json!([query("subtotal", json!({"type": "integer"}))]), false)},
+            "/api/v1/checkout": {"post": op("Turn the cart into an order awaiting payment", "checkout", 201, obj(), &[400, 403, 409, 415, 422, 503], Some(r("CheckoutInput")), json!([idem()]), false)},
+            "/api/v1/orders": {"get": op("Orders: one's own, or all (staff)", "orders", 200, obj(), &[400, 401, 422], None, json!([query("status", json!({"type": "string"})), query("before", json!({"type": "integer"})), query("limit", json!({"type": "integer"}))]), true)},
+            "/api/v1/orders/{id}": {"get": op("An order (owner, guest with X-Order-Token, staff)", "orders", 200, obj(), &[400, 401, 404], None, json!([path_id("id"), {"name": "X-Order-Token", "in": "header", "required": false, "schema": {"type": "string"}}]), true)},
+            "/api/v1/orders/{id}/pay": {"post": op("Pay with a payment method (or a sandbox test card)", "orders", 200, obj(), &[400, 401, 402, 403, 404, 409, 415, 422, 503], Some(json!({"type": "object", "properties": {"payment_method": {"type": "string"}, "card_number": {"type": "string"}}})), json!([path_id("id"), idem()]), true)},
+            "/api/v1/orders/{id}/cancel": {"post": op("Cancel an unpaid order", "orders", 200, obj(), &[400, 401, 403, 404, 409], None, json!([path_id("id")]), true)},
+            "/api/v1/orders/{id}/status": {"post": op("Move an order along (staff)", "orders", 200, obj(), &[401, 403, 404, 409, 415, 422], Some(json!({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}})), json!([path_id("id")]), true)},
+            "/api/v1/orders/{id}/refunds": {"post": op("Refund all or part of an order (staff)", "orders", 201, obj(), &[400, 401, 403, 404, 409, 415, 422, 503], Some(json!({"type": "object", "properties": {"amount": {"type": "integer", "minimum": 1}, "reason": {"type": "string"}, "restock": {"type": "boolean"}}})), json!([path_id("id"), idem()]), true)},
+            "/api/v1/discounts": {
+                "get": op("Discount codes (staff)", "checkout", 200, obj(), &[401, 403], None, none.clone(), true),
+                "post": op("Create a discount code (staff)", "checkout", 201, obj(), &[400, 401, 403, 415, 422], Some(json!({"type": "object", "required": ["code", "kind", "value"], "properties": {"code": {"type": "string"}, "kind": {"type": "string", "enum": ["percent", "fixed"]}, "value": {"type": "integer"}, "min_subtotal": {"type": "integer"}, "starts_at": {"type": "integer"}, "ends_at": {"type": "integer"}, "usage_limit": {"type": "integer"}, "per_customer_limit": {"type": "integer"}}})), none.clone(), true)
+            },
+            "/api/webhooks/stripe": {"post": op("Stripe webhook (Stripe-Signature verified)", "webhooks", 200, obj(), &[400], Some(obj()), json!([{"name": "Stripe-Signature", "in": "header", "required": true, "schema": {"type": "string"}}]), false)}
+        },
+        "components": {
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "lsn_session"},
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "lsn_… API key"}
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "fields": {"type": "object"}}}}},
+                "Session": {"type": "object", "properties": {"user": {"type": "object"}, "csrf_token": {"type": "string"}}},
+                "Product": {"type": "object", "required": ["id", "slug", "title", "status", "variants"], "properties": {"id": {"type": "string"}, "slug": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"}, "status": {"type": "string"}, "min_price": {"type": "integer"}, "in_stock": {"type": "boolean"}, "variants": {"type": "array", "items": {"type": "object"}}}},
+                "ProductInput": {"type": "object", "required": ["title", "variants"], "properties": {"title": {"type": "string"}, "slug": {"type": "string"}, "description": {"type": "string"}, "status": {"type": "string", "enum": ["draft", "active", "archived"]}, "category": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}, "max_per_order": {"type": ["integer", "null"]}, "max_per_customer": {"type": ["integer", "null"]},
+                    "variants": {"type": "array", "items": {"type": "object", "required": ["sku", "price"], "properties": {"sku": {"type": "string"}, "title": {"type": "string"}, "options": {"type": "object", "additionalProperties": {"type": "string"}}, "price": {"type": "integer"}, "compare_at_price": {"type": ["integer", "null"]}}}}}},
+                "StockMove": {"type": "object", "required": ["sku", "bin", "quantity"], "properties": {"sku": {"type": "string"}, "bin": {"type": "string"}, "quantity": {"type": "integer"}, "reason": {"type": "string"}}},
+                "CheckoutInput": {"type": "object", "required": ["shipping_address"], "properties": {"email": {"type": "string"}, "shipping_method": {"type": "string", "enum": ["standard", "express"]}, "discount_code": {"type": "string"},
+                    "shipping_address": {"type": "object", "required": ["name", "line1", "suburb", "state", "postcode"], "properties": {"name": {"type": "string"}, "line1": {"type": "string"}, "line2": {"type": "string"}, "suburb": {"type": "string"}, "state": {"type": "string", "enum": ["NSW", "VIC", "QLD", "WA", "SA", "TAS", "ACT", "NT"]}, "postcode": {"type": "string", "pattern": "^[0-9]{4}$"}, "phone": {"type": "string"}}}}}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn document_is_openapi() {
+        let d = super::document();
+        assert_eq!(d["openapi"], "3.1.0");
+        assert!(d["paths"]["/api/v1/checkout"]["post"]["responses"]["201"].is_object());
+        assert!(d["paths"].as_object().map(|p| p.len()).unwrap_or(0) > 30);
+    }
+}
