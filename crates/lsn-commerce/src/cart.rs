@@ -193,14 +193,22 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
     if existing == 0 && lines >= MAX_LINES {
         return Err(CommerceError::rule("cart_full", format!("A cart holds at most {MAX_LINES} different items.")));
     }
-    sqlx::query("INSERT INTO cart_items (cart_id, variant_id, quantity, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = excluded.quantity")
-        .bind(cart_id)
-        .bind(&variant_id)
-        .bind(new_qty)
-        .bind(now)
-        .execute(db.write())
-        .await?;
-    sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2").bind(now).bind(cart_id).execute(db.write()).await?;
+    let (cart, variant) = (cart_id.to_string(), variant_id.clone());
+    db.transaction(move |tx| {
+        let (cart, variant) = (cart.clone(), variant.clone());
+        Box::pin(async move {
+            sqlx::query("INSERT INTO cart_items (cart_id, variant_id, quantity, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = excluded.quantity")
+                .bind(&cart)
+                .bind(&variant)
+                .bind(new_qty)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2").bind(now).bind(&cart).execute(&mut **tx).await?;
+            Ok::<_, sqlx::Error>(())
+        })
+    })
+    .await?;
     Ok(())
 }
 

@@ -77,26 +77,43 @@ impl Sandbox {
     }
 
     async fn set_status(&self, id: &str, status: &str) -> Result<(), ProviderError> {
-        sqlx::query("UPDATE sandbox_intents SET status = $1 WHERE id = $2")
-            .bind(status)
-            .bind(id)
-            .execute(self.db.write())
-            .await
-            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
-        Ok(())
+        self.settle(id, status, Vec::new()).await
     }
 
-    /// Queues an event for delivery through the webhook path (like Stripe, after the API call).
-    async fn raise(&self, event_type: &str, object: Value) -> Result<(), ProviderError> {
-        let id = format!("evt_sbx_{}", lsn_core::ids::new_id().replace('-', ""));
-        let event = json!({
-            "id": id, "object": "event", "api_version": super::stripe::API_VERSION, "created": self.clock.now().timestamp(),
-            "livemode": false, "pending_webhooks": 1, "type": event_type, "data": {"object": object},
-        });
-        lsn_ops::enqueue(self.db.write(), &NewJob::new(EVENT_JOB, event).max_attempts(20).priority(10), self.clock.now_ms())
+    /// Moves an intent to `status` and queues its events (delivered like Stripe's, after the
+    /// API call), in one transaction.
+    async fn settle(&self, id: &str, status: &str, events: Vec<(&'static str, Value)>) -> Result<(), ProviderError> {
+        let now = self.clock.now();
+        let jobs: Vec<NewJob> = events
+            .into_iter()
+            .map(|(event_type, object)| {
+                let event = json!({
+                    "id": format!("evt_sbx_{}", lsn_core::ids::new_id().replace('-', "")), "object": "event", "api_version": super::stripe::API_VERSION,
+                    "created": now.timestamp(), "livemode": false, "pending_webhooks": 1, "type": event_type, "data": {"object": object},
+                });
+                NewJob::new(EVENT_JOB, event).max_attempts(20).priority(10)
+            })
+            .collect();
+        let (id, status) = (id.to_string(), status.to_string());
+        self.db
+            .transaction(move |tx| {
+                let (id, status, jobs) = (id.clone(), status.clone(), jobs.clone());
+                Box::pin(async move {
+                    sqlx::query("UPDATE sandbox_intents SET status = $1 WHERE id = $2").bind(&status).bind(&id).execute(&mut **tx).await?;
+                    for j in &jobs {
+                        lsn_ops::enqueue(&mut **tx, j, now.timestamp_millis()).await?;
+                    }
+                    Ok::<_, sqlx::Error>(())
+                })
+            })
             .await
-            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
-        Ok(())
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))
+    }
+
+    /// Queues an event about `intent_id` without changing its status (refunds).
+    async fn raise(&self, intent_id: &str, event_type: &'static str, object: Value) -> Result<(), ProviderError> {
+        let (_, _, status, _) = self.intent(intent_id).await?;
+        self.settle(intent_id, &status, vec![(event_type, object)]).await
     }
 
     fn intent_object(id: &str, amount: i64, currency: &str, status: &str, error: Option<&str>) -> Value {
@@ -115,16 +132,16 @@ impl Sandbox {
             return Err(ProviderError::Rejected(format!("payment_intent is {status}, not requires_action")));
         }
         if approve {
-            self.set_status(intent_id, "succeeded").await?;
-            self.raise("payment_intent.succeeded", Self::intent_object(intent_id, amount, &currency, "succeeded", None)).await?;
-            Ok(Confirmation::Succeeded { card_last4: Some("3155".into()) })
-        } else {
-            self.set_status(intent_id, "requires_payment_method").await?;
-            self.raise(
-                "payment_intent.payment_failed",
-                Self::intent_object(intent_id, amount, &currency, "requires_payment_method", Some("authentication_failed")),
+            self.settle(
+                intent_id,
+                "succeeded",
+                vec![("payment_intent.succeeded", Self::intent_object(intent_id, amount, &currency, "succeeded", None))],
             )
             .await?;
+            Ok(Confirmation::Succeeded { card_last4: Some("3155".into()) })
+        } else {
+            let failed = Self::intent_object(intent_id, amount, &currency, "requires_payment_method", Some("authentication_failed"));
+            self.settle(intent_id, "requires_payment_method", vec![("payment_intent.payment_failed", failed)]).await?;
             Ok(Confirmation::Failed { code: "authentication_failed".into(), message: decline_message("authentication_failed").into() })
         }
     }
@@ -174,13 +191,13 @@ impl PaymentProvider for Sandbox {
         match b {
             Behaviour::Invalid => Err(ProviderError::Rejected("Your card number is incorrect.".into())),
             Behaviour::Succeed | Behaviour::SucceedThenDispute => {
-                self.set_status(intent_id, "succeeded").await?;
-                self.raise("payment_intent.succeeded", Self::intent_object(intent_id, amount, &currency, "succeeded", None)).await?;
+                let mut events = vec![("payment_intent.succeeded", Self::intent_object(intent_id, amount, &currency, "succeeded", None))];
                 if b == Behaviour::SucceedThenDispute {
                     let dispute = json!({"id": format!("dp_{}", &intent_id[3..]), "object": "dispute", "amount": amount, "currency": currency.to_lowercase(),
                         "charge": format!("ch_{}", &intent_id[3..]), "payment_intent": intent_id, "reason": "fraudulent", "status": "needs_response", "is_charge_refundable": false});
-                    self.raise("charge.dispute.created", dispute).await?;
+                    events.push(("charge.dispute.created", dispute));
                 }
+                self.settle(intent_id, "succeeded", events).await?;
                 Ok(Confirmation::Succeeded { card_last4: last4 })
             }
             Behaviour::RequireAction => {
@@ -188,12 +205,8 @@ impl PaymentProvider for Sandbox {
                 Ok(Confirmation::RequiresAction { url: format!("/api/sandbox/3ds/{intent_id}") })
             }
             Behaviour::Decline(code) => {
-                self.set_status(intent_id, "requires_payment_method").await?;
-                self.raise(
-                    "payment_intent.payment_failed",
-                    Self::intent_object(intent_id, amount, &currency, "requires_payment_method", Some(code)),
-                )
-                .await?;
+                let failed = Self::intent_object(intent_id, amount, &currency, "requires_payment_method", Some(code));
+                self.settle(intent_id, "requires_payment_method", vec![("payment_intent.payment_failed", failed)]).await?;
                 Ok(Confirmation::Failed { code: code.to_string(), message: decline_message(code).to_string() })
             }
         }
@@ -252,7 +265,7 @@ impl PaymentProvider for Sandbox {
         let total_refunded = refunded + amount;
         let charge = json!({"id": format!("ch_{}", &intent_id[3..]), "object": "charge", "payment_intent": intent_id, "amount": paid,
             "amount_refunded": total_refunded, "refunded": total_refunded == paid, "currency": currency.to_lowercase()});
-        self.raise("charge.refunded", charge).await?;
+        self.raise(intent_id, "charge.refunded", charge).await?;
         Ok(RefundResult { id, status: "succeeded".into() })
     }
 }
