@@ -5,6 +5,8 @@
 //! Prices here are the only prices: carts and checkouts always read them again, and a price a
 //! client sends is never used.
 
+pub mod media;
+
 use lsn_core::ids::new_id;
 use lsn_db::{is_unique_violation, Db, Row, RowExt, Tx};
 use serde::{Deserialize, Serialize};

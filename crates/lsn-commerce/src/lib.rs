@@ -129,6 +129,7 @@ pub struct Commerce {
     pub provider: Arc<dyn PaymentProvider>,
     pub sandbox: Option<payments::sandbox::Sandbox>,
     pub webhook_secret: String,
+    pub media: lsn_catalog::media::MediaStore,
 }
 
 impl Commerce {
@@ -143,7 +144,8 @@ impl Commerce {
         };
         let webhook_secret =
             cfg.provider("STRIPE_WEBHOOK_SECRET").map(|s| s.expose().to_string()).unwrap_or_else(|| DEV_WEBHOOK_SECRET.to_string());
-        Self { db, cfg, clock, catalog, provider, sandbox, webhook_secret }
+        let media = lsn_catalog::media::MediaStore::from_config(&cfg);
+        Self { db, cfg, clock, catalog, provider, sandbox, webhook_secret, media }
     }
 
     /// Jobs this crate runs.

@@ -141,14 +141,15 @@ async fn upload_image(
         return Err(ApiError::bad_request("invalid_image", "The body is not an image of the type it claims."));
     }
     let key = format!("{}.{ext}", lsn_core::ids::new_id());
-    let dir = c.cfg.media_dir();
-    tokio::fs::create_dir_all(&dir).await.map_err(ApiError::internal)?;
-    tokio::fs::write(dir.join(&key), &body).await.map_err(ApiError::internal)?;
+    c.media
+        .put(&key, ct, &body)
+        .await
+        .map_err(|e| ApiError::unavailable("media_storage_unavailable", format!("The image could not be stored: {e}")))?;
     let alt = q.alt.unwrap_or_default().chars().take(200).collect::<String>();
     match c.catalog.add_image(&id, &key, ct, body.len() as i64, &alt).await {
         Ok(img) => Ok((StatusCode::CREATED, Json(json!({ "image": img }))).into_response()),
         Err(e) => {
-            let _ = tokio::fs::remove_file(dir.join(&key)).await;
+            c.media.delete(&key).await;
             Err(e.into())
         }
     }
@@ -158,9 +159,10 @@ async fn media(State(c): State<Commerce>, Path(key): Path<String>) -> Response {
     let valid = key.len() < 80 && key.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.') && !key.starts_with('.');
     let ct = IMAGE_TYPES.iter().find(|(_, e)| key.ends_with(&format!(".{e}"))).map(|(t, _)| *t);
     match (valid, ct) {
-        (true, Some(ct)) => match tokio::fs::read(c.cfg.media_dir().join(&key)).await {
+        (true, Some(ct)) => match c.media.get(&key).await {
             Ok(bytes) => ([("content-type", ct), ("cache-control", "public, max-age=31536000, immutable")], bytes).into_response(),
-            Err(_) => ApiError::not_found().into_response(),
+            Err(lsn_catalog::media::MediaError::NotFound) => ApiError::not_found().into_response(),
+            Err(e) => ApiError::unavailable("media_storage_unavailable", e.to_string()).into_response(),
         },
         _ => ApiError::not_found().into_response(),
     }
