@@ -831,3 +831,48 @@ async fn trpc_procedures(app: TestApp) {
     assert_eq!(a.get(app.url(&format!("/api/trpc/system.getTaskHistory?input={q}"))).send().await.expect("send").status(), 200);
 }
 both!(trpc_wire_format, trpc_procedures);
+
+async fn full_text_search(app: TestApp) {
+    product(&app, "FTS-1", 100, 1, json!({"title": "Merino Wool Jumper", "description": "Soft, warm and itch-free.", "tags": ["winter"]}))
+        .await;
+    product(&app, "FTS-2", 100, 1, json!({"title": "Café Crème Candle", "description": "Smells like a Melbourne laneway."})).await;
+    product(&app, "FTS-3", 100, 1, json!({"title": "Wool Socks", "description": "Three pairs."})).await;
+    let hits = |q: &str| {
+        let url = app.url(&format!("/api/v1/products?q={}", url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()));
+        async move {
+            let (s, b) = json(reqwest::get(url).await.expect("send")).await;
+            assert_eq!(s, 200, "{b}");
+            let mut skus: Vec<String> =
+                b["items"].as_array().expect("items").iter().map(|p| p["variants"][0]["sku"].as_str().unwrap_or("").to_string()).collect();
+            skus.sort();
+            skus
+        }
+    };
+    assert_eq!(hits("wool").await, vec!["FTS-1", "FTS-3"]);
+    assert_eq!(hits("WOOL jump").await, vec!["FTS-1"], "every word, as a word prefix, any case");
+    assert_eq!(hits("itch").await, vec!["FTS-1"]);
+    assert_eq!(hits("melbourne").await, vec!["FTS-2"]);
+    assert_eq!(hits("creme").await, vec!["FTS-2"], "accents do not matter");
+    assert_eq!(hits("fts 3").await, vec!["FTS-3"], "SKUs are searchable");
+    assert_eq!(hits("winter").await, vec!["FTS-1"], "tags are searchable");
+    assert!(hits("zebra").await.is_empty());
+    // Query syntax of either engine is inert text.
+    for q in ["\"", "wool OR socks", "*", "a:* & !b", "NEAR(wool socks)", "'; DROP TABLE products; --"] {
+        hits(q).await;
+    }
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM products").await, 3);
+    // Updates and deletes keep the index in step.
+    let id = app.rt.state.commerce.catalog.get("wool-socks", true).await.expect("get").expect("p").id;
+    app.rt
+        .state
+        .commerce
+        .catalog
+        .update(&id, &lsn_catalog::ProductPatch { title: Some("Alpaca Socks".into()), ..Default::default() })
+        .await
+        .expect("update");
+    assert_eq!(hits("wool").await, vec!["FTS-1"]);
+    assert_eq!(hits("alpaca").await, vec!["FTS-3"]);
+    app.rt.state.commerce.catalog.delete(&id).await.expect("delete");
+    assert!(hits("alpaca").await.is_empty());
+}
+both!(full_text_search_on_both_databases, full_text_search);

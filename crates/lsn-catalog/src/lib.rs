@@ -1,6 +1,6 @@
 //! Catalog: products with variants (SKU, option values, price and compare-at price in AUD cents,
-//! GST included), categories, tags, status, images, and search with filters and cursor
-//! pagination on both databases.
+//! GST included), categories, tags, status, images, and full-text search (SQLite FTS5,
+//! PostgreSQL `tsvector`; every query word as a word prefix) with filters and cursor pagination.
 //!
 //! Prices here are the only prices: carts and checkouts always read them again, and a price a
 //! client sends is never used.
@@ -320,11 +320,14 @@ async fn refresh_derived(tx: &mut Tx, product_id: &str) -> Result<(), sqlx::Erro
     Ok(())
 }
 
-/// Lower-case words separated by single spaces, punctuation removed: the form both the stored
-/// search text and the query take, so matching is the same on both databases.
+/// Lower-case words separated by single spaces, accents and punctuation removed: the form both
+/// the stored search text and the query take, so matching is the same on both databases.
 pub fn normalize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for w in s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = s.nfd().filter(|c| !is_combining_mark(*c)).collect();
+    let mut out = String::with_capacity(folded.len());
+    for w in folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -593,8 +596,8 @@ impl Catalog {
     /// Search and filters with keyset pagination (newest first, or by price).
     pub async fn search(&self, q: &SearchQuery, include_hidden: bool) -> Result<SearchPage, CatalogError> {
         let limit = q.limit.unwrap_or(24).clamp(1, 100);
-        let terms: Vec<String> =
-            normalize(q.q.as_deref().unwrap_or("")).split(' ').filter(|t| !t.is_empty()).take(8).map(|t| format!("%{t}%")).collect();
+        let words: Vec<String> =
+            normalize(q.q.as_deref().unwrap_or("")).split(' ').filter(|t| !t.is_empty()).take(8).map(str::to_string).collect();
         let cursor = match q.cursor.as_deref() {
             None | Some("") => None,
             Some(c) => Some(decode_cursor(c).ok_or_else(|| invalid("cursor", "not a cursor from a previous page"))?),
@@ -616,9 +619,10 @@ impl Catalog {
             (_, false) => sql += " AND p.status = 'active'",
             (None, true) => {}
         }
-        for t in &terms {
-            let p = next(Bind::S(t.clone()), &mut binds);
-            sql += &format!(" AND p.search_text LIKE {p}");
+        if !words.is_empty() {
+            let backend = self.db.backend();
+            let p = next(Bind::S(lsn_db::dialect::text_query(backend, &words)), &mut binds);
+            sql += &format!(" AND {}", lsn_db::dialect::text_match(backend, &p));
         }
         if let Some(cat) = q.category.as_deref().filter(|c| !c.is_empty()) {
             let p = next(Bind::S(slugify(cat)), &mut binds);
@@ -767,7 +771,7 @@ mod tests {
     #[test]
     fn slugs_and_search_text() {
         assert_eq!(slugify("Linen Shirt — Summer '26!"), "linen-shirt-summer-26");
-        assert_eq!(normalize("  Hello, WORLD!! café-au-lait "), "hello world café au lait");
+        assert_eq!(normalize("  Hello, WORLD!! café-au-lait Crème "), "hello world cafe au lait creme");
         assert_eq!(
             decode_cursor(&encode_cursor(5, "0190a0b0-0000-7000-8000-000000000000")),
             Some((5, "0190a0b0-0000-7000-8000-000000000000".into()))

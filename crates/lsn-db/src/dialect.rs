@@ -27,3 +27,20 @@ pub fn count_tables(backend: Backend) -> &'static str {
         Backend::Postgres => "SELECT CAST(count(*) AS BIGINT) FROM information_schema.tables WHERE table_schema = 'public'",
     }
 }
+
+/// A condition matching products whose search text has every word of the query as a word
+/// prefix; `param` is the placeholder (`$3`) bound to [`text_query`]'s value.
+pub fn text_match(backend: Backend, param: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("p.rowid IN (SELECT rowid FROM products_fts WHERE products_fts MATCH {param})"),
+        Backend::Postgres => format!("to_tsvector('simple', p.search_text) @@ to_tsquery('simple', {param})"),
+    }
+}
+
+/// The bound value for [`text_match`] from normalised words (letters and digits only).
+pub fn text_query(backend: Backend, words: &[String]) -> String {
+    match backend {
+        Backend::Sqlite => words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" AND "),
+        Backend::Postgres => words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
+    }
+}

@@ -4,15 +4,39 @@
 use crate::{Backend, Db, DbError};
 use sqlx::{Executor, Row};
 
+/// One schema step. Most are portable (the same SQL for both engines); where the engines need
+/// different DDL (full-text indexes), each gets its own file.
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
-    pub sql: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+impl Migration {
+    pub fn sql(&self, backend: Backend) -> &'static str {
+        match backend {
+            Backend::Sqlite => self.sqlite,
+            Backend::Postgres => self.postgres,
+        }
+    }
+}
+
+macro_rules! portable {
+    ($v:expr, $name:expr, $file:expr) => {
+        Migration { version: $v, name: $name, sqlite: include_str!($file), postgres: include_str!($file) }
+    };
 }
 
 pub const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "foundation", sql: include_str!("../migrations/0001_foundation.sql") },
-    Migration { version: 2, name: "commerce", sql: include_str!("../migrations/0002_commerce.sql") },
+    portable!(1, "foundation", "../migrations/0001_foundation.sql"),
+    portable!(2, "commerce", "../migrations/0002_commerce.sql"),
+    Migration {
+        version: 3,
+        name: "search",
+        sqlite: include_str!("../migrations/0003_search.sqlite.sql"),
+        postgres: include_str!("../migrations/0003_search.postgres.sql"),
+    },
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +83,7 @@ impl Db {
             // Two nodes starting together must not both migrate.
             conn.execute("SELECT CAST(pg_advisory_lock(7305001) AS TEXT)").await?;
         }
-        let result = apply_pending(&mut conn).await;
+        let result = apply_pending(&mut conn, self.backend()).await;
         if self.backend() == Backend::Postgres {
             let _ = conn.execute("SELECT CAST(pg_advisory_unlock(7305001) AS TEXT)").await;
         }
@@ -67,7 +91,7 @@ impl Db {
     }
 }
 
-async fn apply_pending(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) -> Result<Vec<i64>, DbError> {
+async fn apply_pending(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, backend: Backend) -> Result<Vec<i64>, DbError> {
     conn.execute(CREATE_TABLE).await?;
     let rows = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version").fetch_all(&mut **conn).await?;
     let mut applied = std::collections::BTreeMap::new();
@@ -84,7 +108,8 @@ async fn apply_pending(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) -> Resu
     }
     let mut done = Vec::new();
     for m in MIGRATIONS {
-        let sum = checksum(m.sql);
+        let sql = m.sql(backend);
+        let sum = checksum(sql);
         if let Some(existing) = applied.get(&m.version) {
             if *existing != sum {
                 return Err(DbError::Migration(format!("migration {} ({}) was changed after it was applied", m.version, m.name)));
@@ -92,7 +117,7 @@ async fn apply_pending(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) -> Resu
             continue;
         }
         let mut tx = sqlx::Connection::begin(&mut **conn).await?;
-        tx.execute(sqlx::raw_sql(m.sql)).await.map_err(|e| DbError::Migration(format!("{} ({}): {e}", m.version, m.name)))?;
+        tx.execute(sqlx::raw_sql(sql)).await.map_err(|e| DbError::Migration(format!("{} ({}): {e}", m.version, m.name)))?;
         let now = chrono::Utc::now().timestamp_millis();
         sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
             .bind(m.version)
