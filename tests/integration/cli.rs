@@ -35,19 +35,23 @@ fn init_is_idempotent_and_doctor_checks_everything() {
     assert!(
         text(&first).contains("core data created")
             && text(&first).contains("bins 150")
-            && text(&first).contains("5 demo accounts, 32 demo products"),
+            && text(&first).contains("5 demo accounts, 32 demo products, 1 demo show"),
         "{}",
         text(&first)
     );
     let second = lsn(d, &[], &["init", "--demo"]);
-    assert!(text(&second).contains("nothing changed") && text(&second).contains("0 demo accounts, 0 demo products"), "{}", text(&second));
+    assert!(
+        text(&second).contains("nothing changed") && text(&second).contains("0 demo accounts, 0 demo products, 0 demo show"),
+        "{}",
+        text(&second)
+    );
 
     let doc = lsn(d, &[], &["doctor"]);
     let t = text(&doc);
     assert!(doc.status.success(), "{t}");
     for want in [
         "✓ database reachable (SQLite",
-        "✓ schema at the latest migration (3 of 3)",
+        "✓ schema at the latest migration (4 of 4)",
         "✓ core data: 1 warehouse, 4 zones, 150 bins, 1 channel, 1 supplier(s)",
         "✓ Stripe: sandbox (STRIPE_SECRET_KEY unset)",
         "✓ SendGrid: sandbox",

@@ -6,6 +6,7 @@ mod common;
 mod cli;
 mod commerce;
 mod identity;
+mod live;
 mod platform;
 mod providers;
 mod stripe;

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0003_search.sqlite.sql"),
         postgres: include_str!("../migrations/0003_search.postgres.sql"),
     },
+    portable!(4, "live", "../migrations/0004_live.sql"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,7 +27,14 @@ pub struct AppState {
     pub clock: SharedClock,
     pub identity: Identity,
     pub commerce: lsn_commerce::Commerce,
+    pub live: lsn_live::Live,
     pub metrics: Arc<HttpMetrics>,
+}
+
+impl FromRef<AppState> for lsn_live::Live {
+    fn from_ref(s: &AppState) -> lsn_live::Live {
+        s.live.clone()
+    }
 }
 
 impl FromRef<AppState> for lsn_commerce::Commerce {
@@ -46,7 +53,8 @@ impl AppState {
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
         let identity = Identity::new(db.clone(), cfg.clone(), clock.clone());
         let commerce = lsn_commerce::Commerce::new(db.clone(), cfg.clone(), clock.clone());
-        Self { db, cfg, clock, identity, commerce, metrics: Arc::new(HttpMetrics::default()) }
+        let live = lsn_live::Live::new(db.clone(), clock.clone());
+        Self { db, cfg, clock, identity, commerce, live, metrics: Arc::new(HttpMetrics::default()) }
     }
 }
 
@@ -63,6 +71,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/api/v1/admin/jobs/queue", get(queue))
         .merge(lsn_identity::routes::router())
         .merge(lsn_commerce::routes::router())
+        .merge(lsn_live::routes::router())
         .merge(crate::trpc::router())
         .merge(pages::router())
         .fallback(pages::not_found)

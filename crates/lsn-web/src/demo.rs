@@ -173,7 +173,7 @@ fn sku_for(title: &str, value: &str) -> String {
 }
 
 /// Loads whatever of the demo shop is missing; a second run changes nothing.
-pub async fn load(id: &Identity, commerce: &lsn_commerce::Commerce) -> anyhow::Result<String> {
+pub async fn load(id: &Identity, commerce: &lsn_commerce::Commerce, live: &lsn_live::Live) -> anyhow::Result<String> {
     let actor = Actor { label: "demo".into(), ..Actor::system() };
     let mut users = 0;
     for (email, name, role) in DEMO_USERS {
@@ -239,5 +239,22 @@ pub async fn load(id: &Identity, commerce: &lsn_commerce::Commerce) -> anyhow::R
         }
         products += 1;
     }
-    Ok(format!("{users} demo accounts, {products} demo products; password {DEMO_PASSWORD:?}, admin is admin@lsn.local"))
+    // A show tomorrow evening, hosted by the demo creator, with a few products in its lineup.
+    let mut shows = 0;
+    if let Some(host) = id.user_by_email("creator@lsn.local").await? {
+        if live.list(Some("scheduled"), 1).await.map_err(|e| anyhow::anyhow!("{e}"))?.is_empty() {
+            let tomorrow = commerce.clock.now_ms() + 24 * 3600 * 1000;
+            let input = lsn_live::shows::ShowInput {
+                title: "Summer Linen Drop — Live".into(),
+                description: "Mia tries on the new linen pieces, answers your questions and runs a flash deal.".into(),
+                scheduled_at: tomorrow,
+                video_url: None,
+                lineup: vec!["linen-button-up-shirt".into(), "bucket-hat".into(), "canvas-tote-bag".into(), "polarised-sunglasses".into()],
+                host_id: None,
+            };
+            live.create(&host, &input).await.map_err(|e| anyhow::anyhow!("demo show: {e}"))?;
+            shows += 1;
+        }
+    }
+    Ok(format!("{users} demo accounts, {products} demo products, {shows} demo show; password {DEMO_PASSWORD:?}, admin is admin@lsn.local"))
 }

@@ -95,7 +95,7 @@ pub async fn prepare(cfg: Config, clock: SharedClock) -> anyhow::Result<Runtime>
     let rt = Runtime::new(db.clone(), cfg.clone(), clock.clone())?;
     lsn_warehouse::init(&db, clock.now_ms()).await.context("creating core data")?;
     if cfg.demo && !cfg.is_production() && crate::demo::is_empty(&db).await? {
-        let report = crate::demo::load(&rt.state.identity, &rt.state.commerce).await?;
+        let report = crate::demo::load(&rt.state.identity, &rt.state.commerce, &rt.state.live).await?;
         tracing::info!("empty development database: demo shop loaded ({report})");
     }
     rt.scheduler.register(&rt.schedules, clock.now()).await?;

@@ -24,9 +24,25 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/trpc/{name}", any(handle))
 }
 
-const QUERIES: &[&str] =
-    &["products.list", "products.get", "orders.list", "orders.get", "system.getScheduledTasks", "system.getTaskHistory"];
-const MUTATIONS: &[&str] = &["products.create", "products.update", "products.delete", "orders.create", "orders.updateStatus"];
+const QUERIES: &[&str] = &[
+    "products.list",
+    "products.get",
+    "orders.list",
+    "orders.get",
+    "system.getScheduledTasks",
+    "system.getTaskHistory",
+    "streaming.listShows",
+];
+const MUTATIONS: &[&str] = &[
+    "products.create",
+    "products.update",
+    "products.delete",
+    "orders.create",
+    "orders.updateStatus",
+    "streaming.startShow",
+    "streaming.endShow",
+    "streaming.sendMessage",
+];
 
 fn trpc_code(status: StatusCode) -> (i64, &'static str) {
     match status.as_u16() {
@@ -140,6 +156,31 @@ async fn call(s: &AppState, name: &str, input: Value, user: &Option<AuthUser>, j
                 .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Input needs a \"status\"."))?;
             let label = signed_in(user)?.actor().label;
             Ok(json!(c.update_status(&label, &id_of(&input)?, status).await?))
+        }
+        "streaming.listShows" => Ok(json!(s.live.list(input["status"].as_str(), input["limit"].as_i64().unwrap_or(50)).await?)),
+        "streaming.startShow" | "streaming.endShow" => {
+            let u = signed_in(user)?;
+            if u.user.role < lsn_identity::Role::Creator || !u.has_scope("live:write") {
+                return Err(ApiError::forbidden());
+            }
+            let id = input["showId"]
+                .as_str()
+                .or(input["id"].as_str())
+                .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Input needs a \"showId\"."))?;
+            let show = if name == "streaming.startShow" { s.live.start(id, &u.user).await? } else { s.live.end(id, &u.user).await? };
+            Ok(json!(show))
+        }
+        "streaming.sendMessage" => {
+            let u = signed_in(user)?;
+            let id = input["showId"]
+                .as_str()
+                .or(input["id"].as_str())
+                .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Input needs a \"showId\"."))?;
+            let text = input["message"]
+                .as_str()
+                .or(input["text"].as_str())
+                .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Input needs a \"message\"."))?;
+            lsn_live::routes::post_message(&s.live, &u.user, id, text).await
         }
         "system.getScheduledTasks" => {
             staff(user, "admin")?;

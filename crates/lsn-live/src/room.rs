@@ -1,0 +1,503 @@
+//! One room per show: sequence numbers, a bounded window of recent events for resuming, a
+//! broadcast channel to every connected viewer, chat rules, moderation, and a persister that
+//! writes the timeline to the database in batches (for replays and for resuming past a restart).
+
+use crate::shows::LiveError;
+use lsn_db::{Db, RowExt};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub const PROTOCOL_VERSION: i64 = 1;
+/// How many recent events a reconnecting viewer can catch up on.
+pub const RESUME_WINDOW: usize = 1000;
+pub const CHAT_MAX_CHARS: usize = 300;
+/// Chat flood limit: this many messages per window per viewer.
+pub const CHAT_BURST: usize = 5;
+pub const CHAT_WINDOW_MS: i64 = 10_000;
+pub const REACTIONS: &[&str] = &["❤️", "🔥", "👏", "😂", "😮", "🛒"];
+
+const BLOCKED_WORDS: &[&str] = &["fuck", "shit", "cunt", "bitch", "bastard", "asshole", "wanker", "slut", "whore", "dickhead"];
+
+/// Masks words of the blocklist (and words that start with one) with asterisks.
+pub fn filter_profanity(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let lower = word.to_lowercase();
+        if BLOCKED_WORDS.iter().any(|b| lower.starts_with(b)) {
+            out.extend(std::iter::repeat_n('*', word.chars().count()));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// An event as sent: its number and its serialised JSON, shared by every viewer.
+#[derive(Debug)]
+pub struct Frame {
+    pub seq: i64,
+    pub kind: String,
+    pub json: String,
+}
+
+enum Persist {
+    Event { seq: i64, kind: String, payload: String, at: i64 },
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Default)]
+struct State {
+    seq: i64,
+    window: VecDeque<Arc<Frame>>,
+    recent_chat: HashMap<String, VecDeque<i64>>,
+    last_chat: HashMap<String, i64>,
+    muted: HashSet<String>,
+    banned: HashSet<String>,
+    slow_mode_secs: i64,
+    pinned: Option<Value>,
+}
+
+pub struct Room {
+    pub show_id: String,
+    pub host_id: String,
+    db: Db,
+    clock: lsn_core::SharedClock,
+    tx: broadcast::Sender<Arc<Frame>>,
+    state: Mutex<State>,
+    persist: mpsc::Sender<Persist>,
+    viewers: AtomicI64,
+    peak: AtomicI64,
+}
+
+/// What a reconnecting viewer gets.
+pub enum Resume {
+    /// The events after the viewer's last one (possibly none).
+    Missed(Vec<Arc<Frame>>),
+    /// Too far behind for the window: start over from the current state.
+    Resync,
+    /// A number the room never sent.
+    FromTheFuture,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal { code, message: message.into() }
+}
+
+impl Room {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn latest_seq(&self) -> i64 {
+        self.lock().seq
+    }
+
+    pub fn viewers(&self) -> i64 {
+        self.viewers.load(Ordering::Relaxed)
+    }
+
+    pub fn peak_viewers(&self) -> i64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    pub fn pinned(&self) -> Option<Value> {
+        self.lock().pinned.clone()
+    }
+
+    pub fn slow_mode(&self) -> i64 {
+        self.lock().slow_mode_secs
+    }
+
+    pub fn is_banned(&self, user_id: &str) -> bool {
+        self.lock().banned.contains(user_id)
+    }
+
+    /// Sequences, keeps, broadcasts and (when `persist`) records an event.
+    pub async fn publish(&self, kind: &str, payload: Value, persist: bool) -> Arc<Frame> {
+        let at = self.clock.now_ms();
+        let frame = {
+            let mut st = self.lock();
+            st.seq += 1;
+            let mut ev = json!({"v": PROTOCOL_VERSION, "seq": st.seq, "type": kind, "at": at});
+            if let (Some(m), Some(p)) = (ev.as_object_mut(), payload.as_object()) {
+                for (k, v) in p {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+            let frame = Arc::new(Frame { seq: st.seq, kind: kind.to_string(), json: ev.to_string() });
+            st.window.push_back(frame.clone());
+            while st.window.len() > RESUME_WINDOW {
+                st.window.pop_front();
+            }
+            // Sent under the lock, so every viewer sees events in sequence order.
+            let _ = self.tx.send(frame.clone());
+            frame
+        };
+        if persist {
+            let _ = self.persist.send(Persist::Event { seq: frame.seq, kind: kind.to_string(), payload: payload.to_string(), at }).await;
+        }
+        frame
+    }
+
+    /// A new viewer's subscription and the sequence number it starts after.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<Frame>>, i64) {
+        let st = self.lock();
+        (self.tx.subscribe(), st.seq)
+    }
+
+    pub fn resume(&self, since: i64) -> Resume {
+        let st = self.lock();
+        if since > st.seq {
+            return Resume::FromTheFuture;
+        }
+        let oldest = st.window.front().map(|f| f.seq).unwrap_or(st.seq + 1);
+        if since + 1 < oldest && since < st.seq {
+            return Resume::Resync;
+        }
+        Resume::Missed(st.window.iter().filter(|f| f.seq > since).cloned().collect())
+    }
+
+    pub fn joined(&self) -> i64 {
+        let n = self.viewers.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(n, Ordering::Relaxed);
+        n
+    }
+
+    pub fn left(&self) -> i64 {
+        self.viewers.fetch_sub(1, Ordering::Relaxed) - 1
+    }
+
+    /// Posts a chat message from `user` after the room's rules.
+    pub async fn chat(&self, user: &lsn_identity::User, text: &str) -> Result<Arc<Frame>, Refusal> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(refuse("empty_message", "Say something first."));
+        }
+        if text.chars().count() > CHAT_MAX_CHARS {
+            return Err(refuse("message_too_long", format!("Keep it under {CHAT_MAX_CHARS} characters.")));
+        }
+        if text.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(refuse("invalid_message", "Control characters are not allowed."));
+        }
+        let now = self.clock.now_ms();
+        let is_host = user.id == self.host_id || user.role.is_staff();
+        {
+            let mut st = self.lock();
+            if st.banned.contains(&user.id) {
+                return Err(refuse("banned", "You were removed from this show."));
+            }
+            if st.muted.contains(&user.id) {
+                return Err(refuse("muted", "You are muted in this show."));
+            }
+            if !is_host {
+                let slow = st.slow_mode_secs;
+                if slow > 0 {
+                    if let Some(last) = st.last_chat.get(&user.id) {
+                        if now - last < slow * 1000 {
+                            return Err(refuse("slow_mode", format!("Slow mode is on: one message every {slow} seconds.")));
+                        }
+                    }
+                }
+                let q = st.recent_chat.entry(user.id.clone()).or_default();
+                while q.front().is_some_and(|t| *t <= now - CHAT_WINDOW_MS) {
+                    q.pop_front();
+                }
+                if q.len() >= CHAT_BURST {
+                    return Err(refuse("rate_limited", "You are sending messages too fast."));
+                }
+                q.push_back(now);
+            }
+            st.last_chat.insert(user.id.clone(), now);
+        }
+        let id = lsn_core::ids::new_id();
+        let clean = filter_profanity(text);
+        let name: String = user.name.chars().take(60).collect();
+        let r = sqlx::query("INSERT INTO live_chat_messages (id, show_id, user_id, name, text, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(&self.show_id)
+            .bind(&user.id)
+            .bind(&name)
+            .bind(&clean)
+            .bind(now)
+            .execute(self.db.write())
+            .await;
+        if let Err(e) = r {
+            tracing::error!("chat message not stored: {e}");
+            return Err(refuse("unavailable", "The message could not be sent. Try again."));
+        }
+        Ok(self.publish("chat", json!({"id": id, "user_id": user.id, "name": name, "text": clean, "host": is_host}), true).await)
+    }
+
+    pub async fn react(&self, emoji: &str) -> Result<Arc<Frame>, Refusal> {
+        if !REACTIONS.contains(&emoji) {
+            return Err(refuse("invalid_reaction", format!("React with one of {}", REACTIONS.join(" "))));
+        }
+        Ok(self.publish("reaction", json!({"emoji": emoji}), false).await)
+    }
+
+    pub async fn delete_message(&self, actor: &str, message_id: &str) -> Result<(), Refusal> {
+        let r = sqlx::query("UPDATE live_chat_messages SET deleted = 1 WHERE id = $1 AND show_id = $2 AND deleted = 0")
+            .bind(message_id)
+            .bind(&self.show_id)
+            .execute(self.db.write())
+            .await;
+        match r {
+            Ok(r) if r.rows_affected() == 1 => {
+                self.publish("chat_deleted", json!({"message_id": message_id, "by": actor}), true).await;
+                Ok(())
+            }
+            Ok(_) => Err(refuse("not_found", "No such message in this show.")),
+            Err(e) => {
+                tracing::error!("delete message: {e}");
+                Err(refuse("unavailable", "Try again."))
+            }
+        }
+    }
+
+    /// Mutes, unmutes or bans `user_id` for this show; the change reaches every viewer at once.
+    pub async fn moderate(&self, actor: &str, action: &str, user_id: &str) -> Result<(), Refusal> {
+        if user_id == self.host_id {
+            return Err(refuse("forbidden", "The host cannot be moderated."));
+        }
+        let now = self.clock.now_ms();
+        let res = match action {
+            "mute" | "ban" => {
+                {
+                    let mut st = self.lock();
+                    if action == "mute" {
+                        st.muted.insert(user_id.to_string());
+                    } else {
+                        st.banned.insert(user_id.to_string());
+                    }
+                }
+                sqlx::query("INSERT INTO live_moderation (show_id, user_id, action, actor_id, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (show_id, user_id, action) DO NOTHING")
+                    .bind(&self.show_id)
+                    .bind(user_id)
+                    .bind(action)
+                    .bind(actor)
+                    .bind(now)
+                    .execute(self.db.write())
+                    .await
+            }
+            "unmute" => {
+                self.lock().muted.remove(user_id);
+                sqlx::query("DELETE FROM live_moderation WHERE show_id = $1 AND user_id = $2 AND action = 'mute'")
+                    .bind(&self.show_id)
+                    .bind(user_id)
+                    .execute(self.db.write())
+                    .await
+            }
+            _ => return Err(refuse("unknown_action", "mute, unmute or ban")),
+        };
+        if let Err(e) = res {
+            tracing::error!("moderation not stored: {e}");
+            return Err(refuse("unavailable", "Try again."));
+        }
+        let kind = match action {
+            "mute" => "user_muted",
+            "unmute" => "user_unmuted",
+            _ => "user_banned",
+        };
+        self.publish(kind, json!({"user_id": user_id, "by": actor}), true).await;
+        Ok(())
+    }
+
+    pub async fn set_slow_mode(&self, actor: &str, seconds: i64) -> Result<(), Refusal> {
+        if !(0..=300).contains(&seconds) {
+            return Err(refuse("invalid_slow_mode", "0 to 300 seconds"));
+        }
+        self.lock().slow_mode_secs = seconds;
+        let _ = sqlx::query("UPDATE live_shows SET slow_mode_secs = $1 WHERE id = $2")
+            .bind(seconds)
+            .bind(&self.show_id)
+            .execute(self.db.write())
+            .await;
+        self.publish("slow_mode", json!({"seconds": seconds, "by": actor}), true).await;
+        Ok(())
+    }
+
+    /// Pins a product (with its live price and remaining stock) or, with `None`, unpins.
+    pub async fn pin(&self, product: Option<Value>) {
+        let id = product.as_ref().and_then(|p| p["id"].as_str().map(str::to_string));
+        self.lock().pinned = product.clone();
+        let _ = sqlx::query("UPDATE live_shows SET pinned_product_id = $1 WHERE id = $2")
+            .bind(&id)
+            .bind(&self.show_id)
+            .execute(self.db.write())
+            .await;
+        match product {
+            Some(p) => self.publish("product_pinned", json!({"product": p}), true).await,
+            None => self.publish("product_unpinned", json!({}), true).await,
+        };
+    }
+
+    /// Waits until every event published so far is in the database.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.persist.send(Persist::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn persister(db: Db, show_id: String, mut rx: mpsc::Receiver<Persist>) {
+    let mut batch: Vec<(i64, String, String, i64)> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut waiters = Vec::new();
+        let take = |m: Persist, batch: &mut Vec<_>, waiters: &mut Vec<oneshot::Sender<()>>| match m {
+            Persist::Event { seq, kind, payload, at } => batch.push((seq, kind, payload, at)),
+            Persist::Flush(w) => waiters.push(w),
+        };
+        take(first, &mut batch, &mut waiters);
+        while batch.len() < 500 {
+            match rx.try_recv() {
+                Ok(m) => take(m, &mut batch, &mut waiters),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            let rows = std::mem::take(&mut batch);
+            let sid = show_id.clone();
+            let res = db
+                .transaction(move |tx| {
+                    let (rows, sid) = (rows.clone(), sid.clone());
+                    Box::pin(async move {
+                        for (seq, kind, payload, at) in &rows {
+                            sqlx::query("INSERT INTO live_events (show_id, seq, type, payload, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (show_id, seq) DO NOTHING")
+                                .bind(&sid)
+                                .bind(seq)
+                                .bind(kind)
+                                .bind(payload)
+                                .bind(at)
+                                .execute(&mut **tx)
+                                .await?;
+                        }
+                        Ok::<_, sqlx::Error>(())
+                    })
+                })
+                .await;
+            if let Err(e) = res {
+                tracing::error!(show = %show_id, "live events not stored: {e}");
+            }
+        }
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+}
+
+/// Every open room of this node.
+pub struct Hub {
+    db: Db,
+    clock: lsn_core::SharedClock,
+    rooms: tokio::sync::Mutex<HashMap<String, Arc<Room>>>,
+}
+
+impl Hub {
+    pub fn new(db: Db, clock: lsn_core::SharedClock) -> Self {
+        Self { db, clock, rooms: tokio::sync::Mutex::new(HashMap::new()) }
+    }
+
+    pub async fn existing(&self, show_id: &str) -> Option<Arc<Room>> {
+        self.rooms.lock().await.get(show_id).cloned()
+    }
+
+    /// The show's room, opened (state loaded from the database) on first use.
+    pub async fn room(&self, show_id: &str) -> Result<Arc<Room>, LiveError> {
+        let mut rooms = self.rooms.lock().await;
+        if let Some(r) = rooms.get(show_id) {
+            return Ok(r.clone());
+        }
+        let row = sqlx::query("SELECT host_id, slow_mode_secs, pinned_product_id, peak_viewers FROM live_shows WHERE id = $1")
+            .bind(show_id)
+            .fetch_optional(self.db.read())
+            .await?
+            .ok_or(LiveError::NotFound)?;
+        let host_id: String = row.try_get(0)?;
+        let slow: i64 = row.try_get(1)?;
+        let peak: i64 = row.try_get(3)?;
+        let seq: Option<i64> =
+            sqlx::query("SELECT MAX(seq) FROM live_events WHERE show_id = $1").bind(show_id).fetch_one(self.db.read()).await?.try_get(0)?;
+        let recent = sqlx::query("SELECT seq, type, payload, at FROM live_events WHERE show_id = $1 ORDER BY seq DESC LIMIT $2")
+            .bind(show_id)
+            .bind(RESUME_WINDOW as i64)
+            .fetch_all(self.db.read())
+            .await?;
+        let mut window = VecDeque::new();
+        for r in recent.iter().rev() {
+            let (s, kind, payload, at): (i64, String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+            let mut ev = json!({"v": PROTOCOL_VERSION, "seq": s, "type": kind, "at": at});
+            if let (Some(m), Ok(Value::Object(p))) = (ev.as_object_mut(), serde_json::from_str::<Value>(&payload)) {
+                m.extend(p);
+            }
+            window.push_back(Arc::new(Frame { seq: s, kind, json: ev.to_string() }));
+        }
+        let mods =
+            sqlx::query("SELECT user_id, action FROM live_moderation WHERE show_id = $1").bind(show_id).fetch_all(self.db.read()).await?;
+        let mut state = State { seq: seq.unwrap_or(0), window, slow_mode_secs: slow, ..State::default() };
+        for m in mods {
+            let (u, a): (String, String) = (m.try_get(0)?, m.try_get(1)?);
+            if a == "mute" {
+                state.muted.insert(u);
+            } else {
+                state.banned.insert(u);
+            }
+        }
+        let (ptx, prx) = mpsc::channel(10_000);
+        tokio::spawn(persister(self.db.clone(), show_id.to_string(), prx));
+        let (tx, _) = broadcast::channel(1024);
+        let room = Arc::new(Room {
+            show_id: show_id.to_string(),
+            host_id,
+            db: self.db.clone(),
+            clock: self.clock.clone(),
+            tx,
+            state: Mutex::new(state),
+            persist: ptx,
+            viewers: AtomicI64::new(0),
+            peak: AtomicI64::new(peak),
+        });
+        rooms.insert(show_id.to_string(), room.clone());
+        Ok(room)
+    }
+
+    pub async fn flush_existing(&self, show_id: &str) {
+        if let Some(r) = self.existing(show_id).await {
+            r.flush().await;
+        }
+    }
+
+    /// Forgets a room (its viewers' connections end when the broadcast closes).
+    pub async fn close(&self, show_id: &str) {
+        self.rooms.lock().await.remove(show_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn profanity_is_masked() {
+        assert_eq!(super::filter_profanity("What the FUCK, that's shitty!"), "What the ****, that's ******!");
+        assert_eq!(super::filter_profanity("Scunthorpe classic"), "Scunthorpe classic");
+    }
+}

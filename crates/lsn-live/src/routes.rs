@@ -1,0 +1,422 @@
+//! Live HTTP surface: shows under `/api/v1/live/shows`, and the room's WebSocket at
+//! `/api/v1/live/shows/{id}/ws?v=1&since=<seq>` (protocol in `docs/live-protocol.md`).
+
+use crate::room::{Frame, Refusal, Resume, Room, PROTOCOL_VERSION};
+use crate::shows::{Live, LiveError, ShowInput};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::{SinkExt, StreamExt};
+use lsn_core::problem::{JsonBody, QueryArgs};
+use lsn_core::ApiError;
+use lsn_identity::{AuthUser, Identity, MaybeUser, User};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub const MAX_FRAME_BYTES: usize = 8 * 1024;
+const HEARTBEAT: Duration = Duration::from_secs(20);
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// Protocol errors a connection may cause before it is closed for abuse.
+const MAX_ERRORS: u32 = 20;
+
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Live: FromRef<S>,
+    Identity: FromRef<S>,
+{
+    Router::new()
+        .route("/api/v1/live/shows", get(list).post(create))
+        .route("/api/v1/live/shows/{id}", get(show))
+        .route("/api/v1/live/shows/{id}/start", post(start))
+        .route("/api/v1/live/shows/{id}/end", post(end))
+        .route("/api/v1/live/shows/{id}/messages", post(send_message))
+        .route("/api/v1/live/shows/{id}/replay", get(replay))
+        .route("/api/v1/live/shows/{id}/ws", get(ws))
+}
+
+fn creator(user: &AuthUser) -> Result<(), ApiError> {
+    if user.user.role >= lsn_identity::Role::Creator && user.has_scope("live:write") {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+#[derive(Deserialize)]
+struct ListArgs {
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list(State(l): State<Live>, QueryArgs(q): QueryArgs<ListArgs>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "shows": l.list(q.status.as_deref(), q.limit.unwrap_or(50)).await? })))
+}
+
+async fn create(State(l): State<Live>, user: AuthUser, JsonBody(input): JsonBody<ShowInput>) -> ApiResult<Response> {
+    creator(&user)?;
+    Ok((StatusCode::CREATED, Json(json!({ "show": l.create(&user.user, &input).await? }))).into_response())
+}
+
+async fn show(State(l): State<Live>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let show = l.get(&id).await?;
+    let stats = l.stats(&id).await?;
+    Ok(Json(json!({ "show": show, "stats": stats })))
+}
+
+async fn start(State(l): State<Live>, user: AuthUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    creator(&user)?;
+    Ok(Json(json!({ "show": l.start(&id, &user.user).await? })))
+}
+
+async fn end(State(l): State<Live>, user: AuthUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    creator(&user)?;
+    Ok(Json(json!({ "show": l.end(&id, &user.user).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageBody {
+    text: String,
+}
+
+fn refusal(r: Refusal) -> ApiError {
+    let status = match r.code {
+        "rate_limited" | "slow_mode" => StatusCode::TOO_MANY_REQUESTS,
+        "banned" | "muted" | "forbidden" => StatusCode::FORBIDDEN,
+        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    ApiError::new(status, r.code, r.message)
+}
+
+/// Posts a chat message without a WebSocket (the runbook's `streaming.sendMessage`).
+pub async fn post_message(l: &Live, user: &User, show_id: &str, text: &str) -> ApiResult<Value> {
+    let show = l.get(show_id).await?;
+    if show.status == "ended" {
+        return Err(ApiError::conflict("show_ended", "This show has ended."));
+    }
+    let room = l.hub.room(show_id).await?;
+    let frame = room.chat(user, text).await.map_err(refusal)?;
+    Ok(serde_json::from_str(&frame.json).unwrap_or(Value::Null))
+}
+
+async fn send_message(
+    State(l): State<Live>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<MessageBody>,
+) -> ApiResult<Response> {
+    Ok((StatusCode::CREATED, Json(json!({ "message": post_message(&l, &user.user, &id, &b.text).await? }))).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReplayArgs {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn replay(State(l): State<Live>, Path(id): Path<String>, QueryArgs(q): QueryArgs<ReplayArgs>) -> ApiResult<Json<Value>> {
+    let show = l.get(&id).await?;
+    let events = l.replay(&id, q.after.unwrap_or(0), q.limit.unwrap_or(500)).await?;
+    let next = events.last().and_then(|e| e["seq"].as_i64());
+    Ok(Json(json!({ "show": show, "events": events, "next_after": next })))
+}
+
+#[derive(Deserialize)]
+struct WsArgs {
+    v: Option<String>,
+    since: Option<String>,
+}
+
+async fn ws(
+    State(l): State<Live>,
+    MaybeUser(user): MaybeUser,
+    Path(id): Path<String>,
+    QueryArgs(q): QueryArgs<WsArgs>,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let show = l.get(&id).await?;
+    if show.status == "ended" {
+        return Err(ApiError::new(StatusCode::GONE, "show_ended", "This show has ended; watch the replay."));
+    }
+    let room = l.hub.room(&id).await?;
+    let user = user.map(|u| u.user);
+    if user.as_ref().is_some_and(|u| room.is_banned(&u.id)) {
+        return Err(ApiError::forbidden());
+    }
+    let version = q.v.as_deref().map(|v| v.parse::<i64>().unwrap_or(-1)).unwrap_or(PROTOCOL_VERSION);
+    let since = q.since.as_deref().map(|s| s.parse::<i64>().unwrap_or(-1));
+    Ok(upgrade
+        .read_buffer_size(4096)
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| viewer(l, room, user, version, since, socket)))
+}
+
+fn error_frame(code: &str, message: &str) -> String {
+    json!({"v": PROTOCOL_VERSION, "type": "error", "code": code, "message": message}).to_string()
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &str) {
+    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+}
+
+/// One viewer's connection: a writer loop fed by the room's broadcast and by this connection's
+/// own replies, and a reader loop handling what the viewer sends.
+async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, since: Option<i64>, mut socket: WebSocket) {
+    if version != PROTOCOL_VERSION {
+        let _ = socket
+            .send(Message::Text(
+                error_frame("unsupported_version", &format!("This server speaks protocol version {PROTOCOL_VERSION}.")).into(),
+            ))
+            .await;
+        return close(socket, 1002, "unsupported protocol version").await;
+    }
+    // Subscribe first, then read the window: nothing can fall between the two.
+    let (mut events, start_seq) = room.subscribe();
+    let mut replies: Vec<String> = Vec::new();
+    let mut last_sent = start_seq;
+    let mut catch_up: Vec<Arc<Frame>> = Vec::new();
+    match since {
+        None => {}
+        Some(s) if s < 0 => replies.push(error_frame("invalid_since", "since must be a sequence number")),
+        Some(s) => match room.resume(s) {
+            Resume::Missed(frames) => {
+                catch_up = frames.into_iter().filter(|f| f.seq <= start_seq).collect();
+            }
+            Resume::Resync => replies.push(json!({"v": PROTOCOL_VERSION, "type": "resync", "seq": start_seq}).to_string()),
+            Resume::FromTheFuture => {
+                replies.push(error_frame("sequence_from_future", "That sequence number was never sent; starting from now."))
+            }
+        },
+    }
+    let viewers = room.joined();
+    let viewer_key = user.as_ref().map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("anon:{}", lsn_core::ids::new_id()));
+    let visit_id = lsn_core::ids::new_id();
+    let _ = sqlx::query("INSERT INTO live_viewers (id, show_id, viewer_key, joined_at) VALUES ($1, $2, $3, $4)")
+        .bind(&visit_id)
+        .bind(&room.show_id)
+        .bind(&viewer_key)
+        .bind(live.clock.now_ms())
+        .execute(live.db.write())
+        .await;
+    let show = live.get(&room.show_id).await.ok();
+    let welcome = json!({
+        "v": PROTOCOL_VERSION, "type": "welcome", "seq": start_seq, "viewers": viewers, "show": show,
+        "pinned": room.pinned(), "slow_mode": room.slow_mode(),
+        "you": user.as_ref().map(|u| json!({"id": u.id, "name": u.name, "host": u.id == room.host_id || u.role.is_staff()})),
+    });
+    let (mut sink, mut stream) = socket.split();
+    let mut ok = sink.send(Message::Text(welcome.to_string().into())).await.is_ok();
+    for r in replies.drain(..) {
+        ok = ok && sink.send(Message::Text(r.into())).await.is_ok();
+    }
+    for f in catch_up {
+        ok = ok && sink.send(Message::Text(f.json.clone().into())).await.is_ok();
+    }
+    let (reply_tx, mut reply_rx) = tokio::sync::mpsc::channel::<Message>(64);
+    let reader_room = room.clone();
+    let reader_live = live.clone();
+    let reader_user = user.clone();
+    let mut reader = tokio::spawn(async move { read_loop(reader_live, reader_room, reader_user, &mut stream, reply_tx).await });
+    let me = user.as_ref().map(|u| u.id.clone());
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    // `ok` is false when the greeting could not be sent: go straight to clean-up.
+    'conn: loop {
+        if !ok {
+            break;
+        }
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(frame) => {
+                    if frame.seq <= last_sent {
+                        continue 'conn;
+                    }
+                    last_sent = frame.seq;
+                    if sink.send(Message::Text(frame.json.clone().into())).await.is_err() {
+                        break;
+                    }
+                    if frame.kind == "user_banned" && me.as_deref().is_some_and(|m| frame.json.contains(&format!("\"user_id\":\"{m}\""))) {
+                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 4003, reason: "banned from this show".into() }))).await;
+                        break;
+                    }
+                    if frame.kind == "show_ended" {
+                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "show ended".into() }))).await;
+                        break;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    // A viewer that cannot keep up is let go instead of slowing the room; it
+                    // reconnects with its last sequence number and catches up.
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 4008, reason: "too slow: reconnect with since".into() }))).await;
+                    break;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+            reply = reply_rx.recv() => match reply {
+                Some(m) => {
+                    let closing = matches!(m, Message::Close(_));
+                    if sink.send(m).await.is_err() || closing {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            _ = heartbeat.tick() => {
+                if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+            }
+            _ = &mut reader => break,
+        }
+    }
+    reader.abort();
+    room.left();
+    let _ = sqlx::query("UPDATE live_viewers SET left_at = $1 WHERE id = $2")
+        .bind(live.clock.now_ms())
+        .bind(&visit_id)
+        .execute(live.db.write())
+        .await;
+}
+
+#[derive(Deserialize)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    emoji: Option<String>,
+    #[serde(default)]
+    product_id: Option<String>,
+    #[serde(default)]
+    message_id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    seconds: Option<i64>,
+}
+
+async fn read_loop(
+    live: Live,
+    room: Arc<Room>,
+    user: Option<User>,
+    stream: &mut futures::stream::SplitStream<WebSocket>,
+    out: tokio::sync::mpsc::Sender<Message>,
+) {
+    let mut errors = 0u32;
+    loop {
+        let next = tokio::time::timeout(IDLE_LIMIT, stream.next()).await;
+        let msg = match next {
+            Err(_) => {
+                let _ = out.send(Message::Close(Some(CloseFrame { code: 4000, reason: "no heartbeat".into() }))).await;
+                return;
+            }
+            Ok(None) | Ok(Some(Err(_))) => return,
+            Ok(Some(Ok(m))) => m,
+        };
+        let text = match msg {
+            Message::Text(t) => t.to_string(),
+            Message::Close(_) => return,
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Binary(_) => {
+                errors += 1;
+                let _ = out.send(Message::Text(error_frame("binary_not_supported", "Send JSON text frames.").into())).await;
+                if errors > MAX_ERRORS {
+                    let _ = out.send(Message::Close(Some(CloseFrame { code: 1008, reason: "too many protocol errors".into() }))).await;
+                    return;
+                }
+                continue;
+            }
+        };
+        let reply = match serde_json::from_str::<ClientMessage>(&text) {
+            Err(_) => Err(Refusal { code: "malformed", message: "Expected a JSON object with a \"type\".".into() }),
+            Ok(m) => handle(&live, &room, user.as_ref(), m).await,
+        };
+        match reply {
+            Ok(Some(v)) => {
+                let _ = out.send(Message::Text(v.to_string().into())).await;
+            }
+            Ok(None) => {}
+            Err(r) => {
+                errors += 1;
+                let _ = out.send(Message::Text(error_frame(r.code, &r.message).into())).await;
+                if errors > MAX_ERRORS {
+                    let _ = out.send(Message::Close(Some(CloseFrame { code: 1008, reason: "too many protocol errors".into() }))).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn need<T>(v: Option<T>, field: &str) -> Result<T, Refusal> {
+    v.ok_or_else(|| Refusal { code: "invalid_message", message: format!("\"{field}\" is required") })
+}
+
+async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage) -> Result<Option<Value>, Refusal> {
+    let host = user.is_some_and(|u| u.id == room.host_id || u.role.is_staff());
+    let signed_in = || user.ok_or(Refusal { code: "sign_in_required", message: "Sign in to take part.".into() });
+    let host_only = || if host { Ok(()) } else { Err(Refusal { code: "forbidden", message: "Only the show's host can do that.".into() }) };
+    match m.kind.as_str() {
+        "ping" => Ok(Some(json!({"v": PROTOCOL_VERSION, "type": "pong", "seq": room.latest_seq(), "viewers": room.viewers()}))),
+        "chat" => {
+            let u = signed_in()?;
+            room.chat(u, &need(m.text, "text")?).await.map(|_| None)
+        }
+        "react" => room.react(&need(m.emoji, "emoji")?).await.map(|_| None),
+        "pin" => {
+            host_only()?;
+            let pid = need(m.product_id, "product_id")?;
+            let p = match live.catalog.get(&pid, false).await {
+                Ok(Some(p)) => p,
+                _ => return Err(Refusal { code: "unknown_product", message: "No active product with that id.".into() }),
+            };
+            let available: i64 = p.variants.iter().map(|v| v.available).sum();
+            let product = json!({"id": p.id, "slug": p.slug, "title": p.title, "price": p.min_price, "compare_at_price": p.variants.first().and_then(|v| v.compare_at_price),
+                "available": available, "image": p.images.first().map(|i| i.url.clone()),
+                "variants": p.variants.iter().map(|v| json!({"id": v.id, "title": v.title, "price": v.price, "available": v.available})).collect::<Vec<_>>()});
+            room.pin(Some(product)).await;
+            Ok(None)
+        }
+        "unpin" => {
+            host_only()?;
+            room.pin(None).await;
+            Ok(None)
+        }
+        "delete_message" => {
+            host_only()?;
+            let actor = signed_in()?.id.clone();
+            room.delete_message(&actor, &need(m.message_id, "message_id")?).await.map(|_| None)
+        }
+        "mute" | "unmute" | "ban" => {
+            host_only()?;
+            let actor = signed_in()?.id.clone();
+            room.moderate(&actor, &m.kind, &need(m.user_id, "user_id")?).await.map(|_| None)
+        }
+        "slow_mode" => {
+            host_only()?;
+            let actor = signed_in()?.id.clone();
+            room.set_slow_mode(&actor, need(m.seconds, "seconds")?).await.map(|_| None)
+        }
+        other => Err(Refusal {
+            code: "unknown_type",
+            message: format!("Unknown message type {:?}.", other.chars().take(40).collect::<String>()),
+        }),
+    }
+}
+
+impl From<LiveError> for Refusal {
+    fn from(e: LiveError) -> Self {
+        Refusal { code: "unavailable", message: e.to_string() }
+    }
+}

@@ -1,0 +1,264 @@
+//! Live rooms with real WebSocket clients on both databases: the runbook's live streaming flow
+//! (start → show products → chat → end), moderation, resume after a drop, bad frames, replays.
+
+use crate::both;
+use crate::common::{json, TestApp};
+use futures::{SinkExt, StreamExt};
+use lsn_identity::Role;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Signs in and returns (browser, csrf, session cookie header).
+async fn session(app: &TestApp, email: &str) -> (reqwest::Client, String, String) {
+    let c = app.client();
+    let r =
+        c.post(app.url("/api/auth/login")).json(&json!({"email": email, "password": crate::common::PASSWORD})).send().await.expect("login");
+    let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|s| s.split(';').next()).expect("cookie").to_string();
+    let csrf = r.json::<Value>().await.expect("json")["csrf_token"].as_str().expect("csrf").to_string();
+    (c, csrf, cookie)
+}
+
+async fn connect(app: &TestApp, show: &str, cookie: Option<&str>, query: &str) -> Ws {
+    let url = format!("ws://{}/api/v1/live/shows/{show}/ws{query}", app.addr);
+    let mut req = url.into_client_request().expect("request");
+    if let Some(c) = cookie {
+        req.headers_mut().insert("cookie", c.parse().expect("header"));
+    }
+    tokio_tungstenite::connect_async(req).await.expect("connect").0
+}
+
+/// The next JSON frame, or `None` when the server closed the connection.
+async fn next(ws: &mut Ws) -> Option<Value> {
+    loop {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next()).await.expect("a frame within 5 s");
+        match m {
+            Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(&t).expect("json frame")),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Frames until one of type `kind` (returned); panics if the connection closes first.
+async fn until(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let v = next(ws).await.unwrap_or_else(|| panic!("closed while waiting for {kind}"));
+        if v["type"] == kind {
+            return v;
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.expect("send");
+}
+
+async fn live_flow(app: TestApp) {
+    let host = app.user("host@example.com", Role::Creator).await;
+    let ann = app.user("ann@example.com", Role::Customer).await;
+    let bob = app.user("bob@example.com", Role::Customer).await;
+    let (hc, hcsrf, hcookie) = session(&app, "host@example.com").await;
+    let (ac, acsrf, acookie) = session(&app, "ann@example.com").await;
+    let (_, _, bcookie) = session(&app, "bob@example.com").await;
+    let p = app
+        .rt
+        .state
+        .commerce
+        .catalog
+        .create(
+            &serde_json::from_value(json!({"title": "Ring Light", "status": "active", "variants": [{"sku": "RL", "price": 6900}]}))
+                .expect("p"),
+        )
+        .await
+        .expect("product");
+
+    // Shows: creators create them, customers cannot.
+    let input = json!({"title": "Creator Tech Live", "scheduled_at": chrono::Utc::now().timestamp_millis() + 60_000, "lineup": [p.slug], "video_url": "https://cdn.example/live/show.m3u8"});
+    assert_eq!(
+        ac.post(app.url("/api/v1/live/shows")).header("x-csrf-token", &acsrf).json(&input).send().await.expect("send").status(),
+        403
+    );
+    let (s, created) =
+        json(hc.post(app.url("/api/v1/live/shows")).header("x-csrf-token", &hcsrf).json(&input).send().await.expect("send")).await;
+    assert_eq!(s, 201, "{created}");
+    let show = created["show"]["id"].as_str().expect("id").to_string();
+    assert_eq!(created["show"]["video"], json!({"kind": "hls", "url": "https://cdn.example/live/show.m3u8"}));
+    assert_eq!(created["show"]["lineup"][0]["title"], "Ring Light");
+    let bad = json!({"title": "", "scheduled_at": 0});
+    assert_eq!(hc.post(app.url("/api/v1/live/shows")).header("x-csrf-token", &hcsrf).json(&bad).send().await.expect("send").status(), 422);
+
+    let mut host_ws = connect(&app, &show, Some(&hcookie), "?v=1").await;
+    let w = until(&mut host_ws, "welcome").await;
+    assert_eq!(w["you"]["host"], true);
+    let mut a = connect(&app, &show, Some(&acookie), "").await;
+    let mut b = connect(&app, &show, Some(&bcookie), "?v=1").await;
+    let mut anon = connect(&app, &show, None, "").await;
+    for ws in [&mut a, &mut b, &mut anon] {
+        let w = until(ws, "welcome").await;
+        assert_eq!(w["show"]["title"], "Creator Tech Live");
+    }
+
+    // Start → everyone sees it.
+    let (s, _) =
+        json(hc.post(app.url(&format!("/api/v1/live/shows/{show}/start"))).header("x-csrf-token", &hcsrf).send().await.expect("start"))
+            .await;
+    assert_eq!(s, 200);
+    for ws in [&mut a, &mut b, &mut anon, &mut host_ws] {
+        until(ws, "show_started").await;
+    }
+    // Display products: the host pins; viewers see price and stock; a viewer cannot pin.
+    send(&mut host_ws, json!({"type": "pin", "product_id": p.id})).await;
+    let pinned = until(&mut b, "product_pinned").await;
+    assert_eq!((pinned["product"]["price"].as_i64(), pinned["product"]["available"].as_i64()), (Some(6900), Some(0)));
+    send(&mut a, json!({"type": "pin", "product_id": p.id})).await;
+    assert_eq!(until(&mut a, "error").await["code"], "forbidden");
+    // Chat fans out, masked, with sequence numbers.
+    send(&mut a, json!({"type": "chat", "text": "Is the ring light shitty in daylight?"})).await;
+    let chat = until(&mut b, "chat").await;
+    assert_eq!(chat["text"], "Is the ring light ****** in daylight?");
+    assert_eq!(chat["name"], "Test Person");
+    let chat_seq = chat["seq"].as_i64().expect("seq");
+    assert!(chat_seq > pinned["seq"].as_i64().expect("seq"));
+    let message_id = chat["id"].as_str().expect("id").to_string();
+    send(&mut anon, json!({"type": "chat", "text": "hi"})).await;
+    assert_eq!(until(&mut anon, "error").await["code"], "sign_in_required");
+    // Moderation reaches everyone at once.
+    send(&mut host_ws, json!({"type": "delete_message", "message_id": message_id})).await;
+    assert_eq!(until(&mut a, "chat_deleted").await["message_id"], message_id);
+    assert_eq!(until(&mut b, "chat_deleted").await["message_id"], message_id);
+    send(&mut host_ws, json!({"type": "mute", "user_id": bob.id})).await;
+    until(&mut b, "user_muted").await;
+    send(&mut b, json!({"type": "chat", "text": "let me talk"})).await;
+    assert_eq!(until(&mut b, "error").await["code"], "muted");
+    // Bad frames are refused; the room goes on.
+    b.send(Message::Text("{not json".into())).await.expect("send");
+    assert_eq!(until(&mut b, "error").await["code"], "malformed");
+    send(&mut b, json!({"type": "teleport"})).await;
+    assert_eq!(until(&mut b, "error").await["code"], "unknown_type");
+    b.send(Message::Binary(vec![1, 2, 3].into())).await.expect("send");
+    assert_eq!(until(&mut b, "error").await["code"], "binary_not_supported");
+    send(&mut b, json!({"type": "react", "emoji": "🔥"})).await;
+    assert_eq!(until(&mut a, "reaction").await["emoji"], "🔥");
+    // Flooding is limited per viewer.
+    let mut codes = Vec::new();
+    for i in 0..6 {
+        send(&mut a, json!({"type": "chat", "text": format!("msg {i}")})).await;
+    }
+    send(&mut a, json!({"type": "ping"})).await;
+    loop {
+        let v = next(&mut a).await.expect("frame");
+        if v["type"] == "error" {
+            codes.push(v["code"].as_str().unwrap_or("").to_string());
+        }
+        if v["type"] == "pong" {
+            break;
+        }
+    }
+    // Ann spoke once before: four more fit in the window, the last two are refused.
+    assert_eq!(codes, vec!["rate_limited", "rate_limited"]);
+
+    // Resume: Bob drops, misses messages, reconnects with his last number and gets them.
+    let last = until(&mut b, "chat").await["seq"].as_i64().expect("seq");
+    drop(b);
+    app.clock.advance(chrono::Duration::seconds(11));
+    send(&mut host_ws, json!({"type": "chat", "text": "Welcome everyone!"})).await;
+    send(&mut host_ws, json!({"type": "chat", "text": "Deal coming up."})).await;
+    until(&mut a, "chat").await;
+    let mut b = connect(&app, &show, Some(&bcookie), &format!("?v=1&since={last}")).await;
+    until(&mut b, "welcome").await;
+    let mut missed = Vec::new();
+    while missed.len() < 6 {
+        let v = next(&mut b).await.expect("frame");
+        if v["type"] == "chat" {
+            missed.push(v["text"].as_str().unwrap_or("").to_string());
+            if missed.last().is_some_and(|t| t == "Deal coming up.") {
+                break;
+            }
+        }
+    }
+    assert!(missed.ends_with(&["Welcome everyone!".to_string(), "Deal coming up.".to_string()]), "{missed:?}");
+    let mut future = connect(&app, &show, Some(&bcookie), "?since=999999").await;
+    until(&mut future, "welcome").await;
+    assert_eq!(until(&mut future, "error").await["code"], "sequence_from_future");
+    let mut v2 = connect(&app, &show, None, "?v=2").await;
+    assert_eq!(next(&mut v2).await.expect("frame")["code"], "unsupported_version");
+    assert!(next(&mut v2).await.is_none(), "closed after refusing the version");
+
+    // The runbook's procedures.
+    let (s, b2) = json(
+        ac.post(app.url("/api/trpc/streaming.sendMessage"))
+            .header("x-csrf-token", &acsrf)
+            .json(&json!({"showId": show, "message": "via tRPC"}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(s, 200, "{b2}");
+    while until(&mut host_ws, "chat").await["text"] != "via tRPC" {}
+    let (_, listed) =
+        json(reqwest::get(app.url("/api/trpc/streaming.listShows?input=%7B%22status%22%3A%22live%22%7D")).await.expect("send")).await;
+    assert_eq!(listed["result"]["data"][0]["id"], show.as_str());
+    let (s, _) = json(
+        ac.post(app.url("/api/trpc/streaming.endShow"))
+            .header("x-csrf-token", &acsrf)
+            .json(&json!({"showId": show}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(s, 403, "a viewer cannot end the show");
+
+    // Ban: the viewer is put out at once and cannot come back.
+    send(&mut host_ws, json!({"type": "ban", "user_id": ann.id})).await;
+    until(&mut host_ws, "user_banned").await;
+    until(&mut a, "user_banned").await;
+    assert!(next(&mut a).await.is_none(), "the banned viewer's connection is closed");
+    let url = format!("ws://{}/api/v1/live/shows/{show}/ws", app.addr);
+    let mut req = url.into_client_request().expect("req");
+    req.headers_mut().insert("cookie", acookie.parse().expect("h"));
+    assert!(tokio_tungstenite::connect_async(req).await.is_err(), "a banned viewer is refused");
+    let (s, _) = json(
+        ac.post(app.url(&format!("/api/v1/live/shows/{show}/messages")))
+            .header("x-csrf-token", &acsrf)
+            .json(&json!({"text": "still here?"}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(s, 403);
+
+    // End: everyone is told, the room closes, the timeline stays for the replay.
+    let (s, _) = json(
+        hc.post(app.url("/api/trpc/streaming.endShow"))
+            .header("x-csrf-token", &hcsrf)
+            .json(&json!({"showId": show}))
+            .send()
+            .await
+            .expect("end"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    until(&mut b, "show_ended").await;
+    assert!(next(&mut b).await.is_none());
+    let url = format!("ws://{}/api/v1/live/shows/{show}/ws", app.addr);
+    assert!(tokio_tungstenite::connect_async(url).await.is_err(), "an ended show has no room");
+    let (_, replay) = json(reqwest::get(app.url(&format!("/api/v1/live/shows/{show}/replay"))).await.expect("replay")).await;
+    let kinds: Vec<&str> = replay["events"].as_array().expect("events").iter().filter_map(|e| e["type"].as_str()).collect();
+    for k in ["show_started", "product_pinned", "chat", "chat_deleted", "user_muted", "user_banned", "show_ended"] {
+        assert!(kinds.contains(&k), "{k} missing from the replay: {kinds:?}");
+    }
+    let seqs: Vec<i64> = replay["events"].as_array().expect("events").iter().filter_map(|e| e["seq"].as_i64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order");
+    let (_, info) = json(reqwest::get(app.url(&format!("/api/v1/live/shows/{show}"))).await.expect("show")).await;
+    assert_eq!(info["show"]["status"], "ended");
+    assert!(info["stats"]["unique_viewers"].as_i64().expect("n") >= 4, "{info}");
+    assert!(info["stats"]["peak_viewers"].as_i64().expect("n") >= 4, "{info}");
+    let _ = host;
+}
+both!(live_streaming_flow, live_flow);
