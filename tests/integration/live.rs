@@ -262,3 +262,129 @@ async fn live_flow(app: TestApp) {
     let _ = host;
 }
 both!(live_streaming_flow, live_flow);
+
+async fn flash_deal(app: TestApp) {
+    app.user("host@example.com", Role::Creator).await;
+    app.user("fan@example.com", Role::Customer).await;
+    let (hc, hcsrf, hcookie) = session(&app, "host@example.com").await;
+    let (fc, fcsrf, _) = session(&app, "fan@example.com").await;
+    let p = app
+        .rt
+        .state
+        .commerce
+        .catalog
+        .create(
+            &serde_json::from_value(json!({"title": "Mystery Box", "status": "active", "variants": [{"sku": "BOX", "price": 5000}]}))
+                .expect("p"),
+        )
+        .await
+        .expect("product");
+    let variant = p.variants[0].id.clone();
+    let now = chrono::Utc::now().timestamp_millis();
+    let v = variant.clone();
+    app.rt
+        .state
+        .db
+        .transaction(move |tx| {
+            let v = v.clone();
+            Box::pin(async move { lsn_warehouse::stock::receive(tx, now, &v, "A-01-1", 500, "received", "t", None, "t").await })
+        })
+        .await
+        .expect("stock");
+    let (_, created) = json(
+        hc.post(app.url("/api/v1/live/shows"))
+            .header("x-csrf-token", &hcsrf)
+            .json(&json!({"title": "Deal Night", "scheduled_at": now, "lineup": [p.id]}))
+            .send()
+            .await
+            .expect("create"),
+    )
+    .await;
+    let show = created["show"]["id"].as_str().expect("id").to_string();
+    let deals = app.url(&format!("/api/v1/live/shows/{show}/deals"));
+    let deal_input =
+        json!({"sku": "BOX", "price": 1900, "quantity": 10, "countdown_secs": 10, "duration_secs": 120, "per_customer_limit": 1});
+    let (s, b) = json(hc.post(&deals).header("x-csrf-token", &hcsrf).json(&deal_input).send().await.expect("deal")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("show_not_live")));
+    hc.post(app.url(&format!("/api/v1/live/shows/{show}/start"))).header("x-csrf-token", &hcsrf).send().await.expect("start");
+    let mut host_ws = connect(&app, &show, Some(&hcookie), "").await;
+    until(&mut host_ws, "welcome").await;
+    let (s, b) = json(hc.post(&deals).header("x-csrf-token", &hcsrf).json(&deal_input).send().await.expect("deal")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("nothing_pinned")));
+    send(&mut host_ws, json!({"type": "pin", "product_id": p.id})).await;
+    until(&mut host_ws, "product_pinned").await;
+    for bad in [
+        json!({"sku": "BOX", "price": 1900, "quantity": 10, "countdown_secs": 5}),
+        json!({"sku": "BOX", "price": 1900, "quantity": 10, "duration_secs": 3600}),
+        json!({"sku": "NOPE", "price": 1, "quantity": 1}),
+    ] {
+        assert_eq!(hc.post(&deals).header("x-csrf-token", &hcsrf).json(&bad).send().await.expect("deal").status(), 422, "{bad}");
+    }
+    assert_eq!(fc.post(&deals).header("x-csrf-token", &fcsrf).json(&deal_input).send().await.expect("deal").status(), 403);
+    let mut viewer = connect(&app, &show, None, "").await;
+    until(&mut viewer, "welcome").await;
+    send(&mut host_ws, json!({"type": "start_deal", "deal": deal_input})).await;
+    let started = until(&mut viewer, "deal_started").await;
+    let deal = started["deal"]["id"].as_str().expect("deal").to_string();
+    assert_eq!(
+        (started["deal"]["price"].as_i64(), started["deal"]["remaining"].as_i64(), started["deal"]["status"].as_str()),
+        (Some(1900), Some(10), Some("upcoming"))
+    );
+
+    let buy = app.url(&format!("/api/v1/live/deals/{deal}/buy"));
+    let body = |i: usize| json!({"email": format!("buyer{i}@example.com"), "shipping_address": {"name": "B", "line1": "1 A St", "suburb": "Hobart", "state": "TAS", "postcode": "7000"}});
+    let (s, b) = json(reqwest::Client::new().post(&buy).json(&body(0)).send().await.expect("buy")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("deal_not_started")), "the countdown runs first");
+    app.clock.advance(chrono::Duration::seconds(10));
+    // A customer may take one at the deal price, not two.
+    let (s, b) = json(
+        fc.post(&buy)
+            .header("x-csrf-token", &fcsrf)
+            .json(&json!({"quantity": 2, "shipping_address": body(0)["shipping_address"]}))
+            .send()
+            .await
+            .expect("buy"),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("deal_customer_limit")));
+    // 40 viewers race for 10 units.
+    let results = futures::future::join_all((1..=40).map(|i| {
+        let (url, b) = (buy.clone(), body(i));
+        async move { json(reqwest::Client::new().post(url).json(&b).send().await.expect("buy")).await }
+    }))
+    .await;
+    let won: Vec<&Value> = results.iter().filter(|(s, _)| *s == 201).map(|(_, b)| b).collect();
+    assert_eq!(won.len(), 10, "{results:?}");
+    let losers: std::collections::BTreeSet<(u16, String)> =
+        results.iter().filter(|(s, _)| *s != 201).map(|(s, b)| (*s, b["error"]["code"].as_str().unwrap_or("").to_string())).collect();
+    assert_eq!(losers, [(409, "deal_sold_out".to_string())].into_iter().collect(), "{losers:?}");
+    let o = &won[0]["order"];
+    assert_eq!((o["subtotal"].as_i64(), o["items"][0]["unit_price"].as_i64()), (Some(1900), Some(1900)));
+    let ended = until(&mut viewer, "deal_ended").await;
+    assert_eq!((ended["reason"].as_str(), ended["remaining"].as_i64()), (Some("sold_out"), Some(0)));
+    let attributed: i64 = sqlx::Row::try_get(
+        &sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE show_id = $1")
+            .bind(&show)
+            .fetch_one(app.rt.state.db.read())
+            .await
+            .expect("count"),
+        0,
+    )
+    .expect("n");
+    assert_eq!(attributed, 10, "deal sales are attributed to the show");
+    // Paying works as for any order; a declined one gives its unit back to the deal.
+    let first = won[0];
+    let id = first["order"]["id"].as_str().expect("id");
+    let r = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/orders/{id}/pay")))
+        .header("x-order-token", first["order_token"].as_str().expect("t"))
+        .json(&json!({"card_number": "4000000000000002"}))
+        .send()
+        .await
+        .expect("pay");
+    assert_eq!(r.status(), 402);
+    app.run_jobs().await;
+    let (_, d) = json(reqwest::get(app.url(&format!("/api/v1/live/deals/{deal}"))).await.expect("deal")).await;
+    assert_eq!(d["deal"]["remaining"], 1);
+}
+both!(flash_deal_sells_exactly_its_quantity, flash_deal);

@@ -225,6 +225,26 @@ where
     .bind(cart_id)
     .fetch_all(ex)
     .await?;
+    lines_from(&rows)
+}
+
+/// One variant as a line of `quantity`, priced now (a deal bought straight from a live room).
+pub async fn variant_line<'c, E>(ex: E, variant_id: &str, quantity: i64) -> Result<Vec<CartLine>, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let rows = sqlx::query(
+        "SELECT v.id, p.id, p.title, p.slug, v.sku, v.title, v.price, v.compare_at_price, $2, COALESCE(s.on_hand - s.reserved, 0), p.max_per_order, p.max_per_customer, v.status, p.status \
+         FROM variants v JOIN products p ON p.id = v.product_id LEFT JOIN stock_levels s ON s.variant_id = v.id WHERE v.id = $1",
+    )
+    .bind(variant_id)
+    .bind(quantity)
+    .fetch_all(ex)
+    .await?;
+    lines_from(&rows)
+}
+
+fn lines_from(rows: &[lsn_db::Row]) -> Result<Vec<CartLine>, sqlx::Error> {
     rows.iter()
         .map(|r| {
             let (price, qty, available): (i64, i64, i64) = (r.try_get(6)?, r.try_get(8)?, r.try_get(9)?);

@@ -10,6 +10,7 @@ pub mod address;
 pub mod cart;
 pub mod discounts;
 pub mod idempotency;
+pub mod offers;
 pub mod orders;
 pub mod payments;
 pub mod pricing;
@@ -94,6 +95,8 @@ impl From<CommerceError> for ApiError {
             CommerceError::Rule { code, message } => {
                 let status = match code {
                     "out_of_stock"
+                    | "deal_sold_out"
+                    | "deal_quantity_exceeded"
                     | "discount_exhausted"
                     | "invalid_transition"
                     | "already_paid"

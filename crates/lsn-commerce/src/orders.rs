@@ -8,7 +8,7 @@
 use crate::address::Address;
 use crate::payments::{webhook, Confirmation, IntentRequest, PaymentMethod};
 use crate::pricing::{self, Discount, LineIn};
-use crate::{cart, discounts, Commerce, CommerceError, RESERVATION_MS};
+use crate::{cart, discounts, offers, Commerce, CommerceError, RESERVATION_MS};
 use lsn_db::{Row, RowExt, Tx};
 use lsn_ops::jobs::{JobContext, JobError, JobHandler, NewJob};
 use lsn_warehouse::stock;
@@ -185,6 +185,13 @@ fn order_from(r: &Row) -> Result<Order, sqlx::Error> {
     })
 }
 
+/// What an order is made from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Cart(String),
+    Offer { offer_id: String, quantity: i64 },
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckoutResult {
     pub order: Order,
@@ -292,6 +299,29 @@ impl Commerce {
         cart_id: &str,
         input: &CheckoutInput,
     ) -> Result<CheckoutResult, CommerceError> {
+        self.place_order(user, Source::Cart(cart_id.to_string()), input).await
+    }
+
+    /// Buys `quantity` of a limited offer (a live flash deal) straight away, at the offer's price.
+    pub async fn buy_offer(
+        &self,
+        user: Option<&lsn_identity::User>,
+        offer_id: &str,
+        quantity: i64,
+        input: &CheckoutInput,
+    ) -> Result<CheckoutResult, CommerceError> {
+        if input.discount_code.as_deref().is_some_and(|c| !c.trim().is_empty()) {
+            return Err(CommerceError::rule("discount_not_combinable", "Discount codes do not apply to deals."));
+        }
+        self.place_order(user, Source::Offer { offer_id: offer_id.to_string(), quantity }, input).await
+    }
+
+    async fn place_order(
+        &self,
+        user: Option<&lsn_identity::User>,
+        source: Source,
+        input: &CheckoutInput,
+    ) -> Result<CheckoutResult, CommerceError> {
         let address = input.shipping_address.validate("shipping_address").map_err(CommerceError::Validation)?;
         let email = match (user.and_then(|u| u.email.clone()), &input.email) {
             (_, Some(e)) => lsn_core::Email::parse(e).map_err(|m| CommerceError::Validation(json!({"email": m})))?.to_string(),
@@ -307,23 +337,25 @@ impl Commerce {
         let number = order_number();
         let guest_token = user.is_none().then(|| lsn_core::ids::random_token(24));
         let user_id = user.map(|u| u.id.clone());
-        let args = (
-            order_id.clone(),
-            number.clone(),
-            email.clone(),
-            customer_key,
-            address,
-            input.clone(),
-            cart_id.to_string(),
-            guest_token.clone(),
-            user_id,
-        );
+        let args =
+            (order_id.clone(), number.clone(), email.clone(), customer_key, address, input.clone(), source, guest_token.clone(), user_id);
         let total = self
             .db
             .transaction(move |tx| {
-                let (order_id, number, email, customer_key, address, input, cart_id, guest_token, user_id) = args.clone();
+                let (order_id, number, email, customer_key, address, input, source, guest_token, user_id) = args.clone();
                 Box::pin(async move {
-                    let lines = cart::lines(&mut **tx, &cart_id).await?;
+                    let (lines, cart_id, offer_id, show_id) = match &source {
+                        Source::Cart(id) => (cart::lines(&mut **tx, id).await?, Some(id.clone()), None, None),
+                        Source::Offer { offer_id, quantity } => {
+                            let (variant, price, show) = offers::claim(tx, now, offer_id, *quantity, &customer_key).await?;
+                            let mut lines = cart::variant_line(&mut **tx, &variant, *quantity).await?;
+                            for l in &mut lines {
+                                l.unit_price = price;
+                                l.line_total = price * l.quantity;
+                            }
+                            (lines, None, Some(offer_id.clone()), show)
+                        }
+                    };
                     if lines.is_empty() {
                         return Err(CommerceError::rule("cart_empty", "Your cart is empty."));
                     }
@@ -372,8 +404,8 @@ impl Commerce {
                     let reserved_until = now + RESERVATION_MS;
                     sqlx::query(
                         "INSERT INTO orders (id, number, user_id, email, status, channel_code, currency, subtotal, discount_total, shipping_total, gst_total, total, discount_code_id, customer_key, \
-                         shipping_method, shipping_address, reserved_until, placed_at, updated_at, access_hash, cart_id) \
-                         VALUES ($1, $2, $3, $4, 'pending_payment', $5, 'AUD', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18)",
+                         shipping_method, shipping_address, reserved_until, placed_at, updated_at, access_hash, cart_id, offer_id, show_id) \
+                         VALUES ($1, $2, $3, $4, 'pending_payment', $5, 'AUD', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19, $20)",
                     )
                     .bind(&order_id)
                     .bind(&number)
@@ -393,6 +425,8 @@ impl Commerce {
                     .bind(now)
                     .bind(guest_token.as_deref().map(lsn_core::ids::hash_token))
                     .bind(&cart_id)
+                    .bind(&offer_id)
+                    .bind(&show_id)
                     .execute(&mut **tx)
                     .await?;
                     for (i, (l, out)) in lines.iter().zip(&t.lines).enumerate() {
@@ -710,8 +744,19 @@ pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, 
         return Ok(false);
     }
     stock::release_order(tx, now, order_id, reason).await?;
-    let r = sqlx::query("SELECT discount_code_id, customer_key FROM orders WHERE id = $1").bind(order_id).fetch_one(&mut **tx).await?;
-    let (code, customer): (Option<String>, String) = (r.try_get(0)?, r.try_get(1)?);
+    let r = sqlx::query("SELECT discount_code_id, customer_key, offer_id FROM orders WHERE id = $1")
+        .bind(order_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let (code, customer, offer): (Option<String>, String, Option<String>) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+    if let Some(offer) = offer {
+        let qty: i64 = sqlx::query("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM order_items WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
+        offers::release(tx, &offer, &customer, qty).await?;
+    }
     if let Some(code) = code {
         discounts::release(tx, &code, &customer).await?;
     }

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0003_search.postgres.sql"),
     },
     portable!(4, "live", "../migrations/0004_live.sql"),
+    portable!(5, "offers", "../migrations/0005_offers.sql"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,6 +40,10 @@ where
         .route("/api/v1/live/shows/{id}/messages", post(send_message))
         .route("/api/v1/live/shows/{id}/replay", get(replay))
         .route("/api/v1/live/shows/{id}/ws", get(ws))
+        .route("/api/v1/live/shows/{id}/deals", post(start_deal))
+        .route("/api/v1/live/shows/{id}/deals/{deal}/end", post(end_deal))
+        .route("/api/v1/live/deals/{deal}", get(get_deal))
+        .route("/api/v1/live/deals/{deal}/buy", post(buy_deal))
 }
 
 fn creator(user: &AuthUser) -> Result<(), ApiError> {
@@ -115,6 +119,51 @@ async fn send_message(
     JsonBody(b): JsonBody<MessageBody>,
 ) -> ApiResult<Response> {
     Ok((StatusCode::CREATED, Json(json!({ "message": post_message(&l, &user.user, &id, &b.text).await? }))).into_response())
+}
+
+async fn start_deal(
+    State(l): State<Live>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(d): JsonBody<crate::deals::DealInput>,
+) -> ApiResult<Response> {
+    creator(&user)?;
+    Ok((StatusCode::CREATED, Json(json!({ "deal": l.start_deal(&id, &user.user, &d).await? }))).into_response())
+}
+
+async fn end_deal(State(l): State<Live>, user: AuthUser, Path((id, deal)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    creator(&user)?;
+    Ok(Json(json!({ "deal": l.end_deal(&id, &user.user, &deal).await? })))
+}
+
+async fn get_deal(State(l): State<Live>, Path(deal): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "deal": lsn_commerce::offers::get(&l.db, l.clock.now_ms(), &deal).await? })))
+}
+
+#[derive(Deserialize)]
+struct BuyBody {
+    #[serde(default = "one")]
+    quantity: i64,
+    #[serde(flatten)]
+    checkout: lsn_commerce::orders::CheckoutInput,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// One-tap purchase from the room: claims deal units and reserves stock in one transaction,
+/// then answers with the order to pay (like checkout).
+async fn buy_deal(
+    State(l): State<Live>,
+    MaybeUser(user): MaybeUser,
+    Path(deal): Path<String>,
+    JsonBody(b): JsonBody<BuyBody>,
+) -> ApiResult<Response> {
+    let r = l.commerce.buy_offer(user.as_ref().map(|u| &u.user), &deal, b.quantity, &b.checkout).await?;
+    let offer = l.deal_sold(&deal).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "order": r.order, "payment": r.payment, "order_token": r.order_token, "deal": offer })))
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -304,6 +353,8 @@ struct ClientMessage {
     user_id: Option<String>,
     #[serde(default)]
     seconds: Option<i64>,
+    #[serde(default)]
+    deal: Option<Value>,
 }
 
 async fn read_loop(
@@ -402,6 +453,17 @@ async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage)
             host_only()?;
             let actor = signed_in()?.id.clone();
             room.moderate(&actor, &m.kind, &need(m.user_id, "user_id")?).await.map(|_| None)
+        }
+        "start_deal" => {
+            host_only()?;
+            let u = signed_in()?;
+            let d: crate::deals::DealInput = serde_json::from_value(m.deal.unwrap_or(Value::Null))
+                .map_err(|e| Refusal { code: "invalid_message", message: format!("deal: {e}") })?;
+            live.start_deal(&room.show_id, u, &d).await.map(|_| None).map_err(|e| match e {
+                LiveError::Validation(v) => Refusal { code: "invalid_deal", message: v.to_string() },
+                LiveError::Rule { code, message } => Refusal { code, message },
+                other => Refusal { code: "unavailable", message: other.to_string() },
+            })
         }
         "slow_mode" => {
             host_only()?;

@@ -121,14 +121,16 @@ pub struct Live {
     pub db: Db,
     pub clock: lsn_core::SharedClock,
     pub catalog: lsn_catalog::Catalog,
+    pub commerce: lsn_commerce::Commerce,
     pub hub: Arc<Hub>,
 }
 
 impl Live {
-    pub fn new(db: Db, clock: lsn_core::SharedClock) -> Self {
-        let catalog = lsn_catalog::Catalog::new(db.clone(), clock.clone());
+    pub fn new(commerce: lsn_commerce::Commerce) -> Self {
+        let (db, clock) = (commerce.db.clone(), commerce.clock.clone());
+        let catalog = commerce.catalog.clone();
         let hub = Arc::new(Hub::new(db.clone(), clock.clone()));
-        Self { db, clock, catalog, hub }
+        Self { db, clock, catalog, commerce, hub }
     }
 
     pub async fn create(&self, caller: &lsn_identity::User, input: &ShowInput) -> Result<Show, LiveError> {

@@ -53,7 +53,7 @@ impl AppState {
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
         let identity = Identity::new(db.clone(), cfg.clone(), clock.clone());
         let commerce = lsn_commerce::Commerce::new(db.clone(), cfg.clone(), clock.clone());
-        let live = lsn_live::Live::new(db.clone(), clock.clone());
+        let live = lsn_live::Live::new(commerce.clone());
         Self { db, cfg, clock, identity, commerce, live, metrics: Arc::new(HttpMetrics::default()) }
     }
 }

@@ -1,0 +1,199 @@
+//! Limited offers — a live show's flash deals: one variant at a set price, a quantity that is
+//! never exceeded, a time window and a per-customer limit. Claims are conditional counters
+//! changed inside the checkout transaction, exactly like stock and discount uses, and given back
+//! when the order is cancelled unpaid.
+
+use crate::CommerceError;
+use lsn_db::{Db, Row, RowExt, Tx};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OfferInput {
+    pub variant_id: String,
+    pub show_id: Option<String>,
+    pub price: i64,
+    pub quantity: i64,
+    pub per_customer_limit: Option<i64>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Offer {
+    pub id: String,
+    pub variant_id: String,
+    pub sku: String,
+    pub title: String,
+    pub show_id: Option<String>,
+    pub price: i64,
+    pub regular_price: i64,
+    pub quantity: i64,
+    pub sold: i64,
+    pub remaining: i64,
+    pub per_customer_limit: Option<i64>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub status: &'static str,
+}
+
+fn invalid(field: &str, msg: &str) -> CommerceError {
+    CommerceError::Validation(json!({ field: msg }))
+}
+
+const COLS: &str = "o.id, o.variant_id, v.sku, p.title || ' — ' || v.title, o.show_id, o.price, v.price, o.quantity, o.sold, o.per_customer_limit, o.starts_at, o.ends_at, o.cancelled";
+
+fn offer_from(r: &Row, now: i64) -> Result<Offer, sqlx::Error> {
+    let (quantity, sold, starts_at, ends_at, cancelled): (i64, i64, i64, i64, i64) =
+        (r.try_get(7)?, r.try_get(8)?, r.try_get(10)?, r.try_get(11)?, r.try_get(12)?);
+    let status = if cancelled == 1 || now >= ends_at {
+        "ended"
+    } else if sold >= quantity {
+        "sold_out"
+    } else if now < starts_at {
+        "upcoming"
+    } else {
+        "active"
+    };
+    Ok(Offer {
+        id: r.try_get(0)?,
+        variant_id: r.try_get(1)?,
+        sku: r.try_get(2)?,
+        title: r.try_get(3)?,
+        show_id: r.try_get(4)?,
+        price: r.try_get(5)?,
+        regular_price: r.try_get(6)?,
+        quantity,
+        sold,
+        remaining: (quantity - sold).max(0),
+        per_customer_limit: r.try_get(9)?,
+        starts_at,
+        ends_at,
+        status,
+    })
+}
+
+pub async fn get(db: &Db, now: i64, id: &str) -> Result<Offer, CommerceError> {
+    let r = sqlx::query(&format!(
+        "SELECT {COLS} FROM offers o JOIN variants v ON v.id = o.variant_id JOIN products p ON p.id = v.product_id WHERE o.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db.read())
+    .await?
+    .ok_or(CommerceError::NotFound)?;
+    Ok(offer_from(&r, now)?)
+}
+
+pub async fn create(db: &Db, now: i64, input: &OfferInput) -> Result<Offer, CommerceError> {
+    if !(0..=lsn_catalog::MAX_PRICE).contains(&input.price) {
+        return Err(invalid("price", "a price in cents"));
+    }
+    if !(1..=100_000).contains(&input.quantity) {
+        return Err(invalid("quantity", "1 to 100000 units"));
+    }
+    if input.per_customer_limit.is_some_and(|l| !(1..=input.quantity).contains(&l)) {
+        return Err(invalid("per_customer_limit", "1 to the offer's quantity, or null"));
+    }
+    if input.ends_at <= input.starts_at {
+        return Err(invalid("ends_at", "after starts_at"));
+    }
+    let v = sqlx::query("SELECT v.status, p.status FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1")
+        .bind(&input.variant_id)
+        .fetch_optional(db.read())
+        .await?;
+    match v {
+        Some(r) if r.try_get::<String, _>(0)? == "active" && r.try_get::<String, _>(1)? == "active" => {}
+        _ => return Err(invalid("variant_id", "an active variant of an active product")),
+    }
+    let id = lsn_core::ids::new_id();
+    sqlx::query("INSERT INTO offers (id, variant_id, show_id, price, quantity, per_customer_limit, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(&id)
+        .bind(&input.variant_id)
+        .bind(&input.show_id)
+        .bind(input.price)
+        .bind(input.quantity)
+        .bind(input.per_customer_limit)
+        .bind(input.starts_at)
+        .bind(input.ends_at)
+        .bind(now)
+        .execute(db.write())
+        .await?;
+    get(db, now, &id).await
+}
+
+/// Ends an offer early (the host stops the deal).
+pub async fn end(db: &Db, id: &str) -> Result<(), CommerceError> {
+    sqlx::query("UPDATE offers SET cancelled = 1 WHERE id = $1").bind(id).execute(db.write()).await?;
+    Ok(())
+}
+
+/// Takes `qty` units of the offer for `customer_key` inside the checkout transaction.
+/// Returns the variant, the offer price and the show.
+pub async fn claim(
+    tx: &mut Tx,
+    now: i64,
+    offer_id: &str,
+    qty: i64,
+    customer_key: &str,
+) -> Result<(String, i64, Option<String>), CommerceError> {
+    if !(1..=1000).contains(&qty) {
+        return Err(invalid("quantity", "a whole number from 1"));
+    }
+    let taken = sqlx::query(
+        "UPDATE offers SET sold = sold + $1 WHERE id = $2 AND cancelled = 0 AND starts_at <= $3 AND ends_at > $3 AND sold + $1 <= quantity",
+    )
+    .bind(qty)
+    .bind(offer_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let r = sqlx::query(
+        "SELECT variant_id, price, show_id, per_customer_limit, starts_at, ends_at, cancelled, quantity - sold FROM offers WHERE id = $1",
+    )
+    .bind(offer_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(CommerceError::NotFound)?;
+    let (variant, price, show, limit): (String, i64, Option<String>, Option<i64>) =
+        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+    if taken.rows_affected() == 0 {
+        let (starts, ends, cancelled, left): (i64, i64, i64, i64) = (r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?);
+        return Err(if now < starts {
+            CommerceError::rule("deal_not_started", "The deal has not started yet.")
+        } else if cancelled == 1 || now >= ends {
+            CommerceError::rule("deal_ended", "The deal has ended.")
+        } else if left > 0 {
+            CommerceError::rule("deal_quantity_exceeded", format!("Only {left} left at the deal price."))
+        } else {
+            CommerceError::rule("deal_sold_out", "The deal is sold out.")
+        });
+    }
+    if let Some(limit) = limit {
+        let r = sqlx::query(
+            "INSERT INTO offer_claims (offer_id, customer_key, quantity) SELECT $1, $2, $3 WHERE $3 <= $4 \
+             ON CONFLICT (offer_id, customer_key) DO UPDATE SET quantity = offer_claims.quantity + excluded.quantity WHERE offer_claims.quantity + excluded.quantity <= $4",
+        )
+        .bind(offer_id)
+        .bind(customer_key)
+        .bind(qty)
+        .bind(limit)
+        .execute(&mut **tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(CommerceError::rule("deal_customer_limit", format!("At most {limit} per customer at the deal price.")));
+        }
+    }
+    Ok((variant, price, show))
+}
+
+/// Gives an unpaid order's units back to its offer.
+pub async fn release(tx: &mut Tx, offer_id: &str, customer_key: &str, qty: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE offers SET sold = sold - $1 WHERE id = $2 AND sold >= $1").bind(qty).bind(offer_id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE offer_claims SET quantity = quantity - $1 WHERE offer_id = $2 AND customer_key = $3 AND quantity >= $1")
+        .bind(qty)
+        .bind(offer_id)
+        .bind(customer_key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
