@@ -25,17 +25,7 @@ async fn product(app: &TestApp, sku: &str, price: i64, stock: i64, extra: Value)
     let p = app.rt.state.commerce.catalog.create(&serde_json::from_value(input).expect("input")).await.expect("create");
     let variant = p.variants[0].id.clone();
     if stock > 0 {
-        let now = app.clock.now_ms();
-        let v = variant.clone();
-        app.rt
-            .state
-            .db
-            .transaction(move |tx| {
-                let v = v.clone();
-                Box::pin(async move { lsn_warehouse::stock::receive(tx, now, &v, "A-01-1", stock, "received", "test", None, "test").await })
-            })
-            .await
-            .expect("stock");
+        app.stock(&variant, stock).await;
     }
     (p.id, variant)
 }

@@ -163,6 +163,22 @@ impl TestApp {
         lsn_mail::list_mailbox(&self.rt.state.db, Some(to), 50).await.expect("mailbox")
     }
 
+    /// Receives `qty` units of `variant` into bin A-01-1.
+    pub async fn stock(&self, variant: &str, qty: i64) {
+        use lsn_core::Clock;
+        let now = self.clock.now_ms();
+        let v = variant.to_string();
+        self.rt
+            .state
+            .db
+            .transaction(move |tx| {
+                let v = v.clone();
+                Box::pin(async move { lsn_warehouse::stock::receive(tx, now, &v, "A-01-1", qty, "received", "test", None, "test").await })
+            })
+            .await
+            .expect("stock");
+    }
+
     pub async fn audit_actions(&self) -> Vec<String> {
         lsn_identity::audit::list(&self.rt.state.db, None, None, 500).await.expect("audit").into_iter().map(|e| e.action).collect()
     }

@@ -281,16 +281,7 @@ async fn flash_deal(app: TestApp) {
         .expect("product");
     let variant = p.variants[0].id.clone();
     let now = chrono::Utc::now().timestamp_millis();
-    let v = variant.clone();
-    app.rt
-        .state
-        .db
-        .transaction(move |tx| {
-            let v = v.clone();
-            Box::pin(async move { lsn_warehouse::stock::receive(tx, now, &v, "A-01-1", 500, "received", "t", None, "t").await })
-        })
-        .await
-        .expect("stock");
+    app.stock(&variant, 500).await;
     let (_, created) = json(
         hc.post(app.url("/api/v1/live/shows"))
             .header("x-csrf-token", &hcsrf)

@@ -282,17 +282,7 @@ async fn checkout_through_stripe_survives_an_outage() {
         )
         .await
         .expect("create");
-    let v = p.variants[0].id.clone();
-    let now = app.clock.now_ms();
-    app.rt
-        .state
-        .db
-        .transaction(move |tx| {
-            let v = v.clone();
-            Box::pin(async move { lsn_warehouse::stock::receive(tx, now, &v, "A-01-1", 5, "received", "t", None, "t").await })
-        })
-        .await
-        .expect("stock");
+    app.stock(&p.variants[0].id, 5).await;
     let c = app.client();
     c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "LAMP", "quantity": 1})).send().await.expect("add");
     fake.0.lock().expect("lock").fail_next = 10;
