@@ -4,6 +4,7 @@
 use crate::both;
 use crate::common::{json, TestApp};
 use futures::{SinkExt, StreamExt};
+use lsn_core::Clock;
 use lsn_identity::Role;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -379,3 +380,131 @@ async fn flash_deal(app: TestApp) {
     assert_eq!(d["deal"]["remaining"], 1);
 }
 both!(flash_deal_sells_exactly_its_quantity, flash_deal);
+
+async fn auction(app: TestApp) {
+    app.user("host@example.com", Role::Creator).await;
+    let ann = app.user("ann@example.com", Role::Customer).await;
+    let ben = app.user("ben@example.com", Role::Customer).await;
+    let (hc, hcsrf, hcookie) = session(&app, "host@example.com").await;
+    let (ac, acsrf, acookie) = session(&app, "ann@example.com").await;
+    let (bc, bcsrf, _) = session(&app, "ben@example.com").await;
+    let p = app
+        .rt
+        .state
+        .commerce
+        .catalog
+        .create(
+            &serde_json::from_value(json!({"title": "Signed Print", "status": "active", "variants": [{"sku": "PRINT", "price": 9900}]}))
+                .expect("p"),
+        )
+        .await
+        .expect("product");
+    app.stock(&p.variants[0].id, 1).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let (_, created) = json(
+        hc.post(app.url("/api/v1/live/shows"))
+            .header("x-csrf-token", &hcsrf)
+            .json(&json!({"title": "Auction Hour", "scheduled_at": now, "lineup": [p.id]}))
+            .send()
+            .await
+            .expect("create"),
+    )
+    .await;
+    let show = created["show"]["id"].as_str().expect("id").to_string();
+    hc.post(app.url(&format!("/api/v1/live/shows/{show}/start"))).header("x-csrf-token", &hcsrf).send().await.expect("start");
+    let mut host_ws = connect(&app, &show, Some(&hcookie), "").await;
+    until(&mut host_ws, "welcome").await;
+    send(&mut host_ws, json!({"type": "pin", "product_id": p.id})).await;
+    until(&mut host_ws, "product_pinned").await;
+    let mut a = connect(&app, &show, Some(&acookie), "").await;
+    until(&mut a, "welcome").await;
+    send(&mut a, json!({"type": "start_auction", "auction": {"sku": "PRINT", "starting_price": 1000}})).await;
+    assert_eq!(until(&mut a, "error").await["code"], "forbidden");
+    send(&mut host_ws, json!({"type": "start_auction", "auction": {"sku": "PRINT", "starting_price": 1000, "increment": 100, "reserve_price": 1500, "duration_secs": 60, "soft_close_secs": 10}})).await;
+    let started = until(&mut a, "auction_started").await;
+    let id = started["auction"]["id"].as_str().expect("id").to_string();
+    let bid = |c: &reqwest::Client, csrf: &str, amount: i64| {
+        let (c, url, csrf) = (c.clone(), app.url(&format!("/api/v1/live/auctions/{id}/bids")), csrf.to_string());
+        async move { json(c.post(url).header("x-csrf-token", csrf).json(&json!({"amount": amount})).send().await.expect("bid")).await }
+    };
+    let (s, b) = bid(&ac, &acsrf, 900).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("bid_too_low")));
+    assert_eq!(bid(&ac, &acsrf, 1200).await.1["auction"]["price"], 1000, "the first bid opens at the starting price");
+    let (_, b) = bid(&bc, &bcsrf, 1100).await;
+    assert_eq!(
+        (b["auction"]["price"].as_i64(), b["auction"]["leader_id"].as_str()),
+        (Some(1200), Some(ann.id.as_str())),
+        "Ann's proxy answers"
+    );
+    let (s, b) = bid(&bc, &bcsrf, 1100).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("bid_too_low")));
+    let (_, b) = bid(&bc, &bcsrf, 2000).await;
+    assert_eq!((b["auction"]["price"].as_i64(), b["auction"]["leader_id"].as_str()), (Some(1300), Some(ben.id.as_str())));
+    // A bid over the websocket, in the last seconds: the clock goes back to 10 s.
+    app.clock.advance(chrono::Duration::seconds(55));
+    send(&mut a, json!({"type": "bid", "auction_id": id, "amount": 1500})).await;
+    let seen = until(&mut host_ws, "bid").await;
+    let mut last_bid = seen;
+    while last_bid["price"] != 1600 {
+        last_bid = until(&mut host_ws, "bid").await;
+    }
+    let ext = until(&mut host_ws, "auction_extended").await;
+    assert_eq!(ext["ends_at"].as_i64(), Some(app.clock.now_ms() + 10_000));
+    app.clock.advance(chrono::Duration::seconds(11));
+    let (s, b) = bid(&ac, &acsrf, 5000).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("auction_closed")));
+    assert_eq!(app.rt.state.live.close_due_auctions().await.expect("close"), 1);
+    let won = until(&mut a, "auction_won").await;
+    assert_eq!((won["winner_id"].as_str(), won["amount"].as_i64()), (Some(ben.id.as_str()), Some(1600)));
+    let deal = won["deal_id"].as_str().expect("deal").to_string();
+    // Only the winner can buy, at the winning price.
+    let addr = json!({"shipping_address": {"name": "W", "line1": "1 A St", "suburb": "Darwin", "state": "NT", "postcode": "0800"}});
+    let (s, b) = json(
+        ac.post(app.url(&format!("/api/v1/live/deals/{deal}/buy"))).header("x-csrf-token", &acsrf).json(&addr).send().await.expect("buy"),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("deal_reserved")));
+    // Ben does not pay; the host offers it to Ann at her highest bid.
+    let (s, b) = json(
+        hc.post(app.url(&format!("/api/v1/live/auctions/{id}/second-chance"))).header("x-csrf-token", &hcsrf).send().await.expect("second"),
+    )
+    .await;
+    assert_eq!(
+        (s, b["auction"]["winner_id"].as_str(), b["auction"]["winning_amount"].as_i64()),
+        (200, Some(ann.id.as_str()), Some(1500)),
+        "{b}"
+    );
+    let second = until(&mut a, "auction_won").await;
+    assert_eq!(second["second_chance"], true);
+    let deal2 = second["deal_id"].as_str().expect("deal");
+    let (s, b) = json(
+        ac.post(app.url(&format!("/api/v1/live/deals/{deal2}/buy"))).header("x-csrf-token", &acsrf).json(&addr).send().await.expect("buy"),
+    )
+    .await;
+    assert_eq!((s, b["order"]["total"].as_i64()), (201, Some(1500 + 995)), "{b}");
+    let (s, _) = json(
+        bc.post(app.url(&format!("/api/v1/live/deals/{deal}/buy"))).header("x-csrf-token", &bcsrf).json(&addr).send().await.expect("buy"),
+    )
+    .await;
+    assert_eq!(s, 400, "the first winner's offer was withdrawn");
+
+    // Sudden death: no extension; a reserve not met means no winner.
+    send(&mut host_ws, json!({"type": "start_auction", "auction": {"sku": "PRINT", "starting_price": 500, "reserve_price": 10000, "duration_secs": 30, "sudden_death": true}})).await;
+    let id2 = until(&mut a, "auction_started").await["auction"]["id"].as_str().expect("id").to_string();
+    app.clock.advance(chrono::Duration::seconds(29));
+    let (_, b) = json(
+        ac.post(app.url(&format!("/api/v1/live/auctions/{id2}/bids")))
+            .header("x-csrf-token", &acsrf)
+            .json(&json!({"amount": 700}))
+            .send()
+            .await
+            .expect("bid"),
+    )
+    .await;
+    assert_eq!(b["auction"]["ends_at"], b["auction"]["starts_at"].as_i64().expect("s") + 30_000, "sudden death does not extend");
+    app.clock.advance(chrono::Duration::seconds(2));
+    app.rt.state.live.close_due_auctions().await.expect("close");
+    let ended = until(&mut a, "auction_ended").await;
+    assert_eq!(ended["reason"], "reserve_not_met");
+}
+both!(auction_with_proxy_bids_and_soft_close, auction);

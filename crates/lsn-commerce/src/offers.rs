@@ -17,6 +17,9 @@ pub struct OfferInput {
     pub per_customer_limit: Option<i64>,
     pub starts_at: i64,
     pub ends_at: i64,
+    /// Only this customer (`user:<id>`) may take it (an auction's winner).
+    #[serde(default)]
+    pub reserved_for: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,7 +109,7 @@ pub async fn create(db: &Db, now: i64, input: &OfferInput) -> Result<Offer, Comm
         _ => return Err(invalid("variant_id", "an active variant of an active product")),
     }
     let id = lsn_core::ids::new_id();
-    sqlx::query("INSERT INTO offers (id, variant_id, show_id, price, quantity, per_customer_limit, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+    sqlx::query("INSERT INTO offers (id, variant_id, show_id, price, quantity, per_customer_limit, starts_at, ends_at, created_at, reserved_for) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(&id)
         .bind(&input.variant_id)
         .bind(&input.show_id)
@@ -116,6 +119,7 @@ pub async fn create(db: &Db, now: i64, input: &OfferInput) -> Result<Offer, Comm
         .bind(input.starts_at)
         .bind(input.ends_at)
         .bind(now)
+        .bind(&input.reserved_for)
         .execute(db.write())
         .await?;
     get(db, now, &id).await
@@ -138,6 +142,19 @@ pub async fn claim(
 ) -> Result<(String, i64, Option<String>), CommerceError> {
     if !(1..=1000).contains(&qty) {
         return Err(invalid("quantity", "a whole number from 1"));
+    }
+    let reserved: Option<Option<String>> = sqlx::query("SELECT reserved_for FROM offers WHERE id = $1")
+        .bind(offer_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    match reserved {
+        None => return Err(CommerceError::NotFound),
+        Some(Some(who)) if who != customer_key => {
+            return Err(CommerceError::rule("deal_reserved", "This offer is reserved for another buyer."))
+        }
+        _ => {}
     }
     let taken = sqlx::query(
         "UPDATE offers SET sold = sold + $1 WHERE id = $2 AND cancelled = 0 AND starts_at <= $3 AND ends_at > $3 AND sold + $1 <= quantity",

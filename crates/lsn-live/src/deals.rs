@@ -78,6 +78,7 @@ impl Live {
             per_customer_limit: d.per_customer_limit,
             starts_at,
             ends_at: starts_at + d.duration_secs * 1000,
+            reserved_for: None,
         };
         let offer = offers::create(&self.db, now, &input).await.map_err(commerce_error)?;
         room.publish("deal_started", json!({"deal": offer}), true).await;

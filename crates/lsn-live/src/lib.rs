@@ -5,6 +5,7 @@
 //!
 //! One node serves a room in process; spanning nodes through Redis comes with the scale-out work.
 
+pub mod auctions;
 pub mod deals;
 pub mod room;
 pub mod routes;

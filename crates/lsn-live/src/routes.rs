@@ -43,6 +43,10 @@ where
         .route("/api/v1/live/shows/{id}/deals", post(start_deal))
         .route("/api/v1/live/shows/{id}/deals/{deal}/end", post(end_deal))
         .route("/api/v1/live/deals/{deal}", get(get_deal))
+        .route("/api/v1/live/shows/{id}/auctions", post(start_auction))
+        .route("/api/v1/live/auctions/{auction}", get(get_auction))
+        .route("/api/v1/live/auctions/{auction}/bids", post(place_bid))
+        .route("/api/v1/live/auctions/{auction}/second-chance", post(second_chance))
         .route("/api/v1/live/deals/{deal}/buy", post(buy_deal))
 }
 
@@ -138,6 +142,41 @@ async fn end_deal(State(l): State<Live>, user: AuthUser, Path((id, deal)): Path<
 
 async fn get_deal(State(l): State<Live>, Path(deal): Path<String>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "deal": lsn_commerce::offers::get(&l.db, l.clock.now_ms(), &deal).await? })))
+}
+
+async fn start_auction(
+    State(l): State<Live>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(d): JsonBody<crate::auctions::AuctionInput>,
+) -> ApiResult<Response> {
+    creator(&user)?;
+    Ok((StatusCode::CREATED, Json(json!({ "auction": l.start_auction(&id, &user.user, &d).await? }))).into_response())
+}
+
+async fn get_auction(State(l): State<Live>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let _ = l.close_auction(&id).await;
+    Ok(Json(json!({ "auction": l.auction(&id).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BidBody {
+    amount: i64,
+}
+
+async fn place_bid(
+    State(l): State<Live>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<BidBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "auction": l.bid(&id, &user.user, b.amount).await? })))
+}
+
+async fn second_chance(State(l): State<Live>, user: AuthUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    creator(&user)?;
+    Ok(Json(json!({ "auction": l.second_chance(&id, &user.user).await? })))
 }
 
 #[derive(Deserialize)]
@@ -355,6 +394,21 @@ struct ClientMessage {
     seconds: Option<i64>,
     #[serde(default)]
     deal: Option<Value>,
+    #[serde(default)]
+    auction: Option<Value>,
+    #[serde(default)]
+    auction_id: Option<String>,
+    #[serde(default)]
+    amount: Option<i64>,
+}
+
+fn live_refusal(e: LiveError) -> Refusal {
+    match e {
+        LiveError::Validation(v) => Refusal { code: "invalid_message", message: v.to_string() },
+        LiveError::Rule { code, message } => Refusal { code, message },
+        LiveError::Forbidden => Refusal { code: "forbidden", message: "Only the show's host can do that.".into() },
+        other => Refusal { code: "unavailable", message: other.to_string() },
+    }
 }
 
 async fn read_loop(
@@ -464,6 +518,22 @@ async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage)
                 LiveError::Rule { code, message } => Refusal { code, message },
                 other => Refusal { code: "unavailable", message: other.to_string() },
             })
+        }
+        "start_auction" => {
+            host_only()?;
+            let u = signed_in()?;
+            let d: crate::auctions::AuctionInput = serde_json::from_value(m.auction.unwrap_or(Value::Null))
+                .map_err(|e| Refusal { code: "invalid_message", message: format!("auction: {e}") })?;
+            live.start_auction(&room.show_id, u, &d).await.map(|_| None).map_err(live_refusal)
+        }
+        "bid" => {
+            let u = signed_in()?;
+            let auction = need(m.auction_id, "auction_id")?;
+            let amount = need(m.amount, "amount")?;
+            match live.auction(&auction).await {
+                Ok(a) if a.show_id == room.show_id => live.bid(&auction, u, amount).await.map(|_| None).map_err(live_refusal),
+                _ => Err(Refusal { code: "not_found", message: "No such auction in this show.".into() }),
+            }
         }
         "slow_mode" => {
             host_only()?;

@@ -26,6 +26,15 @@ pub struct Runtime {
 
 struct IdentityCleanup(Identity);
 
+struct CloseAuctions(lsn_live::Live);
+
+#[async_trait::async_trait]
+impl JobHandler for CloseAuctions {
+    async fn run(&self, _ctx: &JobContext, _payload: &Value) -> Result<(), JobError> {
+        self.0.close_due_auctions().await.map(|_| ()).map_err(|e| JobError::Retry(e.to_string()))
+    }
+}
+
 #[async_trait::async_trait]
 impl JobHandler for IdentityCleanup {
     async fn run(&self, _ctx: &JobContext, _payload: &Value) -> Result<(), JobError> {
@@ -57,6 +66,7 @@ impl Runtime {
         lsn_ops::builtin::register(&mut registry, transport, cfg.mail_from.clone(), cfg.backup_dir());
         registry.register("identity.cleanup", Arc::new(IdentityCleanup(state.identity.clone())));
         state.commerce.register_jobs(&mut registry);
+        registry.register("live.close_auctions", Arc::new(CloseAuctions(state.live.clone())));
         let worker = Worker::new(db.clone(), registry, clock.clone());
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
         Ok(Self { state, worker, scheduler, schedules: all_schedules(), subscribers: Vec::new() })

@@ -1,0 +1,423 @@
+//! Live auctions: a starting price, a bid increment, proxy (maximum) bids — also before the
+//! auction opens (pre-bids) — a reserve price, and either a soft close (a bid in the last N
+//! seconds resets the clock to N) or sudden death (no extension). Bids are ordered by the
+//! database: each one is an optimistic update on the auction's version, retried on a race.
+//! The winner pays through an offer reserved for them; an unpaid win can go to the next bidder.
+
+use crate::shows::{Live, LiveError};
+use lsn_commerce::offers::{self, OfferInput};
+use lsn_db::{Row, RowExt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// How long a winner has to pay.
+pub const PAY_WITHIN_MS: i64 = 48 * 3600 * 1000;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuctionInput {
+    #[serde(default)]
+    pub sku: Option<String>,
+    #[serde(default)]
+    pub variant_id: Option<String>,
+    pub starting_price: i64,
+    #[serde(default = "default_increment")]
+    pub increment: i64,
+    #[serde(default)]
+    pub reserve_price: Option<i64>,
+    #[serde(default)]
+    pub countdown_secs: i64,
+    #[serde(default = "default_duration")]
+    pub duration_secs: i64,
+    #[serde(default = "default_soft_close")]
+    pub soft_close_secs: i64,
+    #[serde(default)]
+    pub sudden_death: bool,
+}
+
+fn default_increment() -> i64 {
+    100
+}
+fn default_duration() -> i64 {
+    60
+}
+fn default_soft_close() -> i64 {
+    10
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Auction {
+    pub id: String,
+    pub show_id: String,
+    pub variant_id: String,
+    pub starting_price: i64,
+    pub increment: i64,
+    pub reserve_met: bool,
+    pub has_reserve: bool,
+    pub soft_close_secs: i64,
+    pub sudden_death: bool,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub status: String,
+    pub price: i64,
+    pub leader_id: Option<String>,
+    pub bids: i64,
+    pub winner_id: Option<String>,
+    pub winning_amount: Option<i64>,
+    pub deal_id: Option<String>,
+    /// The lowest maximum a new bidder may offer now.
+    pub minimum_bid: i64,
+}
+
+const COLS: &str = "id, show_id, variant_id, starting_price, increment, reserve_price, soft_close_secs, sudden_death, starts_at, ends_at, status, price, leader_id, bids, winner_id, winning_amount, offer_id, leader_max, version";
+
+struct Row2 {
+    a: Auction,
+    reserve: Option<i64>,
+    leader_max: i64,
+    version: i64,
+}
+
+fn from_row(r: &Row) -> Result<Row2, sqlx::Error> {
+    let reserve: Option<i64> = r.try_get(5)?;
+    let price: i64 = r.try_get(11)?;
+    let leader: Option<String> = r.try_get(12)?;
+    let increment: i64 = r.try_get(4)?;
+    let a = Auction {
+        id: r.try_get(0)?,
+        show_id: r.try_get(1)?,
+        variant_id: r.try_get(2)?,
+        starting_price: r.try_get(3)?,
+        increment,
+        reserve_met: reserve.is_none_or(|res| leader.is_some() && price >= res),
+        has_reserve: reserve.is_some(),
+        soft_close_secs: r.try_get(6)?,
+        sudden_death: r.try_get::<i64, _>(7)? == 1,
+        starts_at: r.try_get(8)?,
+        ends_at: r.try_get(9)?,
+        status: r.try_get(10)?,
+        minimum_bid: if leader.is_some() { price + increment } else { price },
+        price,
+        leader_id: leader,
+        bids: r.try_get(13)?,
+        winner_id: r.try_get(14)?,
+        winning_amount: r.try_get(15)?,
+        deal_id: r.try_get(16)?,
+    };
+    Ok(Row2 { a, reserve, leader_max: r.try_get(17)?, version: r.try_get(18)? })
+}
+
+fn invalid(field: &str, msg: &str) -> LiveError {
+    LiveError::Validation(json!({ field: msg }))
+}
+
+fn rule(code: &'static str, message: impl Into<String>) -> LiveError {
+    LiveError::Rule { code, message: message.into() }
+}
+
+/// The state after `bidder` offers at most `max`: (price, leader, leader_max), or why not.
+pub fn resolve_bid(
+    price: i64,
+    increment: i64,
+    leader: Option<&str>,
+    leader_max: i64,
+    bidder: &str,
+    max: i64,
+) -> Result<(i64, String, i64), (&'static str, i64)> {
+    match leader {
+        None if max < price => Err(("bid_too_low", price)),
+        None => Ok((price, bidder.to_string(), max)),
+        Some(l) if l == bidder => {
+            if max <= leader_max {
+                Err(("bid_too_low", leader_max + 1))
+            } else {
+                Ok((price, bidder.to_string(), max))
+            }
+        }
+        Some(l) => {
+            if max < price + increment {
+                Err(("bid_too_low", price + increment))
+            } else if max > leader_max {
+                Ok(((leader_max + increment).min(max), bidder.to_string(), max))
+            } else {
+                // The leader's proxy answers at once.
+                Ok(((max + increment).min(leader_max), l.to_string(), leader_max))
+            }
+        }
+    }
+}
+
+impl Live {
+    async fn auction_row(&self, id: &str) -> Result<Row2, LiveError> {
+        let r = sqlx::query(&format!("SELECT {COLS} FROM auctions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.db.write())
+            .await?
+            .ok_or(LiveError::NotFound)?;
+        Ok(from_row(&r)?)
+    }
+
+    pub async fn auction(&self, id: &str) -> Result<Auction, LiveError> {
+        Ok(self.auction_row(id).await?.a)
+    }
+
+    /// Starts an auction for a variant of the pinned product (host or staff).
+    pub async fn start_auction(&self, show_id: &str, user: &lsn_identity::User, d: &AuctionInput) -> Result<Auction, LiveError> {
+        let show = self.authorize_host(show_id, user).await?;
+        if show.status == "ended" {
+            return Err(rule("show_ended", "The show has ended."));
+        }
+        if !(1..=lsn_catalog::MAX_PRICE).contains(&d.starting_price) {
+            return Err(invalid("starting_price", "a price in cents"));
+        }
+        if !(1..=10_000_000).contains(&d.increment) {
+            return Err(invalid("increment", "at least 1 cent"));
+        }
+        if d.reserve_price.is_some_and(|r| r < d.starting_price) {
+            return Err(invalid("reserve_price", "at least the starting price"));
+        }
+        if !(0..=300).contains(&d.countdown_secs) {
+            return Err(invalid("countdown_secs", "0 to 300 seconds"));
+        }
+        if !(10..=3600).contains(&d.duration_secs) {
+            return Err(invalid("duration_secs", "10 to 3600 seconds"));
+        }
+        if !(1..=120).contains(&d.soft_close_secs) {
+            return Err(invalid("soft_close_secs", "1 to 120 seconds"));
+        }
+        let room = self.hub.room(show_id).await?;
+        let pinned = room.pinned().ok_or(rule("nothing_pinned", "Pin the product first."))?;
+        let key =
+            d.variant_id.clone().or(d.sku.clone()).ok_or_else(|| invalid("sku", "give the sku or variant_id of the pinned product"))?;
+        let product = self.catalog.get(pinned["id"].as_str().unwrap_or_default(), true).await.ok().flatten();
+        let variant = product
+            .and_then(|p| p.variants.into_iter().find(|v| v.sku == key || v.id == key))
+            .ok_or_else(|| invalid("sku", "a variant of the pinned product"))?;
+        let now = self.clock.now_ms();
+        let id = lsn_core::ids::new_id();
+        let starts_at = now + d.countdown_secs * 1000;
+        sqlx::query(
+            "INSERT INTO auctions (id, show_id, variant_id, starting_price, increment, reserve_price, soft_close_secs, sudden_death, starts_at, ends_at, price, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $4, $11)",
+        )
+        .bind(&id)
+        .bind(show_id)
+        .bind(&variant.id)
+        .bind(d.starting_price)
+        .bind(d.increment)
+        .bind(d.reserve_price)
+        .bind(d.soft_close_secs)
+        .bind(i64::from(d.sudden_death))
+        .bind(starts_at)
+        .bind(starts_at + d.duration_secs * 1000)
+        .bind(now)
+        .execute(self.db.write())
+        .await?;
+        let a = self.auction(&id).await?;
+        room.publish(
+            "auction_started",
+            json!({"auction": a, "title": format!("{} — {}", pinned["title"].as_str().unwrap_or(""), variant.title)}),
+            true,
+        )
+        .await;
+        let live = self.clone();
+        let aid = id.clone();
+        tokio::spawn(async move { live.close_when_due(&aid).await });
+        Ok(a)
+    }
+
+    /// Places a proxy bid: `max` is the most `user` will pay; the price moves only as far as needed.
+    pub async fn bid(&self, auction_id: &str, user: &lsn_identity::User, max: i64) -> Result<Auction, LiveError> {
+        for _ in 0..20 {
+            let row = self.auction_row(auction_id).await?;
+            let now = self.clock.now_ms();
+            if row.a.status != "open" || now >= row.a.ends_at {
+                return Err(rule("auction_closed", "Bidding has closed."));
+            }
+            if row.a.show_id.is_empty() {
+                return Err(LiveError::NotFound);
+            }
+            let (price, leader, leader_max) =
+                resolve_bid(row.a.price, row.a.increment, row.a.leader_id.as_deref(), row.leader_max, &user.id, max)
+                    .map_err(|(code, min)| rule(code, format!("Bid at least {}.", lsn_core::money::Money::aud(min))))?;
+            // Soft close: a bid in the last N seconds puts N seconds back on the clock.
+            let open = now >= row.a.starts_at;
+            let extend = open && !row.a.sudden_death && row.a.ends_at - now < row.a.soft_close_secs * 1000;
+            let ends_at = if extend { now + row.a.soft_close_secs * 1000 } else { row.a.ends_at };
+            let r = sqlx::query("UPDATE auctions SET price = $1, leader_id = $2, leader_max = $3, ends_at = $4, bids = bids + 1, version = version + 1 WHERE id = $5 AND version = $6 AND status = 'open'")
+                .bind(price)
+                .bind(&leader)
+                .bind(leader_max)
+                .bind(ends_at)
+                .bind(auction_id)
+                .bind(row.version)
+                .execute(self.db.write())
+                .await?;
+            if r.rows_affected() == 0 {
+                continue;
+            }
+            sqlx::query("INSERT INTO auction_bids (id, auction_id, user_id, max_amount, price_after, leader_after, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(lsn_core::ids::new_id())
+                .bind(auction_id)
+                .bind(&user.id)
+                .bind(max)
+                .bind(price)
+                .bind(&leader)
+                .bind(now)
+                .execute(self.db.write())
+                .await?;
+            let a = self.auction(auction_id).await?;
+            if let Some(room) = self.hub.existing(&a.show_id).await {
+                let leader_name = if leader == user.id { user.name.clone() } else { "the leading bidder".to_string() };
+                room.publish("bid", json!({"auction_id": a.id, "price": a.price, "leader_id": a.leader_id, "leader_name": leader_name, "bids": a.bids, "minimum_bid": a.minimum_bid, "reserve_met": a.reserve_met}), true).await;
+                if extend {
+                    room.publish("auction_extended", json!({"auction_id": a.id, "ends_at": a.ends_at}), true).await;
+                }
+            }
+            return Ok(a);
+        }
+        Err(rule("busy", "Too many bids at once; try again."))
+    }
+
+    async fn close_when_due(&self, id: &str) {
+        loop {
+            let Ok(a) = self.auction(id).await else { return };
+            if a.status != "open" {
+                return;
+            }
+            let wait = a.ends_at - self.clock.now_ms();
+            if wait <= 0 {
+                let _ = self.close_auction(id).await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(wait.min(60_000) as u64)).await;
+        }
+    }
+
+    /// Closes every auction whose time is up (the `auction_close` schedule and tests call this).
+    pub async fn close_due_auctions(&self) -> Result<usize, LiveError> {
+        let rows = sqlx::query("SELECT id FROM auctions WHERE status = 'open' AND ends_at <= $1")
+            .bind(self.clock.now_ms())
+            .fetch_all(self.db.read())
+            .await?;
+        let mut n = 0;
+        for r in rows {
+            if self.close_auction(&r.try_get::<String, _>(0)?).await?.is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Closes a due auction: the leader wins when the reserve is met and gets an offer to pay.
+    pub async fn close_auction(&self, id: &str) -> Result<Option<Auction>, LiveError> {
+        let row = self.auction_row(id).await?;
+        let now = self.clock.now_ms();
+        if row.a.status != "open" || now < row.a.ends_at {
+            return Ok(None);
+        }
+        let closed =
+            sqlx::query("UPDATE auctions SET status = 'closed', version = version + 1 WHERE id = $1 AND status = 'open' AND version = $2")
+                .bind(id)
+                .bind(row.version)
+                .execute(self.db.write())
+                .await?;
+        if closed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let winner = row.a.leader_id.clone().filter(|_| row.reserve.is_none_or(|res| row.a.price >= res));
+        match winner {
+            Some(w) => self.award(&row.a, &w, row.a.price, false).await?,
+            None => {
+                if let Some(room) = self.hub.existing(&row.a.show_id).await {
+                    let reason = if row.a.leader_id.is_some() { "reserve_not_met" } else { "no_bids" };
+                    room.publish("auction_ended", json!({"auction_id": id, "reason": reason, "price": row.a.price}), true).await;
+                }
+            }
+        }
+        Ok(Some(self.auction(id).await?))
+    }
+
+    async fn award(&self, a: &Auction, winner: &str, amount: i64, second_chance: bool) -> Result<(), LiveError> {
+        let now = self.clock.now_ms();
+        let input = OfferInput {
+            variant_id: a.variant_id.clone(),
+            show_id: Some(a.show_id.clone()),
+            price: amount,
+            quantity: 1,
+            per_customer_limit: Some(1),
+            starts_at: now,
+            ends_at: now + PAY_WITHIN_MS,
+            reserved_for: Some(format!("user:{winner}")),
+        };
+        let offer = offers::create(&self.db, now, &input).await.map_err(|e| rule("award_failed", e.to_string()))?;
+        sqlx::query("UPDATE auctions SET winner_id = $1, winning_amount = $2, offer_id = $3 WHERE id = $4")
+            .bind(winner)
+            .bind(amount)
+            .bind(&offer.id)
+            .bind(&a.id)
+            .execute(self.db.write())
+            .await?;
+        let name: String = sqlx::query("SELECT name FROM users WHERE id = $1")
+            .bind(winner)
+            .fetch_optional(self.db.read())
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .unwrap_or_default();
+        if let Some(room) = self.hub.existing(&a.show_id).await {
+            room.publish("auction_won", json!({"auction_id": a.id, "winner_id": winner, "winner_name": name, "amount": amount, "deal_id": offer.id, "second_chance": second_chance, "pay_by": offer.ends_at}), true).await;
+        }
+        Ok(())
+    }
+
+    /// Offers an unpaid win to the next-highest bidder at their highest bid (host or staff).
+    pub async fn second_chance(&self, auction_id: &str, user: &lsn_identity::User) -> Result<Auction, LiveError> {
+        let a = self.auction(auction_id).await?;
+        self.authorize_host(&a.show_id, user).await?;
+        let (Some(winner), Some(deal)) = (a.winner_id.clone(), a.deal_id.clone()) else {
+            return Err(rule("no_winner", "The auction has no winner to replace."));
+        };
+        let offer = offers::get(&self.db, self.clock.now_ms(), &deal).await.map_err(|e| rule("award_failed", e.to_string()))?;
+        let paid_orders: i64 = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE offer_id = $1 AND status NOT IN ('cancelled', 'pending_payment')",
+        )
+        .bind(&deal)
+        .fetch_one(self.db.read())
+        .await?
+        .try_get(0)?;
+        if paid_orders > 0 {
+            return Err(rule("already_paid", "The winner has paid."));
+        }
+        let next = sqlx::query("SELECT user_id, MAX(max_amount) FROM auction_bids WHERE auction_id = $1 AND user_id <> $2 GROUP BY user_id ORDER BY MAX(max_amount) DESC LIMIT 1")
+            .bind(auction_id)
+            .bind(&winner)
+            .fetch_optional(self.db.read())
+            .await?
+            .ok_or(rule("no_next_bidder", "Nobody else bid."))?;
+        let (next_user, next_max): (String, i64) = (next.try_get(0)?, next.try_get(1)?);
+        let amount = next_max.min(a.winning_amount.unwrap_or(next_max));
+        offers::end(&self.db, &offer.id).await.map_err(|e| rule("award_failed", e.to_string()))?;
+        self.award(&a, &next_user, amount, true).await?;
+        self.auction(auction_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_bid;
+
+    #[test]
+    fn proxy_bidding() {
+        // First bid opens at the starting price.
+        assert_eq!(resolve_bid(1000, 100, None, 0, "a", 1200), Ok((1000, "a".into(), 1200)));
+        assert_eq!(resolve_bid(1000, 100, None, 0, "a", 900), Err(("bid_too_low", 1000)));
+        // A lower challenger is answered by the leader's proxy.
+        assert_eq!(resolve_bid(1000, 100, Some("a"), 1200, "b", 1100), Ok((1200, "a".into(), 1200)));
+        // A higher challenger leads, one increment above the old maximum.
+        assert_eq!(resolve_bid(1200, 100, Some("a"), 1200, "b", 2000), Ok((1300, "b".into(), 2000)));
+        assert_eq!(resolve_bid(1200, 100, Some("a"), 1200, "b", 1250), Err(("bid_too_low", 1300)));
+        // The leader may raise their own maximum without moving the price.
+        assert_eq!(resolve_bid(1300, 100, Some("b"), 2000, "b", 2500), Ok((1300, "b".into(), 2500)));
+    }
+}
