@@ -51,7 +51,7 @@ fn init_is_idempotent_and_doctor_checks_everything() {
     assert!(doc.status.success(), "{t}");
     for want in [
         "✓ database reachable (SQLite",
-        "✓ schema at the latest migration (6 of 6)",
+        "✓ schema at the latest migration (7 of 7)",
         "✓ core data: 1 warehouse, 4 zones, 150 bins, 1 channel, 1 supplier(s)",
         "✓ Stripe: sandbox (STRIPE_SECRET_KEY unset)",
         "✓ SendGrid: sandbox",

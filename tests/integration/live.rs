@@ -508,3 +508,119 @@ async fn auction(app: TestApp) {
     assert_eq!(ended["reason"], "reserve_not_met");
 }
 both!(auction_with_proxy_bids_and_soft_close, auction);
+
+async fn gifts(app: TestApp) {
+    let host = app.user("host@example.com", Role::Creator).await;
+    app.user("admin@example.com", Role::Admin).await;
+    app.user("fan@example.com", Role::Customer).await;
+    let (hc, hcsrf, hcookie) = session(&app, "host@example.com").await;
+    let (adm, admcsrf, _) = session(&app, "admin@example.com").await;
+    let (fc, fcsrf, fcookie) = session(&app, "fan@example.com").await;
+    let pack = app
+        .rt
+        .state
+        .commerce
+        .catalog
+        .create(
+            &serde_json::from_value(json!({"title": "100 Coins", "status": "active", "variants": [{"sku": "COINS-100", "price": 149}]}))
+                .expect("p"),
+        )
+        .await
+        .expect("pack");
+    app.stock(&pack.variants[0].id, 1000).await;
+    assert_eq!(
+        fc.post(app.url("/api/v1/live/coin-packs"))
+            .header("x-csrf-token", &fcsrf)
+            .json(&json!({"sku": "COINS-100", "coins": 100}))
+            .send()
+            .await
+            .expect("pack")
+            .status(),
+        403
+    );
+    let (s, _) = json(
+        adm.post(app.url("/api/v1/live/coin-packs"))
+            .header("x-csrf-token", &admcsrf)
+            .json(&json!({"sku": "COINS-100", "coins": 100}))
+            .send()
+            .await
+            .expect("pack"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    // Coins are bought through the normal order flow and credited when the payment succeeds.
+    fc.post(app.url("/api/v1/cart/items"))
+        .header("x-csrf-token", &fcsrf)
+        .json(&json!({"sku": "COINS-100", "quantity": 1}))
+        .send()
+        .await
+        .expect("add");
+    let (s, co) = json(
+        fc.post(app.url("/api/v1/checkout"))
+            .header("x-csrf-token", &fcsrf)
+            .json(&json!({"shipping_address": {"name": "F", "line1": "1 A St", "suburb": "Adelaide", "state": "SA", "postcode": "5000"}}))
+            .send()
+            .await
+            .expect("co"),
+    )
+    .await;
+    assert_eq!(s, 201, "{co}");
+    let oid = co["order"]["id"].as_str().expect("id");
+    fc.post(app.url(&format!("/api/v1/orders/{oid}/pay")))
+        .header("x-csrf-token", &fcsrf)
+        .json(&json!({"card_number": "4242424242424242"}))
+        .send()
+        .await
+        .expect("pay");
+    app.run_jobs().await;
+    let (_, w) = json(fc.get(app.url("/api/v1/live/coins")).send().await.expect("coins")).await;
+    assert_eq!(w["balance"], 100);
+    assert_eq!(app.rt.state.live.credit_coins_for_order(oid).await.expect("again"), 0, "credited once per order");
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let (_, created) = json(
+        hc.post(app.url("/api/v1/live/shows"))
+            .header("x-csrf-token", &hcsrf)
+            .json(&json!({"title": "Gift Night", "scheduled_at": now}))
+            .send()
+            .await
+            .expect("create"),
+    )
+    .await;
+    let show = created["show"]["id"].as_str().expect("id").to_string();
+    let (s, _) = json(
+        fc.post(app.url(&format!("/api/v1/live/shows/{show}/gifts")))
+            .header("x-csrf-token", &fcsrf)
+            .json(&json!({"gift": "rose"}))
+            .send()
+            .await
+            .expect("gift"),
+    )
+    .await;
+    assert_eq!(s, 409, "only during a live show");
+    hc.post(app.url(&format!("/api/v1/live/shows/{show}/start"))).header("x-csrf-token", &hcsrf).send().await.expect("start");
+    let mut host_ws = connect(&app, &show, Some(&hcookie), "").await;
+    until(&mut host_ws, "welcome").await;
+    let mut fan_ws = connect(&app, &show, Some(&fcookie), "").await;
+    until(&mut fan_ws, "welcome").await;
+    send(&mut fan_ws, json!({"type": "gift", "gift": "rocket"})).await;
+    let g = until(&mut host_ws, "gift_sent").await;
+    assert_eq!((g["gift"].as_str(), g["coins"].as_i64()), (Some("rocket"), Some(100)));
+    send(&mut fan_ws, json!({"type": "gift", "gift": "rose"})).await;
+    assert_eq!(until(&mut fan_ws, "error").await["code"], "insufficient_coins");
+    send(&mut fan_ws, json!({"type": "gift", "gift": "diamond-yacht"})).await;
+    assert_eq!(until(&mut fan_ws, "error").await["code"], "unknown_gift");
+    let (s, b) = json(
+        fc.post(app.url(&format!("/api/v1/live/shows/{show}/gifts")))
+            .header("x-csrf-token", &fcsrf)
+            .json(&json!({"gift": "rose"}))
+            .send()
+            .await
+            .expect("gift"),
+    )
+    .await;
+    assert_eq!((s, b["error"]["code"].as_str()), (402, Some("insufficient_coins")));
+    assert_eq!(app.rt.state.live.gift_earnings(&host.id).await.expect("earnings"), 100, "credited to the host in the ledger");
+    assert_eq!(app.rt.state.live.coin_balance(&host.id).await.expect("b"), 0);
+}
+both!(gifts_are_bought_sent_and_credited, gifts);

@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     portable!(4, "live", "../migrations/0004_live.sql"),
     portable!(5, "offers", "../migrations/0005_offers.sql"),
     portable!(6, "auctions", "../migrations/0006_auctions.sql"),
+    portable!(7, "gifts", "../migrations/0007_gifts.sql"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

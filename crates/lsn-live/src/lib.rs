@@ -7,6 +7,7 @@
 
 pub mod auctions;
 pub mod deals;
+pub mod gifts;
 pub mod room;
 pub mod routes;
 pub mod shows;

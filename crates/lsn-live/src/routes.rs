@@ -44,6 +44,9 @@ where
         .route("/api/v1/live/shows/{id}/deals/{deal}/end", post(end_deal))
         .route("/api/v1/live/deals/{deal}", get(get_deal))
         .route("/api/v1/live/shows/{id}/auctions", post(start_auction))
+        .route("/api/v1/live/shows/{id}/gifts", post(gift))
+        .route("/api/v1/live/coins", get(coins))
+        .route("/api/v1/live/coin-packs", post(coin_pack))
         .route("/api/v1/live/auctions/{auction}", get(get_auction))
         .route("/api/v1/live/auctions/{auction}/bids", post(place_bid))
         .route("/api/v1/live/auctions/{auction}/second-chance", post(second_chance))
@@ -142,6 +145,62 @@ async fn end_deal(State(l): State<Live>, user: AuthUser, Path((id, deal)): Path<
 
 async fn get_deal(State(l): State<Live>, Path(deal): Path<String>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "deal": lsn_commerce::offers::get(&l.db, l.clock.now_ms(), &deal).await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GiftBody {
+    gift: String,
+}
+
+async fn gift(State(l): State<Live>, user: AuthUser, Path(id): Path<String>, JsonBody(b): JsonBody<GiftBody>) -> ApiResult<Response> {
+    let show = l.get(&id).await?;
+    if show.status != "live" {
+        return Err(ApiError::conflict("show_not_live", "Gifts are sent during a live show."));
+    }
+    let sent = l.send_gift(&id, &user.user, &b.gift).await.map_err(|r| {
+        if r.code == "insufficient_coins" {
+            ApiError::new(StatusCode::PAYMENT_REQUIRED, r.code, r.message)
+        } else {
+            refusal(r)
+        }
+    })?;
+    Ok((StatusCode::CREATED, Json(json!({ "gift": sent, "balance": l.coin_balance(&user.user.id).await? }))).into_response())
+}
+
+async fn coins(State(l): State<Live>, user: AuthUser) -> ApiResult<Json<Value>> {
+    let gifts: Vec<Value> = crate::gifts::GIFTS.iter().map(|(n, c)| json!({"gift": n, "coins": c})).collect();
+    Ok(Json(
+        json!({ "balance": l.coin_balance(&user.user.id).await?, "gifts": gifts, "earnings_cents": l.gift_earnings(&user.user.id).await? }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoinPackBody {
+    sku: String,
+    coins: i64,
+}
+
+async fn coin_pack(State(l): State<Live>, user: AuthUser, JsonBody(b): JsonBody<CoinPackBody>) -> ApiResult<Json<Value>> {
+    if !user.user.role.is_staff() || !user.has_scope("catalog:write") {
+        return Err(ApiError::forbidden());
+    }
+    let p = l.catalog.get(&b.sku, true).await.ok().flatten();
+    let variant = match p {
+        Some(p) => p.variants.into_iter().find(|v| v.sku == b.sku).map(|v| v.id),
+        None => sqlx::query("SELECT id FROM variants WHERE sku = $1")
+            .bind(&b.sku)
+            .fetch_optional(l.db.read())
+            .await
+            .map_err(ApiError::internal)?
+            .map(|r| lsn_db::RowExt::try_get::<String, _>(&r, 0))
+            .transpose()
+            .map_err(ApiError::internal)?,
+    };
+    let variant = variant.ok_or_else(|| ApiError::bad_request("unknown_variant", "There is no variant with that SKU."))?;
+    l.set_coin_pack(&variant, b.coins).await?;
+    Ok(Json(json!({ "sku": b.sku, "coins": b.coins })))
 }
 
 async fn start_auction(
@@ -400,6 +459,8 @@ struct ClientMessage {
     auction_id: Option<String>,
     #[serde(default)]
     amount: Option<i64>,
+    #[serde(default)]
+    gift: Option<String>,
 }
 
 fn live_refusal(e: LiveError) -> Refusal {
@@ -518,6 +579,10 @@ async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage)
                 LiveError::Rule { code, message } => Refusal { code, message },
                 other => Refusal { code: "unavailable", message: other.to_string() },
             })
+        }
+        "gift" => {
+            let u = signed_in()?;
+            live.send_gift(&room.show_id, u, &need(m.gift, "gift")?).await.map(|_| None)
         }
         "start_auction" => {
             host_only()?;

@@ -28,6 +28,17 @@ struct IdentityCleanup(Identity);
 
 struct CloseAuctions(lsn_live::Live);
 
+/// `payment.succeeded` → credit the coins a paid order bought (idempotent per order).
+struct CreditCoins(lsn_live::Live);
+
+#[async_trait::async_trait]
+impl JobHandler for CreditCoins {
+    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let order = payload["payload"]["order_id"].as_str().ok_or_else(|| JobError::Fail("event without order_id".into()))?;
+        self.0.credit_coins_for_order(order).await.map(|_| ()).map_err(|e| JobError::Retry(e.to_string()))
+    }
+}
+
 #[async_trait::async_trait]
 impl JobHandler for CloseAuctions {
     async fn run(&self, _ctx: &JobContext, _payload: &Value) -> Result<(), JobError> {
@@ -67,9 +78,11 @@ impl Runtime {
         registry.register("identity.cleanup", Arc::new(IdentityCleanup(state.identity.clone())));
         state.commerce.register_jobs(&mut registry);
         registry.register("live.close_auctions", Arc::new(CloseAuctions(state.live.clone())));
+        registry.register("live.credit_coins", Arc::new(CreditCoins(state.live.clone())));
         let worker = Worker::new(db.clone(), registry, clock.clone());
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
-        Ok(Self { state, worker, scheduler, schedules: all_schedules(), subscribers: Vec::new() })
+        let subscribers = vec![Subscriber { name: "coins", topic: "payment.succeeded", job_kind: "live.credit_coins" }];
+        Ok(Self { state, worker, scheduler, schedules: all_schedules(), subscribers })
     }
 
     /// Runs every due job, dispatching outbox events first (tests and `lsn jobs run`).

@@ -1,0 +1,140 @@
+//! Virtual gifts. Viewers buy coin packs — ordinary products, paid through the normal order flow;
+//! when the payment succeeds (an outbox event) the coins are credited once per order. A gift
+//! debits the sender's wallet with one conditional update, credits the show's host in the gift
+//! ledger (which creator payouts read), and appears in the room for everyone.
+
+use crate::room::Refusal;
+use crate::shows::{Live, LiveError};
+use lsn_db::RowExt;
+use serde_json::{json, Value};
+
+/// The gifts a viewer can send: name, coins.
+pub const GIFTS: &[(&str, i64)] = &[("rose", 1), ("heart", 5), ("fire", 20), ("rocket", 100), ("crown", 500)];
+/// What a coin is worth to the host, in cents (coins sell at a margin above this).
+pub const COIN_VALUE_CENTS: i64 = 1;
+
+impl Live {
+    pub async fn coin_balance(&self, user_id: &str) -> Result<i64, LiveError> {
+        Ok(sqlx::query("SELECT balance FROM coin_wallets WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(self.db.read())
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .unwrap_or(0))
+    }
+
+    /// Marks a variant as a coin pack worth `coins` (staff).
+    pub async fn set_coin_pack(&self, variant_id: &str, coins: i64) -> Result<(), LiveError> {
+        if !(1..=1_000_000).contains(&coins) {
+            return Err(LiveError::Validation(json!({"coins": "1 to 1000000"})));
+        }
+        sqlx::query(
+            "INSERT INTO coin_packs (variant_id, coins) VALUES ($1, $2) ON CONFLICT (variant_id) DO UPDATE SET coins = excluded.coins",
+        )
+        .bind(variant_id)
+        .bind(coins)
+        .execute(self.db.write())
+        .await?;
+        Ok(())
+    }
+
+    /// Credits the coins an order bought (idempotent: once per order).
+    pub async fn credit_coins_for_order(&self, order_id: &str) -> Result<i64, LiveError> {
+        let now = self.clock.now_ms();
+        let oid = order_id.to_string();
+        self.db
+            .transaction(move |tx| {
+                let oid = oid.clone();
+                Box::pin(async move {
+                    let r = sqlx::query(
+                        "SELECT o.user_id, CAST(COALESCE(SUM(cp.coins * oi.quantity), 0) AS BIGINT) FROM orders o JOIN order_items oi ON oi.order_id = o.id \
+                         JOIN coin_packs cp ON cp.variant_id = oi.variant_id WHERE o.id = $1 AND o.status IN ('paid', 'processing', 'shipped', 'delivered') GROUP BY o.user_id",
+                    )
+                    .bind(&oid)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    let Some(r) = r else { return Ok(0) };
+                    let (user, coins): (Option<String>, i64) = (r.try_get(0)?, r.try_get(1)?);
+                    let Some(user) = user.filter(|_| coins > 0) else { return Ok(0) };
+                    let ins = sqlx::query("INSERT INTO coin_ledger (id, user_id, delta, reason, ref, at) VALUES ($1, $2, $3, 'purchase', $4, $5) ON CONFLICT (reason, ref, user_id) DO NOTHING")
+                        .bind(lsn_core::ids::new_id())
+                        .bind(&user)
+                        .bind(coins)
+                        .bind(&oid)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                    if ins.rows_affected() == 0 {
+                        return Ok(0);
+                    }
+                    sqlx::query("INSERT INTO coin_wallets (user_id, balance) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET balance = coin_wallets.balance + excluded.balance").bind(&user).bind(coins).execute(&mut **tx).await?;
+                    Ok::<_, LiveError>(coins)
+                })
+            })
+            .await
+    }
+
+    /// Sends a gift from `user` to the show's host.
+    pub async fn send_gift(&self, show_id: &str, user: &lsn_identity::User, gift: &str) -> Result<Value, Refusal> {
+        let Some((name, coins)) = GIFTS.iter().find(|(n, _)| *n == gift).copied() else {
+            return Err(Refusal {
+                code: "unknown_gift",
+                message: format!("Send one of {}.", GIFTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")),
+            });
+        };
+        let room = self.hub.room(show_id).await.map_err(|e| Refusal { code: "unavailable", message: e.to_string() })?;
+        if user.id == room.host_id {
+            return Err(Refusal { code: "forbidden", message: "Hosts cannot send gifts to themselves.".into() });
+        }
+        let now = self.clock.now_ms();
+        let (uid, host, sid) = (user.id.clone(), room.host_id.clone(), show_id.to_string());
+        let sent = self
+            .db
+            .transaction(move |tx| {
+                let (uid, host, sid) = (uid.clone(), host.clone(), sid.clone());
+                Box::pin(async move {
+                    let r = sqlx::query("UPDATE coin_wallets SET balance = balance - $1 WHERE user_id = $2 AND balance >= $1").bind(coins).bind(&uid).execute(&mut **tx).await?;
+                    if r.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    let gid = lsn_core::ids::new_id();
+                    sqlx::query("INSERT INTO coin_ledger (id, user_id, delta, reason, ref, at) VALUES ($1, $2, $3, 'gift', $4, $5)").bind(lsn_core::ids::new_id()).bind(&uid).bind(-coins).bind(&gid).bind(now).execute(&mut **tx).await?;
+                    sqlx::query("INSERT INTO gift_ledger (id, show_id, from_user_id, to_user_id, gift, coins, value_cents, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                        .bind(&gid)
+                        .bind(&sid)
+                        .bind(&uid)
+                        .bind(&host)
+                        .bind(name)
+                        .bind(coins)
+                        .bind(coins * COIN_VALUE_CENTS)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok::<_, sqlx::Error>(true)
+                })
+            })
+            .await
+            .map_err(|e| Refusal { code: "unavailable", message: e.to_string() })?;
+        if !sent {
+            return Err(Refusal { code: "insufficient_coins", message: format!("A {name} costs {coins} coins; buy more coins first.") });
+        }
+        let frame = room
+            .publish(
+                "gift_sent",
+                json!({"from_id": user.id, "from_name": user.name.chars().take(60).collect::<String>(), "gift": name, "coins": coins}),
+                true,
+            )
+            .await;
+        Ok(serde_json::from_str(&frame.json).unwrap_or(Value::Null))
+    }
+
+    /// A host's gift earnings not yet paid out, in cents (what creator payouts will read).
+    pub async fn gift_earnings(&self, host_id: &str) -> Result<i64, LiveError> {
+        Ok(sqlx::query("SELECT CAST(COALESCE(SUM(value_cents), 0) AS BIGINT) FROM gift_ledger WHERE to_user_id = $1 AND paid_out = 0")
+            .bind(host_id)
+            .fetch_one(self.db.read())
+            .await?
+            .try_get(0)?)
+    }
+}
