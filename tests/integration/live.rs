@@ -365,6 +365,21 @@ async fn flash_deal(app: TestApp) {
     .expect("n");
     assert_eq!(attributed, 10, "deal sales are attributed to the show");
     // Paying works as for any order; a declined one gives its unit back to the deal.
+    // A paid deal order shows in the room's purchase ticker, with no personal data.
+    let paid = won[1];
+    let pid = paid["order"]["id"].as_str().expect("id");
+    let r = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/orders/{pid}/pay")))
+        .header("x-order-token", paid["order_token"].as_str().expect("t"))
+        .json(&json!({"card_number": "4242424242424242"}))
+        .send()
+        .await
+        .expect("pay");
+    assert_eq!(r.status(), 200);
+    app.run_jobs().await;
+    let ticker = until(&mut viewer, "purchase").await;
+    assert_eq!(ticker["text"], "Someone in Hobart just bought Mystery Box — Default");
+    assert!(!ticker.to_string().contains("buyer"), "no email or name in the ticker");
     let first = won[0];
     let id = first["order"]["id"].as_str().expect("id");
     let r = reqwest::Client::new()

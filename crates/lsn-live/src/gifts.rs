@@ -138,3 +138,30 @@ impl Live {
             .try_get(0)?)
     }
 }
+
+impl Live {
+    /// The purchase ticker: when an order attributed to a live show is paid, its room hears
+    /// "someone in <suburb> just bought <product>" — no name, no address beyond the suburb.
+    pub async fn announce_purchase(&self, order_id: &str) -> Result<bool, LiveError> {
+        let r =
+            sqlx::query("SELECT show_id, shipping_address FROM orders WHERE id = $1").bind(order_id).fetch_optional(self.db.read()).await?;
+        let Some(r) = r else { return Ok(false) };
+        let (show, address): (Option<String>, String) = (r.try_get(0)?, r.try_get(1)?);
+        let Some(show) = show else { return Ok(false) };
+        let Some(room) = self.hub.existing(&show).await else { return Ok(false) };
+        let suburb =
+            serde_json::from_str::<Value>(&address).ok().and_then(|a| a["suburb"].as_str().map(str::to_string)).unwrap_or_default();
+        let item: Option<(String, i64)> =
+            sqlx::query("SELECT title, quantity FROM order_items WHERE order_id = $1 ORDER BY position LIMIT 1")
+                .bind(order_id)
+                .fetch_optional(self.db.read())
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?;
+        let Some((title, quantity)) = item else { return Ok(false) };
+        let place = if suburb.is_empty() { String::new() } else { format!(" in {suburb}") };
+        let text = format!("Someone{place} just bought {title}");
+        room.publish("purchase", json!({"text": text, "product": title, "quantity": quantity, "suburb": suburb}), false).await;
+        Ok(true)
+    }
+}

@@ -28,6 +28,17 @@ struct IdentityCleanup(Identity);
 
 struct CloseAuctions(lsn_live::Live);
 
+/// `payment.succeeded` → the purchase ticker of the show the order came from.
+struct PurchaseTicker(lsn_live::Live);
+
+#[async_trait::async_trait]
+impl JobHandler for PurchaseTicker {
+    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let order = payload["payload"]["order_id"].as_str().ok_or_else(|| JobError::Fail("event without order_id".into()))?;
+        self.0.announce_purchase(order).await.map(|_| ()).map_err(|e| JobError::Retry(e.to_string()))
+    }
+}
+
 /// `payment.succeeded` → credit the coins a paid order bought (idempotent per order).
 struct CreditCoins(lsn_live::Live);
 
@@ -79,9 +90,13 @@ impl Runtime {
         state.commerce.register_jobs(&mut registry);
         registry.register("live.close_auctions", Arc::new(CloseAuctions(state.live.clone())));
         registry.register("live.credit_coins", Arc::new(CreditCoins(state.live.clone())));
+        registry.register("live.purchase_ticker", Arc::new(PurchaseTicker(state.live.clone())));
         let worker = Worker::new(db.clone(), registry, clock.clone());
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
-        let subscribers = vec![Subscriber { name: "coins", topic: "payment.succeeded", job_kind: "live.credit_coins" }];
+        let subscribers = vec![
+            Subscriber { name: "coins", topic: "payment.succeeded", job_kind: "live.credit_coins" },
+            Subscriber { name: "ticker", topic: "payment.succeeded", job_kind: "live.purchase_ticker" },
+        ];
         Ok(Self { state, worker, scheduler, schedules: all_schedules(), subscribers })
     }
 
