@@ -1,9 +1,12 @@
-//! `lsn-bench`: drives a running LSN with simulated shoppers and reports throughput and latency.
+//! `lsn-bench`: drives a running LSN with simulated shoppers (or live-room viewers) and reports
+//! throughput and latency.
 //!
 //! Scenario `checkout`: each shopper loops browse → search → product → add to cart → checkout →
 //! pay with the sandbox card 4242…, for a fixed duration. Scenario `contention`: thousands of
 //! buyers race once each for one variant with a small stock; reports how many won, and the
-//! server's stock afterwards must show no oversell (checked by `bench/run.sh`).
+//! server's stock afterwards must show no oversell (checked by `bench/run.sh`). Scenario `room`:
+//! many WebSocket viewers in one show while the host chats at a fixed rate; reports delivery
+//! latency (send to receive), deliveries and server memory per viewer (`bench/run-live.sh`).
 //!
 //! Loopback only: it refuses any other host.
 
@@ -34,6 +37,115 @@ struct Args {
     /// A label for the report (e.g. "SQLite, synchronous=FULL").
     #[arg(long, default_value = "")]
     label: String,
+    /// `room` scenario: the show to join.
+    #[arg(long, default_value = "")]
+    show: String,
+    /// `room` scenario: the host's session cookie (`lsn_session=…`), used to send chat.
+    #[arg(long, default_value = "")]
+    cookie: String,
+    /// `room` scenario: chat messages per second.
+    #[arg(long, default_value_t = 50)]
+    rate: u64,
+    /// `room` scenario: the server's process id, to read its memory.
+    #[arg(long, default_value_t = 0)]
+    pid: u32,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn epoch_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// Many viewers in one room, the host chatting at a steady rate: delivery latency and memory.
+async fn room(args: &Args) -> anyhow::Result<()> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let ws_base = args.base.replacen("http://", "ws://", 1);
+    let url = format!("{ws_base}/api/v1/live/shows/{}/ws?v=1", args.show);
+    let before = rss_kib(args.pid);
+    let latencies: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let connected = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for batch in 0..args.shoppers.div_ceil(200) {
+        for _ in 0..200.min(args.shoppers - batch * 200) {
+            let (url, latencies, delivered, connected, stop) = (url.clone(), latencies.clone(), delivered.clone(), connected.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else { return };
+                connected.fetch_add(1, Ordering::Relaxed);
+                let mut local = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
+                        Ok(Some(Ok(Message::Text(t)))) => {
+                            if let Some(i) = t.find("bench:") {
+                                let sent: u64 = t[i + 6..].split(|c: char| !c.is_ascii_digit()).next().and_then(|v| v.parse().ok()).unwrap_or(0);
+                                local.push(((epoch_us().saturating_sub(sent)) / 10) as u32);
+                                delivered.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Ok(Some(Ok(_))) | Err(_) => {}
+                        _ => break,
+                    }
+                }
+                latencies.lock().unwrap_or_else(|e| e.into_inner()).extend(local);
+                let _ = ws.close(None).await;
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Wait until everyone is in.
+    for _ in 0..600 {
+        if connected.load(Ordering::Relaxed) as usize >= args.shoppers {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let viewers = connected.load(Ordering::Relaxed);
+    let after_join = rss_kib(args.pid);
+    let mut req = url.clone().into_client_request()?;
+    req.headers_mut().insert("cookie", args.cookie.parse()?);
+    let (host, _) = tokio_tungstenite::connect_async(req).await?;
+    let (mut host_tx, mut host_rx) = host.split();
+    tokio::spawn(async move { while host_rx.next().await.is_some() {} });
+    let interval = Duration::from_micros(1_000_000 / args.rate.max(1));
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut tick = tokio::time::interval(interval);
+    while started.elapsed() < Duration::from_secs(args.seconds) {
+        tick.tick().await;
+        host_tx.send(Message::Text(json!({"type": "chat", "text": format!("bench:{}", epoch_us())}).to_string().into())).await?;
+        sent += 1;
+    }
+    let peak = rss_kib(args.pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    futures::future::join_all(tasks).await;
+    let mut l = latencies.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    l.sort_unstable();
+    let expected = sent * viewers;
+    let got = delivered.load(Ordering::Relaxed);
+    let ms = |p: f64| pct(&l, p) * 10.0;
+    println!("\n### room: {viewers} viewers, {} chat messages/s for {} s{}", args.rate, args.seconds, if args.label.is_empty() { String::new() } else { format!(" — {}", args.label) });
+    println!();
+    println!("| measure | value |\n|---|---|");
+    println!("| viewers connected | {viewers} of {} |", args.shoppers);
+    println!("| messages sent | {sent} |");
+    println!("| deliveries | {got} of {expected} ({:.2} %) |", if expected == 0 { 0.0 } else { got as f64 * 100.0 / expected as f64 });
+    println!("| deliveries / s | {:.0} |", got as f64 / args.seconds as f64);
+    println!("| latency send → receive p50 / p95 / p99 / max | {:.1} / {:.1} / {:.1} / {:.1} ms |", ms(50.0), ms(95.0), ms(99.0), ms(100.0));
+    if args.pid != 0 {
+        println!("| server memory before / with viewers / peak | {} / {} / {} MiB |", before / 1024, after_join / 1024, peak / 1024);
+        println!("| server memory per viewer | {:.1} KiB |", (after_join.saturating_sub(before)) as f64 / viewers.max(1) as f64);
+    }
+    Ok(())
 }
 
 type Samples = Arc<Mutex<BTreeMap<&'static str, Vec<u32>>>>;
@@ -240,7 +352,8 @@ async fn main() -> anyhow::Result<()> {
                 .collect();
             futures::future::join_all(tasks).await;
         }
-        other => anyhow::bail!("unknown scenario {other:?} (checkout or contention)"),
+        "room" => return room(&args).await,
+        other => anyhow::bail!("unknown scenario {other:?} (checkout, contention or room)"),
     }
     report(&args.label, &args.scenario, args.shoppers, started.elapsed().as_secs_f64(), &samples, &counters);
     Ok(())

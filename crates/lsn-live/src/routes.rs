@@ -303,6 +303,7 @@ async fn ws(
     let since = q.since.as_deref().map(|s| s.parse::<i64>().unwrap_or(-1));
     Ok(upgrade
         .read_buffer_size(4096)
+        .write_buffer_size(0)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| viewer(l, room, user, version, since, socket)))
