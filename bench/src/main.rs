@@ -77,7 +77,8 @@ async fn room(args: &Args) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for batch in 0..args.shoppers.div_ceil(200) {
         for _ in 0..200.min(args.shoppers - batch * 200) {
-            let (url, latencies, delivered, connected, stop) = (url.clone(), latencies.clone(), delivered.clone(), connected.clone(), stop.clone());
+            let (url, latencies, delivered, connected, stop) =
+                (url.clone(), latencies.clone(), delivered.clone(), connected.clone(), stop.clone());
             tasks.push(tokio::spawn(async move {
                 let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else { return };
                 connected.fetch_add(1, Ordering::Relaxed);
@@ -86,7 +87,8 @@ async fn room(args: &Args) -> anyhow::Result<()> {
                     match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
                         Ok(Some(Ok(Message::Text(t)))) => {
                             if let Some(i) = t.find("bench:") {
-                                let sent: u64 = t[i + 6..].split(|c: char| !c.is_ascii_digit()).next().and_then(|v| v.parse().ok()).unwrap_or(0);
+                                let sent: u64 =
+                                    t[i + 6..].split(|c: char| !c.is_ascii_digit()).next().and_then(|v| v.parse().ok()).unwrap_or(0);
                                 local.push(((epoch_us().saturating_sub(sent)) / 10) as u32);
                                 delivered.fetch_add(1, Ordering::Relaxed);
                             }
@@ -133,14 +135,25 @@ async fn room(args: &Args) -> anyhow::Result<()> {
     let expected = sent * viewers;
     let got = delivered.load(Ordering::Relaxed);
     let ms = |p: f64| pct(&l, p) * 10.0;
-    println!("\n### room: {viewers} viewers, {} chat messages/s for {} s{}", args.rate, args.seconds, if args.label.is_empty() { String::new() } else { format!(" — {}", args.label) });
+    println!(
+        "\n### room: {viewers} viewers, {} chat messages/s for {} s{}",
+        args.rate,
+        args.seconds,
+        if args.label.is_empty() { String::new() } else { format!(" — {}", args.label) }
+    );
     println!();
     println!("| measure | value |\n|---|---|");
     println!("| viewers connected | {viewers} of {} |", args.shoppers);
     println!("| messages sent | {sent} |");
     println!("| deliveries | {got} of {expected} ({:.2} %) |", if expected == 0 { 0.0 } else { got as f64 * 100.0 / expected as f64 });
     println!("| deliveries / s | {:.0} |", got as f64 / args.seconds as f64);
-    println!("| latency send → receive p50 / p95 / p99 / max | {:.1} / {:.1} / {:.1} / {:.1} ms |", ms(50.0), ms(95.0), ms(99.0), ms(100.0));
+    println!(
+        "| latency send → receive p50 / p95 / p99 / max | {:.1} / {:.1} / {:.1} / {:.1} ms |",
+        ms(50.0),
+        ms(95.0),
+        ms(99.0),
+        ms(100.0)
+    );
     if args.pid != 0 {
         println!("| server memory before / with viewers / peak | {} / {} / {} MiB |", before / 1024, after_join / 1024, peak / 1024);
         println!("| server memory per viewer | {:.1} KiB |", (after_join.saturating_sub(before)) as f64 / viewers.max(1) as f64);
