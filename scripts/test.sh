@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole LSN test suite, on SQLite and PostgreSQL.
 #
-# Installs what the tests need from Debian's packages when it is missing (PostgreSQL, the
+# Installs what the tests need from Debian's packages when it is missing (PostgreSQL, Redis, the
 # aiosmtpd SMTP server), starts a throw-away PostgreSQL cluster on a loopback port, then runs
-# formatting, lint and every test. Safe to run again: it reuses what is already there.
+# formatting, lint and every test (tests start their own Redis servers on free ports). Safe to
+# run again: it reuses what is already there.
 #
 #   scripts/test.sh              # everything
 #   scripts/test.sh -- login     # extra arguments go to `cargo test`
@@ -19,6 +20,7 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || tr
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || missing+=(postgresql)
 command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
 python3 -c 'import aiosmtpd' >/dev/null 2>&1 || /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} from Debian's packages"
   $(need_root) apt-get update -qq

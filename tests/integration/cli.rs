@@ -165,51 +165,27 @@ async fn postgres_init_doctor_backup() {
 
 #[test]
 fn serve_stops_gracefully_on_sigterm() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().expect("dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lsn"))
-        .current_dir(dir.path())
-        .arg("serve")
-        .env("LSN_DATA_DIR", dir.path().join("data"))
-        .env("PORT", "0")
-        .env("LSN_LOG", "info")
-        .env_remove("DATABASE_URL")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut port = None;
-    let mut seen = Vec::new();
-    while port.is_none() {
-        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("server started");
-        if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
-            port = rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|p| p.parse::<u16>().ok());
-        }
-        seen.push(line);
-    }
-    let port = port.expect("port");
+    let mut node =
+        crate::common::spawn_node(dir.path(), &[("LSN_DATA_DIR", &dir.path().join("data").display().to_string()), ("LSN_DEMO", "true")]);
+    let port = node.port;
     let body = std::process::Command::new("curl")
         .args(["-s", &format!("http://127.0.0.1:{port}/healthz")])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
         .unwrap_or_default();
     assert!(body.contains("ok") || body.is_empty(), "{body}");
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill").args(["-TERM", &node.child.id().to_string()]).status();
     let started = std::time::Instant::now();
     let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
+        if let Some(s) = node.child.try_wait().expect("wait") {
             break s;
         }
         assert!(started.elapsed().as_secs() < 30, "did not stop within 30 s");
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    while let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+    let mut seen = node.startup.clone();
+    while let Ok(l) = node.log.recv_timeout(std::time::Duration::from_millis(200)) {
         seen.push(l);
     }
     assert!(status.success(), "{status:?}");

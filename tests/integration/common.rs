@@ -203,3 +203,59 @@ pub async fn json(r: reqwest::Response) -> (u16, Value) {
     let text = r.text().await.expect("body");
     (s, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
+
+/// A running `lsn serve` process and its port; killed when dropped.
+pub struct Node {
+    pub child: std::process::Child,
+    pub port: u16,
+    /// What the server logged until it listened.
+    pub startup: Vec<String>,
+    pub log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `lsn serve` on a free port with `env`, waiting until it listens.
+pub fn spawn_node(dir: &std::path::Path, env: &[(&str, &str)]) -> Node {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lsn"));
+    cmd.current_dir(dir)
+        .arg("serve")
+        .env("PORT", "0")
+        .env("LSN_LOG", "info")
+        .env("LSN_DEMO", "false")
+        .env_remove("DATABASE_URL")
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn lsn serve");
+    let stderr = child.stderr.take();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // From here on the node is killed and waited for when dropped, panics included.
+    let mut node = Node { child, port: 0, startup: Vec::new(), log: rx };
+    let stderr = stderr.expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        let line = node.log.recv_timeout(std::time::Duration::from_secs(60)).expect("server started");
+        let port = line
+            .split("http://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse::<u16>().ok());
+        node.startup.push(line);
+        if let Some(port) = port {
+            node.port = port;
+            return node;
+        }
+    }
+}

@@ -639,3 +639,120 @@ async fn gifts(app: TestApp) {
     assert_eq!(app.rt.state.live.coin_balance(&host.id).await.expect("b"), 0);
 }
 both!(gifts_are_bought_sent_and_credited, gifts);
+
+/// Two LSN processes on one database and a real Redis: a room spans both nodes, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_span_two_nodes_through_redis() {
+    let redis = std::process::Command::new("redis-server").arg("--version").output();
+    if redis.is_err() {
+        assert!(!crate::common::require_all(), "redis-server missing but LSN_TEST_REQUIRE_ALL=1");
+        eprintln!("skipping: redis-server not installed (scripts/test.sh installs it)");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let mut redis = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start redis");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data").display().to_string();
+    let redis_url = format!("redis://127.0.0.1:{port}/");
+    let env = [("LSN_DATA_DIR", data.as_str()), ("REDIS_URL", redis_url.as_str())];
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_lsn"))
+        .current_dir(dir.path())
+        .args(["admin", "create", "--email", "host@example.com", "--role", "creator"])
+        .env("LSN_DATA_DIR", &data)
+        .env("LSN_ADMIN_PASSWORD", crate::common::PASSWORD)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("admin create");
+    assert!(created.status.success());
+    let n1 = crate::common::spawn_node(dir.path(), &env);
+    let n2 = crate::common::spawn_node(dir.path(), &env);
+    assert!(n1.startup.iter().any(|l| l.contains("live rooms span nodes through Redis")));
+    let base1 = format!("http://127.0.0.1:{}", n1.port);
+    let c = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let r = c
+        .post(format!("{base1}/api/auth/login"))
+        .json(&json!({"email": "host@example.com", "password": crate::common::PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|s| s.split(';').next()).expect("cookie").to_string();
+    let csrf = r.json::<Value>().await.expect("json")["csrf_token"].as_str().expect("csrf").to_string();
+    let (_, created) = json(
+        c.post(format!("{base1}/api/v1/live/shows"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"title": "Two Nodes", "scheduled_at": chrono::Utc::now().timestamp_millis()}))
+            .send()
+            .await
+            .expect("create"),
+    )
+    .await;
+    let show = created["show"]["id"].as_str().expect("show").to_string();
+    c.post(format!("{base1}/api/v1/live/shows/{show}/start")).header("x-csrf-token", &csrf).send().await.expect("start");
+    let ws = |port: u16, cookie: Option<String>, query: String| {
+        let show = show.clone();
+        async move {
+            let mut req = format!("ws://127.0.0.1:{port}/api/v1/live/shows/{show}/ws{query}").into_client_request().expect("req");
+            if let Some(c) = cookie {
+                req.headers_mut().insert("cookie", c.parse().expect("h"));
+            }
+            tokio_tungstenite::connect_async(req).await.expect("connect").0
+        }
+    };
+    let mut a = ws(n1.port, None, String::new()).await;
+    until(&mut a, "welcome").await;
+    let mut b = ws(n2.port, None, String::new()).await;
+    until(&mut b, "welcome").await;
+    let mut host = ws(n2.port, Some(cookie.clone()), String::new()).await;
+    until(&mut host, "welcome").await;
+    // The host on node 2 speaks; the viewer on node 1 hears it with the same number.
+    send(&mut host, json!({"type": "chat", "text": "hello from node 2"})).await;
+    let on1 = until(&mut a, "chat").await;
+    let on2 = until(&mut b, "chat").await;
+    assert_eq!(on1["text"], "hello from node 2");
+    assert_eq!(on1["seq"], on2["seq"]);
+    // Events from both nodes arrive everywhere in one order.
+    for i in 0..5 {
+        c.post(format!("{base1}/api/v1/live/shows/{show}/messages"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"text": format!("n1-{i}")}))
+            .send()
+            .await
+            .expect("msg");
+        send(&mut host, json!({"type": "chat", "text": format!("n2-{i}")})).await;
+    }
+    let mut seq_a = Vec::new();
+    let mut seq_b = Vec::new();
+    while seq_a.len() < 10 {
+        let v = until(&mut a, "chat").await;
+        seq_a.push((v["seq"].as_i64().expect("seq"), v["text"].as_str().unwrap_or("").to_string()));
+    }
+    while seq_b.len() < 10 {
+        let v = until(&mut b, "chat").await;
+        seq_b.push((v["seq"].as_i64().expect("seq"), v["text"].as_str().unwrap_or("").to_string()));
+    }
+    assert_eq!(seq_a, seq_b, "the same events in the same order on both nodes");
+    assert!(seq_a.windows(2).all(|w| w[0].0 < w[1].0));
+    // The viewer count is global.
+    send(&mut a, json!({"type": "ping"})).await;
+    assert_eq!(until(&mut a, "pong").await["viewers"], 3);
+    // A viewer that drops from node 2 resumes on node 1.
+    let last = seq_b.last().expect("last").0;
+    drop(b);
+    send(&mut host, json!({"type": "chat", "text": "while you were away"})).await;
+    until(&mut a, "chat").await;
+    let mut b = ws(n1.port, None, format!("?since={last}")).await;
+    until(&mut b, "welcome").await;
+    assert_eq!(until(&mut b, "chat").await["text"], "while you were away");
+    let _ = redis.kill();
+    let _ = redis.wait();
+}

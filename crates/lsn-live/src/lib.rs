@@ -6,6 +6,7 @@
 //! One node serves a room in process; spanning nodes through Redis comes with the scale-out work.
 
 pub mod auctions;
+pub mod bus;
 pub mod deals;
 pub mod gifts;
 pub mod room;

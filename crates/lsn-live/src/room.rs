@@ -74,6 +74,7 @@ struct State {
 pub struct Room {
     pub show_id: String,
     pub host_id: String,
+    bus: Option<crate::bus::Bus>,
     db: Db,
     clock: lsn_core::SharedClock,
     tx: broadcast::Sender<Arc<Frame>>,
@@ -132,9 +133,30 @@ impl Room {
         self.lock().banned.contains(user_id)
     }
 
-    /// Sequences, keeps, broadcasts and (when `persist`) records an event.
+    /// Sequences, keeps, broadcasts and (when `persist`) records an event. With Redis the number
+    /// comes from Redis and the frame reaches this node's viewers through the subscription, like
+    /// every other node's.
     pub async fn publish(&self, kind: &str, payload: Value, persist: bool) -> Arc<Frame> {
         let at = self.clock.now_ms();
+        if let Some(bus) = &self.bus {
+            let mut ev = json!({"v": PROTOCOL_VERSION, "seq": 0, "type": kind, "at": at});
+            if let (Some(m), Some(p)) = (ev.as_object_mut(), payload.as_object()) {
+                for (k, v) in p {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+            let template = ev.to_string().replacen("\"seq\":0", "\"seq\":__SEQ__", 1);
+            match bus.publish(&self.show_id, &template).await {
+                Ok(seq) => {
+                    let frame = Arc::new(Frame { seq, kind: kind.to_string(), json: template.replacen("__SEQ__", &seq.to_string(), 1) });
+                    if persist {
+                        let _ = self.persist.send(Persist::Event { seq, kind: kind.to_string(), payload: payload.to_string(), at }).await;
+                    }
+                    return frame;
+                }
+                Err(e) => tracing::error!(show = %self.show_id, "Redis publish failed, serving this node only: {e}"),
+            }
+        }
         let frame = {
             let mut st = self.lock();
             st.seq += 1;
@@ -177,14 +199,63 @@ impl Room {
         Resume::Missed(st.window.iter().filter(|f| f.seq > since).cloned().collect())
     }
 
-    pub fn joined(&self) -> i64 {
-        let n = self.viewers.fetch_add(1, Ordering::Relaxed) + 1;
+    /// A viewer joined; returns the room's viewer count (over every node with Redis).
+    pub async fn joined(&self) -> i64 {
+        let local = self.viewers.fetch_add(1, Ordering::Relaxed) + 1;
+        let n = match &self.bus {
+            Some(bus) => bus.viewers_delta(&self.show_id, 1).await.unwrap_or(local),
+            None => local,
+        };
         self.peak.fetch_max(n, Ordering::Relaxed);
         n
     }
 
-    pub fn left(&self) -> i64 {
-        self.viewers.fetch_sub(1, Ordering::Relaxed) - 1
+    pub async fn left(&self) {
+        self.viewers.fetch_sub(1, Ordering::Relaxed);
+        if let Some(bus) = &self.bus {
+            let _ = bus.viewers_delta(&self.show_id, -1).await;
+        }
+    }
+
+    /// The viewer count, over every node with Redis.
+    pub async fn viewer_count(&self) -> i64 {
+        match &self.bus {
+            Some(bus) => bus.viewers(&self.show_id).await.unwrap_or_else(|_| self.viewers()),
+            None => self.viewers(),
+        }
+    }
+
+    /// A frame from the bus (any node, this one included): keep it, pass it on, and apply what
+    /// it changes in the room's state so every node enforces the same moderation.
+    pub fn deliver(&self, json: &str) {
+        let Ok(v) = serde_json::from_str::<Value>(json) else { return };
+        let (Some(seq), Some(kind)) = (v["seq"].as_i64(), v["type"].as_str()) else { return };
+        let mut st = self.lock();
+        if seq <= st.seq && st.window.iter().any(|f| f.seq == seq) {
+            return;
+        }
+        match kind {
+            "user_muted" => {
+                st.muted.insert(v["user_id"].as_str().unwrap_or_default().to_string());
+            }
+            "user_unmuted" => {
+                st.muted.remove(v["user_id"].as_str().unwrap_or_default());
+            }
+            "user_banned" => {
+                st.banned.insert(v["user_id"].as_str().unwrap_or_default().to_string());
+            }
+            "slow_mode" => st.slow_mode_secs = v["seconds"].as_i64().unwrap_or(0),
+            "product_pinned" => st.pinned = Some(v["product"].clone()),
+            "product_unpinned" => st.pinned = None,
+            _ => {}
+        }
+        st.seq = st.seq.max(seq);
+        let frame = Arc::new(Frame { seq, kind: kind.to_string(), json: json.to_string() });
+        st.window.push_back(frame.clone());
+        while st.window.len() > RESUME_WINDOW {
+            st.window.pop_front();
+        }
+        let _ = self.tx.send(frame);
     }
 
     /// Posts a chat message from `user` after the room's rules.
@@ -351,6 +422,17 @@ impl Room {
         };
     }
 
+    /// Waits (up to two seconds) until this node has received event `seq` — with Redis, events
+    /// come back through the subscription.
+    pub async fn wait_seen(&self, seq: i64) {
+        for _ in 0..400 {
+            if self.latest_seq() >= seq {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// Waits until every event published so far is in the database.
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
@@ -411,11 +493,31 @@ pub struct Hub {
     db: Db,
     clock: lsn_core::SharedClock,
     rooms: tokio::sync::Mutex<HashMap<String, Arc<Room>>>,
+    bus: std::sync::OnceLock<crate::bus::Bus>,
 }
 
 impl Hub {
     pub fn new(db: Db, clock: lsn_core::SharedClock) -> Self {
-        Self { db, clock, rooms: tokio::sync::Mutex::new(HashMap::new()) }
+        Self { db, clock, rooms: tokio::sync::Mutex::new(HashMap::new()), bus: std::sync::OnceLock::new() }
+    }
+
+    /// Connects rooms across nodes through Redis: subscribes (before any publish) and feeds every
+    /// room's frames to this node's viewers.
+    pub async fn attach_bus(self: &Arc<Self>, bus: crate::bus::Bus) -> Result<(), redis::RedisError> {
+        use futures::StreamExt;
+        let mut frames = Box::pin(bus.subscribe().await?);
+        let _ = self.bus.set(bus);
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some((show, frame)) = frames.next().await {
+                let Some(hub) = hub.upgrade() else { break };
+                if let Some(room) = hub.existing(&show).await {
+                    room.deliver(&frame);
+                }
+            }
+            tracing::error!("the Redis subscription ended; rooms on this node no longer hear other nodes");
+        });
+        Ok(())
     }
 
     pub async fn existing(&self, show_id: &str) -> Option<Arc<Room>> {
@@ -466,9 +568,16 @@ impl Hub {
         let (ptx, prx) = mpsc::channel(10_000);
         tokio::spawn(persister(self.db.clone(), show_id.to_string(), prx));
         let (tx, _) = broadcast::channel(1024);
+        let bus = self.bus.get().cloned();
+        if let Some(b) = &bus {
+            if let Err(e) = b.seed_seq(show_id, seq.unwrap_or(0)).await {
+                tracing::error!("Redis: {e}");
+            }
+        }
         let room = Arc::new(Room {
             show_id: show_id.to_string(),
             host_id,
+            bus,
             db: self.db.clone(),
             clock: self.clock.clone(),
             tx,

@@ -346,7 +346,7 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
             }
         },
     }
-    let viewers = room.joined();
+    let viewers = room.joined().await;
     let viewer_key = user.as_ref().map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("anon:{}", lsn_core::ids::new_id()));
     let visit_id = lsn_core::ids::new_id();
     let _ = sqlx::query("INSERT INTO live_viewers (id, show_id, viewer_key, joined_at) VALUES ($1, $2, $3, $4)")
@@ -428,7 +428,7 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
         }
     }
     reader.abort();
-    room.left();
+    room.left().await;
     let _ = sqlx::query("UPDATE live_viewers SET left_at = $1 WHERE id = $2")
         .bind(live.clock.now_ms())
         .bind(&visit_id)
@@ -535,7 +535,7 @@ async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage)
     let signed_in = || user.ok_or(Refusal { code: "sign_in_required", message: "Sign in to take part.".into() });
     let host_only = || if host { Ok(()) } else { Err(Refusal { code: "forbidden", message: "Only the show's host can do that.".into() }) };
     match m.kind.as_str() {
-        "ping" => Ok(Some(json!({"v": PROTOCOL_VERSION, "type": "pong", "seq": room.latest_seq(), "viewers": room.viewers()}))),
+        "ping" => Ok(Some(json!({"v": PROTOCOL_VERSION, "type": "pong", "seq": room.latest_seq(), "viewers": room.viewer_count().await}))),
         "chat" => {
             let u = signed_in()?;
             room.chat(u, &need(m.text, "text")?).await.map(|_| None)

@@ -280,7 +280,8 @@ impl Live {
             return Err(LiveError::Rule { code: "invalid_transition", message: "Only a live show can end.".into() });
         }
         let room = self.hub.room(show_id).await?;
-        room.publish("show_ended", json!({"ended_at": now}), true).await;
+        let last = room.publish("show_ended", json!({"ended_at": now}), true).await;
+        room.wait_seen(last.seq).await;
         let peak = room.peak_viewers();
         room.flush().await;
         self.hub.close(show_id).await;

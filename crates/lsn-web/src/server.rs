@@ -131,6 +131,11 @@ pub async fn prepare(cfg: Config, clock: SharedClock) -> anyhow::Result<Runtime>
         );
     }
     let rt = Runtime::new(db.clone(), cfg.clone(), clock.clone())?;
+    if let Some(url) = &cfg.redis_url {
+        let bus = lsn_live::bus::Bus::connect(url.expose()).await.context("REDIS_URL: cannot connect")?;
+        rt.state.live.hub.attach_bus(bus).await.context("REDIS_URL: cannot subscribe")?;
+        tracing::info!("live rooms span nodes through Redis");
+    }
     lsn_warehouse::init(&db, clock.now_ms()).await.context("creating core data")?;
     if cfg.demo && !cfg.is_production() && crate::demo::is_empty(&db).await? {
         let report = crate::demo::load(&rt.state.identity, &rt.state.commerce, &rt.state.live).await?;
