@@ -22,7 +22,7 @@ async fn product(app: &TestApp, sku: &str, price: i64, stock: i64, extra: Value)
             m.insert(k.clone(), v.clone());
         }
     }
-    let p = app.rt.state.commerce.catalog.create(&serde_json::from_value(input).expect("input")).await.expect("create");
+    let p = app.product(input).await;
     let variant = p.variants[0].id.clone();
     if stock > 0 {
         app.stock(&variant, stock).await;

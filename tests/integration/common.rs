@@ -163,6 +163,11 @@ impl TestApp {
         lsn_mail::list_mailbox(&self.rt.state.db, Some(to), 50).await.expect("mailbox")
     }
 
+    /// Creates a product from its JSON input (as an admin would post it).
+    pub async fn product(&self, input: Value) -> lsn_catalog::Product {
+        self.rt.state.commerce.catalog.create(&serde_json::from_value(input).expect("product input")).await.expect("create product")
+    }
+
     /// Receives `qty` units of `variant` into bin A-01-1.
     pub async fn stock(&self, variant: &str, qty: i64) {
         use lsn_core::Clock;

@@ -64,17 +64,7 @@ async fn live_flow(app: TestApp) {
     let (hc, hcsrf, hcookie) = session(&app, "host@example.com").await;
     let (ac, acsrf, acookie) = session(&app, "ann@example.com").await;
     let (_, _, bcookie) = session(&app, "bob@example.com").await;
-    let p = app
-        .rt
-        .state
-        .commerce
-        .catalog
-        .create(
-            &serde_json::from_value(json!({"title": "Ring Light", "status": "active", "variants": [{"sku": "RL", "price": 6900}]}))
-                .expect("p"),
-        )
-        .await
-        .expect("product");
+    let p = app.product(json!({"title": "Ring Light", "status": "active", "variants": [{"sku": "RL", "price": 6900}]})).await;
 
     // Shows: creators create them, customers cannot.
     let input = json!({"title": "Creator Tech Live", "scheduled_at": chrono::Utc::now().timestamp_millis() + 60_000, "lineup": [p.slug], "video_url": "https://cdn.example/live/show.m3u8"});
@@ -269,17 +259,7 @@ async fn flash_deal(app: TestApp) {
     app.user("fan@example.com", Role::Customer).await;
     let (hc, hcsrf, hcookie) = session(&app, "host@example.com").await;
     let (fc, fcsrf, _) = session(&app, "fan@example.com").await;
-    let p = app
-        .rt
-        .state
-        .commerce
-        .catalog
-        .create(
-            &serde_json::from_value(json!({"title": "Mystery Box", "status": "active", "variants": [{"sku": "BOX", "price": 5000}]}))
-                .expect("p"),
-        )
-        .await
-        .expect("product");
+    let p = app.product(json!({"title": "Mystery Box", "status": "active", "variants": [{"sku": "BOX", "price": 5000}]})).await;
     let variant = p.variants[0].id.clone();
     let now = chrono::Utc::now().timestamp_millis();
     app.stock(&variant, 500).await;
@@ -403,17 +383,7 @@ async fn auction(app: TestApp) {
     let (hc, hcsrf, hcookie) = session(&app, "host@example.com").await;
     let (ac, acsrf, acookie) = session(&app, "ann@example.com").await;
     let (bc, bcsrf, _) = session(&app, "ben@example.com").await;
-    let p = app
-        .rt
-        .state
-        .commerce
-        .catalog
-        .create(
-            &serde_json::from_value(json!({"title": "Signed Print", "status": "active", "variants": [{"sku": "PRINT", "price": 9900}]}))
-                .expect("p"),
-        )
-        .await
-        .expect("product");
+    let p = app.product(json!({"title": "Signed Print", "status": "active", "variants": [{"sku": "PRINT", "price": 9900}]})).await;
     app.stock(&p.variants[0].id, 1).await;
     let now = chrono::Utc::now().timestamp_millis();
     let (_, created) = json(
@@ -531,17 +501,7 @@ async fn gifts(app: TestApp) {
     let (hc, hcsrf, hcookie) = session(&app, "host@example.com").await;
     let (adm, admcsrf, _) = session(&app, "admin@example.com").await;
     let (fc, fcsrf, fcookie) = session(&app, "fan@example.com").await;
-    let pack = app
-        .rt
-        .state
-        .commerce
-        .catalog
-        .create(
-            &serde_json::from_value(json!({"title": "100 Coins", "status": "active", "variants": [{"sku": "COINS-100", "price": 149}]}))
-                .expect("p"),
-        )
-        .await
-        .expect("pack");
+    let pack = app.product(json!({"title": "100 Coins", "status": "active", "variants": [{"sku": "COINS-100", "price": 149}]})).await;
     app.stock(&pack.variants[0].id, 1000).await;
     assert_eq!(
         fc.post(app.url("/api/v1/live/coin-packs"))

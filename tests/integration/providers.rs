@@ -447,14 +447,7 @@ async fn product_images_go_to_s3_when_configured() {
     };
     app.user("admin@example.com", lsn_identity::Role::Admin).await;
     let (a, csrf) = app.login("admin@example.com").await;
-    let p = app
-        .rt
-        .state
-        .commerce
-        .catalog
-        .create(&serde_json::from_value(json!({"title": "Vase", "variants": [{"sku": "VASE", "price": 100}]})).expect("input"))
-        .await
-        .expect("create");
+    let p = app.product(json!({"title": "Vase", "variants": [{"sku": "VASE", "price": 100}]})).await;
     let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 4, 5];
     let r = a
         .post(app.url(&format!("/api/v1/products/{}/images", p.id)))

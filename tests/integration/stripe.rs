@@ -271,17 +271,7 @@ async fn checkout_through_stripe_survives_an_outage() {
     else {
         return;
     };
-    let p = app
-        .rt
-        .state
-        .commerce
-        .catalog
-        .create(
-            &serde_json::from_value(json!({"title": "Lamp", "status": "active", "variants": [{"sku": "LAMP", "price": 4900}]}))
-                .expect("input"),
-        )
-        .await
-        .expect("create");
+    let p = app.product(json!({"title": "Lamp", "status": "active", "variants": [{"sku": "LAMP", "price": 4900}]})).await;
     app.stock(&p.variants[0].id, 5).await;
     let c = app.client();
     c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "LAMP", "quantity": 1})).send().await.expect("add");
