@@ -303,7 +303,7 @@ async fn ws(
     let since = q.since.as_deref().map(|s| s.parse::<i64>().unwrap_or(-1));
     Ok(upgrade
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(16 * 1024)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| viewer(l, room, user, version, since, socket)))
@@ -379,26 +379,57 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     // `ok` is false when the greeting could not be sent: go straight to clean-up.
-    'conn: loop {
+    loop {
         if !ok {
             break;
         }
         tokio::select! {
             ev = events.recv() => match ev {
-                Ok(frame) => {
-                    if frame.seq <= last_sent {
-                        continue 'conn;
+                Ok(first) => {
+                    // Whatever else is already queued goes out with it in one write.
+                    let mut batch = vec![first];
+                    let mut lagged = false;
+                    while batch.len() < 256 {
+                        match events.try_recv() {
+                            Ok(f) => batch.push(f),
+                            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
+                                lagged = true;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
                     }
-                    last_sent = frame.seq;
-                    if sink.send(Message::Text(frame.json.clone().into())).await.is_err() {
+                    let mut end: Option<CloseFrame> = None;
+                    let mut failed = false;
+                    for frame in batch {
+                        if frame.seq <= last_sent {
+                            continue;
+                        }
+                        last_sent = frame.seq;
+                        if sink.feed(Message::Text(frame.json.clone().into())).await.is_err() {
+                            failed = true;
+                            break;
+                        }
+                        if frame.kind == "user_banned" && me.as_deref().is_some_and(|m| frame.json.contains(&format!("\"user_id\":\"{m}\""))) {
+                            end = Some(CloseFrame { code: 4003, reason: "banned from this show".into() });
+                            break;
+                        }
+                        if frame.kind == "show_ended" {
+                            end = Some(CloseFrame { code: 1000, reason: "show ended".into() });
+                            break;
+                        }
+                    }
+                    if failed {
                         break;
                     }
-                    if frame.kind == "user_banned" && me.as_deref().is_some_and(|m| frame.json.contains(&format!("\"user_id\":\"{m}\""))) {
-                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 4003, reason: "banned from this show".into() }))).await;
+                    if lagged && end.is_none() {
+                        end = Some(CloseFrame { code: 4008, reason: "too slow: reconnect with since".into() });
+                    }
+                    if let Some(c) = end {
+                        let _ = sink.send(Message::Close(Some(c))).await;
                         break;
                     }
-                    if frame.kind == "show_ended" {
-                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "show ended".into() }))).await;
+                    if sink.flush().await.is_err() {
                         break;
                     }
                 }
