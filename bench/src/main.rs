@@ -49,6 +49,9 @@ struct Args {
     /// `room` scenario: the server's process id, to read its memory.
     #[arg(long, default_value_t = 0)]
     pid: u32,
+    /// `deal` scenario: units on offer.
+    #[arg(long, default_value_t = 100)]
+    quantity: i64,
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -60,6 +63,77 @@ fn rss_kib(pid: u32) -> u64 {
 
 fn epoch_us() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// A flash deal of `--quantity` units on the pinned product; `--shoppers` buyers try to buy at
+/// the same moment the countdown ends. Reports orders won, answers and their latency.
+async fn deal(args: &Args) -> anyhow::Result<()> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let ws_base = args.base.replacen("http://", "ws://", 1);
+    let mut req = format!("{ws_base}/api/v1/live/shows/{}/ws?v=1", args.show).into_client_request()?;
+    req.headers_mut().insert("cookie", args.cookie.parse()?);
+    let (host, _) = tokio_tungstenite::connect_async(req).await?;
+    let (mut tx, mut rx) = host.split();
+    let product = reqwest::get(format!("{}/api/v1/products/bench-drop", args.base)).await?.json::<Value>().await?;
+    let product_id = product["product"]["id"].as_str().unwrap_or_default().to_string();
+    tx.send(Message::Text(json!({"type": "pin", "product_id": product_id}).to_string().into())).await?;
+    tx.send(Message::Text(json!({"type": "start_deal", "deal": {"sku": args.sku, "price": 990, "quantity": args.quantity, "countdown_secs": 10, "duration_secs": 120}}).to_string().into())).await?;
+    let mut deal_id = String::new();
+    while let Some(Ok(m)) = rx.next().await {
+        if let Message::Text(t) = m {
+            let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+            if v["type"] == "deal_started" {
+                deal_id = v["deal"]["id"].as_str().unwrap_or_default().to_string();
+                break;
+            }
+            if v["type"] == "error" {
+                anyhow::bail!("the host could not start the deal: {v}");
+            }
+        }
+    }
+    // Every buyer is ready (its own HTTP client; connections open when the race starts).
+    let buyers: Vec<reqwest::Client> = (0..args.shoppers).map(|_| reqwest::Client::builder().build().unwrap_or_default()).collect();
+    tokio::time::sleep(Duration::from_millis(10_100)).await;
+    let address: Value = serde_json::from_str(ADDRESS).unwrap_or(Value::Null);
+    let started = Instant::now();
+    let url = format!("{}/api/v1/live/deals/{deal_id}/buy", args.base);
+    let results = futures::future::join_all(buyers.iter().enumerate().map(|(i, c)| {
+        let (c, url, body) = (c.clone(), url.clone(), json!({"email": format!("fan{i}@example.com"), "shipping_address": address}));
+        async move {
+            let t = Instant::now();
+            let status = c.post(url).json(&body).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+            (status, t.elapsed().as_micros() as u32)
+        }
+    }))
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let won = results.iter().filter(|(s, _)| *s == 201).count();
+    let sold_out = results.iter().filter(|(s, _)| *s == 409).count();
+    let other = results.len() - won - sold_out;
+    let mut lat: Vec<u32> = results.iter().map(|(_, l)| *l).collect();
+    lat.sort_unstable();
+    println!(
+        "\n### flash deal: {} buyers for {} units{}",
+        args.shoppers,
+        args.quantity,
+        if args.label.is_empty() { String::new() } else { format!(" — {}", args.label) }
+    );
+    println!();
+    println!("| measure | value |\n|---|---|");
+    println!("| orders won | {won} |");
+    println!("| sold-out answers | {sold_out} |");
+    println!("| other answers (errors) | {other} |");
+    println!("| all answered within | {elapsed:.2} s |");
+    println!(
+        "| answer latency p50 / p95 / p99 / max | {:.0} / {:.0} / {:.0} / {:.0} ms |",
+        pct(&lat, 50.0),
+        pct(&lat, 95.0),
+        pct(&lat, 99.0),
+        pct(&lat, 100.0)
+    );
+    Ok(())
 }
 
 /// Many viewers in one room, the host chatting at a steady rate: delivery latency and memory.
@@ -366,6 +440,7 @@ async fn main() -> anyhow::Result<()> {
             futures::future::join_all(tasks).await;
         }
         "room" => return room(&args).await,
+        "deal" => return deal(&args).await,
         other => anyhow::bail!("unknown scenario {other:?} (checkout, contention or room)"),
     }
     report(&args.label, &args.scenario, args.shoppers, started.elapsed().as_secs_f64(), &samples, &counters);

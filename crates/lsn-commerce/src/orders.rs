@@ -313,6 +313,14 @@ impl Commerce {
         if input.discount_code.as_deref().is_some_and(|c| !c.trim().is_empty()) {
             return Err(CommerceError::rule("discount_not_combinable", "Discount codes do not apply to deals."));
         }
+        // Most buyers of a popular deal arrive after it sold out: answer them from a read, without
+        // queueing for the writer. The claim inside the transaction stays the authority.
+        match offers::get(&self.db, self.clock.now_ms(), offer_id).await?.status {
+            "sold_out" => return Err(CommerceError::rule("deal_sold_out", "The deal is sold out.")),
+            "ended" => return Err(CommerceError::rule("deal_ended", "The deal has ended.")),
+            "upcoming" => return Err(CommerceError::rule("deal_not_started", "The deal has not started yet.")),
+            _ => {}
+        }
         self.place_order(user, Source::Offer { offer_id: offer_id.to_string(), quantity }, input).await
     }
 
