@@ -9,6 +9,7 @@ use crate::address::Address;
 use crate::payments::{webhook, Confirmation, IntentRequest, PaymentMethod};
 use crate::pricing::{self, Discount, LineIn};
 use crate::{cart, discounts, offers, Commerce, CommerceError, RESERVATION_MS};
+use lsn_core::i18n::t_args;
 use lsn_db::{Row, RowExt, Tx};
 use lsn_ops::jobs::{JobContext, JobError, JobHandler, NewJob};
 use lsn_warehouse::stock;
@@ -905,11 +906,12 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             }
             let msg = lsn_mail::Message {
                 to: email,
-                subject: format!("Order {number} confirmed"),
+                subject: t_args("email-order-subject", &[("number", &number)]),
                 text: format!(
-                    "Thank you for your order {number}.\n\n{lines}\nTotal paid: {} (includes GST)\n\nTrack it at {}/orders/{number}\n",
-                    lsn_core::money::Money::aud(received),
-                    c.cfg.public_url
+                    "{}\n\n{lines}\n{}\n\n{}\n",
+                    t_args("email-order-intro", &[("number", &number)]),
+                    t_args("email-order-total", &[("total", &lsn_core::money::Money::aud(received).to_string())]),
+                    t_args("email-order-track", &[("link", &format!("{}/orders/{number}", c.cfg.public_url))]),
                 ),
                 html: None,
                 tag: Some("order_confirmation".into()),

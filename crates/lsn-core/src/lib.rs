@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod config;
 pub mod email;
+pub mod i18n;
 pub mod ids;
 pub mod money;
 pub mod problem;

@@ -4,6 +4,7 @@ use crate::audit::{self, Actor};
 use crate::error::IdentityError;
 use crate::password;
 use crate::ratelimit::SlidingWindow;
+use lsn_core::i18n::{t, t_args};
 use lsn_core::ids::{hash_token, new_id, random_token};
 use lsn_core::{Config, Email, SharedClock};
 use lsn_db::{is_unique_violation, Db, Row, RowExt, Tx};
@@ -245,8 +246,13 @@ impl Identity {
                     let msg = match existing {
                         Some(_) => Message {
                             to: email.clone(),
-                            subject: "Someone tried to register with your address".into(),
-                            text: format!("Someone (perhaps you) tried to create an account with this address, but it already has one.\n\nIf it was you, sign in at {public}/login or reset your password at {public}/password/forgot.\nIf it was not, you can ignore this message."),
+                            subject: t("email-existing-subject"),
+                            text: format!(
+                                "{}\n\n{}\n{}",
+                                t("email-existing-intro"),
+                                t_args("email-existing-action", &[("login", &format!("{public}/login")), ("reset", &format!("{public}/password/forgot"))]),
+                                t("email-existing-ignore")
+                            ),
                             html: None,
                             tag: Some("register_existing".into()),
                             message_id: None,
@@ -265,8 +271,13 @@ impl Identity {
                             audit::record(&mut **tx, now, &actor, "user.register", Some(&id), &json!({ "email": email })).await?;
                             Message {
                                 to: email.clone(),
-                                subject: "Confirm your email address".into(),
-                                text: format!("Welcome to LSN, {name}!\n\nConfirm your address to finish creating your account:\n{public}/api/auth/verify?token={token}\n\nThe link works once, for 48 hours."),
+                                subject: t("email-verify-subject"),
+                                text: format!(
+                                    "{}\n\n{}\n{public}/api/auth/verify?token={token}\n\n{}",
+                                    t_args("email-verify-welcome", &[("name", &name)]),
+                                    t("email-verify-action"),
+                                    t("email-verify-note")
+                                ),
                                 html: None,
                                 tag: Some("verify_email".into()),
                                 message_id: None,
@@ -484,7 +495,10 @@ impl Identity {
             .transaction(move |tx| {
                 let (email, public, actor) = (email.clone(), public.clone(), actor.clone());
                 Box::pin(async move {
-                    let row = sqlx::query("SELECT id FROM users WHERE email = $1 AND status <> 'disabled'").bind(&email).fetch_optional(&mut **tx).await?;
+                    let row = sqlx::query("SELECT id FROM users WHERE email = $1 AND status <> 'disabled'")
+                        .bind(&email)
+                        .fetch_optional(&mut **tx)
+                        .await?;
                     let Some(row) = row else { return Ok(()) };
                     let uid: String = row.try_get(0)?;
                     let token = random_token(32);
@@ -492,8 +506,13 @@ impl Identity {
                     audit::record(&mut **tx, now, &actor, "auth.password_reset_requested", Some(&uid), &json!({})).await?;
                     let msg = Message {
                         to: email,
-                        subject: "Reset your password".into(),
-                        text: format!("Someone asked to reset the password of your LSN account.\n\nChoose a new password here (the link works once, for one hour):\n{public}/password/reset?token={token}\n\nIf it was not you, ignore this message: your password stays as it is."),
+                        subject: t("email-reset-subject"),
+                        text: format!(
+                            "{}\n\n{}\n{public}/password/reset?token={token}\n\n{}",
+                            t("email-reset-intro"),
+                            t("email-reset-action"),
+                            t("email-reset-ignore")
+                        ),
                         html: None,
                         tag: Some("password_reset".into()),
                         message_id: None,
