@@ -137,7 +137,7 @@ both!(schedules_fire_once_across_nodes, schedules_fire_once);
 async fn outbox_delivers_once(app: TestApp) {
     let db = app.rt.state.db.clone();
     let now = app.clock.now_ms();
-    db.transaction(|tx| {
+    db.transaction(move |tx| {
         Box::pin(async move {
             lsn_ops::publish(tx, now, "order.placed", Some("o1"), &json!({"order": "o1"})).await?;
             lsn_ops::publish(tx, now, "payment.failed", Some("o2"), &json!({})).await?;
@@ -148,7 +148,7 @@ async fn outbox_delivers_once(app: TestApp) {
     .expect("publish");
     // A rolled-back change publishes nothing.
     let _ = db
-        .transaction(|tx| {
+        .transaction(move |tx| {
             Box::pin(async move {
                 lsn_ops::publish(tx, now, "order.placed", Some("o3"), &json!({})).await?;
                 Err::<(), _>(sqlx::Error::RowNotFound)

@@ -2,20 +2,20 @@
 
 use crate::Backend;
 
-/// Claims the next due job. SQLite has one writer, so the subquery cannot race; PostgreSQL
-/// skips rows another worker has locked instead of waiting on them.
-/// Binds: $1 worker, $2 lock-until, $3 now.
-pub fn claim_job(backend: Backend) -> &'static str {
+/// Claims up to `$4` due jobs, most urgent first. SQLite has one writer, so the subquery cannot
+/// race; PostgreSQL skips rows another worker has locked instead of waiting on them.
+/// Binds: $1 worker, $2 lock-until, $3 now, $4 batch size.
+pub fn claim_jobs(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => {
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 ORDER BY priority, run_at LIMIT 1) \
-             RETURNING id, kind, payload, attempts, max_attempts, schedule"
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 ORDER BY priority, run_at LIMIT $4) \
+             RETURNING id, kind, payload, attempts, max_attempts, schedule, priority, run_at"
         }
         Backend::Postgres => {
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 ORDER BY priority, run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, kind, payload, attempts, max_attempts, schedule"
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 ORDER BY priority, run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, kind, payload, attempts, max_attempts, schedule, priority, run_at"
         }
     }
 }

@@ -271,7 +271,30 @@ impl Db {
     /// Runs `f` in a write transaction, committing on `Ok`, retrying the whole closure on
     /// serialization failures, deadlocks and busy databases (up to 8 attempts, with jittered
     /// backoff). `f` must therefore be safe to run again from the start.
-    pub async fn transaction<T, E, F>(&self, mut f: F) -> Result<T, E>
+    ///
+    /// On SQLite the whole transaction runs on the writer's own runtime thread: between its
+    /// statements it never waits behind request handlers for a turn on the shared runtime, so
+    /// the single writer connection is held only as long as the statements take.
+    pub async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: TxError + Send + 'static,
+        F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
+    {
+        if self.backend == Backend::Sqlite {
+            if let Some(rt) = writer_runtime() {
+                let db = self.clone();
+                return match rt.spawn(async move { db.transaction_here(f).await }).await {
+                    Ok(r) => r,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => Err(E::from(sqlx::Error::PoolClosed)),
+                };
+            }
+        }
+        self.transaction_here(f).await
+    }
+
+    async fn transaction_here<T, E, F>(&self, mut f: F) -> Result<T, E>
     where
         E: TxError,
         F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>>,
@@ -311,6 +334,31 @@ impl Db {
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// A single-threaded runtime on a thread of its own that runs SQLite write transactions, or
+/// `None` (transactions then run where they are called) if the thread cannot be started.
+fn writer_runtime() -> Option<&'static tokio::runtime::Handle> {
+    static RT: std::sync::OnceLock<Option<tokio::runtime::Handle>> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::warn!("cannot start the SQLite writer runtime, writing from the request threads: {e}");
+                return None;
+            }
+        };
+        let handle = rt.handle().clone();
+        let started = std::thread::Builder::new().name("lsn-db-writer".into()).spawn(move || rt.block_on(std::future::pending::<()>()));
+        match started {
+            Ok(_) => Some(handle),
+            Err(e) => {
+                tracing::warn!("cannot start the SQLite writer thread, writing from the request threads: {e}");
+                None
+            }
+        }
+    })
+    .as_ref()
 }
 
 fn rand_jitter() -> u64 {

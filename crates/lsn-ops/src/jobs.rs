@@ -1,6 +1,6 @@
 //! A durable job table: typed jobs with run-at times, retries with exponential backoff and a
-//! dead state after `max_attempts`. Workers claim jobs with one atomic statement (see
-//! `lsn_db::dialect::claim_job`); a job whose worker died is reclaimed when its lock expires.
+//! dead state after `max_attempts`. Workers claim jobs in batches with one atomic statement (see
+//! `lsn_db::dialect::claim_jobs`); a job whose worker died is reclaimed when its lock expires.
 
 use lsn_core::SharedClock;
 use lsn_db::{dialect, Db, RowExt};
@@ -75,6 +75,39 @@ where
     .execute(ex)
     .await?;
     Ok((res.rows_affected() == 1).then_some(id))
+}
+
+/// Enqueues several jobs with one statement inside `tx` (jobs whose dedupe key exists are skipped).
+pub async fn enqueue_many(tx: &mut lsn_db::Tx, jobs: &[NewJob], now_ms: i64) -> Result<(), sqlx::Error> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO jobs (id, kind, payload, status, priority, run_at, attempts, max_attempts, schedule, dedupe_key, created_at, updated_at) VALUES {} \
+         ON CONFLICT (dedupe_key) DO NOTHING",
+        (0..jobs.len())
+            .map(|i| {
+                let b = 1 + i * 9;
+                format!("(${b}, ${}, ${}, 'queued', ${}, ${}, 0, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 8)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for job in jobs {
+        q = q
+            .bind(lsn_core::ids::new_id())
+            .bind(&job.kind)
+            .bind(job.payload.to_string())
+            .bind(job.priority)
+            .bind(job.run_at.unwrap_or(now_ms))
+            .bind(job.max_attempts)
+            .bind(&job.schedule)
+            .bind(&job.dedupe_key)
+            .bind(now_ms);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,102 +225,96 @@ impl Worker {
 
     /// Claims and runs one due job, if there is one.
     pub async fn run_one(&self) -> Result<Option<RunReport>, sqlx::Error> {
+        Ok(self.run_batch(1).await?.pop())
+    }
+
+    /// Claims up to `limit` due jobs with one statement, runs them concurrently and records every
+    /// outcome in one transaction (a busy queue costs a few statements per batch, not per job).
+    pub async fn run_batch(&self, limit: i64) -> Result<Vec<RunReport>, sqlx::Error> {
         let now = self.clock.now_ms();
-        let row = sqlx::query(dialect::claim_job(self.db.backend()))
+        let rows = sqlx::query(dialect::claim_jobs(self.db.backend()))
             .bind(&self.id)
             .bind(now + self.lock_ms)
             .bind(now)
-            .fetch_optional(self.db.write())
+            .bind(limit.max(1))
+            .fetch_all(self.db.write())
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        let job_id: String = row.try_get(0)?;
-        let kind: String = row.try_get(1)?;
-        let payload: String = row.try_get(2)?;
-        let attempts: i64 = row.try_get(3)?;
-        let max_attempts: i64 = row.try_get(4)?;
-        let schedule: Option<String> = row.try_get(5)?;
-        let started = now;
-
-        let result = match self.registry.handlers.get(&kind) {
-            None => Err(JobError::Fail(format!("no handler for job kind {kind:?}"))),
-            Some(h) => match serde_json::from_str::<Value>(&payload) {
-                Err(e) => Err(JobError::Fail(format!("payload is not JSON: {e}"))),
-                Ok(p) => {
-                    let ctx = JobContext { db: self.db.clone(), clock: self.clock.clone(), job_id: job_id.clone(), attempt: attempts };
-                    let lock = Duration::from_millis(self.lock_ms.max(1000) as u64 - 500);
-                    match tokio::time::timeout(lock, h.run(&ctx, &p)).await {
-                        Ok(r) => r,
-                        Err(_) => Err(JobError::Retry("timed out".into())),
-                    }
-                }
-            },
-        };
-        let finished = self.clock.now_ms();
-        let (outcome, error) = match &result {
-            Ok(()) => (Outcome::Succeeded, None),
-            Err(JobError::Retry(e)) if attempts < max_attempts => {
-                (Outcome::Retrying { next_run_at: finished + backoff_ms(attempts) }, Some(e.clone()))
-            }
-            Err(e) => (Outcome::Dead, Some(e.to_string())),
-        };
-        let (status, run_at, finished_at) = match &outcome {
-            Outcome::Succeeded => ("succeeded", None, Some(finished)),
-            Outcome::Retrying { next_run_at } => ("queued", Some(*next_run_at), None),
-            Outcome::Dead => ("dead", None, Some(finished)),
-        };
-        if let Some(e) = &error {
-            tracing::warn!(job_id = %job_id, kind = %kind, attempt = attempts, outcome = status, "job failed: {e}");
+        if rows.is_empty() {
+            return Ok(Vec::new());
         }
-        let outcome_label = match &outcome {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Retrying { .. } => "failed",
-            Outcome::Dead => "dead",
-        };
-        let (id2, kind2, sched2, worker, err2) = (job_id.clone(), kind.clone(), schedule.clone(), self.id.clone(), error.clone());
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            claimed.push(Claimed {
+                id: row.try_get(0)?,
+                kind: row.try_get(1)?,
+                payload: row.try_get(2)?,
+                attempts: row.try_get(3)?,
+                max_attempts: row.try_get(4)?,
+                schedule: row.try_get(5)?,
+                priority: row.try_get(6)?,
+                run_at: row.try_get(7)?,
+            });
+        }
+        // The claim's order (priority, then due time) is the order of the results.
+        claimed.sort_by(|a, b| (a.priority, a.run_at, &a.id).cmp(&(b.priority, b.run_at, &b.id)));
+        let results = futures::future::join_all(claimed.iter().map(|c| self.execute(c))).await;
+        let finished = self.clock.now_ms();
+        let mut done = Vec::with_capacity(claimed.len());
+        for (c, result) in claimed.into_iter().zip(results) {
+            let (outcome, error) = match result {
+                Ok(()) => (Outcome::Succeeded, None),
+                Err(JobError::Retry(e)) if c.attempts < c.max_attempts => {
+                    (Outcome::Retrying { next_run_at: finished + backoff_ms(c.attempts) }, Some(e))
+                }
+                Err(e) => (Outcome::Dead, Some(e.to_string())),
+            };
+            if let Some(e) = &error {
+                tracing::warn!(job_id = %c.id, kind = %c.kind, attempt = c.attempts, outcome = outcome.label(), "job failed: {e}");
+            }
+            done.push((c, outcome, error));
+        }
+        let batch: Arc<Vec<(Claimed, Outcome, Option<String>)>> = Arc::new(done);
+        let (rec, worker) = (batch.clone(), self.id.clone());
         self.db
             .transaction(move |tx| {
-                let (job_id, kind, schedule, worker, error) = (id2.clone(), kind2.clone(), sched2.clone(), worker.clone(), err2.clone());
+                let (batch, worker) = (rec.clone(), worker.clone());
                 Box::pin(async move {
-                    sqlx::query(
-                        "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), finished_at = $3, last_error = $4, locked_by = NULL, locked_until = NULL, updated_at = $5 WHERE id = $6",
-                    )
-                    .bind(status)
-                    .bind(run_at)
-                    .bind(finished_at)
-                    .bind(&error)
-                    .bind(finished)
-                    .bind(&job_id)
-                    .execute(&mut **tx)
-                    .await?;
-                    sqlx::query("INSERT INTO job_runs (id, job_id, kind, schedule, attempt, started_at, finished_at, outcome, error, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-                        .bind(lsn_core::ids::new_id())
-                        .bind(&job_id)
-                        .bind(&kind)
-                        .bind(&schedule)
-                        .bind(attempts)
-                        .bind(started)
-                        .bind(finished)
-                        .bind(outcome_label)
-                        .bind(&error)
-                        .bind(&worker)
-                        .execute(&mut **tx)
-                        .await?;
+                    record_outcomes(tx, &batch, now, finished, &worker).await?;
                     Ok::<_, sqlx::Error>(())
                 })
             })
             .await?;
-        metrics_job(&kind, outcome_label);
-        Ok(Some(RunReport { job_id, kind, outcome, error }))
+        Ok(batch
+            .iter()
+            .map(|(c, outcome, error)| {
+                metrics_job(&c.kind, outcome.label());
+                RunReport { job_id: c.id.clone(), kind: c.kind.clone(), outcome: outcome.clone(), error: error.clone() }
+            })
+            .collect())
+    }
+
+    async fn execute(&self, c: &Claimed) -> Result<(), JobError> {
+        let Some(h) = self.registry.handlers.get(&c.kind) else {
+            return Err(JobError::Fail(format!("no handler for job kind {:?}", c.kind)));
+        };
+        let p = serde_json::from_str::<Value>(&c.payload).map_err(|e| JobError::Fail(format!("payload is not JSON: {e}")))?;
+        let ctx = JobContext { db: self.db.clone(), clock: self.clock.clone(), job_id: c.id.clone(), attempt: c.attempts };
+        let lock = Duration::from_millis(self.lock_ms.max(1000) as u64 - 500);
+        match tokio::time::timeout(lock, h.run(&ctx, &p)).await {
+            Ok(r) => r,
+            Err(_) => Err(JobError::Retry("timed out".into())),
+        }
     }
 
     /// Runs due jobs until none is left; for tests and the CLI.
     pub async fn run_until_idle(&self) -> Result<Vec<RunReport>, sqlx::Error> {
         let mut out = Vec::new();
-        while let Some(r) = self.run_one().await? {
-            out.push(r);
-            if out.len() > 10_000 {
+        loop {
+            let done = self.run_batch(32).await?;
+            if done.is_empty() || out.len() > 10_000 {
                 break;
             }
+            out.extend(done);
         }
         Ok(out)
     }
@@ -298,9 +325,9 @@ impl Worker {
             if *shutdown.borrow() {
                 break;
             }
-            match self.run_one().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => {}
+            match self.run_batch(32).await {
+                Ok(done) if !done.is_empty() => continue,
+                Ok(_) => {}
                 Err(e) => tracing::warn!("job worker: {e}"),
             }
             tokio::select! {
@@ -309,6 +336,92 @@ impl Worker {
             }
         }
     }
+}
+
+struct Claimed {
+    id: String,
+    kind: String,
+    payload: String,
+    attempts: i64,
+    max_attempts: i64,
+    schedule: Option<String>,
+    priority: i64,
+    run_at: i64,
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Retrying { .. } => "failed",
+            Outcome::Dead => "dead",
+        }
+    }
+}
+
+/// Writes a batch's outcomes: one statement for all the successes, one per failure, and one
+/// multi-row insert into the run history.
+async fn record_outcomes(
+    tx: &mut lsn_db::Tx,
+    batch: &[(Claimed, Outcome, Option<String>)],
+    started: i64,
+    finished: i64,
+    worker: &str,
+) -> Result<(), sqlx::Error> {
+    let ok: Vec<&str> = batch.iter().filter(|(_, o, _)| *o == Outcome::Succeeded).map(|(c, _, _)| c.id.as_str()).collect();
+    if !ok.is_empty() {
+        let sql = format!(
+            "UPDATE jobs SET status = 'succeeded', finished_at = $1, last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE id IN ({})",
+            placeholders(2, ok.len(), 1)
+        );
+        let mut q = sqlx::query(&sql).bind(finished);
+        for id in &ok {
+            q = q.bind(*id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for (c, outcome, error) in batch.iter().filter(|(_, o, _)| *o != Outcome::Succeeded) {
+        let (status, run_at, finished_at) = match outcome {
+            Outcome::Retrying { next_run_at } => ("queued", Some(*next_run_at), None),
+            _ => ("dead", None, Some(finished)),
+        };
+        sqlx::query(
+            "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), finished_at = $3, last_error = $4, locked_by = NULL, locked_until = NULL, updated_at = $5 WHERE id = $6",
+        )
+        .bind(status)
+        .bind(run_at)
+        .bind(finished_at)
+        .bind(error)
+        .bind(finished)
+        .bind(&c.id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let sql = format!(
+        "INSERT INTO job_runs (id, job_id, kind, schedule, attempt, started_at, finished_at, outcome, error, worker) VALUES {}",
+        (0..batch.len()).map(|i| format!("({})", placeholders(1 + i * 10, 10, 1))).collect::<Vec<_>>().join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for (c, outcome, error) in batch {
+        q = q
+            .bind(lsn_core::ids::new_id())
+            .bind(&c.id)
+            .bind(&c.kind)
+            .bind(&c.schedule)
+            .bind(c.attempts)
+            .bind(started)
+            .bind(finished)
+            .bind(outcome.label())
+            .bind(error)
+            .bind(worker);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// `$first, $first+step, …` (`count` placeholders), for statements built for a batch.
+pub fn placeholders(first: usize, count: usize, step: usize) -> String {
+    (0..count).map(|i| format!("${}", first + i * step)).collect::<Vec<_>>().join(", ")
 }
 
 fn metrics_job(kind: &str, outcome: &'static str) {

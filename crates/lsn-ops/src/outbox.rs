@@ -2,7 +2,7 @@
 //! one job per interested subscriber by the dispatcher. Delivery is at least once: subscribers
 //! are idempotent on the event id.
 
-use crate::jobs::{enqueue, NewJob};
+use crate::jobs::{enqueue_many, placeholders, NewJob};
 use lsn_db::{Db, RowExt, Tx};
 use serde_json::{json, Value};
 
@@ -47,6 +47,8 @@ pub async fn dispatch(db: &Db, subscribers: &[Subscriber], now_ms: i64, limit: i
                 .bind(limit)
                 .fetch_all(&mut **tx)
                 .await?;
+            let mut jobs = Vec::new();
+            let mut ids = Vec::with_capacity(rows.len());
             for r in &rows {
                 let id: String = r.try_get(0)?;
                 let topic: String = r.try_get(1)?;
@@ -61,10 +63,21 @@ pub async fn dispatch(db: &Db, subscribers: &[Subscriber], now_ms: i64, limit: i
                     "created_at": created_at,
                 });
                 for s in subs.iter().filter(|s| s.wants(&topic)) {
-                    let job = NewJob::new(s.job_kind, event.clone()).dedupe(format!("evt:{id}:{}", s.name));
-                    enqueue(&mut **tx, &job, now_ms).await?;
+                    jobs.push(NewJob::new(s.job_kind, event.clone()).dedupe(format!("evt:{id}:{}", s.name)));
                 }
-                sqlx::query("UPDATE outbox SET dispatched_at = $1 WHERE id = $2").bind(now_ms).bind(&id).execute(&mut **tx).await?;
+                ids.push(id);
+            }
+            // A few statements per batch of events, whatever its size.
+            for chunk in jobs.chunks(200) {
+                enqueue_many(tx, chunk, now_ms).await?;
+            }
+            for chunk in ids.chunks(500) {
+                let sql = format!("UPDATE outbox SET dispatched_at = $1 WHERE id IN ({})", placeholders(2, chunk.len(), 1));
+                let mut q = sqlx::query(&sql).bind(now_ms);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(&mut **tx).await?;
             }
             Ok(rows.len())
         })

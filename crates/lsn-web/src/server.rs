@@ -42,6 +42,18 @@ impl JobHandler for PurchaseTicker {
 /// `payment.succeeded` → credit the coins a paid order bought (idempotent per order).
 struct CreditCoins(lsn_live::Live);
 
+/// `payment.succeeded` → everything the live domain does with a paid order, in one job: credit
+/// the coins it bought (idempotent per order), then tell its show's room (the purchase ticker).
+struct LivePaymentSucceeded(lsn_live::Live);
+
+#[async_trait::async_trait]
+impl JobHandler for LivePaymentSucceeded {
+    async fn run(&self, ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        CreditCoins(self.0.clone()).run(ctx, payload).await?;
+        PurchaseTicker(self.0.clone()).run(ctx, payload).await
+    }
+}
+
 #[async_trait::async_trait]
 impl JobHandler for CreditCoins {
     async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
@@ -91,12 +103,12 @@ impl Runtime {
         registry.register("live.close_auctions", Arc::new(CloseAuctions(state.live.clone())));
         registry.register("live.credit_coins", Arc::new(CreditCoins(state.live.clone())));
         registry.register("live.purchase_ticker", Arc::new(PurchaseTicker(state.live.clone())));
+        registry.register("live.payment_succeeded", Arc::new(LivePaymentSucceeded(state.live.clone())));
         let worker = Worker::new(db.clone(), registry, clock.clone());
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
-        let subscribers = vec![
-            Subscriber { name: "coins", topic: "payment.succeeded", job_kind: "live.credit_coins" },
-            Subscriber { name: "ticker", topic: "payment.succeeded", job_kind: "live.purchase_ticker" },
-        ];
+        // One job per event and domain (`live.credit_coins` and `live.purchase_ticker` stay
+        // registered for jobs queued before they were merged).
+        let subscribers = vec![Subscriber { name: "live", topic: "payment.succeeded", job_kind: "live.payment_succeeded" }];
         Ok(Self { state, worker, scheduler, schedules: all_schedules(), subscribers })
     }
 
