@@ -2,7 +2,7 @@
 # The whole LSN test suite, on SQLite and PostgreSQL.
 #
 # Installs what the tests need from Debian's packages when it is missing (PostgreSQL, Redis, the
-# aiosmtpd SMTP server), starts a throw-away PostgreSQL cluster on a loopback port, then runs
+# aiosmtpd SMTP server, Chromium and Node for the browser tests), starts a throw-away PostgreSQL cluster on a loopback port, then runs
 # formatting, lint and every test (tests start their own Redis servers on free ports). Safe to
 # run again: it reuses what is already there.
 #
@@ -21,6 +21,9 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || tr
 command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
 python3 -c 'import aiosmtpd' >/dev/null 2>&1 || /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} from Debian's packages"
   $(need_root) apt-get update -qq
@@ -58,6 +61,10 @@ log "cargo test (SQLite and PostgreSQL)"
 extra=()
 if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
 cargo test --workspace --quiet "${extra[@]}" 2>&1 | tee /tmp/lsn-test-output.txt
+log "browser tests (headless Chromium, playwright-core)"
+cargo build --quiet -p lsn
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+LSN_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/lsn" npm --prefix tests/browser test --silent
 # Drop the per-test databases left behind by failed runs.
 psql -qAt -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'lsn_t_%'" \
   | while read -r db; do psql -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done

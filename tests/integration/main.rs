@@ -10,3 +10,4 @@ mod live;
 mod platform;
 mod providers;
 mod stripe;
+mod web;

@@ -798,10 +798,17 @@ pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, 
     Ok(true)
 }
 
-async fn order_by_intent(tx: &mut Tx, intent: &str) -> Result<Option<(String, String, String, String, i64)>, sqlx::Error> {
-    let r = sqlx::query(
-        "SELECT o.id, o.status, o.number, o.email, o.total FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.intent_id = $1",
-    )
+/// The order an intent pays for, locked for the rest of the transaction: two events for the
+/// same order (a decline, then a success) applied at once must see each other's outcome.
+async fn order_by_intent(
+    tx: &mut Tx,
+    backend: lsn_db::Backend,
+    intent: &str,
+) -> Result<Option<(String, String, String, String, i64)>, sqlx::Error> {
+    let r = sqlx::query(&format!(
+        "SELECT o.id, o.status, o.number, o.email, o.total FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.intent_id = $1{}",
+        lsn_db::dialect::lock_rows(backend, "o")
+    ))
     .bind(intent)
     .fetch_optional(&mut **tx)
     .await?;
@@ -814,7 +821,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
     let intent = if event_type.starts_with("payment_intent.") { obj["id"].as_str() } else { obj["payment_intent"].as_str() }
         .unwrap_or_default()
         .to_string();
-    let Some((order_id, status, number, email, total)) = order_by_intent(tx, &intent).await? else {
+    let Some((order_id, status, number, email, total)) = order_by_intent(tx, c.db.backend(), &intent).await? else {
         return Ok(false);
     };
     match event_type {

@@ -259,11 +259,11 @@ async fn stock_level(State(c): State<Commerce>, user: AuthUser, Path(sku): Path<
 
 // ----------------------------------------------------------------------------- cart
 
-fn owner(user: &Option<AuthUser>, jar: &CookieJar) -> Owner {
+pub fn owner(user: &Option<AuthUser>, jar: &CookieJar) -> Owner {
     Owner { user_id: user.as_ref().map(|u| u.user.id.clone()), guest_token: jar.get(CART_COOKIE).map(|c| c.value().to_string()) }
 }
 
-fn cart_cookie(c: &Commerce, token: String) -> Cookie<'static> {
+pub fn cart_cookie(c: &Commerce, token: String) -> Cookie<'static> {
     Cookie::build((CART_COOKIE, token))
         .http_only(true)
         .same_site(SameSite::Lax)

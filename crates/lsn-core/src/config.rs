@@ -79,6 +79,7 @@ pub struct Config {
     pub oauth: Option<OAuthConfig>,
     pub owner_open_id: Option<String>,
     pub owner_name: Option<String>,
+    pub shop_name: String,
     pub mail: MailTransport,
     pub mail_from: String,
     pub redis_url: Option<Secret>,
@@ -112,6 +113,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("OAUTH_CLIENT_SECRET", "-", "OAuth client secret (omit for a public PKCE client)"),
     ("OWNER_OPEN_ID", "-", "OpenID subject of the shop owner"),
     ("OWNER_NAME", "-", "owner's display name"),
+    ("LSN_SHOP_NAME", "LSN Live", "the shop's name in page titles, the header and the web app manifest"),
     ("STRIPE_SECRET_KEY", "- (sandbox)", "Stripe secret key; required in production"),
     ("STRIPE_WEBHOOK_SECRET", "- (sandbox)", "Stripe webhook signing secret; required in production"),
     ("VITE_STRIPE_PUBLISHABLE_KEY", "-", "Stripe publishable key"),
@@ -360,6 +362,10 @@ impl Config {
             oauth,
             owner_open_id: get("OWNER_OPEN_ID"),
             owner_name: get("OWNER_NAME"),
+            shop_name: get("LSN_SHOP_NAME")
+                .map(|n| n.trim().chars().take(60).collect::<String>())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "LSN Live".into()),
             mail,
             mail_from: get("MAIL_FROM").unwrap_or_else(|| "LSN <no-reply@localhost>".into()),
             redis_url: get("REDIS_URL").map(Secret::new),

@@ -43,7 +43,7 @@ where
         .route("/api/v1/admin/settings/{key}", get(admin_get_setting).put(admin_put_setting))
 }
 
-fn session_cookie(id: &Identity, s: &NewSession) -> Cookie<'static> {
+pub fn session_cookie(id: &Identity, s: &NewSession) -> Cookie<'static> {
     Cookie::build((SESSION_COOKIE, s.token.clone()))
         .http_only(true)
         .same_site(SameSite::Lax)

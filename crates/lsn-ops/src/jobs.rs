@@ -228,7 +228,7 @@ impl Worker {
         Ok(self.run_batch(1).await?.pop())
     }
 
-    /// Claims up to `limit` due jobs with one statement, runs them concurrently and records every
+    /// Claims up to `limit` due jobs with one statement, runs them in order and records every
     /// outcome in one transaction (a busy queue costs a few statements per batch, not per job).
     pub async fn run_batch(&self, limit: i64) -> Result<Vec<RunReport>, sqlx::Error> {
         let now = self.clock.now_ms();
@@ -257,7 +257,11 @@ impl Worker {
         }
         // The claim's order (priority, then due time) is the order of the results.
         claimed.sort_by(|a, b| (a.priority, a.run_at, &a.id).cmp(&(b.priority, b.run_at, &b.id)));
-        let results = futures::future::join_all(claimed.iter().map(|c| self.execute(c))).await;
+        // One after another, in that order: events about the same thing keep their sequence.
+        let mut results = Vec::with_capacity(claimed.len());
+        for c in &claimed {
+            results.push(self.execute(c).await);
+        }
         let finished = self.clock.now_ms();
         let mut done = Vec::with_capacity(claimed.len());
         for (c, result) in claimed.into_iter().zip(results) {

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod server;
+pub mod site;
 pub mod trpc;
 
 pub use app::{build_router, AppState};

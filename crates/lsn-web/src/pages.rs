@@ -1,5 +1,4 @@
-//! The few server-rendered pages the foundation needs: a landing page, the development
-//! mailbox and the not-found page. The storefront proper arrives with the web-experience work.
+//! The development mailbox page and the not-found fallback (the storefront is in `site`).
 
 use crate::app::AppState;
 use axum::extract::{Request, State};
@@ -11,7 +10,7 @@ use lsn_core::ApiError;
 use lsn_identity::MaybeUser;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(home)).route("/admin/mailbox", get(mailbox))
+    Router::new().route("/admin/mailbox", get(mailbox))
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -41,30 +40,6 @@ fn layout(title: &str, body: &str) -> Html<String> {
          <title>{} · LSN</title><style>{STYLE}</style></head><body><header><strong><a href=\"/\">LSN</a></strong> · Live Shopping Network</header><main>{body}</main></body></html>",
         esc(title)
     ))
-}
-
-async fn home(State(s): State<AppState>, MaybeUser(user): MaybeUser) -> Html<String> {
-    let who = match &user {
-        Some(u) => format!("<p>Signed in as <strong>{}</strong> ({}).</p>", esc(&u.user.name), u.user.role.as_str()),
-        None => "<p>Not signed in. Sign in through the API (<code>POST /api/auth/login</code>) or <a href=\"/api/oauth/login\">with your identity provider</a> when OAuth is configured.</p>".into(),
-    };
-    let counts = lsn_warehouse::counts(&s.db).await.ok();
-    let data = counts
-        .map(|c| {
-            format!(
-                "<p>Warehouses {} · zones {} · bins {} · channels {} · suppliers {}</p>",
-                c.warehouses, c.zones, c.bins, c.channels, c.suppliers
-            )
-        })
-        .unwrap_or_default();
-    layout(
-        "Welcome",
-        &format!(
-            "<div class=\"card\"><h1>Live Shopping Network</h1><p>Your shop is running on {}.</p>{who}{data}\
-             <p><a href=\"/readyz\">Readiness</a> · <a href=\"/metrics\">Metrics</a> · <a href=\"/admin/mailbox\">Development mailbox</a> (staff)</p></div>",
-            esc(s.db.backend().name())
-        ),
-    )
 }
 
 async fn mailbox(State(s): State<AppState>, MaybeUser(user): MaybeUser) -> Response {
@@ -105,12 +80,5 @@ pub async fn not_found(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
         return ApiError::not_found().into_response();
     }
-    (
-        StatusCode::NOT_FOUND,
-        layout(
-            "Not found",
-            "<div class=\"card\"><h1>Page not found</h1><p>That page does not exist. <a href=\"/\">Back to the shop</a>.</p></div>",
-        ),
-    )
-        .into_response()
+    crate::site::error_response(StatusCode::NOT_FOUND)
 }

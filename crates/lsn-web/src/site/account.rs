@@ -1,0 +1,227 @@
+//! Account pages: log in, register, log out, password reset, the customer's orders.
+
+use super::shop::status_label;
+use super::{money, see_other, Chrome, Ctx, FormState, PageError, PageResult};
+use askama::Template;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::Form;
+use axum_extra::extract::cookie::Cookie;
+use lsn_identity::service::SESSION_COOKIE;
+use lsn_identity::IdentityError;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+type Fields = HashMap<String, String>;
+
+#[derive(Deserialize, Default)]
+pub struct NextArg {
+    next: Option<String>,
+    notice: Option<String>,
+    token: Option<String>,
+}
+
+/// Only a local path is followed after signing in (no open redirect).
+fn safe_next(n: Option<&str>) -> String {
+    match n {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() < 200 => p.to_string(),
+        _ => "/account".into(),
+    }
+}
+
+fn form_of(f: &Fields, keep: &[&str]) -> FormState {
+    FormState::new(f.iter().filter(|(k, _)| keep.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct Login {
+    chrome: Chrome,
+    form: FormState,
+    next: String,
+    error: Option<String>,
+}
+
+pub async fn login_page(ctx: Ctx, Query(a): Query<NextArg>) -> PageResult {
+    if ctx.user.is_some() {
+        return Ok(see_other(ctx.jar.clone(), &safe_next(a.next.as_deref())));
+    }
+    let page = Login {
+        chrome: ctx.chrome("Log in", "login", a.notice.as_deref()).await,
+        form: FormState::default(),
+        next: safe_next(a.next.as_deref()),
+        error: None,
+    };
+    Ok(ctx.ok(&page))
+}
+
+pub async fn login_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    let email = f.get("email").map(String::as_str).unwrap_or_default();
+    let password = f.get("password").map(String::as_str).unwrap_or_default();
+    let next = safe_next(f.get("next").map(String::as_str));
+    let result = if email.len() > 320 || password.len() > 4096 {
+        Err(IdentityError::InvalidCredentials)
+    } else {
+        ctx.s.identity.login(&ctx.meta.anonymous_actor(), email, password).await
+    };
+    let (status, error) = match result {
+        Ok((_, session)) => {
+            let jar = ctx.jar.clone().add(lsn_identity::routes::session_cookie(&ctx.s.identity, &session));
+            return Ok(see_other(jar, &next));
+        }
+        Err(IdentityError::InvalidCredentials) => (StatusCode::UNAUTHORIZED, "That email and password don't match an account.".to_string()),
+        Err(IdentityError::NotVerified) => {
+            (StatusCode::FORBIDDEN, "Confirm your email address first: open the link we sent you.".to_string())
+        }
+        Err(IdentityError::RateLimited { retry_after_secs }) => {
+            (StatusCode::TOO_MANY_REQUESTS, format!("Too many attempts. Try again in {} minute(s).", retry_after_secs.div_ceil(60).max(1)))
+        }
+        Err(e) => return Err(PageError::from(e)),
+    };
+    let page = Login { chrome: ctx.chrome("Log in", "login", None).await, form: form_of(&f, &["email"]), next, error: Some(error) };
+    Ok(ctx.render(status, &page))
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct Register {
+    chrome: Chrome,
+    form: FormState,
+    done: bool,
+    error: Option<String>,
+}
+
+pub async fn register_page(ctx: Ctx) -> PageResult {
+    let page =
+        Register { chrome: ctx.chrome("Create an account", "register", None).await, form: FormState::default(), done: false, error: None };
+    Ok(ctx.ok(&page))
+}
+
+pub async fn register_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
+    let mut form = form_of(&f, &["email", "name"]);
+    let (status, done, error) = match ctx.s.identity.register(&ctx.meta.anonymous_actor(), get("email"), get("name"), get("password")).await
+    {
+        Ok(()) => (StatusCode::OK, true, None),
+        Err(IdentityError::Validation(fields)) => {
+            form.absorb(Some(&fields));
+            (StatusCode::UNPROCESSABLE_ENTITY, false, Some("Check the highlighted fields.".to_string()))
+        }
+        Err(IdentityError::RateLimited { .. }) => {
+            (StatusCode::TOO_MANY_REQUESTS, false, Some("Too many attempts. Try again shortly.".to_string()))
+        }
+        Err(e) => return Err(PageError::from(e)),
+    };
+    let page = Register { chrome: ctx.chrome("Create an account", "register", None).await, form, done, error };
+    Ok(ctx.render(status, &page))
+}
+
+pub async fn logout(ctx: Ctx) -> PageResult {
+    if let Some(token) = ctx.jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
+        let actor = ctx.user.as_ref().map(|u| u.actor()).unwrap_or_else(|| ctx.meta.anonymous_actor());
+        ctx.s.identity.logout(&actor, &token).await?;
+    }
+    let jar = ctx.jar.clone().remove(Cookie::build(SESSION_COOKIE).path("/").build());
+    Ok(see_other(jar, "/?notice=signed_out"))
+}
+
+pub struct OrderRow {
+    number: String,
+    placed: String,
+    status: String,
+    status_label: String,
+    total: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct Account {
+    chrome: Chrome,
+    email: String,
+    orders: Vec<OrderRow>,
+}
+
+pub async fn account(ctx: Ctx, Query(a): Query<NextArg>) -> PageResult {
+    let Some(user) = &ctx.user else {
+        return Ok(see_other(ctx.jar.clone(), "/login?next=/account"));
+    };
+    let orders = ctx.s.commerce.orders(Some(&user.user.id), None, None, 50).await?;
+    let tz = ctx.s.cfg.timezone;
+    let page = Account {
+        chrome: ctx.chrome("Your account", "account", a.notice.as_deref()).await,
+        email: user.user.email.clone().unwrap_or_default(),
+        orders: orders
+            .iter()
+            .map(|o| OrderRow {
+                number: o.number.clone(),
+                placed: chrono::DateTime::from_timestamp_millis(o.placed_at)
+                    .map(|t| t.with_timezone(&tz).format("%-d %b %Y").to_string())
+                    .unwrap_or_default(),
+                status: o.status.clone(),
+                status_label: status_label(&o.status),
+                total: money(o.total),
+            })
+            .collect(),
+    };
+    Ok(ctx.ok(&page))
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct Forgot {
+    chrome: Chrome,
+    form: FormState,
+    done: bool,
+}
+
+pub async fn forgot_page(ctx: Ctx) -> PageResult {
+    let page = Forgot { chrome: ctx.chrome("Reset your password", "forgot", None).await, form: FormState::default(), done: false };
+    Ok(ctx.ok(&page))
+}
+
+pub async fn forgot_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    let email = f.get("email").map(String::as_str).unwrap_or_default();
+    match ctx.s.identity.request_password_reset(&ctx.meta.anonymous_actor(), email).await {
+        // The same answer whether or not the address has an account.
+        Ok(()) | Err(IdentityError::Validation(_)) | Err(IdentityError::NotFound) => {}
+        Err(IdentityError::RateLimited { .. }) => return Err(PageError::status(StatusCode::TOO_MANY_REQUESTS)),
+        Err(e) => return Err(PageError::from(e)),
+    }
+    let page = Forgot { chrome: ctx.chrome("Reset your password", "forgot", None).await, form: form_of(&f, &["email"]), done: true };
+    Ok(ctx.ok(&page))
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct Reset {
+    chrome: Chrome,
+    form: FormState,
+    token: String,
+    error: Option<String>,
+}
+
+pub async fn reset_page(ctx: Ctx, Query(a): Query<NextArg>) -> PageResult {
+    let token: String = a.token.unwrap_or_default().chars().take(200).collect();
+    let page = Reset { chrome: ctx.chrome("Choose a new password", "reset", None).await, form: FormState::default(), token, error: None };
+    Ok(ctx.ok(&page))
+}
+
+pub async fn reset_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    let token = f.get("token").cloned().unwrap_or_default();
+    let password = f.get("password").map(String::as_str).unwrap_or_default();
+    let mut form = FormState::default();
+    let (status, error) = match ctx.s.identity.reset_password(&ctx.meta.anonymous_actor(), &token, password).await {
+        Ok(()) => return Ok(see_other(ctx.jar.clone(), "/login?notice=password")),
+        Err(IdentityError::Validation(fields)) => {
+            form.absorb(Some(&fields));
+            (StatusCode::UNPROCESSABLE_ENTITY, None)
+        }
+        Err(IdentityError::InvalidToken) => {
+            (StatusCode::BAD_REQUEST, Some("This link is invalid or has expired. Ask for a new one.".to_string()))
+        }
+        Err(e) => return Err(PageError::from(e)),
+    };
+    let page =
+        Reset { chrome: ctx.chrome("Choose a new password", "reset", None).await, form, token: token.chars().take(200).collect(), error };
+    Ok(ctx.render(status, &page))
+}

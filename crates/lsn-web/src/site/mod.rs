@@ -1,0 +1,334 @@
+//! The shop in the browser: server-rendered pages from compile-time-checked, auto-escaping
+//! askama templates (`crates/lsn-web/templates`), one layout and one stylesheet. Every form
+//! is a plain HTML form that works without JavaScript, validated on the server and shown
+//! again with field-level messages and the user's input kept.
+//!
+//! CSRF: a signed-in visitor's forms carry the session's token (checked by
+//! `lsn_identity::csrf::protect`); a visitor without a session gets a random `lsn_visitor`
+//! cookie and their forms carry its HMAC, checked here by [`visitor_csrf`].
+
+mod account;
+pub mod assets;
+mod shop;
+
+use crate::app::AppState;
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::CookieJar;
+use lsn_identity::service::SESSION_COOKIE;
+use lsn_identity::{AuthUser, ClientMeta, Identity, MaybeUser};
+use std::collections::HashMap;
+
+pub const VISITOR_COOKIE: &str = "lsn_visitor";
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(shop::home))
+        .route("/shows", get(shop::shows))
+        .route("/search", get(shop::search))
+        .route("/p/{slug}", get(shop::product))
+        .route("/cart", get(shop::cart))
+        .route("/cart/add", post(shop::cart_add))
+        .route("/cart/update", post(shop::cart_update))
+        .route("/checkout", get(shop::checkout_page).post(shop::checkout_submit))
+        .route("/orders/{number}", get(shop::order_page))
+        .route("/orders/{number}/pay", get(shop::pay_page).post(shop::pay_submit))
+        .route("/login", get(account::login_page).post(account::login_submit))
+        .route("/register", get(account::register_page).post(account::register_submit))
+        .route("/logout", post(account::logout))
+        .route("/account", get(account::account))
+        .route("/password/forgot", get(account::forgot_page).post(account::forgot_submit))
+        .route("/password/reset", get(account::reset_page).post(account::reset_submit))
+        .layer(middleware::from_fn_with_state(state.identity.clone(), visitor_csrf))
+        .layer(middleware::from_fn(request_scope))
+        .route("/static/{file}", get(assets::serve))
+}
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// Keeps the request id at hand for the error pages.
+async fn request_scope(req: Request, next: Next) -> Response {
+    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+    REQUEST_ID.scope(id, next.run(req)).await
+}
+
+fn visitor_token(id: &Identity, visitor: &str) -> String {
+    id.csrf_for(&format!("visitor:{visitor}"))
+}
+
+/// Refuses a form post without a session unless it carries the visitor cookie's token.
+async fn visitor_csrf(State(id): State<Identity>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || req.headers().contains_key(header::AUTHORIZATION) {
+        return next.run(req).await;
+    }
+    let jar = CookieJar::from_headers(req.headers());
+    if jar.get(SESSION_COOKIE).is_some() {
+        return next.run(req).await; // checked by lsn_identity::csrf::protect
+    }
+    let expected = jar.get(VISITOR_COOKIE).map(|c| c.value().to_string());
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
+        return PageError::status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+    };
+    let token = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf_token").map(|(_, v)| v.into_owned());
+    match (expected, token) {
+        (Some(v), Some(t)) if id.csrf_matches(&format!("visitor:{v}"), &t) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        _ => PageError::status(StatusCode::FORBIDDEN).into_response(),
+    }
+}
+
+/// Everything a page handler needs about the request.
+pub struct Ctx {
+    pub s: AppState,
+    pub user: Option<AuthUser>,
+    pub jar: CookieJar,
+    pub meta: ClientMeta,
+    pub csrf: String,
+    new_visitor: Option<String>,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let MaybeUser(user) =
+            MaybeUser::from_request_parts(parts, state).await.map_err(|_| PageError::internal("session").into_response())?;
+        let meta = ClientMeta::from_request_parts(parts, state).await.map_err(|e| match e {})?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        let (csrf, new_visitor) = match (jar.get(SESSION_COOKIE), jar.get(VISITOR_COOKIE)) {
+            (Some(s), _) => (state.identity.csrf_for(s.value()), None),
+            (None, Some(v)) => (visitor_token(&state.identity, v.value()), None),
+            (None, None) => {
+                let v = lsn_core::ids::random_token(24);
+                (visitor_token(&state.identity, &v), Some(v))
+            }
+        };
+        Ok(Ctx { s: state.clone(), user, jar, meta, csrf, new_visitor })
+    }
+}
+
+/// What the layout shows around every page.
+pub struct Chrome {
+    pub title: String,
+    pub page: &'static str,
+    pub shop_name: String,
+    pub css: String,
+    pub js: String,
+    pub q: String,
+    pub user: Option<UserChip>,
+    pub csrf: String,
+    pub cart_count: i64,
+    pub notice: Option<&'static str>,
+}
+
+pub struct UserChip {
+    pub name: String,
+    pub staff: bool,
+}
+
+/// Messages a redirect can ask for by name (`?notice=added`); nothing from the URL is echoed.
+fn notice(name: Option<&str>) -> Option<&'static str> {
+    Some(match name? {
+        "added" => "Added to your cart.",
+        "updated" => "Cart updated.",
+        "signed_in" => "Welcome back — you're signed in.",
+        "signed_out" => "You're signed out.",
+        "password" => "Password changed. Log in with the new one.",
+        _ => return None,
+    })
+}
+
+impl Ctx {
+    pub fn owner(&self) -> lsn_commerce::cart::Owner {
+        lsn_commerce::routes::owner(&self.user, &self.jar)
+    }
+
+    pub async fn chrome(&self, title: impl Into<String>, page: &'static str, notice_name: Option<&str>) -> Chrome {
+        let cart_count = match lsn_commerce::cart::resolve(&self.s.db, self.s.clock.now_ms(), &self.owner(), false).await {
+            Ok((Some(id), _)) => lsn_commerce::cart::view(&self.s.db, Some(&id)).await.map(|v| v.item_count).unwrap_or(0),
+            _ => 0,
+        };
+        Chrome {
+            title: title.into(),
+            page,
+            shop_name: self.s.cfg.shop_name.clone(),
+            css: assets::url("lsn.css"),
+            js: assets::url("lsn.js"),
+            q: String::new(),
+            user: self.user.as_ref().map(|u| UserChip { name: u.user.name.clone(), staff: u.user.role.is_staff() }),
+            csrf: self.csrf.clone(),
+            cart_count,
+            notice: notice(notice_name),
+        }
+    }
+
+    /// Renders `t` with `status`, adding the visitor cookie when this is a first visit.
+    pub fn render<T: Template>(&self, status: StatusCode, t: &T) -> Response {
+        match t.render() {
+            Ok(html) => self.with_cookies((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()),
+            Err(e) => PageError::internal(e).into_response(),
+        }
+    }
+
+    pub fn ok<T: Template>(&self, t: &T) -> Response {
+        self.render(StatusCode::OK, t)
+    }
+
+    fn with_cookies(&self, mut res: Response) -> Response {
+        if let Some(v) = &self.new_visitor {
+            let c = Cookie::build((VISITOR_COOKIE, v.clone()))
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .secure(self.s.cfg.is_production())
+                .path("/")
+                .max_age(cookie::time::Duration::days(365))
+                .build();
+            if let Ok(h) = HeaderValue::from_str(&c.to_string()) {
+                res.headers_mut().append(header::SET_COOKIE, h);
+            }
+        }
+        res
+    }
+}
+
+/// `303 See Other` to `to`, with the cookies of `jar` (a POST's answer).
+pub fn see_other(jar: CookieJar, to: &str) -> Response {
+    (jar, Redirect::to(to)).into_response()
+}
+
+/// A form's submitted values and its field errors.
+#[derive(Default)]
+pub struct FormState {
+    pub values: HashMap<String, String>,
+    pub errors: HashMap<String, String>,
+}
+
+impl FormState {
+    pub fn new(values: HashMap<String, String>) -> Self {
+        Self { values, errors: HashMap::new() }
+    }
+
+    pub fn value(&self, name: &str) -> &str {
+        self.values.get(name).map(String::as_str).unwrap_or_default()
+    }
+
+    pub fn error(&self, name: &str) -> Option<&str> {
+        self.errors.get(name).map(String::as_str)
+    }
+
+    pub fn has_error(&self, name: &str) -> bool {
+        self.errors.contains_key(name)
+    }
+
+    /// Takes the field messages of a validation error (`shipping_address.postcode` → `postcode`).
+    pub fn absorb(&mut self, fields: Option<&serde_json::Value>) {
+        if let Some(serde_json::Value::Object(m)) = fields {
+            for (k, v) in m {
+                let name = k.rsplit('.').next().unwrap_or(k).to_string();
+                let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                self.errors.insert(name, sentence(&text));
+            }
+        }
+    }
+}
+
+fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+pub fn money(minor: i64) -> String {
+    lsn_core::money::Money::aud(minor).to_string()
+}
+
+/// An error page: friendly text, the status, and for internal errors the request id only.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    code: u16,
+    heading: &'static str,
+    message: &'static str,
+    request_id: Option<String>,
+}
+
+pub struct PageError {
+    status: StatusCode,
+}
+
+impl PageError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!("page failed: {e}");
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR }
+    }
+
+    pub fn status(status: StatusCode) -> Self {
+        Self { status }
+    }
+}
+
+impl<E: std::fmt::Display> From<E> for PageError
+where
+    E: Into<lsn_core::ApiError>,
+{
+    fn from(e: E) -> Self {
+        let api: lsn_core::ApiError = e.into();
+        if api.status.is_server_error() {
+            tracing::error!(code = api.code, "page failed: {}", api.message);
+        }
+        Self { status: api.status }
+    }
+}
+
+/// A layout with no per-visitor parts, for error pages.
+fn plain_chrome(title: &str) -> Chrome {
+    Chrome {
+        title: title.to_string(),
+        page: "error",
+        shop_name: "LSN".into(),
+        css: assets::url("lsn.css"),
+        js: assets::url("lsn.js"),
+        q: String::new(),
+        user: None,
+        csrf: String::new(),
+        cart_count: 0,
+        notice: None,
+    }
+}
+
+pub fn error_response(status: StatusCode) -> Response {
+    let (heading, message) = match status.as_u16() {
+        403 => ("Not allowed", "This page or action isn't available to you. If you were filling in a form, reload the page and try again."),
+        404 => ("Page not found", "That page does not exist or has moved."),
+        413 => ("Too large", "What you sent is too large."),
+        429 => ("Slow down", "Too many attempts. Wait a moment and try again."),
+        s if s >= 500 => ("Something went wrong", "Something went wrong on our side. Try again shortly."),
+        _ => ("That didn't work", "The request could not be completed."),
+    };
+    let request_id = (status.is_server_error()).then(|| REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into()));
+    let page = ErrorPage { chrome: plain_chrome(heading), code: status.as_u16(), heading, message, request_id };
+    match page.render() {
+        Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(_) => (status, heading).into_response(),
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_response(self.status)
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;

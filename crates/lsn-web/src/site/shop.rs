@@ -1,0 +1,847 @@
+//! Storefront pages: home, show schedule, search, product, cart, checkout, payment, orders.
+
+use super::{money, see_other, Chrome, Ctx, FormState, PageError, PageResult};
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::Form;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use lsn_catalog::{Product, SearchQuery};
+use lsn_commerce::address::Address;
+use lsn_commerce::orders::{CheckoutInput, Order, Viewer};
+use lsn_commerce::payments::{Confirmation, PaymentMethod};
+use lsn_commerce::{cart, idempotency, CommerceError};
+use lsn_core::ApiError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+type Fields = HashMap<String, String>;
+
+#[derive(Deserialize, Default)]
+pub struct NoticeArg {
+    notice: Option<String>,
+}
+
+pub struct Card {
+    slug: String,
+    title: String,
+    price: String,
+    compare_at: Option<String>,
+    in_stock: bool,
+    image: Option<String>,
+    image_alt: String,
+    initials: String,
+}
+
+fn initials(title: &str) -> String {
+    title.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase()
+}
+
+fn card(p: &Product) -> Card {
+    let compare = p.variants.iter().filter_map(|v| v.compare_at_price.filter(|c| *c > v.price)).max();
+    Card {
+        slug: p.slug.clone(),
+        title: p.title.clone(),
+        price: if p.variants.iter().any(|v| v.price != p.min_price) { format!("from {}", money(p.min_price)) } else { money(p.min_price) },
+        compare_at: compare.map(money),
+        in_stock: p.in_stock,
+        image: p.images.first().map(|i| i.url.clone()),
+        image_alt: p.images.first().map(|i| i.alt.clone()).unwrap_or_default(),
+        initials: initials(&p.title),
+    }
+}
+
+pub struct ShowCard {
+    id: String,
+    title: String,
+    host: String,
+    live: bool,
+    when: String,
+}
+
+fn show_card(ctx: &Ctx, s: &lsn_live::Show) -> ShowCard {
+    let when = chrono::DateTime::from_timestamp_millis(s.scheduled_at)
+        .map(|t| t.with_timezone(&ctx.s.cfg.timezone).format("%a %-d %b, %-I:%M %P").to_string())
+        .unwrap_or_default();
+    ShowCard { id: s.id.clone(), title: s.title.clone(), host: s.host_name.clone(), live: s.status == "live", when }
+}
+
+pub struct Category {
+    slug: String,
+    name: String,
+}
+
+async fn categories(ctx: &Ctx) -> Vec<Category> {
+    ctx.s
+        .commerce
+        .catalog
+        .categories()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|c| Category { slug: c["slug"].as_str().unwrap_or_default().into(), name: c["name"].as_str().unwrap_or_default().into() })
+        .collect()
+}
+
+// ----------------------------------------------------------------------------- home, shows
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    chrome: Chrome,
+    live: Vec<ShowCard>,
+    upcoming: Vec<ShowCard>,
+    products: Vec<Card>,
+    categories: Vec<Category>,
+}
+
+pub async fn home(ctx: Ctx, Query(n): Query<NoticeArg>) -> PageResult {
+    let shows = &ctx.s.live;
+    let live = shows.list(Some("live"), 6).await.map_err(PageError::internal)?;
+    let upcoming = shows.list(Some("scheduled"), 6).await.map_err(PageError::internal)?;
+    let q = SearchQuery { limit: Some(8), ..Default::default() };
+    let products = ctx.s.commerce.catalog.search(&q, false).await.map_err(PageError::internal)?;
+    let page = Home {
+        chrome: ctx.chrome("Live shopping", "home", n.notice.as_deref()).await,
+        live: live.iter().map(|s| show_card(&ctx, s)).collect(),
+        upcoming: upcoming.iter().map(|s| show_card(&ctx, s)).collect(),
+        products: products.items.iter().map(card).collect(),
+        categories: categories(&ctx).await,
+    };
+    Ok(ctx.ok(&page))
+}
+
+#[derive(Template)]
+#[template(
+    source = r#"{% extends "base.html" %}{% block content %}
+<h1>Shows</h1>
+<section class="section"><h2>Live now</h2>{% if live.is_empty() %}<p class="muted">Nobody is live right now.</p>{% else %}{% let shows = live %}{% include "show_grid.html" %}{% endif %}</section>
+<section class="section"><h2>Coming up</h2>{% if upcoming.is_empty() %}<p class="muted">No shows scheduled yet.</p>{% else %}{% let shows = upcoming %}{% include "show_grid.html" %}{% endif %}</section>
+{% endblock %}"#,
+    ext = "html"
+)]
+struct Shows {
+    chrome: Chrome,
+    live: Vec<ShowCard>,
+    upcoming: Vec<ShowCard>,
+}
+
+pub async fn shows(ctx: Ctx) -> PageResult {
+    let live = ctx.s.live.list(Some("live"), 50).await.map_err(PageError::internal)?;
+    let upcoming = ctx.s.live.list(Some("scheduled"), 50).await.map_err(PageError::internal)?;
+    let page = Shows {
+        chrome: ctx.chrome("Shows", "shows", None).await,
+        live: live.iter().map(|s| show_card(&ctx, s)).collect(),
+        upcoming: upcoming.iter().map(|s| show_card(&ctx, s)).collect(),
+    };
+    Ok(ctx.ok(&page))
+}
+
+// ----------------------------------------------------------------------------- search
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct Search {
+    chrome: Chrome,
+    categories: Vec<Category>,
+    category: String,
+    min: String,
+    max: String,
+    in_stock: bool,
+    form: FormState,
+    products: Vec<Card>,
+    has_prev: bool,
+    first_url: String,
+    next_url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SearchArgs {
+    q: Option<String>,
+    category: Option<String>,
+    min: Option<String>,
+    max: Option<String>,
+    in_stock: Option<String>,
+    cursor: Option<String>,
+}
+
+/// Dollars as typed (`12`, `12.5`, `$12.50`) to cents.
+pub fn parse_dollars(s: &str) -> Result<Option<i64>, &'static str> {
+    let t = s.trim().trim_start_matches('$').replace(',', "");
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    let digits = |x: &str| !x.is_empty() && x.len() <= 7 && x.chars().all(|c| c.is_ascii_digit());
+    if !digits(whole) || frac.len() > 2 || !(frac.is_empty() || digits(frac)) {
+        return Err("Enter an amount in dollars, like 25 or 19.95");
+    }
+    let cents: i64 = format!("{frac:0<2}").parse().unwrap_or(0);
+    Ok(Some(whole.parse::<i64>().unwrap_or(0) * 100 + cents))
+}
+
+pub async fn search(ctx: Ctx, Query(a): Query<SearchArgs>) -> PageResult {
+    let mut form = FormState::default();
+    let q_text: String = a.q.clone().unwrap_or_default().trim().chars().take(100).collect();
+    let min = parse_dollars(a.min.as_deref().unwrap_or("")).unwrap_or_else(|e| {
+        form.errors.insert("min".into(), e.into());
+        None
+    });
+    let max = parse_dollars(a.max.as_deref().unwrap_or("")).unwrap_or_else(|e| {
+        form.errors.insert("max".into(), e.into());
+        None
+    });
+    let in_stock = a.in_stock.is_some();
+    let category = a.category.clone().unwrap_or_default();
+    let query = SearchQuery {
+        q: Some(q_text.clone()).filter(|q| !q.is_empty()),
+        category: Some(category.clone()).filter(|c| !c.is_empty()),
+        min_price: min,
+        max_price: max,
+        in_stock: in_stock.then_some(true),
+        cursor: a.cursor.clone().filter(|c| !c.is_empty()),
+        limit: Some(24),
+        ..Default::default()
+    };
+    let (products, next) = match ctx.s.commerce.catalog.search(&query, false).await {
+        Ok(p) => (p.items.iter().map(card).collect(), p.next_cursor),
+        Err(e) => {
+            let api = ApiError::from(e);
+            if api.status.is_server_error() {
+                return Err(PageError::status(api.status));
+            }
+            form.absorb(api.fields.as_ref());
+            (Vec::new(), None)
+        }
+    };
+    let link = |cursor: Option<&str>| {
+        let mut u = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("q", q_text.as_str()),
+            ("category", &category),
+            ("min", a.min.as_deref().unwrap_or("")),
+            ("max", a.max.as_deref().unwrap_or("")),
+        ] {
+            if !v.is_empty() {
+                u.append_pair(k, v);
+            }
+        }
+        if in_stock {
+            u.append_pair("in_stock", "1");
+        }
+        if let Some(c) = cursor {
+            u.append_pair("cursor", c);
+        }
+        format!("/search?{}", u.finish())
+    };
+    let mut chrome =
+        ctx.chrome(if q_text.is_empty() { "All products".to_string() } else { format!("Search: {q_text}") }, "search", None).await;
+    chrome.q = q_text.clone();
+    let page = Search {
+        chrome,
+        categories: categories(&ctx).await,
+        category: category.clone(),
+        min: a.min.clone().unwrap_or_default(),
+        max: a.max.clone().unwrap_or_default(),
+        in_stock,
+        form,
+        products,
+        has_prev: a.cursor.is_some(),
+        first_url: link(None),
+        next_url: next.as_deref().map(|c| link(Some(c))),
+    };
+    Ok(ctx.ok(&page))
+}
+
+// ----------------------------------------------------------------------------- product
+
+pub struct VariantChoice {
+    id: String,
+    label: String,
+    price: String,
+    available: bool,
+    low: bool,
+    stock: i64,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "product.html")]
+struct ProductPage {
+    chrome: Chrome,
+    product: Product,
+    category_slug: String,
+    images: Vec<lsn_catalog::Image>,
+    initials: String,
+    price: String,
+    compare_at: Option<String>,
+    free_over: String,
+    variants: Vec<VariantChoice>,
+    max_qty: i64,
+    description: Vec<String>,
+    error: Option<String>,
+}
+
+async fn product_page(ctx: &Ctx, slug: &str, error: Option<String>, notice: Option<&str>) -> PageResult {
+    let Some(p) = ctx.s.commerce.catalog.get(slug, false).await.map_err(PageError::internal)? else {
+        return Err(PageError::status(StatusCode::NOT_FOUND));
+    };
+    if p.status != "active" {
+        return Err(PageError::status(StatusCode::NOT_FOUND));
+    }
+    let variants: Vec<VariantChoice> = p
+        .variants
+        .iter()
+        .map(|v| {
+            let opts: Vec<String> = v.options.values().cloned().collect();
+            let label = if !v.title.is_empty() {
+                v.title.clone()
+            } else if opts.is_empty() {
+                v.sku.clone()
+            } else {
+                opts.join(" / ")
+            };
+            let available = v.status == "active" && v.available > 0;
+            VariantChoice {
+                id: v.id.clone(),
+                label,
+                price: money(v.price),
+                available,
+                low: available && v.available < 10,
+                stock: v.available,
+                checked: false,
+            }
+        })
+        .collect();
+    let mut variants = variants;
+    // The first option that can be bought is chosen to begin with.
+    if let Some(v) = variants.iter_mut().find(|v| v.available) {
+        v.checked = true;
+    }
+    let first = p.variants.first();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = ProductPage {
+        chrome: ctx.chrome(p.title.clone(), "product", notice).await,
+        category_slug: p.category.as_deref().map(lsn_catalog::slugify).unwrap_or_default(),
+        images: p.images.clone(),
+        initials: initials(&p.title),
+        price: money(first.map(|v| v.price).unwrap_or(p.min_price)),
+        compare_at: first.and_then(|v| v.compare_at_price.filter(|c| *c > v.price)).map(money),
+        free_over: money(lsn_commerce::pricing::FREE_SHIPPING_OVER),
+        variants,
+        max_qty: p.max_per_order.unwrap_or(99).clamp(1, 999),
+        description: p.description.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        error,
+        product: p,
+    };
+    Ok(ctx.render(status, &page))
+}
+
+pub async fn product(ctx: Ctx, Path(slug): Path<String>, Query(n): Query<NoticeArg>) -> PageResult {
+    product_page(&ctx, &slug, None, n.notice.as_deref()).await
+}
+
+// ----------------------------------------------------------------------------- cart
+
+pub struct LineView {
+    variant_id: String,
+    sku: String,
+    slug: String,
+    title: String,
+    variant: String,
+    unit_price: String,
+    quantity: i64,
+    line_total: String,
+    problem: Option<String>,
+}
+
+pub struct SummaryRow {
+    label: String,
+    amount: String,
+    total: bool,
+}
+
+fn row(label: impl Into<String>, minor: i64) -> SummaryRow {
+    SummaryRow { label: label.into(), amount: money(minor), total: false }
+}
+
+fn total_row(minor: i64) -> SummaryRow {
+    SummaryRow { label: "Total".into(), amount: money(minor), total: true }
+}
+
+#[derive(Template)]
+#[template(path = "cart.html")]
+struct CartPage {
+    chrome: Chrome,
+    lines: Vec<LineView>,
+    summary: Vec<SummaryRow>,
+    gst_note: String,
+    error: Option<String>,
+}
+
+async fn cart_view(ctx: &Ctx) -> Result<cart::CartView, PageError> {
+    let (id, _) = cart::resolve(&ctx.s.db, ctx.s.clock.now_ms(), &ctx.owner(), false).await?;
+    Ok(cart::view(&ctx.s.db, id.as_deref()).await?)
+}
+
+fn problem_text(p: &str) -> String {
+    match p {
+        "insufficient_stock" => "Not enough stock for this quantity.".into(),
+        "unavailable" => "No longer available — remove it to check out.".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+async fn cart_page(ctx: &Ctx, error: Option<String>, notice: Option<&str>) -> PageResult {
+    let view = cart_view(ctx).await?;
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = CartPage {
+        chrome: ctx.chrome("Cart", "cart", notice).await,
+        lines: view
+            .lines
+            .iter()
+            .map(|l| LineView {
+                variant_id: l.variant_id.clone(),
+                sku: l.sku.clone(),
+                slug: l.product_slug.clone(),
+                title: l.product_title.clone(),
+                variant: l.variant_title.clone(),
+                unit_price: money(l.unit_price),
+                quantity: l.quantity,
+                line_total: money(l.line_total),
+                problem: l.problem.as_deref().map(problem_text),
+            })
+            .collect(),
+        summary: vec![row("Subtotal", view.subtotal), total_row(view.subtotal)],
+        gst_note: format!("Includes {} GST. Shipping is worked out at checkout.", money(view.gst_included)),
+        error,
+    };
+    Ok(ctx.render(status, &page))
+}
+
+pub async fn cart(ctx: Ctx, Query(n): Query<NoticeArg>) -> PageResult {
+    cart_page(&ctx, None, n.notice.as_deref()).await
+}
+
+fn quantity(f: &Fields) -> Result<i64, String> {
+    match f.get("quantity").map(|q| q.trim()).unwrap_or("1").parse::<i64>() {
+        Ok(q) if (0..=999).contains(&q) => Ok(q),
+        _ => Err("Enter a quantity from 1 to 999.".into()),
+    }
+}
+
+/// Puts `variant` in the cart (adding to what is there, or setting the quantity).
+async fn change_cart(ctx: &Ctx, f: &Fields, add: bool) -> Result<axum_extra::extract::CookieJar, String> {
+    let variant = f.get("variant").map(String::as_str).unwrap_or_default();
+    if variant.is_empty() {
+        return Err("Choose an option first.".into());
+    }
+    let qty = quantity(f)?;
+    if add && qty == 0 {
+        return Err("Enter a quantity from 1 to 999.".into());
+    }
+    let now = ctx.s.clock.now_ms();
+    let (id, token) = cart::resolve(&ctx.s.db, now, &ctx.owner(), true).await.map_err(|e| ApiError::from(e).message)?;
+    let id = id.ok_or_else(|| "Your cart could not be created. Try again.".to_string())?;
+    cart::set_item(&ctx.s.db, now, &id, variant, qty, add).await.map_err(|e| ApiError::from(e).message)?;
+    let jar = ctx.jar.clone();
+    Ok(match token {
+        Some(t) => jar.add(lsn_commerce::routes::cart_cookie(&ctx.s.commerce, t)),
+        None => jar,
+    })
+}
+
+pub async fn cart_add(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    match change_cart(&ctx, &f, true).await {
+        Ok(jar) => Ok(see_other(jar, "/cart?notice=added")),
+        Err(msg) => {
+            let slug = f.get("back").and_then(|b| b.strip_prefix("/p/")).unwrap_or_default().to_string();
+            if slug.is_empty() {
+                cart_page(&ctx, Some(msg), None).await
+            } else {
+                product_page(&ctx, &slug, Some(msg), None).await
+            }
+        }
+    }
+}
+
+pub async fn cart_update(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    match change_cart(&ctx, &f, false).await {
+        Ok(jar) => Ok(see_other(jar, "/cart?notice=updated")),
+        Err(msg) => cart_page(&ctx, Some(msg), None).await,
+    }
+}
+
+// ----------------------------------------------------------------------------- checkout
+
+pub struct ShipChoice {
+    code: String,
+    name: String,
+    price: String,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "checkout.html")]
+struct CheckoutPage {
+    chrome: Chrome,
+    form: FormState,
+    states: Vec<&'static str>,
+    shipping: Vec<ShipChoice>,
+    shipping_method: String,
+    idempotency_key: String,
+    summary: Vec<SummaryRow>,
+    gst_note: String,
+    error: Option<String>,
+}
+
+const STATES: [&str; 8] = ["ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA"];
+
+async fn checkout_form(ctx: &Ctx, form: FormState, error: Option<String>, status: StatusCode) -> PageResult {
+    let view = cart_view(ctx).await?;
+    if view.lines.is_empty() {
+        return Ok(see_other(ctx.jar.clone(), "/cart"));
+    }
+    let options = lsn_commerce::pricing::shipping_options(view.subtotal);
+    let method = Some(form.value("shipping_method").to_string())
+        .filter(|m| options.iter().any(|o| o.code == m))
+        .unwrap_or_else(|| "standard".into());
+    let ship = options.iter().find(|o| o.code == method).map(|o| o.price).unwrap_or(0);
+    let page = CheckoutPage {
+        chrome: ctx.chrome("Checkout", "checkout", None).await,
+        states: STATES.to_vec(),
+        shipping: options
+            .iter()
+            .map(|o| ShipChoice {
+                code: o.code.into(),
+                name: o.name.into(),
+                price: if o.price == 0 { "Free".into() } else { money(o.price) },
+                note: o.note.into(),
+            })
+            .collect(),
+        shipping_method: method,
+        idempotency_key: lsn_core::ids::random_token(16),
+        summary: vec![row("Subtotal", view.subtotal), row("Shipping", ship), total_row(view.subtotal + ship)],
+        gst_note: "Prices include GST. Discounts apply on the next step's total.".into(),
+        error,
+        form,
+    };
+    Ok(ctx.render(status, &page))
+}
+
+pub async fn checkout_page(ctx: Ctx) -> PageResult {
+    checkout_form(&ctx, FormState::default(), None, StatusCode::OK).await
+}
+
+fn order_cookie(ctx: &Ctx, number: &str, token: String) -> Cookie<'static> {
+    Cookie::build((format!("lsn_order_{number}"), token))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(ctx.s.cfg.is_production())
+        .path(format!("/orders/{number}"))
+        .max_age(cookie::time::Duration::days(30))
+        .build()
+}
+
+pub async fn checkout_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let opt = |k: &str| Some(get(k)).filter(|v| !v.is_empty());
+    let input = CheckoutInput {
+        email: if ctx.user.is_some() { None } else { Some(get("email")) },
+        shipping_address: Address {
+            name: get("name"),
+            line1: get("line1"),
+            line2: opt("line2"),
+            suburb: get("suburb"),
+            state: get("state"),
+            postcode: get("postcode"),
+            phone: opt("phone"),
+        },
+        shipping_method: opt("shipping_method").unwrap_or_else(|| "standard".into()),
+        discount_code: opt("discount_code"),
+    };
+    let (cart_id, _) = cart::resolve(&ctx.s.db, ctx.s.clock.now_ms(), &ctx.owner(), false).await?;
+    let Some(cart_id) = cart_id else { return Ok(see_other(ctx.jar.clone(), "/cart")) };
+    // A double-clicked button or a resent form gives the first order back, not a second one.
+    let scope = match &ctx.user {
+        Some(u) => format!("web:user:{}", u.user.id),
+        None => format!("web:cart:{cart_id}"),
+    };
+    let key = opt("idempotency_key").unwrap_or_else(|| lsn_core::ids::random_token(16));
+    let body = json!({"cart": cart_id, "input": serde_json::to_value(&f).unwrap_or(Value::Null)});
+    let hash = idempotency::request_hash("POST /checkout", &body);
+    let now = ctx.s.clock.now_ms();
+    let result: Result<Value, Failure> = match idempotency::begin(&ctx.s.db, now, &scope, &key, &hash).await? {
+        idempotency::Begin::Replay(201, v) => Ok(v),
+        idempotency::Begin::Replay(status, v) => Err(Failure::from_body(status, &v)),
+        idempotency::Begin::Fresh => {
+            let r = ctx
+                .s
+                .commerce
+                .checkout(ctx.user.as_ref().map(|u| &u.user), &cart_id, &input)
+                .await
+                .map(|res| json!(res))
+                .map_err(ApiError::from);
+            let (status, v) = match &r {
+                Ok(v) => (201, v.clone()),
+                Err(api) => (api.status.as_u16(), api.body()),
+            };
+            idempotency::finish(&ctx.s.db, &scope, &key, status, &v).await?;
+            r.map_err(|api| Failure::from_body(api.status.as_u16(), &api.body()))
+        }
+    };
+    let done = match result {
+        Ok(v) => v,
+        Err(fail) => {
+            if fail.status.is_server_error() {
+                return Err(PageError::status(fail.status));
+            }
+            let mut form = FormState::new(f.clone());
+            form.absorb(fail.fields.as_ref());
+            let general = if fail.code.starts_with("discount") {
+                form.errors.insert("discount_code".into(), fail.message.clone());
+                Some("Check the discount code.".to_string())
+            } else if form.errors.is_empty() {
+                Some(fail.message.clone())
+            } else {
+                Some("Check the highlighted fields.".into())
+            };
+            return checkout_form(&ctx, form, general, fail.status).await;
+        }
+    };
+    let number = done["order"]["number"].as_str().unwrap_or_default().to_string();
+    let mut jar = ctx.jar.clone();
+    if let Some(t) = done["order_token"].as_str() {
+        jar = jar.add(order_cookie(&ctx, &number, t.to_string()));
+    }
+    Ok(see_other(jar, &format!("/orders/{number}/pay")))
+}
+
+/// A refused checkout, fresh or replayed from its idempotency record.
+struct Failure {
+    status: StatusCode,
+    code: String,
+    message: String,
+    fields: Option<Value>,
+}
+
+impl Failure {
+    fn from_body(status: u16, v: &Value) -> Self {
+        let e = &v["error"];
+        Failure {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+            code: e["code"].as_str().unwrap_or_default().to_string(),
+            message: e["message"].as_str().unwrap_or("That didn't work.").to_string(),
+            fields: e.get("fields").cloned(),
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------- orders
+
+fn viewer(ctx: &Ctx, number: &str) -> Option<Viewer> {
+    if let Some(u) = &ctx.user {
+        return Some(if u.user.role.is_staff() { Viewer::Staff } else { Viewer::Customer(u.user.id.clone()) });
+    }
+    ctx.jar.get(&format!("lsn_order_{number}")).map(|c| Viewer::Guest(c.value().to_string()))
+}
+
+async fn load_order(ctx: &Ctx, number: &str) -> Result<Order, PageError> {
+    let v = viewer(ctx, number).ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
+    ctx.s.commerce.order(number, &v).await.map_err(|e| match e {
+        CommerceError::NotFound => PageError::status(StatusCode::NOT_FOUND),
+        other => PageError::from(other),
+    })
+}
+
+fn order_summary(o: &Order) -> Vec<SummaryRow> {
+    let mut rows = vec![row("Subtotal", o.subtotal)];
+    if o.discount_total > 0 {
+        rows.push(row("Discount", -o.discount_total));
+    }
+    rows.push(row("Shipping", o.shipping_total));
+    rows.push(total_row(o.total));
+    if o.amount_refunded > 0 {
+        rows.push(row("Refunded", -o.amount_refunded));
+    }
+    rows
+}
+
+pub fn status_label(s: &str) -> String {
+    match s {
+        "pending_payment" => "Awaiting payment".into(),
+        "partially_refunded" => "Partly refunded".into(),
+        other => super::sentence(other),
+    }
+}
+
+pub struct ItemRow {
+    title: String,
+    sku: String,
+    quantity: i64,
+    total: String,
+}
+
+pub struct Step {
+    at: String,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "order.html")]
+struct OrderPage {
+    chrome: Chrome,
+    number: String,
+    email: String,
+    status: String,
+    status_label: String,
+    paid: bool,
+    pending: bool,
+    items: Vec<ItemRow>,
+    address: Vec<String>,
+    shipping_method: String,
+    timeline: Vec<Step>,
+    summary: Vec<SummaryRow>,
+    gst_note: String,
+}
+
+pub async fn order_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
+    let o = load_order(&ctx, &number).await?;
+    let tz = ctx.s.cfg.timezone;
+    let fmt = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.with_timezone(&tz).format("%-d %b %Y, %-I:%M %P").to_string())
+            .unwrap_or_default()
+    };
+    let payment_ok = o.payment.as_ref().is_some_and(|p| p["status"] == "succeeded");
+    let paid = payment_ok || matches!(o.status.as_str(), "paid" | "processing" | "shipped" | "delivered");
+    let a = &o.shipping_address;
+    let address: Vec<String> = [
+        a["name"].as_str().map(str::to_string),
+        a["line1"].as_str().map(str::to_string),
+        a["line2"].as_str().map(str::to_string),
+        Some(format!(
+            "{} {} {}",
+            a["suburb"].as_str().unwrap_or_default(),
+            a["state"].as_str().unwrap_or_default(),
+            a["postcode"].as_str().unwrap_or_default()
+        )),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|l| !l.trim().is_empty())
+    .collect();
+    let mut timeline = vec![Step { at: fmt(o.placed_at), text: "Order placed".into() }];
+    timeline.extend(o.transitions.iter().map(|t| Step { at: fmt(t.at), text: status_label(&t.to) }));
+    let page = OrderPage {
+        chrome: ctx.chrome(format!("Order {}", o.number), "order", None).await,
+        number: o.number.clone(),
+        email: o.email.clone(),
+        status: o.status.clone(),
+        status_label: if payment_ok && o.status == "pending_payment" { "Paid — confirming".into() } else { status_label(&o.status) },
+        paid,
+        pending: o.status == "pending_payment" && !payment_ok,
+        items: o
+            .items
+            .iter()
+            .map(|i| ItemRow { title: i.title.clone(), sku: i.sku.clone(), quantity: i.quantity, total: money(i.line_total) })
+            .collect(),
+        address,
+        shipping_method: super::sentence(&o.shipping_method.replace('_', " ")),
+        timeline,
+        summary: order_summary(&o),
+        gst_note: format!("Includes {} GST.", money(o.gst_total)),
+    };
+    Ok(ctx.ok(&page))
+}
+
+#[derive(Template)]
+#[template(path = "pay.html")]
+struct PayPage {
+    chrome: Chrome,
+    number: String,
+    total: String,
+    form: FormState,
+    error: Option<String>,
+    idempotency_key: String,
+    stripe_key: String,
+    client_secret: String,
+    return_url: String,
+    held_until: String,
+    summary: Vec<SummaryRow>,
+    gst_note: String,
+}
+
+async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, status: StatusCode) -> PageResult {
+    let stripe = ctx.s.cfg.provider("STRIPE_SECRET_KEY").is_some();
+    let key = if stripe {
+        ctx.s.cfg.provider("VITE_STRIPE_PUBLISHABLE_KEY").map(|k| k.expose().to_string()).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let secret = if key.is_empty() {
+        String::new()
+    } else {
+        let intent = ctx.s.commerce.ensure_intent(&o.id).await?;
+        intent["client_secret"].as_str().unwrap_or_default().to_string()
+    };
+    let tz = ctx.s.cfg.timezone;
+    let page = PayPage {
+        chrome: ctx.chrome(format!("Pay for {}", o.number), "pay", None).await,
+        number: o.number.clone(),
+        total: money(o.total),
+        form,
+        error,
+        idempotency_key: lsn_core::ids::random_token(16),
+        stripe_key: key,
+        client_secret: secret,
+        return_url: format!("{}/orders/{}", ctx.s.cfg.public_url.trim_end_matches('/'), o.number),
+        held_until: chrono::DateTime::from_timestamp_millis(o.reserved_until)
+            .map(|t| t.with_timezone(&tz).format("%-I:%M %P").to_string())
+            .unwrap_or_default(),
+        summary: order_summary(o),
+        gst_note: format!("Includes {} GST.", money(o.gst_total)),
+    };
+    Ok(ctx.render(status, &page))
+}
+
+pub async fn pay_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
+    let o = load_order(&ctx, &number).await?;
+    if o.status != "pending_payment" {
+        return Ok(see_other(ctx.jar.clone(), &format!("/orders/{}", o.number)));
+    }
+    pay_form(&ctx, &o, FormState::default(), None, StatusCode::OK).await
+}
+
+pub async fn pay_submit(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    let o = load_order(&ctx, &number).await?;
+    if o.status != "pending_payment" {
+        return Ok(see_other(ctx.jar.clone(), &format!("/orders/{}", o.number)));
+    }
+    // The card number is used for this call only: it is never stored or logged.
+    let card: String = f.get("card_number").map(|c| c.chars().filter(|c| !c.is_whitespace() && *c != '-').collect()).unwrap_or_default();
+    let mut form = FormState::default();
+    if card.len() < 12 || card.len() > 19 || !card.chars().all(|c| c.is_ascii_digit()) {
+        form.errors.insert("card_number".into(), "Enter the card number: 12 to 19 digits.".into());
+        return pay_form(&ctx, &o, form, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let key =
+        f.get("idempotency_key").filter(|k| !k.is_empty() && k.len() <= 64).cloned().unwrap_or_else(|| lsn_core::ids::random_token(16));
+    let key = format!("web-pay:{}:{key}", o.id);
+    match ctx.s.commerce.pay(&o.id, &PaymentMethod::TestCard(card), &key).await {
+        Ok(Confirmation::Succeeded { .. } | Confirmation::Processing) => Ok(see_other(ctx.jar.clone(), &format!("/orders/{}", o.number))),
+        Ok(Confirmation::RequiresAction { url }) => Ok(see_other(ctx.jar.clone(), &url)),
+        Ok(Confirmation::Failed { message, .. }) => {
+            pay_form(&ctx, &o, form, Some(format!("Your card was not charged: {message} Try another card.")), StatusCode::PAYMENT_REQUIRED)
+                .await
+        }
+        Err(e) => {
+            let api = ApiError::from(e);
+            if api.status.is_server_error() {
+                return Err(PageError::status(api.status));
+            }
+            pay_form(&ctx, &o, form, Some(api.message), api.status).await
+        }
+    }
+}

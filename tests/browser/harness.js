@@ -1,0 +1,75 @@
+// Starts a fresh LSN (demo data, its own data directory and port) and headless Chromium.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import net from "node:net";
+import { chromium } from "playwright-core";
+
+const root = resolve(import.meta.dirname, "../..");
+export const artifacts = process.env.LSN_BROWSER_ARTIFACTS || join(root, "target", "browser-artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+    s.on("error", fail);
+  });
+}
+
+export async function startShop() {
+  const dir = mkdtempSync(join(tmpdir(), "lsn-browser-"));
+  const port = await freePort();
+  const bin = process.env.LSN_BIN || join(root, "target", "debug", "lsn");
+  const env = { ...process.env, LSN_DATA_DIR: dir, PORT: String(port), LSN_LOG: "warn", LSN_DEMO: "true", LSN_PUBLIC_URL: `http://127.0.0.1:${port}` };
+  delete env.DATABASE_URL;
+  const proc = spawn(bin, ["serve"], { env, stdio: ["ignore", "inherit", "inherit"] });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.ok) break;
+    } catch (_) { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const browser = await chromium.launch({
+    executablePath: process.env.LSN_CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  return {
+    base,
+    browser,
+    async stop() {
+      await browser.close();
+      proc.kill("SIGTERM");
+      await new Promise((r) => proc.once("exit", r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+/// The newest mail to `to` in the development mailbox (read as the demo admin).
+export async function mailTo(shop, to) {
+  const ctx = await shop.browser.newContext();
+  try {
+    const login = await ctx.request.post(`${shop.base}/api/auth/login`, { data: { email: "admin@lsn.local", password: "lsn-demo-password" } });
+    if (!login.ok()) throw new Error(`admin login: ${login.status()}`);
+    for (let i = 0; i < 50; i++) {
+      const r = await ctx.request.get(`${shop.base}/api/v1/admin/mailbox?to=${encodeURIComponent(to)}`);
+      const { messages } = await r.json();
+      if (messages.length) return messages[0];
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`no mail to ${to}`);
+  } finally {
+    await ctx.close();
+  }
+}

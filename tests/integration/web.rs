@@ -1,0 +1,203 @@
+//! The storefront pages through HTTP, checked by CSS selector: browse, search, product, cart,
+//! checkout with field errors kept, payment (declined, then paid), order page, account, the
+//! CSRF rule for forms, escaping, and the friendly error pages.
+
+use crate::common::{TestApp, PASSWORD};
+use reqwest::Client;
+use scraper::{Html, Selector};
+use serde_json::json;
+
+async fn page(c: &Client, app: &TestApp, path: &str) -> (u16, Html) {
+    let r = c.get(app.url(path)).send().await.expect("get");
+    let status = r.status().as_u16();
+    (status, Html::parse_document(&r.text().await.expect("body")))
+}
+
+fn all(doc: &Html, sel: &str) -> Vec<String> {
+    let s = Selector::parse(sel).expect("selector");
+    doc.select(&s).map(|e| e.text().collect::<String>().trim().to_string()).collect()
+}
+
+fn attr(doc: &Html, sel: &str, name: &str) -> String {
+    let s = Selector::parse(sel).expect("selector");
+    doc.select(&s).next().and_then(|e| e.value().attr(name)).unwrap_or_else(|| panic!("{sel}[{name}] missing")).to_string()
+}
+
+async fn post(c: &Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String, Html) {
+    let r = c.post(app.url(path)).form(form).send().await.expect("post");
+    let status = r.status().as_u16();
+    let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    (status, location, Html::parse_document(&r.text().await.expect("body")))
+}
+
+async fn shop(app: &TestApp) -> String {
+    let p = app
+        .product(json!({"title": "Merino Beanie", "slug": "merino-beanie", "status": "active", "category": "Hats", "tags": ["wool"],
+            "description": "Warm.\n\nSoft <b>merino</b>.",
+            "variants": [{"sku": "BEANIE-RED", "title": "Red", "price": 3900, "compare_at_price": 4900}]}))
+        .await;
+    app.product(json!({"title": "Draft Thing", "slug": "draft-thing", "status": "draft", "variants": [{"sku": "DRAFT-1", "price": 100}]}))
+        .await;
+    app.stock(&p.variants[0].id, 5).await;
+    p.variants[0].id.clone()
+}
+
+async fn storefront(app: TestApp) {
+    let variant = shop(&app).await;
+    let c = app.client();
+
+    // Home and search show active products only; filters and escaping.
+    let (s, home) = page(&c, &app, "/").await;
+    assert_eq!(s, 200);
+    assert_eq!(all(&home, ".product-card-title"), vec!["Merino Beanie"]);
+    let (_, found) = page(&c, &app, "/search?q=merino&category=hats&min=10&max=50&in_stock=1").await;
+    assert_eq!(all(&found, ".product-card-title"), vec!["Merino Beanie"]);
+    assert_eq!(all(&found, ".product-card .price-compare"), vec!["$49.00"]);
+    let (_, none) = page(&c, &app, "/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+    assert_eq!(all(&none, "script:not([src])").len(), 0, "the query is text, not markup");
+    assert_eq!(attr(&none, "#site-q", "value"), "<script>alert(1)</script>");
+    let (s, bad) = page(&c, &app, "/search?min=abc").await;
+    assert_eq!(s, 200);
+    assert_eq!(all(&bad, ".field-error"), vec!["Enter an amount in dollars, like 25 or 19.95"]);
+
+    // Product page; a draft is not found.
+    let (s, product) = page(&c, &app, "/p/merino-beanie").await;
+    assert_eq!(s, 200);
+    assert_eq!(all(&product, "h1"), vec!["Merino Beanie"]);
+    assert_eq!(all(&product, "[data-price]"), vec!["$39.00"]);
+    assert_eq!(all(&product, ".stock-low").len(), 1, "5 left is low stock");
+    assert_eq!(all(&product, ".description p"), vec!["Warm.", "Soft <b>merino</b>."], "description is escaped text");
+    assert_eq!(page(&c, &app, "/p/draft-thing").await.0, 404);
+    let csrf = attr(&product, "input[name=csrf_token]", "value");
+
+    // A form without its token changes nothing.
+    let (s, _, _) = post(&c, &app, "/cart/add", &[("variant", &variant), ("quantity", "1")]).await;
+    assert_eq!(s, 403);
+    // Too many, then a good add.
+    let (s, _, doc) =
+        post(&c, &app, "/cart/add", &[("csrf_token", &csrf), ("variant", &variant), ("quantity", "9"), ("back", "/p/merino-beanie")]).await;
+    assert_eq!(s, 422);
+    assert_eq!(all(&doc, ".alert-error").len(), 1);
+    let (s, to, _) =
+        post(&c, &app, "/cart/add", &[("csrf_token", &csrf), ("variant", &variant), ("quantity", "2"), ("back", "/p/merino-beanie")]).await;
+    assert_eq!((s, to.as_str()), (303, "/cart?notice=added"));
+    let (_, cart) = page(&c, &app, "/cart?notice=added").await;
+    assert_eq!(all(&cart, "[data-cart-count]"), vec!["2"]);
+    assert_eq!(all(&cart, "[data-total]"), vec!["$78.00"]);
+
+    // Checkout: a wrong postcode re-renders with the field message and the input kept.
+    let (_, co) = page(&c, &app, "/checkout").await;
+    let key = attr(&co, "input[name=idempotency_key]", "value");
+    let mut form = vec![
+        ("csrf_token", csrf.as_str()),
+        ("idempotency_key", "first-try"),
+        ("email", "guest@example.com"),
+        ("name", "Guest Person"),
+        ("line1", "1 Collins St"),
+        ("suburb", "Melbourne"),
+        ("state", "NSW"),
+        ("postcode", "3000"),
+        ("shipping_method", "standard"),
+    ];
+    let (s, _, doc) = post(&c, &app, "/checkout", &form).await;
+    assert_eq!(s, 422);
+    assert_eq!(all(&doc, "#e-postcode").len(), 1);
+    assert_eq!(attr(&doc, "#f-line1", "value"), "1 Collins St");
+    assert_eq!(attr(&doc, "#f-state option[selected]", "value"), "NSW");
+    form[1] = ("idempotency_key", key.as_str());
+    form[6] = ("state", "VIC");
+    let (s, to, _) = post(&c, &app, "/checkout", &form).await;
+    assert_eq!(s, 303, "checkout accepted");
+    assert!(to.starts_with("/orders/LSN-") && to.ends_with("/pay"), "{to}");
+    // The same form sent again gives the same order, not a second one.
+    let (s, again, _) = post(&c, &app, "/checkout", &form).await;
+    assert_eq!((s, again.as_str()), (303, to.as_str()));
+    let number = to.trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+
+    // Pay: a declined card says so and leaves the order awaiting payment; then 4242 pays.
+    let (_, pay) = page(&c, &app, &to).await;
+    assert_eq!(all(&pay, ".test-cards li").len(), 4);
+    let (s, _, doc) =
+        post(&c, &app, &to, &[("csrf_token", &csrf), ("idempotency_key", "p1"), ("card_number", "4000 0000 0000 0002")]).await;
+    assert_eq!(s, 402);
+    assert!(all(&doc, "[data-payment-error]")[0].contains("declined"));
+    let (s, done, _) =
+        post(&c, &app, &to, &[("csrf_token", &csrf), ("idempotency_key", "p2"), ("card_number", "4242 4242 4242 4242")]).await;
+    assert_eq!((s, done.clone()), (303, format!("/orders/{number}")));
+    app.run_jobs().await;
+    let (_, order) = page(&c, &app, &done).await;
+    assert_eq!(all(&order, "[data-status]"), vec!["Paid"]);
+    assert_eq!(all(&order, "[data-confirmed]").len(), 1);
+    // Another browser cannot see it.
+    assert_eq!(page(&app.client(), &app, &done).await.0, 404);
+}
+crate::both!(storefront_pages_from_search_to_paid_order, storefront);
+
+async fn accounts(app: TestApp) {
+    let c = app.client();
+    let (_, reg) = page(&c, &app, "/register").await;
+    let csrf = attr(&reg, "input[name=csrf_token]", "value");
+    // Field errors keep what was typed (never the password).
+    let (s, _, doc) =
+        post(&c, &app, "/register", &[("csrf_token", &csrf), ("name", "Ann"), ("email", "not-an-email"), ("password", "short")]).await;
+    assert_eq!(s, 422);
+    assert_eq!(attr(&doc, "#f-email", "value"), "not-an-email");
+    assert_eq!(attr(&doc, "#f-password", "value"), "");
+    assert!(all(&doc, ".field-error").len() >= 2);
+    let (s, _, doc) =
+        post(&c, &app, "/register", &[("csrf_token", &csrf), ("name", "Ann"), ("email", "ann@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(s, 200);
+    assert_eq!(all(&doc, "[data-registered]").len(), 1);
+    // The link in the mail confirms and signs in.
+    let mail = app.mails_to("ann@example.com").await;
+    let token = crate::common::token_in(&mail[0].text);
+    let r = c.get(app.url(&format!("/api/auth/verify?token={token}"))).send().await.expect("verify");
+    assert_eq!(r.status(), 303);
+    let (s, acct) = page(&c, &app, "/account").await;
+    assert_eq!(s, 200);
+    assert_eq!(all(&acct, "h1"), vec!["Your account"]);
+    // Log out (the session's token now), then a wrong password, then the right one.
+    let csrf = attr(&acct, "input[name=csrf_token]", "value");
+    let (s, to, _) = post(&c, &app, "/logout", &[("csrf_token", &csrf)]).await;
+    assert_eq!((s, to.as_str()), (303, "/?notice=signed_out"));
+    let (s, to, _) = post(&c, &app, "/logout", &[("csrf_token", "forged")]).await;
+    assert_eq!((s, to.as_str()), (403, ""), "the visitor token is a different one");
+    assert_eq!(page(&c, &app, "/account").await.0, 303);
+    let (_, login) = page(&c, &app, "/login").await;
+    let csrf = attr(&login, "input[name=csrf_token]", "value");
+    let (s, _, doc) = post(
+        &c,
+        &app,
+        "/login",
+        &[("csrf_token", &csrf), ("email", "ann@example.com"), ("password", "wrong password!"), ("next", "/account")],
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert_eq!(attr(&doc, "#f-email", "value"), "ann@example.com");
+    let (s, to, _) = post(
+        &c,
+        &app,
+        "/login",
+        &[("csrf_token", &csrf), ("email", "ann@example.com"), ("password", PASSWORD), ("next", "https://evil.example/")],
+    )
+    .await;
+    assert_eq!((s, to.as_str()), (303, "/account"), "only local paths are followed");
+}
+crate::both!(account_pages_register_login_logout, accounts);
+
+async fn error_pages(app: TestApp) {
+    let c = app.client();
+    let (s, doc) = page(&c, &app, "/no/such/page").await;
+    assert_eq!(s, 404);
+    assert_eq!(all(&doc, ".error-code"), vec!["404"]);
+    let r = c.get(app.url("/api/v1/nothing")).send().await.expect("api 404");
+    assert_eq!(r.headers()["content-type"], "application/json");
+    // Assets: fingerprinted and immutable.
+    let (_, home) = page(&c, &app, "/").await;
+    let css = attr(&home, "link[rel=stylesheet]", "href");
+    let r = c.get(app.url(&css)).send().await.expect("css");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["cache-control"].to_str().expect("cc").contains("immutable"));
+    assert_eq!(c.get(app.url("/static/lsn.css")).send().await.expect("stale").status(), 404, "only the current name");
+}
+crate::both!(error_pages_and_assets, error_pages);
