@@ -62,9 +62,11 @@ extra=()
 if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
 cargo test --workspace --quiet "${extra[@]}" 2>&1 | tee /tmp/lsn-test-output.txt
 log "browser tests (headless Chromium, playwright-core)"
-cargo build --quiet -p lsn
+# `cargo test` has just built the binary (a separate `cargo build` would rebuild with other features).
+lsn_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/lsn"
+[ -x "$lsn_bin" ] || cargo build --quiet -p lsn
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-LSN_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/lsn" npm --prefix tests/browser test --silent
+LSN_BIN="$lsn_bin" npm --prefix tests/browser test --silent
 # Drop the per-test databases left behind by failed runs.
 psql -qAt -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'lsn_t_%'" \
   | while read -r db; do psql -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done

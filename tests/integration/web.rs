@@ -201,3 +201,53 @@ async fn error_pages(app: TestApp) {
     assert_eq!(c.get(app.url("/static/lsn.css")).send().await.expect("stale").status(), 404, "only the current name");
 }
 crate::both!(error_pages_and_assets, error_pages);
+
+async fn live_pages(app: TestApp) {
+    use lsn_identity::Role;
+    shop(&app).await;
+    let host = app.user("host@example.com", Role::Creator).await;
+    app.user("viewer@example.com", Role::Customer).await;
+    let at = {
+        use lsn_core::Clock;
+        app.clock.now_ms() + 3_600_000
+    };
+    let input = json!({"title": "Beanie <Hour>", "scheduled_at": at, "lineup": ["merino-beanie"]});
+    let show = app.rt.state.live.create(&host, &serde_json::from_value(input).expect("input")).await.expect("show");
+    let url = format!("/shows/{}", show.id);
+    // A visitor sees the room, escaped, without host controls; the host gets them.
+    let (s, doc) = page(&app.client(), &app, &url).await;
+    assert_eq!(s, 200);
+    assert_eq!(all(&doc, "h1"), vec!["Beanie <Hour>"]);
+    assert_eq!(all(&doc, "[data-host-panel]").len(), 0);
+    assert_eq!(all(&doc, "[data-chat-form]").len(), 0, "visitors are asked to log in to chat");
+    let (hc, _) = app.login("host@example.com").await;
+    let (_, doc) = page(&hc, &app, &url).await;
+    assert_eq!(all(&doc, "[data-host-panel]").len(), 1);
+    assert_eq!(all(&doc, "[data-pin]").len(), 1);
+    let csrf = attr(&doc, "[data-start-show]", "type");
+    assert_eq!(csrf, "submit");
+    let token = attr(&doc, "input[name=csrf_token]", "value");
+    // A viewer cannot start it; the host can.
+    let (vc, _) = app.login("viewer@example.com").await;
+    let (_, vdoc) = page(&vc, &app, &url).await;
+    let vtoken = attr(&vdoc, "input[name=csrf_token]", "value");
+    let (s, _, _) = post(&vc, &app, &format!("{url}/start"), &[("csrf_token", &vtoken)]).await;
+    assert_eq!(s, 403);
+    let (s, to, _) = post(&hc, &app, &format!("{url}/start"), &[("csrf_token", &token)]).await;
+    assert_eq!((s, to.as_str()), (303, url.as_str()));
+    // Chat without JavaScript lands in the room and on the page.
+    let (s, _, _) = post(&vc, &app, &format!("{url}/chat"), &[("csrf_token", &vtoken), ("text", "<b>hi</b> there")]).await;
+    assert_eq!(s, 303);
+    let (_, doc) = page(&vc, &app, &url).await;
+    assert_eq!(all(&doc, ".chat-msg"), vec!["Test Person <b>hi</b> there"]);
+    // Ended: the page becomes the replay.
+    let (s, _, _) = post(&hc, &app, &format!("{url}/end"), &[("csrf_token", &token)]).await;
+    assert_eq!(s, 303);
+    let (_, doc) = page(&vc, &app, &url).await;
+    let lines = all(&doc, "[data-replay] li");
+    assert!(lines.iter().any(|l| l.ends_with("The show started")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.ends_with("Test Person: <b>hi</b> there")), "{lines:?}");
+    assert_eq!(page(&vc, &app, "/deals/no-such-deal/buy").await.0, 404);
+    assert_eq!(page(&vc, &app, "/shows/no-such-show").await.0, 404);
+}
+crate::both!(live_show_page_host_controls_and_replay, live_pages);

@@ -157,6 +157,15 @@ impl Live {
         Ok(from_row(&r)?)
     }
 
+    /// The show's open auction, if any (for a viewer who joins late).
+    pub async fn current_auction(&self, show_id: &str) -> Result<Option<Auction>, LiveError> {
+        let r = sqlx::query(&format!("SELECT {COLS} FROM auctions WHERE show_id = $1 AND status = 'open' ORDER BY starts_at DESC LIMIT 1"))
+            .bind(show_id)
+            .fetch_optional(self.db.read())
+            .await?;
+        Ok(r.map(|r| from_row(&r)).transpose()?.map(|r| r.a))
+    }
+
     pub async fn auction(&self, id: &str) -> Result<Auction, LiveError> {
         Ok(self.auction_row(id).await?.a)
     }

@@ -5,6 +5,7 @@
 
 use crate::shows::{Live, LiveError};
 use lsn_commerce::offers::{self, Offer, OfferInput};
+use lsn_db::RowExt;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -117,6 +118,24 @@ impl Live {
     }
 
     /// After a purchase: tell the room how many are left, and that the deal ended if none are.
+    /// The show's deal that is counting down or on sale now, if any (for a viewer who joins late).
+    pub async fn current_deal(&self, show_id: &str) -> Result<Option<Offer>, LiveError> {
+        let now = self.clock.now_ms();
+        let id: Option<String> = sqlx::query(
+            "SELECT id FROM offers WHERE show_id = $1 AND cancelled = 0 AND reserved_for IS NULL AND ends_at > $2 AND sold < quantity ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(show_id)
+        .bind(now)
+        .fetch_optional(self.db.read())
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+        match id {
+            Some(id) => Ok(Some(offers::get(&self.db, now, &id).await.map_err(commerce_error)?)),
+            None => Ok(None),
+        }
+    }
+
     pub async fn deal_sold(&self, deal_id: &str) -> Result<Offer, LiveError> {
         let offer = offers::get(&self.db, self.clock.now_ms(), deal_id).await.map_err(commerce_error)?;
         if let Some(show) = &offer.show_id {

@@ -357,9 +357,11 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
         .execute(live.db.write())
         .await;
     let show = live.get(&room.show_id).await.ok();
+    let deal = live.current_deal(&room.show_id).await.ok().flatten();
+    let auction = live.current_auction(&room.show_id).await.ok().flatten();
     let welcome = json!({
         "v": PROTOCOL_VERSION, "type": "welcome", "seq": start_seq, "viewers": viewers, "show": show,
-        "pinned": room.pinned(), "slow_mode": room.slow_mode(),
+        "pinned": room.pinned(), "slow_mode": room.slow_mode(), "deal": deal, "auction": auction,
         "you": user.as_ref().map(|u| json!({"id": u.id, "name": u.name, "host": u.id == room.host_id || u.role.is_staff()})),
     });
     let (mut sink, mut stream) = socket.split();

@@ -16,6 +16,7 @@ struct Asset {
 const FILES: &[Asset] = &[
     Asset { name: "lsn.css", mime: "text/css; charset=utf-8", body: include_bytes!("../../static/lsn.css"), fingerprinted: true },
     Asset { name: "lsn.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../static/lsn.js"), fingerprinted: true },
+    Asset { name: "live.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../static/live.js"), fingerprinted: true },
     Asset { name: "icon.svg", mime: "image/svg+xml", body: include_bytes!("../../static/icon.svg"), fingerprinted: false },
 ];
 

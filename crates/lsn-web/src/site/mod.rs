@@ -9,6 +9,7 @@
 
 mod account;
 pub mod assets;
+mod live;
 mod shop;
 
 use crate::app::AppState;
@@ -41,6 +42,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/checkout", get(shop::checkout_page).post(shop::checkout_submit))
         .route("/orders/{number}", get(shop::order_page))
         .route("/orders/{number}/pay", get(shop::pay_page).post(shop::pay_submit))
+        .route("/shows/{id}", get(live::show_page))
+        .route("/shows/{id}/start", post(live::start))
+        .route("/shows/{id}/end", post(live::end))
+        .route("/shows/{id}/chat", post(live::chat))
+        .route("/deals/{id}/buy", get(shop::deal_page).post(shop::deal_submit))
         .route("/login", get(account::login_page).post(account::login_submit))
         .route("/register", get(account::register_page).post(account::register_submit))
         .route("/logout", post(account::logout))
@@ -241,7 +247,7 @@ impl FormState {
     }
 }
 
-fn sentence(s: &str) -> String {
+pub fn sentence(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),

@@ -454,6 +454,8 @@ async fn change_cart(ctx: &Ctx, f: &Fields, add: bool) -> Result<axum_extra::ext
 
 pub async fn cart_add(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     match change_cart(&ctx, &f, true).await {
+        // "Buy now" in a live room goes straight to checkout.
+        Ok(jar) if f.get("next").is_some_and(|n| n == "/checkout") => Ok(see_other(jar, "/checkout")),
         Ok(jar) => Ok(see_other(jar, "/cart?notice=added")),
         Err(msg) => {
             let slug = f.get("back").and_then(|b| b.strip_prefix("/p/")).unwrap_or_default().to_string();
@@ -486,6 +488,7 @@ pub struct ShipChoice {
 #[template(path = "checkout.html")]
 struct CheckoutPage {
     chrome: Chrome,
+    action: String,
     form: FormState,
     states: Vec<&'static str>,
     shipping: Vec<ShipChoice>,
@@ -498,18 +501,40 @@ struct CheckoutPage {
 
 const STATES: [&str; 8] = ["ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA"];
 
-async fn checkout_form(ctx: &Ctx, form: FormState, error: Option<String>, status: StatusCode) -> PageResult {
-    let view = cart_view(ctx).await?;
-    if view.lines.is_empty() {
-        return Ok(see_other(ctx.jar.clone(), "/cart"));
+/// What is being bought: the cart, or one unit of a flash deal (or an auction win).
+enum Buying {
+    Cart,
+    Deal(Box<lsn_commerce::offers::Offer>),
+}
+
+impl Buying {
+    fn action(&self) -> String {
+        match self {
+            Buying::Cart => "/checkout".into(),
+            Buying::Deal(o) => format!("/deals/{}/buy", o.id),
+        }
     }
-    let options = lsn_commerce::pricing::shipping_options(view.subtotal);
+}
+
+async fn checkout_form(ctx: &Ctx, buying: &Buying, form: FormState, error: Option<String>, status: StatusCode) -> PageResult {
+    let (subtotal, first_row) = match buying {
+        Buying::Cart => {
+            let view = cart_view(ctx).await?;
+            if view.lines.is_empty() {
+                return Ok(see_other(ctx.jar.clone(), "/cart"));
+            }
+            (view.subtotal, row("Subtotal", view.subtotal))
+        }
+        Buying::Deal(o) => (o.price, row(format!("{} (deal price)", o.title), o.price)),
+    };
+    let options = lsn_commerce::pricing::shipping_options(subtotal);
     let method = Some(form.value("shipping_method").to_string())
         .filter(|m| options.iter().any(|o| o.code == m))
         .unwrap_or_else(|| "standard".into());
     let ship = options.iter().find(|o| o.code == method).map(|o| o.price).unwrap_or(0);
     let page = CheckoutPage {
         chrome: ctx.chrome("Checkout", "checkout", None).await,
+        action: buying.action(),
         states: STATES.to_vec(),
         shipping: options
             .iter()
@@ -522,7 +547,7 @@ async fn checkout_form(ctx: &Ctx, form: FormState, error: Option<String>, status
             .collect(),
         shipping_method: method,
         idempotency_key: lsn_core::ids::random_token(16),
-        summary: vec![row("Subtotal", view.subtotal), row("Shipping", ship), total_row(view.subtotal + ship)],
+        summary: vec![first_row, row("Shipping", ship), total_row(subtotal + ship)],
         gst_note: "Prices include GST. Discounts apply on the next step's total.".into(),
         error,
         form,
@@ -531,7 +556,24 @@ async fn checkout_form(ctx: &Ctx, form: FormState, error: Option<String>, status
 }
 
 pub async fn checkout_page(ctx: Ctx) -> PageResult {
-    checkout_form(&ctx, FormState::default(), None, StatusCode::OK).await
+    checkout_form(&ctx, &Buying::Cart, FormState::default(), None, StatusCode::OK).await
+}
+
+async fn deal_offer(ctx: &Ctx, id: &str) -> Result<lsn_commerce::offers::Offer, PageError> {
+    lsn_commerce::offers::get(&ctx.s.db, ctx.s.clock.now_ms(), id).await.map_err(|e| match e {
+        CommerceError::NotFound => PageError::status(StatusCode::NOT_FOUND),
+        other => PageError::from(other),
+    })
+}
+
+pub async fn deal_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
+    let offer = deal_offer(&ctx, &id).await?;
+    checkout_form(&ctx, &Buying::Deal(Box::new(offer)), FormState::default(), None, StatusCode::OK).await
+}
+
+pub async fn deal_submit(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    let offer = deal_offer(&ctx, &id).await?;
+    place(&ctx, Buying::Deal(Box::new(offer)), &f).await
 }
 
 fn order_cookie(ctx: &Ctx, number: &str, token: String) -> Cookie<'static> {
@@ -545,6 +587,11 @@ fn order_cookie(ctx: &Ctx, number: &str, token: String) -> Cookie<'static> {
 }
 
 pub async fn checkout_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    place(&ctx, Buying::Cart, &f).await
+}
+
+/// Places the order from a submitted checkout form, once per form (its idempotency key).
+async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
     let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let opt = |k: &str| Some(get(k)).filter(|v| !v.is_empty());
     let input = CheckoutInput {
@@ -561,28 +608,37 @@ pub async fn checkout_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
         shipping_method: opt("shipping_method").unwrap_or_else(|| "standard".into()),
         discount_code: opt("discount_code"),
     };
-    let (cart_id, _) = cart::resolve(&ctx.s.db, ctx.s.clock.now_ms(), &ctx.owner(), false).await?;
-    let Some(cart_id) = cart_id else { return Ok(see_other(ctx.jar.clone(), "/cart")) };
+    let what = match &buying {
+        Buying::Cart => match cart::resolve(&ctx.s.db, ctx.s.clock.now_ms(), &ctx.owner(), false).await?.0 {
+            Some(id) => format!("cart:{id}"),
+            None => return Ok(see_other(ctx.jar.clone(), "/cart")),
+        },
+        Buying::Deal(o) => format!("deal:{}", o.id),
+    };
     // A double-clicked button or a resent form gives the first order back, not a second one.
     let scope = match &ctx.user {
         Some(u) => format!("web:user:{}", u.user.id),
-        None => format!("web:cart:{cart_id}"),
+        None => format!("web:visitor:{}", lsn_core::ids::hash_token(&ctx.csrf)),
     };
     let key = opt("idempotency_key").unwrap_or_else(|| lsn_core::ids::random_token(16));
-    let body = json!({"cart": cart_id, "input": serde_json::to_value(&f).unwrap_or(Value::Null)});
-    let hash = idempotency::request_hash("POST /checkout", &body);
+    let body = json!({"buying": what, "input": serde_json::to_value(f).unwrap_or(Value::Null)});
+    let hash = idempotency::request_hash("POST checkout form", &body);
     let now = ctx.s.clock.now_ms();
     let result: Result<Value, Failure> = match idempotency::begin(&ctx.s.db, now, &scope, &key, &hash).await? {
         idempotency::Begin::Replay(201, v) => Ok(v),
         idempotency::Begin::Replay(status, v) => Err(Failure::from_body(status, &v)),
         idempotency::Begin::Fresh => {
-            let r = ctx
-                .s
-                .commerce
-                .checkout(ctx.user.as_ref().map(|u| &u.user), &cart_id, &input)
-                .await
-                .map(|res| json!(res))
-                .map_err(ApiError::from);
+            let user = ctx.user.as_ref().map(|u| &u.user);
+            let r = match &buying {
+                Buying::Cart => ctx.s.commerce.checkout(user, what.trim_start_matches("cart:"), &input).await,
+                Buying::Deal(o) => ctx.s.commerce.buy_offer(user, &o.id, 1, &input).await,
+            }
+            .map(|res| json!(res))
+            .map_err(ApiError::from);
+            if let (Buying::Deal(o), Ok(_)) = (&buying, &r) {
+                // Everyone in the room sees what is left.
+                let _ = ctx.s.live.deal_sold(&o.id).await;
+            }
             let (status, v) = match &r {
                 Ok(v) => (201, v.clone()),
                 Err(api) => (api.status.as_u16(), api.body()),
@@ -607,13 +663,13 @@ pub async fn checkout_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
             } else {
                 Some("Check the highlighted fields.".into())
             };
-            return checkout_form(&ctx, form, general, fail.status).await;
+            return checkout_form(ctx, &buying, form, general, fail.status).await;
         }
     };
     let number = done["order"]["number"].as_str().unwrap_or_default().to_string();
     let mut jar = ctx.jar.clone();
     if let Some(t) = done["order_token"].as_str() {
-        jar = jar.add(order_cookie(&ctx, &number, t.to_string()));
+        jar = jar.add(order_cookie(ctx, &number, t.to_string()));
     }
     Ok(see_other(jar, &format!("/orders/{number}/pay")))
 }

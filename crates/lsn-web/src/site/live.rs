@@ -1,0 +1,184 @@
+//! The live show page, its host controls, the replay of an ended show, and buying a flash deal
+//! (or an auction win) from the room.
+
+use super::{assets, money, see_other, Chrome, Ctx, PageError, PageResult};
+use askama::Template;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::Form;
+use lsn_live::shows::VideoSource;
+use lsn_live::{LiveError, Show};
+use std::collections::HashMap;
+
+type Fields = HashMap<String, String>;
+
+pub struct LineupItem {
+    id: String,
+    title: String,
+    price: String,
+    stock: i64,
+}
+
+pub struct ChatLine {
+    id: String,
+    name: String,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "show.html")]
+struct ShowPage {
+    chrome: Chrome,
+    show: Show,
+    is_host: bool,
+    video_url: Option<String>,
+    when: String,
+    status_label: String,
+    lineup: Vec<LineupItem>,
+    chat: Vec<ChatLine>,
+    reactions: Vec<&'static str>,
+    gifts: Vec<(&'static str, &'static str, &'static str)>,
+    live_js: String,
+}
+
+pub struct ReplayLine {
+    at: String,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "replay.html")]
+struct ReplayPage {
+    chrome: Chrome,
+    show: Show,
+    when: String,
+    events: Vec<ReplayLine>,
+}
+
+fn live_error(e: LiveError) -> PageError {
+    match e {
+        LiveError::NotFound => PageError::status(StatusCode::NOT_FOUND),
+        other => PageError::from(lsn_core::ApiError::from(other)),
+    }
+}
+
+fn local(ctx: &Ctx, ms: i64, fmt: &str) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&ctx.s.cfg.timezone).format(fmt).to_string()).unwrap_or_default()
+}
+
+/// One replay event as a line of text (chat, pins, deals, auctions; nothing personal).
+fn replay_text(e: &serde_json::Value) -> Option<String> {
+    let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+    Some(match e["type"].as_str()? {
+        "show_started" => "The show started".into(),
+        "show_ended" => "The show ended".into(),
+        "chat" => format!("{}: {}", s("name"), s("text")),
+        "product_pinned" => format!(
+            "Pinned {} at {}",
+            e["product"]["title"].as_str().unwrap_or_default(),
+            money(e["product"]["price"].as_i64().unwrap_or(0))
+        ),
+        "deal_started" => format!(
+            "Flash deal: {} at {}",
+            e["deal"]["title"].as_str().unwrap_or_default(),
+            money(e["deal"]["price"].as_i64().unwrap_or(0))
+        ),
+        "deal_ended" => format!("Flash deal over: {} sold", e["sold"].as_i64().unwrap_or(0)),
+        "auction_started" => format!("Auction: {}", s("title")),
+        "auction_won" => format!("Auction won by {} at {}", s("winner_name"), money(e["amount"].as_i64().unwrap_or(0))),
+        "gift_sent" => format!("{} sent a {}", s("from_name"), s("gift")),
+        _ => return None,
+    })
+}
+
+pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
+    let show = ctx.s.live.get(&id).await.map_err(live_error)?;
+    if show.status == "ended" {
+        let events = ctx.s.live.replay(&id, 0, 1000).await.map_err(live_error)?;
+        let page = ReplayPage {
+            chrome: ctx.chrome(format!("Replay: {}", show.title), "replay", None).await,
+            when: local(&ctx, show.ended_at.unwrap_or(show.scheduled_at), "%-d %b %Y, %-I:%M %P"),
+            events: events
+                .iter()
+                .filter_map(|e| Some(ReplayLine { at: local(&ctx, e["at"].as_i64().unwrap_or(0), "%-I:%M:%S %P"), text: replay_text(e)? }))
+                .collect(),
+            show,
+        };
+        return Ok(ctx.ok(&page));
+    }
+    let is_host = ctx.user.as_ref().is_some_and(|u| u.user.id == show.host_id || u.user.role.is_staff());
+    // The recent chat, so the page is readable before the socket connects (or without JS).
+    let recent = ctx.s.live.replay(&id, 0, 1000).await.map_err(live_error)?;
+    let chat: Vec<ChatLine> = recent
+        .iter()
+        .filter(|e| e["type"] == "chat")
+        .rev()
+        .take(30)
+        .map(|e| ChatLine {
+            id: e["id"].as_str().unwrap_or_default().into(),
+            name: e["name"].as_str().unwrap_or_default().into(),
+            text: e["text"].as_str().unwrap_or_default().into(),
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let page = ShowPage {
+        chrome: ctx.chrome(show.title.clone(), "show", None).await,
+        is_host,
+        video_url: match &show.video {
+            VideoSource::Hls { url } => Some(url.clone()),
+            VideoSource::None => None,
+        },
+        when: local(&ctx, show.scheduled_at, "%a %-d %b, %-I:%M %P"),
+        status_label: super::sentence(&show.status),
+        lineup: show
+            .lineup
+            .iter()
+            .map(|p| LineupItem {
+                id: p["product_id"].as_str().unwrap_or_default().into(),
+                title: p["title"].as_str().unwrap_or_default().into(),
+                price: money(p["price"].as_i64().unwrap_or(0)),
+                stock: p["available"].as_i64().unwrap_or(0),
+            })
+            .collect(),
+        chat,
+        reactions: vec!["❤️", "🔥", "👏", "😂", "😮", "🛒"],
+        gifts: vec![
+            ("rose", "🌹 Rose", "1 coin"),
+            ("heart", "💜 Heart", "5"),
+            ("fire", "🔥 Fire", "20"),
+            ("rocket", "🚀 Rocket", "100"),
+            ("crown", "👑 Crown", "500"),
+        ],
+        live_js: assets::url("live.js"),
+        show,
+    };
+    Ok(ctx.ok(&page))
+}
+
+async fn host_action(ctx: &Ctx, id: &str, start: bool) -> PageResult {
+    let Some(user) = &ctx.user else { return Err(PageError::status(StatusCode::FORBIDDEN)) };
+    let r = if start { ctx.s.live.start(id, &user.user).await } else { ctx.s.live.end(id, &user.user).await };
+    r.map_err(live_error)?;
+    Ok(see_other(ctx.jar.clone(), &format!("/shows/{id}")))
+}
+
+pub async fn start(ctx: Ctx, Path(id): Path<String>) -> PageResult {
+    host_action(&ctx, &id, true).await
+}
+
+pub async fn end(ctx: Ctx, Path(id): Path<String>) -> PageResult {
+    host_action(&ctx, &id, false).await
+}
+
+/// Chat without JavaScript: the plain form posts here.
+pub async fn chat(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    let Some(user) = &ctx.user else { return Ok(see_other(ctx.jar.clone(), &format!("/login?next=/shows/{id}"))) };
+    let text = f.get("text").map(String::as_str).unwrap_or_default();
+    match lsn_live::routes::post_message(&ctx.s.live, &user.user, &id, text).await {
+        Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/shows/{id}"))),
+        Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => Err(PageError::status(e.status)),
+        Err(e) => Err(PageError::from(e)),
+    }
+}
