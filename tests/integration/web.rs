@@ -251,3 +251,85 @@ async fn live_pages(app: TestApp) {
     assert_eq!(page(&vc, &app, "/shows/no-such-show").await.0, 404);
 }
 crate::both!(live_show_page_host_controls_and_replay, live_pages);
+
+async fn admin_pages(app: TestApp) {
+    use lsn_identity::Role;
+    let variant = shop(&app).await;
+    app.user("boss@example.com", Role::Admin).await;
+    app.user("shopper@example.com", Role::Customer).await;
+    let pages = [
+        "/admin",
+        "/admin/orders",
+        "/admin/products",
+        "/admin/shows",
+        "/admin/users",
+        "/admin/api-keys",
+        "/admin/audit",
+        "/admin/jobs",
+        "/admin/mailbox",
+    ];
+    let (customer, _) = app.login("shopper@example.com").await;
+    let (admin, _) = app.login("boss@example.com").await;
+    for p in pages {
+        assert_eq!(page(&app.client(), &app, p).await.0, 401, "{p} anonymous");
+        assert_eq!(page(&customer, &app, p).await.0, 403, "{p} customer");
+        let (s, doc) = page(&admin, &app, p).await;
+        assert_eq!(s, 200, "{p} admin");
+        assert_eq!(attr(&doc, ".admin-nav a[aria-current=page]", "href"), p);
+    }
+    // Stock: a bad quantity is refused with its message; a good one lands in the bin.
+    let product_id = app.rt.state.commerce.catalog.get("merino-beanie", true).await.expect("get").expect("product").id;
+    let url = format!("/admin/products/{product_id}");
+    let (_, doc) = page(&admin, &app, &url).await;
+    let csrf = attr(&doc, "[data-stock-form] input[name=csrf_token]", "value");
+    let (s, _, doc) = post(
+        &admin,
+        &app,
+        &format!("{url}/stock"),
+        &[("csrf_token", &csrf), ("sku", "BEANIE-RED"), ("bin", "A-01-1"), ("quantity", "lots")],
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert_eq!(attr(&doc, "#s-qty", "value"), "lots");
+    let (s, to, _) =
+        post(&admin, &app, &format!("{url}/stock"), &[("csrf_token", &csrf), ("sku", "BEANIE-RED"), ("bin", "A-01-1"), ("quantity", "7")])
+            .await;
+    assert_eq!((s, to), (303, format!("{url}?notice=stock")));
+    let (_, doc) = page(&admin, &app, &url).await;
+    assert_eq!(all(&doc, "[data-table=variants] tbody td.num")[1], "12", "5 + 7 available");
+    // A customer's paid order, refunded in part from its page.
+    let c = app.client();
+    let (_, p) = page(&c, &app, "/p/merino-beanie").await;
+    let token = attr(&p, "input[name=csrf_token]", "value");
+    post(&c, &app, "/cart/add", &[("csrf_token", &token), ("variant", &variant), ("quantity", "1")]).await;
+    let form = [
+        ("csrf_token", token.as_str()),
+        ("email", "g@example.com"),
+        ("name", "G"),
+        ("line1", "1 A St"),
+        ("suburb", "Perth"),
+        ("state", "WA"),
+        ("postcode", "6000"),
+    ];
+    let (_, to, _) = post(&c, &app, "/checkout", &form).await;
+    post(&c, &app, &to, &[("csrf_token", &token), ("card_number", "4242424242424242")]).await;
+    app.run_jobs().await;
+    let number = to.trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    let ourl = format!("/admin/orders/{number}");
+    let (_, doc) = page(&admin, &app, &ourl).await;
+    assert_eq!(all(&doc, "[data-status]"), vec!["Paid"]);
+    let csrf = attr(&doc, "[data-refund-form] input[name=csrf_token]", "value");
+    let (s, _, doc) = post(&admin, &app, &format!("{ourl}/refund"), &[("csrf_token", &csrf), ("amount", "1000")]).await;
+    assert_eq!(s, 422, "more than was paid");
+    assert_eq!(all(&doc, "[data-refunded]"), vec!["$0.00"]);
+    let (s, _, _) = post(&admin, &app, &format!("{ourl}/refund"), &[("csrf_token", &csrf), ("amount", "10"), ("reason", "scuffed")]).await;
+    assert_eq!(s, 303);
+    let (_, doc) = page(&admin, &app, &ourl).await;
+    assert_eq!(all(&doc, "[data-refunded]"), vec!["$10.00"]);
+    assert_eq!(all(&doc, "[data-status]"), vec!["Partly refunded"]);
+    // The customer cannot refund, even with a token of their own.
+    let (_, cdoc) = page(&customer, &app, "/account").await;
+    let ctoken = attr(&cdoc, "input[name=csrf_token]", "value");
+    assert_eq!(post(&customer, &app, &format!("{ourl}/refund"), &[("csrf_token", &ctoken)]).await.0, 403);
+}
+crate::both!(admin_pages_access_stock_and_refunds, admin_pages);

@@ -172,12 +172,12 @@ async fn media(State(c): State<Commerce>, Path(key): Path<String>) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StockBody {
-    sku: String,
-    bin: String,
-    quantity: i64,
+pub struct StockBody {
+    pub sku: String,
+    pub bin: String,
+    pub quantity: i64,
     #[serde(default)]
-    reason: String,
+    pub reason: String,
 }
 
 async fn variant_by_sku(c: &Commerce, sku: &str) -> Result<String, ApiError> {
@@ -192,7 +192,7 @@ async fn variant_by_sku(c: &Commerce, sku: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::bad_request("unknown_variant", "There is no variant with that SKU."))
 }
 
-async fn move_stock(c: &Commerce, user: &AuthUser, b: StockBody, kind: &'static str) -> ApiResult<Json<Value>> {
+pub async fn move_stock(c: &Commerce, user: &AuthUser, b: StockBody, kind: &'static str) -> ApiResult<Json<Value>> {
     staff(user, "catalog:write")?;
     if kind == "received" && !(1..=1_000_000).contains(&b.quantity)
         || kind == "adjusted" && (b.quantity == 0 || b.quantity.abs() > 1_000_000)

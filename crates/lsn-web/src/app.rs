@@ -73,7 +73,6 @@ pub fn build_router(state: AppState) -> Router {
         .merge(lsn_commerce::routes::router())
         .merge(lsn_live::routes::router())
         .merge(crate::trpc::router())
-        .merge(pages::router())
         .merge(crate::site::router(&state))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.identity.clone(), lsn_identity::csrf::protect))

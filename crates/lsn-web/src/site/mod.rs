@@ -8,6 +8,7 @@
 //! cookie and their forms carry its HMAC, checked here by [`visitor_csrf`].
 
 mod account;
+mod admin;
 pub mod assets;
 mod live;
 mod shop;
@@ -47,6 +48,23 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/shows/{id}/end", post(live::end))
         .route("/shows/{id}/chat", post(live::chat))
         .route("/deals/{id}/buy", get(shop::deal_page).post(shop::deal_submit))
+        .route("/admin", get(admin::dashboard))
+        .route("/admin/orders", get(admin::orders))
+        .route("/admin/orders/{number}", get(admin::order))
+        .route("/admin/orders/{number}/refund", post(admin::refund))
+        .route("/admin/orders/{number}/status", post(admin::order_status))
+        .route("/admin/products", get(admin::products))
+        .route("/admin/products/{id}", get(admin::product))
+        .route("/admin/products/{id}/status", post(admin::product_status))
+        .route("/admin/products/{id}/stock", post(admin::product_stock))
+        .route("/admin/shows", get(admin::shows))
+        .route("/admin/users", get(admin::users))
+        .route("/admin/users/{id}/role", post(admin::user_role))
+        .route("/admin/api-keys", get(admin::api_keys).post(admin::api_key_create))
+        .route("/admin/api-keys/{id}/revoke", post(admin::api_key_revoke))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/jobs", get(admin::jobs))
+        .route("/admin/mailbox", get(admin::mailbox))
         .route("/login", get(account::login_page).post(account::login_submit))
         .route("/register", get(account::register_page).post(account::register_submit))
         .route("/logout", post(account::logout))
@@ -316,6 +334,7 @@ fn plain_chrome(title: &str) -> Chrome {
 
 pub fn error_response(status: StatusCode) -> Response {
     let (heading, message) = match status.as_u16() {
+        401 => ("Log in first", "This page is for signed-in staff. Log in with an admin account and try again."),
         403 => ("Not allowed", "This page or action isn't available to you. If you were filling in a form, reload the page and try again."),
         404 => ("Page not found", "That page does not exist or has moved."),
         413 => ("Too large", "What you sent is too large."),

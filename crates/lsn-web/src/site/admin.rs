@@ -1,0 +1,786 @@
+//! The admin dashboard: today's figures, orders (with refunds), products and stock, shows,
+//! users and roles, API keys, the audit log, jobs and schedules, the development mailbox and
+//! system health. Only admins and owners get in.
+
+use super::shop::{parse_dollars, status_label};
+use super::{money, see_other, Chrome, Ctx, FormState, PageError, PageResult};
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::Form;
+use lsn_commerce::orders::{allowed, Viewer, STATES};
+use lsn_commerce::CommerceError;
+use lsn_db::RowExt;
+use lsn_identity::{AuthUser, IdentityError, Role};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+type Fields = HashMap<String, String>;
+
+const NAV: &[(&str, &str)] = &[
+    ("/admin", "Dashboard"),
+    ("/admin/orders", "Orders"),
+    ("/admin/products", "Products"),
+    ("/admin/shows", "Shows"),
+    ("/admin/users", "Users"),
+    ("/admin/api-keys", "API keys"),
+    ("/admin/audit", "Audit log"),
+    ("/admin/jobs", "Jobs"),
+    ("/admin/mailbox", "Mailbox"),
+];
+
+#[derive(Deserialize, Default)]
+pub struct Args {
+    q: Option<String>,
+    status: Option<String>,
+    notice: Option<String>,
+}
+
+/// Admins and owners; everyone else is sent to log in or refused.
+fn staff(ctx: &Ctx) -> Result<&AuthUser, PageError> {
+    match &ctx.user {
+        Some(u) if u.user.role.is_staff() => Ok(u),
+        Some(_) => Err(PageError::status(StatusCode::FORBIDDEN)),
+        None => Err(PageError::status(StatusCode::UNAUTHORIZED)),
+    }
+}
+
+fn when(ctx: &Ctx, ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&ctx.s.cfg.timezone).format("%-d %b %Y %-I:%M %P").to_string())
+        .unwrap_or_default()
+}
+
+fn admin_notice(n: Option<&str>) -> Option<&'static str> {
+    Some(match n? {
+        "refunded" => "Refund recorded.",
+        "status" => "Status updated.",
+        "stock" => "Stock recorded.",
+        "saved" => "Saved.",
+        "role" => "Role changed.",
+        "revoked" => "Key revoked.",
+        _ => return None,
+    })
+}
+
+// ----------------------------------------------------------------------------- tables
+
+#[derive(Default)]
+pub struct Cell {
+    text: String,
+    href: Option<String>,
+    num: bool,
+    form: Option<CellForm>,
+}
+
+pub struct CellForm {
+    action: String,
+    hidden: Vec<(String, String)>,
+    select: Option<Select>,
+    button: String,
+}
+
+pub struct Select {
+    id: String,
+    name: String,
+    label: String,
+    options: Vec<(String, String)>,
+    selected: String,
+}
+
+fn t(s: impl Into<String>) -> Cell {
+    Cell { text: s.into(), ..Default::default() }
+}
+
+fn link(s: impl Into<String>, href: impl Into<String>) -> Cell {
+    Cell { text: s.into(), href: Some(href.into()), ..Default::default() }
+}
+
+fn num(s: impl Into<String>) -> Cell {
+    Cell { text: s.into(), num: true, ..Default::default() }
+}
+
+#[derive(Default)]
+pub struct Table {
+    key: &'static str,
+    heading: String,
+    columns: Vec<&'static str>,
+    rows: Vec<Vec<Cell>>,
+    empty: &'static str,
+}
+
+pub struct Filter {
+    action: &'static str,
+    select: Option<Select>,
+    search: bool,
+    q: String,
+}
+
+pub struct Extra {
+    action: String,
+    heading: &'static str,
+    fields: Vec<(&'static str, &'static str, &'static str, String)>,
+    button: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin_table.html")]
+struct TablePage {
+    chrome: Chrome,
+    nav: &'static [(&'static str, &'static str)],
+    active: &'static str,
+    error: Option<String>,
+    notice: Option<String>,
+    filter: Option<Filter>,
+    extra: Option<Extra>,
+    form: FormState,
+    table: Table,
+}
+
+async fn table_page(
+    ctx: &Ctx,
+    title: &str,
+    active: &'static str,
+    table: Table,
+    filter: Option<Filter>,
+    extra: Option<Extra>,
+    notice: Option<String>,
+) -> PageResult {
+    let page = TablePage {
+        chrome: ctx.chrome(title, "admin", None).await,
+        nav: NAV,
+        active,
+        error: None,
+        notice,
+        filter,
+        extra,
+        form: FormState::default(),
+        table,
+    };
+    Ok(ctx.ok(&page))
+}
+
+// ----------------------------------------------------------------------------- dashboard
+
+pub struct Kpi {
+    key: &'static str,
+    label: &'static str,
+    value: String,
+    spark: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_dashboard.html")]
+struct Dashboard {
+    chrome: Chrome,
+    nav: &'static [(&'static str, &'static str)],
+    active: &'static str,
+    error: Option<String>,
+    kpis: Vec<Kpi>,
+    checks: Vec<(&'static str, bool)>,
+    backend: &'static str,
+    queue: String,
+    table: Table,
+}
+
+/// Points for a 140×40 sparkline of `values`.
+fn spark(values: &[i64]) -> String {
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let step = 140.0 / (values.len().max(2) - 1) as f64;
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{:.1},{:.1}", i as f64 * step, 38.0 - (*v as f64 / max) * 36.0))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Midnight at the start of the shop's day containing `now_ms`.
+fn day_start(ctx: &Ctx, now_ms: i64) -> i64 {
+    use chrono::TimeZone;
+    let tz = ctx.s.cfg.timezone;
+    let Some(now) = chrono::DateTime::from_timestamp_millis(now_ms) else { return now_ms };
+    let local = now.with_timezone(&tz).date_naive();
+    local.and_hms_opt(0, 0, 0).and_then(|m| tz.from_local_datetime(&m).earliest()).map(|d| d.timestamp_millis()).unwrap_or(now_ms)
+}
+
+pub async fn dashboard(ctx: Ctx) -> PageResult {
+    staff(&ctx)?;
+    let db = &ctx.s.db;
+    let now = ctx.s.clock.now_ms();
+    let today = day_start(&ctx, now);
+    let from = today - 13 * 86_400_000;
+    let rows = sqlx::query("SELECT paid_at, amount_paid - amount_refunded FROM orders WHERE paid_at >= $1")
+        .bind(from)
+        .fetch_all(db.read())
+        .await
+        .map_err(PageError::internal)?;
+    let (mut revenue, mut count) = (vec![0i64; 14], vec![0i64; 14]);
+    for r in &rows {
+        let (at, amount): (i64, i64) = (r.try_get(0).map_err(PageError::internal)?, r.try_get(1).map_err(PageError::internal)?);
+        let day = ((at - from) / 86_400_000).clamp(0, 13) as usize;
+        revenue[day] += amount;
+        count[day] += 1;
+    }
+    let (rev_today, orders_today) = (revenue[13], count[13]);
+    let mut viewers = 0;
+    for s in ctx.s.live.list(Some("live"), 100).await.map_err(PageError::internal)? {
+        if let Some(room) = ctx.s.live.hub.existing(&s.id).await {
+            viewers += room.viewer_count().await;
+        }
+    }
+    let db_ok = db.ping().await.is_ok();
+    let mig_ok = db.migration_status().await.is_ok_and(|m| m.is_current());
+    let queue =
+        lsn_ops::jobs::queue_depth(db).await.unwrap_or_default().iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
+    let recent = ctx.s.commerce.orders(None, None, None, 10).await?;
+    let page = Dashboard {
+        chrome: ctx.chrome("Dashboard", "admin", None).await,
+        nav: NAV,
+        active: "/admin",
+        error: None,
+        kpis: vec![
+            Kpi { key: "revenue", label: "Revenue today", value: money(rev_today), spark: spark(&revenue) },
+            Kpi { key: "orders", label: "Orders today", value: orders_today.to_string(), spark: spark(&count) },
+            Kpi {
+                key: "aov",
+                label: "Average order",
+                value: money(if orders_today > 0 { rev_today / orders_today } else { 0 }),
+                spark: String::new(),
+            },
+            Kpi { key: "viewers", label: "Watching live", value: viewers.to_string(), spark: String::new() },
+        ],
+        checks: vec![("database", db_ok), ("migrations", mig_ok)],
+        backend: db.backend().name(),
+        queue: if queue.is_empty() { "none queued".into() } else { queue },
+        table: orders_table(&ctx, &recent, "Latest orders"),
+    };
+    Ok(ctx.ok(&page))
+}
+
+// ----------------------------------------------------------------------------- orders
+
+fn orders_table(ctx: &Ctx, orders: &[lsn_commerce::orders::Order], heading: &str) -> Table {
+    Table {
+        key: "orders",
+        heading: heading.into(),
+        columns: vec!["Order", "Placed", "Customer", "Status", "Total"],
+        rows: orders
+            .iter()
+            .map(|o| {
+                vec![
+                    link(&o.number, format!("/admin/orders/{}", o.number)),
+                    t(when(ctx, o.placed_at)),
+                    t(&o.email),
+                    t(status_label(&o.status)),
+                    num(money(o.total)),
+                ]
+            })
+            .collect(),
+        empty: "No orders.",
+    }
+}
+
+pub async fn orders(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
+    staff(&ctx)?;
+    let status = a.status.clone().filter(|s| STATES.contains(&s.as_str()));
+    let orders = ctx.s.commerce.orders(None, status.as_deref(), None, 100).await?;
+    let q = a.q.clone().unwrap_or_default().trim().to_lowercase();
+    let shown: Vec<_> =
+        orders.into_iter().filter(|o| q.is_empty() || o.number.to_lowercase().contains(&q) || o.email.contains(&q)).collect();
+    let mut options = vec![(String::new(), "Any status".to_string())];
+    options.extend(STATES.iter().map(|s| (s.to_string(), status_label(s))));
+    let filter = Filter {
+        action: "/admin/orders",
+        select: Some(Select {
+            id: "f-status".into(),
+            name: "status".into(),
+            label: "Status".into(),
+            options,
+            selected: status.unwrap_or_default(),
+        }),
+        search: true,
+        q,
+    };
+    table_page(&ctx, "Orders", "/admin/orders", orders_table(&ctx, &shown, ""), Some(filter), None, None).await
+}
+
+#[derive(Template)]
+#[template(path = "admin_order.html")]
+struct OrderPage {
+    chrome: Chrome,
+    nav: &'static [(&'static str, &'static str)],
+    active: &'static str,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    o: lsn_commerce::orders::Order,
+    status_label: String,
+    placed: String,
+    items: Vec<(String, String, i64, String)>,
+    timeline: Vec<(String, String)>,
+    total: String,
+    paid: String,
+    refunded: String,
+    refundable: bool,
+    next_states: Vec<&'static str>,
+    form: FormState,
+}
+
+async fn order_view(ctx: &Ctx, number: &str, form: FormState, error: Option<String>, notice: Option<&str>) -> PageResult {
+    let o = ctx.s.commerce.order(number, &Viewer::Staff).await.map_err(|e| match e {
+        CommerceError::NotFound => PageError::status(StatusCode::NOT_FOUND),
+        other => PageError::from(other),
+    })?;
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = OrderPage {
+        chrome: ctx.chrome(format!("Order {}", o.number), "admin", None).await,
+        nav: NAV,
+        active: "/admin/orders",
+        error,
+        notice: admin_notice(notice),
+        status_label: status_label(&o.status),
+        placed: when(ctx, o.placed_at),
+        items: o.items.iter().map(|i| (i.title.clone(), i.sku.clone(), i.quantity, money(i.line_total))).collect(),
+        timeline: o
+            .transitions
+            .iter()
+            .map(|t| {
+                let from = t.from.as_deref().map(status_label).unwrap_or_else(|| "new".into());
+                let why = if t.reason.is_empty() { String::new() } else { format!(" ({})", t.reason) };
+                (when(ctx, t.at), format!("{from} → {} by {}{why}", status_label(&t.to), t.actor))
+            })
+            .collect(),
+        total: money(o.total),
+        paid: money(o.amount_paid),
+        refunded: money(o.amount_refunded),
+        refundable: o.amount_paid > o.amount_refunded,
+        next_states: ["processing", "shipped", "delivered", "cancelled"].into_iter().filter(|s| allowed(&o.status, s)).collect(),
+        form,
+        o,
+    };
+    Ok(ctx.render(status, &page))
+}
+
+pub async fn order(ctx: Ctx, Path(number): Path<String>, Query(a): Query<Args>) -> PageResult {
+    staff(&ctx)?;
+    order_view(&ctx, &number, FormState::default(), None, a.notice.as_deref()).await
+}
+
+pub async fn refund(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    let user = staff(&ctx)?;
+    let mut form = FormState::new(f.clone());
+    let amount = match parse_dollars(f.get("amount").map(String::as_str).unwrap_or("")) {
+        Ok(a) => a,
+        Err(e) => {
+            form.errors.insert("amount".into(), e.into());
+            return order_view(&ctx, &number, form, Some("Check the amount.".into()), None).await;
+        }
+    };
+    let o = ctx.s.commerce.order(&number, &Viewer::Staff).await.map_err(|_| PageError::status(StatusCode::NOT_FOUND))?;
+    let reason =
+        f.get("reason").map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).unwrap_or_else(|| "refund from the dashboard".into());
+    let restock = f.contains_key("restock");
+    match ctx.s.commerce.refund(&user.actor().label, &o.id, amount, &reason, restock).await {
+        Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/orders/{number}?notice=refunded"))),
+        Err(e) => {
+            let api = lsn_core::ApiError::from(e);
+            if api.status.is_server_error() {
+                return Err(PageError::status(api.status));
+            }
+            form.absorb(api.fields.as_ref());
+            order_view(&ctx, &number, form, Some(api.message), None).await
+        }
+    }
+}
+
+pub async fn order_status(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    let user = staff(&ctx)?;
+    let o = ctx.s.commerce.order(&number, &Viewer::Staff).await.map_err(|_| PageError::status(StatusCode::NOT_FOUND))?;
+    let to = f.get("status").cloned().unwrap_or_default();
+    match ctx.s.commerce.update_status(&user.actor().label, &o.id, &to).await {
+        Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/orders/{number}?notice=status"))),
+        Err(e) => {
+            let api = lsn_core::ApiError::from(e);
+            order_view(&ctx, &number, FormState::default(), Some(api.message), None).await
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------- products
+
+pub async fn products(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
+    staff(&ctx)?;
+    let q = a.q.clone().unwrap_or_default();
+    let query = lsn_catalog::SearchQuery { q: Some(q.clone()).filter(|q| !q.trim().is_empty()), limit: Some(100), ..Default::default() };
+    let page = ctx.s.commerce.catalog.search(&query, true).await.map_err(PageError::internal)?;
+    let table = Table {
+        key: "products",
+        heading: String::new(),
+        columns: vec!["Product", "Status", "Variants", "Stock", "From"],
+        rows: page
+            .items
+            .iter()
+            .map(|p| {
+                vec![
+                    link(&p.title, format!("/admin/products/{}", p.id)),
+                    t(&p.status),
+                    num(p.variants.len().to_string()),
+                    num(p.variants.iter().map(|v| v.available).sum::<i64>().to_string()),
+                    num(money(p.min_price)),
+                ]
+            })
+            .collect(),
+        empty: "No products.",
+    };
+    table_page(
+        &ctx,
+        "Products",
+        "/admin/products",
+        table,
+        Some(Filter { action: "/admin/products", select: None, search: true, q }),
+        None,
+        None,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "admin_product.html")]
+struct ProductPage {
+    chrome: Chrome,
+    nav: &'static [(&'static str, &'static str)],
+    active: &'static str,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    p: lsn_catalog::Product,
+    statuses: Vec<&'static str>,
+    table: Table,
+    form: FormState,
+}
+
+async fn product_view(ctx: &Ctx, id: &str, form: FormState, error: Option<String>, notice: Option<&str>) -> PageResult {
+    let p =
+        ctx.s.commerce.catalog.get(id, true).await.map_err(PageError::internal)?.ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
+    let mut rows = Vec::new();
+    for v in &p.variants {
+        let bins = sqlx::query("SELECT b.code, s.quantity FROM bin_stock s JOIN bins b ON b.id = s.bin_id WHERE s.variant_id = $1 AND s.quantity > 0 ORDER BY b.code")
+            .bind(&v.id)
+            .fetch_all(ctx.s.db.read())
+            .await
+            .map_err(PageError::internal)?;
+        let bins: Vec<String> = bins
+            .iter()
+            .map(|r| format!("{} × {}", r.try_get::<String, _>(0).unwrap_or_default(), r.try_get::<i64, _>(1).unwrap_or(0)))
+            .collect();
+        rows.push(vec![t(&v.sku), t(&v.title), num(money(v.price)), num(v.available.to_string()), t(bins.join(", "))]);
+    }
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = ProductPage {
+        chrome: ctx.chrome(p.title.clone(), "admin", None).await,
+        nav: NAV,
+        active: "/admin/products",
+        error,
+        notice: admin_notice(notice),
+        statuses: vec!["draft", "active", "archived"],
+        table: Table {
+            key: "variants",
+            heading: "Variants and stock".into(),
+            columns: vec!["SKU", "Option", "Price", "Available", "Bins"],
+            rows,
+            empty: "No variants.",
+        },
+        form,
+        p,
+    };
+    Ok(ctx.render(status, &page))
+}
+
+pub async fn product(ctx: Ctx, Path(id): Path<String>, Query(a): Query<Args>) -> PageResult {
+    staff(&ctx)?;
+    product_view(&ctx, &id, FormState::default(), None, a.notice.as_deref()).await
+}
+
+pub async fn product_status(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    staff(&ctx)?;
+    let patch = lsn_catalog::ProductPatch { status: f.get("status").cloned(), ..Default::default() };
+    match ctx.s.commerce.catalog.update(&id, &patch).await {
+        Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/products/{id}?notice=saved"))),
+        Err(e) => {
+            let api = lsn_core::ApiError::from(e);
+            product_view(&ctx, &id, FormState::default(), Some(api.message), None).await
+        }
+    }
+}
+
+pub async fn product_stock(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    let user = staff(&ctx)?;
+    let mut form = FormState::new(f.clone());
+    let Ok(quantity) = f.get("quantity").map(|q| q.trim()).unwrap_or("").parse::<i64>() else {
+        form.errors.insert("quantity".into(), "A whole number, negative to take stock out".into());
+        return product_view(&ctx, &id, form, Some("Check the quantity.".into()), None).await;
+    };
+    let body = lsn_commerce::routes::StockBody {
+        sku: f.get("sku").cloned().unwrap_or_default(),
+        bin: f.get("bin").map(|b| b.trim().to_string()).unwrap_or_default(),
+        quantity,
+        reason: f.get("reason").cloned().unwrap_or_default(),
+    };
+    let kind = if quantity > 0 { "received" } else { "adjusted" };
+    match lsn_commerce::routes::move_stock(&ctx.s.commerce, user, body, kind).await {
+        Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/products/{id}?notice=stock"))),
+        Err(api) if api.status.is_client_error() => {
+            form.absorb(api.fields.as_ref());
+            product_view(&ctx, &id, form, Some(api.message), None).await
+        }
+        Err(api) => Err(PageError::status(api.status)),
+    }
+}
+
+// ----------------------------------------------------------------------------- shows, users, keys, audit, jobs, mailbox
+
+pub async fn shows(ctx: Ctx) -> PageResult {
+    staff(&ctx)?;
+    let shows = ctx.s.live.list(None, 200).await.map_err(PageError::internal)?;
+    let table = Table {
+        key: "shows",
+        heading: String::new(),
+        columns: vec!["Show", "Host", "Status", "Scheduled", "Peak viewers"],
+        rows: shows
+            .iter()
+            .map(|s| {
+                vec![
+                    link(&s.title, format!("/shows/{}", s.id)),
+                    t(&s.host_name),
+                    t(&s.status),
+                    t(when(&ctx, s.scheduled_at)),
+                    num(s.peak_viewers.to_string()),
+                ]
+            })
+            .collect(),
+        empty: "No shows yet.",
+    };
+    table_page(&ctx, "Shows", "/admin/shows", table, None, None, None).await
+}
+
+fn role_select(id: &str, current: Role) -> Select {
+    Select {
+        id: format!("role-{id}"),
+        name: "role".into(),
+        label: "Role".into(),
+        options: ["customer", "creator", "admin", "owner"].iter().map(|r| (r.to_string(), r.to_string())).collect(),
+        selected: current.as_str().into(),
+    }
+}
+
+pub async fn users(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
+    staff(&ctx)?;
+    let users = ctx.s.identity.list_users(500).await.map_err(PageError::internal)?;
+    let table = Table {
+        key: "users",
+        heading: String::new(),
+        columns: vec!["Name", "Email", "Status", "Joined", "Role"],
+        rows: users
+            .iter()
+            .map(|u| {
+                vec![
+                    t(&u.name),
+                    t(u.email.clone().unwrap_or_default()),
+                    t(&u.status),
+                    t(when(&ctx, u.created_at)),
+                    Cell {
+                        form: Some(CellForm {
+                            action: format!("/admin/users/{}/role", u.id),
+                            hidden: Vec::new(),
+                            select: Some(role_select(&u.id, u.role)),
+                            button: "Change".into(),
+                        }),
+                        ..Default::default()
+                    },
+                ]
+            })
+            .collect(),
+        empty: "No users.",
+    };
+    table_page(&ctx, "Users", "/admin/users", table, None, None, admin_notice(a.notice.as_deref()).map(str::to_string)).await
+}
+
+pub async fn user_role(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    let user = staff(&ctx)?;
+    let role: Role = f.get("role").and_then(|r| r.parse().ok()).ok_or_else(|| PageError::status(StatusCode::UNPROCESSABLE_ENTITY))?;
+    match ctx.s.identity.change_role(&user.actor(), Some(user.user.role), &id, role).await {
+        Ok(_) => Ok(see_other(ctx.jar.clone(), "/admin/users?notice=role")),
+        Err(IdentityError::Forbidden) => Err(PageError::status(StatusCode::FORBIDDEN)),
+        Err(IdentityError::NotFound) => Err(PageError::status(StatusCode::NOT_FOUND)),
+        Err(e) => Err(PageError::from(e)),
+    }
+}
+
+async fn keys_page(ctx: &Ctx, created: Option<String>, form: FormState, notice: Option<&str>) -> PageResult {
+    let user = staff(ctx)?;
+    let keys = ctx.s.identity.list_api_keys(&user.user.id).await.map_err(PageError::internal)?;
+    let table = Table {
+        key: "api-keys",
+        heading: "Your keys".into(),
+        columns: vec!["Name", "Prefix", "Scopes", "Created", "Last used", ""],
+        rows: keys
+            .iter()
+            .map(|k| {
+                vec![
+                    t(&k.name),
+                    t(&k.prefix),
+                    t(k.scopes.join(", ")),
+                    t(when(ctx, k.created_at)),
+                    t(k.last_used_at.map(|w| when(ctx, w)).unwrap_or_else(|| "never".into())),
+                    match k.revoked_at {
+                        Some(at) => t(format!("revoked {}", when(ctx, at))),
+                        None => Cell {
+                            form: Some(CellForm {
+                                action: format!("/admin/api-keys/{}/revoke", k.id),
+                                hidden: Vec::new(),
+                                select: None,
+                                button: "Revoke".into(),
+                            }),
+                            ..Default::default()
+                        },
+                    },
+                ]
+            })
+            .collect(),
+        empty: "No keys yet.",
+    };
+    let extra = Extra {
+        action: "/admin/api-keys".into(),
+        heading: "New key",
+        fields: vec![
+            ("name", "Name", "text", form.value("name").to_string()),
+            ("scopes", "Scopes (space separated)", "text", "orders:read catalog:read".into()),
+        ],
+        button: "Create key",
+    };
+    let page = TablePage {
+        chrome: ctx.chrome("API keys", "admin", None).await,
+        nav: NAV,
+        active: "/admin/api-keys",
+        error: None,
+        notice: created.map(|k| format!("Your new key (shown once, copy it now): {k}")).or(admin_notice(notice).map(str::to_string)),
+        filter: None,
+        extra: Some(extra),
+        form,
+        table,
+    };
+    Ok(ctx.ok(&page))
+}
+
+pub async fn api_keys(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
+    keys_page(&ctx, None, FormState::default(), a.notice.as_deref()).await
+}
+
+pub async fn api_key_create(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    let user = staff(&ctx)?;
+    let scopes: Vec<String> = f.get("scopes").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+    match ctx.s.identity.create_api_key(&user.actor(), &user.user, f.get("name").map(String::as_str).unwrap_or(""), &scopes).await {
+        Ok((_, secret)) => keys_page(&ctx, Some(secret), FormState::default(), None).await,
+        Err(IdentityError::Validation(v)) => {
+            let mut form = FormState::new(f.clone());
+            form.absorb(Some(&v));
+            keys_page(&ctx, None, form, None).await
+        }
+        Err(e) => Err(PageError::from(e)),
+    }
+}
+
+pub async fn api_key_revoke(ctx: Ctx, Path(id): Path<String>) -> PageResult {
+    let user = staff(&ctx)?;
+    ctx.s.identity.revoke_api_key(&user.actor(), &user.user.id, true, &id).await.map_err(|e| match e {
+        IdentityError::NotFound => PageError::status(StatusCode::NOT_FOUND),
+        other => PageError::from(other),
+    })?;
+    Ok(see_other(ctx.jar.clone(), "/admin/api-keys?notice=revoked"))
+}
+
+pub async fn audit(ctx: Ctx) -> PageResult {
+    staff(&ctx)?;
+    let entries = lsn_identity::audit::list(&ctx.s.db, None, None, 200).await.map_err(PageError::internal)?;
+    let table = Table {
+        key: "audit",
+        heading: String::new(),
+        columns: vec!["When", "Who", "Action", "Target", "From"],
+        rows: entries
+            .iter()
+            .map(|e| {
+                vec![
+                    t(when(&ctx, e.at)),
+                    t(&e.actor),
+                    t(&e.action),
+                    t(e.target.clone().unwrap_or_default()),
+                    t(e.ip.clone().unwrap_or_default()),
+                ]
+            })
+            .collect(),
+        empty: "Nothing recorded yet.",
+    };
+    table_page(&ctx, "Audit log", "/admin/audit", table, None, None, None).await
+}
+
+pub async fn jobs(ctx: Ctx) -> PageResult {
+    staff(&ctx)?;
+    let schedules = lsn_ops::schedule::list(&ctx.s.db).await.map_err(PageError::internal)?;
+    let runs = sqlx::query(
+        "SELECT kind, schedule, outcome, started_at, finished_at, error FROM job_runs ORDER BY started_at DESC, id DESC LIMIT 100",
+    )
+    .fetch_all(ctx.s.db.read())
+    .await
+    .map_err(PageError::internal)?;
+    let mut rows: Vec<Vec<Cell>> = schedules
+        .iter()
+        .map(|s| {
+            vec![
+                t(format!("⏱ {}", s.name)),
+                t(format!("{} · {}", s.cron, s.description)),
+                t(s.last_outcome.clone().unwrap_or_else(|| "not run yet".into())),
+                t(s.last_run_at.map(|w| when(&ctx, w)).unwrap_or_default()),
+                t(format!("next {}", when(&ctx, s.next_run_at))),
+            ]
+        })
+        .collect();
+    for r in &runs {
+        let started: i64 = r.try_get(3).unwrap_or(0);
+        let finished: Option<i64> = r.try_get(4).unwrap_or(None);
+        rows.push(vec![
+            t(r.try_get::<String, _>(0).unwrap_or_default()),
+            t(r.try_get::<Option<String>, _>(1).unwrap_or(None).map(|s| format!("schedule {s}")).unwrap_or_default()),
+            t(r.try_get::<String, _>(2).unwrap_or_default()),
+            t(when(&ctx, started)),
+            t(finished
+                .map(|f| {
+                    format!(
+                        "{} ms{}",
+                        f - started,
+                        r.try_get::<Option<String>, _>(5).unwrap_or(None).map(|e| format!(" · {e}")).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default()),
+        ]);
+    }
+    let table = Table {
+        key: "jobs",
+        heading: "Schedules, then the latest runs".into(),
+        columns: vec!["Job", "What", "Outcome", "When", ""],
+        rows,
+        empty: "Nothing yet.",
+    };
+    table_page(&ctx, "Jobs", "/admin/jobs", table, None, None, None).await
+}
+
+pub async fn mailbox(ctx: Ctx) -> PageResult {
+    staff(&ctx)?;
+    let mails = lsn_mail::list_mailbox(&ctx.s.db, None, 100).await.map_err(PageError::internal)?;
+    let table = Table {
+        key: "mailbox",
+        heading: "Mail kept here while no SMTP_URL or SENDGRID_API_KEY is set".into(),
+        columns: vec!["When", "To", "Subject", "Text"],
+        rows: mails.iter().map(|m| vec![t(when(&ctx, m.created_at)), t(&m.to), t(&m.subject), t(&m.text)]).collect(),
+        empty: "No mail yet.",
+    };
+    table_page(&ctx, "Mailbox", "/admin/mailbox", table, None, None, None).await
+}
