@@ -40,13 +40,19 @@ export async function startShop() {
     executablePath: process.env.LSN_CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-dev-shm-usage"],
   });
+  const exited = new Promise((r) => proc.once("exit", r));
   return {
     base,
     browser,
+    /// Stops the server but keeps the browser (to see what a visitor gets when it is gone).
+    async stopServer() {
+      proc.kill("SIGTERM");
+      await exited;
+    },
     async stop() {
       await browser.close();
-      proc.kill("SIGTERM");
-      await new Promise((r) => proc.once("exit", r));
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      await exited;
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -95,3 +95,4 @@ test("the storefront on a 360 px phone", async () => {
   await shot(page, "product-phone");
   await ctx.close();
 });
+

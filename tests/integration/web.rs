@@ -199,6 +199,17 @@ async fn error_pages(app: TestApp) {
     assert_eq!(r.status(), 200);
     assert!(r.headers()["cache-control"].to_str().expect("cc").contains("immutable"));
     assert_eq!(c.get(app.url("/static/lsn.css")).send().await.expect("stale").status(), 404, "only the current name");
+    // The installable app's parts.
+    let r = c.get(app.url("/manifest.webmanifest")).send().await.expect("manifest");
+    assert_eq!(r.headers()["content-type"], "application/manifest+json");
+    let m: serde_json::Value = r.json().await.expect("json");
+    assert_eq!((m["name"].as_str(), m["display"].as_str()), (Some("LSN Live"), Some("standalone")));
+    let r = c.get(app.url("/sw.js")).send().await.expect("sw");
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    let (s, doc) = page(&c, &app, "/offline").await;
+    assert_eq!(s, 200);
+    assert_eq!(all(&doc, "[data-offline] h1"), vec!["You're offline"]);
+    assert_eq!(all(&doc, "[data-cart-count]"), vec!["0"], "nothing personal in the cached page");
 }
 crate::both!(error_pages_and_assets, error_pages);
 

@@ -22,3 +22,8 @@ for (const el of document.querySelectorAll("[data-countdown]")) {
   };
   tick();
 }
+
+// Installable app: the service worker caches static assets and serves an offline page.
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker.register("/sw.js").catch(() => { /* not fatal: the shop works without it */ });
+}

@@ -17,6 +17,8 @@ const FILES: &[Asset] = &[
     Asset { name: "lsn.css", mime: "text/css; charset=utf-8", body: include_bytes!("../../static/lsn.css"), fingerprinted: true },
     Asset { name: "lsn.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../static/lsn.js"), fingerprinted: true },
     Asset { name: "live.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../static/live.js"), fingerprinted: true },
+    Asset { name: "icon-192.png", mime: "image/png", body: include_bytes!("../../static/icon-192.png"), fingerprinted: false },
+    Asset { name: "icon-512.png", mime: "image/png", body: include_bytes!("../../static/icon-512.png"), fingerprinted: false },
     Asset { name: "icon.svg", mime: "image/svg+xml", body: include_bytes!("../../static/icon.svg"), fingerprinted: false },
 ];
 
@@ -54,6 +56,34 @@ pub async fn serve(Path(file): Path<String>) -> Response {
     };
     let cache = if a.fingerprinted { "public, max-age=31536000, immutable" } else { "public, max-age=3600" };
     ([(header::CONTENT_TYPE, a.mime), (header::CACHE_CONTROL, cache)], a.body).into_response()
+}
+
+const SERVICE_WORKER: &[u8] = include_bytes!("../../static/sw.js");
+
+/// The service worker, served from the root so it may control every page.
+pub async fn service_worker() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], SERVICE_WORKER).into_response()
+}
+
+/// The web app manifest (installable on phones and desktops).
+pub async fn manifest(axum::extract::State(s): axum::extract::State<crate::app::AppState>) -> Response {
+    let body = serde_json::json!({
+        "name": s.cfg.shop_name,
+        "short_name": s.cfg.shop_name.chars().take(12).collect::<String>(),
+        "description": "Live shopping: watch the show, chat, buy in one tap.",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#f6f5fb",
+        "theme_color": "#5b2ee0",
+        "icons": [
+            {"src": "/static/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any maskable"},
+            {"src": "/static/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any maskable"},
+            {"src": "/static/icon.svg", "sizes": "any", "type": "image/svg+xml"}
+        ]
+    });
+    ([(header::CONTENT_TYPE, "application/manifest+json"), (header::CACHE_CONTROL, "public, max-age=3600")], body.to_string())
+        .into_response()
 }
 
 #[cfg(test)]

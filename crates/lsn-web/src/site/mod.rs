@@ -74,6 +74,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state.identity.clone(), visitor_csrf))
         .layer(middleware::from_fn(request_scope))
         .route("/static/{file}", get(assets::serve))
+        .route("/sw.js", get(assets::service_worker))
+        .route("/manifest.webmanifest", get(assets::manifest))
+        .route("/offline", get(offline))
 }
 
 tokio::task_local! {
@@ -357,3 +360,19 @@ impl IntoResponse for PageError {
 }
 
 pub type PageResult = Result<Response, PageError>;
+
+#[derive(Template)]
+#[template(path = "offline.html")]
+struct Offline {
+    chrome: Chrome,
+}
+
+/// The page the service worker shows offline: the same for everyone, so it can be cached.
+async fn offline(State(s): State<AppState>) -> Response {
+    let mut chrome = plain_chrome("Offline");
+    chrome.shop_name = s.cfg.shop_name.clone();
+    match (Offline { chrome }).render() {
+        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(e) => PageError::internal(e).into_response(),
+    }
+}
