@@ -27,7 +27,7 @@ struct Inner {
 }
 
 #[derive(Clone, Default)]
-struct FakeStripe(Arc<Mutex<Inner>>);
+pub(crate) struct FakeStripe(Arc<Mutex<Inner>>);
 
 fn stripe_error(status: StatusCode, kind: &str, message: &str, extra: Value) -> (u16, Value) {
     let mut e = json!({"type": kind, "message": message});
@@ -185,7 +185,7 @@ async fn handler(State(f): State<FakeStripe>, Path(path): Path<String>, headers:
     reply((s, v))
 }
 
-async fn fake_stripe() -> (FakeStripe, String) {
+pub(crate) async fn fake_stripe() -> (FakeStripe, String) {
     let f = FakeStripe::default();
     let router = Router::new().route("/{*path}", post(handler)).with_state(f.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -182,6 +182,35 @@ async fn accounts(app: TestApp) {
     )
     .await;
     assert_eq!((s, to.as_str()), (303, "/account"), "only local paths are followed");
+    // Changing the password needs the current one; this session stays signed in.
+    let (_, acct) = page(&c, &app, "/account").await;
+    let csrf = attr(&acct, "[data-password-form] input[name=csrf_token]", "value");
+    let (s, _, doc) = post(
+        &c,
+        &app,
+        "/account/password",
+        &[("csrf_token", &csrf), ("current_password", "nope"), ("password", "another long passphrase")],
+    )
+    .await;
+    assert_eq!(s, 422);
+    assert_eq!(all(&doc, "#e-current_password").len(), 1);
+    let (s, to, _) = post(
+        &c,
+        &app,
+        "/account/password",
+        &[("csrf_token", &csrf), ("current_password", PASSWORD), ("password", "another long passphrase")],
+    )
+    .await;
+    assert_eq!((s, to.as_str()), (303, "/account?notice=password_changed"));
+    assert_eq!(page(&c, &app, "/account").await.0, 200);
+    let r = app
+        .client()
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "ann@example.com", "password": "another long passphrase"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 200, "the new password works");
 }
 crate::both!(account_pages_register_login_logout, accounts);
 
@@ -308,6 +337,29 @@ async fn admin_pages(app: TestApp) {
     assert_eq!((s, to), (303, format!("{url}?notice=stock")));
     let (_, doc) = page(&admin, &app, &url).await;
     assert_eq!(all(&doc, "[data-table=variants] tbody td.num")[1], "12", "5 + 7 available");
+    // A new price keeps the variant's option; a bad one is refused with the input kept.
+    let (s, _, doc) =
+        post(&admin, &app, &format!("{url}/price"), &[("csrf_token", &csrf), ("sku", "BEANIE-RED"), ("price", "12.3.4")]).await;
+    assert_eq!(s, 422);
+    assert_eq!(attr(&doc, "#pr-price", "value"), "12.3.4");
+    let (s, _, _) = post(&admin, &app, &format!("{url}/price"), &[("csrf_token", &csrf), ("sku", "BEANIE-RED"), ("price", "42.50")]).await;
+    assert_eq!(s, 303);
+    let p = app.rt.state.commerce.catalog.get("merino-beanie", true).await.expect("get").expect("product");
+    assert_eq!((p.variants[0].price, p.variants[0].title.as_str()), (4250, "Red"));
+    // Image upload: the token rides in the form's action; without it, or with a fake image, no.
+    let png = b"\x89PNG\r\n\x1a\n0000000000000000".to_vec();
+    let upload = |q: String, bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new()
+            .part("image", reqwest::multipart::Part::bytes(bytes).file_name("x.png").mime_str("image/png").expect("mime"))
+            .text("alt", "A red beanie");
+        admin.post(app.url(&format!("{url}/images{q}"))).multipart(form).send()
+    };
+    assert_eq!(upload(String::new(), png.clone()).await.expect("upload").status(), 403);
+    assert_eq!(upload(format!("?csrf_token={csrf}"), b"not an image".to_vec()).await.expect("upload").status(), 422);
+    let r = upload(format!("?csrf_token={csrf}"), png).await.expect("upload");
+    assert_eq!(r.status(), 303);
+    let (_, doc) = page(&admin, &app, &url).await;
+    assert_eq!(attr(&doc, "[data-images] img", "alt"), "A red beanie");
     // A customer's paid order, refunded in part from its page.
     let c = app.client();
     let (_, p) = page(&c, &app, "/p/merino-beanie").await;
@@ -344,3 +396,45 @@ async fn admin_pages(app: TestApp) {
     assert_eq!(post(&customer, &app, &format!("{ourl}/refund"), &[("csrf_token", &ctoken)]).await.0, 403);
 }
 crate::both!(admin_pages_access_stock_and_refunds, admin_pages);
+
+/// With Stripe keys the payment page uses Stripe's hosted card fields, and LSN refuses raw card
+/// numbers (they must never reach it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_payment_page_uses_hosted_fields() {
+    let (_fake, base) = crate::stripe::fake_stripe().await;
+    let env = [
+        ("STRIPE_SECRET_KEY", "sk_test_fake"),
+        ("STRIPE_API_BASE", base.as_str()),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_fake"),
+        ("VITE_STRIPE_PUBLISHABLE_KEY", "pk_test_fake"),
+    ];
+    let Some(app) = TestApp::spawn(crate::common::Backend::Sqlite, &env).await else { return };
+    let variant = shop(&app).await;
+    let c = app.client();
+    let (_, p) = page(&c, &app, "/p/merino-beanie").await;
+    let token = attr(&p, "input[name=csrf_token]", "value");
+    post(&c, &app, "/cart/add", &[("csrf_token", &token), ("variant", &variant), ("quantity", "1")]).await;
+    let form = [
+        ("csrf_token", token.as_str()),
+        ("email", "s@example.com"),
+        ("name", "S"),
+        ("line1", "1 A St"),
+        ("suburb", "Perth"),
+        ("state", "WA"),
+        ("postcode", "6000"),
+    ];
+    let (s, to, _) = post(&c, &app, "/checkout", &form).await;
+    assert_eq!(s, 303);
+    let r = c.get(app.url(&to)).send().await.expect("pay page");
+    let csp = r.headers()["content-security-policy"].to_str().expect("csp").to_string();
+    assert!(csp.contains("script-src 'self' https://js.stripe.com") && csp.contains("https://api.stripe.com"), "{csp}");
+    let doc = Html::parse_document(&r.text().await.expect("body"));
+    assert_eq!(attr(&doc, "#stripe-form", "data-stripe-key"), "pk_test_fake");
+    assert!(attr(&doc, "#stripe-form", "data-client-secret").contains("_secret_"), "the intent's client secret");
+    assert_eq!(all(&doc, "input[name=card_number]").len(), 0, "no card field of LSN's own");
+    assert_eq!(all(&doc, "script[src='https://js.stripe.com/v3/']").len(), 1);
+    // A card number posted anyway is refused, and nothing is charged.
+    let (s, _, doc) = post(&c, &app, &to, &[("csrf_token", &token), ("card_number", "4242424242424242")]).await;
+    assert_eq!(s, 400);
+    assert_eq!(all(&doc, "[data-payment-error]").len(), 1);
+}

@@ -124,6 +124,13 @@ async fn upload_image(
 ) -> ApiResult<Response> {
     staff(&user, "catalog:write")?;
     let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let img = store_image(&c, &id, ct, &body, q.alt.as_deref().unwrap_or_default()).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "image": img }))).into_response())
+}
+
+/// Checks that `body` is an image of the type it claims, stores it in the media storage and
+/// adds it to the product (the API's upload and the admin's form both come here).
+pub async fn store_image(c: &Commerce, product_id: &str, ct: &str, body: &[u8], alt: &str) -> ApiResult<lsn_catalog::Image> {
     let Some((_, ext)) = IMAGE_TYPES.iter().find(|(t, _)| *t == ct) else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -142,12 +149,12 @@ async fn upload_image(
     }
     let key = format!("{}.{ext}", lsn_core::ids::new_id());
     c.media
-        .put(&key, ct, &body)
+        .put(&key, ct, body)
         .await
         .map_err(|e| ApiError::unavailable("media_storage_unavailable", format!("The image could not be stored: {e}")))?;
-    let alt = q.alt.unwrap_or_default().chars().take(200).collect::<String>();
-    match c.catalog.add_image(&id, &key, ct, body.len() as i64, &alt).await {
-        Ok(img) => Ok((StatusCode::CREATED, Json(json!({ "image": img }))).into_response()),
+    let alt = alt.chars().take(200).collect::<String>();
+    match c.catalog.add_image(product_id, &key, ct, body.len() as i64, &alt).await {
+        Ok(img) => Ok(img),
         Err(e) => {
             c.media.delete(&key).await;
             Err(e.into())

@@ -2,7 +2,7 @@
 //!
 //! A state-changing request (POST, PUT, PATCH, DELETE) that carries the session cookie and no
 //! bearer key must present the session's CSRF token, in the `X-CSRF-Token` header or, for HTML
-//! forms, the `csrf_token` field. The token is an HMAC of the session token under `JWT_SECRET`,
+//! forms, the `csrf_token` field (for file-upload forms, a `csrf_token` query parameter). The token is an HMAC of the session token under `JWT_SECRET`,
 //! so checking it needs no lookup. Any unsafe request whose `Origin` names another site is
 //! refused too (this covers sign-in forms, which have no session yet).
 
@@ -54,12 +54,18 @@ pub async fn protect(State(id): State<Identity>, req: Request, next: Next) -> Re
     if let Some(t) = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()) {
         return if id.csrf_matches(&session, t) { next.run(req).await } else { refused() };
     }
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    // A file upload form carries its token in the action's query (its body is not read here).
+    if content_type.starts_with("multipart/form-data") {
+        let token = url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == "csrf_token")
+            .map(|(_, v)| v.into_owned());
+        return match token {
+            Some(t) if id.csrf_matches(&session, &t) => next.run(req).await,
+            _ => refused(),
+        };
+    }
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
         return refused();
     }
     let (parts, body) = req.into_parts();

@@ -551,6 +551,55 @@ impl Identity {
             .await
     }
 
+    /// A signed-in user changes their password: the current one must match; every other session
+    /// of theirs ends (the one in `keep_session` stays signed in).
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+        current: &str,
+        new_password: &str,
+        keep_session: Option<&str>,
+    ) -> Result<(), IdentityError> {
+        if current.len() > 4096 || new_password.len() > 4096 {
+            return Err(field_error("password", "at most 4096 characters"));
+        }
+        let stored: Option<String> = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(self.db.read())
+            .await?
+            .map(|r| r.try_get::<Option<String>, _>(0))
+            .transpose()?
+            .flatten();
+        if !password::verify_async(current.to_string(), stored).await {
+            return Err(field_error("current_password", "that is not your current password"));
+        }
+        password::check_strength(new_password).map_err(|m| field_error("password", m))?;
+        let hash = password::hash_async(new_password.to_string()).await.map_err(IdentityError::Internal)?;
+        let now = self.now();
+        let (uid, keep, actor) = (user_id.to_string(), keep_session.map(hash_token).unwrap_or_default(), actor.clone());
+        self.db
+            .transaction(move |tx| {
+                let (uid, hash, keep, actor) = (uid.clone(), hash.clone(), keep.clone(), actor.clone());
+                Box::pin(async move {
+                    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                        .bind(&hash)
+                        .bind(now)
+                        .bind(&uid)
+                        .execute(&mut **tx)
+                        .await?;
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                        .bind(&uid)
+                        .bind(&keep)
+                        .execute(&mut **tx)
+                        .await?;
+                    audit::record(&mut **tx, now, &actor, "auth.password_changed", Some(&uid), &json!({})).await?;
+                    Ok::<_, IdentityError>(())
+                })
+            })
+            .await
+    }
+
     // ----- roles and settings -----
 
     /// Changes a user's role. Owners may grant any role but owner; admins may grant customer

@@ -76,9 +76,17 @@ async fn create(State(l): State<Live>, user: AuthUser, JsonBody(input): JsonBody
     Ok((StatusCode::CREATED, Json(json!({ "show": l.create(&user.user, &input).await? }))).into_response())
 }
 
-async fn show(State(l): State<Live>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show(State(l): State<Live>, MaybeUser(user): MaybeUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let show = l.get(&id).await?;
-    let stats = l.stats(&id).await?;
+    let mut stats = l.stats(&id).await?;
+    // Sales figures are the host's and the shop's business only.
+    let insider = user.as_ref().is_some_and(|u| u.user.id == show.host_id || u.user.role.is_staff());
+    if !insider {
+        if let Some(m) = stats.as_object_mut() {
+            m.remove("orders");
+            m.remove("revenue");
+        }
+    }
     Ok(Json(json!({ "show": show, "stats": stats })))
 }
 

@@ -314,10 +314,15 @@ impl Live {
             .await?
             .ok_or(LiveError::NotFound)?
             .try_get(0)?;
+        // Sales attributed to the show (orders placed from its room), paid and net of refunds.
+        let sales = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(amount_paid - amount_refunded), 0) AS BIGINT) FROM orders WHERE show_id = $1 AND paid_at IS NOT NULL")
+            .bind(show_id)
+            .fetch_one(self.db.read())
+            .await?;
         let live_peak = self.hub.existing(show_id).await.map(|r| r.peak_viewers()).unwrap_or(0);
         let current = self.hub.existing(show_id).await.map(|r| r.viewers()).unwrap_or(0);
         Ok(
-            json!({"unique_viewers": r.try_get::<i64, _>(0)?, "watch_time_ms": r.try_get::<i64, _>(1)?, "joins": r.try_get::<i64, _>(2)?, "peak_viewers": peak.max(live_peak), "viewers_now": current}),
+            json!({"unique_viewers": r.try_get::<i64, _>(0)?, "watch_time_ms": r.try_get::<i64, _>(1)?, "joins": r.try_get::<i64, _>(2)?, "peak_viewers": peak.max(live_peak), "viewers_now": current, "orders": sales.try_get::<i64, _>(0)?, "revenue": sales.try_get::<i64, _>(1)?}),
         )
     }
 

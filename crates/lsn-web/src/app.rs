@@ -108,10 +108,13 @@ async fn security_headers(State(s): State<AppState>, req: Request, next: Next) -
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("strict-origin-when-cross-origin"));
-    h.insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data: https:; media-src 'self' https: blob:; connect-src 'self' wss: ws:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
-    );
+    // With Stripe keys the payment page loads Stripe.js and its card fields (iframes) from Stripe.
+    let csp = if s.cfg.provider("STRIPE_SECRET_KEY").is_some() {
+        "default-src 'self'; script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; img-src 'self' data: https:; media-src 'self' https: blob:; connect-src 'self' wss: ws: https://api.stripe.com; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    } else {
+        "default-src 'self'; img-src 'self' data: https:; media-src 'self' https: blob:; connect-src 'self' wss: ws:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    };
+    h.insert("content-security-policy", HeaderValue::from_static(csp));
     if s.cfg.is_production() {
         h.insert("strict-transport-security", HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }

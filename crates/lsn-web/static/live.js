@@ -202,6 +202,20 @@ if (isHost) {
   });
 }
 
+// The host's figures (viewers, orders and sales from this show), refreshed every 10 seconds.
+async function refreshStats() {
+  try {
+    const r = await fetch(`/api/v1/live/shows/${encodeURIComponent(showId)}`, { credentials: "same-origin" });
+    if (!r.ok) return;
+    const { stats } = await r.json();
+    for (const el of root.querySelectorAll("[data-stat]")) {
+      const v = stats?.[el.dataset.stat];
+      if (typeof v === "number") el.textContent = "money" in el.dataset ? money(v) : String(v);
+    }
+  } catch (_) { /* try again next time */ }
+}
+if (isHost) setInterval(refreshStats, 10000);
+
 // ------------------------------------------------------------------ the connection
 function handle(m) {
   if (typeof m.seq === "number" && m.type !== "welcome" && m.type !== "pong" && m.type !== "resync") lastSeq = Math.max(lastSeq ?? 0, m.seq);

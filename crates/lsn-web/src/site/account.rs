@@ -139,16 +139,44 @@ struct Account {
     chrome: Chrome,
     email: String,
     orders: Vec<OrderRow>,
+    addresses: Vec<Vec<String>>,
+    form: FormState,
+    error: Option<String>,
+}
+
+/// An address as lines of text.
+pub fn address_lines(a: &serde_json::Value) -> Vec<String> {
+    let s = |k: &str| a[k].as_str().unwrap_or_default().trim().to_string();
+    [s("name"), s("line1"), s("line2"), format!("{} {} {}", s("suburb"), s("state"), s("postcode")).trim().to_string()]
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 pub async fn account(ctx: Ctx, Query(a): Query<NextArg>) -> PageResult {
+    account_page(&ctx, a.notice.as_deref(), FormState::default(), None).await
+}
+
+async fn account_page(ctx: &Ctx, notice: Option<&str>, form: FormState, error: Option<String>) -> PageResult {
     let Some(user) = &ctx.user else {
         return Ok(see_other(ctx.jar.clone(), "/login?next=/account"));
     };
     let orders = ctx.s.commerce.orders(Some(&user.user.id), None, None, 50).await?;
+    // The distinct addresses of their orders, newest first.
+    let mut addresses: Vec<Vec<String>> = Vec::new();
+    for o in &orders {
+        let lines = address_lines(&o.shipping_address);
+        if !lines.is_empty() && !addresses.contains(&lines) && addresses.len() < 6 {
+            addresses.push(lines);
+        }
+    }
     let tz = ctx.s.cfg.timezone;
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = Account {
-        chrome: ctx.chrome("Your account", "account", a.notice.as_deref()).await,
+        addresses,
+        form,
+        error,
+        chrome: ctx.chrome("Your account", "account", notice).await,
         email: user.user.email.clone().unwrap_or_default(),
         orders: orders
             .iter()
@@ -163,7 +191,24 @@ pub async fn account(ctx: Ctx, Query(a): Query<NextArg>) -> PageResult {
             })
             .collect(),
     };
-    Ok(ctx.ok(&page))
+    Ok(ctx.render(status, &page))
+}
+
+pub async fn change_password(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    let Some(user) = &ctx.user else {
+        return Ok(see_other(ctx.jar.clone(), "/login?next=/account"));
+    };
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
+    let keep = ctx.jar.get(SESSION_COOKIE).map(|c| c.value().to_string());
+    match ctx.s.identity.change_password(&user.actor(), &user.user.id, get("current_password"), get("password"), keep.as_deref()).await {
+        Ok(()) => Ok(see_other(ctx.jar.clone(), "/account?notice=password_changed")),
+        Err(IdentityError::Validation(fields)) => {
+            let mut form = FormState::default();
+            form.absorb(Some(&fields));
+            account_page(&ctx, None, form, Some("Your password was not changed.".into())).await
+        }
+        Err(e) => Err(PageError::from(e)),
+    }
 }
 
 #[derive(Template)]

@@ -57,6 +57,7 @@ fn admin_notice(n: Option<&str>) -> Option<&'static str> {
         "status" => "Status updated.",
         "stock" => "Stock recorded.",
         "saved" => "Saved.",
+        "image" => "Image added.",
         "role" => "Role changed.",
         "revoked" => "Key revoked.",
         _ => return None,
@@ -783,4 +784,94 @@ pub async fn mailbox(ctx: Ctx) -> PageResult {
         empty: "No mail yet.",
     };
     table_page(&ctx, "Mailbox", "/admin/mailbox", table, None, None, None).await
+}
+
+pub async fn product_price(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    staff(&ctx)?;
+    let mut form = FormState::new(f.clone());
+    let price = parse_dollars(f.get("price").map(String::as_str).unwrap_or(""));
+    let compare = parse_dollars(f.get("compare_at_price").map(String::as_str).unwrap_or(""));
+    let (price, compare) = match (price, compare) {
+        (Ok(Some(p)), Ok(c)) => (p, c),
+        (p, c) => {
+            if !matches!(p, Ok(Some(_))) {
+                form.errors.insert("price".into(), p.err().unwrap_or("Enter the price").into());
+            }
+            if let Err(e) = c {
+                form.errors.insert("compare_at_price".into(), e.into());
+            }
+            return product_view(&ctx, &id, form, Some("Check the price.".into()), None).await;
+        }
+    };
+    let p = ctx
+        .s
+        .commerce
+        .catalog
+        .get(&id, true)
+        .await
+        .map_err(PageError::internal)?
+        .ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
+    let sku = f.get("sku").cloned().unwrap_or_default();
+    let Some(v) = p.variants.iter().find(|v| v.sku == sku) else {
+        return product_view(&ctx, &id, form, Some("Choose one of this product's variants.".into()), None).await;
+    };
+    // Everything else about the variant stays as it is.
+    let input = lsn_catalog::VariantInput {
+        sku: v.sku.clone(),
+        title: Some(v.title.clone()),
+        options: v.options.clone(),
+        price,
+        compare_at_price: compare,
+    };
+    let patch = lsn_catalog::ProductPatch { variants: Some(vec![input]), ..Default::default() };
+    match ctx.s.commerce.catalog.update(&id, &patch).await {
+        Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/products/{id}?notice=saved"))),
+        Err(e) => {
+            let api = lsn_core::ApiError::from(e);
+            if api.status.is_server_error() {
+                return Err(PageError::status(api.status));
+            }
+            form.absorb(api.fields.as_ref());
+            product_view(&ctx, &id, form, Some(api.message), None).await
+        }
+    }
+}
+
+pub async fn product_image(ctx: Ctx, Path(id): Path<String>, mut multipart: axum::extract::Multipart) -> PageResult {
+    staff(&ctx)?;
+    let (mut file, mut content_type, mut alt) = (None, String::new(), String::new());
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => {
+                return product_view(
+                    &ctx,
+                    &id,
+                    FormState::default(),
+                    Some("The upload was cut short or too large (2 MB at most).".into()),
+                    None,
+                )
+                .await
+            }
+        };
+        match field.name() {
+            Some("image") => {
+                content_type = field.content_type().unwrap_or_default().to_string();
+                file = field.bytes().await.ok();
+            }
+            Some("alt") => alt = field.text().await.unwrap_or_default(),
+            _ => {}
+        }
+    }
+    let Some(bytes) = file.filter(|b| !b.is_empty()) else {
+        return product_view(&ctx, &id, FormState::default(), Some("Choose an image to upload.".into()), None).await;
+    };
+    match lsn_commerce::routes::store_image(&ctx.s.commerce, &id, &content_type, &bytes, &alt).await {
+        Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/products/{id}?notice=image"))),
+        Err(api) if api.status.is_client_error() && api.status != StatusCode::NOT_FOUND => {
+            product_view(&ctx, &id, FormState::default(), Some(api.message), None).await
+        }
+        Err(api) => Err(PageError::status(api.status)),
+    }
 }

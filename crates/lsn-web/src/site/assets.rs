@@ -19,6 +19,12 @@ const FILES: &[Asset] = &[
     Asset { name: "live.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../static/live.js"), fingerprinted: true },
     Asset { name: "icon-192.png", mime: "image/png", body: include_bytes!("../../static/icon-192.png"), fingerprinted: false },
     Asset { name: "icon-512.png", mime: "image/png", body: include_bytes!("../../static/icon-512.png"), fingerprinted: false },
+    Asset {
+        name: "stripe.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/stripe.js"),
+        fingerprinted: true,
+    },
     Asset { name: "icon.svg", mime: "image/svg+xml", body: include_bytes!("../../static/icon.svg"), fingerprinted: false },
 ];
 

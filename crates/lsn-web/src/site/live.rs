@@ -39,6 +39,8 @@ struct ShowPage {
     reactions: Vec<&'static str>,
     gifts: Vec<(&'static str, &'static str, &'static str)>,
     live_js: String,
+    /// For the host: watching now, unique viewers, orders, sales.
+    stats: (i64, i64, i64, String),
 }
 
 pub struct ReplayLine {
@@ -123,7 +125,10 @@ pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
         .into_iter()
         .rev()
         .collect();
+    let stats = if is_host { ctx.s.live.stats(&id).await.map_err(live_error)? } else { serde_json::Value::Null };
+    let n = |k: &str| stats[k].as_i64().unwrap_or(0);
     let page = ShowPage {
+        stats: (n("viewers_now"), n("unique_viewers"), n("orders"), money(n("revenue"))),
         chrome: ctx.chrome(show.title.clone(), "show", None).await,
         is_host,
         video_url: match &show.video {

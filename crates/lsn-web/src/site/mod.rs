@@ -7,7 +7,7 @@
 //! `lsn_identity::csrf::protect`); a visitor without a session gets a random `lsn_visitor`
 //! cookie and their forms carry its HMAC, checked here by [`visitor_csrf`].
 
-mod account;
+pub(crate) mod account;
 mod admin;
 pub mod assets;
 mod live;
@@ -57,6 +57,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/products/{id}", get(admin::product))
         .route("/admin/products/{id}/status", post(admin::product_status))
         .route("/admin/products/{id}/stock", post(admin::product_stock))
+        .route("/admin/products/{id}/price", post(admin::product_price))
+        .route("/admin/products/{id}/images", post(admin::product_image))
         .route("/admin/shows", get(admin::shows))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/{id}/role", post(admin::user_role))
@@ -69,6 +71,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/register", get(account::register_page).post(account::register_submit))
         .route("/logout", post(account::logout))
         .route("/account", get(account::account))
+        .route("/account/password", post(account::change_password))
         .route("/password/forgot", get(account::forgot_page).post(account::forgot_submit))
         .route("/password/reset", get(account::reset_page).post(account::reset_submit))
         .layer(middleware::from_fn_with_state(state.identity.clone(), visitor_csrf))
@@ -170,6 +173,7 @@ fn notice(name: Option<&str>) -> Option<&'static str> {
         "signed_in" => "Welcome back — you're signed in.",
         "signed_out" => "You're signed out.",
         "password" => "Password changed. Log in with the new one.",
+        "password_changed" => "Password changed. Your other sessions are signed out.",
         _ => return None,
     })
 }
@@ -374,5 +378,28 @@ async fn offline(State(s): State<AppState>) -> Response {
     match (Offline { chrome }).render() {
         Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
         Err(e) => PageError::internal(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn internal_errors_show_only_the_request_id() {
+        let res = REQUEST_ID.scope("req-123".to_string(), async { PageError::internal("secret table is corrupt").into_response() }).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.expect("body");
+        let html = String::from_utf8_lossy(&body);
+        assert!(html.contains("req-123") && html.contains("Something went wrong"), "{html}");
+        assert!(!html.contains("secret table"), "no internal text");
+    }
+
+    #[test]
+    fn form_state_takes_nested_field_errors() {
+        let mut f = FormState::default();
+        f.absorb(Some(&serde_json::json!({"shipping_address.postcode": "2000 is not a VIC postcode"})));
+        assert_eq!(f.error("postcode"), Some("2000 is not a VIC postcode"));
+        assert!(!f.has_error("state"));
     }
 }

@@ -555,8 +555,26 @@ async fn checkout_form(ctx: &Ctx, buying: &Buying, form: FormState, error: Optio
     Ok(ctx.render(status, &page))
 }
 
+/// A signed-in customer's form starts with the address of their latest order.
+async fn prefilled(ctx: &Ctx) -> FormState {
+    let mut values = HashMap::new();
+    if let Some(u) = &ctx.user {
+        if let Ok(orders) = ctx.s.commerce.orders(Some(&u.user.id), None, None, 1).await {
+            if let Some(Value::Object(a)) = orders.first().map(|o| o.shipping_address.clone()) {
+                for k in ["name", "line1", "line2", "suburb", "state", "postcode", "phone"] {
+                    if let Some(v) = a.get(k).and_then(Value::as_str) {
+                        values.insert(k.to_string(), v.to_string());
+                    }
+                }
+            }
+        }
+    }
+    FormState::new(values)
+}
+
 pub async fn checkout_page(ctx: Ctx) -> PageResult {
-    checkout_form(&ctx, &Buying::Cart, FormState::default(), None, StatusCode::OK).await
+    let form = prefilled(&ctx).await;
+    checkout_form(&ctx, &Buying::Cart, form, None, StatusCode::OK).await
 }
 
 async fn deal_offer(ctx: &Ctx, id: &str) -> Result<lsn_commerce::offers::Offer, PageError> {
@@ -568,7 +586,8 @@ async fn deal_offer(ctx: &Ctx, id: &str) -> Result<lsn_commerce::offers::Offer, 
 
 pub async fn deal_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
     let offer = deal_offer(&ctx, &id).await?;
-    checkout_form(&ctx, &Buying::Deal(Box::new(offer)), FormState::default(), None, StatusCode::OK).await
+    let form = prefilled(&ctx).await;
+    checkout_form(&ctx, &Buying::Deal(Box::new(offer)), form, None, StatusCode::OK).await
 }
 
 pub async fn deal_submit(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
@@ -772,22 +791,7 @@ pub async fn order_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
     };
     let payment_ok = o.payment.as_ref().is_some_and(|p| p["status"] == "succeeded");
     let paid = payment_ok || matches!(o.status.as_str(), "paid" | "processing" | "shipped" | "delivered");
-    let a = &o.shipping_address;
-    let address: Vec<String> = [
-        a["name"].as_str().map(str::to_string),
-        a["line1"].as_str().map(str::to_string),
-        a["line2"].as_str().map(str::to_string),
-        Some(format!(
-            "{} {} {}",
-            a["suburb"].as_str().unwrap_or_default(),
-            a["state"].as_str().unwrap_or_default(),
-            a["postcode"].as_str().unwrap_or_default()
-        )),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|l| !l.trim().is_empty())
-    .collect();
+    let address = super::account::address_lines(&o.shipping_address);
     let mut timeline = vec![Step { at: fmt(o.placed_at), text: "Order placed".into() }];
     timeline.extend(o.transitions.iter().map(|t| Step { at: fmt(t.at), text: status_label(&t.to) }));
     let page = OrderPage {
@@ -822,6 +826,7 @@ struct PayPage {
     error: Option<String>,
     idempotency_key: String,
     stripe_key: String,
+    stripe_js: String,
     client_secret: String,
     return_url: String,
     held_until: String,
@@ -851,6 +856,7 @@ async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, 
         error,
         idempotency_key: lsn_core::ids::random_token(16),
         stripe_key: key,
+        stripe_js: super::assets::url("stripe.js"),
         client_secret: secret,
         return_url: format!("{}/orders/{}", ctx.s.cfg.public_url.trim_end_matches('/'), o.number),
         held_until: chrono::DateTime::from_timestamp_millis(o.reserved_until)
