@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Live-room fan-out benchmark against a release build on loopback.
 #
-#   bench/run-live.sh [viewers] [messages_per_second] [seconds]
+#   bench/run-live.sh [viewers] [messages_per_second] [seconds] [protocol: 2 (default) or 1]
 #
 # Starts LSN on a fresh SQLite database, creates a creator and a live show, connects the viewers
 # to its room, has the host chat at the given rate, and prints delivery latency and server memory
 # per viewer. Bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-viewers=${1:-2000}; rate=${2:-50}; seconds=${3:-10}
+viewers=${1:-2000}; rate=${2:-50}; seconds=${3:-10}; protocol=${4:-2}
 port=${LSN_BENCH_PORT:-3901}
 base="http://127.0.0.1:$port"
 cargo build --release -q -p lsn -p lsn-bench
@@ -25,4 +25,4 @@ csrf=$(curl -sf -H "cookie: $cookie" "$base/api/auth/me" | python3 -c 'import sy
 now=$(($(date +%s) * 1000))
 show=$(curl -sf -H "cookie: $cookie" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d "{\"title\":\"Bench Show\",\"scheduled_at\":$now}" "$base/api/v1/live/shows" | python3 -c 'import sys,json; print(json.load(sys.stdin)["show"]["id"])')
 curl -sf -X POST -H "cookie: $cookie" -H "x-csrf-token: $csrf" "$base/api/v1/live/shows/$show/start" >/dev/null
-target/release/lsn-bench --base "$base" --scenario room --show "$show" --cookie "$cookie" --shoppers "$viewers" --rate "$rate" --seconds "$seconds" --pid "$pid" --label "SQLite, one node"
+target/release/lsn-bench --base "$base" --scenario room --show "$show" --cookie "$cookie" --shoppers "$viewers" --rate "$rate" --seconds "$seconds" --pid "$pid" --protocol "$protocol" --label "SQLite, one node, protocol $protocol"

@@ -49,6 +49,9 @@ struct Args {
     /// `room` scenario: the server's process id, to read its memory.
     #[arg(long, default_value_t = 0)]
     pid: u32,
+    /// `room` scenario: the live-room protocol version the viewers speak (1 or 2).
+    #[arg(long, default_value_t = 2)]
+    protocol: u8,
     /// `deal` scenario: units on offer.
     #[arg(long, default_value_t = 100)]
     quantity: i64,
@@ -142,7 +145,9 @@ async fn room(args: &Args) -> anyhow::Result<()> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::Message;
     let ws_base = args.base.replacen("http://", "ws://", 1);
-    let url = format!("{ws_base}/api/v1/live/shows/{}/ws?v=1", args.show);
+    let url = format!("{ws_base}/api/v1/live/shows/{}/ws?v={}", args.show, args.protocol);
+    // Small read buffers, as the server has: tungstenite's default is 128 KiB per connection.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(4096);
     let before = rss_kib(args.pid);
     let latencies: Arc<Mutex<Vec<u32>>> = Arc::default();
     let delivered = Arc::new(AtomicU64::new(0));
@@ -154,16 +159,18 @@ async fn room(args: &Args) -> anyhow::Result<()> {
             let (url, latencies, delivered, connected, stop) =
                 (url.clone(), latencies.clone(), delivered.clone(), connected.clone(), stop.clone());
             tasks.push(tokio::spawn(async move {
-                let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else { return };
+                let Ok((mut ws, _)) = tokio_tungstenite::connect_async_with_config(url, Some(config), false).await else { return };
                 connected.fetch_add(1, Ordering::Relaxed);
                 let mut local = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
                         Ok(Some(Ok(Message::Text(t)))) => {
-                            if let Some(i) = t.find("bench:") {
+                            // Protocol 2 frames carry every chat message of a tick.
+                            let now = epoch_us();
+                            for (i, _) in t.match_indices("bench:") {
                                 let sent: u64 =
                                     t[i + 6..].split(|c: char| !c.is_ascii_digit()).next().and_then(|v| v.parse().ok()).unwrap_or(0);
-                                local.push(((epoch_us().saturating_sub(sent)) / 10) as u32);
+                                local.push(((now.saturating_sub(sent)) / 10) as u32);
                                 delivered.fetch_add(1, Ordering::Relaxed);
                             }
                         }

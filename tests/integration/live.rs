@@ -174,9 +174,9 @@ async fn live_flow(app: TestApp) {
     let mut future = connect(&app, &show, Some(&bcookie), "?since=999999").await;
     until(&mut future, "welcome").await;
     assert_eq!(until(&mut future, "error").await["code"], "sequence_from_future");
-    let mut v2 = connect(&app, &show, None, "?v=2").await;
-    assert_eq!(next(&mut v2).await.expect("frame")["code"], "unsupported_version");
-    assert!(next(&mut v2).await.is_none(), "closed after refusing the version");
+    let mut v3 = connect(&app, &show, None, "?v=3").await;
+    assert_eq!(next(&mut v3).await.expect("frame")["code"], "unsupported_version");
+    assert!(next(&mut v3).await.is_none(), "closed after refusing the version");
 
     // The runbook's procedures.
     let (s, b2) = json(
@@ -716,3 +716,84 @@ async fn rooms_span_two_nodes_through_redis() {
     let _ = redis.kill();
     let _ = redis.wait();
 }
+
+/// A viewer that stops reading is let go (4008) once it falls more than the room's queue behind;
+/// everyone else gets every event, and the slow one can come back and is told to resync.
+async fn slow_viewer(app: TestApp) {
+    let host = app.user("host@example.com", Role::Creator).await;
+    let input = json!({"title": "Busy room", "scheduled_at": app.clock.now_ms() + 60_000});
+    let show = app.rt.state.live.create(&host, &serde_json::from_value(input).expect("input")).await.expect("show").id;
+    let mut slow = connect(&app, &show, None, "").await;
+    let mut fast = connect(&app, &show, None, "").await;
+    until(&mut slow, "welcome").await;
+    until(&mut fast, "welcome").await;
+    let room = app.rt.state.live.hub.room(&show).await.expect("room");
+    // Big events fill the slow viewer's socket buffers quickly; it reads nothing meanwhile.
+    let filler = "x".repeat(4000);
+    let total = 3000;
+    let fast_reader = tokio::spawn(async move {
+        let mut seen = 0;
+        while seen < total {
+            match next(&mut fast).await {
+                Some(v) if v["type"] == "reaction" => seen += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        seen
+    });
+    for _ in 0..total {
+        room.publish("reaction", json!({"emoji": "🔥", "pad": filler}), false).await;
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(fast_reader.await.expect("fast"), total, "a viewer that keeps up gets every event");
+    // The slow viewer now reads: some events, then the close that lets it go.
+    let mut got = 0;
+    let code = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), slow.next()).await.expect("frames") {
+            Some(Ok(Message::Text(_))) => got += 1,
+            Some(Ok(Message::Close(Some(c)))) => break u16::from(c.code),
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(code, 4008, "too slow: reconnect with since");
+    assert!(got < total, "it was let go before the end ({got} of {total})");
+    // Coming back with a sequence number older than the resume window: resync.
+    let mut again = connect(&app, &show, None, "?since=1").await;
+    until(&mut again, "welcome").await;
+    assert!(until(&mut again, "resync").await["seq"].as_i64().expect("seq") >= total);
+}
+both!(slow_viewers_are_let_go_not_waited_for, slow_viewer);
+
+/// Protocol 2: a tick's events arrive as one JSON array, in order, and a catch-up is one array.
+async fn protocol_two(app: TestApp) {
+    let host = app.user("host@example.com", Role::Creator).await;
+    let input = json!({"title": "Ticks", "scheduled_at": app.clock.now_ms() + 60_000});
+    let show = app.rt.state.live.create(&host, &serde_json::from_value(input).expect("input")).await.expect("show").id;
+    let mut v2 = connect(&app, &show, None, "?v=2").await;
+    let w = next(&mut v2).await.expect("welcome");
+    assert_eq!(w["type"], "welcome", "the greeting is a single object");
+    let room = app.rt.state.live.hub.room(&show).await.expect("room");
+    for e in ["❤️", "🔥", "👏"] {
+        room.publish("reaction", json!({"emoji": e}), false).await;
+    }
+    // One tick later: one frame with all three, in order.
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), v2.next()).await.expect("a tick").expect("open").expect("frame");
+    let Message::Text(t) = frame else { panic!("text frame") };
+    let arr: Vec<Value> = serde_json::from_str(&t).expect("an array");
+    assert_eq!(arr.iter().map(|e| e["emoji"].as_str().unwrap_or_default()).collect::<Vec<_>>(), vec!["❤️", "🔥", "👏"]);
+    let last = arr[2]["seq"].as_i64().expect("seq");
+    assert_eq!(arr[0]["seq"].as_i64(), Some(last - 2));
+    // Missed events come back as one array after the greeting.
+    room.publish("reaction", json!({"emoji": "😂"}), false).await;
+    room.publish("reaction", json!({"emoji": "😮"}), false).await;
+    let mut again = connect(&app, &show, None, &format!("?v=2&since={last}")).await;
+    assert_eq!(next(&mut again).await.expect("welcome")["type"], "welcome");
+    let frame =
+        tokio::time::timeout(std::time::Duration::from_secs(5), again.next()).await.expect("catch-up").expect("open").expect("frame");
+    let Message::Text(t) = frame else { panic!("text frame") };
+    let arr: Vec<Value> = serde_json::from_str(&t).expect("an array");
+    assert_eq!(arr.iter().map(|e| e["emoji"].as_str().unwrap_or_default()).collect::<Vec<_>>(), vec!["😂", "😮"]);
+}
+both!(protocol_two_sends_one_array_per_tick, protocol_two);

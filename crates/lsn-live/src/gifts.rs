@@ -136,7 +136,7 @@ impl Live {
                 true,
             )
             .await;
-        Ok(serde_json::from_str(&frame.json).unwrap_or(Value::Null))
+        Ok(serde_json::from_str(frame.json.as_str()).unwrap_or(Value::Null))
     }
 
     /// A host's gift earnings not yet paid out, in cents (what creator payouts will read).

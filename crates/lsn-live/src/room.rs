@@ -3,6 +3,7 @@
 //! writes the timeline to the database in batches (for replays and for resuming past a restart).
 
 use crate::shows::LiveError;
+use axum::extract::ws::Utf8Bytes;
 use lsn_db::{Db, RowExt};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -46,12 +47,36 @@ pub fn filter_profanity(text: &str) -> String {
     out
 }
 
-/// An event as sent: its number and its serialised JSON, shared by every viewer.
+/// An event as sent: its number and its serialised JSON, shared by every viewer (cloning the
+/// text for a viewer is a reference count, not a copy).
 #[derive(Debug)]
 pub struct Frame {
     pub seq: i64,
     pub kind: String,
-    pub json: String,
+    pub json: Utf8Bytes,
+}
+
+/// How often a room sends protocol-2 viewers what happened since the last tick.
+pub const TICK: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Protocol 2: every event of one tick in one frame (a JSON array), encoded once for all viewers.
+#[derive(Debug)]
+pub struct Tick {
+    pub frames: Vec<Arc<Frame>>,
+    pub json: Utf8Bytes,
+}
+
+/// A JSON array of `frames`' texts.
+pub fn array_of<'a>(frames: impl Iterator<Item = &'a Arc<Frame>>) -> Utf8Bytes {
+    let mut out = String::from("[");
+    for (i, f) in frames.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(f.json.as_str());
+    }
+    out.push(']');
+    Utf8Bytes::from(out)
 }
 
 enum Persist {
@@ -69,6 +94,8 @@ struct State {
     banned: HashSet<String>,
     slow_mode_secs: i64,
     pinned: Option<Value>,
+    /// Events since the last tick, when protocol-2 viewers are watching.
+    pending: Vec<Arc<Frame>>,
 }
 
 pub struct Room {
@@ -78,6 +105,7 @@ pub struct Room {
     db: Db,
     clock: lsn_core::SharedClock,
     tx: broadcast::Sender<Arc<Frame>>,
+    ticks: broadcast::Sender<Arc<Tick>>,
     state: Mutex<State>,
     persist: mpsc::Sender<Persist>,
     viewers: AtomicI64,
@@ -148,7 +176,11 @@ impl Room {
             let template = ev.to_string().replacen("\"seq\":0", "\"seq\":__SEQ__", 1);
             match bus.publish(&self.show_id, &template).await {
                 Ok(seq) => {
-                    let frame = Arc::new(Frame { seq, kind: kind.to_string(), json: template.replacen("__SEQ__", &seq.to_string(), 1) });
+                    let frame = Arc::new(Frame {
+                        seq,
+                        kind: kind.to_string(),
+                        json: Utf8Bytes::from(template.replacen("__SEQ__", &seq.to_string(), 1)),
+                    });
                     if persist {
                         let _ = self.persist.send(Persist::Event { seq, kind: kind.to_string(), payload: payload.to_string(), at }).await;
                     }
@@ -166,13 +198,16 @@ impl Room {
                     m.insert(k.clone(), v.clone());
                 }
             }
-            let frame = Arc::new(Frame { seq: st.seq, kind: kind.to_string(), json: ev.to_string() });
+            let frame = Arc::new(Frame { seq: st.seq, kind: kind.to_string(), json: Utf8Bytes::from(ev.to_string()) });
             st.window.push_back(frame.clone());
             while st.window.len() > RESUME_WINDOW {
                 st.window.pop_front();
             }
             // Sent under the lock, so every viewer sees events in sequence order.
             let _ = self.tx.send(frame.clone());
+            if self.ticks.receiver_count() > 0 {
+                st.pending.push(frame.clone());
+            }
             frame
         };
         if persist {
@@ -250,12 +285,31 @@ impl Room {
             _ => {}
         }
         st.seq = st.seq.max(seq);
-        let frame = Arc::new(Frame { seq, kind: kind.to_string(), json: json.to_string() });
+        let frame = Arc::new(Frame { seq, kind: kind.to_string(), json: Utf8Bytes::from(json.to_string()) });
         st.window.push_back(frame.clone());
         while st.window.len() > RESUME_WINDOW {
             st.window.pop_front();
         }
+        if self.ticks.receiver_count() > 0 {
+            st.pending.push(frame.clone());
+        }
         let _ = self.tx.send(frame);
+    }
+
+    /// Sends the events since the last tick to protocol-2 viewers as one shared frame.
+    pub fn flush_tick(&self) {
+        let frames = std::mem::take(&mut self.lock().pending);
+        if frames.is_empty() {
+            return;
+        }
+        let json = array_of(frames.iter());
+        let _ = self.ticks.send(Arc::new(Tick { frames, json }));
+    }
+
+    /// A protocol-2 viewer's subscription (one message per tick) and the number it starts after.
+    pub fn subscribe_ticks(&self) -> (broadcast::Receiver<Arc<Tick>>, i64) {
+        let st = self.lock();
+        (self.ticks.subscribe(), st.seq)
     }
 
     /// Posts a chat message from `user` after the room's rules.
@@ -552,7 +606,7 @@ impl Hub {
             if let (Some(m), Ok(Value::Object(p))) = (ev.as_object_mut(), serde_json::from_str::<Value>(&payload)) {
                 m.extend(p);
             }
-            window.push_back(Arc::new(Frame { seq: s, kind, json: ev.to_string() }));
+            window.push_back(Arc::new(Frame { seq: s, kind, json: Utf8Bytes::from(ev.to_string()) }));
         }
         let mods =
             sqlx::query("SELECT user_id, action FROM live_moderation WHERE show_id = $1").bind(show_id).fetch_all(self.db.read()).await?;
@@ -568,6 +622,8 @@ impl Hub {
         let (ptx, prx) = mpsc::channel(10_000);
         tokio::spawn(persister(self.db.clone(), show_id.to_string(), prx));
         let (tx, _) = broadcast::channel(1024);
+        // About 12 s of ticks; a protocol-2 viewer further behind is let go like a v1 one.
+        let (ticks, _) = broadcast::channel(256);
         let bus = self.bus.get().cloned();
         if let Some(b) = &bus {
             if let Err(e) = b.seed_seq(show_id, seq.unwrap_or(0)).await {
@@ -581,10 +637,24 @@ impl Hub {
             db: self.db.clone(),
             clock: self.clock.clone(),
             tx,
+            ticks,
             state: Mutex::new(state),
             persist: ptx,
             viewers: AtomicI64::new(0),
             peak: AtomicI64::new(peak),
+        });
+        // The room's tick, for as long as the room exists.
+        let weak = Arc::downgrade(&room);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(TICK);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                match weak.upgrade() {
+                    Some(r) => r.flush_tick(),
+                    None => break,
+                }
+            }
         });
         rooms.insert(show_id.to_string(), room.clone());
         Ok(room)

@@ -124,7 +124,7 @@ pub async fn post_message(l: &Live, user: &User, show_id: &str, text: &str) -> A
     }
     let room = l.hub.room(show_id).await?;
     let frame = room.chat(user, text).await.map_err(refusal)?;
-    Ok(serde_json::from_str(&frame.json).unwrap_or(Value::Null))
+    Ok(serde_json::from_str(frame.json.as_str()).unwrap_or(Value::Null))
 }
 
 async fn send_message(
@@ -325,19 +325,65 @@ async fn close(mut socket: WebSocket, code: u16, reason: &str) {
     let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
 }
 
+/// What a viewer's writer waits on: every event (protocol 1) or one message per tick (2).
+enum Feed {
+    Events(tokio::sync::broadcast::Receiver<Arc<Frame>>),
+    Ticks(tokio::sync::broadcast::Receiver<Arc<crate::room::Tick>>),
+}
+
+impl Feed {
+    /// The next batch: its events (protocol 1) or the tick carrying them (2), and
+    /// whether the viewer fell behind while draining. `Err(Some(()))`: too slow; `Err(None)`:
+    /// the room is gone.
+    async fn next(&mut self) -> Result<(Vec<Arc<Frame>>, Option<Arc<crate::room::Tick>>, bool), Option<()>> {
+        use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+        match self {
+            Feed::Events(rx) => {
+                let first = match rx.recv().await {
+                    Ok(f) => f,
+                    Err(RecvError::Lagged(_)) => return Err(Some(())),
+                    Err(RecvError::Closed) => return Err(None),
+                };
+                // Whatever else is already queued goes out with it in one write.
+                let mut batch = vec![first];
+                let mut lagged = false;
+                while batch.len() < 256 {
+                    match rx.try_recv() {
+                        Ok(f) => batch.push(f),
+                        Err(TryRecvError::Lagged(_)) => {
+                            lagged = true;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                Ok((batch, None, lagged))
+            }
+            Feed::Ticks(rx) => match rx.recv().await {
+                Ok(t) => Ok((Vec::new(), Some(t), false)),
+                Err(RecvError::Lagged(_)) => Err(Some(())),
+                Err(RecvError::Closed) => Err(None),
+            },
+        }
+    }
+}
+
 /// One viewer's connection: a writer loop fed by the room's broadcast and by this connection's
 /// own replies, and a reader loop handling what the viewer sends.
 async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, since: Option<i64>, mut socket: WebSocket) {
-    if version != PROTOCOL_VERSION {
-        let _ = socket
-            .send(Message::Text(
-                error_frame("unsupported_version", &format!("This server speaks protocol version {PROTOCOL_VERSION}.")).into(),
-            ))
-            .await;
+    if !(1..=2).contains(&version) {
+        let _ =
+            socket.send(Message::Text(error_frame("unsupported_version", "This server speaks protocol versions 1 and 2.").into())).await;
         return close(socket, 1002, "unsupported protocol version").await;
     }
     // Subscribe first, then read the window: nothing can fall between the two.
-    let (mut events, start_seq) = room.subscribe();
+    let (mut feed, start_seq) = if version == 2 {
+        let (rx, seq) = room.subscribe_ticks();
+        (Feed::Ticks(rx), seq)
+    } else {
+        let (rx, seq) = room.subscribe();
+        (Feed::Events(rx), seq)
+    };
     let mut replies: Vec<String> = Vec::new();
     let mut last_sent = start_seq;
     let mut catch_up: Vec<Arc<Frame>> = Vec::new();
@@ -377,8 +423,14 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
     for r in replies.drain(..) {
         ok = ok && sink.send(Message::Text(r.into())).await.is_ok();
     }
-    for f in catch_up {
-        ok = ok && sink.send(Message::Text(f.json.clone().into())).await.is_ok();
+    if version == 2 {
+        if !catch_up.is_empty() {
+            ok = ok && sink.send(Message::Text(crate::room::array_of(catch_up.iter()))).await.is_ok();
+        }
+    } else {
+        for f in catch_up {
+            ok = ok && sink.send(Message::Text(f.json.clone())).await.is_ok();
+        }
     }
     let (reply_tx, mut reply_rx) = tokio::sync::mpsc::channel::<Message>(64);
     let reader_room = room.clone();
@@ -394,33 +446,36 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
             break;
         }
         tokio::select! {
-            ev = events.recv() => match ev {
-                Ok(first) => {
-                    // Whatever else is already queued goes out with it in one write.
-                    let mut batch = vec![first];
-                    let mut lagged = false;
-                    while batch.len() < 256 {
-                        match events.try_recv() {
-                            Ok(f) => batch.push(f),
-                            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
-                                lagged = true;
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
+            batch = feed.next() => match batch {
+                Ok((own, tick, lagged)) => {
+                    let frames: &[Arc<Frame>] = match &tick {
+                        Some(t) => &t.frames,
+                        None => &own,
+                    };
+                    let shared = tick.as_ref().map(|t| t.json.clone());
+                    let fresh: Vec<&Arc<Frame>> = frames.iter().filter(|f| f.seq > last_sent).collect();
                     let mut end: Option<CloseFrame> = None;
                     let mut failed = false;
-                    for frame in batch {
-                        if frame.seq <= last_sent {
-                            continue;
+                    if let Some(whole) = shared {
+                        // Protocol 2: the tick's shared text, or (rarely, just after joining)
+                        // only the part this viewer has not had yet.
+                        if !fresh.is_empty() {
+                            let text = if fresh.len() == frames.len() { whole } else { crate::room::array_of(fresh.iter().copied()) };
+                            failed = sink.feed(Message::Text(text)).await.is_err();
                         }
-                        last_sent = frame.seq;
-                        if sink.feed(Message::Text(frame.json.clone().into())).await.is_err() {
-                            failed = true;
-                            break;
+                    } else {
+                        for frame in &fresh {
+                            if sink.feed(Message::Text(frame.json.clone())).await.is_err() {
+                                failed = true;
+                                break;
+                            }
                         }
-                        if frame.kind == "user_banned" && me.as_deref().is_some_and(|m| frame.json.contains(&format!("\"user_id\":\"{m}\""))) {
+                    }
+                    if let Some(f) = fresh.last() {
+                        last_sent = f.seq;
+                    }
+                    for frame in &fresh {
+                        if frame.kind == "user_banned" && me.as_deref().is_some_and(|m| frame.json.as_str().contains(&format!("\"user_id\":\"{m}\""))) {
                             end = Some(CloseFrame { code: 4003, reason: "banned from this show".into() });
                             break;
                         }
@@ -443,13 +498,13 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
                         break;
                     }
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                Err(Some(())) => {
                     // A viewer that cannot keep up is let go instead of slowing the room; it
                     // reconnects with its last sequence number and catches up.
                     let _ = sink.send(Message::Close(Some(CloseFrame { code: 4008, reason: "too slow: reconnect with since".into() }))).await;
                     break;
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                Err(None) => break,
             },
             reply = reply_rx.recv() => match reply {
                 Some(m) => {

@@ -38,6 +38,16 @@ impl HttpMetrics {
         h.count += 1;
     }
 
+    /// Since the process started: requests, server errors (5xx), mean latency in milliseconds.
+    pub fn summary(&self) -> (u64, u64, f64) {
+        let r = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        let total: u64 = r.values().sum();
+        let errors: u64 = r.iter().filter(|((_, _, s), _)| *s >= 500).map(|(_, n)| n).sum();
+        let l = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        let (sum, count) = l.values().fold((0.0, 0u64), |(s, c), h| (s + h.sum, c + h.count));
+        (total, errors, if count > 0 { sum / count as f64 * 1000.0 } else { 0.0 })
+    }
+
     pub fn render(&self, out: &mut String) {
         let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
         out.push_str("# HELP lsn_http_requests_total HTTP requests by method, route and status.\n# TYPE lsn_http_requests_total counter\n");

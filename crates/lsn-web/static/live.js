@@ -1,4 +1,4 @@
-// The live show page: one WebSocket to the show's room (docs/live-protocol.md, version 1).
+// The live show page: one WebSocket to the show's room (docs/live-protocol.md, version 2).
 // Reconnects on its own and resumes from the last event it saw, so a short drop loses nothing.
 const root = document.querySelector("[data-live]");
 const $ = (sel) => root.querySelector(sel);
@@ -274,11 +274,15 @@ function connect() {
   if (stopped) return;
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const since = lastSeq !== null ? `&since=${lastSeq}` : "";
-  ws = new WebSocket(`${proto}://${location.host}/api/v1/live/shows/${encodeURIComponent(showId)}/ws?v=1${since}`);
+  ws = new WebSocket(`${proto}://${location.host}/api/v1/live/shows/${encodeURIComponent(showId)}/ws?v=2${since}`);
   root.dataset.connected = "connecting";
   ws.addEventListener("open", () => { retry = 0; root.dataset.connected = "true"; });
   ws.addEventListener("message", (e) => {
-    try { handle(JSON.parse(e.data)); } catch (_) { /* a frame we do not understand */ }
+    try {
+      // Protocol 2: the events of one tick arrive together as an array.
+      const data = JSON.parse(e.data);
+      for (const m of Array.isArray(data) ? data : [data]) handle(m);
+    } catch (_) { /* a frame we do not understand */ }
   });
   ws.addEventListener("close", (e) => {
     root.dataset.connected = "false";

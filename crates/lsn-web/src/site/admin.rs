@@ -181,6 +181,7 @@ struct Dashboard {
     checks: Vec<(&'static str, bool)>,
     backend: &'static str,
     queue: String,
+    traffic: String,
     table: Table,
 }
 
@@ -254,6 +255,10 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
         checks: vec![("database", db_ok), ("migrations", mig_ok)],
         backend: db.backend().name(),
         queue: if queue.is_empty() { "none queued".into() } else { queue },
+        traffic: {
+            let (total, errors, mean) = ctx.s.metrics.summary();
+            format!("since start: {total} requests, {errors} server errors, {mean:.1} ms mean")
+        },
         table: orders_table(&ctx, &recent, "Latest orders"),
     };
     Ok(ctx.ok(&page))
