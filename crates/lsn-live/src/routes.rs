@@ -311,7 +311,7 @@ async fn ws(
     let since = q.since.as_deref().map(|s| s.parse::<i64>().unwrap_or(-1));
     Ok(upgrade
         .read_buffer_size(4096)
-        .write_buffer_size(16 * 1024)
+        .write_buffer_size(4096)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| viewer(l, room, user, version, since, socket)))
@@ -368,6 +368,29 @@ impl Feed {
     }
 }
 
+/// Records the visit and builds the welcome frame; returns it and the visit's id.
+async fn greet(live: &Live, room: &Room, user: Option<&User>, start_seq: i64) -> (serde_json::Value, String) {
+    let viewers = room.joined().await;
+    let viewer_key = user.map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("anon:{}", lsn_core::ids::new_id()));
+    let visit_id = lsn_core::ids::new_id();
+    let _ = sqlx::query("INSERT INTO live_viewers (id, show_id, viewer_key, joined_at) VALUES ($1, $2, $3, $4)")
+        .bind(&visit_id)
+        .bind(&room.show_id)
+        .bind(&viewer_key)
+        .bind(live.clock.now_ms())
+        .execute(live.db.write())
+        .await;
+    let show = live.get(&room.show_id).await.ok();
+    let deal = live.current_deal(&room.show_id).await.ok().flatten();
+    let auction = live.current_auction(&room.show_id).await.ok().flatten();
+    let welcome = json!({
+        "v": PROTOCOL_VERSION, "type": "welcome", "seq": start_seq, "viewers": viewers, "show": show,
+        "pinned": room.pinned(), "slow_mode": room.slow_mode(), "deal": deal, "auction": auction,
+        "you": user.map(|u| json!({"id": u.id, "name": u.name, "host": u.id == room.host_id || u.role.is_staff()})),
+    });
+    (welcome, visit_id)
+}
+
 /// One viewer's connection: a writer loop fed by the room's broadcast and by this connection's
 /// own replies, and a reader loop handling what the viewer sends.
 async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, since: Option<i64>, mut socket: WebSocket) {
@@ -400,24 +423,9 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
             }
         },
     }
-    let viewers = room.joined().await;
-    let viewer_key = user.as_ref().map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("anon:{}", lsn_core::ids::new_id()));
-    let visit_id = lsn_core::ids::new_id();
-    let _ = sqlx::query("INSERT INTO live_viewers (id, show_id, viewer_key, joined_at) VALUES ($1, $2, $3, $4)")
-        .bind(&visit_id)
-        .bind(&room.show_id)
-        .bind(&viewer_key)
-        .bind(live.clock.now_ms())
-        .execute(live.db.write())
-        .await;
-    let show = live.get(&room.show_id).await.ok();
-    let deal = live.current_deal(&room.show_id).await.ok().flatten();
-    let auction = live.current_auction(&room.show_id).await.ok().flatten();
-    let welcome = json!({
-        "v": PROTOCOL_VERSION, "type": "welcome", "seq": start_seq, "viewers": viewers, "show": show,
-        "pinned": room.pinned(), "slow_mode": room.slow_mode(), "deal": deal, "auction": auction,
-        "you": user.as_ref().map(|u| json!({"id": u.id, "name": u.name, "host": u.id == room.host_id || u.role.is_staff()})),
-    });
+    // Boxed, like the clean-up below: their database work is large and done once, and the
+    // task of each of thousands of idle viewers should not keep room for it.
+    let (welcome, visit_id) = Box::pin(greet(&live, &room, user.as_ref(), start_seq)).await;
     let (mut sink, mut stream) = socket.split();
     let mut ok = sink.send(Message::Text(welcome.to_string().into())).await.is_ok();
     for r in replies.drain(..) {
@@ -524,12 +532,15 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
         }
     }
     reader.abort();
-    room.left().await;
-    let _ = sqlx::query("UPDATE live_viewers SET left_at = $1 WHERE id = $2")
-        .bind(live.clock.now_ms())
-        .bind(&visit_id)
-        .execute(live.db.write())
-        .await;
+    Box::pin(async {
+        room.left().await;
+        let _ = sqlx::query("UPDATE live_viewers SET left_at = $1 WHERE id = $2")
+            .bind(live.clock.now_ms())
+            .bind(&visit_id)
+            .execute(live.db.write())
+            .await;
+    })
+    .await;
 }
 
 #[derive(Deserialize)]
@@ -603,7 +614,9 @@ async fn read_loop(
         };
         let reply = match serde_json::from_str::<ClientMessage>(&text) {
             Err(_) => Err(Refusal { code: "malformed", message: "Expected a JSON object with a \"type\".".into() }),
-            Ok(m) => handle(&live, &room, user.as_ref(), m).await,
+            // Boxed: the handlers' database work is large, and an idle viewer's task should not
+            // carry room for it (10,000 viewers each keep this loop alive).
+            Ok(m) => Box::pin(handle(&live, &room, user.as_ref(), m)).await,
         };
         match reply {
             Ok(Some(v)) => {
