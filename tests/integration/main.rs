@@ -9,5 +9,6 @@ mod identity;
 mod live;
 mod platform;
 mod providers;
+mod security;
 mod stripe;
 mod web;

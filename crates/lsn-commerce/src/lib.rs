@@ -43,6 +43,30 @@ pub enum CommerceError {
     Db(#[from] sqlx::Error),
     #[error("{0}")]
     Internal(String),
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
+}
+
+/// Checkouts per customer (signed-in user, cart, or guest email) in [`LIMIT_WINDOW_MS`].
+pub const CHECKOUT_LIMIT: usize = 30;
+/// Payment attempts per order in [`LIMIT_WINDOW_MS`] (card testing tries many cards on one order).
+pub const PAY_LIMIT: usize = 10;
+pub const LIMIT_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+/// Per-node sliding-window limits on checkouts and payment attempts.
+#[derive(Debug)]
+pub struct Limits {
+    pub checkout: lsn_identity::ratelimit::SlidingWindow,
+    pub pay: lsn_identity::ratelimit::SlidingWindow,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            checkout: lsn_identity::ratelimit::SlidingWindow::new(CHECKOUT_LIMIT, LIMIT_WINDOW_MS),
+            pay: lsn_identity::ratelimit::SlidingWindow::new(PAY_LIMIT, LIMIT_WINDOW_MS),
+        }
+    }
 }
 
 impl CommerceError {
@@ -118,6 +142,7 @@ impl From<CommerceError> for ApiError {
             }
             CommerceError::Db(e) => ApiError::internal(e),
             CommerceError::Internal(e) => ApiError::internal(e),
+            CommerceError::RateLimited { retry_after_secs } => ApiError::too_many(retry_after_secs),
         }
     }
 }
@@ -133,6 +158,7 @@ pub struct Commerce {
     pub sandbox: Option<payments::sandbox::Sandbox>,
     pub webhook_secret: String,
     pub media: lsn_catalog::media::MediaStore,
+    pub limits: Arc<Limits>,
 }
 
 impl Commerce {
@@ -148,7 +174,7 @@ impl Commerce {
         let webhook_secret =
             cfg.provider("STRIPE_WEBHOOK_SECRET").map(|s| s.expose().to_string()).unwrap_or_else(|| DEV_WEBHOOK_SECRET.to_string());
         let media = lsn_catalog::media::MediaStore::from_config(&cfg);
-        Self { db, cfg, clock, catalog, provider, sandbox, webhook_secret, media }
+        Self { db, cfg, clock, catalog, provider, sandbox, webhook_secret, media, limits: Arc::new(Limits::default()) }
     }
 
     /// Jobs this crate runs.

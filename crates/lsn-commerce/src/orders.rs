@@ -337,6 +337,14 @@ impl Commerce {
             (Some(e), None) => e,
             (None, None) => return Err(CommerceError::Validation(json!({"email": "required for guest checkout"}))),
         };
+        // Checkouts per customer: the signed-in user, else the cart, else (a guest buying a
+        // deal) the address the receipt goes to.
+        let who = match (user, &source) {
+            (Some(u), _) => format!("user:{}", u.id),
+            (None, Source::Cart(cart)) => format!("cart:{cart}"),
+            (None, Source::Offer { .. }) => format!("email:{}", email.to_lowercase()),
+        };
+        self.limits.checkout.hit(&who, self.clock.now_ms()).map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
         if !["standard", "express"].contains(&input.shipping_method.as_str()) {
             return Err(CommerceError::Validation(json!({"shipping_method": "standard or express"})));
         }
@@ -538,6 +546,8 @@ impl Commerce {
             "cancelled" => return Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again.")),
             _ => return Err(CommerceError::rule("already_paid", "This order is already paid.")),
         }
+        // Card testing tries card after card on one order: a few attempts, then wait.
+        self.limits.pay.hit(order_id, self.clock.now_ms()).map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
         if matches!(method, PaymentMethod::TestCard(_)) && self.sandbox.is_none() {
             return Err(CommerceError::rule(
                 "card_number_not_accepted",

@@ -1,0 +1,221 @@
+//! Security checks as tests (docs/security.md maps them to the OWASP API Security Top 10):
+//! headers, cookie flags, an authorization matrix, object-level access, injection payloads that
+//! stay inert, and the checkout and payment rate limits.
+
+use crate::both;
+use crate::common::{json, TestApp, PASSWORD};
+use lsn_identity::Role;
+use serde_json::json;
+
+async fn headers_and_cookies(app: TestApp) {
+    for path in ["/", "/api/v1/products", "/no/such/page", "/api/nope"] {
+        let r = reqwest::get(app.url(path)).await.expect("get");
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().expect("csp");
+        assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert!(h.contains_key("referrer-policy"), "{path}");
+        assert!(!h.contains_key("strict-transport-security"), "HSTS only in production");
+        assert!(h.contains_key("x-request-id"), "{path}");
+    }
+    // Every cookie LSN sets is HttpOnly and SameSite=Lax with a path.
+    app.user("cookie@example.com", Role::Customer).await;
+    let login = reqwest::Client::new()
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "cookie@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    let visit = reqwest::get(app.url("/")).await.expect("home");
+    let p = app.product(json!({"title": "Cookie Jar", "status": "active", "variants": [{"sku": "JAR", "price": 500}]})).await;
+    app.stock(&p.variants[0].id, 3).await;
+    let cart =
+        reqwest::Client::new().post(app.url("/api/v1/cart/items")).json(&json!({"sku": "JAR", "quantity": 1})).send().await.expect("cart");
+    for r in [&login, &visit, &cart] {
+        let cookies: Vec<String> = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().expect("cookie").to_string()).collect();
+        assert!(!cookies.is_empty());
+        for c in cookies {
+            assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Path=/"), "{c}");
+        }
+    }
+}
+both!(security_headers_and_cookie_flags, headers_and_cookies);
+
+async fn authorization_matrix(app: TestApp) {
+    app.user("cust@example.com", Role::Customer).await;
+    app.user("other@example.com", Role::Customer).await;
+    app.user("maker@example.com", Role::Creator).await;
+    app.user("boss@example.com", Role::Admin).await;
+    let p = app.product(json!({"title": "Matrix Mug", "status": "active", "variants": [{"sku": "MUG", "price": 1500}]})).await;
+    app.stock(&p.variants[0].id, 20).await;
+    let anon = app.client();
+    let (cust, cust_csrf) = app.login("cust@example.com").await;
+    let (other, other_csrf) = app.login("other@example.com").await;
+    let (maker, maker_csrf) = app.login("maker@example.com").await;
+    let (boss, boss_csrf) = app.login("boss@example.com").await;
+    // The customer's order, to check object-level access.
+    cust.post(app.url("/api/v1/cart/items"))
+        .header("x-csrf-token", &cust_csrf)
+        .json(&json!({"sku": "MUG", "quantity": 1}))
+        .send()
+        .await
+        .expect("add");
+    let addr = json!({"name": "C", "line1": "1 A St", "suburb": "Perth", "state": "WA", "postcode": "6000"});
+    let (s, co) = json(
+        cust.post(app.url("/api/v1/checkout"))
+            .header("x-csrf-token", &cust_csrf)
+            .json(&json!({"shipping_address": addr}))
+            .send()
+            .await
+            .expect("co"),
+    )
+    .await;
+    assert_eq!(s, 201, "{co}");
+    let order = co["order"]["id"].as_str().expect("id").to_string();
+
+    // (path, anonymous, customer, other customer, creator, admin)
+    let gets: Vec<(String, [u16; 5])> = vec![
+        ("/api/v1/admin/users".into(), [401, 403, 403, 403, 200]),
+        ("/api/v1/admin/audit".into(), [401, 403, 403, 403, 200]),
+        ("/api/v1/admin/mailbox".into(), [401, 403, 403, 403, 200]),
+        ("/api/v1/admin/jobs/queue".into(), [401, 403, 403, 403, 200]),
+        ("/api/v1/admin/tasks".into(), [401, 403, 403, 403, 200]),
+        ("/api/v1/discounts".into(), [401, 403, 403, 403, 200]),
+        ("/api/v1/inventory/MUG".into(), [401, 403, 403, 403, 200]),
+        ("/api/v1/orders".into(), [401, 200, 200, 200, 200]),
+        (format!("/api/v1/orders/{order}"), [401, 200, 404, 404, 200]),
+        ("/api/v1/api-keys".into(), [401, 403, 403, 403, 200]),
+        ("/api/v1/products".into(), [200, 200, 200, 200, 200]),
+        ("/admin".into(), [401, 403, 403, 403, 200]),
+        ("/admin/orders".into(), [401, 403, 403, 403, 200]),
+        ("/admin/users".into(), [401, 403, 403, 403, 200]),
+        ("/account".into(), [303, 200, 200, 200, 200]),
+    ];
+    let who = [&anon, &cust, &other, &maker, &boss];
+    for (path, expected) in &gets {
+        for (i, c) in who.iter().enumerate() {
+            let s = c.get(app.url(path)).send().await.expect("get").status().as_u16();
+            assert_eq!(s, expected[i], "GET {path} as #{i}");
+        }
+    }
+    // Writes: (path, body, expected per caller), each with its own CSRF token.
+    let csrfs = ["", cust_csrf.as_str(), other_csrf.as_str(), maker_csrf.as_str(), boss_csrf.as_str()];
+    let posts: Vec<(String, serde_json::Value, [u16; 5])> = vec![
+        ("/api/v1/products".into(), json!({"title": "X", "variants": [{"sku": "X-1", "price": 100}]}), [401, 403, 403, 403, 201]),
+        ("/api/v1/inventory/receive".into(), json!({"sku": "MUG", "bin": "A-01-1", "quantity": 1}), [401, 403, 403, 403, 200]),
+        (
+            "/api/v1/live/shows".into(),
+            json!({"title": "S", "scheduled_at": chrono::Utc::now().timestamp_millis() + 60_000}),
+            [401, 403, 403, 201, 201],
+        ),
+        (format!("/api/v1/orders/{order}/status"), json!({"status": "processing"}), [401, 403, 403, 403, 409]),
+        // Allowed to the admin, but an unpaid order has nothing to refund.
+        (format!("/api/v1/orders/{order}/refunds"), json!({"amount": 100}), [401, 403, 403, 403, 400]),
+    ];
+    for (path, body, expected) in &posts {
+        for (i, c) in who.iter().enumerate() {
+            let mut req = c.post(app.url(path)).json(body);
+            if !csrfs[i].is_empty() {
+                req = req.header("x-csrf-token", csrfs[i]);
+            }
+            let s = req.send().await.expect("post").status().as_u16();
+            assert_eq!(s, expected[i], "POST {path} as #{i}");
+        }
+    }
+    // Another customer cannot cancel or pay someone else's order.
+    let s = other
+        .post(app.url(&format!("/api/v1/orders/{order}/cancel")))
+        .header("x-csrf-token", &other_csrf)
+        .send()
+        .await
+        .expect("cancel")
+        .status();
+    assert_eq!(s, 404);
+    let s = other
+        .post(app.url(&format!("/api/v1/orders/{order}/pay")))
+        .header("x-csrf-token", &other_csrf)
+        .json(&json!({"card_number": "4242424242424242"}))
+        .send()
+        .await
+        .expect("pay")
+        .status();
+    assert_eq!(s, 404);
+}
+both!(authorization_matrix_by_role_and_owner, authorization_matrix);
+
+async fn injection_is_inert(app: TestApp) {
+    app.user("boss@example.com", Role::Admin).await;
+    let (boss, csrf) = app.login("boss@example.com").await;
+    let sqli = "Robert'); DROP TABLE products; -- \" OR 1=1";
+    let xss = "<script>alert('x')</script><img src=x onerror=alert(1)>";
+    let (s, p) = json(
+        boss.post(app.url("/api/v1/products"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"title": format!("{sqli} {xss}"), "status": "active", "description": xss, "tags": ["x' OR 1=1 --"], "variants": [{"sku": "INJ-1", "price": 100}]}))
+            .send()
+            .await
+            .expect("create"),
+    )
+    .await;
+    assert_eq!(s, 201, "{p}");
+    let slug = p["product"]["slug"].as_str().expect("slug").to_string();
+    assert_eq!(p["product"]["title"], format!("{sqli} {xss}"), "stored as text");
+    // Search with the payloads: answers normally and the table is still there.
+    for q in [sqli, xss, "%", "_", "' OR '1'='1", "\\", "\"\""] {
+        let r = reqwest::get(app.url(&format!("/api/v1/products?q={}", url_encode(q)))).await.expect("search");
+        assert_eq!(r.status(), 200, "{q}");
+        let r = reqwest::get(app.url(&format!("/search?q={}", url_encode(q)))).await.expect("page");
+        assert_eq!(r.status(), 200, "{q}");
+        assert!(!r.text().await.expect("html").contains("<script>alert"), "{q} is escaped on the page");
+    }
+    let (_, list) = json(reqwest::get(app.url("/api/v1/products")).await.expect("list")).await;
+    assert!(!list["items"].as_array().expect("items").is_empty(), "products survived");
+    // The product page shows the text, escaped.
+    let html = reqwest::get(app.url(&format!("/p/{slug}"))).await.expect("page").text().await.expect("html");
+    assert!(!html.contains("<script>alert") && !html.contains("<img src=x"), "escaped");
+    assert!(html.contains("&#60;script&#62;alert(") || html.contains("&lt;script&gt;alert("), "shown as text");
+}
+both!(injection_payloads_stay_inert_text, injection_is_inert);
+
+fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn rate_limits(app: TestApp) {
+    let p = app.product(json!({"title": "Limit Lamp", "status": "active", "variants": [{"sku": "LL", "price": 1000}]})).await;
+    app.stock(&p.variants[0].id, 100).await;
+    let c = app.client();
+    c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "LL", "quantity": 1})).send().await.expect("add");
+    let body = json!({"email": "limit@example.com", "shipping_address": {"name": "L", "line1": "1 A St", "suburb": "Perth", "state": "WA", "postcode": "6000"}});
+    let mut first = None;
+    for i in 0..lsn_commerce::CHECKOUT_LIMIT {
+        let (s, co) = json(c.post(app.url("/api/v1/checkout")).json(&body).send().await.expect("checkout")).await;
+        assert_eq!(s, 201, "checkout {i}: {co}");
+        first.get_or_insert((co["order"]["id"].as_str().expect("id").to_string(), co["order_token"].as_str().expect("token").to_string()));
+    }
+    let r = c.post(app.url("/api/v1/checkout")).json(&body).send().await.expect("checkout");
+    assert_eq!(r.status(), 429, "one checkout too many");
+    assert!(r.headers().contains_key("retry-after"));
+    // Card testing: declines on one order, then it must wait.
+    let (order, token) = first.expect("an order");
+    for _ in 0..lsn_commerce::PAY_LIMIT {
+        let r = c
+            .post(app.url(&format!("/api/v1/orders/{order}/pay")))
+            .header("x-order-token", &token)
+            .json(&json!({"card_number": "4000000000000002"}))
+            .send()
+            .await
+            .expect("pay");
+        assert_eq!(r.status(), 402);
+    }
+    let r = c
+        .post(app.url(&format!("/api/v1/orders/{order}/pay")))
+        .header("x-order-token", &token)
+        .json(&json!({"card_number": "4000000000000002"}))
+        .send()
+        .await
+        .expect("pay");
+    assert_eq!(r.status(), 429);
+}
+both!(checkout_and_payment_rate_limits_trip, rate_limits);
