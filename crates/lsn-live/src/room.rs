@@ -680,3 +680,24 @@ mod tests {
         assert_eq!(super::filter_profanity("Scunthorpe classic"), "Scunthorpe classic");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The filter keeps the text's length and everything that is not a blocked word.
+        #[test]
+        fn profanity_filter_keeps_length(text in ".{0,300}") {
+            let out = super::filter_profanity(&text);
+            prop_assert_eq!(out.chars().count(), text.chars().count());
+        }
+
+        /// Any text frame from a client is parsed into a message or refused, never a panic.
+        #[test]
+        fn any_frame_is_answered(text in ".{0,500}") {
+            let _ = serde_json::from_str::<serde_json::Value>(&text);
+            let _ = super::filter_profanity(&text);
+        }
+    }
+}

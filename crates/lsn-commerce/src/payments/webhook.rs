@@ -209,3 +209,38 @@ mod tests {
         assert!(matches!(verify(Some("t=abc,v1=00"), body, "whsec_test", 0), Err(WebhookError::BadSignature)));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::{sign, verify, TOLERANCE_SECS};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever arrives in the header or body, verification answers; it never panics.
+        #[test]
+        fn any_header_is_answered(header in ".{0,200}", body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = verify(Some(&header), &body, "whsec_test", 1_700_000_000);
+        }
+
+        /// A correct signature within the tolerance verifies, among other parts and other v1 values.
+        #[test]
+        fn signed_bodies_verify(body in proptest::collection::vec(any::<u8>(), 0..300), skew in -TOLERANCE_SECS..=TOLERANCE_SECS, secret in "[a-zA-Z0-9_]{1,40}") {
+            let now = 1_700_000_000;
+            let t = now + skew;
+            let header = format!("t={t},v0=abc,v1={},v1={}", "0".repeat(64), sign(&secret, t, &body));
+            prop_assert!(verify(Some(&header), &body, &secret, now).is_ok());
+        }
+
+        /// Any change to the body, or a timestamp outside the tolerance, fails.
+        #[test]
+        fn tampering_fails(body in proptest::collection::vec(any::<u8>(), 1..300), at in 0usize..300, flip in 1u8..=255, late in (TOLERANCE_SECS + 1)..100_000) {
+            let now = 1_700_000_000;
+            let header = format!("t={now},v1={}", sign("whsec_test", now, &body));
+            let mut changed = body.clone();
+            let i = at % changed.len();
+            changed[i] ^= flip;
+            prop_assert!(verify(Some(&header), &changed, "whsec_test", now).is_err());
+            prop_assert!(verify(Some(&header), &body, "whsec_test", now + late).is_err());
+        }
+    }
+}

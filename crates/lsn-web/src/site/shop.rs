@@ -907,3 +907,25 @@ pub async fn pay_submit(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fiel
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::parse_dollars;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Amounts as a person types them come back as the same cents.
+        #[test]
+        fn dollars_round_trip(cents in 0i64..1_000_000_000) {
+            let typed = format!("{}.{:02}", cents / 100, cents % 100);
+            prop_assert_eq!(parse_dollars(&typed), Ok(Some(cents)));
+            prop_assert_eq!(parse_dollars(&format!("${typed}")), Ok(Some(cents)));
+        }
+
+        /// Anything else is refused or read, never a panic.
+        #[test]
+        fn any_text_is_answered(text in ".{0,40}") {
+            let _ = parse_dollars(&text);
+        }
+    }
+}
