@@ -52,6 +52,14 @@ struct Args {
     /// `room` scenario: the live-room protocol version the viewers speak (1 or 2).
     #[arg(long, default_value_t = 2)]
     protocol: u8,
+    /// `load` scenario: the runbook's load test, `normal` (100 users), `peak` (500), `stress`
+    /// (1,000) or `spike` (100, then 1,000 after a third of the run).
+    #[arg(long, default_value = "normal")]
+    profile: String,
+    /// `load` scenario: a virtual user's pause between steps, in milliseconds (k6 scripts
+    /// customarily `sleep(1)`); 0 hammers the server in a closed loop.
+    #[arg(long, default_value_t = 1000)]
+    think_ms: u64,
     /// `deal` scenario: units on offer.
     #[arg(long, default_value_t = 100)]
     quantity: i64,
@@ -296,15 +304,29 @@ async fn step(
 
 /// One shopper's journey; true when the order was paid.
 async fn journey(base: &str, sku: &str, samples: &Samples, counters: &Counters, browse: bool) -> bool {
+    journey_with_pauses(base, sku, samples, counters, browse, Duration::ZERO).await
+}
+
+/// A shopper's journey with a pause (`think`) before each step, as a person reads the page.
+async fn journey_with_pauses(base: &str, sku: &str, samples: &Samples, counters: &Counters, browse: bool, think: Duration) -> bool {
+    let pause = || async move {
+        if !think.is_zero() {
+            tokio::time::sleep(think).await;
+        }
+    };
     let c = match reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(2).build() {
         Ok(c) => c,
         Err(_) => return false,
     };
     if browse {
+        pause().await;
         step(&c, samples, counters, "browse", c.get(format!("{base}/api/v1/products?limit=24"))).await;
+        pause().await;
         step(&c, samples, counters, "search", c.get(format!("{base}/api/v1/products?q=bench&in_stock=true"))).await;
+        pause().await;
         step(&c, samples, counters, "product", c.get(format!("{base}/api/v1/products/bench-tee"))).await;
     }
+    pause().await;
     let Some((s, _)) =
         step(&c, samples, counters, "add_to_cart", c.post(format!("{base}/api/v1/cart/items")).json(&json!({"sku": sku, "quantity": 1})))
             .await
@@ -320,6 +342,7 @@ async fn journey(base: &str, sku: &str, samples: &Samples, counters: &Counters, 
         return false;
     }
     let address: Value = serde_json::from_str(ADDRESS).unwrap_or(Value::Null);
+    pause().await;
     let Some((s, co)) = step(
         &c,
         samples,
@@ -341,6 +364,7 @@ async fn journey(base: &str, sku: &str, samples: &Samples, counters: &Counters, 
     }
     let id = co["order"]["id"].as_str().unwrap_or_default();
     let token = co["order_token"].as_str().unwrap_or_default();
+    pause().await;
     let Some((s, _)) = step(
         &c,
         samples,
@@ -446,10 +470,135 @@ async fn main() -> anyhow::Result<()> {
                 .collect();
             futures::future::join_all(tasks).await;
         }
+        "load" => return load(&args).await,
         "room" => return room(&args).await,
         "deal" => return deal(&args).await,
-        other => anyhow::bail!("unknown scenario {other:?} (checkout, contention or room)"),
+        other => anyhow::bail!("unknown scenario {other:?} (checkout, contention, load, room or deal)"),
     }
     report(&args.label, &args.scenario, args.shoppers, started.elapsed().as_secs_f64(), &samples, &counters);
+    Ok(())
+}
+
+/// The runbook's load test (Phase 4): virtual users for a bounded time, each a shopper going
+/// through browse → search → product → cart → checkout → pay again and again, except every
+/// fifth, who watches the live show (`--show`) while the host chats (`--cookie`). Prints the
+/// step latencies and the runbook's targets table with the measured value beside each target.
+async fn load(args: &Args) -> anyhow::Result<()> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let (first, then) = match args.profile.as_str() {
+        "normal" => (100, 100),
+        "peak" => (500, 500),
+        "stress" => (1000, 1000),
+        "spike" => (100, 1000),
+        other => anyhow::bail!("unknown profile {other:?} (normal, peak, stress or spike)"),
+    };
+    let samples: Samples = Arc::default();
+    let counters = Arc::new(Counters { orders: AtomicU64::new(0), errors: AtomicU64::new(0), requests: AtomicU64::new(0), sold_out: AtomicU64::new(0) });
+    let active = Arc::new(AtomicU64::new(0));
+    let peak_users = Arc::new(AtomicU64::new(0));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let seconds = args.seconds.clamp(3, 600);
+    let deadline = started + Duration::from_secs(seconds);
+    let ws_url = format!("{}/api/v1/live/shows/{}/ws?v=2", args.base.replacen("http://", "ws://", 1), args.show);
+    let think = Duration::from_millis(args.think_ms.min(60_000));
+    let spawn_user = |i: usize| {
+        let (base, sku, samples, counters, active, peak_users, delivered, ws_url, think) = (
+            args.base.clone(),
+            args.sku.clone(),
+            samples.clone(),
+            counters.clone(),
+            active.clone(),
+            peak_users.clone(),
+            delivered.clone(),
+            ws_url.clone(),
+            think,
+        );
+        let viewer = !args.show.is_empty() && i % 5 == 4;
+        tokio::spawn(async move {
+            let now = active.fetch_add(1, Ordering::Relaxed) + 1;
+            peak_users.fetch_max(now, Ordering::Relaxed);
+            if viewer {
+                let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+                match tokio_tungstenite::connect_async_with_config(ws_url, Some(config), false).await {
+                    Ok((mut ws, _)) => {
+                        while Instant::now() < deadline {
+                            match tokio::time::timeout(Duration::from_millis(250), ws.next()).await {
+                                Ok(Some(Ok(Message::Text(t)))) => {
+                                    delivered.fetch_add(t.matches("\"type\":\"chat\"").count() as u64, Ordering::Relaxed);
+                                }
+                                Ok(Some(Ok(_))) | Err(_) => {}
+                                _ => {
+                                    counters.errors.fetch_add(1, Ordering::Relaxed);
+                                    break;
+                                }
+                            }
+                        }
+                        let _ = ws.close(None).await;
+                    }
+                    Err(_) => {
+                        counters.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            } else {
+                while Instant::now() < deadline {
+                    journey_with_pauses(&base, &sku, &samples, &counters, true, think).await;
+                }
+            }
+            active.fetch_sub(1, Ordering::Relaxed);
+        })
+    };
+    let mut tasks: Vec<_> = (0..first).map(spawn_user).collect();
+    // The host chats five times a second for the viewers.
+    let chat = if args.show.is_empty() || args.cookie.is_empty() {
+        None
+    } else {
+        let mut req = ws_url.clone().into_client_request()?;
+        req.headers_mut().insert("cookie", args.cookie.parse()?);
+        let (host, _) = tokio_tungstenite::connect_async(req).await?;
+        let (mut tx, mut rx) = host.split();
+        tokio::spawn(async move { while rx.next().await.is_some() {} });
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            while Instant::now() < deadline {
+                tick.tick().await;
+                if tx.send(Message::Text(json!({"type": "chat", "text": "load test"}).to_string().into())).await.is_err() {
+                    break;
+                }
+            }
+        }))
+    };
+    if then > first {
+        tokio::time::sleep(Duration::from_secs(seconds / 3)).await;
+        tasks.extend((first..then).map(spawn_user));
+    }
+    futures::future::join_all(tasks).await;
+    if let Some(c) = chat {
+        c.abort();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let label = format!("{} — profile {}, {} ms between steps", args.label, args.profile, args.think_ms);
+    report(&label, "load", then, elapsed, &samples, &counters);
+    let mut all: Vec<u32> = samples.lock().unwrap_or_else(|e| e.into_inner()).values().flatten().copied().collect();
+    all.sort_unstable();
+    let requests = counters.requests.load(Ordering::Relaxed);
+    let errors = counters.errors.load(Ordering::Relaxed);
+    let (p95, p99) = (pct(&all, 95.0), pct(&all, 99.0));
+    let error_rate = if requests == 0 { 0.0 } else { errors as f64 * 100.0 / requests as f64 };
+    let rps = requests as f64 / elapsed;
+    let users = peak_users.load(Ordering::Relaxed);
+    let yes = |ok: bool| if ok { "yes" } else { "**no**" };
+    println!("\n#### Runbook targets — profile {} ({} users{})\n", args.profile, then, if then > first { format!(", from {first}") } else { String::new() });
+    println!("| metric | target | acceptable | measured | target met? |\n|---|---|---|---|---|");
+    println!("| response time p95 | < 500 ms | < 1,000 ms | {p95:.0} ms | {} |", yes(p95 < 500.0));
+    println!("| response time p99 | < 1,000 ms | < 2,000 ms | {p99:.0} ms | {} |", yes(p99 < 1000.0));
+    println!("| error rate | < 0.1 % | < 1 % | {error_rate:.3} % | {} |", yes(error_rate < 0.1));
+    println!("| throughput | > 100 req/s | > 50 req/s | {rps:.0} req/s | {} |", yes(rps > 100.0));
+    let watching = if args.show.is_empty() { 0 } else { then / 5 };
+    let users_met = if then > 500 { yes(users > 500).to_string() } else { format!("— (this profile has {then})") };
+    println!("| concurrent users | > 500 | > 200 | {users} (watching the show: {watching}) | {users_met} |");
+    println!("| (live chat messages delivered to viewers) | {} | |", delivered.load(Ordering::Relaxed));
     Ok(())
 }
