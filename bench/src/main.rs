@@ -495,7 +495,12 @@ async fn load(args: &Args) -> anyhow::Result<()> {
         other => anyhow::bail!("unknown profile {other:?} (normal, peak, stress or spike)"),
     };
     let samples: Samples = Arc::default();
-    let counters = Arc::new(Counters { orders: AtomicU64::new(0), errors: AtomicU64::new(0), requests: AtomicU64::new(0), sold_out: AtomicU64::new(0) });
+    let counters = Arc::new(Counters {
+        orders: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        requests: AtomicU64::new(0),
+        sold_out: AtomicU64::new(0),
+    });
     let active = Arc::new(AtomicU64::new(0));
     let peak_users = Arc::new(AtomicU64::new(0));
     let delivered = Arc::new(AtomicU64::new(0));
@@ -590,7 +595,12 @@ async fn load(args: &Args) -> anyhow::Result<()> {
     let rps = requests as f64 / elapsed;
     let users = peak_users.load(Ordering::Relaxed);
     let yes = |ok: bool| if ok { "yes" } else { "**no**" };
-    println!("\n#### Runbook targets — profile {} ({} users{})\n", args.profile, then, if then > first { format!(", from {first}") } else { String::new() });
+    println!(
+        "\n#### Runbook targets — profile {} ({} users{})\n",
+        args.profile,
+        then,
+        if then > first { format!(", from {first}") } else { String::new() }
+    );
     println!("| metric | target | acceptable | measured | target met? |\n|---|---|---|---|---|");
     println!("| response time p95 | < 500 ms | < 1,000 ms | {p95:.0} ms | {} |", yes(p95 < 500.0));
     println!("| response time p99 | < 1,000 ms | < 2,000 ms | {p99:.0} ms | {} |", yes(p99 < 1000.0));
