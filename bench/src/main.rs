@@ -267,6 +267,7 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
 
 const ADDRESS: &str = r#"{"name":"Bench Buyer","line1":"1 George St","suburb":"Sydney","state":"NSW","postcode":"2000"}"#;
 
+#[derive(Default)]
 struct Counters {
     orders: AtomicU64,
     errors: AtomicU64,
@@ -439,12 +440,7 @@ async fn main() -> anyhow::Result<()> {
         "lsn-bench only drives loopback addresses, not {host:?}"
     );
     let samples: Samples = Arc::default();
-    let counters = Arc::new(Counters {
-        orders: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        requests: AtomicU64::new(0),
-        sold_out: AtomicU64::new(0),
-    });
+    let counters = Arc::new(Counters::default());
     let started = Instant::now();
     match args.scenario.as_str() {
         "checkout" => {
@@ -495,12 +491,7 @@ async fn load(args: &Args) -> anyhow::Result<()> {
         other => anyhow::bail!("unknown profile {other:?} (normal, peak, stress or spike)"),
     };
     let samples: Samples = Arc::default();
-    let counters = Arc::new(Counters {
-        orders: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        requests: AtomicU64::new(0),
-        sold_out: AtomicU64::new(0),
-    });
+    let counters = Arc::new(Counters::default());
     let active = Arc::new(AtomicU64::new(0));
     let peak_users = Arc::new(AtomicU64::new(0));
     let delivered = Arc::new(AtomicU64::new(0));

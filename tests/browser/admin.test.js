@@ -1,42 +1,27 @@
 // The operator's side in a real browser: the dashboard and a refund.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startShop, shot } from "./harness.js";
+import { startShop, shot, logIn, deliverTo, payWith } from "./harness.js";
 
 let shop;
 before(async () => { shop = await startShop(); });
 after(async () => { await shop?.stop(); });
 
-async function login(ctx, email, next) {
-  const page = await ctx.newPage();
-  await page.goto(`${shop.base}/login?next=${encodeURIComponent(next)}`);
-  await page.fill("#f-email", email);
-  await page.fill("#f-password", "lsn-demo-password");
-  await page.click("button:has-text('Log in')");
-  await page.waitForURL(new RegExp(next.replace(/\//g, "\\/") + "$"));
-  return page;
-}
 
 test("a customer buys; the admin sees it on the dashboard and refunds it", async () => {
   const cctx = await shop.browser.newContext();
-  const buyer = await login(cctx, "chloe@example.com", "/account");
+  const buyer = await logIn(shop, cctx, "chloe@example.com", "/account");
   await buyer.goto(`${shop.base}/search?q=tote`);
   await buyer.click(".product-card a");
   await buyer.click("button:has-text('Add to cart')");
   await buyer.goto(`${shop.base}/checkout`);
-  await buyer.fill("#f-name", "Chloe Shopper");
-  await buyer.fill("#f-line1", "9 King William St");
-  await buyer.fill("#f-suburb", "Adelaide");
-  await buyer.selectOption("#f-state", "SA");
-  await buyer.fill("#f-postcode", "5000");
-  await buyer.click("button:has-text('Continue to payment')");
-  await buyer.fill("#f-card_number", "4242 4242 4242 4242");
-  await buyer.click("button:has-text('Pay')");
+  await deliverTo(buyer, { name: "Chloe Shopper", line1: "9 King William St", suburb: "Adelaide", state: "SA", postcode: "5000" });
+  await payWith(buyer);
   await buyer.waitForSelector("[data-confirmed]");
   const number = (await buyer.textContent("h1")).replace("Order ", "").trim();
 
   const actx = await shop.browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const admin = await login(actx, "admin@lsn.local", "/admin");
+  const admin = await logIn(shop, actx, "admin@lsn.local", "/admin");
   assert.notEqual(await admin.textContent("[data-kpi=orders]"), "0");
   await shot(admin, "admin-desktop");
   await admin.click("a[href='/admin/orders']");
@@ -59,7 +44,7 @@ test("a customer buys; the admin sees it on the dashboard and refunds it", async
 
 test("the dashboard on a phone", async () => {
   const ctx = await shop.browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
-  const page = await login(ctx, "admin@lsn.local", "/admin");
+  const page = await logIn(shop, ctx, "admin@lsn.local", "/admin");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `dashboard is ${overflow}px wider than the phone`);
   await shot(page, "admin-phone");

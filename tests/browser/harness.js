@@ -79,3 +79,31 @@ export async function mailTo(shop, to) {
     await ctx.close();
   }
 }
+
+/// Signs `email` in (demo password) in a new page of `ctx` and waits to land on `next`.
+export async function logIn(shop, ctx, email, next = "/account") {
+  const page = await ctx.newPage();
+  await page.goto(`${shop.base}/login?next=${encodeURIComponent(next)}`);
+  await page.fill("#f-email", email);
+  await page.fill("#f-password", "lsn-demo-password");
+  await page.click("button:has-text('Log in')");
+  await page.waitForURL((u) => u.pathname === next);
+  return page;
+}
+
+/// On a checkout form: an address, then on to the payment page.
+export async function deliverTo(page, { name = "Ann Browser", line1 = "1 George St", suburb = "Sydney", state = "NSW", postcode = "2000" } = {}) {
+  await page.fill("#f-name", name);
+  await page.fill("#f-line1", line1);
+  await page.fill("#f-suburb", suburb);
+  await page.selectOption("#f-state", state);
+  await page.fill("#f-postcode", postcode);
+  await page.click("button:has-text('Continue to payment')");
+  await page.waitForURL(/\/pay$/);
+}
+
+/// On the payment page: pays with a sandbox test card.
+export async function payWith(page, card = "4242 4242 4242 4242") {
+  await page.fill("#f-card_number", card);
+  await page.click("button:has-text('Pay')");
+}

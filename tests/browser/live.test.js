@@ -1,7 +1,7 @@
 // Live shopping in real browsers: a host and viewers in the same show.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startShop, shot } from "./harness.js";
+import { startShop, shot, logIn, deliverTo, payWith } from "./harness.js";
 
 let shop;
 let showUrl;
@@ -15,13 +15,7 @@ after(async () => { await shop?.stop(); });
 
 async function signedIn(email, viewport = { width: 1280, height: 900 }) {
   const ctx = await shop.browser.newContext({ viewport });
-  const page = await ctx.newPage();
-  await page.goto(`${shop.base}/login`);
-  await page.fill("#f-email", email);
-  await page.fill("#f-password", "lsn-demo-password");
-  await page.click("button:has-text('Log in')");
-  await page.waitForURL(/\/account/);
-  return { ctx, page };
+  return { ctx, page: await logIn(shop, ctx, email) };
 }
 
 async function open(page) {
@@ -30,15 +24,8 @@ async function open(page) {
 }
 
 async function pay(page) {
-  await page.fill("#f-name", "Live Buyer");
-  await page.fill("#f-line1", "5 Elizabeth St");
-  await page.fill("#f-suburb", "Hobart");
-  await page.selectOption("#f-state", "TAS");
-  await page.fill("#f-postcode", "7000");
-  await page.click("button:has-text('Continue to payment')");
-  await page.waitForURL(/\/pay$/);
-  await page.fill("#f-card_number", "4242 4242 4242 4242");
-  await page.click("button:has-text('Pay')");
+  await deliverTo(page, { name: "Live Buyer", line1: "5 Elizabeth St", suburb: "Hobart", state: "TAS", postcode: "7000" });
+  await payWith(page);
   await page.waitForSelector("[data-confirmed]");
 }
 

@@ -1,19 +1,12 @@
 // A shopper's whole journey in a real browser, a declined card, and the phone layout.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startShop, shot, mailTo } from "./harness.js";
+import { startShop, shot, mailTo, deliverTo, payWith } from "./harness.js";
 
 let shop;
 before(async () => { shop = await startShop(); });
 after(async () => { await shop?.stop(); });
 
-async function fillAddress(page) {
-  await page.fill("#f-name", "Ann Browser");
-  await page.fill("#f-line1", "1 George St");
-  await page.fill("#f-suburb", "Sydney");
-  await page.selectOption("#f-state", "NSW");
-  await page.fill("#f-postcode", "2000");
-}
 
 test("register → search → product → cart → checkout with 4242 → confirmation → order in account", async () => {
   const ctx = await shop.browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -44,11 +37,8 @@ test("register → search → product → cart → checkout with 4242 → confir
   await page.click("a[href='/checkout']");
   await page.waitForURL(/\/checkout$/);
   await shot(page, "checkout");
-  await fillAddress(page);
-  await page.click("button:has-text('Continue to payment')");
-  await page.waitForURL(/\/pay$/);
-  await page.fill("#f-card_number", "4242 4242 4242 4242");
-  await page.click("button:has-text('Pay')");
+  await deliverTo(page);
+  await payWith(page);
   await page.waitForSelector("[data-confirmed]");
   const number = (await page.textContent("h1")).replace("Order ", "").trim();
   await shot(page, "order-confirmation");
@@ -67,11 +57,8 @@ test("a declined card shows a clear message and takes no money", async () => {
   await page.click("button:has-text('Add to cart')");
   await page.goto(shop.base + "/checkout");
   await page.fill("#f-email", "declined@example.com");
-  await fillAddress(page);
-  await page.click("button:has-text('Continue to payment')");
-  await page.waitForURL(/\/pay$/);
-  await page.fill("#f-card_number", "4000 0000 0000 0002");
-  await page.click("button:has-text('Pay')");
+  await deliverTo(page);
+  await payWith(page, "4000 0000 0000 0002");
   const msg = await page.textContent("[data-payment-error]");
   assert.match(msg, /declined/i);
   assert.equal(await page.locator("[data-confirmed]").count(), 0);

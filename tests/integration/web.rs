@@ -30,6 +30,27 @@ async fn post(c: &Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (
     (status, location, Html::parse_document(&r.text().await.expect("body")))
 }
 
+/// A new browser puts one of `variant` in its cart and checks out as a guest; returns the
+/// browser, its form token and the payment page it was sent to.
+async fn guest_checkout(app: &TestApp, variant: &str, email: &str) -> (Client, String, String) {
+    let c = app.client();
+    let (_, p) = page(&c, app, "/p/merino-beanie").await;
+    let token = attr(&p, "input[name=csrf_token]", "value");
+    post(&c, app, "/cart/add", &[("csrf_token", &token), ("variant", variant), ("quantity", "1")]).await;
+    let form = [
+        ("csrf_token", token.as_str()),
+        ("email", email),
+        ("name", "G"),
+        ("line1", "1 A St"),
+        ("suburb", "Perth"),
+        ("state", "WA"),
+        ("postcode", "6000"),
+    ];
+    let (s, to, _) = post(&c, app, "/checkout", &form).await;
+    assert_eq!(s, 303, "checkout accepted");
+    (c, token, to)
+}
+
 async fn shop(app: &TestApp) -> String {
     let p = app
         .product(json!({"title": "Merino Beanie", "slug": "merino-beanie", "status": "active", "category": "Hats", "tags": ["wool"],
@@ -361,20 +382,7 @@ async fn admin_pages(app: TestApp) {
     let (_, doc) = page(&admin, &app, &url).await;
     assert_eq!(attr(&doc, "[data-images] img", "alt"), "A red beanie");
     // A customer's paid order, refunded in part from its page.
-    let c = app.client();
-    let (_, p) = page(&c, &app, "/p/merino-beanie").await;
-    let token = attr(&p, "input[name=csrf_token]", "value");
-    post(&c, &app, "/cart/add", &[("csrf_token", &token), ("variant", &variant), ("quantity", "1")]).await;
-    let form = [
-        ("csrf_token", token.as_str()),
-        ("email", "g@example.com"),
-        ("name", "G"),
-        ("line1", "1 A St"),
-        ("suburb", "Perth"),
-        ("state", "WA"),
-        ("postcode", "6000"),
-    ];
-    let (_, to, _) = post(&c, &app, "/checkout", &form).await;
+    let (c, token, to) = guest_checkout(&app, &variant, "g@example.com").await;
     post(&c, &app, &to, &[("csrf_token", &token), ("card_number", "4242424242424242")]).await;
     app.run_jobs().await;
     let number = to.trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
@@ -410,21 +418,7 @@ async fn stripe_payment_page_uses_hosted_fields() {
     ];
     let Some(app) = TestApp::spawn(crate::common::Backend::Sqlite, &env).await else { return };
     let variant = shop(&app).await;
-    let c = app.client();
-    let (_, p) = page(&c, &app, "/p/merino-beanie").await;
-    let token = attr(&p, "input[name=csrf_token]", "value");
-    post(&c, &app, "/cart/add", &[("csrf_token", &token), ("variant", &variant), ("quantity", "1")]).await;
-    let form = [
-        ("csrf_token", token.as_str()),
-        ("email", "s@example.com"),
-        ("name", "S"),
-        ("line1", "1 A St"),
-        ("suburb", "Perth"),
-        ("state", "WA"),
-        ("postcode", "6000"),
-    ];
-    let (s, to, _) = post(&c, &app, "/checkout", &form).await;
-    assert_eq!(s, 303);
+    let (c, token, to) = guest_checkout(&app, &variant, "s@example.com").await;
     let r = c.get(app.url(&to)).send().await.expect("pay page");
     let csp = r.headers()["content-security-policy"].to_str().expect("csp").to_string();
     assert!(csp.contains("script-src 'self' https://js.stripe.com") && csp.contains("https://api.stripe.com"), "{csp}");
