@@ -60,6 +60,10 @@ struct Args {
     /// customarily `sleep(1)`); 0 hammers the server in a closed loop.
     #[arg(long, default_value_t = 1000)]
     think_ms: u64,
+    /// `checkout` scenario: append every acknowledged order (`placed <id>`, `paid <id>`) to this
+    /// file, for the crash-safety check (`bench/crash.sh`).
+    #[arg(long, default_value = "")]
+    ack_log: String,
     /// `deal` scenario: units on offer.
     #[arg(long, default_value_t = 100)]
     quantity: i64,
@@ -252,6 +256,17 @@ async fn room(args: &Args) -> anyhow::Result<()> {
 
 type Samples = Arc<Mutex<BTreeMap<&'static str, Vec<u32>>>>;
 
+/// Where acknowledged orders are written (set once from `--ack-log`).
+static ACK_LOG: std::sync::OnceLock<Mutex<std::fs::File>> = std::sync::OnceLock::new();
+
+fn acknowledge(what: &str, order_id: &str) {
+    if let Some(f) = ACK_LOG.get() {
+        use std::io::Write;
+        let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(f, "{what} {order_id}");
+    }
+}
+
 fn record(samples: &Samples, step: &'static str, start: Instant) {
     let us = start.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
     samples.lock().unwrap_or_else(|e| e.into_inner()).entry(step).or_default().push(us);
@@ -365,6 +380,7 @@ async fn journey_with_pauses(base: &str, sku: &str, samples: &Samples, counters:
     }
     let id = co["order"]["id"].as_str().unwrap_or_default();
     let token = co["order_token"].as_str().unwrap_or_default();
+    acknowledge("placed", id);
     pause().await;
     let Some((s, _)) = step(
         &c,
@@ -378,6 +394,7 @@ async fn journey_with_pauses(base: &str, sku: &str, samples: &Samples, counters:
         return false;
     };
     if s == 200 {
+        acknowledge("paid", id);
         counters.orders.fetch_add(1, Ordering::Relaxed);
         true
     } else {
@@ -439,6 +456,10 @@ async fn main() -> anyhow::Result<()> {
         matches!(host, "127.0.0.1" | "localhost" | "[") || host.starts_with("127."),
         "lsn-bench only drives loopback addresses, not {host:?}"
     );
+    if !args.ack_log.is_empty() {
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(&args.ack_log)?;
+        let _ = ACK_LOG.set(Mutex::new(f));
+    }
     let samples: Samples = Arc::default();
     let counters = Arc::new(Counters::default());
     let started = Instant::now();

@@ -102,6 +102,32 @@ async fn jobs_retry_and_die(app: TestApp) {
 }
 both!(jobs_retry_with_backoff_then_dead, jobs_retry_and_die);
 
+/// A job left running by a process that was killed: on SQLite the next start puts it back at
+/// once; on PostgreSQL (other nodes may be working) only once its lock has expired.
+async fn orphaned_jobs(app: TestApp) {
+    let db = app.rt.state.db.clone();
+    let now = app.clock.now_ms();
+    lsn_ops::enqueue(db.write(), &NewJob::new("test.orphan", json!({})), now).await.expect("enqueue");
+    sqlx::query("UPDATE jobs SET status = 'running', locked_by = 'dead-node', locked_until = $1 WHERE kind = 'test.orphan'")
+        .bind(now + 300_000)
+        .execute(db.write())
+        .await
+        .expect("claim");
+    let back = app.rt.worker.reclaim_orphans().await.expect("reclaim");
+    let status: String =
+        sqlx::Row::try_get(&sqlx::query("SELECT status FROM jobs WHERE kind = 'test.orphan'").fetch_one(db.read()).await.expect("job"), 0)
+            .expect("status");
+    match db.backend() {
+        lsn_db::Backend::Sqlite => assert_eq!((back, status.as_str()), (1, "queued")),
+        lsn_db::Backend::Postgres => {
+            assert_eq!((back, status.as_str()), (0, "running"));
+            app.clock.advance(chrono::Duration::minutes(6));
+            assert_eq!(app.rt.worker.reclaim_stale().await.expect("stale"), 1);
+        }
+    }
+}
+both!(orphaned_jobs_go_back_to_the_queue, orphaned_jobs);
+
 async fn schedules_fire_once(app: TestApp) {
     let db = app.rt.state.db.clone();
     let tz = chrono_tz::Australia::Sydney;

@@ -223,6 +223,24 @@ impl Worker {
         Ok(r.rows_affected())
     }
 
+    /// At start-up on embedded SQLite: every job still marked running was claimed by a process
+    /// that died (one process serves an SQLite file), so it goes back to the queue at once
+    /// instead of waiting for its lock to expire. On PostgreSQL other nodes may be running jobs:
+    /// their locks are left to expire ([`Worker::reclaim_stale`]).
+    pub async fn reclaim_orphans(&self) -> Result<u64, sqlx::Error> {
+        if self.db.backend() != lsn_db::Backend::Sqlite {
+            return Ok(0);
+        }
+        let now = self.clock.now_ms();
+        let r = sqlx::query(
+            "UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE status = 'running'",
+        )
+        .bind(now)
+        .execute(self.db.write())
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Claims and runs one due job, if there is one.
     pub async fn run_one(&self) -> Result<Option<RunReport>, sqlx::Error> {
         Ok(self.run_batch(1).await?.pop())

@@ -168,6 +168,11 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     if background {
+        match rt.worker.reclaim_orphans().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(jobs = n, "put back jobs left running by a process that stopped without finishing them"),
+            Err(e) => tracing::warn!("reclaiming jobs at start-up: {e}"),
+        }
         for _ in 0..2 {
             tasks.push(tokio::spawn(rt.worker.clone().run(stop_rx.clone())));
         }
