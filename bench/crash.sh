@@ -13,42 +13,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kills=${1:-10}; shoppers=${2:-50}; db=${3:-sqlite}
-port=${LSN_BENCH_PORT:-3904}
-base="http://127.0.0.1:$port"
-cargo build --release -q -p lsn -p lsn-bench
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${pid:-}" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-export LSN_DATA_DIR="$work/data" PORT=$port LSN_DEMO=false LSN_LOG=warn LSN_DB_SYNCHRONOUS=full
+source bench/lib.sh
+bench_init "${LSN_BENCH_PORT:-3904}"
+export LSN_DB_SYNCHRONOUS=full
 if [ "$db" = postgres ]; then
-  admin_url=${LSN_BENCH_DATABASE_URL:-postgres://lsn:lsn@127.0.0.1:54329/postgres}
-  pg_data=${LSN_BENCH_PG_DATA:-/tmp/lsn-test-pg/data}
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-  name="lsn_crash_$$"
-  psql -q "$admin_url" -c "CREATE DATABASE $name" >/dev/null
+  bench_postgres lsn_crash
   # The test cluster trades durability for speed (synchronous_commit=off acknowledges a commit
   # before its WAL is written, so a database crash loses it): this database asks for durable
   # commits, as a production database must. (fsync=off still survives a crash of PostgreSQL
   # itself, which is what this run does, though not one of the machine.)
-  psql -q "$admin_url" -c "ALTER DATABASE $name SET synchronous_commit = on" >/dev/null
-  export DATABASE_URL="${admin_url%/*}/$name"
-  trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${pid:-}" ] && kill -9 "$pid" 2>/dev/null; sleep 1; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $name" >/dev/null 2>&1; rm -rf "$work"' EXIT
+  psql -q "$bench_pg_admin" -c "ALTER DATABASE $bench_pg_db SET synchronous_commit = on" >/dev/null
+  pg_data=${LSN_BENCH_PG_DATA:-/tmp/lsn-test-pg/data}
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   pg_restart() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_data" -m immediate -w restart >/dev/null; else "$pg_bin/pg_ctl" -D "$pg_data" -m immediate -w restart >/dev/null; fi
   }
 fi
 initial=100000
-LSN_ADMIN_PASSWORD=bench-admin-password target/release/lsn admin create --email bench@lsn.local --role admin >/dev/null
-
-start() {
-  target/release/lsn serve >> "$work/serve.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 200); do curl -sf "$base/healthz" >/dev/null && return 0; sleep 0.05; done
-  echo "LSN did not come back" >&2; exit 1
-}
-
-start
-cookie=$(curl -si -H 'content-type: application/json' -d '{"email":"bench@lsn.local","password":"bench-admin-password"}' "$base/api/auth/login" | grep -i '^set-cookie: lsn_session' | sed 's/^[Ss]et-[Cc]ookie: //; s/;.*//' | tr -d '\r')
-csrf=$(curl -sf -H "cookie: $cookie" "$base/api/auth/me" | python3 -c 'import sys,json; print(json.load(sys.stdin)["csrf_token"])')
+bench_user bench@lsn.local admin bench-admin-password
+bench_start
+cookie=$(bench_login bench@lsn.local bench-admin-password)
+csrf=$(bench_csrf "$cookie")
 post() { curl -sf -H "cookie: $cookie" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d "$2" "$base$1" >/dev/null; }
 post /api/v1/products '{"title":"Bench Tee","slug":"bench-tee","status":"active","variants":[{"sku":"BENCH-TEE","price":3300}]}'
 post /api/v1/inventory/receive "{\"sku\":\"BENCH-TEE\",\"bin\":\"A-01-1\",\"quantity\":$initial}"
@@ -63,7 +48,7 @@ for i in $(seq "$kills"); do
   if [ "$db" = postgres ] && [ $((i % 2)) -eq 0 ]; then
     pg_restart; pg_restarts=$((pg_restarts + 1))
   fi
-  start
+  bench_start
   if [ "$db" = postgres ] && [ $((i % 2)) -eq 1 ]; then
     # The database crashes under the running shop too.
     sleep 1; pg_restart; pg_restarts=$((pg_restarts + 1))
@@ -73,7 +58,7 @@ wait "$load" || true
 # One last crash, then a normal start (which puts back the jobs the dead process had claimed)
 # and a few seconds for the worker to finish what is due (payment events, mail, …).
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true
-start
+bench_start
 sleep 5
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 pid=""

@@ -14,37 +14,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 db=${1:-sqlite}; seconds=${2:-20}; shift 2 || true
 profiles=("$@"); [ ${#profiles[@]} -eq 0 ] && profiles=(normal peak stress spike)
-port=${LSN_BENCH_PORT:-3902}
-base="http://127.0.0.1:$port"
-cargo build --release -q -p lsn -p lsn-bench
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-export LSN_DATA_DIR="$work/data" PORT=$port LSN_DEMO=false LSN_LOG=warn LSN_DB_SYNCHRONOUS=${LSN_DB_SYNCHRONOUS:-full}
-ulimit -n 20000 2>/dev/null || true
-if [ "$db" = postgres ]; then
-  admin_url=${LSN_BENCH_DATABASE_URL:-postgres://lsn:lsn@127.0.0.1:54329/postgres}
-  name="lsn_load_$$"
-  psql -q "$admin_url" -c "CREATE DATABASE $name" >/dev/null
-  export DATABASE_URL="${admin_url%/*}/$name"
-  trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $name" >/dev/null 2>&1; rm -rf "$work"' EXIT
-fi
-LSN_ADMIN_PASSWORD=bench-admin-password target/release/lsn admin create --email bench@lsn.local --role admin >/dev/null
-LSN_ADMIN_PASSWORD=bench-host-password target/release/lsn admin create --email host@lsn.local --role creator >/dev/null
-target/release/lsn serve > "$work/serve.log" 2>&1 &
-for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-login() { curl -si -H 'content-type: application/json' -d "{\"email\":\"$1\",\"password\":\"$2\"}" "$base/api/auth/login" | grep -i '^set-cookie: lsn_session' | sed 's/^[Ss]et-[Cc]ookie: //; s/;.*//' | tr -d '\r'; }
-admin=$(login bench@lsn.local bench-admin-password)
-acsrf=$(curl -sf -H "cookie: $admin" "$base/api/auth/me" | python3 -c 'import sys,json; print(json.load(sys.stdin)["csrf_token"])')
+source bench/lib.sh
+bench_init "${LSN_BENCH_PORT:-3902}"
+export LSN_DB_SYNCHRONOUS=${LSN_DB_SYNCHRONOUS:-full}
+[ "$db" = postgres ] && bench_postgres lsn_load
+bench_user bench@lsn.local admin bench-admin-password
+bench_user host@lsn.local creator bench-host-password
+bench_start
+admin=$(bench_login bench@lsn.local bench-admin-password)
+acsrf=$(bench_csrf "$admin")
 post() { curl -sf -H "cookie: $admin" -H "x-csrf-token: $acsrf" -H 'content-type: application/json' -d "$2" "$base$1" >/dev/null; }
 post /api/v1/products '{"title":"Bench Tee","slug":"bench-tee","status":"active","category":"Bench","variants":[{"sku":"BENCH-TEE","price":3300}]}'
 post /api/v1/inventory/receive '{"sku":"BENCH-TEE","bin":"A-01-1","quantity":1000000}'
-host=$(login host@lsn.local bench-host-password)
-hcsrf=$(curl -sf -H "cookie: $host" "$base/api/auth/me" | python3 -c 'import sys,json; print(json.load(sys.stdin)["csrf_token"])')
+host=$(bench_login host@lsn.local bench-host-password)
+hcsrf=$(bench_csrf "$host")
 now=$(($(date +%s) * 1000))
 show=$(curl -sf -H "cookie: $host" -H "x-csrf-token: $hcsrf" -H 'content-type: application/json' -d "{\"title\":\"Load Show\",\"scheduled_at\":$now}" "$base/api/v1/live/shows" | python3 -c 'import sys,json; print(json.load(sys.stdin)["show"]["id"])')
 curl -sf -X POST -H "cookie: $host" -H "x-csrf-token: $hcsrf" "$base/api/v1/live/shows/$show/start" >/dev/null
 label="$db, synchronous=${LSN_DB_SYNCHRONOUS}"
-[ "$db" = postgres ] && label="PostgreSQL $(psql -tAc "SHOW server_version" "$admin_url" | cut -d" " -f1)"
+[ "$db" = postgres ] && label="PostgreSQL $(psql -tAc "SHOW server_version" "$bench_pg_admin" | cut -d" " -f1)"
 out="$work/results.md"
 {
   echo "Measured $(date -u +%Y-%m-%d) with \`bench/run-load.sh $db $seconds ${profiles[*]}\` ($label, ${LSN_BENCH_THINK_MS:-1000} ms between a user's steps, load client on the same two cores)."

@@ -10,22 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 db=${1:-sqlite}; shoppers=${2:-100}; seconds=${3:-20}; sync=${4:-full}
-port=${LSN_BENCH_PORT:-3900}
-base="http://127.0.0.1:$port"
-cargo build --release -q -p lsn -p lsn-bench
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-export LSN_DATA_DIR="$work/data" PORT=$port LSN_DEMO=false LSN_LOG=warn LSN_DB_SYNCHRONOUS=$sync LSN_DB_MAX_CONNECTIONS=${LSN_DB_MAX_CONNECTIONS:-16}
-if [ "$db" = postgres ]; then
-  admin_url=${LSN_BENCH_DATABASE_URL:-postgres://lsn:lsn@127.0.0.1:54329/postgres}
-  name="lsn_bench_$$"
-  psql -q "$admin_url" -c "CREATE DATABASE $name" >/dev/null
-  export DATABASE_URL="${admin_url%/*}/$name"
-  trap 'kill $(jobs -p) 2>/dev/null || true; sleep 1; psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $name" >/dev/null 2>&1; rm -rf "$work"' EXIT
-fi
-LSN_ADMIN_PASSWORD=bench-admin-password target/release/lsn admin create --email bench@lsn.local --role admin >/dev/null
-target/release/lsn serve > "$work/serve.log" 2>&1 &
-for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+source bench/lib.sh
+bench_init "${LSN_BENCH_PORT:-3900}"
+export LSN_DB_SYNCHRONOUS=$sync LSN_DB_MAX_CONNECTIONS=${LSN_DB_MAX_CONNECTIONS:-16}
+[ "$db" = postgres ] && bench_postgres lsn_bench
+bench_user bench@lsn.local admin bench-admin-password
+bench_start
 jar="$work/jar"
 csrf=$(curl -sf -c "$jar" -H 'content-type: application/json' -d '{"email":"bench@lsn.local","password":"bench-admin-password"}' "$base/api/auth/login" | python3 -c 'import sys,json; print(json.load(sys.stdin)["csrf_token"])')
 post() { curl -sf -b "$jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d "$2" "$base$1" >/dev/null; }
@@ -34,7 +24,7 @@ post /api/v1/inventory/receive '{"sku":"BENCH-TEE","bin":"A-01-1","quantity":100
 post /api/v1/products '{"title":"Bench Drop","slug":"bench-drop","status":"active","variants":[{"sku":"BENCH-DROP","price":9900}]}'
 post /api/v1/inventory/receive '{"sku":"BENCH-DROP","bin":"A-02-1","quantity":25}'
 label="$db, synchronous=$sync"
-[ "$db" = postgres ] && label="PostgreSQL $(psql -tAc "SHOW server_version" "$admin_url" | cut -d" " -f1) (fsync=$(psql -tAc "SHOW fsync" "$admin_url"), synchronous_commit=$(psql -tAc "SHOW synchronous_commit" "$admin_url"))"
+[ "$db" = postgres ] && label="PostgreSQL $(psql -tAc "SHOW server_version" "$bench_pg_admin" | cut -d" " -f1) (fsync=$(psql -tAc "SHOW fsync" "$bench_pg_admin"), synchronous_commit=$(psql -tAc "SHOW synchronous_commit" "$bench_pg_admin"))"
 target/release/lsn-bench --base "$base" --scenario checkout --shoppers "$shoppers" --seconds "$seconds" --label "$label"
 target/release/lsn-bench --base "$base" --scenario contention --shoppers 2000 --sku BENCH-DROP --label "$label, 25 units"
 stock=$(curl -sf -b "$jar" "$base/api/v1/inventory/BENCH-DROP")
