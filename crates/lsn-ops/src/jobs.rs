@@ -52,6 +52,50 @@ impl NewJob {
     }
 }
 
+/// The insert for `n` jobs (nine values each; the jobs whose dedupe key exists are skipped).
+fn insert_jobs_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let b = 1 + i * 9;
+            format!(
+                "(${b}, ${}, ${}, 'queued', ${}, ${}, 0, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 8
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO jobs (id, kind, payload, status, priority, run_at, attempts, max_attempts, schedule, dedupe_key, created_at, updated_at) VALUES {} \
+         ON CONFLICT (dedupe_key) DO NOTHING",
+        rows.join(", ")
+    )
+}
+
+/// Binds one job's nine values, in the order of [`insert_jobs_sql`].
+fn bind_job<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    id: String,
+    job: &'q NewJob,
+    now_ms: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(id)
+        .bind(&job.kind)
+        .bind(job.payload.to_string())
+        .bind(job.priority)
+        .bind(job.run_at.unwrap_or(now_ms))
+        .bind(job.max_attempts)
+        .bind(&job.schedule)
+        .bind(&job.dedupe_key)
+        .bind(now_ms)
+}
+
 /// Enqueues `job` on any executor (a transaction, to tie it to a business change, or a pool).
 /// Returns `None` when a job with the same dedupe key already exists.
 pub async fn enqueue<'c, E>(ex: E, job: &NewJob, now_ms: i64) -> Result<Option<String>, sqlx::Error>
@@ -59,21 +103,8 @@ where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
     let id = lsn_core::ids::new_id();
-    let res = sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, status, priority, run_at, attempts, max_attempts, schedule, dedupe_key, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'queued', $4, $5, 0, $6, $7, $8, $9, $9) ON CONFLICT (dedupe_key) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(&job.kind)
-    .bind(job.payload.to_string())
-    .bind(job.priority)
-    .bind(job.run_at.unwrap_or(now_ms))
-    .bind(job.max_attempts)
-    .bind(&job.schedule)
-    .bind(&job.dedupe_key)
-    .bind(now_ms)
-    .execute(ex)
-    .await?;
+    let sql = insert_jobs_sql(1);
+    let res = bind_job(sqlx::query(&sql), id.clone(), job, now_ms).execute(ex).await?;
     Ok((res.rows_affected() == 1).then_some(id))
 }
 
@@ -82,29 +113,10 @@ pub async fn enqueue_many(tx: &mut lsn_db::Tx, jobs: &[NewJob], now_ms: i64) -> 
     if jobs.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "INSERT INTO jobs (id, kind, payload, status, priority, run_at, attempts, max_attempts, schedule, dedupe_key, created_at, updated_at) VALUES {} \
-         ON CONFLICT (dedupe_key) DO NOTHING",
-        (0..jobs.len())
-            .map(|i| {
-                let b = 1 + i * 9;
-                format!("(${b}, ${}, ${}, 'queued', ${}, ${}, 0, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 8)
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let sql = insert_jobs_sql(jobs.len());
     let mut q = sqlx::query(&sql);
     for job in jobs {
-        q = q
-            .bind(lsn_core::ids::new_id())
-            .bind(&job.kind)
-            .bind(job.payload.to_string())
-            .bind(job.priority)
-            .bind(job.run_at.unwrap_or(now_ms))
-            .bind(job.max_attempts)
-            .bind(&job.schedule)
-            .bind(&job.dedupe_key)
-            .bind(now_ms);
+        q = bind_job(q, lsn_core::ids::new_id(), job, now_ms);
     }
     q.execute(&mut **tx).await?;
     Ok(())
