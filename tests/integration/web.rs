@@ -301,6 +301,14 @@ async fn live_pages(app: TestApp) {
     assert_eq!(s, 303);
     let (_, doc) = page(&vc, &app, &url).await;
     assert_eq!(all(&doc, ".chat-msg"), vec!["Test Person <b>hi</b> there"]);
+    // A message the host deletes is gone from the page (and later from the replay).
+    post(&vc, &app, &format!("{url}/chat"), &[("csrf_token", &vtoken), ("text", "rude words")]).await;
+    let (_, doc) = page(&vc, &app, &url).await;
+    let rude = attr(&doc, ".chat-msg:nth-child(2)", "data-msg");
+    let room = app.rt.state.live.hub.room(&show.id).await.expect("room");
+    room.delete_message("host", &rude).await.expect("delete");
+    let (_, doc) = page(&vc, &app, &url).await;
+    assert_eq!(all(&doc, ".chat-msg"), vec!["Test Person <b>hi</b> there"]);
     // Ended: the page becomes the replay.
     let (s, _, _) = post(&hc, &app, &format!("{url}/end"), &[("csrf_token", &token)]).await;
     assert_eq!(s, 303);
@@ -308,6 +316,7 @@ async fn live_pages(app: TestApp) {
     let lines = all(&doc, "[data-replay] li");
     assert!(lines.iter().any(|l| l.ends_with("The show started")), "{lines:?}");
     assert!(lines.iter().any(|l| l.ends_with("Test Person: <b>hi</b> there")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("rude words")), "{lines:?}");
     assert_eq!(page(&vc, &app, "/deals/no-such-deal/buy").await.0, 404);
     assert_eq!(page(&vc, &app, "/shows/no-such-show").await.0, 404);
 }

@@ -68,15 +68,32 @@ pub async fn protect(State(id): State<Identity>, req: Request, next: Next) -> Re
     if !content_type.starts_with("application/x-www-form-urlencoded") {
         return refused();
     }
-    let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+    let Some((req, token)) = form_token(req).await else {
         return ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The form is too large.").into_response();
     };
-    let token = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf_token").map(|(_, v)| v.into_owned());
     match token {
-        Some(t) if id.csrf_matches(&session, &t) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Some(t) if id.csrf_matches(&session, &t) => next.run(req).await,
         _ => refused(),
     }
+}
+
+/// Reads the `csrf_token` field of a URL-encoded form and gives the request back with its body
+/// intact; `None` when the form is over 1 MiB.
+pub async fn form_token(req: Request) -> Option<(Request, Option<String>)> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT).await.ok()?;
+    let token = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf_token").map(|(_, v)| v.into_owned());
+    Some((Request::from_parts(parts, Body::from(bytes)), token))
+}
+
+/// The CSRF token of a visitor without a session (the HMAC of their visitor cookie's value).
+pub fn visitor_token(id: &Identity, visitor: &str) -> String {
+    id.csrf_for(&format!("visitor:{visitor}"))
+}
+
+/// Whether `presented` is the CSRF token of the visitor cookie `visitor` (constant time).
+pub fn visitor_matches(id: &Identity, visitor: &str, presented: &str) -> bool {
+    id.csrf_matches(&format!("visitor:{visitor}"), presented)
 }
 
 #[cfg(test)]

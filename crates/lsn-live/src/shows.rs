@@ -319,8 +319,9 @@ impl Live {
             .bind(show_id)
             .fetch_one(self.db.read())
             .await?;
-        let live_peak = self.hub.existing(show_id).await.map(|r| r.peak_viewers()).unwrap_or(0);
-        let current = self.hub.existing(show_id).await.map(|r| r.viewers()).unwrap_or(0);
+        let room = self.hub.existing(show_id).await;
+        let live_peak = room.as_ref().map(|r| r.peak_viewers()).unwrap_or(0);
+        let current = room.as_ref().map(|r| r.viewers()).unwrap_or(0);
         Ok(
             json!({"unique_viewers": r.try_get::<i64, _>(0)?, "watch_time_ms": r.try_get::<i64, _>(1)?, "joins": r.try_get::<i64, _>(2)?, "peak_viewers": peak.max(live_peak), "viewers_now": current, "orders": sales.try_get::<i64, _>(0)?, "revenue": sales.try_get::<i64, _>(1)?}),
         )
@@ -335,19 +336,29 @@ impl Live {
             .bind(limit.clamp(1, 1000))
             .fetch_all(self.db.read())
             .await?;
-        rows.iter()
-            .map(|r| {
-                let payload: Value = serde_json::from_str(&r.try_get::<String, _>(2)?).unwrap_or(Value::Null);
-                let mut ev =
-                    json!({"v": 1, "seq": r.try_get::<i64, _>(0)?, "type": r.try_get::<String, _>(1)?, "at": r.try_get::<i64, _>(3)?});
-                if let (Some(m), Some(p)) = (ev.as_object_mut(), payload.as_object()) {
-                    for (k, v) in p {
-                        m.insert(k.clone(), v.clone());
-                    }
-                }
-                Ok(ev)
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        Ok(rows.iter().map(recorded_event).collect::<Result<_, sqlx::Error>>()?)
     }
+
+    /// The last `limit` recorded events of a show, oldest first (what a page shows on opening).
+    pub async fn recent(&self, show_id: &str, limit: i64) -> Result<Vec<Value>, LiveError> {
+        self.hub.flush_existing(show_id).await;
+        let rows = sqlx::query("SELECT seq, type, payload, at FROM live_events WHERE show_id = $1 ORDER BY seq DESC LIMIT $2")
+            .bind(show_id)
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(self.db.read())
+            .await?;
+        Ok(rows.iter().rev().map(recorded_event).collect::<Result<_, sqlx::Error>>()?)
+    }
+}
+
+/// A `live_events` row (seq, type, payload, at) as the event a viewer received.
+fn recorded_event(r: &lsn_db::Row) -> Result<Value, sqlx::Error> {
+    let payload: Value = serde_json::from_str(&r.try_get::<String, _>(2)?).unwrap_or(Value::Null);
+    let mut ev = json!({"v": 1, "seq": r.try_get::<i64, _>(0)?, "type": r.try_get::<String, _>(1)?, "at": r.try_get::<i64, _>(3)?});
+    if let (Some(m), Some(p)) = (ev.as_object_mut(), payload.as_object()) {
+        for (k, v) in p {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(ev)
 }

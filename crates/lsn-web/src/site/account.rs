@@ -170,7 +170,6 @@ async fn account_page(ctx: &Ctx, notice: Option<&str>, form: FormState, error: O
             addresses.push(lines);
         }
     }
-    let tz = ctx.s.cfg.timezone;
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = Account {
         addresses,
@@ -182,9 +181,7 @@ async fn account_page(ctx: &Ctx, notice: Option<&str>, form: FormState, error: O
             .iter()
             .map(|o| OrderRow {
                 number: o.number.clone(),
-                placed: chrono::DateTime::from_timestamp_millis(o.placed_at)
-                    .map(|t| t.with_timezone(&tz).format("%-d %b %Y").to_string())
-                    .unwrap_or_default(),
+                placed: ctx.local_time(o.placed_at, "%-d %b %Y"),
                 status: o.status.clone(),
                 status_label: status_label(&o.status),
                 total: money(o.total),

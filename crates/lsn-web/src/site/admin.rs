@@ -46,9 +46,7 @@ fn staff(ctx: &Ctx) -> Result<&AuthUser, PageError> {
 }
 
 fn when(ctx: &Ctx, ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&ctx.s.cfg.timezone).format("%-d %b %Y %-I:%M %P").to_string())
-        .unwrap_or_default()
+    ctx.local_time(ms, "%-d %b %Y %-I:%M %P")
 }
 
 fn admin_notice(n: Option<&str>) -> Option<&'static str> {
@@ -197,32 +195,31 @@ fn spark(values: &[i64]) -> String {
         .join(" ")
 }
 
-/// Midnight at the start of the shop's day containing `now_ms`.
-fn day_start(ctx: &Ctx, now_ms: i64) -> i64 {
-    use chrono::TimeZone;
-    let tz = ctx.s.cfg.timezone;
-    let Some(now) = chrono::DateTime::from_timestamp_millis(now_ms) else { return now_ms };
-    let local = now.with_timezone(&tz).date_naive();
-    local.and_hms_opt(0, 0, 0).and_then(|m| tz.from_local_datetime(&m).earliest()).map(|d| d.timestamp_millis()).unwrap_or(now_ms)
+/// The shop's calendar day (in its time zone) of a moment in Unix milliseconds.
+fn local_day(ctx: &Ctx, ms: i64) -> Option<chrono::NaiveDate> {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&ctx.s.cfg.timezone).date_naive())
 }
 
 pub async fn dashboard(ctx: Ctx) -> PageResult {
     staff(&ctx)?;
     let db = &ctx.s.db;
     let now = ctx.s.clock.now_ms();
-    let today = day_start(&ctx, now);
-    let from = today - 13 * 86_400_000;
+    let today = local_day(&ctx, now).ok_or_else(|| PageError::internal("clock out of range"))?;
+    // A day more than 14 × 24 h back, so a daylight-saving change cannot cut off the first day;
+    // each order then counts on its own calendar day in the shop's time zone.
     let rows = sqlx::query("SELECT paid_at, amount_paid - amount_refunded FROM orders WHERE paid_at >= $1")
-        .bind(from)
+        .bind(now - 15 * 86_400_000)
         .fetch_all(db.read())
         .await
         .map_err(PageError::internal)?;
     let (mut revenue, mut count) = (vec![0i64; 14], vec![0i64; 14]);
     for r in &rows {
         let (at, amount): (i64, i64) = (r.try_get(0).map_err(PageError::internal)?, r.try_get(1).map_err(PageError::internal)?);
-        let day = ((at - from) / 86_400_000).clamp(0, 13) as usize;
-        revenue[day] += amount;
-        count[day] += 1;
+        let Some(ago) = local_day(&ctx, at).map(|d| (today - d).num_days()) else { continue };
+        if (0..14).contains(&ago) {
+            revenue[13 - ago as usize] += amount;
+            count[13 - ago as usize] += 1;
+        }
     }
     let (rev_today, orders_today) = (revenue[13], count[13]);
     let mut viewers = 0;

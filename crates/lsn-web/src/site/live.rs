@@ -64,8 +64,11 @@ fn live_error(e: LiveError) -> PageError {
     }
 }
 
-fn local(ctx: &Ctx, ms: i64, fmt: &str) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&ctx.s.cfg.timezone).format(fmt).to_string()).unwrap_or_default()
+/// The events without the chat messages a moderator deleted (nor the deletions themselves).
+fn without_deleted(events: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    let deleted: std::collections::HashSet<String> =
+        events.iter().filter(|e| e["type"] == "chat_deleted").filter_map(|e| e["message_id"].as_str().map(str::to_string)).collect();
+    events.into_iter().filter(|e| e["type"] != "chat" || !e["id"].as_str().is_some_and(|id| deleted.contains(id))).collect()
 }
 
 /// One replay event as a line of text (chat, pins, deals, auctions; nothing personal).
@@ -96,34 +99,31 @@ fn replay_text(e: &serde_json::Value) -> Option<String> {
 pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
     let show = ctx.s.live.get(&id).await.map_err(live_error)?;
     if show.status == "ended" {
-        let events = ctx.s.live.replay(&id, 0, 1000).await.map_err(live_error)?;
+        let events = without_deleted(ctx.s.live.replay(&id, 0, 1000).await.map_err(live_error)?);
         let page = ReplayPage {
             chrome: ctx.chrome(format!("Replay: {}", show.title), "replay", None).await,
-            when: local(&ctx, show.ended_at.unwrap_or(show.scheduled_at), "%-d %b %Y, %-I:%M %P"),
+            when: ctx.local_time(show.ended_at.unwrap_or(show.scheduled_at), "%-d %b %Y, %-I:%M %P"),
             events: events
                 .iter()
-                .filter_map(|e| Some(ReplayLine { at: local(&ctx, e["at"].as_i64().unwrap_or(0), "%-I:%M:%S %P"), text: replay_text(e)? }))
+                .filter_map(|e| {
+                    Some(ReplayLine { at: ctx.local_time(e["at"].as_i64().unwrap_or(0), "%-I:%M:%S %P"), text: replay_text(e)? })
+                })
                 .collect(),
             show,
         };
         return Ok(ctx.ok(&page));
     }
     let is_host = ctx.user.as_ref().is_some_and(|u| u.user.id == show.host_id || u.user.role.is_staff());
-    // The recent chat, so the page is readable before the socket connects (or without JS).
-    let recent = ctx.s.live.replay(&id, 0, 1000).await.map_err(live_error)?;
-    let chat: Vec<ChatLine> = recent
+    // The latest chat, so the page is readable before the socket connects (or without JS).
+    let recent = without_deleted(ctx.s.live.recent(&id, 200).await.map_err(live_error)?);
+    let chats: Vec<&serde_json::Value> = recent.iter().filter(|e| e["type"] == "chat").collect();
+    let chat: Vec<ChatLine> = chats[chats.len().saturating_sub(30)..]
         .iter()
-        .filter(|e| e["type"] == "chat")
-        .rev()
-        .take(30)
         .map(|e| ChatLine {
             id: e["id"].as_str().unwrap_or_default().into(),
             name: e["name"].as_str().unwrap_or_default().into(),
             text: e["text"].as_str().unwrap_or_default().into(),
         })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
         .collect();
     let stats = if is_host { ctx.s.live.stats(&id).await.map_err(live_error)? } else { serde_json::Value::Null };
     let n = |k: &str| stats[k].as_i64().unwrap_or(0);
@@ -135,7 +135,7 @@ pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
             VideoSource::Hls { url } => Some(url.clone()),
             VideoSource::None => None,
         },
-        when: local(&ctx, show.scheduled_at, "%a %-d %b, %-I:%M %P"),
+        when: ctx.local_time(show.scheduled_at, "%a %-d %b, %-I:%M %P"),
         status_label: super::sentence(&show.status),
         lineup: show
             .lineup

@@ -15,7 +15,6 @@ mod shop;
 
 use crate::app::AppState;
 use askama::Template;
-use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -25,6 +24,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
+use lsn_identity::csrf::{visitor_matches, visitor_token};
 use lsn_identity::service::SESSION_COOKIE;
 use lsn_identity::{AuthUser, ClientMeta, Identity, MaybeUser};
 use std::collections::HashMap;
@@ -92,10 +92,6 @@ async fn request_scope(req: Request, next: Next) -> Response {
     REQUEST_ID.scope(id, next.run(req)).await
 }
 
-fn visitor_token(id: &Identity, visitor: &str) -> String {
-    id.csrf_for(&format!("visitor:{visitor}"))
-}
-
 /// Refuses a form post without a session unless it carries the visitor cookie's token.
 async fn visitor_csrf(State(id): State<Identity>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST || req.headers().contains_key(header::AUTHORIZATION) {
@@ -105,14 +101,12 @@ async fn visitor_csrf(State(id): State<Identity>, req: Request, next: Next) -> R
     if jar.get(SESSION_COOKIE).is_some() {
         return next.run(req).await; // checked by lsn_identity::csrf::protect
     }
-    let expected = jar.get(VISITOR_COOKIE).map(|c| c.value().to_string());
-    let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
+    let visitor = jar.get(VISITOR_COOKIE).map(|c| c.value().to_string());
+    let Some((req, token)) = lsn_identity::csrf::form_token(req).await else {
         return PageError::status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
     };
-    let token = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf_token").map(|(_, v)| v.into_owned());
-    match (expected, token) {
-        (Some(v), Some(t)) if id.csrf_matches(&format!("visitor:{v}"), &t) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+    match (visitor, token) {
+        (Some(v), Some(t)) if visitor_matches(&id, &v, &t) => next.run(req).await,
         _ => PageError::status(StatusCode::FORBIDDEN).into_response(),
     }
 }
@@ -179,6 +173,13 @@ fn notice(name: Option<&str>) -> Option<&'static str> {
 }
 
 impl Ctx {
+    /// A moment (Unix milliseconds) in the shop's time zone, formatted (`strftime` style).
+    pub fn local_time(&self, ms: i64, fmt: &str) -> String {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.with_timezone(&self.s.cfg.timezone).format(fmt).to_string())
+            .unwrap_or_default()
+    }
+
     pub fn owner(&self) -> lsn_commerce::cart::Owner {
         lsn_commerce::routes::owner(&self.user, &self.jar)
     }

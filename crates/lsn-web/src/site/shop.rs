@@ -61,9 +61,7 @@ pub struct ShowCard {
 }
 
 fn show_card(ctx: &Ctx, s: &lsn_live::Show) -> ShowCard {
-    let when = chrono::DateTime::from_timestamp_millis(s.scheduled_at)
-        .map(|t| t.with_timezone(&ctx.s.cfg.timezone).format("%a %-d %b, %-I:%M %P").to_string())
-        .unwrap_or_default();
+    let when = ctx.local_time(s.scheduled_at, "%a %-d %b, %-I:%M %P");
     ShowCard { id: s.id.clone(), title: s.title.clone(), host: s.host_name.clone(), live: s.status == "live", when }
 }
 
@@ -783,12 +781,7 @@ struct OrderPage {
 
 pub async fn order_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
     let o = load_order(&ctx, &number).await?;
-    let tz = ctx.s.cfg.timezone;
-    let fmt = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.with_timezone(&tz).format("%-d %b %Y, %-I:%M %P").to_string())
-            .unwrap_or_default()
-    };
+    let fmt = |ms: i64| ctx.local_time(ms, "%-d %b %Y, %-I:%M %P");
     let payment_ok = o.payment.as_ref().is_some_and(|p| p["status"] == "succeeded");
     let paid = payment_ok || matches!(o.status.as_str(), "paid" | "processing" | "shipped" | "delivered");
     let address = super::account::address_lines(&o.shipping_address);
@@ -847,7 +840,6 @@ async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, 
         let intent = ctx.s.commerce.ensure_intent(&o.id).await?;
         intent["client_secret"].as_str().unwrap_or_default().to_string()
     };
-    let tz = ctx.s.cfg.timezone;
     let page = PayPage {
         chrome: ctx.chrome(format!("Pay for {}", o.number), "pay", None).await,
         number: o.number.clone(),
@@ -859,9 +851,7 @@ async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, 
         stripe_js: super::assets::url("stripe.js"),
         client_secret: secret,
         return_url: format!("{}/orders/{}", ctx.s.cfg.public_url.trim_end_matches('/'), o.number),
-        held_until: chrono::DateTime::from_timestamp_millis(o.reserved_until)
-            .map(|t| t.with_timezone(&tz).format("%-I:%M %P").to_string())
-            .unwrap_or_default(),
+        held_until: ctx.local_time(o.reserved_until, "%-I:%M %P"),
         summary: order_summary(o),
         gst_note: format!("Includes {} GST.", money(o.gst_total)),
     };
