@@ -32,11 +32,8 @@ fi
 initial=100000
 bench_user bench@lsn.local admin bench-admin-password
 bench_start
-cookie=$(bench_login bench@lsn.local bench-admin-password)
-csrf=$(bench_csrf "$cookie")
-post() { curl -sf -H "cookie: $cookie" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d "$2" "$base$1" >/dev/null; }
-post /api/v1/products '{"title":"Bench Tee","slug":"bench-tee","status":"active","variants":[{"sku":"BENCH-TEE","price":3300}]}'
-post /api/v1/inventory/receive "{\"sku\":\"BENCH-TEE\",\"bin\":\"A-01-1\",\"quantity\":$initial}"
+bench_as bench@lsn.local bench-admin-password
+bench_product "Bench Tee" BENCH-TEE 3300 "$initial" A-01-1
 
 seconds=$((kills * 3 + 6))
 target/release/lsn-bench --base "$base" --scenario checkout --shoppers "$shoppers" --seconds "$seconds" --ack-log "$work/acks" --label crash > "$work/load.out" 2>&1 &

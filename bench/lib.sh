@@ -57,3 +57,32 @@ bench_login() {
 bench_csrf() {
   curl -sf -H "cookie: $1" "$base/api/auth/me" | python3 -c 'import sys,json; print(json.load(sys.stdin)["csrf_token"])'
 }
+
+# bench_as EMAIL PASSWORD — signs in; later bench_post calls act as that user ($cookie, $csrf).
+bench_as() {
+  cookie=$(bench_login "$1" "$2")
+  csrf=$(bench_csrf "$cookie")
+}
+
+# bench_post PATH JSON — POSTs as the user of the last bench_as; prints the answer.
+bench_post() {
+  curl -sf -H "cookie: $cookie" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d "$2" "$base$1"
+}
+
+# bench_product TITLE SKU PRICE QUANTITY BIN [CATEGORY] — an active product with stock in a bin
+# (as staff).
+bench_product() {
+  local slug category=""
+  slug=$(echo "$1" | tr '[:upper:] ' '[:lower:]-')
+  [ -n "${6:-}" ] && category=",\"category\":\"$6\""
+  bench_post /api/v1/products "{\"title\":\"$1\",\"slug\":\"$slug\",\"status\":\"active\"$category,\"variants\":[{\"sku\":\"$2\",\"price\":$3}]}" >/dev/null
+  bench_post /api/v1/inventory/receive "{\"sku\":\"$2\",\"bin\":\"$5\",\"quantity\":$4}" >/dev/null
+}
+
+# bench_live_show TITLE — creates and starts a show hosted by the current user; prints its id.
+bench_live_show() {
+  local id
+  id=$(bench_post /api/v1/live/shows "{\"title\":\"$1\",\"scheduled_at\":$(($(date +%s) * 1000))}" | python3 -c 'import sys,json; print(json.load(sys.stdin)["show"]["id"])')
+  bench_post "/api/v1/live/shows/$id/start" '{}' >/dev/null
+  echo "$id"
+}

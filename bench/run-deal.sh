@@ -14,12 +14,7 @@ bench_init "${LSN_BENCH_PORT:-3902}"
 export LSN_DB_SYNCHRONOUS=${LSN_DB_SYNCHRONOUS:-full}
 bench_user host@lsn.local admin bench-host-password
 bench_start
-cookie=$(bench_login host@lsn.local bench-host-password)
-csrf=$(bench_csrf "$cookie")
-post() { curl -sf -H "cookie: $cookie" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d "$2" "$base$1"; }
-post /api/v1/products '{"title":"Bench Drop","slug":"bench-drop","status":"active","variants":[{"sku":"BENCH-DROP","price":9900}]}' >/dev/null
-post /api/v1/inventory/receive "{\"sku\":\"BENCH-DROP\",\"bin\":\"A-02-1\",\"quantity\":$((units * 2))}" >/dev/null
-now=$(($(date +%s) * 1000))
-show=$(post /api/v1/live/shows "{\"title\":\"Bench Drop Live\",\"scheduled_at\":$now}" | python3 -c 'import sys,json; print(json.load(sys.stdin)["show"]["id"])')
-post "/api/v1/live/shows/$show/start" '{}' >/dev/null
+bench_as host@lsn.local bench-host-password
+bench_product "Bench Drop" BENCH-DROP 9900 $((units * 2)) A-02-1
+show=$(bench_live_show "Bench Drop Live")
 target/release/lsn-bench --base "$base" --scenario deal --show "$show" --cookie "$cookie" --sku BENCH-DROP --shoppers "$buyers" --quantity "$units" --label "SQLite, synchronous=$LSN_DB_SYNCHRONOUS"

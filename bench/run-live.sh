@@ -14,9 +14,6 @@ bench_init "${LSN_BENCH_PORT:-3901}"
 export LSN_DB_SYNCHRONOUS=normal
 bench_user host@lsn.local creator bench-host-password
 bench_start
-cookie=$(bench_login host@lsn.local bench-host-password)
-csrf=$(bench_csrf "$cookie")
-now=$(($(date +%s) * 1000))
-show=$(curl -sf -H "cookie: $cookie" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d "{\"title\":\"Bench Show\",\"scheduled_at\":$now}" "$base/api/v1/live/shows" | python3 -c 'import sys,json; print(json.load(sys.stdin)["show"]["id"])')
-curl -sf -X POST -H "cookie: $cookie" -H "x-csrf-token: $csrf" "$base/api/v1/live/shows/$show/start" >/dev/null
+bench_as host@lsn.local bench-host-password
+show=$(bench_live_show "Bench Show")
 target/release/lsn-bench --base "$base" --scenario room --show "$show" --cookie "$cookie" --shoppers "$viewers" --rate "$rate" --seconds "$seconds" --pid "$pid" --protocol "$protocol" --label "SQLite, one node, protocol $protocol"

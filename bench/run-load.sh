@@ -21,16 +21,11 @@ export LSN_DB_SYNCHRONOUS=${LSN_DB_SYNCHRONOUS:-full}
 bench_user bench@lsn.local admin bench-admin-password
 bench_user host@lsn.local creator bench-host-password
 bench_start
-admin=$(bench_login bench@lsn.local bench-admin-password)
-acsrf=$(bench_csrf "$admin")
-post() { curl -sf -H "cookie: $admin" -H "x-csrf-token: $acsrf" -H 'content-type: application/json' -d "$2" "$base$1" >/dev/null; }
-post /api/v1/products '{"title":"Bench Tee","slug":"bench-tee","status":"active","category":"Bench","variants":[{"sku":"BENCH-TEE","price":3300}]}'
-post /api/v1/inventory/receive '{"sku":"BENCH-TEE","bin":"A-01-1","quantity":1000000}'
-host=$(bench_login host@lsn.local bench-host-password)
-hcsrf=$(bench_csrf "$host")
-now=$(($(date +%s) * 1000))
-show=$(curl -sf -H "cookie: $host" -H "x-csrf-token: $hcsrf" -H 'content-type: application/json' -d "{\"title\":\"Load Show\",\"scheduled_at\":$now}" "$base/api/v1/live/shows" | python3 -c 'import sys,json; print(json.load(sys.stdin)["show"]["id"])')
-curl -sf -X POST -H "cookie: $host" -H "x-csrf-token: $hcsrf" "$base/api/v1/live/shows/$show/start" >/dev/null
+bench_as bench@lsn.local bench-admin-password
+bench_product "Bench Tee" BENCH-TEE 3300 1000000 A-01-1 Bench
+bench_as host@lsn.local bench-host-password
+host=$cookie
+show=$(bench_live_show "Load Show")
 label="$db, synchronous=${LSN_DB_SYNCHRONOUS}"
 [ "$db" = postgres ] && label="PostgreSQL $(psql -tAc "SHOW server_version" "$bench_pg_admin" | cut -d" " -f1)"
 out="$work/results.md"

@@ -16,18 +16,14 @@ export LSN_DB_SYNCHRONOUS=$sync LSN_DB_MAX_CONNECTIONS=${LSN_DB_MAX_CONNECTIONS:
 [ "$db" = postgres ] && bench_postgres lsn_bench
 bench_user bench@lsn.local admin bench-admin-password
 bench_start
-jar="$work/jar"
-csrf=$(curl -sf -c "$jar" -H 'content-type: application/json' -d '{"email":"bench@lsn.local","password":"bench-admin-password"}' "$base/api/auth/login" | python3 -c 'import sys,json; print(json.load(sys.stdin)["csrf_token"])')
-post() { curl -sf -b "$jar" -H "x-csrf-token: $csrf" -H 'content-type: application/json' -d "$2" "$base$1" >/dev/null; }
-post /api/v1/products '{"title":"Bench Tee","slug":"bench-tee","status":"active","category":"Bench","variants":[{"sku":"BENCH-TEE","price":3300}]}'
-post /api/v1/inventory/receive '{"sku":"BENCH-TEE","bin":"A-01-1","quantity":1000000}'
-post /api/v1/products '{"title":"Bench Drop","slug":"bench-drop","status":"active","variants":[{"sku":"BENCH-DROP","price":9900}]}'
-post /api/v1/inventory/receive '{"sku":"BENCH-DROP","bin":"A-02-1","quantity":25}'
+bench_as bench@lsn.local bench-admin-password
+bench_product "Bench Tee" BENCH-TEE 3300 1000000 A-01-1 Bench
+bench_product "Bench Drop" BENCH-DROP 9900 25 A-02-1
 label="$db, synchronous=$sync"
 [ "$db" = postgres ] && label="PostgreSQL $(psql -tAc "SHOW server_version" "$bench_pg_admin" | cut -d" " -f1) (fsync=$(psql -tAc "SHOW fsync" "$bench_pg_admin"), synchronous_commit=$(psql -tAc "SHOW synchronous_commit" "$bench_pg_admin"))"
 target/release/lsn-bench --base "$base" --scenario checkout --shoppers "$shoppers" --seconds "$seconds" --label "$label"
 target/release/lsn-bench --base "$base" --scenario contention --shoppers 2000 --sku BENCH-DROP --label "$label, 25 units"
-stock=$(curl -sf -b "$jar" "$base/api/v1/inventory/BENCH-DROP")
+stock=$(curl -sf -H "cookie: $cookie" "$base/api/v1/inventory/BENCH-DROP")
 echo
 echo "$stock" | python3 -c '
 import sys, json
