@@ -264,3 +264,70 @@ pub fn spawn_node(dir: &std::path::Path, env: &[(&str, &str)]) -> Node {
         }
     }
 }
+
+/// What a fake provider does with the requests that reach it; tests switch faults on and off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fault {
+    /// Answers normally.
+    #[default]
+    None,
+    /// Answers 503 without doing anything.
+    Down,
+    /// Accepts the request and never answers.
+    Hang,
+    /// Answers normally after a delay.
+    Slow(std::time::Duration),
+    /// Does the work, then never answers: the caller cannot know it happened.
+    LoseReply,
+}
+
+/// A fault switch shared by a fake server and the test, with a count of requests it saw.
+#[derive(Debug, Clone, Default)]
+pub struct Faults(Arc<std::sync::Mutex<(Fault, u64)>>);
+
+impl Faults {
+    pub fn set(&self, f: Fault) {
+        self.0.lock().expect("faults").0 = f;
+    }
+
+    /// Requests that reached the fake, whatever it did with them.
+    pub fn seen(&self) -> u64 {
+        self.0.lock().expect("faults").1
+    }
+
+    /// Puts the switch in front of every route of `router`.
+    pub fn wrap(&self, router: axum::Router) -> axum::Router {
+        router.layer(axum::middleware::from_fn_with_state(self.clone(), apply_fault))
+    }
+}
+
+async fn apply_fault(
+    axum::extract::State(f): axum::extract::State<Faults>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let fault = {
+        let mut g = f.0.lock().expect("faults");
+        g.1 += 1;
+        g.0
+    };
+    let never = || tokio::time::sleep(std::time::Duration::from_secs(3600));
+    match fault {
+        Fault::None => next.run(req).await,
+        Fault::Down => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "fake outage").into_response(),
+        Fault::Hang => {
+            never().await;
+            axum::http::StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Fault::Slow(d) => {
+            tokio::time::sleep(d).await;
+            next.run(req).await
+        }
+        Fault::LoseReply => {
+            let _ = next.run(req).await;
+            never().await;
+            axum::http::StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+    }
+}

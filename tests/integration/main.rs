@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod commerce;
+mod faults;
 mod identity;
 mod live;
 mod platform;

@@ -1,7 +1,7 @@
 //! Provider clients against local fakes that check every request: SendGrid's Mail Send, an SMTP
 //! server (Debian's aiosmtpd), and an OpenID Connect identity provider.
 
-use crate::common::{json, Backend, TestApp, PASSWORD};
+use crate::common::{json, Backend, Faults, TestApp, PASSWORD};
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -11,6 +11,8 @@ use lsn_mail::{MailError, Message, Transport};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn serve_fake(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -24,10 +26,11 @@ async fn serve_fake(router: Router) -> String {
 // ---------------------------------------------------------------- SendGrid
 
 #[derive(Clone, Default)]
-struct FakeSendGrid {
-    received: Arc<Mutex<Vec<Value>>>,
+pub(crate) struct FakeSendGrid {
+    pub(crate) received: Arc<Mutex<Vec<Value>>>,
     /// The status the next requests get (202 when healthy).
     answer: Arc<Mutex<u16>>,
+    pub(crate) faults: Faults,
 }
 
 async fn sendgrid_send(State(f): State<FakeSendGrid>, headers: HeaderMap, body: String) -> axum::response::Response {
@@ -82,9 +85,9 @@ async fn sendgrid_send(State(f): State<FakeSendGrid>, headers: HeaderMap, body: 
     (StatusCode::ACCEPTED, [("x-message-id", "fake-msg-1")]).into_response()
 }
 
-async fn fake_sendgrid() -> (FakeSendGrid, String) {
+pub(crate) async fn fake_sendgrid() -> (FakeSendGrid, String) {
     let f = FakeSendGrid { answer: Arc::new(Mutex::new(202)), ..Default::default() };
-    let base = serve_fake(Router::new().route("/v3/mail/send", post(sendgrid_send)).with_state(f.clone())).await;
+    let base = serve_fake(f.faults.wrap(Router::new().route("/v3/mail/send", post(sendgrid_send)).with_state(f.clone()))).await;
     (f, base)
 }
 
@@ -102,7 +105,7 @@ fn msg() -> Message {
 #[tokio::test]
 async fn sendgrid_client_sends_what_the_api_expects() {
     let (fake, base) = fake_sendgrid().await;
-    let t = lsn_mail::SendGridTransport::new(lsn_core::Secret::new("SG.test-key"), &base);
+    let t = lsn_mail::SendGridTransport::new(lsn_core::Secret::new("SG.test-key"), &base, TIMEOUT);
     let id = t.send("Shop <orders@shop.example>", &msg()).await.expect("send");
     assert_eq!(id.as_deref(), Some("fake-msg-1"));
     let got = fake.received.lock().expect("lock")[0].clone();
@@ -120,9 +123,9 @@ async fn sendgrid_client_sends_what_the_api_expects() {
     *fake.answer.lock().expect("lock") = 202;
     let bad = Message { text: String::new(), html: None, ..msg() };
     assert!(matches!(t.send("a@b.co", &bad).await, Err(MailError::Permanent(e)) if e.contains("content value")));
-    let wrong_key = lsn_mail::SendGridTransport::new(lsn_core::Secret::new("SG.other"), &base);
+    let wrong_key = lsn_mail::SendGridTransport::new(lsn_core::Secret::new("SG.other"), &base, TIMEOUT);
     assert!(matches!(wrong_key.send("a@b.co", &msg()).await, Err(MailError::Permanent(e)) if e.contains("401")));
-    let down = lsn_mail::SendGridTransport::new(lsn_core::Secret::new("SG.test-key"), "http://127.0.0.1:9");
+    let down = lsn_mail::SendGridTransport::new(lsn_core::Secret::new("SG.test-key"), "http://127.0.0.1:9", TIMEOUT);
     assert!(matches!(down.send("a@b.co", &msg()).await, Err(MailError::Transient(_))));
 }
 

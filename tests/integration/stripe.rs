@@ -2,7 +2,7 @@
 //! pinned version, form encoding, idempotency keys (replayed on retries, refused when reused
 //! with other parameters), PaymentIntent states by test payment method, refunds and failures.
 
-use crate::common::{json, Backend, TestApp};
+use crate::common::{json, Backend, Faults, TestApp};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,8 @@ use lsn_core::Clock;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Default)]
 struct Inner {
@@ -27,7 +29,22 @@ struct Inner {
 }
 
 #[derive(Clone, Default)]
-pub(crate) struct FakeStripe(Arc<Mutex<Inner>>);
+pub(crate) struct FakeStripe(Arc<Mutex<Inner>>, pub(crate) Faults);
+
+impl FakeStripe {
+    /// Intents created, refunds made: what a charge or a refund would cost.
+    pub(crate) fn intents(&self) -> usize {
+        self.0.lock().expect("lock").intents.len()
+    }
+
+    pub(crate) fn refunded(&self, intent: &str) -> i64 {
+        self.0.lock().expect("lock").refunded.get(intent).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn intent_of(&self, order_id: &str) -> Option<Value> {
+        self.0.lock().expect("lock").intents.values().find(|pi| pi["metadata"]["order_id"] == order_id).cloned()
+    }
+}
 
 fn stripe_error(status: StatusCode, kind: &str, message: &str, extra: Value) -> (u16, Value) {
     let mut e = json!({"type": kind, "message": message});
@@ -63,6 +80,12 @@ fn execute(inner: &mut Inner, path: &str, form: &HashMap<String, String>) -> (u1
                 return stripe_error(StatusCode::NOT_FOUND, "invalid_request_error", "No such payment_intent", json!({}));
             };
             match *action {
+                "confirm" if pi["status"] == "succeeded" => stripe_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "You cannot confirm this PaymentIntent because it has already succeeded after being previously confirmed.",
+                    json!({"code": "payment_intent_unexpected_state", "payment_intent": pi.clone()}),
+                ),
                 "confirm" => match form.get("payment_method").map(String::as_str) {
                     Some("pm_card_visa") => {
                         pi["status"] = json!("succeeded");
@@ -187,7 +210,7 @@ async fn handler(State(f): State<FakeStripe>, Path(path): Path<String>, headers:
 
 pub(crate) async fn fake_stripe() -> (FakeStripe, String) {
     let f = FakeStripe::default();
-    let router = Router::new().route("/{*path}", post(handler)).with_state(f.clone());
+    let router = f.1.wrap(Router::new().route("/{*path}", post(handler)).with_state(f.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -210,7 +233,7 @@ fn req(key: &str) -> IntentRequest {
 #[tokio::test]
 async fn stripe_client_speaks_stripe() {
     let (fake, base) = fake_stripe().await;
-    let s = Stripe::new(lsn_core::Secret::new("sk_test_fake"), Some(&base));
+    let s = Stripe::new(lsn_core::Secret::new("sk_test_fake"), Some(&base), TIMEOUT);
     let pi = s.create_intent(&req("order:o-1")).await.expect("create");
     assert_eq!((pi.id.as_str(), pi.status.as_str()), ("pi_fake_1", "requires_payment_method"));
     {
@@ -254,7 +277,7 @@ async fn stripe_client_speaks_stripe() {
     assert!(matches!(s.refund("pi_fake_1", 5000, "refund:2").await, Err(ProviderError::Rejected(_))));
     s.cancel(&pi3.id, "cancel:1").await.expect("cancel");
     assert!(matches!(s.cancel("pi_fake_1", "cancel:2").await, Err(ProviderError::Rejected(_))));
-    let bad = Stripe::new(lsn_core::Secret::new("sk_test_wrong"), Some(&base));
+    let bad = Stripe::new(lsn_core::Secret::new("sk_test_wrong"), Some(&base), TIMEOUT);
     assert!(matches!(bad.create_intent(&req("x")).await, Err(ProviderError::Rejected(m)) if m.contains("401")));
 }
 

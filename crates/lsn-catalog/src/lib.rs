@@ -46,6 +46,7 @@ impl From<CatalogError> for lsn_core::ApiError {
                 if what == "sku" { "duplicate_sku" } else { "duplicate_slug" },
                 format!("That {what} is already used by another product."),
             ),
+            CatalogError::Db(e) if lsn_db::is_unavailable(&e) => ApiError::database_unavailable(e),
             CatalogError::Db(e) => ApiError::internal(e),
         }
     }

@@ -140,6 +140,7 @@ impl From<CommerceError> for ApiError {
                     "The payment provider did not answer. Your order is saved: try paying again in a moment.",
                 )
             }
+            CommerceError::Db(e) if lsn_db::is_unavailable(&e) => ApiError::database_unavailable(e),
             CommerceError::Db(e) => ApiError::internal(e),
             CommerceError::Internal(e) => ApiError::internal(e),
             CommerceError::RateLimited { retry_after_secs } => ApiError::too_many(retry_after_secs),
@@ -165,7 +166,14 @@ impl Commerce {
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
         let catalog = lsn_catalog::Catalog::new(db.clone(), clock.clone());
         let (provider, sandbox): (Arc<dyn PaymentProvider>, _) = match cfg.provider("STRIPE_SECRET_KEY") {
-            Some(key) => (Arc::new(payments::stripe::Stripe::new(key.clone(), cfg.provider("STRIPE_API_BASE").map(|s| s.expose()))), None),
+            Some(key) => (
+                Arc::new(payments::stripe::Stripe::new(
+                    key.clone(),
+                    cfg.provider("STRIPE_API_BASE").map(|s| s.expose()),
+                    cfg.provider_timeout,
+                )),
+                None,
+            ),
             None => {
                 let s = payments::sandbox::Sandbox::new(db.clone(), clock.clone());
                 (Arc::new(s.clone()), Some(s))
@@ -182,6 +190,7 @@ impl Commerce {
         reg.register(payments::sandbox::EVENT_JOB, Arc::new(payments::sandbox::EventJob { commerce: self.clone() }));
         reg.register(orders::EXPIRE_JOB, Arc::new(orders::ExpireJob { commerce: self.clone() }));
         reg.register(orders::CANCEL_INTENT_JOB, Arc::new(orders::CancelIntentJob { commerce: self.clone() }));
+        reg.register(orders::REFUND_JOB, Arc::new(orders::RefundJob { commerce: self.clone() }));
     }
 
     pub fn schedules() -> Vec<lsn_ops::Schedule> {

@@ -18,6 +18,9 @@ use serde_json::{json, Value};
 
 pub const EXPIRE_JOB: &str = "orders.expire_reservations";
 pub const CANCEL_INTENT_JOB: &str = "payments.cancel_intent";
+pub const REFUND_JOB: &str = "payments.refund";
+/// When the refund job first looks at a refund: after the request's own attempts are over.
+const REFUND_RETRY_MS: i64 = 60_000;
 
 pub const STATES: &[&str] =
     &["pending_payment", "paid", "processing", "shipped", "delivered", "cancelled", "refunded", "partially_refunded"];
@@ -634,6 +637,12 @@ impl Commerce {
 
     /// Refunds all (`amount: None`) or part of a paid order through the provider, optionally
     /// putting the goods back in stock (full refunds).
+    ///
+    /// The amount is claimed, the refund recorded as pending and a retry job queued in one
+    /// transaction; then the provider is asked under the refund's own idempotency key. When the
+    /// provider does not answer (down, or its reply lost) the refund stays pending and the job
+    /// asks again with the same key until it does, so an outage neither loses the refund nor
+    /// lets a second click refund twice.
     pub async fn refund(
         &self,
         actor: &str,
@@ -641,10 +650,14 @@ impl Commerce {
         amount: Option<i64>,
         reason: &str,
         restock: bool,
-    ) -> Result<Order, CommerceError> {
+    ) -> Result<Refunded, CommerceError> {
         let now = self.clock.now_ms();
         let o = self.order(order_id, &Viewer::Staff).await?;
         let refundable = o.amount_paid - o.amount_refunded;
+        if refundable <= 0 {
+            // Pending refunds count: what the provider has not confirmed yet is already claimed.
+            return Err(CommerceError::rule("refund_exceeds_paid", "Nothing more can be refunded on this order."));
+        }
         let amount = amount.unwrap_or(refundable);
         if amount <= 0 {
             return Err(CommerceError::Validation(json!({"amount": "a positive amount in cents"})));
@@ -661,68 +674,113 @@ impl Commerce {
         if reason.chars().count() > 500 {
             return Err(CommerceError::Validation(json!({"reason": "at most 500 characters"})));
         }
-        let refund_id = lsn_core::ids::new_id();
-        // Claim the amount first, so two refunds at once cannot exceed what was paid.
-        let claimed = sqlx::query(
-            "UPDATE orders SET amount_refunded = amount_refunded + $1, updated_at = $2 WHERE id = $3 AND amount_refunded + $1 <= amount_paid \
-             AND status IN ('paid', 'processing', 'shipped', 'delivered', 'partially_refunded')",
-        )
-        .bind(amount)
-        .bind(now)
-        .bind(order_id)
-        .execute(self.db.write())
-        .await?;
-        if claimed.rows_affected() == 0 {
-            return Err(CommerceError::rule("refund_exceeds_paid", "Nothing more can be refunded on this order."));
-        }
-        sqlx::query("INSERT INTO refunds (id, order_id, amount, reason, restock, status, actor, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)")
-            .bind(&refund_id)
+        let has_payment = sqlx::query("SELECT COUNT(*) FROM payments WHERE order_id = $1 AND status = 'succeeded'")
             .bind(order_id)
-            .bind(amount)
-            .bind(reason)
-            .bind(i64::from(restock))
-            .bind(actor)
-            .bind(now)
-            .execute(self.db.write())
+            .fetch_one(self.db.read())
             .await?;
+        if has_payment.try_get::<i64, _>(0)? == 0 {
+            return Err(CommerceError::rule("not_paid", "This order has no successful payment to refund."));
+        }
+        let refund_id = lsn_core::ids::new_id();
+        let (oid, rid, actor_s, reason_s) = (order_id.to_string(), refund_id.clone(), actor.to_string(), reason.to_string());
+        self.db
+            .transaction(move |tx| {
+                let (oid, rid, actor, reason) = (oid.clone(), rid.clone(), actor_s.clone(), reason_s.clone());
+                Box::pin(async move {
+                    // Claim the amount first, so two refunds at once cannot exceed what was paid.
+                    let claimed = sqlx::query(
+                        "UPDATE orders SET amount_refunded = amount_refunded + $1, updated_at = $2 WHERE id = $3 AND amount_refunded + $1 <= amount_paid \
+                         AND status IN ('paid', 'processing', 'shipped', 'delivered', 'partially_refunded')",
+                    )
+                    .bind(amount)
+                    .bind(now)
+                    .bind(&oid)
+                    .execute(&mut **tx)
+                    .await?;
+                    if claimed.rows_affected() == 0 {
+                        return Err(CommerceError::rule("refund_exceeds_paid", "Nothing more can be refunded on this order."));
+                    }
+                    sqlx::query("INSERT INTO refunds (id, order_id, amount, reason, restock, status, actor, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)")
+                        .bind(&rid)
+                        .bind(&oid)
+                        .bind(amount)
+                        .bind(&reason)
+                        .bind(i64::from(restock))
+                        .bind(&actor)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                    // The safety net: if this process dies or the provider does not answer, the
+                    // job finishes the refund; if the refund completes first, the job finds nothing to do.
+                    let retry = NewJob::new(REFUND_JOB, json!({"refund_id": rid})).dedupe(format!("refund:{rid}")).at(now + REFUND_RETRY_MS).max_attempts(20);
+                    lsn_ops::enqueue(&mut **tx, &retry, now).await?;
+                    Ok::<_, CommerceError>(())
+                })
+            })
+            .await?;
+        let pending = !self.send_refund(&refund_id).await?;
+        Ok(Refunded { order: self.order(order_id, &Viewer::Staff).await?, refund_id, pending })
+    }
+
+    /// Asks the provider for a pending refund (its own idempotency key, so asking again is
+    /// safe) and settles it. `Ok(false)`: the provider did not answer, the refund stays pending.
+    pub async fn send_refund(&self, refund_id: &str) -> Result<bool, CommerceError> {
+        let Some(r) = sqlx::query("SELECT order_id, amount, restock, actor, reason FROM refunds WHERE id = $1 AND status = 'pending'")
+            .bind(refund_id)
+            .fetch_optional(self.db.read())
+            .await?
+        else {
+            return Ok(true);
+        };
+        let (order_id, amount, restock, actor, reason): (String, i64, i64, String, String) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
         let intent: String =
             sqlx::query("SELECT intent_id FROM payments WHERE order_id = $1 AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1")
-                .bind(order_id)
+                .bind(&order_id)
                 .fetch_optional(self.db.read())
                 .await?
                 .ok_or_else(|| CommerceError::rule("not_paid", "This order has no successful payment to refund."))?
                 .try_get(0)?;
-        let result = self.provider.refund(&intent, amount, &format!("refund:{refund_id}")).await;
-        let provider_ref = match result {
-            Ok(r) => r.id,
-            Err(e) => {
-                sqlx::query("UPDATE orders SET amount_refunded = amount_refunded - $1 WHERE id = $2")
-                    .bind(amount)
-                    .bind(order_id)
-                    .execute(self.db.write())
-                    .await?;
-                sqlx::query("UPDATE refunds SET status = 'failed' WHERE id = $1").bind(&refund_id).execute(self.db.write()).await?;
-                return Err(match e {
-                    crate::payments::ProviderError::Rejected(m) => CommerceError::rule("refund_rejected", m),
-                    crate::payments::ProviderError::Unavailable(m) => CommerceError::Provider(m),
-                });
+        let outcome = match self.provider.refund(&intent, amount, &format!("refund:{refund_id}")).await {
+            Ok(r) => Ok(r.id),
+            Err(crate::payments::ProviderError::Rejected(m)) => Err(m),
+            Err(crate::payments::ProviderError::Unavailable(m)) => {
+                tracing::warn!(refund = refund_id, "refund waits for the payment provider: {m}");
+                return Ok(false);
             }
         };
-        let items: Vec<(String, i64)> = o.items.iter().map(|i| (i.variant_id.clone(), i.quantity)).collect();
-        let (oid, rid, actor_s, reason_s) = (order_id.to_string(), refund_id.clone(), actor.to_string(), reason.to_string());
+        let now = self.clock.now_ms();
+        let (oid, rid, done) = (order_id.clone(), refund_id.to_string(), outcome.clone());
         self.db
             .transaction(move |tx| {
-                let (oid, rid, actor, reason, items, provider_ref) =
-                    (oid.clone(), rid.clone(), actor_s.clone(), reason_s.clone(), items.clone(), provider_ref.clone());
+                let (oid, rid, actor, reason, done) = (oid.clone(), rid.clone(), actor.clone(), reason.clone(), done.clone());
                 Box::pin(async move {
-                    sqlx::query("UPDATE refunds SET status = 'succeeded', provider_ref = $1 WHERE id = $2")
-                        .bind(&provider_ref)
+                    let (status, provider_ref) = match &done {
+                        Ok(r) => ("succeeded", Some(r.clone())),
+                        Err(_) => ("failed", None),
+                    };
+                    let settled = sqlx::query("UPDATE refunds SET status = $1, provider_ref = $2 WHERE id = $3 AND status = 'pending'")
+                        .bind(status)
+                        .bind(provider_ref)
                         .bind(&rid)
                         .execute(&mut **tx)
                         .await?;
+                    if settled.rows_affected() == 0 {
+                        return Ok(());
+                    }
+                    if done.is_err() {
+                        // Give the claimed amount back.
+                        sqlx::query("UPDATE orders SET amount_refunded = amount_refunded - $1, updated_at = $2 WHERE id = $3")
+                            .bind(amount)
+                            .bind(now)
+                            .bind(&oid)
+                            .execute(&mut **tx)
+                            .await?;
+                        return Ok(());
+                    }
                     settle_refund_status(tx, now, &oid, &actor, &reason).await?;
-                    if restock {
-                        for (variant, qty) in &items {
+                    if restock != 0 {
+                        for (variant, qty) in &order_lines(tx, &oid).await? {
                             stock::restock(tx, now, variant, *qty, "refund", &oid, &actor).await?;
                         }
                     }
@@ -731,15 +789,26 @@ impl Commerce {
                         now,
                         "order.refunded",
                         Some(&oid),
-                        &json!({"order_id": oid, "refund_id": rid, "amount": amount, "restocked": restock}),
+                        &json!({"order_id": oid, "refund_id": rid, "amount": amount, "restocked": restock != 0}),
                     )
                     .await?;
                     Ok::<_, CommerceError>(())
                 })
             })
             .await?;
-        self.order(order_id, &Viewer::Staff).await
+        match outcome {
+            Ok(_) => Ok(true),
+            Err(m) => Err(CommerceError::rule("refund_rejected", m)),
+        }
     }
+}
+
+/// A refund as asked for: `pending` while the provider has not answered yet.
+#[derive(Debug)]
+pub struct Refunded {
+    pub order: Order,
+    pub refund_id: String,
+    pub pending: bool,
 }
 
 /// Sets `refunded` or `partially_refunded` from the amounts.
@@ -808,6 +877,17 @@ pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, 
     Ok(true)
 }
 
+/// An order's lines as (variant, quantity).
+async fn order_lines(tx: &mut Tx, order_id: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query("SELECT variant_id, quantity FROM order_items WHERE order_id = $1")
+        .bind(order_id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
 /// The order an intent pays for, locked for the rest of the transaction: two events for the
 /// same order (a decline, then a success) applied at once must see each other's outcome.
 async fn order_by_intent(
@@ -848,13 +928,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             let late = status == "cancelled";
             if late {
                 // Paid after the reservation ran out: take the stock again if it is still there.
-                let lines: Vec<(String, i64)> = sqlx::query("SELECT variant_id, quantity FROM order_items WHERE order_id = $1")
-                    .bind(&order_id)
-                    .fetch_all(&mut **tx)
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                    .collect::<Result<_, sqlx::Error>>()?;
+                let lines = order_lines(tx, &order_id).await?;
                 if stock::reserve_again(tx, now, &order_id, &lines).await.is_err() {
                     sqlx::query("UPDATE orders SET amount_paid = $1 WHERE id = $2")
                         .bind(received)
@@ -1093,6 +1167,39 @@ impl JobHandler for ExpireJob {
         }
         webhook::retry_deferred(c).await.map_err(|e| JobError::Retry(e.to_string()))?;
         Ok(())
+    }
+}
+
+/// Finishes a refund the provider did not answer: asks again with the refund's own key.
+pub struct RefundJob {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for RefundJob {
+    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let id = payload["refund_id"].as_str().unwrap_or_default();
+        match self.commerce.send_refund(id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(JobError::Retry("the payment provider did not answer".into())),
+            Err(CommerceError::Rule { code, message }) => {
+                // Nobody is waiting on this answer any more: leave it for a person.
+                tracing::warn!(refund = id, code, "refund refused by the provider: {message}");
+                let (now, id, message) = (self.commerce.clock.now_ms(), id.to_string(), message.clone());
+                self.commerce
+                    .db
+                    .transaction(move |tx| {
+                        let (id, message) = (id.clone(), message.clone());
+                        Box::pin(async move {
+                            open_task(tx, now, "refund_failed", "Refund refused by the payment provider", &message, &id).await?;
+                            Ok::<_, CommerceError>(())
+                        })
+                    })
+                    .await
+                    .map_err(|e| JobError::Retry(e.to_string()))
+            }
+            Err(e) => Err(JobError::Retry(e.to_string())),
+        }
     }
 }
 

@@ -575,8 +575,10 @@ async fn refund(
     let c2 = c.clone();
     let actor = user.actor().label;
     idempotent(&c, &format!("user:{}", user.user.id), &headers, &format!("POST /api/v1/orders/{}/refunds", order.id), &raw, || async move {
-        let o = c2.refund(&actor, &order.id, b.amount, &b.reason, b.restock).await?;
-        Ok((StatusCode::CREATED, json!({ "order": o })))
+        let r = c2.refund(&actor, &order.id, b.amount, &b.reason, b.restock).await?;
+        // 202: the provider has not answered yet; the refund completes when it does.
+        let status = if r.pending { StatusCode::ACCEPTED } else { StatusCode::CREATED };
+        Ok((status, json!({ "order": r.order, "refund": {"id": r.refund_id, "status": if r.pending { "pending" } else { "succeeded" }} })))
     })
     .await
 }

@@ -82,6 +82,8 @@ pub struct Config {
     pub shop_name: String,
     pub mail: MailTransport,
     pub mail_from: String,
+    /// The longest one request to an outside provider may take.
+    pub provider_timeout: std::time::Duration,
     pub redis_url: Option<Secret>,
     pub log_format_json: bool,
     /// Every provider variable that was set, by name (values redacted in `Debug`).
@@ -126,6 +128,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("SENDGRID_API_URL", "https://api.sendgrid.com", "SendGrid base URL"),
     ("SMTP_URL", "- (mailbox)", "`smtp://user:pass@host:port` (or `smtps://`): mail goes through SMTP"),
     ("MAIL_FROM", "LSN <no-reply@localhost>", "sender of outgoing mail"),
+    (
+        "LSN_PROVIDER_TIMEOUT_SECS",
+        "10",
+        "how long one request to a provider (Stripe, SendGrid) may take before it counts as failed and is retried",
+    ),
     ("SLACK_WEBHOOK_URL", "-", "Slack incoming webhook for alerts"),
     ("TWILIO_ACCOUNT_SID", "-", "Twilio account SID"),
     ("TWILIO_AUTH_TOKEN", "-", "Twilio auth token"),
@@ -337,6 +344,15 @@ impl Config {
             Some("text") => false,
             Some(other) => return Err(invalid("LSN_LOG_FORMAT", format!("expected text or json, got {other:?}"))),
         };
+        let provider_timeout = match get("LSN_PROVIDER_TIMEOUT_SECS") {
+            None => std::time::Duration::from_secs(10),
+            Some(n) => n
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=120).contains(n))
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(|| invalid("LSN_PROVIDER_TIMEOUT_SECS", "expected a number of seconds from 1 to 120"))?,
+        };
         let mut providers = BTreeMap::new();
         for name in PROVIDER_VARS {
             if let Some(v) = get(name) {
@@ -368,6 +384,7 @@ impl Config {
                 .unwrap_or_else(|| "LSN Live".into()),
             mail,
             mail_from: get("MAIL_FROM").unwrap_or_else(|| "LSN <no-reply@localhost>".into()),
+            provider_timeout,
             redis_url: get("REDIS_URL").map(Secret::new),
             log_format_json,
             providers,

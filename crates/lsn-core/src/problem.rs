@@ -55,6 +55,14 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 
+    /// A 503 for a database that is out of reach: the request changed nothing, try again.
+    pub fn database_unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "database unavailable");
+        let mut e = Self::unavailable("database_unavailable", "The shop's database is not answering. Try again in a moment.");
+        e.headers.push(("retry-after", "5".into()));
+        e
+    }
+
     /// A 500 whose cause is logged here and never sent to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

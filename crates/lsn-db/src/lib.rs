@@ -15,7 +15,7 @@ mod retry;
 
 pub use migrate::{MigrationStatus, MIGRATIONS};
 pub use pool::{check_sqlite_file, Backend, BoxFuture, Db, DbError, DbTarget};
-pub use retry::{is_retryable, is_unique_violation, TxError};
+pub use retry::{is_retryable, is_unavailable, is_unique_violation, TxError};
 
 /// The transaction type every query function takes.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;

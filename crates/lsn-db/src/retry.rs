@@ -28,6 +28,21 @@ pub fn is_retryable(e: &sqlx::Error) -> bool {
     }
 }
 
+/// The database itself is out of reach (down, restarting, refusing or dropping connections,
+/// every connection busy for too long), as opposed to a fault in the statement: the caller
+/// should answer "try again shortly" rather than report a bug.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: connection exceptions (08xxx), shutting down or starting up (57P01-57P03),
+        // too many connections (53300), database not accepting connections (55000 on connect).
+        sqlx::Error::Database(d) => {
+            d.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300"))
+        }
+        _ => false,
+    }
+}
+
 /// A unique-constraint violation, optionally only on the named constraint or column.
 ///
 /// PostgreSQL reports the constraint name; SQLite reports `table.column` in the message (the

@@ -61,6 +61,7 @@ impl From<IdentityError> for ApiError {
                 ApiError::bad_request("oauth_failed", "Sign-in with the identity provider failed. Try again.")
             }
             IdentityError::OAuthDisabled => ApiError::new(StatusCode::NOT_FOUND, "oauth_disabled", "OAuth sign-in is not configured."),
+            IdentityError::Db(e) if lsn_db::is_unavailable(&e) => ApiError::database_unavailable(e),
             IdentityError::Db(e) => ApiError::internal(e),
             IdentityError::Internal(e) => ApiError::internal(e),
         }

@@ -37,6 +37,7 @@ impl From<LiveError> for lsn_core::ApiError {
             LiveError::Rule { code, message } => ApiError::conflict(code, message),
             LiveError::NotFound => ApiError::not_found(),
             LiveError::Forbidden => ApiError::forbidden(),
+            LiveError::Db(e) if lsn_db::is_unavailable(&e) => ApiError::database_unavailable(e),
             LiveError::Db(e) => ApiError::internal(e),
         }
     }

@@ -53,7 +53,7 @@ pub fn from_config(cfg: &Config, db: lsn_db::Db) -> Result<Arc<dyn Transport>, M
     Ok(match &cfg.mail {
         MailTransport::Mailbox => Arc::new(MailboxTransport::new(db)),
         MailTransport::Smtp { url } => Arc::new(SmtpTransport::from_url(url.expose())?),
-        MailTransport::SendGrid { api_key, base_url } => Arc::new(SendGridTransport::new(api_key.clone(), base_url)),
+        MailTransport::SendGrid { api_key, base_url } => Arc::new(SendGridTransport::new(api_key.clone(), base_url, cfg.provider_timeout)),
     })
 }
 

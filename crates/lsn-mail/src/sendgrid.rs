@@ -12,9 +12,10 @@ pub struct SendGridTransport {
 }
 
 impl SendGridTransport {
-    pub fn new(api_key: Secret, base_url: &str) -> Self {
+    /// A client for SendGrid at `base_url`; each request may take `timeout`.
+    pub fn new(api_key: Secret, base_url: &str, timeout: Duration) -> Self {
         let http =
-            reqwest::Client::builder().timeout(Duration::from_secs(20)).connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
+            reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5))).build().unwrap_or_default();
         Self { api_key, base_url: base_url.trim_end_matches('/').to_string(), http }
     }
 

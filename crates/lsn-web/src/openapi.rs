@@ -60,7 +60,7 @@ pub fn document() -> Value {
         query("cursor", json!({"type": "string"})),
         query("limit", json!({"type": "integer", "minimum": 1, "maximum": 100}))
     ]);
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "LSN — Live Shopping Network API", "version": env!("CARGO_PKG_VERSION"),
             "description": "JSON API of LSN. Money is integer cents (AUD, GST included). Cookie-authenticated changes need the X-CSRF-Token header from /api/auth/me; API keys go in Authorization: Bearer. Errors are {\"error\":{\"code\",\"message\",\"fields\"?}}."},
@@ -143,7 +143,12 @@ pub fn document() -> Value {
                     "shipping_address": {"type": "object", "required": ["name", "line1", "suburb", "state", "postcode"], "properties": {"name": {"type": "string"}, "line1": {"type": "string"}, "line2": {"type": "string"}, "suburb": {"type": "string"}, "state": {"type": "string", "enum": ["NSW", "VIC", "QLD", "WA", "SA", "TAS", "ACT", "NT"]}, "postcode": {"type": "string", "pattern": "^[0-9]{4}$"}, "phone": {"type": "string"}}}}}
             }
         }
-    })
+    });
+    // A refund the payment provider has not answered yet: pending, finished by a job.
+    doc["paths"]["/api/v1/orders/{id}/refunds"]["post"]["responses"]["202"] = json!({"description": "Refund pending: the payment provider has not answered yet", "content": {"application/json": {"schema": obj()}}});
+    // Stripe delivers again after a 5xx: the database was out of reach, nothing was recorded.
+    doc["paths"]["/api/webhooks/stripe"]["post"]["responses"]["503"] = err_responses(&[503])["503"].clone();
+    doc
 }
 
 #[cfg(test)]

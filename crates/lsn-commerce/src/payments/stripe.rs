@@ -25,9 +25,10 @@ impl std::fmt::Debug for Stripe {
 }
 
 impl Stripe {
-    pub fn new(key: Secret, base: Option<&str>) -> Self {
+    /// A client for `base` (Stripe's own API when `None`); each request may take `timeout`.
+    pub fn new(key: Secret, base: Option<&str>, timeout: Duration) -> Self {
         let http =
-            reqwest::Client::builder().timeout(Duration::from_secs(30)).connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
+            reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5))).build().unwrap_or_default();
         Self { key, base: base.unwrap_or(DEFAULT_BASE).trim_end_matches('/').to_string(), http, max_retries: 2 }
     }
 
@@ -144,6 +145,13 @@ impl PaymentProvider for Stripe {
                     code: e["decline_code"].as_str().or(e["code"].as_str()).unwrap_or("card_declined").to_string(),
                     message: e["message"].as_str().unwrap_or("Your card was declined.").to_string(),
                 })
+            }
+            // A retry of a confirmation whose reply was lost: Stripe says the intent has already
+            // succeeded, which is the answer the first attempt would have given.
+            400 if body["error"]["code"] == "payment_intent_unexpected_state"
+                && body["error"]["payment_intent"]["status"] == "succeeded" =>
+            {
+                Ok(Self::confirmation(&body["error"]["payment_intent"]))
             }
             _ => Err(Self::error_of(status, &body)),
         }

@@ -52,6 +52,7 @@ fn when(ctx: &Ctx, ms: i64) -> String {
 fn admin_notice(n: Option<&str>) -> Option<&'static str> {
     Some(match n? {
         "refunded" => "Refund recorded.",
+        "refund_pending" => "Refund sent; the payment provider has not answered yet. It completes by itself when it does.",
         "status" => "Status updated.",
         "stock" => "Stock recorded.",
         "saved" => "Saved.",
@@ -384,7 +385,10 @@ pub async fn refund(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>)
         f.get("reason").map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).unwrap_or_else(|| "refund from the dashboard".into());
     let restock = f.contains_key("restock");
     match ctx.s.commerce.refund(&user.actor().label, &o.id, amount, &reason, restock).await {
-        Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/orders/{number}?notice=refunded"))),
+        Ok(r) => {
+            let notice = if r.pending { "refund_pending" } else { "refunded" };
+            Ok(see_other(ctx.jar.clone(), &format!("/admin/orders/{number}?notice={notice}")))
+        }
         Err(e) => {
             let api = lsn_core::ApiError::from(e);
             if api.status.is_server_error() {
