@@ -2,7 +2,8 @@
 # The whole LSN test suite, on SQLite and PostgreSQL.
 #
 # Installs what the tests need from Debian's packages when it is missing (PostgreSQL, Redis, the
-# aiosmtpd SMTP server, Chromium and Node for the browser tests), starts a throw-away PostgreSQL cluster on a loopback port, then runs
+# aiosmtpd SMTP server, Chromium and Node for the browser tests; Schemathesis from PyPI in a
+# virtualenv for the API fuzzing), starts a throw-away PostgreSQL cluster on a loopback port, then runs
 # formatting, lint and every test (tests start their own Redis servers on free ports). Safe to
 # run again: it reuses what is already there.
 #
@@ -67,6 +68,8 @@ lsn_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/lsn"
 [ -x "$lsn_bin" ] || cargo build --quiet -p lsn
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 LSN_BIN="$lsn_bin" npm --prefix tests/browser test --silent
+log "API fuzzing (Schemathesis against /api/openapi.json)"
+LSN_BIN="$lsn_bin" scripts/api-fuzz.sh "${LSN_FUZZ_EXAMPLES:-30}"
 # Drop the per-test databases left behind by failed runs.
 psql -qAt -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'lsn_t_%'" \
   | while read -r db; do psql -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done

@@ -6,6 +6,7 @@ mod common;
 mod cli;
 mod commerce;
 mod faults;
+mod fuzz;
 mod identity;
 mod live;
 mod platform;

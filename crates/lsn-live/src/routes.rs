@@ -25,6 +25,8 @@ const HEARTBEAT: Duration = Duration::from_secs(20);
 const IDLE_LIMIT: Duration = Duration::from_secs(60);
 /// Protocol errors a connection may cause before it is closed for abuse.
 const MAX_ERRORS: u32 = 20;
+/// How long a closing connection waits for the client's answering close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 pub fn router<S>() -> Router<S>
 where
@@ -517,7 +519,12 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
             reply = reply_rx.recv() => match reply {
                 Some(m) => {
                     let closing = matches!(m, Message::Close(_));
-                    if sink.send(m).await.is_err() || closing {
+                    if sink.send(m).await.is_err() {
+                        break;
+                    }
+                    if closing {
+                        // The reader waits for the client's close frame, then ends.
+                        let _ = tokio::time::timeout(CLOSE_WAIT, &mut reader).await;
                         break;
                     }
                 }
@@ -528,7 +535,16 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
                     break;
                 }
             }
-            _ = &mut reader => break,
+            _ = &mut reader => {
+                // The reader stopped (the viewer left, or was closed for abuse): send what it
+                // left behind first, so an abusive client still gets its last error and the 1008.
+                while let Ok(m) = reply_rx.try_recv() {
+                    if sink.send(m).await.is_err() {
+                        break;
+                    }
+                }
+                break;
+            }
         }
     }
     reader.abort();
@@ -607,7 +623,7 @@ async fn read_loop(
                 let _ = out.send(Message::Text(error_frame("binary_not_supported", "Send JSON text frames.").into())).await;
                 if errors > MAX_ERRORS {
                     let _ = out.send(Message::Close(Some(CloseFrame { code: 1008, reason: "too many protocol errors".into() }))).await;
-                    return;
+                    return await_close(stream).await;
                 }
                 continue;
             }
@@ -628,11 +644,25 @@ async fn read_loop(
                 let _ = out.send(Message::Text(error_frame(r.code, &r.message).into())).await;
                 if errors > MAX_ERRORS {
                     let _ = out.send(Message::Close(Some(CloseFrame { code: 1008, reason: "too many protocol errors".into() }))).await;
-                    return;
+                    return await_close(stream).await;
                 }
             }
         }
     }
+}
+
+/// After the server's close frame: read (and ignore) what the client still sends until its own
+/// close frame, for at most [`CLOSE_WAIT`]. Closing the socket with unread input would reset the
+/// connection, and the client could lose the close frame and its reason.
+async fn await_close(stream: &mut futures::stream::SplitStream<WebSocket>) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(m)) = stream.next().await {
+            if matches!(m, Message::Close(_)) {
+                return;
+            }
+        }
+    })
+    .await;
 }
 
 fn need<T>(v: Option<T>, field: &str) -> Result<T, Refusal> {

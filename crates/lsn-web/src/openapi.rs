@@ -15,7 +15,17 @@ fn err_responses(codes: &[u16]) -> Value {
 
 #[expect(clippy::too_many_arguments, reason = "one argument per part of an OpenAPI operation keeps the table above readable")]
 fn op(summary: &str, tag: &str, ok: u16, ok_schema: Value, errors: &[u16], body: Option<Value>, params: Value, secured: bool) -> Value {
-    let mut responses = err_responses(errors);
+    let mut codes = errors.to_vec();
+    if body.is_some() {
+        // What every JSON body can earn: not JSON (400), too large (413), not declared as JSON
+        // (415), not the expected fields (422).
+        codes.extend([400, 413, 415, 422]);
+    }
+    if params.as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] == "query")) {
+        // A query string that does not parse (400) or a value out of range (422).
+        codes.extend([400, 422]);
+    }
+    let mut responses = err_responses(&codes);
     responses[ok.to_string()] = json!({"description": "Success", "content": {"application/json": {"schema": ok_schema}}});
     let mut o = json!({"summary": summary, "tags": [tag], "parameters": params, "responses": responses});
     if let Some(b) = body {
@@ -125,6 +135,26 @@ pub fn document() -> Value {
                 "get": op("Discount codes (staff)", "checkout", 200, obj(), &[401, 403], None, none.clone(), true),
                 "post": op("Create a discount code (staff)", "checkout", 201, obj(), &[400, 401, 403, 415, 422], Some(json!({"type": "object", "required": ["code", "kind", "value"], "properties": {"code": {"type": "string"}, "kind": {"type": "string", "enum": ["percent", "fixed"]}, "value": {"type": "integer"}, "min_subtotal": {"type": "integer"}, "starts_at": {"type": "integer"}, "ends_at": {"type": "integer"}, "usage_limit": {"type": "integer"}, "per_customer_limit": {"type": "integer"}}})), none.clone(), true)
             },
+            "/api/v1/live/shows": {
+                "get": op("Shows, newest first, optionally by status", "live", 200, obj(), &[400], None, json!([query("status", json!({"type": "string", "enum": ["scheduled", "live", "ended"]})), query("limit", json!({"type": "integer", "minimum": 1, "maximum": 200}))]), false),
+                "post": op("Schedule a show (creators and staff)", "live", 201, obj(), &[401, 403, 404, 409], Some(json!({"type": "object", "required": ["title", "scheduled_at"], "properties": {"title": {"type": "string"}, "description": {"type": "string"}, "scheduled_at": {"type": "integer", "description": "Unix milliseconds"}, "video_url": {"type": ["string", "null"]}, "lineup": {"type": "array", "items": {"type": "string"}}, "host_id": {"type": ["string", "null"]}}})), none.clone(), true)
+            },
+            "/api/v1/live/shows/{id}": {"get": op("A show with its live figures (sales for the host and staff only)", "live", 200, obj(), &[404], None, json!([path_id("id")]), false)},
+            "/api/v1/live/shows/{id}/start": {"post": op("Go live (the show's host or staff)", "live", 200, obj(), &[401, 403, 404, 409], None, json!([path_id("id")]), true)},
+            "/api/v1/live/shows/{id}/end": {"post": op("End the show (the show's host or staff)", "live", 200, obj(), &[401, 403, 404, 409], None, json!([path_id("id")]), true)},
+            "/api/v1/live/shows/{id}/messages": {"post": op("Send a chat message (same rules as the room)", "live", 201, obj(), &[401, 403, 404, 409, 429, 503], Some(json!({"type": "object", "required": ["text"], "properties": {"text": {"type": "string", "maxLength": 500}}, "additionalProperties": false})), json!([path_id("id")]), true)},
+            "/api/v1/live/shows/{id}/replay": {"get": op("An ended or running show's timeline", "live", 200, obj(), &[400, 404], None, json!([path_id("id"), query("after", json!({"type": "integer", "minimum": 0})), query("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000}))]), false)},
+            "/api/v1/live/shows/{id}/deals": {"post": op("Start a flash deal on a variant (the show's host or staff)", "live", 201, obj(), &[401, 403, 404, 409], Some(json!({"type": "object", "required": ["price", "quantity"], "properties": {"sku": {"type": ["string", "null"]}, "variant_id": {"type": ["string", "null"]}, "price": {"type": "integer"}, "quantity": {"type": "integer"}, "countdown_secs": {"type": "integer", "minimum": 10, "maximum": 300}, "duration_secs": {"type": "integer", "minimum": 60, "maximum": 1200}, "per_customer_limit": {"type": ["integer", "null"]}}})), json!([path_id("id")]), true)},
+            "/api/v1/live/shows/{id}/deals/{deal}/end": {"post": op("End a flash deal early", "live", 200, obj(), &[401, 403, 404, 409], None, json!([path_id("id"), path_id("deal")]), true)},
+            "/api/v1/live/deals/{deal}": {"get": op("A flash deal with what remains", "live", 200, obj(), &[404], None, json!([path_id("deal")]), false)},
+            "/api/v1/live/deals/{deal}/buy": {"post": op("Buy from a flash deal in one step (answers like checkout)", "live", 201, obj(), &[403, 404, 409, 429, 503], Some(json!({"type": "object", "properties": {"quantity": {"type": "integer", "minimum": 1}, "email": {"type": "string"}, "shipping_method": {"type": "string"}, "shipping_address": {"type": "object"}}})), json!([path_id("deal"), idem()]), false)},
+            "/api/v1/live/shows/{id}/auctions": {"post": op("Start a live auction (the show's host or staff)", "live", 201, obj(), &[401, 403, 404, 409], Some(json!({"type": "object", "required": ["starting_price"], "properties": {"sku": {"type": ["string", "null"]}, "variant_id": {"type": ["string", "null"]}, "starting_price": {"type": "integer"}, "increment": {"type": "integer"}, "reserve_price": {"type": ["integer", "null"]}, "countdown_secs": {"type": "integer"}, "duration_secs": {"type": "integer"}, "soft_close_secs": {"type": "integer"}, "sudden_death": {"type": "boolean"}}})), json!([path_id("id")]), true)},
+            "/api/v1/live/auctions/{auction}": {"get": op("An auction with its leading bid", "live", 200, obj(), &[404], None, json!([path_id("auction")]), false)},
+            "/api/v1/live/auctions/{auction}/bids": {"post": op("Bid (a maximum above the next step bids by proxy)", "live", 200, obj(), &[401, 403, 404, 409, 429], Some(json!({"type": "object", "required": ["amount"], "properties": {"amount": {"type": "integer"}}, "additionalProperties": false})), json!([path_id("auction")]), true)},
+            "/api/v1/live/auctions/{auction}/second-chance": {"post": op("Offer an unpaid win to the next bidder (host or staff)", "live", 200, obj(), &[401, 403, 404, 409], None, json!([path_id("auction")]), true)},
+            "/api/v1/live/shows/{id}/gifts": {"post": op("Send a gift to the host with coins", "live", 201, obj(), &[401, 402, 403, 404, 409, 429], Some(json!({"type": "object", "required": ["gift"], "properties": {"gift": {"type": "string"}}, "additionalProperties": false})), json!([path_id("id")]), true)},
+            "/api/v1/live/coins": {"get": op("The signed-in viewer's coin balance", "live", 200, obj(), &[401], None, none.clone(), true)},
+            "/api/v1/live/coin-packs": {"post": op("Make a variant a coin pack (staff)", "live", 200, obj(), &[401, 403], Some(json!({"type": "object", "required": ["sku", "coins"], "properties": {"sku": {"type": "string"}, "coins": {"type": "integer"}}, "additionalProperties": false})), none.clone(), true)},
             "/api/webhooks/stripe": {"post": op("Stripe webhook (Stripe-Signature verified)", "webhooks", 200, obj(), &[400], Some(obj()), json!([{"name": "Stripe-Signature", "in": "header", "required": true, "schema": {"type": "string"}}]), false)}
         },
         "components": {
