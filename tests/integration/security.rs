@@ -144,6 +144,128 @@ async fn authorization_matrix(app: TestApp) {
 }
 both!(authorization_matrix_by_role_and_owner, authorization_matrix);
 
+/// The smallest body a schema accepts: required properties only, each the simplest value of its
+/// type, so that a request gets past parsing to the access check.
+fn minimal(doc: &serde_json::Value, schema: &serde_json::Value) -> serde_json::Value {
+    if let Some(name) = schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+        return minimal(doc, &doc["components"]["schemas"][name]);
+    }
+    if let Some(e) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return e.clone();
+    }
+    let ty = match &schema["type"] {
+        serde_json::Value::Array(ts) => ts.iter().find(|t| *t != "null").cloned().unwrap_or_default(),
+        t => t.clone(),
+    };
+    match ty.as_str().unwrap_or("object") {
+        "string" if schema["pattern"].is_string() => json!("2000"),
+        "string" => json!("x"),
+        "integer" | "number" => json!(schema["minimum"].as_i64().unwrap_or(1)),
+        "boolean" => json!(false),
+        "array" => json!([]),
+        _ => {
+            let mut o = serde_json::Map::new();
+            for k in schema["required"].as_array().into_iter().flatten().filter_map(|k| k.as_str()) {
+                o.insert(k.to_string(), minimal(doc, &schema["properties"][k]));
+            }
+            serde_json::Value::Object(o)
+        }
+    }
+}
+
+/// Every operation of `/api/openapi.json` × anonymous, customer (the order's owner), another
+/// customer, a creator (the show's host) and an admin: each gets what the operation's
+/// `x-lsn-access` declares, and nobody gets a 5xx.
+async fn every_operation(app: TestApp) {
+    app.user("cust@example.com", Role::Customer).await;
+    app.user("other@example.com", Role::Customer).await;
+    let maker = app.user("maker@example.com", Role::Creator).await;
+    app.user("boss@example.com", Role::Admin).await;
+    let p = app.product(json!({"title": "Every Mug", "status": "active", "variants": [{"sku": "MUG", "price": 1500}]})).await;
+    app.stock(&p.variants[0].id, 20).await;
+    let (cust, cust_csrf) = app.login("cust@example.com").await;
+    let (other, other_csrf) = app.login("other@example.com").await;
+    let (creator, creator_csrf) = app.login("maker@example.com").await;
+    let (boss, boss_csrf) = app.login("boss@example.com").await;
+    cust.post(app.url("/api/v1/cart/items"))
+        .header("x-csrf-token", &cust_csrf)
+        .json(&json!({"sku": "MUG", "quantity": 1}))
+        .send()
+        .await
+        .expect("add");
+    let addr = json!({"name": "C", "line1": "1 A St", "suburb": "Perth", "state": "WA", "postcode": "6000"});
+    let (_, co) = json(
+        cust.post(app.url("/api/v1/checkout"))
+            .header("x-csrf-token", &cust_csrf)
+            .json(&json!({"shipping_address": addr}))
+            .send()
+            .await
+            .expect("checkout"),
+    )
+    .await;
+    let order = co["order"]["id"].as_str().expect("order").to_string();
+    let input: lsn_live::shows::ShowInput =
+        serde_json::from_value(json!({"title": "Matrix Live", "scheduled_at": chrono::Utc::now().timestamp_millis() + 60_000}))
+            .expect("show");
+    let show = app.rt.state.live.create(&maker, &input).await.expect("show").id;
+    let (_, doc) = json(reqwest::get(app.url("/api/openapi.json")).await.expect("doc")).await;
+
+    let who = [
+        ("anonymous", app.client(), String::new()),
+        ("customer", cust, cust_csrf),
+        ("other customer", other, other_csrf),
+        ("creator", creator, creator_csrf),
+        ("admin", boss, boss_csrf),
+    ];
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            let access = op["x-lsn-access"].as_str().unwrap_or_else(|| panic!("{path} declares its access"));
+            if path == "/api/auth/logout" {
+                // It would end the sessions the rest of the walk uses; `identity` tests it.
+                continue;
+            }
+            let url = path
+                .replace("/orders/{id}", &format!("/orders/{order}"))
+                .replace("/products/{id}", &format!("/products/{}", p.id))
+                .replace("/shows/{id}", &format!("/shows/{show}"))
+                .replace("{variant}", &p.variants[0].id)
+                .replace("{sku}", "MUG")
+                .replace("{name}", "reservation_expiry")
+                .replace("{key}", "shop.name");
+            // Any other identifier: one that does not exist.
+            let url = url.split('/').map(|seg| if seg.starts_with('{') { "missing" } else { seg }).collect::<Vec<_>>().join("/");
+            let body = op["requestBody"]["content"]["application/json"]["schema"].as_object().map(|s| minimal(&doc, &json!(s)));
+            for (i, (name, c, csrf)) in who.iter().enumerate() {
+                let mut req = c.request(method.to_uppercase().parse().expect("method"), app.url(&url));
+                if !csrf.is_empty() {
+                    req = req.header("x-csrf-token", csrf);
+                }
+                if let Some(b) = &body {
+                    req = req.json(b);
+                }
+                let s = req.send().await.expect("send").status().as_u16();
+                let denied = s == 401 || s == 403;
+                let ok = match (access, i) {
+                    _ if s >= 500 => false,
+                    // Signing in with wrong credentials is a 401 for everyone.
+                    ("public", _) => !denied || (path == "/api/auth/login" && s == 401),
+                    (_, 0) => s == 401 || (access == "owner" && s == 404),
+                    ("signed-in", _) => !denied,
+                    ("owner", 1 | 4) => !denied && s != 404,
+                    ("owner", _) => s == 404,
+                    ("staff", 1..=3) | ("creator" | "host", 1 | 2) => s == 403,
+                    _ => !denied,
+                };
+                assert!(ok, "{} {url} ({access}) as {name}: {s}", method.to_uppercase());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 60 * 5, "{checked} calls");
+}
+both!(every_documented_operation_by_role, every_operation);
+
 async fn injection_is_inert(app: TestApp) {
     app.user("boss@example.com", Role::Admin).await;
     let (boss, csrf) = app.login("boss@example.com").await;

@@ -35,10 +35,12 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
         // PostgreSQL: connection exceptions (08xxx), shutting down or starting up (57P01-57P03),
-        // too many connections (53300), database not accepting connections (55000 on connect).
-        sqlx::Error::Database(d) => {
-            d.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300"))
-        }
+        // too many connections (53300), a database not accepting connections (55000, on connect).
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08")
+                || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                || (c == "55000" && d.message().contains("not currently accepting connections"))
+        }),
         _ => false,
     }
 }
