@@ -58,6 +58,17 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "cargo deny (licences, bans, sources; the advisory database is on GitHub, out of reach here)"
+deny_root=${LSN_TOOLS_DIR:-$HOME/.cache/lsn}/cargo-deny
+if [ ! -x "$deny_root/bin/cargo-deny" ]; then
+  CARGO_TARGET_DIR=${LSN_TOOLS_TARGET:-/var/tmp/lsn-tools-target} \
+    cargo install --quiet --locked cargo-deny@0.20.2 --root "$deny_root"
+fi
+deny_out=$(mktemp)
+if ! "$deny_root/bin/cargo-deny" --offline check licenses bans sources >"$deny_out" 2>&1; then
+  cat "$deny_out"; exit 1
+fi
+tail -n 1 "$deny_out"; rm -f "$deny_out"
 log "cargo test (SQLite and PostgreSQL)"
 extra=()
 if [ "${1:-}" = "--" ]; then shift; extra=("$@"); fi
