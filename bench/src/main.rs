@@ -52,6 +52,10 @@ struct Args {
     /// `room` scenario: the live-room protocol version the viewers speak (1 or 2).
     #[arg(long, default_value_t = 2)]
     protocol: u8,
+    /// `deal` scenario: each buyer opens its connection during the countdown (fetching the deal,
+    /// as a viewer's page does when a deal starts) instead of in the moment of the race.
+    #[arg(long)]
+    warm: bool,
     /// `load` scenario: the runbook's load test, `normal` (100 users), `peak` (500), `stress`
     /// (1,000) or `spike` (100, then 1,000 after a third of the run).
     #[arg(long, default_value = "normal")]
@@ -91,7 +95,15 @@ async fn deal(args: &Args) -> anyhow::Result<()> {
     req.headers_mut().insert("cookie", args.cookie.parse()?);
     let (host, _) = tokio_tungstenite::connect_async(req).await?;
     let (mut tx, mut rx) = host.split();
-    let product = reqwest::get(format!("{}/api/v1/products/bench-drop", args.base)).await?.json::<Value>().await?;
+    // The product the SKU belongs to (the search matches SKUs).
+    let found = reqwest::get(format!("{}/api/v1/products?q={}", args.base, args.sku)).await?.json::<Value>().await?;
+    let slug = found["items"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["variants"].as_array().is_some_and(|vs| vs.iter().any(|v| v["sku"] == args.sku.as_str()))))
+        .and_then(|p| p["slug"].as_str())
+        .ok_or_else(|| anyhow::anyhow!("no product with SKU {}", args.sku))?
+        .to_string();
+    let product = reqwest::get(format!("{}/api/v1/products/{slug}", args.base)).await?.json::<Value>().await?;
     let product_id = product["product"]["id"].as_str().unwrap_or_default().to_string();
     tx.send(Message::Text(json!({"type": "pin", "product_id": product_id}).to_string().into())).await?;
     tx.send(Message::Text(json!({"type": "start_deal", "deal": {"sku": args.sku, "price": 990, "quantity": args.quantity, "countdown_secs": 10, "duration_secs": 120}}).to_string().into())).await?;
@@ -108,9 +120,20 @@ async fn deal(args: &Args) -> anyhow::Result<()> {
             }
         }
     }
-    // Every buyer is ready (its own HTTP client; connections open when the race starts).
+    // Every buyer is ready: its own HTTP client; cold, its connection opens when the race starts;
+    // warm, it fetched the deal during the countdown and keeps that connection.
+    let countdown_ends = Instant::now() + Duration::from_millis(10_100);
     let buyers: Vec<reqwest::Client> = (0..args.shoppers).map(|_| reqwest::Client::builder().build().unwrap_or_default()).collect();
-    tokio::time::sleep(Duration::from_millis(10_100)).await;
+    if args.warm {
+        let deal_url = format!("{}/api/v1/live/deals/{deal_id}", args.base);
+        let warmed = futures::future::join_all(buyers.iter().map(|c| {
+            let (c, url) = (c.clone(), deal_url.clone());
+            async move { c.get(url).send().await.map(|r| r.status().is_success()).unwrap_or(false) }
+        }))
+        .await;
+        anyhow::ensure!(warmed.iter().all(|ok| *ok), "some buyers could not fetch the deal");
+    }
+    tokio::time::sleep_until(countdown_ends.into()).await;
     let address: Value = serde_json::from_str(ADDRESS).unwrap_or(Value::Null);
     let started = Instant::now();
     let url = format!("{}/api/v1/live/deals/{deal_id}/buy", args.base);
@@ -118,11 +141,25 @@ async fn deal(args: &Args) -> anyhow::Result<()> {
         let (c, url, body) = (c.clone(), url.clone(), json!({"email": format!("fan{i}@example.com"), "shipping_address": address}));
         async move {
             let t = Instant::now();
-            let status = c.post(url).json(&body).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
-            (status, t.elapsed().as_micros() as u32)
+            let (status, code) = match c.post(url).json(&body).send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let code = r.json::<Value>().await.ok().and_then(|v| v["error"]["code"].as_str().map(str::to_string));
+                    (status, code)
+                }
+                Err(_) => (0, None),
+            };
+            (status, t.elapsed().as_micros() as u32, code)
         }
     }))
     .await;
+    let mut codes: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for (_, _, code) in &results {
+        if let Some(c) = code {
+            *codes.entry(c.clone()).or_default() += 1;
+        }
+    }
+    let results: Vec<(u16, u32)> = results.into_iter().map(|(s, l, _)| (s, l)).collect();
     let elapsed = started.elapsed().as_secs_f64();
     let won = results.iter().filter(|(s, _)| *s == 201).count();
     let sold_out = results.iter().filter(|(s, _)| *s == 409).count();
@@ -130,9 +167,10 @@ async fn deal(args: &Args) -> anyhow::Result<()> {
     let mut lat: Vec<u32> = results.iter().map(|(_, l)| *l).collect();
     lat.sort_unstable();
     println!(
-        "\n### flash deal: {} buyers for {} units{}",
+        "\n### flash deal: {} buyers for {} units, {} connections{}",
         args.shoppers,
         args.quantity,
+        if args.warm { "warm" } else { "cold" },
         if args.label.is_empty() { String::new() } else { format!(" — {}", args.label) }
     );
     println!();
@@ -140,6 +178,7 @@ async fn deal(args: &Args) -> anyhow::Result<()> {
     println!("| orders won | {won} |");
     println!("| sold-out answers | {sold_out} |");
     println!("| other answers (errors) | {other} |");
+    println!("| refusals by code | {} |", codes.iter().map(|(c, n)| format!("{c}: {n}")).collect::<Vec<_>>().join(", "));
     println!("| all answered within | {elapsed:.2} s |");
     println!(
         "| answer latency p50 / p95 / p99 / max | {:.0} / {:.0} / {:.0} / {:.0} ms |",

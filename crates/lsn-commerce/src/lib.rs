@@ -160,6 +160,7 @@ pub struct Commerce {
     pub webhook_secret: String,
     pub media: lsn_catalog::media::MediaStore,
     pub limits: Arc<Limits>,
+    pub deals_in_flight: Arc<offers::InFlight>,
 }
 
 impl Commerce {
@@ -182,7 +183,18 @@ impl Commerce {
         let webhook_secret =
             cfg.provider("STRIPE_WEBHOOK_SECRET").map(|s| s.expose().to_string()).unwrap_or_else(|| DEV_WEBHOOK_SECRET.to_string());
         let media = lsn_catalog::media::MediaStore::from_config(&cfg);
-        Self { db, cfg, clock, catalog, provider, sandbox, webhook_secret, media, limits: Arc::new(Limits::default()) }
+        Self {
+            db,
+            cfg,
+            clock,
+            catalog,
+            provider,
+            sandbox,
+            webhook_secret,
+            media,
+            limits: Arc::new(Limits::default()),
+            deals_in_flight: Arc::default(),
+        }
     }
 
     /// Jobs this crate runs.

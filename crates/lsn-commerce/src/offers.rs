@@ -40,6 +40,51 @@ pub struct Offer {
     pub status: &'static str,
 }
 
+/// Buyers of each deal on their way to the claim, on this node. A deal with `remaining` units
+/// can be won by no more buyers than that, so once that many are on their way the rest are told
+/// it is sold out from memory, instead of each queueing for the database's single writer only to
+/// be refused there. The claim inside the transaction stays the authority; a buyer on its way
+/// who fails gives its place back.
+#[derive(Debug, Default)]
+pub struct InFlight(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+/// A place on the way to a deal's claim, given back when dropped.
+#[derive(Debug)]
+pub struct Pass {
+    gate: std::sync::Arc<InFlight>,
+    offer: String,
+    quantity: i64,
+}
+
+impl InFlight {
+    /// A place for `quantity` units when the buyers already on their way leave room in `remaining`.
+    pub fn enter(self: &std::sync::Arc<Self>, offer: &str, quantity: i64, remaining: i64) -> Option<Pass> {
+        let mut m = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = m.entry(offer.to_string()).or_insert(0);
+        if *n + quantity > remaining {
+            return None;
+        }
+        *n += quantity;
+        Some(Pass { gate: self.clone(), offer: offer.to_string(), quantity })
+    }
+
+    fn leave(&self, offer: &str, quantity: i64) {
+        let mut m = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = m.get_mut(offer) {
+            *n -= quantity;
+            if *n <= 0 {
+                m.remove(offer);
+            }
+        }
+    }
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        self.gate.leave(&self.offer, self.quantity);
+    }
+}
+
 fn invalid(field: &str, msg: &str) -> CommerceError {
     CommerceError::Validation(json!({ field: msg }))
 }
@@ -213,4 +258,26 @@ pub async fn release(tx: &mut Tx, offer_id: &str, customer_key: &str, qty: i64) 
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InFlight;
+    use std::sync::Arc;
+
+    #[test]
+    fn no_more_buyers_on_their_way_than_units_remain() {
+        let gate = Arc::new(InFlight::default());
+        let a = gate.enter("deal", 2, 3).expect("room for two");
+        let b = gate.enter("deal", 1, 3).expect("room for one more");
+        assert!(gate.enter("deal", 1, 3).is_none(), "three units, three on their way");
+        assert!(gate.enter("other", 1, 1).is_some(), "deals are counted apart");
+        drop(b);
+        let c = gate.enter("deal", 1, 3).expect("a failed buyer gives its place back");
+        // Once a claim is committed the units count in what remains, not here.
+        drop(a);
+        assert!(gate.enter("deal", 1, 1).is_none(), "one unit left, one buyer on the way");
+        drop(c);
+        assert!(gate.0.lock().expect("lock").is_empty(), "nothing kept for deals nobody is buying");
+    }
 }

@@ -303,7 +303,7 @@ impl Commerce {
         cart_id: &str,
         input: &CheckoutInput,
     ) -> Result<CheckoutResult, CommerceError> {
-        self.place_order(user, Source::Cart(cart_id.to_string()), input).await
+        self.place_order(user, Source::Cart(cart_id.to_string()), input, None).await
     }
 
     /// Buys `quantity` of a limited offer (a live flash deal) straight away, at the offer's price.
@@ -319,20 +319,34 @@ impl Commerce {
         }
         // Most buyers of a popular deal arrive after it sold out: answer them from a read, without
         // queueing for the writer. The claim inside the transaction stays the authority.
-        match offers::get(&self.db, self.clock.now_ms(), offer_id).await?.status {
+        let offer = offers::get(&self.db, self.clock.now_ms(), offer_id).await?;
+        match offer.status {
             "sold_out" => return Err(CommerceError::rule("deal_sold_out", "The deal is sold out.")),
             "ended" => return Err(CommerceError::rule("deal_ended", "The deal has ended.")),
             "upcoming" => return Err(CommerceError::rule("deal_not_started", "The deal has not started yet.")),
             _ => {}
         }
-        self.place_order(user, Source::Offer { offer_id: offer_id.to_string(), quantity }, input).await
+        // Those arriving while the last units are already being bought are answered here too
+        // (a quantity beyond what remains gets the claim's own answer).
+        let pass = if (1..=offer.remaining).contains(&quantity) {
+            match self.deals_in_flight.enter(offer_id, quantity, offer.remaining) {
+                Some(p) => Some(p),
+                None => return Err(CommerceError::rule("deal_sold_out", "The deal is sold out: its last units are being bought.")),
+            }
+        } else {
+            None
+        };
+        self.place_order(user, Source::Offer { offer_id: offer_id.to_string(), quantity }, input, pass).await
     }
 
+    /// Places an order from a cart or an offer. `gate`: the buyer's place on the way to an
+    /// offer's claim, given back as soon as the claim is decided.
     async fn place_order(
         &self,
         user: Option<&lsn_identity::User>,
         source: Source,
         input: &CheckoutInput,
+        gate: Option<offers::Pass>,
     ) -> Result<CheckoutResult, CommerceError> {
         let address = input.shipping_address.validate("shipping_address").map_err(CommerceError::Validation)?;
         let email = match (user.and_then(|u| u.email.clone()), &input.email) {
@@ -481,6 +495,8 @@ impl Commerce {
                 })
             })
             .await?;
+        // The claim is committed: the units now count in the offer's own remaining.
+        drop(gate);
         let payment = match self.ensure_intent(&order_id).await {
             Ok(p) => p,
             Err(CommerceError::Provider(e)) => {
