@@ -428,7 +428,7 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
     // Boxed, like the clean-up below: their database work is large and done once, and the
     // task of each of thousands of idle viewers should not keep room for it.
     let (welcome, visit_id) = Box::pin(greet(&live, &room, user.as_ref(), start_seq)).await;
-    let (mut sink, mut stream) = socket.split();
+    let sink = &mut socket;
     let mut ok = sink.send(Message::Text(welcome.to_string().into())).await.is_ok();
     for r in replies.drain(..) {
         ok = ok && sink.send(Message::Text(r.into())).await.is_ok();
@@ -442,14 +442,13 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
             ok = ok && sink.send(Message::Text(f.json.clone())).await.is_ok();
         }
     }
-    let (reply_tx, mut reply_rx) = tokio::sync::mpsc::channel::<Message>(64);
-    let reader_room = room.clone();
-    let reader_live = live.clone();
-    let reader_user = user.clone();
-    let mut reader = tokio::spawn(async move { read_loop(reader_live, reader_room, reader_user, &mut stream, reply_tx).await });
+    // One task per viewer: it writes the room's ticks and reads the viewer's own frames.
     let me = user.as_ref().map(|u| u.id.clone());
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
+    let idle = tokio::time::sleep(IDLE_LIMIT);
+    tokio::pin!(idle);
+    let mut errors = 0u32;
     // `ok` is false when the greeting could not be sent: go straight to clean-up.
     loop {
         if !ok {
@@ -516,38 +515,38 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
                 }
                 Err(None) => break,
             },
-            reply = reply_rx.recv() => match reply {
-                Some(m) => {
-                    let closing = matches!(m, Message::Close(_));
-                    if sink.send(m).await.is_err() {
+            incoming = sink.next() => {
+                idle.as_mut().reset(tokio::time::Instant::now() + IDLE_LIMIT);
+                // Boxed: the handlers' database work is large and rare, and each of thousands of
+                // idle viewers' tasks should not keep room for it.
+                match Box::pin(take(&live, &room, user.as_ref(), incoming, &mut errors)).await {
+                    Taken::Nothing => {}
+                    Taken::Reply(text) => {
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Taken::Abuse(text) => {
+                        let _ = sink.send(Message::Text(text.into())).await;
+                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 1008, reason: "too many protocol errors".into() }))).await;
+                        await_close(sink).await;
                         break;
                     }
-                    if closing {
-                        // The reader waits for the client's close frame, then ends.
-                        let _ = tokio::time::timeout(CLOSE_WAIT, &mut reader).await;
-                        break;
-                    }
+                    Taken::Gone => break,
                 }
-                None => break,
-            },
+            }
             _ = heartbeat.tick() => {
                 if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
                     break;
                 }
             }
-            _ = &mut reader => {
-                // The reader stopped (the viewer left, or was closed for abuse): send what it
-                // left behind first, so an abusive client still gets its last error and the 1008.
-                while let Ok(m) = reply_rx.try_recv() {
-                    if sink.send(m).await.is_err() {
-                        break;
-                    }
-                }
+            _ = &mut idle => {
+                let _ = sink.send(Message::Close(Some(CloseFrame { code: 4000, reason: "no heartbeat".into() }))).await;
+                await_close(sink).await;
                 break;
             }
         }
     }
-    reader.abort();
     Box::pin(async {
         room.left().await;
         let _ = sqlx::query("UPDATE live_viewers SET left_at = $1 WHERE id = $2")
@@ -596,56 +595,39 @@ fn live_refusal(e: LiveError) -> Refusal {
     }
 }
 
-async fn read_loop(
-    live: Live,
-    room: Arc<Room>,
-    user: Option<User>,
-    stream: &mut futures::stream::SplitStream<WebSocket>,
-    out: tokio::sync::mpsc::Sender<Message>,
-) {
-    let mut errors = 0u32;
-    loop {
-        let next = tokio::time::timeout(IDLE_LIMIT, stream.next()).await;
-        let msg = match next {
-            Err(_) => {
-                let _ = out.send(Message::Close(Some(CloseFrame { code: 4000, reason: "no heartbeat".into() }))).await;
-                return;
-            }
-            Ok(None) | Ok(Some(Err(_))) => return,
-            Ok(Some(Ok(m))) => m,
-        };
-        let text = match msg {
-            Message::Text(t) => t.to_string(),
-            Message::Close(_) => return,
-            Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Binary(_) => {
-                errors += 1;
-                let _ = out.send(Message::Text(error_frame("binary_not_supported", "Send JSON text frames.").into())).await;
-                if errors > MAX_ERRORS {
-                    let _ = out.send(Message::Close(Some(CloseFrame { code: 1008, reason: "too many protocol errors".into() }))).await;
-                    return await_close(stream).await;
-                }
-                continue;
-            }
-        };
-        let reply = match serde_json::from_str::<ClientMessage>(&text) {
+/// What a frame from the viewer comes to.
+enum Taken {
+    Nothing,
+    /// A reply for this viewer only (a pong, an error).
+    Reply(String),
+    /// The error that took the viewer past [`MAX_ERRORS`]: send it, then close for abuse.
+    Abuse(String),
+    /// The viewer closed the connection or it broke.
+    Gone,
+}
+
+/// Takes one frame from the viewer: a ping answered, a chat posted, a host control applied, or
+/// a refusal (counted in `errors`).
+async fn take(live: &Live, room: &Room, user: Option<&User>, incoming: Option<Result<Message, axum::Error>>, errors: &mut u32) -> Taken {
+    let reply = match incoming {
+        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Taken::Gone,
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Taken::Nothing,
+        Some(Ok(Message::Binary(_))) => Err(Refusal { code: "binary_not_supported", message: "Send JSON text frames.".into() }),
+        Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
             Err(_) => Err(Refusal { code: "malformed", message: "Expected a JSON object with a \"type\".".into() }),
-            // Boxed: the handlers' database work is large, and an idle viewer's task should not
-            // carry room for it (10,000 viewers each keep this loop alive).
-            Ok(m) => Box::pin(handle(&live, &room, user.as_ref(), m)).await,
-        };
-        match reply {
-            Ok(Some(v)) => {
-                let _ = out.send(Message::Text(v.to_string().into())).await;
-            }
-            Ok(None) => {}
-            Err(r) => {
-                errors += 1;
-                let _ = out.send(Message::Text(error_frame(r.code, &r.message).into())).await;
-                if errors > MAX_ERRORS {
-                    let _ = out.send(Message::Close(Some(CloseFrame { code: 1008, reason: "too many protocol errors".into() }))).await;
-                    return await_close(stream).await;
-                }
+            Ok(m) => handle(live, room, user, m).await,
+        },
+    };
+    match reply {
+        Ok(Some(v)) => Taken::Reply(v.to_string()),
+        Ok(None) => Taken::Nothing,
+        Err(r) => {
+            *errors += 1;
+            let frame = error_frame(r.code, &r.message);
+            if *errors > MAX_ERRORS {
+                Taken::Abuse(frame)
+            } else {
+                Taken::Reply(frame)
             }
         }
     }
@@ -654,9 +636,9 @@ async fn read_loop(
 /// After the server's close frame: read (and ignore) what the client still sends until its own
 /// close frame, for at most [`CLOSE_WAIT`]. Closing the socket with unread input would reset the
 /// connection, and the client could lose the close frame and its reason.
-async fn await_close(stream: &mut futures::stream::SplitStream<WebSocket>) {
+async fn await_close(socket: &mut WebSocket) {
     let _ = tokio::time::timeout(CLOSE_WAIT, async {
-        while let Some(Ok(m)) = stream.next().await {
+        while let Some(Ok(m)) = socket.next().await {
             if matches!(m, Message::Close(_)) {
                 return;
             }
