@@ -10,6 +10,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// jemalloc instead of the system allocator: it gives memory freed after a burst (thousands of
+/// viewers joining at once, a load spike) back to the system within seconds, where glibc's
+/// allocator keeps it (docs/BENCHMARKS.md, live room fan-out).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "lsn", version, about = "LSN — Live Shopping Network: a self-hostable live-commerce platform")]
 struct Cli {
