@@ -276,6 +276,15 @@ fn lines_from(rows: &[lsn_db::Row]) -> Result<Vec<CartLine>, sqlx::Error> {
         .collect()
 }
 
+/// How many items a cart holds (what the page header shows), without pricing its lines.
+pub async fn item_count(db: &Db, cart_id: &str) -> Result<i64, CommerceError> {
+    let r = sqlx::query("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM cart_items WHERE cart_id = $1")
+        .bind(cart_id)
+        .fetch_one(db.read())
+        .await?;
+    Ok(r.try_get::<i64, _>(0)?)
+}
+
 pub async fn view(db: &Db, cart_id: Option<&str>) -> Result<CartView, CommerceError> {
     let lines = match cart_id {
         Some(id) => lines(db.read(), id).await?,

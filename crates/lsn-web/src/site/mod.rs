@@ -186,7 +186,7 @@ impl Ctx {
 
     pub async fn chrome(&self, title: impl Into<String>, page: &'static str, notice_name: Option<&str>) -> Chrome {
         let cart_count = match lsn_commerce::cart::resolve(&self.s.db, self.s.clock.now_ms(), &self.owner(), false).await {
-            Ok((Some(id), _)) => lsn_commerce::cart::view(&self.s.db, Some(&id)).await.map(|v| v.item_count).unwrap_or(0),
+            Ok((Some(id), _)) => lsn_commerce::cart::item_count(&self.s.db, &id).await.unwrap_or(0),
             _ => 0,
         };
         Chrome {
