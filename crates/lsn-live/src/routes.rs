@@ -333,25 +333,35 @@ enum Feed {
     Ticks(tokio::sync::broadcast::Receiver<Arc<crate::room::Tick>>),
 }
 
+/// What a viewer's feed brings next.
+enum Batch {
+    /// Protocol 1: the next events (whatever was queued, up to 256), and whether the viewer fell
+    /// behind while they were drained.
+    Events { frames: Vec<Arc<Frame>>, lagged: bool },
+    /// Protocol 2: the next tick, its events and their text encoded once for the room.
+    Tick(Arc<crate::room::Tick>),
+    /// The viewer fell too far behind: it is let go and resumes with `since`.
+    TooSlow,
+    /// The room is gone.
+    Closed,
+}
+
 impl Feed {
-    /// The next batch: its events (protocol 1) or the tick carrying them (2), and
-    /// whether the viewer fell behind while draining. `Err(Some(()))`: too slow; `Err(None)`:
-    /// the room is gone.
-    async fn next(&mut self) -> Result<(Vec<Arc<Frame>>, Option<Arc<crate::room::Tick>>, bool), Option<()>> {
+    async fn next(&mut self) -> Batch {
         use tokio::sync::broadcast::error::{RecvError, TryRecvError};
         match self {
             Feed::Events(rx) => {
                 let first = match rx.recv().await {
                     Ok(f) => f,
-                    Err(RecvError::Lagged(_)) => return Err(Some(())),
-                    Err(RecvError::Closed) => return Err(None),
+                    Err(RecvError::Lagged(_)) => return Batch::TooSlow,
+                    Err(RecvError::Closed) => return Batch::Closed,
                 };
                 // Whatever else is already queued goes out with it in one write.
-                let mut batch = vec![first];
+                let mut frames = vec![first];
                 let mut lagged = false;
-                while batch.len() < 256 {
+                while frames.len() < 256 {
                     match rx.try_recv() {
-                        Ok(f) => batch.push(f),
+                        Ok(f) => frames.push(f),
                         Err(TryRecvError::Lagged(_)) => {
                             lagged = true;
                             break;
@@ -359,12 +369,12 @@ impl Feed {
                         Err(_) => break,
                     }
                 }
-                Ok((batch, None, lagged))
+                Batch::Events { frames, lagged }
             }
             Feed::Ticks(rx) => match rx.recv().await {
-                Ok(t) => Ok((Vec::new(), Some(t), false)),
-                Err(RecvError::Lagged(_)) => Err(Some(())),
-                Err(RecvError::Closed) => Err(None),
+                Ok(t) => Batch::Tick(t),
+                Err(RecvError::Lagged(_)) => Batch::TooSlow,
+                Err(RecvError::Closed) => Batch::Closed,
             },
         }
     }
@@ -455,66 +465,63 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
             break;
         }
         tokio::select! {
-            batch = feed.next() => match batch {
-                Ok((own, tick, lagged)) => {
-                    let frames: &[Arc<Frame>] = match &tick {
-                        Some(t) => &t.frames,
-                        None => &own,
-                    };
-                    let shared = tick.as_ref().map(|t| t.json.clone());
-                    let fresh: Vec<&Arc<Frame>> = frames.iter().filter(|f| f.seq > last_sent).collect();
-                    let mut end: Option<CloseFrame> = None;
-                    let mut failed = false;
-                    if let Some(whole) = shared {
-                        // Protocol 2: the tick's shared text, or (rarely, just after joining)
-                        // only the part this viewer has not had yet.
-                        if !fresh.is_empty() {
-                            let text = if fresh.len() == frames.len() { whole } else { crate::room::array_of(fresh.iter().copied()) };
-                            failed = sink.feed(Message::Text(text)).await.is_err();
-                        }
-                    } else {
-                        for frame in &fresh {
-                            if sink.feed(Message::Text(frame.json.clone())).await.is_err() {
-                                failed = true;
-                                break;
-                            }
-                        }
+            batch = feed.next() => {
+                let (frames, shared, lagged): (&[Arc<Frame>], _, bool) = match &batch {
+                    Batch::Tick(t) => (&t.frames, Some(t.json.clone()), false),
+                    Batch::Events { frames, lagged } => (frames, None, *lagged),
+                    Batch::TooSlow => {
+                        // A viewer that cannot keep up is let go instead of slowing the room;
+                        // it reconnects with its last sequence number and catches up.
+                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 4008, reason: "too slow: reconnect with since".into() }))).await;
+                        break;
                     }
-                    if let Some(f) = fresh.last() {
-                        last_sent = f.seq;
+                    Batch::Closed => break,
+                };
+                let fresh: Vec<&Arc<Frame>> = frames.iter().filter(|f| f.seq > last_sent).collect();
+                let mut end: Option<CloseFrame> = None;
+                let mut failed = false;
+                if let Some(whole) = shared {
+                    // Protocol 2: the tick's shared text, or (rarely, just after joining)
+                    // only the part this viewer has not had yet.
+                    if !fresh.is_empty() {
+                        let text = if fresh.len() == frames.len() { whole } else { crate::room::array_of(fresh.iter().copied()) };
+                        failed = sink.feed(Message::Text(text)).await.is_err();
                     }
+                } else {
                     for frame in &fresh {
-                        if frame.kind == "user_banned" && me.as_deref().is_some_and(|m| frame.json.as_str().contains(&format!("\"user_id\":\"{m}\""))) {
-                            end = Some(CloseFrame { code: 4003, reason: "banned from this show".into() });
-                            break;
-                        }
-                        if frame.kind == "show_ended" {
-                            end = Some(CloseFrame { code: 1000, reason: "show ended".into() });
+                        if sink.feed(Message::Text(frame.json.clone())).await.is_err() {
+                            failed = true;
                             break;
                         }
                     }
-                    if failed {
+                }
+                if let Some(f) = fresh.last() {
+                    last_sent = f.seq;
+                }
+                for frame in &fresh {
+                    if frame.kind == "user_banned" && me.as_deref().is_some_and(|m| frame.json.as_str().contains(&format!("\"user_id\":\"{m}\""))) {
+                        end = Some(CloseFrame { code: 4003, reason: "banned from this show".into() });
                         break;
                     }
-                    if lagged && end.is_none() {
-                        end = Some(CloseFrame { code: 4008, reason: "too slow: reconnect with since".into() });
-                    }
-                    if let Some(c) = end {
-                        let _ = sink.send(Message::Close(Some(c))).await;
-                        break;
-                    }
-                    if sink.flush().await.is_err() {
+                    if frame.kind == "show_ended" {
+                        end = Some(CloseFrame { code: 1000, reason: "show ended".into() });
                         break;
                     }
                 }
-                Err(Some(())) => {
-                    // A viewer that cannot keep up is let go instead of slowing the room; it
-                    // reconnects with its last sequence number and catches up.
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 4008, reason: "too slow: reconnect with since".into() }))).await;
+                if failed {
                     break;
                 }
-                Err(None) => break,
-            },
+                if lagged && end.is_none() {
+                    end = Some(CloseFrame { code: 4008, reason: "too slow: reconnect with since".into() });
+                }
+                if let Some(c) = end {
+                    let _ = sink.send(Message::Close(Some(c))).await;
+                    break;
+                }
+                if sink.flush().await.is_err() {
+                    break;
+                }
+            }
             incoming = sink.next() => {
                 idle.as_mut().reset(tokio::time::Instant::now() + IDLE_LIMIT);
                 // Boxed: the handlers' database work is large and rare, and each of thousands of
