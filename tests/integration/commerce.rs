@@ -2,7 +2,7 @@
 //! sandbox's test cards, webhooks, refunds, expiry; the invariants under concurrency.
 
 use crate::both;
-use crate::common::{json, TestApp};
+use crate::common::{deliver_event, json, signed_event, TestApp};
 use lsn_core::Clock;
 use lsn_identity::Role;
 use serde_json::{json, Value};
@@ -534,25 +534,11 @@ async fn discount_limit_holds(app: TestApp) {
 both!(discount_limits_hold_under_concurrency, discount_limit_holds);
 
 fn signed(app: &TestApp, event: &Value) -> (String, String) {
-    let body = event.to_string();
-    let t = app.clock.now().timestamp();
-    let sig = lsn_commerce::payments::webhook::sign(lsn_commerce::DEV_WEBHOOK_SECRET, t, body.as_bytes());
-    (body, format!("t={t},v1={sig}"))
+    signed_event(app, lsn_commerce::DEV_WEBHOOK_SECRET, event)
 }
 
 async fn deliver(app: &TestApp, event: &Value) -> (u16, Value) {
-    let (body, sig) = signed(app, event);
-    json(
-        reqwest::Client::new()
-            .post(app.url("/api/webhooks/stripe"))
-            .header("stripe-signature", sig)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .expect("webhook"),
-    )
-    .await
+    deliver_event(app, lsn_commerce::DEV_WEBHOOK_SECRET, event).await
 }
 
 async fn webhooks_exactly_once(app: TestApp) {

@@ -209,6 +209,31 @@ pub async fn json(r: reqwest::Response) -> (u16, Value) {
     (s, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
+/// A Stripe event's body and `Stripe-Signature` header, signed with `secret` at the app's now.
+pub fn signed_event(app: &TestApp, secret: &str, event: &Value) -> (String, String) {
+    use lsn_core::Clock;
+    let body = event.to_string();
+    let t = app.clock.now().timestamp();
+    let sig = lsn_commerce::payments::webhook::sign(secret, t, body.as_bytes());
+    (body, format!("t={t},v1={sig}"))
+}
+
+/// Delivers a Stripe event to the webhook as Stripe would, signed with `secret`.
+pub async fn deliver_event(app: &TestApp, secret: &str, event: &Value) -> (u16, Value) {
+    let (body, sig) = signed_event(app, secret, event);
+    json(
+        reqwest::Client::new()
+            .post(app.url("/api/webhooks/stripe"))
+            .header("stripe-signature", sig)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("webhook"),
+    )
+    .await
+}
+
 /// A running `lsn serve` process and its port; killed when dropped.
 pub struct Node {
     pub child: std::process::Child,

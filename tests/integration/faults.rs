@@ -3,30 +3,14 @@
 //! lost nor happen twice, mail waits in the queue, and a webhook the database could not take is
 //! accepted when it is delivered again.
 
-use crate::common::{json, Backend, Fault, TestApp, PASSWORD};
-use crate::providers::fake_sendgrid;
-use crate::stripe::{fake_stripe, FakeStripe};
-use lsn_core::Clock;
+use crate::common::{deliver_event, json, Backend, Fault, TestApp, PASSWORD};
+use crate::providers::sendgrid_app;
+use crate::stripe::stripe_app;
 use lsn_identity::Role;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const SLOW: Fault = Fault::Slow(Duration::from_millis(300));
-
-async fn stripe_app(backend: Backend) -> Option<(TestApp, FakeStripe)> {
-    let (fake, base) = fake_stripe().await;
-    let app = TestApp::spawn(
-        backend,
-        &[
-            ("STRIPE_SECRET_KEY", "sk_test_fake"),
-            ("STRIPE_API_BASE", &base),
-            ("STRIPE_WEBHOOK_SECRET", "whsec_fake"),
-            ("LSN_PROVIDER_TIMEOUT_SECS", "1"),
-        ],
-    )
-    .await?;
-    Some((app, fake))
-}
 
 /// A new buyer puts one lamp in a cart and checks out; the order must be kept (201).
 async fn checkout(app: &TestApp) -> (reqwest::Client, Value) {
@@ -51,20 +35,9 @@ async fn pay(app: &TestApp, c: &reqwest::Client, co: &Value) -> (u16, Value) {
     json(r).await
 }
 
-/// Delivers Stripe's signed `payment_intent.succeeded` for `intent` as Stripe would.
-async fn deliver_succeeded(app: &TestApp, event_id: &str, intent: &Value) -> (u16, Value) {
-    let event = json!({"id": event_id, "object": "event", "type": "payment_intent.succeeded", "created": 1, "data": {"object": intent}})
-        .to_string();
-    let t = app.clock.now().timestamp();
-    let sig = lsn_commerce::payments::webhook::sign("whsec_fake", t, event.as_bytes());
-    let r = reqwest::Client::new()
-        .post(app.url("/api/webhooks/stripe"))
-        .header("stripe-signature", format!("t={t},v1={sig}"))
-        .body(event)
-        .send()
-        .await
-        .expect("webhook");
-    json(r).await
+/// Stripe's `payment_intent.succeeded` for `intent`.
+fn succeeded(event_id: &str, intent: &Value) -> Value {
+    json!({"id": event_id, "object": "event", "type": "payment_intent.succeeded", "created": 1, "data": {"object": intent}})
 }
 
 async fn order(app: &TestApp, co: &Value) -> lsn_commerce::orders::Order {
@@ -79,7 +52,7 @@ async fn available(app: &TestApp, product: &str) -> i64 {
 }
 
 async fn stripe_faults(backend: Backend) {
-    let Some((app, fake)) = stripe_app(backend).await else { return };
+    let Some((app, fake)) = stripe_app(backend, &[("LSN_PROVIDER_TIMEOUT_SECS", "1")]).await else { return };
     let p = app.product(json!({"title": "Lamp", "status": "active", "variants": [{"sku": "LAMP", "price": 4900}]})).await;
     app.stock(&p.variants[0].id, 10).await;
 
@@ -123,7 +96,7 @@ async fn stripe_faults(backend: Backend) {
         let intent = fake.intent_of(id).expect("intent at Stripe");
         assert_eq!(intent["status"], "succeeded");
         for _ in 0..2 {
-            let (s, b) = deliver_succeeded(&app, &format!("evt_fault_{n}"), &intent).await;
+            let (s, b) = deliver_event(&app, "whsec_fake", &succeeded(&format!("evt_fault_{n}"), &intent)).await;
             assert_eq!(s, 200, "{b}");
         }
         let o = order(&app, co).await;
@@ -188,15 +161,7 @@ async fn stripe_faults_postgres() {
 /// SendGrid hangs, then answers slowly: the mail waits in the queue and goes out once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_waits_while_sendgrid_hangs() {
-    let (fake, base) = fake_sendgrid().await;
-    let Some(app) = TestApp::spawn(
-        Backend::Sqlite,
-        &[("SENDGRID_API_KEY", "SG.test-key"), ("SENDGRID_API_URL", &base), ("LSN_PROVIDER_TIMEOUT_SECS", "1")],
-    )
-    .await
-    else {
-        return;
-    };
+    let Some((app, fake)) = sendgrid_app(&[("LSN_PROVIDER_TIMEOUT_SECS", "1")]).await else { return };
     fake.faults.set(Fault::Hang);
     let started = Instant::now();
     let r = app
@@ -234,27 +199,8 @@ async fn webhook_during_a_database_outage_is_accepted_later() {
     let intent_id = co["payment"]["intent_id"].as_str().expect("sandbox intent").to_string();
     let total = co["order"]["total"].as_i64().expect("total");
     let intent = json!({"id": intent_id, "object": "payment_intent", "amount": total, "amount_received": total, "status": "succeeded"});
-    let secret = lsn_commerce::DEV_WEBHOOK_SECRET;
-    let deliver = |id: &'static str| {
-        let event =
-            json!({"id": id, "object": "event", "type": "payment_intent.succeeded", "created": 1, "data": {"object": intent.clone()}})
-                .to_string();
-        let t = app.clock.now().timestamp();
-        let sig = lsn_commerce::payments::webhook::sign(secret, t, event.as_bytes());
-        let url = app.url("/api/webhooks/stripe");
-        async move {
-            json(
-                reqwest::Client::new()
-                    .post(url)
-                    .header("stripe-signature", format!("t={t},v1={sig}"))
-                    .body(event)
-                    .send()
-                    .await
-                    .expect("send"),
-            )
-            .await
-        }
-    };
+    let event = succeeded("evt_outage_1", &intent);
+    let deliver = || deliver_event(&app, lsn_commerce::DEV_WEBHOOK_SECRET, &event);
 
     let name = url::Url::parse(&app.database_url).expect("url").path().trim_start_matches('/').to_string();
     sqlx::any::install_default_drivers();
@@ -264,14 +210,14 @@ async fn webhook_during_a_database_outage_is_accepted_later() {
         .execute(&admin)
         .await
         .expect("terminate");
-    let (s, b) = deliver("evt_outage_1").await;
+    let (s, b) = deliver().await;
     assert_eq!((s, b["error"]["code"].as_str()), (503, Some("database_unavailable")), "{b}");
     sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).execute(&admin).await.expect("open");
 
     // Stripe's next attempt: accepted, applied once; a further repeat is a duplicate.
-    let (s, b) = deliver("evt_outage_1").await;
+    let (s, b) = deliver().await;
     assert_eq!((s, b["result"].as_str()), (200, Some("applied")), "{b}");
-    let (s, b) = deliver("evt_outage_1").await;
+    let (s, b) = deliver().await;
     assert_eq!((s, b["result"].as_str()), (200, Some("duplicate")), "{b}");
     assert_eq!(order(&app, &co).await.status, "paid");
 }

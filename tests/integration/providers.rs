@@ -85,10 +85,18 @@ async fn sendgrid_send(State(f): State<FakeSendGrid>, headers: HeaderMap, body: 
     (StatusCode::ACCEPTED, [("x-message-id", "fake-msg-1")]).into_response()
 }
 
-pub(crate) async fn fake_sendgrid() -> (FakeSendGrid, String) {
+async fn fake_sendgrid() -> (FakeSendGrid, String) {
     let f = FakeSendGrid { answer: Arc::new(Mutex::new(202)), ..Default::default() };
     let base = serve_fake(f.faults.wrap(Router::new().route("/v3/mail/send", post(sendgrid_send)).with_state(f.clone()))).await;
     (f, base)
+}
+
+/// LSN sending mail through a fresh fake SendGrid, with `extra` configuration.
+pub(crate) async fn sendgrid_app(extra: &[(&str, &str)]) -> Option<(TestApp, FakeSendGrid)> {
+    let (fake, base) = fake_sendgrid().await;
+    let mut env = vec![("SENDGRID_API_KEY", "SG.test-key"), ("SENDGRID_API_URL", base.as_str())];
+    env.extend_from_slice(extra);
+    Some((TestApp::spawn(Backend::Sqlite, &env).await?, fake))
 }
 
 fn msg() -> Message {
@@ -132,15 +140,7 @@ async fn sendgrid_client_sends_what_the_api_expects() {
 /// Mail waits in the job queue while SendGrid is down and goes out when it is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_job_retries_until_sendgrid_is_back() {
-    let (fake, base) = fake_sendgrid().await;
-    let Some(app) = TestApp::spawn(
-        Backend::Sqlite,
-        &[("SENDGRID_API_KEY", "SG.test-key"), ("SENDGRID_API_URL", &base), ("MAIL_FROM", "LSN <no-reply@shop.example>")],
-    )
-    .await
-    else {
-        return;
-    };
+    let Some((app, fake)) = sendgrid_app(&[("MAIL_FROM", "LSN <no-reply@shop.example>")]).await else { return };
     *fake.answer.lock().expect("lock") = 500;
     let r = app
         .client()

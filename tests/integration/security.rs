@@ -42,14 +42,22 @@ async fn headers_and_cookies(app: TestApp) {
 }
 both!(security_headers_and_cookie_flags, headers_and_cookies);
 
-async fn authorization_matrix(app: TestApp) {
+/// Whom the authorization tests call as — anonymous, a customer with an order, another
+/// customer, a creator, an admin — each a browser with its CSRF token (none for anonymous).
+struct Cast {
+    product: lsn_catalog::Product,
+    creator: lsn_identity::User,
+    order: String,
+    who: [(&'static str, reqwest::Client, String); 5],
+}
+
+async fn cast(app: &TestApp) -> Cast {
     app.user("cust@example.com", Role::Customer).await;
     app.user("other@example.com", Role::Customer).await;
-    app.user("maker@example.com", Role::Creator).await;
+    let creator = app.user("maker@example.com", Role::Creator).await;
     app.user("boss@example.com", Role::Admin).await;
-    let p = app.product(json!({"title": "Matrix Mug", "status": "active", "variants": [{"sku": "MUG", "price": 1500}]})).await;
-    app.stock(&p.variants[0].id, 20).await;
-    let anon = app.client();
+    let product = app.product(json!({"title": "Matrix Mug", "status": "active", "variants": [{"sku": "MUG", "price": 1500}]})).await;
+    app.stock(&product.variants[0].id, 20).await;
     let (cust, cust_csrf) = app.login("cust@example.com").await;
     let (other, other_csrf) = app.login("other@example.com").await;
     let (maker, maker_csrf) = app.login("maker@example.com").await;
@@ -73,6 +81,18 @@ async fn authorization_matrix(app: TestApp) {
     .await;
     assert_eq!(s, 201, "{co}");
     let order = co["order"]["id"].as_str().expect("id").to_string();
+    let who = [
+        ("anonymous", app.client(), String::new()),
+        ("customer", cust, cust_csrf),
+        ("other customer", other, other_csrf),
+        ("creator", maker, maker_csrf),
+        ("admin", boss, boss_csrf),
+    ];
+    Cast { product, creator, order, who }
+}
+
+async fn authorization_matrix(app: TestApp) {
+    let Cast { order, who, .. } = cast(&app).await;
 
     // (path, anonymous, customer, other customer, creator, admin)
     let gets: Vec<(String, [u16; 5])> = vec![
@@ -92,15 +112,13 @@ async fn authorization_matrix(app: TestApp) {
         ("/admin/users".into(), [401, 403, 403, 403, 200]),
         ("/account".into(), [303, 200, 200, 200, 200]),
     ];
-    let who = [&anon, &cust, &other, &maker, &boss];
     for (path, expected) in &gets {
-        for (i, c) in who.iter().enumerate() {
+        for (i, (name, c, _)) in who.iter().enumerate() {
             let s = c.get(app.url(path)).send().await.expect("get").status().as_u16();
-            assert_eq!(s, expected[i], "GET {path} as #{i}");
+            assert_eq!(s, expected[i], "GET {path} as {name}");
         }
     }
     // Writes: (path, body, expected per caller), each with its own CSRF token.
-    let csrfs = ["", cust_csrf.as_str(), other_csrf.as_str(), maker_csrf.as_str(), boss_csrf.as_str()];
     let posts: Vec<(String, serde_json::Value, [u16; 5])> = vec![
         ("/api/v1/products".into(), json!({"title": "X", "variants": [{"sku": "X-1", "price": 100}]}), [401, 403, 403, 403, 201]),
         ("/api/v1/inventory/receive".into(), json!({"sku": "MUG", "bin": "A-01-1", "quantity": 1}), [401, 403, 403, 403, 200]),
@@ -114,19 +132,20 @@ async fn authorization_matrix(app: TestApp) {
         (format!("/api/v1/orders/{order}/refunds"), json!({"amount": 100}), [401, 403, 403, 403, 400]),
     ];
     for (path, body, expected) in &posts {
-        for (i, c) in who.iter().enumerate() {
+        for (i, (name, c, csrf)) in who.iter().enumerate() {
             let mut req = c.post(app.url(path)).json(body);
-            if !csrfs[i].is_empty() {
-                req = req.header("x-csrf-token", csrfs[i]);
+            if !csrf.is_empty() {
+                req = req.header("x-csrf-token", csrf);
             }
             let s = req.send().await.expect("post").status().as_u16();
-            assert_eq!(s, expected[i], "POST {path} as #{i}");
+            assert_eq!(s, expected[i], "POST {path} as {name}");
         }
     }
     // Another customer cannot cancel or pay someone else's order.
+    let (_, other, other_csrf) = &who[2];
     let s = other
         .post(app.url(&format!("/api/v1/orders/{order}/cancel")))
-        .header("x-csrf-token", &other_csrf)
+        .header("x-csrf-token", other_csrf)
         .send()
         .await
         .expect("cancel")
@@ -134,7 +153,7 @@ async fn authorization_matrix(app: TestApp) {
     assert_eq!(s, 404);
     let s = other
         .post(app.url(&format!("/api/v1/orders/{order}/pay")))
-        .header("x-csrf-token", &other_csrf)
+        .header("x-csrf-token", other_csrf)
         .json(&json!({"card_number": "4242424242424242"}))
         .send()
         .await
@@ -177,46 +196,13 @@ fn minimal(doc: &serde_json::Value, schema: &serde_json::Value) -> serde_json::V
 /// customer, a creator (the show's host) and an admin: each gets what the operation's
 /// `x-lsn-access` declares, and nobody gets a 5xx.
 async fn every_operation(app: TestApp) {
-    app.user("cust@example.com", Role::Customer).await;
-    app.user("other@example.com", Role::Customer).await;
-    let maker = app.user("maker@example.com", Role::Creator).await;
-    app.user("boss@example.com", Role::Admin).await;
-    let p = app.product(json!({"title": "Every Mug", "status": "active", "variants": [{"sku": "MUG", "price": 1500}]})).await;
-    app.stock(&p.variants[0].id, 20).await;
-    let (cust, cust_csrf) = app.login("cust@example.com").await;
-    let (other, other_csrf) = app.login("other@example.com").await;
-    let (creator, creator_csrf) = app.login("maker@example.com").await;
-    let (boss, boss_csrf) = app.login("boss@example.com").await;
-    cust.post(app.url("/api/v1/cart/items"))
-        .header("x-csrf-token", &cust_csrf)
-        .json(&json!({"sku": "MUG", "quantity": 1}))
-        .send()
-        .await
-        .expect("add");
-    let addr = json!({"name": "C", "line1": "1 A St", "suburb": "Perth", "state": "WA", "postcode": "6000"});
-    let (_, co) = json(
-        cust.post(app.url("/api/v1/checkout"))
-            .header("x-csrf-token", &cust_csrf)
-            .json(&json!({"shipping_address": addr}))
-            .send()
-            .await
-            .expect("checkout"),
-    )
-    .await;
-    let order = co["order"]["id"].as_str().expect("order").to_string();
+    let Cast { product: p, creator, order, who } = cast(&app).await;
     let input: lsn_live::shows::ShowInput =
         serde_json::from_value(json!({"title": "Matrix Live", "scheduled_at": chrono::Utc::now().timestamp_millis() + 60_000}))
             .expect("show");
-    let show = app.rt.state.live.create(&maker, &input).await.expect("show").id;
+    let show = app.rt.state.live.create(&creator, &input).await.expect("show").id;
     let (_, doc) = json(reqwest::get(app.url("/api/openapi.json")).await.expect("doc")).await;
 
-    let who = [
-        ("anonymous", app.client(), String::new()),
-        ("customer", cust, cust_csrf),
-        ("other customer", other, other_csrf),
-        ("creator", creator, creator_csrf),
-        ("admin", boss, boss_csrf),
-    ];
     let mut checked = 0;
     for (path, ops) in doc["paths"].as_object().expect("paths") {
         for (method, op) in ops.as_object().expect("operations") {

@@ -2,7 +2,7 @@
 //! pinned version, form encoding, idempotency keys (replayed on retries, refused when reused
 //! with other parameters), PaymentIntent states by test payment method, refunds and failures.
 
-use crate::common::{json, Backend, Faults, TestApp};
+use crate::common::{deliver_event, json, Backend, Faults, TestApp};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,7 +10,6 @@ use axum::routing::post;
 use axum::Router;
 use lsn_commerce::payments::stripe::{Stripe, API_VERSION};
 use lsn_commerce::payments::{Confirmation, IntentRequest, PaymentMethod, PaymentProvider, ProviderError};
-use lsn_core::Clock;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -219,6 +218,15 @@ pub(crate) async fn fake_stripe() -> (FakeStripe, String) {
     (f, format!("http://{addr}"))
 }
 
+/// LSN in Stripe mode (endpoint secret `whsec_fake`) against a fresh fake Stripe, with `extra`
+/// configuration.
+pub(crate) async fn stripe_app(backend: Backend, extra: &[(&str, &str)]) -> Option<(TestApp, FakeStripe)> {
+    let (fake, base) = fake_stripe().await;
+    let mut env = vec![("STRIPE_SECRET_KEY", "sk_test_fake"), ("STRIPE_API_BASE", base.as_str()), ("STRIPE_WEBHOOK_SECRET", "whsec_fake")];
+    env.extend_from_slice(extra);
+    Some((TestApp::spawn(backend, &env).await?, fake))
+}
+
 fn req(key: &str) -> IntentRequest {
     IntentRequest {
         order_id: "o-1".into(),
@@ -285,15 +293,7 @@ async fn stripe_client_speaks_stripe() {
 /// webhook marks the order paid; an outage during checkout loses no order and charges once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_through_stripe_survives_an_outage() {
-    let (fake, base) = fake_stripe().await;
-    let Some(app) = TestApp::spawn(
-        Backend::Sqlite,
-        &[("STRIPE_SECRET_KEY", "sk_test_fake"), ("STRIPE_API_BASE", &base), ("STRIPE_WEBHOOK_SECRET", "whsec_fake")],
-    )
-    .await
-    else {
-        return;
-    };
+    let Some((app, fake)) = stripe_app(Backend::Sqlite, &[]).await else { return };
     let p = app.product(json!({"title": "Lamp", "status": "active", "variants": [{"sku": "LAMP", "price": 4900}]})).await;
     app.stock(&p.variants[0].id, 5).await;
     let c = app.client();
@@ -328,17 +328,8 @@ async fn checkout_through_stripe_survives_an_outage() {
     assert_eq!(fake.0.lock().expect("lock").intents.len(), 1, "one intent, so one charge");
     // Stripe's webhook, signed with the endpoint secret.
     let intent = fake.0.lock().expect("lock").intents.keys().next().cloned().expect("intent");
-    let event = json!({"id": "evt_live_1", "object": "event", "type": "payment_intent.succeeded", "created": 1, "data": {"object": {"id": intent, "object": "payment_intent", "amount": 5895, "amount_received": 5895, "status": "succeeded"}}}).to_string();
-    let t = app.clock.now().timestamp();
-    let sig = lsn_commerce::payments::webhook::sign("whsec_fake", t, event.as_bytes());
-    let r = reqwest::Client::new()
-        .post(app.url("/api/webhooks/stripe"))
-        .header("stripe-signature", format!("t={t},v1={sig}"))
-        .body(event)
-        .send()
-        .await
-        .expect("webhook");
-    assert_eq!(r.status(), 200);
+    let event = json!({"id": "evt_live_1", "object": "event", "type": "payment_intent.succeeded", "created": 1, "data": {"object": {"id": intent, "object": "payment_intent", "amount": 5895, "amount_received": 5895, "status": "succeeded"}}});
+    assert_eq!(deliver_event(&app, "whsec_fake", &event).await.0, 200);
     let o = app.rt.state.commerce.order(id, &lsn_commerce::orders::Viewer::Staff).await.expect("order");
     assert_eq!((o.status.as_str(), o.amount_paid), ("paid", 5895));
 }
