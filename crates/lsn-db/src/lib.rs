@@ -9,6 +9,7 @@
 
 pub mod backup;
 pub mod dialect;
+mod group;
 mod migrate;
 mod pool;
 mod retry;

@@ -1,3 +1,4 @@
+use crate::group;
 use crate::retry::{is_retryable, TxError};
 use crate::Tx;
 pub use futures_core_shim::BoxFuture;
@@ -130,6 +131,8 @@ pub struct Db {
     reader: AnyPool,
     backend: Backend,
     target: DbTarget,
+    /// SQLite: the queue of write transactions in front of the writer's task (group commit).
+    queue: Option<group::Queue>,
 }
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
@@ -190,7 +193,13 @@ impl Db {
                     };
                     match res {
                         Ok(pool) => {
-                            return Ok(Db { writer: pool.clone(), reader: pool, backend: Backend::Postgres, target: target.clone() });
+                            return Ok(Db {
+                                writer: pool.clone(),
+                                reader: pool,
+                                backend: Backend::Postgres,
+                                target: target.clone(),
+                                queue: None,
+                            });
                         }
                         Err(e) if is_connect_error(&e) && attempt < attempts => {
                             tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, target = %target.describe(), "DATABASE_URL unreachable, retrying: {e}");
@@ -243,7 +252,8 @@ impl Db {
         let reader = make(max_connections.max(2)).await.map_err(|e| sqlite_open_error(path, e))?;
         // A file with a valid header can still be damaged: make the first read prove it.
         sqlx::query("SELECT count(*) FROM sqlite_master").execute(&reader).await.map_err(|e| sqlite_open_error(path, e))?;
-        Ok(Db { writer, reader, backend: Backend::Sqlite, target: target.clone() })
+        let queue = writer_runtime().map(|rt| group::start(rt, writer.clone()));
+        Ok(Db { writer, reader, backend: Backend::Sqlite, target: target.clone(), queue })
     }
 
     pub fn backend(&self) -> Backend {
@@ -272,52 +282,27 @@ impl Db {
     /// serialization failures, deadlocks and busy databases (up to 8 attempts, with jittered
     /// backoff). `f` must therefore be safe to run again from the start.
     ///
-    /// On SQLite the whole transaction runs on the writer's own runtime thread: between its
-    /// statements it never waits behind request handlers for a turn on the shared runtime, so
-    /// the single writer connection is held only as long as the statements take.
+    /// On SQLite the transaction queues for the writer's task on a thread of its own, which
+    /// commits the transactions waiting together (see [`crate::group`]): between its statements
+    /// a transaction never waits behind request handlers, and many share one commit.
     pub async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: TxError + Send + 'static,
         F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
     {
-        if self.backend == Backend::Sqlite {
-            if let Some(rt) = writer_runtime() {
-                let db = self.clone();
-                return match rt.spawn(async move { db.transaction_here(f).await }).await {
-                    Ok(r) => r,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => Err(E::from(sqlx::Error::PoolClosed)),
-                };
-            }
+        let Some(queue) = &self.queue else {
+            return transaction_on(&self.writer, f).await;
+        };
+        let (job, answer) = group::Job::new(f);
+        if let Err(job) = queue.send(job) {
+            // The writer's task is gone (its runtime shut down): write from here.
+            job.alone(self.writer.clone()).await;
         }
-        self.transaction_here(f).await
-    }
-
-    async fn transaction_here<T, E, F>(&self, mut f: F) -> Result<T, E>
-    where
-        E: TxError,
-        F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>>,
-    {
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            let mut tx = self.writer.begin().await.map_err(E::from)?;
-            let result = match f(&mut tx).await {
-                Ok(v) => tx.commit().await.map(|_| v).map_err(E::from),
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    Err(e)
-                }
-            };
-            match result {
-                Err(e) if attempt < 8 && e.as_sqlx().is_some_and(is_retryable) => {
-                    let backoff = 2u64.pow(attempt.min(6)) + rand_jitter();
-                    tracing::debug!(attempt, backoff_ms = backoff, "retrying transaction after a serialization failure");
-                    tokio::time::sleep(Duration::from_millis(backoff)).await;
-                }
-                other => return other,
-            }
+        match answer.await {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => Err(E::from(sqlx::Error::PoolClosed)),
         }
     }
 
@@ -330,9 +315,43 @@ impl Db {
         [("read", self.reader.size(), self.reader.num_idle()), ("write", self.writer.size(), self.writer.num_idle())]
     }
 
+    /// SQLite: (commits, transactions committed) by the writer since it opened; their ratio is
+    /// the mean group size.
+    pub fn group_commit_stats(&self) -> Option<(u64, u64)> {
+        self.queue.as_ref().map(group::Queue::stats)
+    }
+
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+    }
+}
+
+/// Runs `f` in a write transaction on `pool`, with the retries [`Db::transaction`] describes.
+pub(crate) async fn transaction_on<T, E, F>(pool: &AnyPool, mut f: F) -> Result<T, E>
+where
+    E: TxError,
+    F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>>,
+{
+    let mut attempt: u32 = 0;
+    loop {
+        attempt += 1;
+        let mut tx = pool.begin().await.map_err(E::from)?;
+        let result = match f(&mut tx).await {
+            Ok(v) => tx.commit().await.map(|_| v).map_err(E::from),
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        };
+        match result {
+            Err(e) if attempt < 8 && e.as_sqlx().is_some_and(is_retryable) => {
+                let backoff = 2u64.pow(attempt.min(6)) + rand_jitter();
+                tracing::debug!(attempt, backoff_ms = backoff, "retrying transaction after a serialization failure");
+                tokio::time::sleep(Duration::from_millis(backoff)).await;
+            }
+            other => return other,
+        }
     }
 }
 

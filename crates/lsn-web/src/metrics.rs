@@ -78,6 +78,10 @@ pub fn gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]
     }
 }
 
+pub fn counter(out: &mut String, name: &str, help: &str, value: f64) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
