@@ -148,9 +148,19 @@ impl From<CommerceError> for ApiError {
     }
 }
 
-/// The commerce service, cheap to clone.
+/// The commerce service, cheap to clone (one reference count).
 #[derive(Clone)]
-pub struct Commerce {
+pub struct Commerce(std::sync::Arc<CommerceParts>);
+
+impl std::ops::Deref for Commerce {
+    type Target = CommerceParts;
+    fn deref(&self) -> &CommerceParts {
+        &self.0
+    }
+}
+
+/// What a [`Commerce`] holds (reached through it by `Deref`).
+pub struct CommerceParts {
     pub db: Db,
     pub cfg: Arc<Config>,
     pub clock: SharedClock,
@@ -183,7 +193,7 @@ impl Commerce {
         let webhook_secret =
             cfg.provider("STRIPE_WEBHOOK_SECRET").map(|s| s.expose().to_string()).unwrap_or_else(|| DEV_WEBHOOK_SECRET.to_string());
         let media = lsn_catalog::media::MediaStore::from_config(&cfg);
-        Self {
+        Self(Arc::new(CommerceParts {
             db,
             cfg,
             clock,
@@ -194,7 +204,7 @@ impl Commerce {
             media,
             limits: Arc::new(Limits::default()),
             deals_in_flight: Arc::default(),
-        }
+        }))
     }
 
     /// Jobs this crate runs.

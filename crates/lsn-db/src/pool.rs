@@ -120,19 +120,31 @@ impl TxError for DbError {
     }
 }
 
-/// A handle on the database: cheap to clone, shared by every part of the process.
+/// A handle on the database: cheap to clone (one reference count), shared by every part of the
+/// process.
 ///
 /// SQLite allows one writer at a time, so writes go through a pool of one connection (no lock
 /// contention inside the process, `busy_timeout` for other processes) and reads through a pool of
 /// several. PostgreSQL uses one pool for both.
 #[derive(Clone, Debug)]
 pub struct Db {
+    inner: std::sync::Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     writer: AnyPool,
     reader: AnyPool,
     backend: Backend,
     target: DbTarget,
     /// SQLite: the queue of write transactions in front of the writer's task (group commit).
     queue: Option<group::Queue>,
+}
+
+impl Db {
+    fn new(writer: AnyPool, reader: AnyPool, backend: Backend, target: DbTarget, queue: Option<group::Queue>) -> Self {
+        Db { inner: std::sync::Arc::new(Inner { writer, reader, backend, target, queue }) }
+    }
 }
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
@@ -193,13 +205,7 @@ impl Db {
                     };
                     match res {
                         Ok(pool) => {
-                            return Ok(Db {
-                                writer: pool.clone(),
-                                reader: pool,
-                                backend: Backend::Postgres,
-                                target: target.clone(),
-                                queue: None,
-                            });
+                            return Ok(Db::new(pool.clone(), pool, Backend::Postgres, target.clone(), None));
                         }
                         Err(e) if is_connect_error(&e) && attempt < attempts => {
                             tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, target = %target.describe(), "DATABASE_URL unreachable, retrying: {e}");
@@ -253,29 +259,29 @@ impl Db {
         // A file with a valid header can still be damaged: make the first read prove it.
         sqlx::query("SELECT count(*) FROM sqlite_master").execute(&reader).await.map_err(|e| sqlite_open_error(path, e))?;
         let queue = writer_runtime().map(|rt| group::start(rt, writer.clone()));
-        Ok(Db { writer, reader, backend: Backend::Sqlite, target: target.clone(), queue })
+        Ok(Db::new(writer, reader, Backend::Sqlite, target.clone(), queue))
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.inner.backend
     }
 
     pub fn target(&self) -> &DbTarget {
-        &self.target
+        &self.inner.target
     }
 
     /// The pool for reads (never hold a write transaction on it).
     pub fn read(&self) -> &AnyPool {
-        &self.reader
+        &self.inner.reader
     }
 
     /// The pool for single-statement writes.
     pub fn write(&self) -> &AnyPool {
-        &self.writer
+        &self.inner.writer
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.writer.begin().await
+        self.inner.writer.begin().await
     }
 
     /// Runs `f` in a write transaction, committing on `Ok`, retrying the whole closure on
@@ -291,13 +297,13 @@ impl Db {
         E: TxError + Send + 'static,
         F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
     {
-        let Some(queue) = &self.queue else {
-            return transaction_on(&self.writer, f).await;
+        let Some(queue) = &self.inner.queue else {
+            return transaction_on(&self.inner.writer, f).await;
         };
         let (job, answer) = group::Job::new(f);
         if let Err(job) = queue.send(job) {
             // The writer's task is gone (its runtime shut down): write from here.
-            job.alone(self.writer.clone()).await;
+            job.alone(self.inner.writer.clone()).await;
         }
         match answer.await {
             Ok(Ok(result)) => result,
@@ -307,23 +313,26 @@ impl Db {
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map(|_| ())
+        sqlx::query("SELECT 1").execute(&self.inner.reader).await.map(|_| ())
     }
 
     /// Pool figures for `/metrics`: (size, idle) of the reader and writer pools.
     pub fn pool_stats(&self) -> [(&'static str, u32, usize); 2] {
-        [("read", self.reader.size(), self.reader.num_idle()), ("write", self.writer.size(), self.writer.num_idle())]
+        [
+            ("read", self.inner.reader.size(), self.inner.reader.num_idle()),
+            ("write", self.inner.writer.size(), self.inner.writer.num_idle()),
+        ]
     }
 
     /// SQLite: (commits, transactions committed) by the writer since it opened; their ratio is
     /// the mean group size.
     pub fn group_commit_stats(&self) -> Option<(u64, u64)> {
-        self.queue.as_ref().map(group::Queue::stats)
+        self.inner.queue.as_ref().map(group::Queue::stats)
     }
 
     pub async fn close(&self) {
-        self.writer.close().await;
-        self.reader.close().await;
+        self.inner.writer.close().await;
+        self.inner.reader.close().await;
     }
 }
 

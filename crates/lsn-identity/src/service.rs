@@ -108,9 +108,19 @@ pub struct ApiKeyInfo {
     pub revoked_at: Option<i64>,
 }
 
-/// The identity service, cheap to clone.
+/// The identity service, cheap to clone (one reference count).
 #[derive(Clone)]
-pub struct Identity {
+pub struct Identity(std::sync::Arc<IdentityParts>);
+
+impl std::ops::Deref for Identity {
+    type Target = IdentityParts;
+    fn deref(&self) -> &IdentityParts {
+        &self.0
+    }
+}
+
+/// What a [`Identity`] holds (reached through it by `Deref`).
+pub struct IdentityParts {
     pub db: Db,
     pub cfg: Arc<Config>,
     pub clock: SharedClock,
@@ -125,7 +135,7 @@ fn field_error(field: &str, msg: &str) -> IdentityError {
 impl Identity {
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build().unwrap_or_default();
-        Self { db, cfg, clock, ip_limiter: Arc::new(SlidingWindow::new(IP_LOGIN_LIMIT, IP_LOGIN_WINDOW_MS)), http }
+        Self(Arc::new(IdentityParts { db, cfg, clock, ip_limiter: Arc::new(SlidingWindow::new(IP_LOGIN_LIMIT, IP_LOGIN_WINDOW_MS)), http }))
     }
 
     fn now(&self) -> i64 {

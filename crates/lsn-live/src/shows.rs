@@ -116,9 +116,19 @@ fn show_from(r: &Row) -> Result<Show, sqlx::Error> {
     })
 }
 
-/// The live service, cheap to clone.
+/// The live service, cheap to clone (one reference count).
 #[derive(Clone)]
-pub struct Live {
+pub struct Live(std::sync::Arc<LiveParts>);
+
+impl std::ops::Deref for Live {
+    type Target = LiveParts;
+    fn deref(&self) -> &LiveParts {
+        &self.0
+    }
+}
+
+/// What a [`Live`] holds (reached through it by `Deref`).
+pub struct LiveParts {
     pub db: Db,
     pub clock: lsn_core::SharedClock,
     pub catalog: lsn_catalog::Catalog,
@@ -131,7 +141,7 @@ impl Live {
         let (db, clock) = (commerce.db.clone(), commerce.clock.clone());
         let catalog = commerce.catalog.clone();
         let hub = Arc::new(Hub::new(db.clone(), clock.clone()));
-        Self { db, clock, catalog, commerce, hub }
+        Self(Arc::new(LiveParts { db, clock, catalog, commerce, hub }))
     }
 
     pub async fn create(&self, caller: &lsn_identity::User, input: &ShowInput) -> Result<Show, LiveError> {

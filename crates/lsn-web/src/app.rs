@@ -21,7 +21,17 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId
 use tower_http::trace::TraceLayer;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<AppStateParts>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateParts;
+    fn deref(&self) -> &AppStateParts {
+        &self.0
+    }
+}
+
+/// What a [`AppState`] holds (reached through it by `Deref`).
+pub struct AppStateParts {
     pub db: Db,
     pub cfg: Arc<Config>,
     pub clock: SharedClock,
@@ -54,7 +64,7 @@ impl AppState {
         let identity = Identity::new(db.clone(), cfg.clone(), clock.clone());
         let commerce = lsn_commerce::Commerce::new(db.clone(), cfg.clone(), clock.clone());
         let live = lsn_live::Live::new(commerce.clone());
-        Self { db, cfg, clock, identity, commerce, live, metrics: Arc::new(HttpMetrics::default()) }
+        Self(Arc::new(AppStateParts { db, cfg, clock, identity, commerce, live, metrics: Arc::new(HttpMetrics::default()) }))
     }
 }
 
