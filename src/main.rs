@@ -284,7 +284,7 @@ async fn serve(cfg: Config, role: &str) -> anyhow::Result<()> {
     let addr = std::net::SocketAddr::new(cfg.host, cfg.port);
     let rt = lsn_web::prepare(cfg, clock::system()).await?;
     if web {
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (HOST/PORT)"))?;
+        let listener = listen(addr).with_context(|| format!("cannot listen on {addr} (HOST/PORT)"))?;
         if std::io::stderr().is_terminal() {
             eprintln!(
                 "LSN is running at http://{}:{} — Ctrl-C to stop",
@@ -367,4 +367,14 @@ async fn doctor(cfg: &Config) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The listening socket, with room for a flash crowd's connections: tokio's default backlog
+/// (1,024) makes the rest of 2,000 buyers connecting in the same moment wait a second for the
+/// retransmitted SYN. The kernel caps it at `net.core.somaxconn` (4,096 by default).
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
