@@ -30,3 +30,9 @@ for mode in cold warm; do
   target/release/lsn-bench --base "$base" --scenario deal --show "$show" --cookie "$cookie" --sku "$sku" --shoppers "$buyers" --quantity "$units" \
     $flag --label "SQLite, synchronous=$LSN_DB_SYNCHRONOUS"
 done
+# The server's own view of the buy requests (from its /metrics histogram), both runs together:
+# what the buyers waited beyond this was spent on the client's side of the two shared cores.
+echo
+echo "server-side latency of the buy requests (both runs), cumulative:"
+curl -sf "$base/metrics" | grep -E 'lsn_http_request_duration_seconds_bucket\{method="POST",route="[^"]*deals[^"]*buy"' \
+  | sed 's/.*le="\([^"]*\)"} \(.*\)/  <= \1 s: \2/'

@@ -38,6 +38,24 @@ pub struct Offer {
     pub starts_at: i64,
     pub ends_at: i64,
     pub status: &'static str,
+    /// Ended early by the host or staff.
+    #[serde(skip)]
+    pub cancelled: bool,
+}
+
+impl Offer {
+    /// The status at `now`: ended (cancelled or past its end), sold out, upcoming or active.
+    fn status_at(&self, now: i64) -> &'static str {
+        if self.cancelled || now >= self.ends_at {
+            "ended"
+        } else if self.sold >= self.quantity {
+            "sold_out"
+        } else if now < self.starts_at {
+            "upcoming"
+        } else {
+            "active"
+        }
+    }
 }
 
 /// Buyers of each deal on their way to the claim, on this node. A deal with `remaining` units
@@ -45,8 +63,36 @@ pub struct Offer {
 /// it is sold out from memory, instead of each queueing for the database's single writer only to
 /// be refused there. The claim inside the transaction stays the authority; a buyer on its way
 /// who fails gives its place back.
+///
+/// It also remembers, for a moment, deals found sold out or ended, so that the crowd arriving
+/// after the last unit went is answered without a read each. A unit given back (an unpaid order
+/// cancelled, on any node) is offered again within [`CLOSED_FOR_MS`] — at once when it was given
+/// back on this node.
+///
+/// And it keeps each deal's latest read for [`RECENT_MS`], so that a crowd arriving in the same
+/// moment shares one read instead of each making its own.
 #[derive(Debug, Default)]
-pub struct InFlight(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+pub struct InFlight {
+    on_the_way: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    closed: std::sync::Mutex<std::collections::HashMap<String, Closed>>,
+    recent: std::sync::Mutex<std::collections::HashMap<String, (i64, Offer)>>,
+}
+
+/// How long a deal found sold out or ended is answered from memory.
+pub const CLOSED_FOR_MS: i64 = 1_000;
+
+/// How long a deal's read is shared by the buyers arriving after it.
+pub const RECENT_MS: i64 = 25;
+
+#[derive(Debug, Clone, Copy)]
+struct Closed {
+    code: &'static str,
+    until: i64,
+    releases: u64,
+}
+
+/// Units given back to any offer by this process: a change forgets every remembered sell-out.
+static RELEASES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A place on the way to a deal's claim, given back when dropped.
 #[derive(Debug)]
@@ -59,7 +105,7 @@ pub struct Pass {
 impl InFlight {
     /// A place for `quantity` units when the buyers already on their way leave room in `remaining`.
     pub fn enter(self: &std::sync::Arc<Self>, offer: &str, quantity: i64, remaining: i64) -> Option<Pass> {
-        let mut m = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = self.on_the_way.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = m.entry(offer.to_string()).or_insert(0);
         if *n + quantity > remaining {
             return None;
@@ -69,13 +115,54 @@ impl InFlight {
     }
 
     fn leave(&self, offer: &str, quantity: i64) {
-        let mut m = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = self.on_the_way.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(n) = m.get_mut(offer) {
             *n -= quantity;
             if *n <= 0 {
                 m.remove(offer);
             }
         }
+    }
+}
+
+impl InFlight {
+    /// The refusal (`deal_sold_out` or `deal_ended`) remembered for `offer`, if still fresh.
+    pub fn closed(&self, offer: &str, now: i64) -> Option<&'static str> {
+        let m = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let c = m.get(offer)?;
+        (now < c.until && c.releases == RELEASES.load(std::sync::atomic::Ordering::Acquire)).then_some(c.code)
+    }
+
+    /// The deal as read less than [`RECENT_MS`] ago, its status as of `now`.
+    pub fn recent(&self, offer: &str, now: i64) -> Option<Offer> {
+        let m = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (read_at, o) = m.get(offer).filter(|(read_at, _)| now - *read_at < RECENT_MS)?;
+        let mut o = o.clone();
+        o.status = o.status_at(now.max(*read_at));
+        Some(o)
+    }
+
+    /// Keeps `offer`, read at `now`, for the buyers right behind.
+    pub fn keep(&self, offer: &Offer, now: i64) {
+        let mut m = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.len() >= 1_024 {
+            m.retain(|_, (read_at, _)| now - *read_at < RECENT_MS);
+        }
+        m.insert(offer.id.clone(), (now, offer.clone()));
+    }
+
+    /// Remembers that `offer` refused a buyer with `code` (only `deal_sold_out` and `deal_ended`
+    /// are remembered: the others depend on the buyer).
+    pub fn remember_closed(&self, offer: &str, code: &'static str, now: i64) {
+        if !matches!(code, "deal_sold_out" | "deal_ended") {
+            return;
+        }
+        let releases = RELEASES.load(std::sync::atomic::Ordering::Acquire);
+        let mut m = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.len() >= 1_024 {
+            m.retain(|_, c| c.until > now);
+        }
+        m.insert(offer.to_string(), Closed { code, until: now + CLOSED_FOR_MS, releases });
     }
 }
 
@@ -94,16 +181,7 @@ const COLS: &str = "o.id, o.variant_id, v.sku, p.title || ' — ' || v.title, o.
 fn offer_from(r: &Row, now: i64) -> Result<Offer, sqlx::Error> {
     let (quantity, sold, starts_at, ends_at, cancelled): (i64, i64, i64, i64, i64) =
         (r.try_get(7)?, r.try_get(8)?, r.try_get(10)?, r.try_get(11)?, r.try_get(12)?);
-    let status = if cancelled == 1 || now >= ends_at {
-        "ended"
-    } else if sold >= quantity {
-        "sold_out"
-    } else if now < starts_at {
-        "upcoming"
-    } else {
-        "active"
-    };
-    Ok(Offer {
+    let mut offer = Offer {
         id: r.try_get(0)?,
         variant_id: r.try_get(1)?,
         sku: r.try_get(2)?,
@@ -117,8 +195,11 @@ fn offer_from(r: &Row, now: i64) -> Result<Offer, sqlx::Error> {
         per_customer_limit: r.try_get(9)?,
         starts_at,
         ends_at,
-        status,
-    })
+        status: "",
+        cancelled: cancelled == 1,
+    };
+    offer.status = offer.status_at(now);
+    Ok(offer)
 }
 
 pub async fn get(db: &Db, now: i64, id: &str) -> Result<Offer, CommerceError> {
@@ -250,6 +331,7 @@ pub async fn claim(
 
 /// Gives an unpaid order's units back to its offer.
 pub async fn release(tx: &mut Tx, offer_id: &str, customer_key: &str, qty: i64) -> Result<(), sqlx::Error> {
+    RELEASES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     sqlx::query("UPDATE offers SET sold = sold - $1 WHERE id = $2 AND sold >= $1").bind(qty).bind(offer_id).execute(&mut **tx).await?;
     sqlx::query("UPDATE offer_claims SET quantity = quantity - $1 WHERE offer_id = $2 AND customer_key = $3 AND quantity >= $1")
         .bind(qty)
@@ -278,6 +360,49 @@ mod tests {
         drop(a);
         assert!(gate.enter("deal", 1, 1).is_none(), "one unit left, one buyer on the way");
         drop(c);
-        assert!(gate.0.lock().expect("lock").is_empty(), "nothing kept for deals nobody is buying");
+        assert!(gate.on_the_way.lock().expect("lock").is_empty(), "nothing kept for deals nobody is buying");
+    }
+
+    #[test]
+    fn a_sold_out_deal_is_remembered_for_a_moment() {
+        let gate = InFlight::default();
+        assert_eq!(gate.closed("deal", 0), None);
+        gate.remember_closed("deal", "deal_customer_limit", 0);
+        assert_eq!(gate.closed("deal", 0), None, "a refusal that depends on the buyer is not remembered");
+        gate.remember_closed("deal", "deal_sold_out", 1_000);
+        assert_eq!(gate.closed("deal", 1_500), Some("deal_sold_out"));
+        assert_eq!(gate.closed("other", 1_500), None);
+        assert_eq!(gate.closed("deal", 1_000 + super::CLOSED_FOR_MS), None, "forgotten after a moment");
+        gate.remember_closed("deal", "deal_ended", 5_000);
+        assert_eq!(gate.closed("deal", 5_001), Some("deal_ended"));
+        super::RELEASES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        assert_eq!(gate.closed("deal", 5_002), None, "a unit given back forgets it");
+    }
+
+    #[test]
+    fn a_recent_read_is_shared_with_its_status_as_of_now() {
+        let gate = InFlight::default();
+        let offer = super::Offer {
+            id: "deal".into(),
+            variant_id: "v".into(),
+            sku: "SKU".into(),
+            title: "T".into(),
+            show_id: None,
+            price: 100,
+            regular_price: 200,
+            quantity: 10,
+            sold: 3,
+            remaining: 7,
+            per_customer_limit: None,
+            starts_at: 1_000,
+            ends_at: 2_000,
+            status: "upcoming",
+            cancelled: false,
+        };
+        gate.keep(&offer, 990);
+        assert_eq!(gate.recent("deal", 995).map(|o| o.status), Some("upcoming"));
+        assert_eq!(gate.recent("deal", 1_005).map(|o| (o.status, o.remaining)), Some(("active", 7)), "the countdown ends between reads");
+        assert!(gate.recent("deal", 990 + super::RECENT_MS).is_none(), "read again after a moment");
+        assert!(gate.recent("other", 995).is_none());
     }
 }

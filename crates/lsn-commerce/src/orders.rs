@@ -317,12 +317,31 @@ impl Commerce {
         if input.discount_code.as_deref().is_some_and(|c| !c.trim().is_empty()) {
             return Err(CommerceError::rule("discount_not_combinable", "Discount codes do not apply to deals."));
         }
-        // Most buyers of a popular deal arrive after it sold out: answer them from a read, without
-        // queueing for the writer. The claim inside the transaction stays the authority.
-        let offer = offers::get(&self.db, self.clock.now_ms(), offer_id).await?;
+        // Most buyers of a popular deal arrive after it sold out: answer them from memory or a
+        // read, without queueing for the writer. The claim inside the transaction stays the
+        // authority.
+        let now = self.clock.now_ms();
+        let closed = |code: &'static str| {
+            self.deals_in_flight.remember_closed(offer_id, code, now);
+            match code {
+                "deal_ended" => CommerceError::rule(code, "The deal has ended."),
+                _ => CommerceError::rule(code, "The deal is sold out."),
+            }
+        };
+        if let Some(code) = self.deals_in_flight.closed(offer_id, now) {
+            return Err(closed(code));
+        }
+        let offer = match self.deals_in_flight.recent(offer_id, now) {
+            Some(offer) => offer,
+            None => {
+                let offer = offers::get(&self.db, now, offer_id).await?;
+                self.deals_in_flight.keep(&offer, now);
+                offer
+            }
+        };
         match offer.status {
-            "sold_out" => return Err(CommerceError::rule("deal_sold_out", "The deal is sold out.")),
-            "ended" => return Err(CommerceError::rule("deal_ended", "The deal has ended.")),
+            "sold_out" => return Err(closed("deal_sold_out")),
+            "ended" => return Err(closed("deal_ended")),
             "upcoming" => return Err(CommerceError::rule("deal_not_started", "The deal has not started yet.")),
             _ => {}
         }
@@ -336,7 +355,11 @@ impl Commerce {
         } else {
             None
         };
-        self.place_order(user, Source::Offer { offer_id: offer_id.to_string(), quantity }, input, pass).await
+        let placed = self.place_order(user, Source::Offer { offer_id: offer_id.to_string(), quantity }, input, pass).await;
+        if let Err(CommerceError::Rule { code, .. }) = &placed {
+            self.deals_in_flight.remember_closed(offer_id, code, now);
+        }
+        placed
     }
 
     /// Places an order from a cart or an offer. `gate`: the buyer's place on the way to an
