@@ -23,6 +23,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
+tokio::task_local! {
+    /// Set while the writer's task runs transaction bodies.
+    static IN_WRITER: ();
+}
+
+/// Whether the caller is a transaction body on the writer's task: a transaction started there
+/// would wait for the very task that waits for it.
+pub(crate) fn in_writer() -> bool {
+    IN_WRITER.try_with(|_| ()).is_ok()
+}
+
 /// The most transactions committed together.
 pub(crate) const GROUP_MAX: usize = 32;
 
@@ -135,7 +146,7 @@ where
 pub(crate) fn start(rt: &tokio::runtime::Handle, pool: AnyPool) -> Queue {
     let (sender, rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Stats::default());
-    rt.spawn(writer(pool, rx, stats.clone()));
+    rt.spawn(IN_WRITER.scope((), writer(pool, rx, stats.clone())));
     Queue { sender, stats }
 }
 
@@ -304,6 +315,28 @@ mod tests {
         let (commits, transactions) = db.group_commit_stats().expect("a SQLite writer queue");
         assert_eq!(transactions, 101, "every body, none lost");
         assert!(commits < transactions / 4, "{commits} commits for {transactions} transactions: not grouped");
+    }
+
+    /// A transaction started inside another is refused at once instead of waiting forever for
+    /// the writer that runs its parent.
+    #[tokio::test]
+    async fn a_transaction_inside_another_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open(&dir).await;
+        let inner_db = db.clone();
+        let r = db
+            .transaction(move |tx| {
+                let inner_db = inner_db.clone();
+                Box::pin(async move {
+                    insert(tx, "outer".into(), 1).await?;
+                    let nested = inner_db.transaction(|tx| Box::pin(async move { insert(tx, "inner".into(), 2).await })).await;
+                    Ok::<_, Refused>(nested.map_err(|e| e.to_string()))
+                })
+            })
+            .await
+            .expect("outer commits");
+        assert!(r.expect_err("nested refused").contains("inside another"));
+        assert_eq!(keys(&db).await, vec!["outer".to_string()]);
     }
 
     /// A body that panics panics its caller; the transactions grouped with it still commit.

@@ -300,6 +300,9 @@ impl Db {
         let Some(queue) = &self.inner.queue else {
             return transaction_on(&self.inner.writer, f).await;
         };
+        if group::in_writer() {
+            return Err(E::from(sqlx::Error::Protocol("a write transaction cannot start inside another".into())));
+        }
         let (job, answer) = group::Job::new(f);
         if let Err(job) = queue.send(job) {
             // The writer's task is gone (its runtime shut down): write from here.
