@@ -179,6 +179,50 @@ async fn catalog_admin_and_search(app: TestApp) {
         .await
         .expect("send");
     assert_eq!(r.status(), 400);
+    // A second and a third image; put them in another order, then remove one.
+    let mut ids = vec![img["image"]["id"].as_str().expect("id").to_string()];
+    for alt in ["Back", "Side"] {
+        let r = a
+            .post(app.url(&format!("/api/v1/products/{mug}/images?alt={alt}")))
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "image/png")
+            .body(png.to_vec())
+            .send()
+            .await
+            .expect("send");
+        ids.push(json(r).await.1["image"]["id"].as_str().expect("id").to_string());
+    }
+    let alts =
+        |p: &Value| p["images"].as_array().expect("images").iter().map(|i| i["alt"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>();
+    let (_, shown) = json(reqwest::get(app.url(&format!("/api/v1/products/{mug}"))).await.expect("get")).await;
+    assert_eq!(alts(&shown["product"]), ["Front", "Back", "Side"]);
+    let order = |body: Value| a.put(app.url(&format!("/api/v1/products/{mug}/images"))).header("x-csrf-token", &csrf).json(&body).send();
+    let (s, put) = json(order(json!({"image_ids": [&ids[2], &ids[0], &ids[1]]})).await.expect("order")).await;
+    assert_eq!(s, 200, "{put}");
+    assert_eq!(alts(&put), ["Side", "Front", "Back"]);
+    let (_, shown) = json(reqwest::get(app.url(&format!("/api/v1/products/{mug}"))).await.expect("get")).await;
+    assert_eq!(alts(&shown["product"]), ["Side", "Front", "Back"], "the new order is the product's");
+    // An order that leaves one out, repeats one or names a stranger changes nothing.
+    for bad in [json!([&ids[0], &ids[1]]), json!([&ids[0], &ids[0], &ids[1]]), json!([&ids[0], &ids[1], "nope"])] {
+        let (s, e) = json(order(json!({ "image_ids": bad })).await.expect("order")).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (422, Some("validation_failed")), "{bad}: {e}");
+    }
+    let (_, shown) = json(reqwest::get(app.url(&format!("/api/v1/products/{mug}"))).await.expect("get")).await;
+    assert_eq!(alts(&shown["product"]), ["Side", "Front", "Back"]);
+    // Remove the front image: gone from the product and from the media store.
+    let front_url = shown["product"]["images"][1]["url"].as_str().expect("url").to_string();
+    let del = |image: &str| a.delete(app.url(&format!("/api/v1/products/{mug}/images/{image}"))).header("x-csrf-token", &csrf).send();
+    assert_eq!(del(&ids[0]).await.expect("delete").status(), 200);
+    assert_eq!(del(&ids[0]).await.expect("delete").status(), 404, "already gone");
+    assert_eq!(reqwest::get(app.url(&front_url)).await.expect("media").status(), 404, "its bytes are deleted");
+    let (_, shown) = json(reqwest::get(app.url(&format!("/api/v1/products/{mug}"))).await.expect("get")).await;
+    assert_eq!(alts(&shown["product"]), ["Side", "Back"]);
+    let (s, _) = json(order(json!({"image_ids": [&ids[1], &ids[2]]})).await.expect("order")).await;
+    assert_eq!(s, 200, "positions closed up after the removal");
+    // Only staff.
+    let c = app.client();
+    let r = c.delete(app.url(&format!("/api/v1/products/{mug}/images/{}", ids[1]))).send().await.expect("delete");
+    assert_eq!(r.status(), 401);
 }
 both!(catalog_admin_and_search_api, catalog_admin_and_search);
 

@@ -698,6 +698,86 @@ impl Catalog {
         Ok(Image { id, url: format!("/media/{storage_key}"), alt: alt.to_string() })
     }
 
+    /// Removes an image from a product and closes the gap in the order. Returns the storage key,
+    /// whose bytes the caller deletes once this has committed.
+    pub async fn remove_image(&self, product_id: &str, image_id: &str) -> Result<String, CatalogError> {
+        let now = self.clock.now_ms();
+        let (product_id, image_id) = (product_id.to_string(), image_id.to_string());
+        self.db
+            .transaction(move |tx| {
+                let (product_id, image_id) = (product_id.clone(), image_id.clone());
+                Box::pin(async move {
+                    let r = sqlx::query("SELECT storage_key, position FROM product_images WHERE id = $1 AND product_id = $2")
+                        .bind(&image_id)
+                        .bind(&product_id)
+                        .fetch_optional(&mut **tx)
+                        .await?
+                        .ok_or(CatalogError::NotFound)?;
+                    let (key, position): (String, i64) = (r.try_get(0)?, r.try_get(1)?);
+                    sqlx::query("DELETE FROM product_images WHERE id = $1").bind(&image_id).execute(&mut **tx).await?;
+                    sqlx::query("UPDATE product_images SET position = position - 1 WHERE product_id = $1 AND position > $2")
+                        .bind(&product_id)
+                        .bind(position)
+                        .execute(&mut **tx)
+                        .await?;
+                    sqlx::query("UPDATE products SET updated_at = $1 WHERE id = $2").bind(now).bind(&product_id).execute(&mut **tx).await?;
+                    Ok(key)
+                })
+            })
+            .await
+    }
+
+    /// Puts a product's images in the order given, which must name each of them exactly once.
+    pub async fn order_images(&self, product_id: &str, image_ids: &[String]) -> Result<Vec<Image>, CatalogError> {
+        if image_ids.len() > 100 {
+            return Err(CatalogError::Validation(json!({"image_ids": "at most 100 images"})));
+        }
+        let now = self.clock.now_ms();
+        let (product_id, wanted) = (product_id.to_string(), image_ids.to_vec());
+        self.db
+            .transaction(move |tx| {
+                let (product_id, wanted) = (product_id.clone(), wanted.clone());
+                Box::pin(async move {
+                    let touched = sqlx::query("UPDATE products SET updated_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(&product_id)
+                        .execute(&mut **tx)
+                        .await?;
+                    if touched.rows_affected() == 0 {
+                        return Err(CatalogError::NotFound);
+                    }
+                    let rows = sqlx::query("SELECT id, storage_key, alt FROM product_images WHERE product_id = $1")
+                        .bind(&product_id)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    let mut images = std::collections::HashMap::new();
+                    for r in &rows {
+                        let (id, key, alt): (String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                        images.insert(id.clone(), Image { id, url: format!("/media/{key}"), alt });
+                    }
+                    let distinct: std::collections::HashSet<&String> = wanted.iter().collect();
+                    if wanted.len() != images.len() || distinct.len() != wanted.len() || !wanted.iter().all(|id| images.contains_key(id)) {
+                        return Err(CatalogError::Validation(
+                            json!({"image_ids": format!("name each of the product's {} images exactly once", images.len())}),
+                        ));
+                    }
+                    let mut ordered = Vec::with_capacity(wanted.len());
+                    for (position, id) in wanted.iter().enumerate() {
+                        sqlx::query("UPDATE product_images SET position = $1 WHERE id = $2")
+                            .bind(position as i64)
+                            .bind(id)
+                            .execute(&mut **tx)
+                            .await?;
+                        if let Some(img) = images.remove(id) {
+                            ordered.push(img);
+                        }
+                    }
+                    Ok(ordered)
+                })
+            })
+            .await
+    }
+
     pub async fn categories(&self) -> Result<Vec<Value>, CatalogError> {
         let rows = sqlx::query("SELECT slug, name FROM categories ORDER BY name").fetch_all(self.db.read()).await?;
         Ok(rows

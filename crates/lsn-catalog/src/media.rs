@@ -69,11 +69,19 @@ impl MediaStore {
 
     pub async fn delete(&self, key: &str) {
         match self {
-            MediaStore::Local(dir) => {
-                let _ = tokio::fs::remove_file(dir.join(key)).await;
-            }
+            MediaStore::Local(dir) => match tokio::fs::remove_file(dir.join(key)).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    tracing::warn!(key, "media: could not delete a file, left behind: {e}")
+                }
+                _ => {}
+            },
             MediaStore::S3(s3) => {
-                let _ = s3.request("DELETE", key, None, &[]).await;
+                match s3.request("DELETE", key, None, &[]).await {
+                    // S3 answers 204 for a key deleted or never there.
+                    Ok(r) if r.status().is_success() => {}
+                    Ok(r) => tracing::warn!(key, status = r.status().as_u16(), "media: S3 refused to delete an object, left behind"),
+                    Err(e) => tracing::warn!(key, "media: could not delete an object, left behind: {e}"),
+                }
             }
         }
     }

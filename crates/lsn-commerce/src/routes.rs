@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
@@ -33,7 +33,8 @@ where
     Router::new()
         .route("/api/v1/products", get(list_products).post(create_product))
         .route("/api/v1/products/{id}", get(get_product).patch(update_product).delete(delete_product))
-        .route("/api/v1/products/{id}/images", post(upload_image))
+        .route("/api/v1/products/{id}/images", post(upload_image).put(order_images))
+        .route("/api/v1/products/{id}/images/{image}", delete(delete_image))
         .route("/api/v1/categories", get(categories))
         .route("/media/{key}", get(media))
         .route("/api/v1/inventory/receive", post(receive_stock))
@@ -126,6 +127,29 @@ async fn upload_image(
     let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
     let img = store_image(&c, &id, ct, &body, q.alt.as_deref().unwrap_or_default()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "image": img }))).into_response())
+}
+
+async fn delete_image(State(c): State<Commerce>, user: AuthUser, Path((id, image)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    staff(&user, "catalog:write")?;
+    let key = c.catalog.remove_image(&id, &image).await?;
+    // The row is gone for good: now the bytes (a failure leaves an orphan file, and a warning).
+    c.media.delete(&key).await;
+    Ok(Json(json!({ "id": image, "deleted": true })))
+}
+
+#[derive(Deserialize)]
+struct ImageOrder {
+    image_ids: Vec<String>,
+}
+
+async fn order_images(
+    State(c): State<Commerce>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<ImageOrder>,
+) -> ApiResult<Json<Value>> {
+    staff(&user, "catalog:write")?;
+    Ok(Json(json!({ "images": c.catalog.order_images(&id, &b.image_ids).await? })))
 }
 
 /// Checks that `body` is an image of the type it claims, stores it in the media storage and

@@ -145,6 +145,8 @@ pub fn document() -> Value {
                 "patch": op("Update a product (staff)", "catalog", 200, obj(), &[401, 403, 404, 409, 415, 422], Some(obj()), json!([path_id("id")]), Access::Staff),
                 "delete": op("Delete (or archive, once ordered) a product", "catalog", 200, obj(), &[401, 403, 404], None, json!([path_id("id")]), Access::Staff)
             },
+            "/api/v1/products/{id}/images": {"put": op("Put a product's images in order (staff): each of them exactly once", "catalog", 200, obj(), &[401, 403, 404], Some(json!({"type": "object", "required": ["image_ids"], "properties": {"image_ids": {"type": "array", "maxItems": 100, "items": {"type": "string"}}}})), json!([path_id("id")]), Access::Staff)},
+            "/api/v1/products/{id}/images/{image}": {"delete": op("Remove a product's image (staff)", "catalog", 200, obj(), &[401, 403, 404], None, json!([path_id("id"), path_id("image")]), Access::Staff)},
             "/api/v1/categories": {"get": op("Categories", "catalog", 200, obj(), &[], None, none.clone(), Access::Public)},
             "/api/v1/inventory/receive": {"post": op("Receive stock into a bin (staff)", "inventory", 200, obj(), &[400, 401, 403, 415, 422], Some(r("StockMove")), none.clone(), Access::Staff)},
             "/api/v1/inventory/adjust": {"post": op("Adjust stock in a bin (staff)", "inventory", 200, obj(), &[400, 401, 403, 415, 422], Some(r("StockMove")), none.clone(), Access::Staff)},
