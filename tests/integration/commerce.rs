@@ -158,39 +158,22 @@ async fn catalog_admin_and_search(app: TestApp) {
     // Images: the bytes must be an image of the type claimed.
     let (mug, _) = product(&app, "IMG-1", 100, 0, json!({"title": "Pictured"})).await;
     let png = b"\x89PNG\r\n\x1a\n0000fake-png-body";
-    let r = a
-        .post(app.url(&format!("/api/v1/products/{mug}/images?alt=Front")))
-        .header("x-csrf-token", &csrf)
-        .header("content-type", "image/png")
-        .body(png.to_vec())
-        .send()
-        .await
-        .expect("send");
-    let (s, img) = json(r).await;
+    let upload = |alt: &str, body: Vec<u8>| {
+        a.post(app.url(&format!("/api/v1/products/{mug}/images?alt={alt}")))
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "image/png")
+            .body(body)
+            .send()
+    };
+    let (s, img) = json(upload("Front", png.to_vec()).await.expect("send")).await;
     assert_eq!(s, 201, "{img}");
     let got = reqwest::get(app.url(img["image"]["url"].as_str().expect("url"))).await.expect("send");
     assert_eq!(got.headers().get("content-type").map(|v| v.to_str().unwrap_or("")), Some("image/png"));
-    let r = a
-        .post(app.url(&format!("/api/v1/products/{mug}/images")))
-        .header("x-csrf-token", &csrf)
-        .header("content-type", "image/png")
-        .body("not a png")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 400);
+    assert_eq!(upload("", b"not a png".to_vec()).await.expect("send").status(), 400);
     // A second and a third image; put them in another order, then remove one.
     let mut ids = vec![img["image"]["id"].as_str().expect("id").to_string()];
     for alt in ["Back", "Side"] {
-        let r = a
-            .post(app.url(&format!("/api/v1/products/{mug}/images?alt={alt}")))
-            .header("x-csrf-token", &csrf)
-            .header("content-type", "image/png")
-            .body(png.to_vec())
-            .send()
-            .await
-            .expect("send");
-        ids.push(json(r).await.1["image"]["id"].as_str().expect("id").to_string());
+        ids.push(json(upload(alt, png.to_vec()).await.expect("send")).await.1["image"]["id"].as_str().expect("id").to_string());
     }
     let alts =
         |p: &Value| p["images"].as_array().expect("images").iter().map(|i| i["alt"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>();
