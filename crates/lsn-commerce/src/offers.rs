@@ -105,7 +105,7 @@ pub struct Pass {
 impl InFlight {
     /// A place for `quantity` units when the buyers already on their way leave room in `remaining`.
     pub fn enter(self: &std::sync::Arc<Self>, offer: &str, quantity: i64, remaining: i64) -> Option<Pass> {
-        let mut m = self.on_the_way.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = locked(&self.on_the_way);
         let n = m.entry(offer.to_string()).or_insert(0);
         if *n + quantity > remaining {
             return None;
@@ -115,7 +115,7 @@ impl InFlight {
     }
 
     fn leave(&self, offer: &str, quantity: i64) {
-        let mut m = self.on_the_way.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = locked(&self.on_the_way);
         if let Some(n) = m.get_mut(offer) {
             *n -= quantity;
             if *n <= 0 {
@@ -123,19 +123,17 @@ impl InFlight {
             }
         }
     }
-}
 
-impl InFlight {
     /// The refusal (`deal_sold_out` or `deal_ended`) remembered for `offer`, if still fresh.
     pub fn closed(&self, offer: &str, now: i64) -> Option<&'static str> {
-        let m = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let m = locked(&self.closed);
         let c = m.get(offer)?;
         (now < c.until && c.releases == RELEASES.load(std::sync::atomic::Ordering::Acquire)).then_some(c.code)
     }
 
     /// The deal as read less than [`RECENT_MS`] ago, its status as of `now`.
     pub fn recent(&self, offer: &str, now: i64) -> Option<Offer> {
-        let m = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let m = locked(&self.recent);
         let (read_at, o) = m.get(offer).filter(|(read_at, _)| now - *read_at < RECENT_MS)?;
         let mut o = o.clone();
         o.status = o.status_at(now.max(*read_at));
@@ -144,7 +142,7 @@ impl InFlight {
 
     /// Keeps `offer`, read at `now`, for the buyers right behind.
     pub fn keep(&self, offer: &Offer, now: i64) {
-        let mut m = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = locked(&self.recent);
         if m.len() >= 1_024 {
             m.retain(|_, (read_at, _)| now - *read_at < RECENT_MS);
         }
@@ -158,12 +156,17 @@ impl InFlight {
             return;
         }
         let releases = RELEASES.load(std::sync::atomic::Ordering::Acquire);
-        let mut m = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = locked(&self.closed);
         if m.len() >= 1_024 {
             m.retain(|_, c| c.until > now);
         }
         m.insert(offer.to_string(), Closed { code, until: now + CLOSED_FOR_MS, releases });
     }
+}
+
+/// The map behind `m`, even if a thread panicked holding it (every change to it is one step).
+fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Drop for Pass {

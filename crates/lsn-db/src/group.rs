@@ -190,14 +190,11 @@ async fn commit_group(pool: &AnyPool, group: &mut [Box<dyn Pending>]) -> bool {
             return false;
         }
         let kept = match job.run(&mut tx).await {
-            Ended::Ok => exec(&mut tx, "RELEASE lsn_group").await,
-            Ended::Failed => match exec(&mut tx, "ROLLBACK TO lsn_group").await {
-                Ok(()) => exec(&mut tx, "RELEASE lsn_group").await,
-                Err(e) => Err(e),
-            },
-            Ended::Abandon => Err(sqlx::Error::PoolClosed),
+            Ended::Ok => exec(&mut tx, "RELEASE lsn_group").await.is_ok(),
+            Ended::Failed => exec(&mut tx, "ROLLBACK TO lsn_group").await.is_ok() && exec(&mut tx, "RELEASE lsn_group").await.is_ok(),
+            Ended::Abandon => false,
         };
-        if kept.is_err() {
+        if !kept {
             let _ = tx.rollback().await;
             return false;
         }

@@ -169,8 +169,18 @@ async fn metrics(State(s): State<AppState>) -> Response {
             .collect();
     gauge(&mut out, "lsn_db_pool_connections", "Database pool connections.", &pools);
     if let Some((commits, transactions)) = s.db.group_commit_stats() {
-        counter(&mut out, "lsn_db_commits_total", "SQLite write commits (each may carry several transactions).", commits as f64);
-        counter(&mut out, "lsn_db_transactions_total", "SQLite write transactions committed or refused.", transactions as f64);
+        counter(
+            &mut out,
+            "lsn_db_commits_total",
+            "Groups of write transactions the SQLite writer took, one commit each (an abandoned group's are then committed one by one).",
+            commits as f64,
+        );
+        counter(
+            &mut out,
+            "lsn_db_transactions_total",
+            "Write transactions the SQLite writer took (committed or refused).",
+            transactions as f64,
+        );
     }
     if let Ok(depth) = lsn_ops::jobs::queue_depth(&s.db).await {
         let samples: Vec<(String, f64)> = depth.iter().map(|(st, n)| (format!("status=\"{st}\""), *n as f64)).collect();
