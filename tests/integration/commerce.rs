@@ -31,16 +31,16 @@ async fn product(app: &TestApp, sku: &str, price: i64, stock: i64, extra: Value)
 }
 
 async fn level(app: &TestApp, variant: &str) -> (i64, i64) {
-    let r = sqlx::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
+    let r = lsn_db::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
         .bind(variant)
         .fetch_one(app.rt.state.db.read())
         .await
         .expect("level");
-    (sqlx::Row::try_get(&r, 0).expect("on_hand"), sqlx::Row::try_get(&r, 1).expect("reserved"))
+    (lsn_db::RowExt::try_get(&r, 0).expect("on_hand"), lsn_db::RowExt::try_get(&r, 1).expect("reserved"))
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::Row::try_get(&sqlx::query(sql).fetch_one(app.rt.state.db.read()).await.expect("count"), 0).expect("n")
+    lsn_db::RowExt::try_get(&lsn_db::query(sql).fetch_one(app.rt.state.db.read()).await.expect("count"), 0).expect("n")
 }
 
 /// A new guest who adds `qty` of `sku` and checks out; returns (client, status, body).
@@ -392,8 +392,8 @@ async fn bad_checkout_input(app: TestApp) {
     }
     let (s, b) = json(c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "NOPE", "quantity": 1})).send().await.expect("add")).await;
     assert_eq!((s, b["error"]["code"].as_str()), (400, Some("unknown_variant")));
-    let pid: String = sqlx::Row::try_get(
-        &sqlx::query("SELECT product_id FROM variants WHERE id = $1").bind(&archived).fetch_one(app.rt.state.db.read()).await.expect("p"),
+    let pid: String = lsn_db::RowExt::try_get(
+        &lsn_db::query("SELECT product_id FROM variants WHERE id = $1").bind(&archived).fetch_one(app.rt.state.db.read()).await.expect("p"),
         0,
     )
     .expect("id");
@@ -734,8 +734,8 @@ async fn reservations_expire(app: TestApp) {
     // Paying the expired order is refused; its intent was cancelled at the provider.
     let (s, b) = pay(&app, &c, &co, "4242424242424242").await;
     assert_eq!((s, b["error"]["code"].as_str()), (409, Some("order_not_payable")));
-    let status: String = sqlx::Row::try_get(
-        &sqlx::query("SELECT status FROM sandbox_intents WHERE id = $1")
+    let status: String = lsn_db::RowExt::try_get(
+        &lsn_db::query("SELECT status FROM sandbox_intents WHERE id = $1")
             .bind(co["payment"]["intent_id"].as_str().expect("i"))
             .fetch_one(app.rt.state.db.read())
             .await

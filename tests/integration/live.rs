@@ -334,8 +334,8 @@ async fn flash_deal(app: TestApp) {
     assert_eq!((o["subtotal"].as_i64(), o["items"][0]["unit_price"].as_i64()), (Some(1900), Some(1900)));
     let ended = until(&mut viewer, "deal_ended").await;
     assert_eq!((ended["reason"].as_str(), ended["remaining"].as_i64()), (Some("sold_out"), Some(0)));
-    let attributed: i64 = sqlx::Row::try_get(
-        &sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE show_id = $1")
+    let attributed: i64 = lsn_db::RowExt::try_get(
+        &lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE show_id = $1")
             .bind(&show)
             .fetch_one(app.rt.state.db.read())
             .await

@@ -108,15 +108,17 @@ async fn orphaned_jobs(app: TestApp) {
     let db = app.rt.state.db.clone();
     let now = app.clock.now_ms();
     lsn_ops::enqueue(db.write(), &NewJob::new("test.orphan", json!({})), now).await.expect("enqueue");
-    sqlx::query("UPDATE jobs SET status = 'running', locked_by = 'dead-node', locked_until = $1 WHERE kind = 'test.orphan'")
+    lsn_db::query("UPDATE jobs SET status = 'running', locked_by = 'dead-node', locked_until = $1 WHERE kind = 'test.orphan'")
         .bind(now + 300_000)
         .execute(db.write())
         .await
         .expect("claim");
     let back = app.rt.worker.reclaim_orphans().await.expect("reclaim");
-    let status: String =
-        sqlx::Row::try_get(&sqlx::query("SELECT status FROM jobs WHERE kind = 'test.orphan'").fetch_one(db.read()).await.expect("job"), 0)
-            .expect("status");
+    let status: String = lsn_db::RowExt::try_get(
+        &lsn_db::query("SELECT status FROM jobs WHERE kind = 'test.orphan'").fetch_one(db.read()).await.expect("job"),
+        0,
+    )
+    .expect("status");
     match db.backend() {
         lsn_db::Backend::Sqlite => assert_eq!((back, status.as_str()), (1, "queued")),
         lsn_db::Backend::Postgres => {
@@ -150,8 +152,8 @@ async fn schedules_fire_once(app: TestApp) {
     // When the leader goes quiet past its lease, the other node takes over.
     app.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(mine(b.tick(app.clock.now()).await.expect("tick")), vec!["test_every_minute".to_string()]);
-    let n: i64 = sqlx::Row::try_get(
-        &sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM jobs WHERE kind = 'test.tick'").fetch_one(db.read()).await.expect("count"),
+    let n: i64 = lsn_db::RowExt::try_get(
+        &lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM jobs WHERE kind = 'test.tick'").fetch_one(db.read()).await.expect("count"),
         0,
     )
     .expect("n");
@@ -190,10 +192,10 @@ async fn outbox_delivers_once(app: TestApp) {
     ];
     assert_eq!(lsn_ops::outbox::dispatch(&db, &subs, now, 100).await.expect("dispatch"), 2);
     assert_eq!(lsn_ops::outbox::dispatch(&db, &subs, now, 100).await.expect("dispatch"), 0);
-    let rows = sqlx::query("SELECT kind, payload FROM jobs ORDER BY kind").fetch_all(db.read()).await.expect("jobs");
-    let kinds: Vec<String> = rows.iter().map(|r| sqlx::Row::try_get(r, 0).expect("kind")).collect();
+    let rows = lsn_db::query("SELECT kind, payload FROM jobs ORDER BY kind").fetch_all(db.read()).await.expect("jobs");
+    let kinds: Vec<String> = rows.iter().map(|r| lsn_db::RowExt::try_get(r, 0).expect("kind")).collect();
     assert_eq!(kinds, vec!["analytics.track", "analytics.track", "fraud.check"]);
-    let payload: String = sqlx::Row::try_get(&rows[2], 1).expect("payload");
+    let payload: String = lsn_db::RowExt::try_get(&rows[2], 1).expect("payload");
     let v: Value = serde_json::from_str(&payload).expect("json");
     assert_eq!((v["topic"].as_str(), v["payload"]["order"].as_str()), (Some("order.placed"), Some("o1")));
 }

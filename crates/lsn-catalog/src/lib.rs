@@ -223,19 +223,19 @@ async fn category_id(tx: &mut Tx, now: i64, name: Option<&str>) -> Result<Option
     if slug.is_empty() {
         return Err(invalid("category", "needs letters or digits"));
     }
-    sqlx::query("INSERT INTO categories (id, slug, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (slug) DO NOTHING")
+    lsn_db::query("INSERT INTO categories (id, slug, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (slug) DO NOTHING")
         .bind(new_id())
         .bind(&slug)
         .bind(name)
         .bind(now)
         .execute(&mut **tx)
         .await?;
-    let r = sqlx::query("SELECT id FROM categories WHERE slug = $1").bind(&slug).fetch_one(&mut **tx).await?;
+    let r = lsn_db::query("SELECT id FROM categories WHERE slug = $1").bind(&slug).fetch_one(&mut **tx).await?;
     Ok(Some(r.try_get(0)?))
 }
 
 async fn upsert_variant(tx: &mut Tx, now: i64, product_id: &str, v: &VariantInput, position: i64) -> Result<(), CatalogError> {
-    let existing = sqlx::query("SELECT id, product_id FROM variants WHERE sku = $1").bind(&v.sku).fetch_optional(&mut **tx).await?;
+    let existing = lsn_db::query("SELECT id, product_id FROM variants WHERE sku = $1").bind(&v.sku).fetch_optional(&mut **tx).await?;
     let options = serde_json::to_string(&v.options).unwrap_or_else(|_| "{}".into());
     match existing {
         Some(r) => {
@@ -243,7 +243,7 @@ async fn upsert_variant(tx: &mut Tx, now: i64, product_id: &str, v: &VariantInpu
             if owner != product_id {
                 return Err(CatalogError::Duplicate("sku"));
             }
-            sqlx::query("UPDATE variants SET title = $1, options = $2, price = $3, compare_at_price = $4, status = 'active', updated_at = $5 WHERE id = $6")
+            lsn_db::query("UPDATE variants SET title = $1, options = $2, price = $3, compare_at_price = $4, status = 'active', updated_at = $5 WHERE id = $6")
                 .bind(variant_title(v))
                 .bind(&options)
                 .bind(v.price)
@@ -255,7 +255,7 @@ async fn upsert_variant(tx: &mut Tx, now: i64, product_id: &str, v: &VariantInpu
         }
         None => {
             let id = new_id();
-            let r = sqlx::query("INSERT INTO variants (id, product_id, sku, title, options, price, compare_at_price, position, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)")
+            let r = lsn_db::query("INSERT INTO variants (id, product_id, sku, title, options, price, compare_at_price, position, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)")
                 .bind(&id)
                 .bind(product_id)
                 .bind(&v.sku)
@@ -271,7 +271,7 @@ async fn upsert_variant(tx: &mut Tx, now: i64, product_id: &str, v: &VariantInpu
                 Err(e) if is_unique_violation(&e, Some("sku")) => return Err(CatalogError::Duplicate("sku")),
                 other => other?,
             };
-            sqlx::query("INSERT INTO stock_levels (variant_id, on_hand, reserved, updated_at) VALUES ($1, 0, 0, $2)")
+            lsn_db::query("INSERT INTO stock_levels (variant_id, on_hand, reserved, updated_at) VALUES ($1, 0, 0, $2)")
                 .bind(&id)
                 .bind(now)
                 .execute(&mut **tx)
@@ -283,11 +283,11 @@ async fn upsert_variant(tx: &mut Tx, now: i64, product_id: &str, v: &VariantInpu
 
 /// Recomputes what search and listing read: the search text and the lowest price.
 async fn refresh_derived(tx: &mut Tx, product_id: &str) -> Result<(), sqlx::Error> {
-    let p = sqlx::query("SELECT p.title, p.description, p.tags, COALESCE(c.name, '') FROM products p LEFT JOIN categories c ON c.id = p.category_id WHERE p.id = $1")
+    let p = lsn_db::query("SELECT p.title, p.description, p.tags, COALESCE(c.name, '') FROM products p LEFT JOIN categories c ON c.id = p.category_id WHERE p.id = $1")
         .bind(product_id)
         .fetch_one(&mut **tx)
         .await?;
-    let vs = sqlx::query("SELECT sku, title, options, price FROM variants WHERE product_id = $1 AND status = 'active'")
+    let vs = lsn_db::query("SELECT sku, title, options, price FROM variants WHERE product_id = $1 AND status = 'active'")
         .bind(product_id)
         .fetch_all(&mut **tx)
         .await?;
@@ -312,7 +312,7 @@ async fn refresh_derived(tx: &mut Tx, product_id: &str) -> Result<(), sqlx::Erro
         min_price = min_price.min(v.try_get::<i64, _>(3)?);
     }
     let text = normalize(&text);
-    sqlx::query("UPDATE products SET search_text = $1, min_price = $2 WHERE id = $3")
+    lsn_db::query("UPDATE products SET search_text = $1, min_price = $2 WHERE id = $3")
         .bind(text)
         .bind(if min_price == i64::MAX { 0 } else { min_price })
         .bind(product_id)
@@ -385,7 +385,7 @@ impl Catalog {
                 let (id, input, title, slug, status, tags) = (id2.clone(), input2.clone(), title.clone(), slug.clone(), status.clone(), tags.clone());
                 Box::pin(async move {
                     let cat = category_id(tx, now, input.category.as_deref()).await?;
-                    let r = sqlx::query(
+                    let r = lsn_db::query(
                         "INSERT INTO products (id, slug, title, description, status, category_id, tags, max_per_order, max_per_customer, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
                     )
                     .bind(&id)
@@ -442,7 +442,7 @@ impl Catalog {
             .transaction(move |tx| {
                 let (id, patch, tags) = (id2.clone(), patch2.clone(), tags.clone());
                 Box::pin(async move {
-                    let exists = sqlx::query("SELECT COUNT(*) FROM products WHERE id = $1")
+                    let exists = lsn_db::query("SELECT COUNT(*) FROM products WHERE id = $1")
                         .bind(&id)
                         .fetch_one(&mut **tx)
                         .await?
@@ -451,29 +451,33 @@ impl Catalog {
                         return Err(CatalogError::NotFound);
                     }
                     if let Some(t) = &patch.title {
-                        sqlx::query("UPDATE products SET title = $1 WHERE id = $2").bind(t.trim()).bind(&id).execute(&mut **tx).await?;
+                        lsn_db::query("UPDATE products SET title = $1 WHERE id = $2").bind(t.trim()).bind(&id).execute(&mut **tx).await?;
                     }
                     if let Some(d) = &patch.description {
-                        sqlx::query("UPDATE products SET description = $1 WHERE id = $2").bind(d).bind(&id).execute(&mut **tx).await?;
+                        lsn_db::query("UPDATE products SET description = $1 WHERE id = $2").bind(d).bind(&id).execute(&mut **tx).await?;
                     }
                     if let Some(s) = &patch.status {
-                        sqlx::query("UPDATE products SET status = $1 WHERE id = $2").bind(s).bind(&id).execute(&mut **tx).await?;
+                        lsn_db::query("UPDATE products SET status = $1 WHERE id = $2").bind(s).bind(&id).execute(&mut **tx).await?;
                     }
                     if let Some(c) = &patch.category {
                         let cat = category_id(tx, now, Some(c)).await?;
-                        sqlx::query("UPDATE products SET category_id = $1 WHERE id = $2").bind(cat).bind(&id).execute(&mut **tx).await?;
+                        lsn_db::query("UPDATE products SET category_id = $1 WHERE id = $2").bind(cat).bind(&id).execute(&mut **tx).await?;
                     }
                     if let Some(t) = &tags {
-                        sqlx::query("UPDATE products SET tags = $1 WHERE id = $2").bind(t.join(",")).bind(&id).execute(&mut **tx).await?;
+                        lsn_db::query("UPDATE products SET tags = $1 WHERE id = $2").bind(t.join(",")).bind(&id).execute(&mut **tx).await?;
                     }
                     if let Some(l) = patch.max_per_order {
-                        sqlx::query("UPDATE products SET max_per_order = $1 WHERE id = $2").bind(l).bind(&id).execute(&mut **tx).await?;
+                        lsn_db::query("UPDATE products SET max_per_order = $1 WHERE id = $2").bind(l).bind(&id).execute(&mut **tx).await?;
                     }
                     if let Some(l) = patch.max_per_customer {
-                        sqlx::query("UPDATE products SET max_per_customer = $1 WHERE id = $2").bind(l).bind(&id).execute(&mut **tx).await?;
+                        lsn_db::query("UPDATE products SET max_per_customer = $1 WHERE id = $2")
+                            .bind(l)
+                            .bind(&id)
+                            .execute(&mut **tx)
+                            .await?;
                     }
                     if let Some(vs) = &patch.variants {
-                        let base: i64 = sqlx::query("SELECT COUNT(*) FROM variants WHERE product_id = $1")
+                        let base: i64 = lsn_db::query("SELECT COUNT(*) FROM variants WHERE product_id = $1")
                             .bind(&id)
                             .fetch_one(&mut **tx)
                             .await?
@@ -482,7 +486,7 @@ impl Catalog {
                             upsert_variant(tx, now, &id, v, base + i as i64).await?;
                         }
                     }
-                    sqlx::query("UPDATE products SET updated_at = $1 WHERE id = $2").bind(now).bind(&id).execute(&mut **tx).await?;
+                    lsn_db::query("UPDATE products SET updated_at = $1 WHERE id = $2").bind(now).bind(&id).execute(&mut **tx).await?;
                     refresh_derived(tx, &id).await?;
                     Ok(())
                 })
@@ -499,7 +503,7 @@ impl Catalog {
             .transaction(move |tx| {
                 let id = id2.clone();
                 Box::pin(async move {
-                    let exists = sqlx::query("SELECT COUNT(*) FROM products WHERE id = $1")
+                    let exists = lsn_db::query("SELECT COUNT(*) FROM products WHERE id = $1")
                         .bind(&id)
                         .fetch_one(&mut **tx)
                         .await?
@@ -507,13 +511,14 @@ impl Catalog {
                     if exists == 0 {
                         return Err(CatalogError::NotFound);
                     }
-                    let ordered: i64 =
-                        sqlx::query("SELECT COUNT(*) FROM order_items oi JOIN variants v ON v.id = oi.variant_id WHERE v.product_id = $1")
-                            .bind(&id)
-                            .fetch_one(&mut **tx)
-                            .await?
-                            .try_get(0)?;
-                    let stocked: i64 = sqlx::query(
+                    let ordered: i64 = lsn_db::query(
+                        "SELECT COUNT(*) FROM order_items oi JOIN variants v ON v.id = oi.variant_id WHERE v.product_id = $1",
+                    )
+                    .bind(&id)
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_get(0)?;
+                    let stocked: i64 = lsn_db::query(
                         "SELECT COUNT(*) FROM stock_movements m JOIN variants v ON v.id = m.variant_id WHERE v.product_id = $1",
                     )
                     .bind(&id)
@@ -521,14 +526,14 @@ impl Catalog {
                     .await?
                     .try_get(0)?;
                     if ordered > 0 || stocked > 0 {
-                        sqlx::query("UPDATE products SET status = 'archived', updated_at = $1 WHERE id = $2")
+                        lsn_db::query("UPDATE products SET status = 'archived', updated_at = $1 WHERE id = $2")
                             .bind(now)
                             .bind(&id)
                             .execute(&mut **tx)
                             .await?;
                         Ok("archived")
                     } else {
-                        sqlx::query("DELETE FROM products WHERE id = $1").bind(&id).execute(&mut **tx).await?;
+                        lsn_db::query("DELETE FROM products WHERE id = $1").bind(&id).execute(&mut **tx).await?;
                         Ok("deleted")
                     }
                 })
@@ -538,7 +543,7 @@ impl Catalog {
 
     /// A product by id or slug; `include_hidden` shows drafts and archived ones (staff).
     pub async fn get(&self, id_or_slug: &str, include_hidden: bool) -> Result<Option<Product>, CatalogError> {
-        let row = sqlx::query(&format!(
+        let row = lsn_db::query(&format!(
             "SELECT {PRODUCT_COLS} FROM products p LEFT JOIN categories c ON c.id = p.category_id WHERE p.id = $1 OR p.slug = $1"
         ))
         .bind(id_or_slug)
@@ -555,7 +560,7 @@ impl Catalog {
 
     async fn fill(&self, products: &mut [Product], include_archived_variants: bool) -> Result<(), CatalogError> {
         for p in products.iter_mut() {
-            let vs = sqlx::query(
+            let vs = lsn_db::query(
                 "SELECT v.id, v.sku, v.title, v.options, v.price, v.compare_at_price, v.currency, v.status, COALESCE(s.on_hand - s.reserved, 0) \
                  FROM variants v LEFT JOIN stock_levels s ON s.variant_id = v.id WHERE v.product_id = $1 ORDER BY v.position, v.sku",
             )
@@ -582,7 +587,7 @@ impl Catalog {
                 .filter(|v| include_archived_variants || v.status == "active")
                 .collect();
             p.in_stock = p.variants.iter().any(|v| v.status == "active" && v.available > 0);
-            let imgs = sqlx::query("SELECT id, storage_key, alt FROM product_images WHERE product_id = $1 ORDER BY position, id")
+            let imgs = lsn_db::query("SELECT id, storage_key, alt FROM product_images WHERE product_id = $1 ORDER BY position, id")
                 .bind(&p.id)
                 .fetch_all(self.db.read())
                 .await?;
@@ -651,7 +656,7 @@ impl Catalog {
         }
         let l = next(Bind::I(limit + 1), &mut binds);
         sql += &format!(" ORDER BY p.created_at DESC, p.id DESC LIMIT {l}");
-        let mut query = sqlx::query(&sql);
+        let mut query = lsn_db::query(&sql);
         for b in binds {
             query = match b {
                 Bind::S(s) => query.bind(s),
@@ -676,12 +681,12 @@ impl Catalog {
     ) -> Result<Image, CatalogError> {
         let now = self.clock.now_ms();
         let id = new_id();
-        let pos: i64 = sqlx::query("SELECT COUNT(*) FROM product_images WHERE product_id = $1")
+        let pos: i64 = lsn_db::query("SELECT COUNT(*) FROM product_images WHERE product_id = $1")
             .bind(product_id)
             .fetch_one(self.db.read())
             .await?
             .try_get(0)?;
-        let r = sqlx::query("INSERT INTO product_images (id, product_id, storage_key, content_type, bytes, alt, position, created_at) SELECT $1, id, $2, $3, $4, $5, $6, $7 FROM products WHERE id = $8")
+        let r = lsn_db::query("INSERT INTO product_images (id, product_id, storage_key, content_type, bytes, alt, position, created_at) SELECT $1, id, $2, $3, $4, $5, $6, $7 FROM products WHERE id = $8")
             .bind(&id)
             .bind(storage_key)
             .bind(content_type)
@@ -707,20 +712,24 @@ impl Catalog {
             .transaction(move |tx| {
                 let (product_id, image_id) = (product_id.clone(), image_id.clone());
                 Box::pin(async move {
-                    let r = sqlx::query("SELECT storage_key, position FROM product_images WHERE id = $1 AND product_id = $2")
+                    let r = lsn_db::query("SELECT storage_key, position FROM product_images WHERE id = $1 AND product_id = $2")
                         .bind(&image_id)
                         .bind(&product_id)
                         .fetch_optional(&mut **tx)
                         .await?
                         .ok_or(CatalogError::NotFound)?;
                     let (key, position): (String, i64) = (r.try_get(0)?, r.try_get(1)?);
-                    sqlx::query("DELETE FROM product_images WHERE id = $1").bind(&image_id).execute(&mut **tx).await?;
-                    sqlx::query("UPDATE product_images SET position = position - 1 WHERE product_id = $1 AND position > $2")
+                    lsn_db::query("DELETE FROM product_images WHERE id = $1").bind(&image_id).execute(&mut **tx).await?;
+                    lsn_db::query("UPDATE product_images SET position = position - 1 WHERE product_id = $1 AND position > $2")
                         .bind(&product_id)
                         .bind(position)
                         .execute(&mut **tx)
                         .await?;
-                    sqlx::query("UPDATE products SET updated_at = $1 WHERE id = $2").bind(now).bind(&product_id).execute(&mut **tx).await?;
+                    lsn_db::query("UPDATE products SET updated_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(&product_id)
+                        .execute(&mut **tx)
+                        .await?;
                     Ok(key)
                 })
             })
@@ -738,7 +747,7 @@ impl Catalog {
             .transaction(move |tx| {
                 let (product_id, wanted) = (product_id.clone(), wanted.clone());
                 Box::pin(async move {
-                    let touched = sqlx::query("UPDATE products SET updated_at = $1 WHERE id = $2")
+                    let touched = lsn_db::query("UPDATE products SET updated_at = $1 WHERE id = $2")
                         .bind(now)
                         .bind(&product_id)
                         .execute(&mut **tx)
@@ -746,7 +755,7 @@ impl Catalog {
                     if touched.rows_affected() == 0 {
                         return Err(CatalogError::NotFound);
                     }
-                    let rows = sqlx::query("SELECT id, storage_key, alt FROM product_images WHERE product_id = $1")
+                    let rows = lsn_db::query("SELECT id, storage_key, alt FROM product_images WHERE product_id = $1")
                         .bind(&product_id)
                         .fetch_all(&mut **tx)
                         .await?;
@@ -763,7 +772,7 @@ impl Catalog {
                     }
                     let mut ordered = Vec::with_capacity(wanted.len());
                     for (position, id) in wanted.iter().enumerate() {
-                        sqlx::query("UPDATE product_images SET position = $1 WHERE id = $2")
+                        lsn_db::query("UPDATE product_images SET position = $1 WHERE id = $2")
                             .bind(position as i64)
                             .bind(id)
                             .execute(&mut **tx)
@@ -779,7 +788,7 @@ impl Catalog {
     }
 
     pub async fn categories(&self) -> Result<Vec<Value>, CatalogError> {
-        let rows = sqlx::query("SELECT slug, name FROM categories ORDER BY name").fetch_all(self.db.read()).await?;
+        let rows = lsn_db::query("SELECT slug, name FROM categories ORDER BY name").fetch_all(self.db.read()).await?;
         Ok(rows
             .iter()
             .map(|r| Ok::<_, sqlx::Error>(json!({"slug": r.try_get::<String, _>(0)?, "name": r.try_get::<String, _>(1)?})))

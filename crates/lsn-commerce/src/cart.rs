@@ -50,14 +50,19 @@ pub struct CartView {
 }
 
 async fn cart_by_user(db: &Db, user_id: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query("SELECT id FROM carts WHERE user_id = $1").bind(user_id).fetch_optional(db.read()).await?.map(|r| r.try_get(0)).transpose()
+    lsn_db::query("SELECT id FROM carts WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(db.read())
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
 }
 
 async fn cart_by_token(db: &Db, token: &str) -> Result<Option<String>, sqlx::Error> {
     if token.is_empty() || token.len() > 100 {
         return Ok(None);
     }
-    sqlx::query("SELECT id FROM carts WHERE token_hash = $1")
+    lsn_db::query("SELECT id FROM carts WHERE token_hash = $1")
         .bind(hash_token(token))
         .fetch_optional(db.read())
         .await?
@@ -83,22 +88,22 @@ pub async fn resolve(db: &Db, now: i64, owner: &Owner, create: bool) -> Result<(
                         (Some(m), _) => m,
                         (None, Some(g)) => {
                             // Adopt the guest cart as the customer's.
-                            sqlx::query("UPDATE carts SET user_id = $1, token_hash = NULL, updated_at = $2 WHERE id = $3").bind(&uid).bind(now).bind(g).execute(&mut **tx).await?;
+                            lsn_db::query("UPDATE carts SET user_id = $1, token_hash = NULL, updated_at = $2 WHERE id = $3").bind(&uid).bind(now).bind(g).execute(&mut **tx).await?;
                             return Ok::<_, sqlx::Error>(Some(g.clone()));
                         }
                         (None, None) if create => {
                             let id = new_id();
-                            sqlx::query("INSERT INTO carts (id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $3) ON CONFLICT (user_id) DO NOTHING").bind(&id).bind(&uid).bind(now).execute(&mut **tx).await?;
-                            let r = sqlx::query("SELECT id FROM carts WHERE user_id = $1").bind(&uid).fetch_one(&mut **tx).await?;
+                            lsn_db::query("INSERT INTO carts (id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $3) ON CONFLICT (user_id) DO NOTHING").bind(&id).bind(&uid).bind(now).execute(&mut **tx).await?;
+                            let r = lsn_db::query("SELECT id FROM carts WHERE user_id = $1").bind(&uid).fetch_one(&mut **tx).await?;
                             return Ok(Some(r.try_get(0)?));
                         }
                         (None, None) => return Ok(None),
                     };
                     if let Some(g) = guest.filter(|g| *g != target) {
-                        let items = sqlx::query("SELECT variant_id, quantity FROM cart_items WHERE cart_id = $1").bind(&g).fetch_all(&mut **tx).await?;
+                        let items = lsn_db::query("SELECT variant_id, quantity FROM cart_items WHERE cart_id = $1").bind(&g).fetch_all(&mut **tx).await?;
                         for it in items {
                             let (v, q): (String, i64) = (it.try_get(0)?, it.try_get(1)?);
-                            sqlx::query(
+                            lsn_db::query(
                                 "INSERT INTO cart_items (cart_id, variant_id, quantity, added_at) VALUES ($1, $2, $3, $4) \
                                  ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = CASE WHEN cart_items.quantity + excluded.quantity > $5 THEN $5 ELSE cart_items.quantity + excluded.quantity END",
                             )
@@ -110,7 +115,7 @@ pub async fn resolve(db: &Db, now: i64, owner: &Owner, create: bool) -> Result<(
                             .execute(&mut **tx)
                             .await?;
                         }
-                        sqlx::query("DELETE FROM carts WHERE id = $1").bind(&g).execute(&mut **tx).await?;
+                        lsn_db::query("DELETE FROM carts WHERE id = $1").bind(&g).execute(&mut **tx).await?;
                     }
                     Ok(Some(target))
                 })
@@ -126,7 +131,7 @@ pub async fn resolve(db: &Db, now: i64, owner: &Owner, create: bool) -> Result<(
     }
     let token = random_token(24);
     let id = new_id();
-    sqlx::query("INSERT INTO carts (id, token_hash, created_at, updated_at) VALUES ($1, $2, $3, $3)")
+    lsn_db::query("INSERT INTO carts (id, token_hash, created_at, updated_at) VALUES ($1, $2, $3, $3)")
         .bind(&id)
         .bind(hash_token(&token))
         .bind(now)
@@ -144,7 +149,7 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
     if !(0..=MAX_LINE_QUANTITY).contains(&quantity) || (add && quantity == 0) {
         return Err(bad_quantity());
     }
-    let v = sqlx::query(
+    let v = lsn_db::query(
         "SELECT v.id, v.status, p.status, p.max_per_order, COALESCE(s.on_hand - s.reserved, 0) FROM variants v JOIN products p ON p.id = v.product_id \
          LEFT JOIN stock_levels s ON s.variant_id = v.id WHERE v.id = $1 OR v.sku = $1",
     )
@@ -155,7 +160,7 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
     let (variant_id, vstatus, pstatus, max_per_order, available): (String, String, String, Option<i64>, i64) =
         (v.try_get(0)?, v.try_get(1)?, v.try_get(2)?, v.try_get(3)?, v.try_get(4)?);
     if quantity == 0 {
-        sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
+        lsn_db::query("DELETE FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
             .bind(cart_id)
             .bind(&variant_id)
             .execute(db.write())
@@ -165,7 +170,7 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
     if vstatus != "active" || pstatus != "active" {
         return Err(CommerceError::rule("unavailable", "That product is not for sale."));
     }
-    let existing: i64 = sqlx::query("SELECT quantity FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
+    let existing: i64 = lsn_db::query("SELECT quantity FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
         .bind(cart_id)
         .bind(&variant_id)
         .fetch_optional(db.read())
@@ -189,7 +194,7 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
         ));
     }
     let lines: i64 =
-        sqlx::query("SELECT COUNT(*) FROM cart_items WHERE cart_id = $1").bind(cart_id).fetch_one(db.read()).await?.try_get(0)?;
+        lsn_db::query("SELECT COUNT(*) FROM cart_items WHERE cart_id = $1").bind(cart_id).fetch_one(db.read()).await?.try_get(0)?;
     if existing == 0 && lines >= MAX_LINES {
         return Err(CommerceError::rule("cart_full", format!("A cart holds at most {MAX_LINES} different items.")));
     }
@@ -197,14 +202,14 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
     db.transaction(move |tx| {
         let (cart, variant) = (cart.clone(), variant.clone());
         Box::pin(async move {
-            sqlx::query("INSERT INTO cart_items (cart_id, variant_id, quantity, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = excluded.quantity")
+            lsn_db::query("INSERT INTO cart_items (cart_id, variant_id, quantity, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = excluded.quantity")
                 .bind(&cart)
                 .bind(&variant)
                 .bind(new_qty)
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
-            sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2").bind(now).bind(&cart).execute(&mut **tx).await?;
+            lsn_db::query("UPDATE carts SET updated_at = $1 WHERE id = $2").bind(now).bind(&cart).execute(&mut **tx).await?;
             Ok::<_, sqlx::Error>(())
         })
     })
@@ -215,9 +220,9 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
 /// The cart's lines with today's prices and stock.
 pub async fn lines<'c, E>(ex: E, cart_id: &str) -> Result<Vec<CartLine>, sqlx::Error>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
+    E: lsn_db::Executor<'c>,
 {
-    let rows = sqlx::query(
+    let rows = lsn_db::query(
         "SELECT v.id, p.id, p.title, p.slug, v.sku, v.title, v.price, v.compare_at_price, ci.quantity, COALESCE(s.on_hand - s.reserved, 0), p.max_per_order, p.max_per_customer, v.status, p.status \
          FROM cart_items ci JOIN variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id LEFT JOIN stock_levels s ON s.variant_id = v.id \
          WHERE ci.cart_id = $1 ORDER BY ci.added_at, v.sku",
@@ -231,9 +236,9 @@ where
 /// One variant as a line of `quantity`, priced now (a deal bought straight from a live room).
 pub async fn variant_line<'c, E>(ex: E, variant_id: &str, quantity: i64) -> Result<Vec<CartLine>, sqlx::Error>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
+    E: lsn_db::Executor<'c>,
 {
-    let rows = sqlx::query(
+    let rows = lsn_db::query(
         "SELECT v.id, p.id, p.title, p.slug, v.sku, v.title, v.price, v.compare_at_price, $2, COALESCE(s.on_hand - s.reserved, 0), p.max_per_order, p.max_per_customer, v.status, p.status \
          FROM variants v JOIN products p ON p.id = v.product_id LEFT JOIN stock_levels s ON s.variant_id = v.id WHERE v.id = $1",
     )
@@ -278,7 +283,7 @@ fn lines_from(rows: &[lsn_db::Row]) -> Result<Vec<CartLine>, sqlx::Error> {
 
 /// How many items a cart holds (what the page header shows), without pricing its lines.
 pub async fn item_count(db: &Db, cart_id: &str) -> Result<i64, CommerceError> {
-    let r = sqlx::query("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM cart_items WHERE cart_id = $1")
+    let r = lsn_db::query("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM cart_items WHERE cart_id = $1")
         .bind(cart_id)
         .fetch_one(db.read())
         .await?;

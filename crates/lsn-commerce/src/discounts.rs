@@ -81,7 +81,7 @@ pub async fn create(db: &lsn_db::Db, now: i64, d: &DiscountInput) -> Result<Disc
         return Err(CommerceError::Validation(serde_json::Value::Object(errors)));
     }
     let id = lsn_core::ids::new_id();
-    let r = sqlx::query("INSERT INTO discount_codes (id, code, kind, value, min_subtotal, starts_at, ends_at, usage_limit, per_customer_limit, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+    let r = lsn_db::query("INSERT INTO discount_codes (id, code, kind, value, min_subtotal, starts_at, ends_at, usage_limit, per_customer_limit, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(&id)
         .bind(&code)
         .bind(&d.kind)
@@ -116,7 +116,7 @@ pub async fn create(db: &lsn_db::Db, now: i64, d: &DiscountInput) -> Result<Disc
 }
 
 pub async fn list(db: &lsn_db::Db) -> Result<Vec<DiscountCode>, CommerceError> {
-    let rows = sqlx::query("SELECT id, code, kind, value, min_subtotal, starts_at, ends_at, usage_limit, per_customer_limit, used_count, active FROM discount_codes ORDER BY created_at DESC").fetch_all(db.read()).await?;
+    let rows = lsn_db::query("SELECT id, code, kind, value, min_subtotal, starts_at, ends_at, usage_limit, per_customer_limit, used_count, active FROM discount_codes ORDER BY created_at DESC").fetch_all(db.read()).await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -144,7 +144,7 @@ fn unusable() -> CommerceError {
 /// Checks a code for a basket and takes one use of it (total and per customer) inside `tx`.
 pub async fn redeem(tx: &mut Tx, now: i64, code: &str, subtotal: i64, customer_key: &str) -> Result<(String, Discount), CommerceError> {
     let code = normalize_code(code);
-    let row = sqlx::query(
+    let row = lsn_db::query(
         "SELECT id, kind, value, min_subtotal, starts_at, ends_at, per_customer_limit, active FROM discount_codes WHERE code = $1",
     )
     .bind(&code)
@@ -169,7 +169,7 @@ pub async fn redeem(tx: &mut Tx, now: i64, code: &str, subtotal: i64, customer_k
             format!("Spend at least {} to use that code.", lsn_core::money::Money::aud(min_subtotal)),
         ));
     }
-    let taken = sqlx::query(
+    let taken = lsn_db::query(
         "UPDATE discount_codes SET used_count = used_count + 1 WHERE id = $1 AND (usage_limit IS NULL OR used_count < usage_limit)",
     )
     .bind(&id)
@@ -179,7 +179,7 @@ pub async fn redeem(tx: &mut Tx, now: i64, code: &str, subtotal: i64, customer_k
         return Err(CommerceError::rule("discount_exhausted", "That discount code has been used up."));
     }
     if let Some(limit) = per_customer {
-        let r = sqlx::query(
+        let r = lsn_db::query(
             "INSERT INTO discount_customer_uses (code_id, customer_key, uses) VALUES ($1, $2, 1) \
              ON CONFLICT (code_id, customer_key) DO UPDATE SET uses = discount_customer_uses.uses + 1 WHERE discount_customer_uses.uses < $3",
         )
@@ -198,11 +198,11 @@ pub async fn redeem(tx: &mut Tx, now: i64, code: &str, subtotal: i64, customer_k
 
 /// Gives back the use an order took (order cancelled before payment).
 pub async fn release(tx: &mut Tx, code_id: &str, customer_key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE discount_codes SET used_count = used_count - 1 WHERE id = $1 AND used_count > 0")
+    lsn_db::query("UPDATE discount_codes SET used_count = used_count - 1 WHERE id = $1 AND used_count > 0")
         .bind(code_id)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("UPDATE discount_customer_uses SET uses = uses - 1 WHERE code_id = $1 AND customer_key = $2 AND uses > 0")
+    lsn_db::query("UPDATE discount_customer_uses SET uses = uses - 1 WHERE code_id = $1 AND customer_key = $2 AND uses > 0")
         .bind(code_id)
         .bind(customer_key)
         .execute(&mut **tx)

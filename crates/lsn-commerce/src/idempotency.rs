@@ -21,7 +21,7 @@ pub async fn begin(db: &Db, now: i64, scope: &str, key: &str, hash: &str) -> Res
     if key.is_empty() || key.len() > 255 || key.chars().any(|c| c.is_control()) {
         return Err(CommerceError::rule("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable characters."));
     }
-    let ins = sqlx::query(
+    let ins = lsn_db::query(
         "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
     )
     .bind(scope)
@@ -33,7 +33,7 @@ pub async fn begin(db: &Db, now: i64, scope: &str, key: &str, hash: &str) -> Res
     if ins.rows_affected() == 1 {
         return Ok(Begin::Fresh);
     }
-    let r = sqlx::query("SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2")
+    let r = lsn_db::query("SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2")
         .bind(scope)
         .bind(key)
         .fetch_one(db.write())
@@ -50,9 +50,9 @@ pub async fn begin(db: &Db, now: i64, scope: &str, key: &str, hash: &str) -> Res
 
 pub async fn finish(db: &Db, scope: &str, key: &str, status: u16, body: &Value) -> Result<(), CommerceError> {
     if status >= 500 {
-        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2").bind(scope).bind(key).execute(db.write()).await?;
+        lsn_db::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2").bind(scope).bind(key).execute(db.write()).await?;
     } else {
-        sqlx::query("UPDATE idempotency_keys SET status_code = $1, response_body = $2 WHERE scope = $3 AND key = $4")
+        lsn_db::query("UPDATE idempotency_keys SET status_code = $1, response_body = $2 WHERE scope = $3 AND key = $4")
             .bind(i64::from(status))
             .bind(body.to_string())
             .bind(scope)

@@ -206,7 +206,7 @@ fn offer_from(r: &Row, now: i64) -> Result<Offer, sqlx::Error> {
 }
 
 pub async fn get(db: &Db, now: i64, id: &str) -> Result<Offer, CommerceError> {
-    let r = sqlx::query(&format!(
+    let r = lsn_db::query(&format!(
         "SELECT {COLS} FROM offers o JOIN variants v ON v.id = o.variant_id JOIN products p ON p.id = v.product_id WHERE o.id = $1"
     ))
     .bind(id)
@@ -229,7 +229,7 @@ pub async fn create(db: &Db, now: i64, input: &OfferInput) -> Result<Offer, Comm
     if input.ends_at <= input.starts_at {
         return Err(invalid("ends_at", "after starts_at"));
     }
-    let v = sqlx::query("SELECT v.status, p.status FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1")
+    let v = lsn_db::query("SELECT v.status, p.status FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1")
         .bind(&input.variant_id)
         .fetch_optional(db.read())
         .await?;
@@ -238,7 +238,7 @@ pub async fn create(db: &Db, now: i64, input: &OfferInput) -> Result<Offer, Comm
         _ => return Err(invalid("variant_id", "an active variant of an active product")),
     }
     let id = lsn_core::ids::new_id();
-    sqlx::query("INSERT INTO offers (id, variant_id, show_id, price, quantity, per_customer_limit, starts_at, ends_at, created_at, reserved_for) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+    lsn_db::query("INSERT INTO offers (id, variant_id, show_id, price, quantity, per_customer_limit, starts_at, ends_at, created_at, reserved_for) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(&id)
         .bind(&input.variant_id)
         .bind(&input.show_id)
@@ -256,7 +256,7 @@ pub async fn create(db: &Db, now: i64, input: &OfferInput) -> Result<Offer, Comm
 
 /// Ends an offer early (the host stops the deal).
 pub async fn end(db: &Db, id: &str) -> Result<(), CommerceError> {
-    sqlx::query("UPDATE offers SET cancelled = 1 WHERE id = $1").bind(id).execute(db.write()).await?;
+    lsn_db::query("UPDATE offers SET cancelled = 1 WHERE id = $1").bind(id).execute(db.write()).await?;
     Ok(())
 }
 
@@ -272,7 +272,7 @@ pub async fn claim(
     if !(1..=1000).contains(&qty) {
         return Err(invalid("quantity", "a whole number from 1"));
     }
-    let reserved: Option<Option<String>> = sqlx::query("SELECT reserved_for FROM offers WHERE id = $1")
+    let reserved: Option<Option<String>> = lsn_db::query("SELECT reserved_for FROM offers WHERE id = $1")
         .bind(offer_id)
         .fetch_optional(&mut **tx)
         .await?
@@ -285,7 +285,7 @@ pub async fn claim(
         }
         _ => {}
     }
-    let taken = sqlx::query(
+    let taken = lsn_db::query(
         "UPDATE offers SET sold = sold + $1 WHERE id = $2 AND cancelled = 0 AND starts_at <= $3 AND ends_at > $3 AND sold + $1 <= quantity",
     )
     .bind(qty)
@@ -293,7 +293,7 @@ pub async fn claim(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    let r = sqlx::query(
+    let r = lsn_db::query(
         "SELECT variant_id, price, show_id, per_customer_limit, starts_at, ends_at, cancelled, quantity - sold FROM offers WHERE id = $1",
     )
     .bind(offer_id)
@@ -315,7 +315,7 @@ pub async fn claim(
         });
     }
     if let Some(limit) = limit {
-        let r = sqlx::query(
+        let r = lsn_db::query(
             "INSERT INTO offer_claims (offer_id, customer_key, quantity) SELECT $1, $2, $3 WHERE $3 <= $4 \
              ON CONFLICT (offer_id, customer_key) DO UPDATE SET quantity = offer_claims.quantity + excluded.quantity WHERE offer_claims.quantity + excluded.quantity <= $4",
         )
@@ -335,8 +335,8 @@ pub async fn claim(
 /// Gives an unpaid order's units back to its offer.
 pub async fn release(tx: &mut Tx, offer_id: &str, customer_key: &str, qty: i64) -> Result<(), sqlx::Error> {
     RELEASES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    sqlx::query("UPDATE offers SET sold = sold - $1 WHERE id = $2 AND sold >= $1").bind(qty).bind(offer_id).execute(&mut **tx).await?;
-    sqlx::query("UPDATE offer_claims SET quantity = quantity - $1 WHERE offer_id = $2 AND customer_key = $3 AND quantity >= $1")
+    lsn_db::query("UPDATE offers SET sold = sold - $1 WHERE id = $2 AND sold >= $1").bind(qty).bind(offer_id).execute(&mut **tx).await?;
+    lsn_db::query("UPDATE offer_claims SET quantity = quantity - $1 WHERE offer_id = $2 AND customer_key = $3 AND quantity >= $1")
         .bind(qty)
         .bind(offer_id)
         .bind(customer_key)

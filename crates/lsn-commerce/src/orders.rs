@@ -53,7 +53,7 @@ pub async fn transition(
     if !allowed(from, to) {
         return Err(CommerceError::rule("invalid_transition", format!("An order cannot go from {from} to {to}.")));
     }
-    let r = sqlx::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+    let r = lsn_db::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
         .bind(to)
         .bind(now)
         .bind(order_id)
@@ -68,7 +68,7 @@ pub async fn transition(
 }
 
 async fn record(tx: &mut Tx, now: i64, order_id: &str, from: Option<&str>, to: &str, actor: &str, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    lsn_db::query(
         "INSERT INTO order_transitions (id, order_id, from_status, to_status, actor, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(lsn_core::ids::new_id())
@@ -214,7 +214,7 @@ pub enum Viewer {
 
 impl Commerce {
     pub async fn order(&self, id_or_number: &str, viewer: &Viewer) -> Result<Order, CommerceError> {
-        let row = sqlx::query(&format!("SELECT {ORDER_COLS}, access_hash FROM orders WHERE id = $1 OR number = $1"))
+        let row = lsn_db::query(&format!("SELECT {ORDER_COLS}, access_hash FROM orders WHERE id = $1 OR number = $1"))
             .bind(id_or_number)
             .fetch_optional(self.db.read())
             .await?;
@@ -230,7 +230,7 @@ impl Commerce {
             // Not "forbidden": another customer's order number reveals nothing.
             return Err(CommerceError::NotFound);
         }
-        let items = sqlx::query("SELECT variant_id, sku, title, unit_price, quantity, line_total, line_discount, gst FROM order_items WHERE order_id = $1 ORDER BY position").bind(&o.id).fetch_all(self.db.read()).await?;
+        let items = lsn_db::query("SELECT variant_id, sku, title, unit_price, quantity, line_total, line_discount, gst FROM order_items WHERE order_id = $1 ORDER BY position").bind(&o.id).fetch_all(self.db.read()).await?;
         o.items = items
             .iter()
             .map(|r| {
@@ -246,17 +246,18 @@ impl Commerce {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
-        let ts = sqlx::query("SELECT from_status, to_status, actor, reason, at FROM order_transitions WHERE order_id = $1 ORDER BY at, id")
-            .bind(&o.id)
-            .fetch_all(self.db.read())
-            .await?;
+        let ts =
+            lsn_db::query("SELECT from_status, to_status, actor, reason, at FROM order_transitions WHERE order_id = $1 ORDER BY at, id")
+                .bind(&o.id)
+                .fetch_all(self.db.read())
+                .await?;
         o.transitions = ts
             .iter()
             .map(|r| {
                 Ok(Transition { from: r.try_get(0)?, to: r.try_get(1)?, actor: r.try_get(2)?, reason: r.try_get(3)?, at: r.try_get(4)? })
             })
             .collect::<Result<_, sqlx::Error>>()?;
-        let p = sqlx::query("SELECT provider, intent_id, client_secret, status, last_error, card_last4 FROM payments WHERE order_id = $1 ORDER BY created_at DESC LIMIT 1").bind(&o.id).fetch_optional(self.db.read()).await?;
+        let p = lsn_db::query("SELECT provider, intent_id, client_secret, status, last_error, card_last4 FROM payments WHERE order_id = $1 ORDER BY created_at DESC LIMIT 1").bind(&o.id).fetch_optional(self.db.read()).await?;
         if let Some(p) = p {
             let intent: String = p.try_get(1)?;
             let mine = !matches!(viewer, Viewer::Staff);
@@ -285,7 +286,7 @@ impl Commerce {
                 return Err(CommerceError::Validation(json!({"status": format!("one of {}", STATES.join(", "))})));
             }
         }
-        let rows = sqlx::query(&format!("SELECT {ORDER_COLS} FROM orders WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2) AND placed_at < $3 ORDER BY placed_at DESC, id DESC LIMIT $4"))
+        let rows = lsn_db::query(&format!("SELECT {ORDER_COLS} FROM orders WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2) AND placed_at < $3 ORDER BY placed_at DESC, id DESC LIMIT $4"))
             .bind(user_id.unwrap_or(""))
             .bind(status.unwrap_or(""))
             .bind(before.unwrap_or(i64::MAX))
@@ -430,7 +431,7 @@ impl Commerce {
                             return Err(CommerceError::rule("quantity_limit", format!("At most {} of {title} per order.", max_order.unwrap_or(0))));
                         }
                         if let Some(limit) = max_customer {
-                            let r = sqlx::query(
+                            let r = lsn_db::query(
                                 "INSERT INTO customer_product_purchases (product_id, customer_key, quantity) SELECT $1, $2, $3 WHERE $3 <= $4 \
                                  ON CONFLICT (product_id, customer_key) DO UPDATE SET quantity = customer_product_purchases.quantity + excluded.quantity \
                                  WHERE customer_product_purchases.quantity + excluded.quantity <= $4",
@@ -459,7 +460,7 @@ impl Commerce {
                     let shipping = pricing::shipping_options(after_discount.subtotal - after_discount.discount_total).into_iter().find(|o| o.code == input.shipping_method).map(|o| o.price).unwrap_or(0);
                     let t = pricing::compute(&ins, discount, shipping);
                     let reserved_until = now + RESERVATION_MS;
-                    sqlx::query(
+                    lsn_db::query(
                         "INSERT INTO orders (id, number, user_id, email, status, channel_code, currency, subtotal, discount_total, shipping_total, gst_total, total, discount_code_id, customer_key, \
                          shipping_method, shipping_address, reserved_until, placed_at, updated_at, access_hash, cart_id, offer_id, show_id) \
                          VALUES ($1, $2, $3, $4, 'pending_payment', $5, 'AUD', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19, $20)",
@@ -487,7 +488,7 @@ impl Commerce {
                     .execute(&mut **tx)
                     .await?;
                     for (i, (l, out)) in lines.iter().zip(&t.lines).enumerate() {
-                        sqlx::query("INSERT INTO order_items (id, order_id, variant_id, sku, title, unit_price, quantity, line_total, line_discount, gst, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                        lsn_db::query("INSERT INTO order_items (id, order_id, variant_id, sku, title, unit_price, quantity, line_total, line_discount, gst, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                             .bind(lsn_core::ids::new_id())
                             .bind(&order_id)
                             .bind(&l.variant_id)
@@ -504,7 +505,7 @@ impl Commerce {
                         stock::reserve(tx, now, &l.variant_id, l.quantity, &order_id, reserved_until).await?;
                     }
                     record(tx, now, &order_id, None, "pending_payment", "customer", "checkout").await?;
-                    sqlx::query("INSERT INTO payments (id, order_id, provider, intent_id, amount, currency, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'AUD', 'creating', $6, $6)")
+                    lsn_db::query("INSERT INTO payments (id, order_id, provider, intent_id, amount, currency, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'AUD', 'creating', $6, $6)")
                         .bind(lsn_core::ids::new_id())
                         .bind(&order_id)
                         .bind("pending")
@@ -541,7 +542,7 @@ impl Commerce {
     /// The order's payment intent, created at the provider if it is not there yet (idempotent:
     /// the provider sees the same key for the same order).
     pub async fn ensure_intent(&self, order_id: &str) -> Result<Value, CommerceError> {
-        let r = sqlx::query("SELECT p.id, p.intent_id, p.client_secret, p.status, o.total, o.number, o.email FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1 ORDER BY p.created_at DESC LIMIT 1")
+        let r = lsn_db::query("SELECT p.id, p.intent_id, p.client_secret, p.status, o.total, o.number, o.email FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1 ORDER BY p.created_at DESC LIMIT 1")
             .bind(order_id)
             .fetch_optional(self.db.read())
             .await?
@@ -560,7 +561,7 @@ impl Commerce {
             idempotency_key: format!("order:{order_id}"),
         };
         let intent = self.provider.create_intent(&req).await.map_err(|e| CommerceError::Provider(e.to_string()))?;
-        sqlx::query("UPDATE payments SET provider = $1, intent_id = $2, client_secret = $3, status = $4, updated_at = $5 WHERE id = $6")
+        lsn_db::query("UPDATE payments SET provider = $1, intent_id = $2, client_secret = $3, status = $4, updated_at = $5 WHERE id = $6")
             .bind(self.provider.name())
             .bind(&intent.id)
             .bind(&intent.client_secret)
@@ -577,7 +578,7 @@ impl Commerce {
     /// Confirms the order's payment with a payment method. The order becomes `paid` when the
     /// provider's `payment_intent.succeeded` event is processed.
     pub async fn pay(&self, order_id: &str, method: &PaymentMethod, idempotency_key: &str) -> Result<Confirmation, CommerceError> {
-        let status: String = sqlx::query("SELECT status FROM orders WHERE id = $1")
+        let status: String = lsn_db::query("SELECT status FROM orders WHERE id = $1")
             .bind(order_id)
             .fetch_optional(self.db.read())
             .await?
@@ -609,7 +610,7 @@ impl Commerce {
             Confirmation::Failed { code, .. } => ("failed", Some(code.clone()), None),
         };
         // The webhook is the authority on success; here we only note what the buyer saw.
-        sqlx::query("UPDATE payments SET status = CASE WHEN status = 'succeeded' THEN status ELSE $1 END, last_error = $2, card_last4 = COALESCE($3, card_last4), updated_at = $4 WHERE intent_id = $5")
+        lsn_db::query("UPDATE payments SET status = CASE WHEN status = 'succeeded' THEN status ELSE $1 END, last_error = $2, card_last4 = COALESCE($3, card_last4), updated_at = $4 WHERE intent_id = $5")
             .bind(st)
             .bind(err)
             .bind(last4)
@@ -634,7 +635,7 @@ impl Commerce {
             .transaction(move |tx| {
                 let (id, to, actor) = (id.clone(), to_s.clone(), actor_s.clone());
                 Box::pin(async move {
-                    let from: String = sqlx::query("SELECT status FROM orders WHERE id = $1")
+                    let from: String = lsn_db::query("SELECT status FROM orders WHERE id = $1")
                         .bind(&id)
                         .fetch_optional(&mut **tx)
                         .await?
@@ -713,7 +714,7 @@ impl Commerce {
         if reason.chars().count() > 500 {
             return Err(CommerceError::Validation(json!({"reason": "at most 500 characters"})));
         }
-        let has_payment = sqlx::query("SELECT COUNT(*) FROM payments WHERE order_id = $1 AND status = 'succeeded'")
+        let has_payment = lsn_db::query("SELECT COUNT(*) FROM payments WHERE order_id = $1 AND status = 'succeeded'")
             .bind(order_id)
             .fetch_one(self.db.read())
             .await?;
@@ -727,7 +728,7 @@ impl Commerce {
                 let (oid, rid, actor, reason) = (oid.clone(), rid.clone(), actor_s.clone(), reason_s.clone());
                 Box::pin(async move {
                     // Claim the amount first, so two refunds at once cannot exceed what was paid.
-                    let claimed = sqlx::query(
+                    let claimed = lsn_db::query(
                         "UPDATE orders SET amount_refunded = amount_refunded + $1, updated_at = $2 WHERE id = $3 AND amount_refunded + $1 <= amount_paid \
                          AND status IN ('paid', 'processing', 'shipped', 'delivered', 'partially_refunded')",
                     )
@@ -739,7 +740,7 @@ impl Commerce {
                     if claimed.rows_affected() == 0 {
                         return Err(CommerceError::rule("refund_exceeds_paid", "Nothing more can be refunded on this order."));
                     }
-                    sqlx::query("INSERT INTO refunds (id, order_id, amount, reason, restock, status, actor, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)")
+                    lsn_db::query("INSERT INTO refunds (id, order_id, amount, reason, restock, status, actor, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)")
                         .bind(&rid)
                         .bind(&oid)
                         .bind(amount)
@@ -764,7 +765,7 @@ impl Commerce {
     /// Asks the provider for a pending refund (its own idempotency key, so asking again is
     /// safe) and settles it. `Ok(false)`: the provider did not answer, the refund stays pending.
     pub async fn send_refund(&self, refund_id: &str) -> Result<bool, CommerceError> {
-        let Some(r) = sqlx::query("SELECT order_id, amount, restock, actor, reason FROM refunds WHERE id = $1 AND status = 'pending'")
+        let Some(r) = lsn_db::query("SELECT order_id, amount, restock, actor, reason FROM refunds WHERE id = $1 AND status = 'pending'")
             .bind(refund_id)
             .fetch_optional(self.db.read())
             .await?
@@ -774,7 +775,7 @@ impl Commerce {
         let (order_id, amount, restock, actor, reason): (String, i64, i64, String, String) =
             (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
         let intent: String =
-            sqlx::query("SELECT intent_id FROM payments WHERE order_id = $1 AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1")
+            lsn_db::query("SELECT intent_id FROM payments WHERE order_id = $1 AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1")
                 .bind(&order_id)
                 .fetch_optional(self.db.read())
                 .await?
@@ -798,7 +799,7 @@ impl Commerce {
                         Ok(r) => ("succeeded", Some(r.clone())),
                         Err(_) => ("failed", None),
                     };
-                    let settled = sqlx::query("UPDATE refunds SET status = $1, provider_ref = $2 WHERE id = $3 AND status = 'pending'")
+                    let settled = lsn_db::query("UPDATE refunds SET status = $1, provider_ref = $2 WHERE id = $3 AND status = 'pending'")
                         .bind(status)
                         .bind(provider_ref)
                         .bind(&rid)
@@ -809,7 +810,7 @@ impl Commerce {
                     }
                     if done.is_err() {
                         // Give the claimed amount back.
-                        sqlx::query("UPDATE orders SET amount_refunded = amount_refunded - $1, updated_at = $2 WHERE id = $3")
+                        lsn_db::query("UPDATE orders SET amount_refunded = amount_refunded - $1, updated_at = $2 WHERE id = $3")
                             .bind(amount)
                             .bind(now)
                             .bind(&oid)
@@ -853,7 +854,7 @@ pub struct Refunded {
 /// Sets `refunded` or `partially_refunded` from the amounts.
 async fn settle_refund_status(tx: &mut Tx, now: i64, order_id: &str, actor: &str, reason: &str) -> Result<(), CommerceError> {
     let r =
-        sqlx::query("SELECT status, amount_paid, amount_refunded FROM orders WHERE id = $1").bind(order_id).fetch_one(&mut **tx).await?;
+        lsn_db::query("SELECT status, amount_paid, amount_refunded FROM orders WHERE id = $1").bind(order_id).fetch_one(&mut **tx).await?;
     let (status, paid, refunded): (String, i64, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
     let to = if refunded >= paid { "refunded" } else { "partially_refunded" };
     if refunded > 0 && status != to && allowed(&status, to) {
@@ -871,13 +872,13 @@ pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, 
         return Ok(false);
     }
     stock::release_order(tx, now, order_id, reason).await?;
-    let r = sqlx::query("SELECT discount_code_id, customer_key, offer_id FROM orders WHERE id = $1")
+    let r = lsn_db::query("SELECT discount_code_id, customer_key, offer_id FROM orders WHERE id = $1")
         .bind(order_id)
         .fetch_one(&mut **tx)
         .await?;
     let (code, customer, offer): (Option<String>, String, Option<String>) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
     if let Some(offer) = offer {
-        let qty: i64 = sqlx::query("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM order_items WHERE order_id = $1")
+        let qty: i64 = lsn_db::query("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM order_items WHERE order_id = $1")
             .bind(order_id)
             .fetch_one(&mut **tx)
             .await?
@@ -887,13 +888,13 @@ pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, 
     if let Some(code) = code {
         discounts::release(tx, &code, &customer).await?;
     }
-    let per_product = sqlx::query("SELECT v.product_id, CAST(SUM(oi.quantity) AS BIGINT) FROM order_items oi JOIN variants v ON v.id = oi.variant_id WHERE oi.order_id = $1 GROUP BY v.product_id")
+    let per_product = lsn_db::query("SELECT v.product_id, CAST(SUM(oi.quantity) AS BIGINT) FROM order_items oi JOIN variants v ON v.id = oi.variant_id WHERE oi.order_id = $1 GROUP BY v.product_id")
         .bind(order_id)
         .fetch_all(&mut **tx)
         .await?;
     for p in per_product {
         let (pid, q): (String, i64) = (p.try_get(0)?, p.try_get(1)?);
-        sqlx::query(
+        lsn_db::query(
             "UPDATE customer_product_purchases SET quantity = quantity - $1 WHERE product_id = $2 AND customer_key = $3 AND quantity >= $1",
         )
         .bind(q)
@@ -903,7 +904,7 @@ pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, 
         .await?;
     }
     let intent: Option<String> =
-        sqlx::query("SELECT intent_id FROM payments WHERE order_id = $1 AND intent_id NOT LIKE 'pending_%' AND status <> 'succeeded'")
+        lsn_db::query("SELECT intent_id FROM payments WHERE order_id = $1 AND intent_id NOT LIKE 'pending_%' AND status <> 'succeeded'")
             .bind(order_id)
             .fetch_optional(&mut **tx)
             .await?
@@ -918,7 +919,7 @@ pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, 
 
 /// An order's lines as (variant, quantity).
 async fn order_lines(tx: &mut Tx, order_id: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query("SELECT variant_id, quantity FROM order_items WHERE order_id = $1")
+    lsn_db::query("SELECT variant_id, quantity FROM order_items WHERE order_id = $1")
         .bind(order_id)
         .fetch_all(&mut **tx)
         .await?
@@ -934,7 +935,7 @@ async fn order_by_intent(
     backend: lsn_db::Backend,
     intent: &str,
 ) -> Result<Option<(String, String, String, String, i64)>, sqlx::Error> {
-    let r = sqlx::query(&format!(
+    let r = lsn_db::query(&format!(
         "SELECT o.id, o.status, o.number, o.email, o.total FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.intent_id = $1{}",
         lsn_db::dialect::lock_rows(backend, "o")
     ))
@@ -956,11 +957,12 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
     match event_type {
         "payment_intent.succeeded" => {
             let received = obj["amount_received"].as_i64().unwrap_or(total);
-            let r = sqlx::query("UPDATE payments SET status = 'succeeded', updated_at = $1 WHERE intent_id = $2 AND status <> 'succeeded'")
-                .bind(now)
-                .bind(&intent)
-                .execute(&mut **tx)
-                .await?;
+            let r =
+                lsn_db::query("UPDATE payments SET status = 'succeeded', updated_at = $1 WHERE intent_id = $2 AND status <> 'succeeded'")
+                    .bind(now)
+                    .bind(&intent)
+                    .execute(&mut **tx)
+                    .await?;
             if r.rows_affected() == 0 && status != "pending_payment" && status != "cancelled" {
                 return Ok(true);
             }
@@ -969,7 +971,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 // Paid after the reservation ran out: take the stock again if it is still there.
                 let lines = order_lines(tx, &order_id).await?;
                 if stock::reserve_again(tx, now, &order_id, &lines).await.is_err() {
-                    sqlx::query("UPDATE orders SET amount_paid = $1 WHERE id = $2")
+                    lsn_db::query("UPDATE orders SET amount_paid = $1 WHERE id = $2")
                         .bind(received)
                         .bind(&order_id)
                         .execute(&mut **tx)
@@ -1002,14 +1004,14 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 return Ok(true);
             }
             stock::consume_order(tx, now, &order_id).await?;
-            sqlx::query("UPDATE orders SET amount_paid = $1, paid_at = $2 WHERE id = $3")
+            lsn_db::query("UPDATE orders SET amount_paid = $1, paid_at = $2 WHERE id = $3")
                 .bind(received)
                 .bind(now)
                 .bind(&order_id)
                 .execute(&mut **tx)
                 .await?;
             // The bought lines leave the cart; anything added since stays.
-            sqlx::query("DELETE FROM cart_items WHERE cart_id = (SELECT cart_id FROM orders WHERE id = $1) AND variant_id IN (SELECT variant_id FROM order_items WHERE order_id = $1)")
+            lsn_db::query("DELETE FROM cart_items WHERE cart_id = (SELECT cart_id FROM orders WHERE id = $1) AND variant_id IN (SELECT variant_id FROM order_items WHERE order_id = $1)")
                 .bind(&order_id)
                 .execute(&mut **tx)
                 .await?;
@@ -1021,7 +1023,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 &json!({"order_id": order_id, "amount": received, "intent_id": intent}),
             )
             .await?;
-            let items = sqlx::query("SELECT title, quantity, line_total FROM order_items WHERE order_id = $1 ORDER BY position")
+            let items = lsn_db::query("SELECT title, quantity, line_total FROM order_items WHERE order_id = $1 ORDER BY position")
                 .bind(&order_id)
                 .fetch_all(&mut **tx)
                 .await?;
@@ -1056,7 +1058,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 .or(obj["last_payment_error"]["code"].as_str())
                 .unwrap_or("payment_failed")
                 .to_string();
-            sqlx::query(
+            lsn_db::query(
                 "UPDATE payments SET status = 'failed', last_error = $1, updated_at = $2 WHERE intent_id = $3 AND status <> 'succeeded'",
             )
             .bind(&code)
@@ -1071,13 +1073,13 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
         }
         "charge.refunded" => {
             let paid: i64 =
-                sqlx::query("SELECT amount_paid FROM orders WHERE id = $1").bind(&order_id).fetch_one(&mut **tx).await?.try_get(0)?;
+                lsn_db::query("SELECT amount_paid FROM orders WHERE id = $1").bind(&order_id).fetch_one(&mut **tx).await?.try_get(0)?;
             if paid == 0 {
                 return Ok(false);
             }
             let refunded = obj["amount_refunded"].as_i64().unwrap_or(0).min(paid);
             // Refunds made here already counted themselves; this catches ones made in Stripe's dashboard.
-            let r = sqlx::query("UPDATE orders SET amount_refunded = $1, updated_at = $2 WHERE id = $3 AND amount_refunded < $1")
+            let r = lsn_db::query("UPDATE orders SET amount_refunded = $1, updated_at = $2 WHERE id = $3 AND amount_refunded < $1")
                 .bind(refunded)
                 .bind(now)
                 .bind(&order_id)
@@ -1098,7 +1100,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
         }
         "charge.dispute.created" => {
             let dispute_id = obj["id"].as_str().unwrap_or_default().to_string();
-            let ins = sqlx::query("INSERT INTO disputes (id, order_id, amount, reason, status, opened_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
+            let ins = lsn_db::query("INSERT INTO disputes (id, order_id, amount, reason, status, opened_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
                 .bind(&dispute_id)
                 .bind(&order_id)
                 .bind(obj["amount"].as_i64().unwrap_or(0))
@@ -1108,7 +1110,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 .execute(&mut **tx)
                 .await?;
             if ins.rows_affected() == 1 {
-                sqlx::query("UPDATE orders SET disputed = 1, payout_hold = 1, updated_at = $1 WHERE id = $2")
+                lsn_db::query("UPDATE orders SET disputed = 1, payout_hold = 1, updated_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(&order_id)
                     .execute(&mut **tx)
@@ -1134,18 +1136,18 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             let dispute_id = obj["id"].as_str().unwrap_or_default();
             let outcome = obj["status"].as_str().unwrap_or("closed");
             let known: i64 =
-                sqlx::query("SELECT COUNT(*) FROM disputes WHERE id = $1").bind(dispute_id).fetch_one(&mut **tx).await?.try_get(0)?;
+                lsn_db::query("SELECT COUNT(*) FROM disputes WHERE id = $1").bind(dispute_id).fetch_one(&mut **tx).await?.try_get(0)?;
             if known == 0 {
                 return Ok(false);
             }
-            sqlx::query("UPDATE disputes SET status = $1, closed_at = $2 WHERE id = $3")
+            lsn_db::query("UPDATE disputes SET status = $1, closed_at = $2 WHERE id = $3")
                 .bind(outcome)
                 .bind(now)
                 .bind(dispute_id)
                 .execute(&mut **tx)
                 .await?;
             if outcome == "won" {
-                sqlx::query("UPDATE orders SET disputed = 0, payout_hold = 0, updated_at = $1 WHERE id = $2")
+                lsn_db::query("UPDATE orders SET disputed = 0, payout_hold = 0, updated_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(&order_id)
                     .execute(&mut **tx)
@@ -1166,7 +1168,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
 }
 
 async fn open_task(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str, reference: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO tasks (id, kind, title, detail, ref, status, created_at) VALUES ($1, $2, $3, $4, $5, 'open', $6)")
+    lsn_db::query("INSERT INTO tasks (id, kind, title, detail, ref, status, created_at) VALUES ($1, $2, $3, $4, $5, 'open', $6)")
         .bind(lsn_core::ids::new_id())
         .bind(kind)
         .bind(title)

@@ -212,7 +212,7 @@ pub struct StockBody {
 }
 
 async fn variant_by_sku(c: &Commerce, sku: &str) -> Result<String, ApiError> {
-    let r = sqlx::query("SELECT id FROM variants WHERE sku = $1 OR id = $1")
+    let r = lsn_db::query("SELECT id FROM variants WHERE sku = $1 OR id = $1")
         .bind(sku)
         .fetch_optional(c.db.read())
         .await
@@ -261,7 +261,7 @@ async fn adjust_stock(State(c): State<Commerce>, user: AuthUser, JsonBody(b): Js
 async fn stock_level(State(c): State<Commerce>, user: AuthUser, Path(sku): Path<String>) -> ApiResult<Json<Value>> {
     staff(&user, "catalog:read")?;
     let variant = variant_by_sku(&c, &sku).await?;
-    let r = sqlx::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
+    let r = lsn_db::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
         .bind(&variant)
         .fetch_optional(c.db.read())
         .await
@@ -270,8 +270,8 @@ async fn stock_level(State(c): State<Commerce>, user: AuthUser, Path(sku): Path<
         Some(r) => (r.try_get(0).map_err(ApiError::internal)?, r.try_get(1).map_err(ApiError::internal)?),
         None => (0, 0),
     };
-    let bins = sqlx::query("SELECT b.code, s.quantity FROM bin_stock s JOIN bins b ON b.id = s.bin_id WHERE s.variant_id = $1 AND s.quantity > 0 ORDER BY b.code").bind(&variant).fetch_all(c.db.read()).await.map_err(ApiError::internal)?;
-    let moves = sqlx::query("SELECT kind, quantity, reason, ref, actor, created_at FROM stock_movements WHERE variant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50").bind(&variant).fetch_all(c.db.read()).await.map_err(ApiError::internal)?;
+    let bins = lsn_db::query("SELECT b.code, s.quantity FROM bin_stock s JOIN bins b ON b.id = s.bin_id WHERE s.variant_id = $1 AND s.quantity > 0 ORDER BY b.code").bind(&variant).fetch_all(c.db.read()).await.map_err(ApiError::internal)?;
+    let moves = lsn_db::query("SELECT kind, quantity, reason, ref, actor, created_at FROM stock_movements WHERE variant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50").bind(&variant).fetch_all(c.db.read()).await.map_err(ApiError::internal)?;
     let bins: Vec<Value> = bins
         .iter()
         .map(|r| json!({"bin": r.try_get::<String, _>(0).unwrap_or_default(), "quantity": r.try_get::<i64, _>(1).unwrap_or(0)}))
@@ -626,7 +626,7 @@ async fn create_discount(
 
 async fn tasks(State(c): State<Commerce>, user: AuthUser) -> ApiResult<Json<Value>> {
     staff(&user, "orders:read")?;
-    let rows = sqlx::query("SELECT id, kind, title, detail, ref, status, created_at FROM tasks ORDER BY created_at DESC LIMIT 200")
+    let rows = lsn_db::query("SELECT id, kind, title, detail, ref, status, created_at FROM tasks ORDER BY created_at DESC LIMIT 200")
         .fetch_all(c.db.read())
         .await
         .map_err(ApiError::internal)?;

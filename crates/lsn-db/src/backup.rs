@@ -6,11 +6,11 @@
 //! Retention follows the runbook: daily backups 30 days, hourly backups 7 days.
 
 use crate::{dialect, Backend, Db, DbError, DbTarget};
+use crate::{query, RowExt, Slow};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use indicatif::{ProgressBar, ProgressStyle};
-use sqlx::Row;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -151,7 +151,7 @@ impl Db {
                 let _ = std::fs::remove_file(&snapshot);
                 let snap_str = snapshot.to_string_lossy().to_string();
                 let r = async {
-                    sqlx::query("VACUUM INTO $1").bind(&snap_str).execute(self.read()).await?;
+                    query("VACUUM INTO $1").bind(&snap_str).execute(Slow(self.read())).await?;
                     let s = snapshot.clone();
                     let p = partial.clone();
                     tokio::task::spawn_blocking(move || gzip_file(&s, &p)).await.map_err(|e| DbError::Backup(e.to_string()))?
@@ -271,7 +271,7 @@ async fn verify(db: &Db) -> Result<(i64, i64), DbError> {
     if status.applied == 0 {
         return Err(DbError::Backup("the backup holds no LSN schema".into()));
     }
-    let users: i64 = sqlx::query("SELECT CAST(count(*) AS BIGINT) FROM users").fetch_one(db.read()).await?.try_get(0)?;
+    let users: i64 = query("SELECT CAST(count(*) AS BIGINT) FROM users").fetch_one(db.read()).await?.try_get(0)?;
     Ok((status.applied, users))
 }
 
@@ -282,7 +282,7 @@ async fn is_live(target: &DbTarget) -> Result<bool, DbError> {
         }
     }
     let db = Db::connect_target(target, 2, lsn_core::config::Durability::Full, 1).await?;
-    let n: i64 = sqlx::query(dialect::count_tables(db.backend())).fetch_one(db.read()).await?.try_get(0)?;
+    let n: i64 = query(dialect::count_tables(db.backend())).fetch_one(db.read()).await?.try_get(0)?;
     db.close().await;
     Ok(n > 0)
 }
@@ -293,12 +293,12 @@ async fn restore_sqlite(raw: &Path, path: &Path, force: bool) -> Result<RestoreR
     // Verify the snapshot on its own before it goes anywhere near the live path.
     let candidate = DbTarget::Sqlite(raw.to_path_buf());
     let db = Db::connect_target(&candidate, 2, lsn_core::config::Durability::Full, 1).await?;
-    let ok: String = sqlx::query("PRAGMA integrity_check").fetch_one(db.read()).await?.try_get(0)?;
+    let ok: String = query("PRAGMA integrity_check").fetch_one(Slow(db.read())).await?.try_get(0)?;
     if ok != "ok" {
         return Err(DbError::Backup(format!("the backup fails SQLite's integrity check ({ok}); nothing was changed")));
     }
     let (version, users) = verify(&db).await?;
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(db.write()).await?;
+    query("PRAGMA wal_checkpoint(TRUNCATE)").execute(Slow(db.read())).await?;
     db.close().await;
     let target = DbTarget::Sqlite(path.to_path_buf());
     let mut moved_aside = None;

@@ -13,11 +13,11 @@
 //! back as a whole) and runs its transactions again one by one with the usual retries, which
 //! every transaction body allows (see [`crate::Db::transaction`]).
 
-use crate::pool::{transaction_on, BoxFuture};
+use crate::lite::LiteConn;
+use crate::pool::{transaction_on, Begin, BoxFuture};
 use crate::retry::{is_retryable, TxError};
-use crate::Tx;
+use crate::sql::{query, Tx};
 use futures::FutureExt;
-use sqlx::AnyPool;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -86,7 +86,7 @@ pub(crate) trait Pending: Send {
     /// Whether the body panicked (it is then answered, never run again).
     fn panicked(&self) -> bool;
     /// Runs the transaction again on its own, with retries, and answers the caller.
-    fn alone(self: Box<Self>, pool: AnyPool) -> BoxFuture<'static, ()>;
+    fn alone(self: Box<Self>, conn: LiteConn) -> BoxFuture<'static, ()>;
 }
 
 pub(crate) struct Job<T, E, F> {
@@ -132,10 +132,10 @@ where
         matches!(self.kept, Some(Err(_)))
     }
 
-    fn alone(self: Box<Self>, pool: AnyPool) -> BoxFuture<'static, ()> {
+    fn alone(self: Box<Self>, conn: LiteConn) -> BoxFuture<'static, ()> {
         let Job { f, reply, .. } = *self;
         Box::pin(async move {
-            let answer = AssertUnwindSafe(transaction_on(&pool, f)).catch_unwind().await;
+            let answer = AssertUnwindSafe(transaction_on(Begin::Lite(&conn), f)).catch_unwind().await;
             let _ = reply.send(answer);
         })
     }
@@ -143,14 +143,14 @@ where
 
 /// Starts the writer's task on `rt` and returns its queue. The task ends when every sender is
 /// gone (every clone of the `Db` dropped).
-pub(crate) fn start(rt: &tokio::runtime::Handle, pool: AnyPool) -> Queue {
+pub(crate) fn start(rt: &tokio::runtime::Handle, conn: LiteConn) -> Queue {
     let (sender, rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Stats::default());
-    rt.spawn(IN_WRITER.scope((), writer(pool, rx, stats.clone())));
+    rt.spawn(IN_WRITER.scope((), writer(conn, rx, stats.clone())));
     Queue { sender, stats }
 }
 
-async fn writer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Box<dyn Pending>>, stats: Arc<Stats>) {
+async fn writer(conn: LiteConn, mut rx: mpsc::UnboundedReceiver<Box<dyn Pending>>, stats: Arc<Stats>) {
     let mut group: Vec<Box<dyn Pending>> = Vec::with_capacity(GROUP_MAX);
     while let Some(first) = rx.recv().await {
         group.push(first);
@@ -164,24 +164,25 @@ async fn writer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Box<dyn Pending>>
         stats.transactions.fetch_add(group.len() as u64, Ordering::Relaxed);
         if group.len() == 1 {
             for job in group.drain(..) {
-                job.alone(pool.clone()).await;
+                job.alone(conn.clone()).await;
             }
             continue;
         }
-        let committed = commit_group(&pool, &mut group).await;
+        let committed = commit_group(&conn, &mut group).await;
         for job in group.drain(..) {
             if committed || job.panicked() {
                 job.answer();
             } else {
-                job.alone(pool.clone()).await;
+                job.alone(conn.clone()).await;
             }
         }
     }
 }
 
 /// Runs `group` in one transaction, each body in a savepoint; true when it committed.
-async fn commit_group(pool: &AnyPool, group: &mut [Box<dyn Pending>]) -> bool {
-    let Ok(mut tx) = pool.begin().await else {
+async fn commit_group(conn: &LiteConn, group: &mut [Box<dyn Pending>]) -> bool {
+    let _gate = conn.gate().await;
+    let Ok(mut tx) = Tx::begin(Begin::Lite(conn)).await else {
         return false;
     };
     for job in group.iter_mut() {
@@ -209,7 +210,7 @@ async fn commit_group(pool: &AnyPool, group: &mut [Box<dyn Pending>]) -> bool {
 }
 
 async fn exec(tx: &mut Tx, sql: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(sql).execute(&mut **tx).await.map(|_| ())
+    query(sql).execute(&mut **tx).await.map(|_| ())
 }
 
 #[cfg(test)]
@@ -239,16 +240,22 @@ mod tests {
 
     async fn open(dir: &tempfile::TempDir) -> Db {
         let db = Db::connect_target(&DbTarget::Sqlite(dir.path().join("g.db")), 4, Durability::Full, 1).await.expect("open");
-        sqlx::query("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL)").execute(db.write()).await.expect("table");
+        crate::query("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL)").execute(db.write()).await.expect("table");
         db
     }
 
     async fn insert(tx: &mut Tx, k: String, n: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO t (k, n) VALUES ($1, $2)").bind(k).bind(n).execute(&mut **tx).await.map(|_| ())
+        crate::query("INSERT INTO t (k, n) VALUES ($1, $2)").bind(k).bind(n).execute(&mut **tx).await.map(|_| ())
     }
 
     async fn keys(db: &Db) -> Vec<String> {
-        sqlx::query_scalar("SELECT k FROM t ORDER BY k").fetch_all(db.read()).await.expect("keys")
+        crate::query("SELECT k FROM t ORDER BY k")
+            .fetch_all(db.read())
+            .await
+            .expect("keys")
+            .iter()
+            .map(|r| crate::RowExt::get::<String, _>(r, 0))
+            .collect()
     }
 
     /// The first transaction holds the writer long enough for all the others to queue, so they
@@ -257,6 +264,8 @@ mod tests {
     async fn grouped_transactions_stay_all_or_nothing() {
         let dir = tempfile::tempdir().expect("dir");
         let db = open(&dir).await;
+        // Creating the table was a transaction of its own.
+        let (commits0, transactions0) = db.group_commit_stats().expect("a SQLite writer queue");
         let first = {
             let db = db.clone();
             tokio::spawn(async move {
@@ -309,7 +318,8 @@ mod tests {
         }
         kept.sort();
         assert_eq!(keys(&db).await, kept);
-        let (commits, transactions) = db.group_commit_stats().expect("a SQLite writer queue");
+        let (commits, transactions) =
+            db.group_commit_stats().map(|(c, t)| (c - commits0, t - transactions0)).expect("a SQLite writer queue");
         assert_eq!(transactions, 101, "every body, none lost");
         assert!(commits < transactions / 4, "{commits} commits for {transactions} transactions: not grouped");
     }

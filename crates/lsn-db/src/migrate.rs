@@ -1,8 +1,8 @@
 //! Embedded migrations: applied in order, each in its own transaction, recorded with a checksum
 //! so a migration edited after it ran is refused instead of silently skipped.
 
+use crate::{query, RowExt};
 use crate::{Backend, Db, DbError};
-use sqlx::{Executor, Row};
 
 /// One schema step. Most are portable (the same SQL for both engines); where the engines need
 /// different DDL (full-text indexes), each gets its own file.
@@ -67,8 +67,8 @@ impl Db {
     pub async fn migration_status(&self) -> Result<MigrationStatus, DbError> {
         let latest = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
         let exists: i64 = match self.backend() {
-            Backend::Sqlite => sqlx::query("SELECT CAST(count(*) AS BIGINT) FROM sqlite_master WHERE name = 'schema_migrations'"),
-            Backend::Postgres => sqlx::query("SELECT CAST(count(*) AS BIGINT) FROM information_schema.tables WHERE table_name = 'schema_migrations' AND table_schema = current_schema()"),
+            Backend::Sqlite => query("SELECT CAST(count(*) AS BIGINT) FROM sqlite_master WHERE name = 'schema_migrations'"),
+            Backend::Postgres => query("SELECT CAST(count(*) AS BIGINT) FROM information_schema.tables WHERE table_name = 'schema_migrations' AND table_schema = current_schema()"),
         }
         .fetch_one(self.read())
         .await?
@@ -76,63 +76,73 @@ impl Db {
         if exists == 0 {
             return Ok(MigrationStatus { applied: 0, latest });
         }
-        let applied: Option<i64> = sqlx::query("SELECT MAX(version) FROM schema_migrations").fetch_one(self.read()).await?.try_get(0)?;
+        let applied: Option<i64> = query("SELECT MAX(version) FROM schema_migrations").fetch_one(self.read()).await?.try_get(0)?;
         Ok(MigrationStatus { applied: applied.unwrap_or(0), latest })
     }
 
     /// Applies every pending migration; returns the versions applied now.
+    ///
+    /// Each migration runs in a transaction of its own that first checks it is still pending:
+    /// on PostgreSQL under a transaction-scoped advisory lock, so two nodes starting together
+    /// never both apply one; SQLite's single writer already runs them one at a time.
     pub async fn migrate(&self) -> Result<Vec<i64>, DbError> {
-        let mut conn = self.write().acquire().await?;
-        if self.backend() == Backend::Postgres {
-            // Two nodes starting together must not both migrate.
-            conn.execute("SELECT CAST(pg_advisory_lock(7305001) AS TEXT)").await?;
+        query(CREATE_TABLE).execute(self.write()).await?;
+        let rows = query("SELECT version, checksum FROM schema_migrations ORDER BY version").fetch_all(self.read()).await?;
+        let mut applied = std::collections::BTreeMap::new();
+        for r in rows {
+            applied.insert(r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?);
         }
-        let result = apply_pending(&mut conn, self.backend()).await;
-        if self.backend() == Backend::Postgres {
-            let _ = conn.execute("SELECT CAST(pg_advisory_unlock(7305001) AS TEXT)").await;
-        }
-        result
-    }
-}
-
-async fn apply_pending(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, backend: Backend) -> Result<Vec<i64>, DbError> {
-    conn.execute(CREATE_TABLE).await?;
-    let rows = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version").fetch_all(&mut **conn).await?;
-    let mut applied = std::collections::BTreeMap::new();
-    for r in rows {
-        applied.insert(r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?);
-    }
-    let known_latest = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
-    if let Some((&v, _)) = applied.iter().next_back() {
-        if v > known_latest {
-            return Err(DbError::Migration(format!(
-                "the database is at migration {v}, newer than this binary knows ({known_latest}); run a newer lsn"
-            )));
-        }
-    }
-    let mut done = Vec::new();
-    for m in MIGRATIONS {
-        let sql = m.sql(backend);
-        let sum = checksum(sql);
-        if let Some(existing) = applied.get(&m.version) {
-            if *existing != sum {
-                return Err(DbError::Migration(format!("migration {} ({}) was changed after it was applied", m.version, m.name)));
+        let known_latest = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+        if let Some((&v, _)) = applied.iter().next_back() {
+            if v > known_latest {
+                return Err(DbError::Migration(format!(
+                    "the database is at migration {v}, newer than this binary knows ({known_latest}); run a newer lsn"
+                )));
             }
-            continue;
         }
-        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
-        tx.execute(sqlx::raw_sql(sql)).await.map_err(|e| DbError::Migration(format!("{} ({}): {e}", m.version, m.name)))?;
-        let now = chrono::Utc::now().timestamp_millis();
-        sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
-            .bind(m.version)
-            .bind(m.name)
-            .bind(&sum)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        tracing::info!(version = m.version, name = m.name, "migration applied");
-        done.push(m.version);
+        let backend = self.backend();
+        let mut done = Vec::new();
+        for m in MIGRATIONS {
+            let sql = m.sql(backend);
+            let sum = checksum(sql);
+            if let Some(existing) = applied.get(&m.version) {
+                if *existing != sum {
+                    return Err(DbError::Migration(format!("migration {} ({}) was changed after it was applied", m.version, m.name)));
+                }
+                continue;
+            }
+            let (version, name) = (m.version, m.name);
+            let now_applied = self
+                .transaction(move |tx| {
+                    let sum = sum.clone();
+                    Box::pin(async move {
+                        if backend == Backend::Postgres {
+                            query("SELECT CAST(pg_advisory_xact_lock(7305001) AS TEXT)").execute(&mut **tx).await?;
+                        }
+                        let present = query("SELECT checksum FROM schema_migrations WHERE version = $1")
+                            .bind(version)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                        if present.is_some() {
+                            return Ok(false);
+                        }
+                        tx.execute_batch(sql).await.map_err(|e| DbError::Migration(format!("{version} ({name}): {e}")))?;
+                        query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+                            .bind(version)
+                            .bind(name)
+                            .bind(&sum)
+                            .bind(chrono::Utc::now().timestamp_millis())
+                            .execute(&mut **tx)
+                            .await?;
+                        Ok::<_, DbError>(true)
+                    })
+                })
+                .await?;
+            if now_applied {
+                tracing::info!(version, name, "migration applied");
+                done.push(version);
+            }
+        }
+        Ok(done)
     }
-    Ok(done)
 }

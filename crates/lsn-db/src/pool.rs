@@ -1,12 +1,13 @@
 use crate::group;
+use crate::lite::{self, LiteConn, LitePool};
 use crate::retry::{is_retryable, TxError};
-use crate::Tx;
+use crate::sql::{query, Tx};
 pub use futures_core_shim::BoxFuture;
 use lsn_core::config::{Config, Durability};
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
-use sqlx::Executor;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub mod futures_core_shim {
@@ -123,27 +124,57 @@ impl TxError for DbError {
 /// A handle on the database: cheap to clone (one reference count), shared by every part of the
 /// process.
 ///
-/// SQLite allows one writer at a time, so writes go through a pool of one connection (no lock
-/// contention inside the process, `busy_timeout` for other processes) and reads through a pool of
-/// several. PostgreSQL uses one pool for both.
+/// SQLite allows one writer at a time, so writes go through one connection (no lock contention
+/// inside the process, `busy_timeout` for other processes), fed by the writer's queue, and reads
+/// through a few connections of their own. PostgreSQL uses one pool for both.
 #[derive(Clone, Debug)]
 pub struct Db {
-    inner: std::sync::Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
 struct Inner {
-    writer: AnyPool,
-    reader: AnyPool,
+    writer: Writer,
+    reader: Reader,
     backend: Backend,
     target: DbTarget,
-    /// SQLite: the queue of write transactions in front of the writer's task (group commit).
-    queue: Option<group::Queue>,
+}
+
+/// Where reads run: [`Db::read`].
+#[derive(Debug)]
+pub struct Reader(pub(crate) ReaderInner);
+
+#[derive(Debug)]
+pub(crate) enum ReaderInner {
+    Any(AnyPool),
+    Lite(Arc<LitePool>),
+}
+
+/// Where writes run: [`Db::write`] for one statement, [`Db::transaction`] for several.
+#[derive(Debug)]
+pub struct Writer(pub(crate) WriterInner);
+
+#[derive(Debug)]
+pub(crate) enum WriterInner {
+    Any(AnyPool),
+    Lite {
+        conn: LiteConn,
+        /// The queue of write transactions in front of the writer's task (group commit), or
+        /// `None` when transactions run where they are called.
+        queue: Option<group::Queue>,
+    },
+}
+
+/// What a transaction begins on when it runs by itself.
+#[derive(Clone, Copy)]
+pub(crate) enum Begin<'a> {
+    Any(&'a AnyPool),
+    Lite(&'a LiteConn),
 }
 
 impl Db {
-    fn new(writer: AnyPool, reader: AnyPool, backend: Backend, target: DbTarget, queue: Option<group::Queue>) -> Self {
-        Db { inner: std::sync::Arc::new(Inner { writer, reader, backend, target, queue }) }
+    fn new(writer: Writer, reader: Reader, backend: Backend, target: DbTarget) -> Self {
+        Db { inner: Arc::new(Inner { writer, reader, backend, target }) }
     }
 }
 
@@ -205,7 +236,8 @@ impl Db {
                     };
                     match res {
                         Ok(pool) => {
-                            return Ok(Db::new(pool.clone(), pool, Backend::Postgres, target.clone(), None));
+                            let (writer, reader) = (Writer(WriterInner::Any(pool.clone())), Reader(ReaderInner::Any(pool)));
+                            return Ok(Db::new(writer, reader, Backend::Postgres, target.clone()));
                         }
                         Err(e) if is_connect_error(&e) && attempt < attempts => {
                             tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, target = %target.describe(), "DATABASE_URL unreachable, retrying: {e}");
@@ -231,7 +263,6 @@ impl Db {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| DbError::Config(format!("cannot create data directory {}: {e}", dir.display())))?;
         }
-        let url = format!("sqlite://{}?mode=rwc", path.display());
         let sync = match durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
@@ -239,27 +270,14 @@ impl Db {
         let pragmas = format!(
             "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;"
         );
-        let make = |n: u32| {
-            let pragmas = pragmas.clone();
-            AnyPoolOptions::new()
-                .max_connections(n)
-                .min_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
-                .after_connect(move |conn, _| {
-                    let pragmas = pragmas.clone();
-                    Box::pin(async move {
-                        conn.execute(sqlx::raw_sql(&pragmas)).await?;
-                        Ok(())
-                    })
-                })
-                .connect(&url)
-        };
-        let writer = make(1).await.map_err(|e| sqlite_open_error(path, e))?;
-        let reader = make(max_connections.max(2)).await.map_err(|e| sqlite_open_error(path, e))?;
+        // Reads run on the calling thread, so only as many run at once as there are threads:
+        // a few connections are enough.
+        let (conn, readers) = lite::open_all(path, &pragmas, max_connections.clamp(2, 8)).map_err(|e| sqlite_open_error(path, e))?;
+        let reader = Reader(ReaderInner::Lite(Arc::new(readers)));
         // A file with a valid header can still be damaged: make the first read prove it.
-        sqlx::query("SELECT count(*) FROM sqlite_master").execute(&reader).await.map_err(|e| sqlite_open_error(path, e))?;
-        let queue = writer_runtime().map(|rt| group::start(rt, writer.clone()));
-        Ok(Db::new(writer, reader, Backend::Sqlite, target.clone(), queue))
+        query("SELECT count(*) FROM sqlite_master").execute(&reader).await.map_err(|e| sqlite_open_error(path, e))?;
+        let queue = writer_runtime().map(|rt| group::start(rt, conn.clone()));
+        Ok(Db::new(Writer(WriterInner::Lite { conn, queue }), reader, Backend::Sqlite, target.clone()))
     }
 
     pub fn backend(&self) -> Backend {
@@ -270,18 +288,14 @@ impl Db {
         &self.inner.target
     }
 
-    /// The pool for reads (never hold a write transaction on it).
-    pub fn read(&self) -> &AnyPool {
+    /// Where reads run (never a write transaction).
+    pub fn read(&self) -> &Reader {
         &self.inner.reader
     }
 
-    /// The pool for single-statement writes.
-    pub fn write(&self) -> &AnyPool {
+    /// Where single-statement writes run (each its own transaction).
+    pub fn write(&self) -> &Writer {
         &self.inner.writer
-    }
-
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.inner.writer.begin().await
     }
 
     /// Runs `f` in a write transaction, committing on `Ok`, retrying the whole closure on
@@ -297,8 +311,64 @@ impl Db {
         E: TxError + Send + 'static,
         F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
     {
-        let Some(queue) = &self.inner.queue else {
-            return transaction_on(&self.inner.writer, f).await;
+        self.inner.writer.transaction(f).await
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        query("SELECT 1").execute(&self.inner.reader).await.map(|_| ())
+    }
+
+    /// Pool figures for `/metrics`: (size, idle) of the reader and writer pools.
+    pub fn pool_stats(&self) -> [(&'static str, u32, usize); 2] {
+        let read = match &self.inner.reader.0 {
+            ReaderInner::Any(p) => (p.size(), p.num_idle()),
+            ReaderInner::Lite(p) => (p.size(), p.idle()),
+        };
+        let write = match &self.inner.writer.0 {
+            WriterInner::Any(p) => (p.size(), p.num_idle()),
+            WriterInner::Lite { conn, .. } => (1, conn.idle()),
+        };
+        [("read", read.0, read.1), ("write", write.0, write.1)]
+    }
+
+    /// SQLite: (commits, transactions committed) by the writer since it opened; their ratio is
+    /// the mean group size.
+    pub fn group_commit_stats(&self) -> Option<(u64, u64)> {
+        match &self.inner.writer.0 {
+            WriterInner::Lite { queue: Some(q), .. } => Some(q.stats()),
+            _ => None,
+        }
+    }
+
+    /// Closes every connection; later statements fail with `PoolClosed`.
+    pub async fn close(&self) {
+        match &self.inner.writer.0 {
+            WriterInner::Any(p) => p.close().await,
+            WriterInner::Lite { conn, .. } => {
+                // Wait for a transaction in progress to end first.
+                let _gate = conn.gate().await;
+                conn.close();
+            }
+        }
+        match &self.inner.reader.0 {
+            ReaderInner::Any(p) => p.close().await,
+            ReaderInner::Lite(p) => p.close(),
+        }
+    }
+}
+
+impl Writer {
+    /// See [`Db::transaction`].
+    pub(crate) async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: TxError + Send + 'static,
+        F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
+    {
+        let (conn, queue) = match &self.0 {
+            WriterInner::Any(pool) => return transaction_on(Begin::Any(pool), f).await,
+            WriterInner::Lite { conn, queue: None } => return transaction_on(Begin::Lite(conn), f).await,
+            WriterInner::Lite { conn, queue: Some(queue) } => (conn, queue),
         };
         if group::in_writer() {
             return Err(E::from(sqlx::Error::Protocol("a write transaction cannot start inside another".into())));
@@ -306,7 +376,7 @@ impl Db {
         let (job, answer) = group::Job::new(f);
         if let Err(job) = queue.send(job) {
             // The writer's task is gone (its runtime shut down): write from here.
-            job.alone(self.inner.writer.clone()).await;
+            job.alone(conn.clone()).await;
         }
         match answer.await {
             Ok(Ok(result)) => result,
@@ -314,41 +384,22 @@ impl Db {
             Err(_) => Err(E::from(sqlx::Error::PoolClosed)),
         }
     }
-
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.inner.reader).await.map(|_| ())
-    }
-
-    /// Pool figures for `/metrics`: (size, idle) of the reader and writer pools.
-    pub fn pool_stats(&self) -> [(&'static str, u32, usize); 2] {
-        [
-            ("read", self.inner.reader.size(), self.inner.reader.num_idle()),
-            ("write", self.inner.writer.size(), self.inner.writer.num_idle()),
-        ]
-    }
-
-    /// SQLite: (commits, transactions committed) by the writer since it opened; their ratio is
-    /// the mean group size.
-    pub fn group_commit_stats(&self) -> Option<(u64, u64)> {
-        self.inner.queue.as_ref().map(group::Queue::stats)
-    }
-
-    pub async fn close(&self) {
-        self.inner.writer.close().await;
-        self.inner.reader.close().await;
-    }
 }
 
-/// Runs `f` in a write transaction on `pool`, with the retries [`Db::transaction`] describes.
-pub(crate) async fn transaction_on<T, E, F>(pool: &AnyPool, mut f: F) -> Result<T, E>
+/// Runs `f` in a write transaction of its own, with the retries [`Db::transaction`] describes.
+pub(crate) async fn transaction_on<T, E, F>(on: Begin<'_>, mut f: F) -> Result<T, E>
 where
     E: TxError,
     F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>>,
 {
+    let _gate = match on {
+        Begin::Lite(conn) => Some(conn.gate().await),
+        Begin::Any(_) => None,
+    };
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
-        let mut tx = pool.begin().await.map_err(E::from)?;
+        let mut tx = Tx::begin(on).await.map_err(E::from)?;
         let result = match f(&mut tx).await {
             Ok(v) => tx.commit().await.map(|_| v).map_err(E::from),
             Err(e) => {

@@ -26,9 +26,9 @@ impl Actor {
 
 pub async fn record<'c, E>(ex: E, now_ms: i64, actor: &Actor, action: &str, target: Option<&str>, detail: &Value) -> Result<(), sqlx::Error>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
+    E: lsn_db::Executor<'c>,
 {
-    sqlx::query("INSERT INTO audit_log (id, at, actor_id, actor, action, target, detail, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+    lsn_db::query("INSERT INTO audit_log (id, at, actor_id, actor, action, target, detail, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(lsn_core::ids::new_id())
         .bind(now_ms)
         .bind(&actor.id)
@@ -58,7 +58,7 @@ pub struct AuditEntry {
 
 /// Newest first, optionally one action only, before a cursor (`at` of the last row seen).
 pub async fn list(db: &Db, action: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = lsn_db::query(
         "SELECT id, at, actor_id, actor, action, target, detail, ip, user_agent FROM audit_log \
          WHERE ($1 = '' OR action = $1) AND at < $2 ORDER BY at DESC, id DESC LIMIT $3",
     )

@@ -162,18 +162,18 @@ impl Identity {
     // ----- users -----
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, IdentityError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1")).bind(id).fetch_optional(self.db.read()).await?;
+        let row = lsn_db::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1")).bind(id).fetch_optional(self.db.read()).await?;
         Ok(row.map(|r| user_from(&r, 0)).transpose()?)
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, IdentityError> {
         let row =
-            sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE email = $1")).bind(email).fetch_optional(self.db.read()).await?;
+            lsn_db::query(&format!("SELECT {USER_COLS} FROM users WHERE email = $1")).bind(email).fetch_optional(self.db.read()).await?;
         Ok(row.map(|r| user_from(&r, 0)).transpose()?)
     }
 
     pub async fn list_users(&self, limit: i64) -> Result<Vec<User>, IdentityError> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY created_at DESC, id DESC LIMIT $1"))
+        let rows = lsn_db::query(&format!("SELECT {USER_COLS} FROM users ORDER BY created_at DESC, id DESC LIMIT $1"))
             .bind(limit.clamp(1, 500))
             .fetch_all(self.db.read())
             .await?;
@@ -194,7 +194,7 @@ impl Identity {
             .transaction(move |tx| {
                 let (id, email, name, hash, actor) = (id2.clone(), email2.clone(), name2.clone(), hash.clone(), actor.clone());
                 Box::pin(async move {
-                    let r = sqlx::query("INSERT INTO users (id, email, name, password_hash, role, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)")
+                    let r = lsn_db::query("INSERT INTO users (id, email, name, password_hash, role, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)")
                         .bind(&id)
                         .bind(&email)
                         .bind(&name)
@@ -252,7 +252,7 @@ impl Identity {
             .transaction(move |tx| {
                 let (email, name, hash, token, public, actor) = (email.clone(), name.clone(), hash.clone(), token.clone(), public.clone(), actor.clone());
                 Box::pin(async move {
-                    let existing = sqlx::query("SELECT id, status FROM users WHERE email = $1").bind(&email).fetch_optional(&mut **tx).await?;
+                    let existing = lsn_db::query("SELECT id, status FROM users WHERE email = $1").bind(&email).fetch_optional(&mut **tx).await?;
                     let msg = match existing {
                         Some(_) => Message {
                             to: email.clone(),
@@ -269,7 +269,7 @@ impl Identity {
                         },
                         None => {
                             let id = new_id();
-                            sqlx::query("INSERT INTO users (id, email, name, password_hash, role, status, created_at, updated_at) VALUES ($1, $2, $3, $4, 'customer', 'pending', $5, $5)")
+                            lsn_db::query("INSERT INTO users (id, email, name, password_hash, role, status, created_at, updated_at) VALUES ($1, $2, $3, $4, 'customer', 'pending', $5, $5)")
                                 .bind(&id)
                                 .bind(&email)
                                 .bind(&name)
@@ -305,7 +305,7 @@ impl Identity {
     pub async fn verify_email(&self, actor: &Actor, token: &str) -> Result<(User, NewSession), IdentityError> {
         let user_id = self.consume_token(token, "verify").await?;
         let now = self.now();
-        sqlx::query("UPDATE users SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'pending'")
+        lsn_db::query("UPDATE users SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'pending'")
             .bind(now)
             .bind(&user_id)
             .execute(self.db.write())
@@ -323,7 +323,7 @@ impl Identity {
         }
         let now = self.now();
         let hash = hash_token(token);
-        let row = sqlx::query("UPDATE user_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING user_id")
+        let row = lsn_db::query("UPDATE user_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING user_id")
             .bind(now)
             .bind(&hash)
             .bind(purpose)
@@ -352,7 +352,8 @@ impl Identity {
         let normalized = email.trim().to_lowercase();
         let key = Self::account_key(&normalized);
         // The lock applies to the address whether or not it has an account, so it reveals nothing.
-        let lock = sqlx::query("SELECT locked_until FROM login_failures WHERE key = $1").bind(&key).fetch_optional(self.db.read()).await?;
+        let lock =
+            lsn_db::query("SELECT locked_until FROM login_failures WHERE key = $1").bind(&key).fetch_optional(self.db.read()).await?;
         if let Some(until) = lock.and_then(|r| r.try_get::<Option<i64>, _>(0).ok().flatten()) {
             if until > now {
                 audit::record(
@@ -367,7 +368,7 @@ impl Identity {
                 return Err(IdentityError::RateLimited { retry_after_secs: ((until - now) / 1000).max(1) as u64 });
             }
         }
-        let row = sqlx::query(&format!("SELECT {USER_COLS}, password_hash FROM users WHERE email = $1"))
+        let row = lsn_db::query(&format!("SELECT {USER_COLS}, password_hash FROM users WHERE email = $1"))
             .bind(&normalized)
             .fetch_optional(self.db.read())
             .await?;
@@ -392,7 +393,7 @@ impl Identity {
                 return Err(IdentityError::InvalidCredentials);
             }
         };
-        sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(&key).execute(self.db.write()).await?;
+        lsn_db::query("DELETE FROM login_failures WHERE key = $1").bind(&key).execute(self.db.write()).await?;
         if user.status == "pending" {
             return Err(IdentityError::NotVerified);
         }
@@ -401,7 +402,7 @@ impl Identity {
     }
 
     async fn record_failure(&self, key: &str, now: i64) -> Result<(), IdentityError> {
-        sqlx::query(
+        lsn_db::query(
             "INSERT INTO login_failures (key, failures, first_failed_at, locked_until) VALUES ($1, 1, $2, NULL) \
              ON CONFLICT (key) DO UPDATE SET \
                failures = CASE WHEN login_failures.locked_until IS NOT NULL AND login_failures.locked_until <= $2 THEN 1 ELSE login_failures.failures + 1 END, \
@@ -428,7 +429,7 @@ impl Identity {
             .transaction(move |tx| {
                 let (uid, hash, csrf, actor, method) = (uid.clone(), hash.clone(), csrf2.clone(), actor.clone(), method.clone());
                 Box::pin(async move {
-                    sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $4, $6, $7)")
+                    lsn_db::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $4, $6, $7)")
                         .bind(&hash)
                         .bind(&uid)
                         .bind(&csrf)
@@ -438,7 +439,7 @@ impl Identity {
                         .bind(&actor.user_agent)
                         .execute(&mut **tx)
                         .await?;
-                    sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(now).bind(&uid).execute(&mut **tx).await?;
+                    lsn_db::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(now).bind(&uid).execute(&mut **tx).await?;
                     let actor = Actor { id: Some(uid.clone()), ..actor };
                     audit::record(&mut **tx, now, &actor, "auth.login", Some(&uid), &json!({ "method": method })).await?;
                     Ok::<_, IdentityError>(())
@@ -455,7 +456,7 @@ impl Identity {
         }
         let now = self.now();
         let hash = hash_token(token);
-        let row = sqlx::query(&format!(
+        let row = lsn_db::query(&format!(
             "SELECT s.expires_at, s.last_seen_at, {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
             USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
         ))
@@ -467,14 +468,14 @@ impl Identity {
         let last_seen: i64 = r.try_get(1)?;
         let user = user_from(&r, 2)?;
         if expires_at <= now {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(self.db.write()).await?;
+            lsn_db::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(self.db.write()).await?;
             return Ok(None);
         }
         if user.status != "active" {
             return Ok(None);
         }
         if now - last_seen > 60_000 {
-            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            lsn_db::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
                 .bind(now)
                 .bind(&hash)
                 .execute(self.db.write())
@@ -485,7 +486,7 @@ impl Identity {
 
     pub async fn logout(&self, actor: &Actor, token: &str) -> Result<(), IdentityError> {
         let now = self.now();
-        let r = sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash_token(token)).execute(self.db.write()).await?;
+        let r = lsn_db::query("DELETE FROM sessions WHERE token_hash = $1").bind(hash_token(token)).execute(self.db.write()).await?;
         if r.rows_affected() > 0 {
             audit::record(self.db.write(), now, actor, "auth.logout", actor.id.as_deref(), &json!({})).await?;
         }
@@ -505,7 +506,7 @@ impl Identity {
             .transaction(move |tx| {
                 let (email, public, actor) = (email.clone(), public.clone(), actor.clone());
                 Box::pin(async move {
-                    let row = sqlx::query("SELECT id FROM users WHERE email = $1 AND status <> 'disabled'")
+                    let row = lsn_db::query("SELECT id FROM users WHERE email = $1 AND status <> 'disabled'")
                         .bind(&email)
                         .fetch_optional(&mut **tx)
                         .await?;
@@ -546,14 +547,14 @@ impl Identity {
                 let (uid, hash, actor) = (uid.clone(), hash.clone(), actor.clone());
                 Box::pin(async move {
                     // A reset proves control of the address, so a pending account becomes active.
-                    sqlx::query("UPDATE users SET password_hash = $1, status = CASE WHEN status = 'pending' THEN 'active' ELSE status END, updated_at = $2 WHERE id = $3")
+                    lsn_db::query("UPDATE users SET password_hash = $1, status = CASE WHEN status = 'pending' THEN 'active' ELSE status END, updated_at = $2 WHERE id = $3")
                         .bind(&hash)
                         .bind(now)
                         .bind(&uid)
                         .execute(&mut **tx)
                         .await?;
-                    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(&uid).execute(&mut **tx).await?;
-                    sqlx::query("UPDATE user_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = 'reset' AND used_at IS NULL").bind(now).bind(&uid).execute(&mut **tx).await?;
+                    lsn_db::query("DELETE FROM sessions WHERE user_id = $1").bind(&uid).execute(&mut **tx).await?;
+                    lsn_db::query("UPDATE user_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = 'reset' AND used_at IS NULL").bind(now).bind(&uid).execute(&mut **tx).await?;
                     audit::record(&mut **tx, now, &actor, "auth.password_reset", Some(&uid), &json!({})).await?;
                     Ok::<_, IdentityError>(())
                 })
@@ -574,7 +575,7 @@ impl Identity {
         if current.len() > 4096 || new_password.len() > 4096 {
             return Err(field_error("password", "at most 4096 characters"));
         }
-        let stored: Option<String> = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        let stored: Option<String> = lsn_db::query("SELECT password_hash FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(self.db.read())
             .await?
@@ -592,13 +593,13 @@ impl Identity {
             .transaction(move |tx| {
                 let (uid, hash, keep, actor) = (uid.clone(), hash.clone(), keep.clone(), actor.clone());
                 Box::pin(async move {
-                    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                    lsn_db::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                         .bind(&hash)
                         .bind(now)
                         .bind(&uid)
                         .execute(&mut **tx)
                         .await?;
-                    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                    lsn_db::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
                         .bind(&uid)
                         .bind(&keep)
                         .execute(&mut **tx)
@@ -632,7 +633,7 @@ impl Identity {
             .transaction(move |tx| {
                 let (uid, actor) = (uid.clone(), actor.clone());
                 Box::pin(async move {
-                    sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
+                    lsn_db::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
                         .bind(role.as_str())
                         .bind(now)
                         .bind(&uid)
@@ -655,7 +656,7 @@ impl Identity {
     }
 
     pub async fn get_setting(&self, key: &str) -> Result<Option<Value>, IdentityError> {
-        let row = sqlx::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(self.db.read()).await?;
+        let row = lsn_db::query("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(self.db.read()).await?;
         Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?.map(|s| serde_json::from_str(&s).unwrap_or(Value::Null)))
     }
 
@@ -672,7 +673,7 @@ impl Identity {
             .transaction(move |tx| {
                 let (key, value, actor, before) = (key.clone(), value.clone(), actor.clone(), before.clone());
                 Box::pin(async move {
-                    sqlx::query("INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by")
+                    lsn_db::query("INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by")
                         .bind(&key)
                         .bind(value.to_string())
                         .bind(now)
@@ -728,7 +729,7 @@ impl Identity {
             .transaction(move |tx| {
                 let (info, hash, uid, actor) = (info2.clone(), hash.clone(), uid.clone(), actor.clone());
                 Box::pin(async move {
-                    sqlx::query("INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    lsn_db::query("INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                         .bind(&info.id)
                         .bind(&uid)
                         .bind(&info.name)
@@ -747,7 +748,7 @@ impl Identity {
     }
 
     pub async fn list_api_keys(&self, owner_id: &str) -> Result<Vec<ApiKeyInfo>, IdentityError> {
-        let rows = sqlx::query("SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC")
+        let rows = lsn_db::query("SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC")
             .bind(owner_id)
             .fetch_all(self.db.read())
             .await?;
@@ -771,7 +772,7 @@ impl Identity {
     /// Revokes a key of `owner_id` (staff may revoke anyone's with `any_owner`).
     pub async fn revoke_api_key(&self, actor: &Actor, owner_id: &str, any_owner: bool, key_id: &str) -> Result<(), IdentityError> {
         let now = self.now();
-        let r = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND ($3 = 1 OR user_id = $4) AND revoked_at IS NULL")
+        let r = lsn_db::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND ($3 = 1 OR user_id = $4) AND revoked_at IS NULL")
             .bind(now)
             .bind(key_id)
             .bind(i64::from(any_owner))
@@ -792,7 +793,7 @@ impl Identity {
         }
         let now = self.now();
         let hash = hash_token(key);
-        let row = sqlx::query(&format!(
+        let row = lsn_db::query(&format!(
             "SELECT k.scopes, k.last_used_at, {} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
             USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
         ))
@@ -807,7 +808,11 @@ impl Identity {
             return Ok(None);
         }
         if last.is_none_or(|t| now - t > 60_000) {
-            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE key_hash = $2").bind(now).bind(&hash).execute(self.db.write()).await?;
+            lsn_db::query("UPDATE api_keys SET last_used_at = $1 WHERE key_hash = $2")
+                .bind(now)
+                .bind(&hash)
+                .execute(self.db.write())
+                .await?;
         }
         Ok(Some((user, scopes.split_whitespace().map(str::to_string).collect())))
     }
@@ -826,13 +831,13 @@ impl Identity {
             .transaction(move |tx| {
                 let (subject, name, email, actor) = (subject.clone(), name.clone(), email.clone(), actor.clone());
                 Box::pin(async move {
-                    let existing = sqlx::query("SELECT id, role FROM users WHERE open_id = $1").bind(&subject).fetch_optional(&mut **tx).await?;
+                    let existing = lsn_db::query("SELECT id, role FROM users WHERE open_id = $1").bind(&subject).fetch_optional(&mut **tx).await?;
                     let uid = match existing {
                         Some(r) => {
                             let uid: String = r.try_get(0)?;
                             let role: String = r.try_get(1)?;
                             if is_owner && role != "owner" {
-                                sqlx::query("UPDATE users SET role = 'owner', name = $1, updated_at = $2 WHERE id = $3").bind(&name).bind(now).bind(&uid).execute(&mut **tx).await?;
+                                lsn_db::query("UPDATE users SET role = 'owner', name = $1, updated_at = $2 WHERE id = $3").bind(&name).bind(now).bind(&uid).execute(&mut **tx).await?;
                                 audit::record(&mut **tx, now, &actor, "user.role_change", Some(&uid), &json!({ "from": role, "to": "owner", "via": "OWNER_OPEN_ID" })).await?;
                             }
                             uid
@@ -840,22 +845,22 @@ impl Identity {
                         None => {
                             // Link to an existing account only through an address the provider vouches for.
                             let by_email = match &email {
-                                Some(e) => sqlx::query("SELECT id FROM users WHERE email = $1 AND open_id IS NULL").bind(e).fetch_optional(&mut **tx).await?,
+                                Some(e) => lsn_db::query("SELECT id FROM users WHERE email = $1 AND open_id IS NULL").bind(e).fetch_optional(&mut **tx).await?,
                                 None => None,
                             };
                             let role = if is_owner { "owner" } else { "customer" };
                             match by_email {
                                 Some(r) => {
                                     let uid: String = r.try_get(0)?;
-                                    sqlx::query("UPDATE users SET open_id = $1, status = 'active', updated_at = $2 WHERE id = $3").bind(&subject).bind(now).bind(&uid).execute(&mut **tx).await?;
+                                    lsn_db::query("UPDATE users SET open_id = $1, status = 'active', updated_at = $2 WHERE id = $3").bind(&subject).bind(now).bind(&uid).execute(&mut **tx).await?;
                                     if is_owner {
-                                        sqlx::query("UPDATE users SET role = 'owner' WHERE id = $1").bind(&uid).execute(&mut **tx).await?;
+                                        lsn_db::query("UPDATE users SET role = 'owner' WHERE id = $1").bind(&uid).execute(&mut **tx).await?;
                                     }
                                     uid
                                 }
                                 None => {
                                     let uid = new_id();
-                                    sqlx::query("INSERT INTO users (id, email, name, role, status, open_id, created_at, updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $6, $6)")
+                                    lsn_db::query("INSERT INTO users (id, email, name, role, status, open_id, created_at, updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $6, $6)")
                                         .bind(&uid)
                                         .bind(&email)
                                         .bind(&name)
@@ -880,13 +885,13 @@ impl Identity {
     /// Deletes expired sessions and tokens and stale sign-in failure counters.
     pub async fn cleanup(&self) -> Result<u64, IdentityError> {
         let now = self.now();
-        let mut n = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(self.db.write()).await?.rows_affected();
-        n += sqlx::query("DELETE FROM user_tokens WHERE expires_at <= $1")
+        let mut n = lsn_db::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(self.db.write()).await?.rows_affected();
+        n += lsn_db::query("DELETE FROM user_tokens WHERE expires_at <= $1")
             .bind(now - 24 * 3600 * 1000)
             .execute(self.db.write())
             .await?
             .rows_affected();
-        n += sqlx::query("DELETE FROM login_failures WHERE first_failed_at < $1 AND (locked_until IS NULL OR locked_until < $2)")
+        n += lsn_db::query("DELETE FROM login_failures WHERE first_failed_at < $1 AND (locked_until IS NULL OR locked_until < $2)")
             .bind(now - 24 * 3600 * 1000)
             .bind(now)
             .execute(self.db.write())
@@ -897,7 +902,7 @@ impl Identity {
 }
 
 async fn insert_token(tx: &mut Tx, token: &str, user_id: &str, purpose: &str, now: i64, ttl: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO user_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+    lsn_db::query("INSERT INTO user_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(hash_token(token))
         .bind(user_id)
         .bind(purpose)

@@ -149,7 +149,7 @@ pub fn resolve_bid(
 
 impl Live {
     async fn auction_row(&self, id: &str) -> Result<Row2, LiveError> {
-        let r = sqlx::query(&format!("SELECT {COLS} FROM auctions WHERE id = $1"))
+        let r = lsn_db::query(&format!("SELECT {COLS} FROM auctions WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.db.write())
             .await?
@@ -159,10 +159,11 @@ impl Live {
 
     /// The show's open auction, if any (for a viewer who joins late).
     pub async fn current_auction(&self, show_id: &str) -> Result<Option<Auction>, LiveError> {
-        let r = sqlx::query(&format!("SELECT {COLS} FROM auctions WHERE show_id = $1 AND status = 'open' ORDER BY starts_at DESC LIMIT 1"))
-            .bind(show_id)
-            .fetch_optional(self.db.read())
-            .await?;
+        let r =
+            lsn_db::query(&format!("SELECT {COLS} FROM auctions WHERE show_id = $1 AND status = 'open' ORDER BY starts_at DESC LIMIT 1"))
+                .bind(show_id)
+                .fetch_optional(self.db.read())
+                .await?;
         Ok(r.map(|r| from_row(&r)).transpose()?.map(|r| r.a))
     }
 
@@ -205,7 +206,7 @@ impl Live {
         let now = self.clock.now_ms();
         let id = lsn_core::ids::new_id();
         let starts_at = now + d.countdown_secs * 1000;
-        sqlx::query(
+        lsn_db::query(
             "INSERT INTO auctions (id, show_id, variant_id, starting_price, increment, reserve_price, soft_close_secs, sudden_death, starts_at, ends_at, price, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $4, $11)",
         )
@@ -253,7 +254,7 @@ impl Live {
             let open = now >= row.a.starts_at;
             let extend = open && !row.a.sudden_death && row.a.ends_at - now < row.a.soft_close_secs * 1000;
             let ends_at = if extend { now + row.a.soft_close_secs * 1000 } else { row.a.ends_at };
-            let r = sqlx::query("UPDATE auctions SET price = $1, leader_id = $2, leader_max = $3, ends_at = $4, bids = bids + 1, version = version + 1 WHERE id = $5 AND version = $6 AND status = 'open'")
+            let r = lsn_db::query("UPDATE auctions SET price = $1, leader_id = $2, leader_max = $3, ends_at = $4, bids = bids + 1, version = version + 1 WHERE id = $5 AND version = $6 AND status = 'open'")
                 .bind(price)
                 .bind(&leader)
                 .bind(leader_max)
@@ -265,7 +266,7 @@ impl Live {
             if r.rows_affected() == 0 {
                 continue;
             }
-            sqlx::query("INSERT INTO auction_bids (id, auction_id, user_id, max_amount, price_after, leader_after, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            lsn_db::query("INSERT INTO auction_bids (id, auction_id, user_id, max_amount, price_after, leader_after, placed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(lsn_core::ids::new_id())
                 .bind(auction_id)
                 .bind(&user.id)
@@ -305,7 +306,7 @@ impl Live {
 
     /// Closes every auction whose time is up (the `auction_close` schedule and tests call this).
     pub async fn close_due_auctions(&self) -> Result<usize, LiveError> {
-        let rows = sqlx::query("SELECT id FROM auctions WHERE status = 'open' AND ends_at <= $1")
+        let rows = lsn_db::query("SELECT id FROM auctions WHERE status = 'open' AND ends_at <= $1")
             .bind(self.clock.now_ms())
             .fetch_all(self.db.read())
             .await?;
@@ -325,12 +326,13 @@ impl Live {
         if row.a.status != "open" || now < row.a.ends_at {
             return Ok(None);
         }
-        let closed =
-            sqlx::query("UPDATE auctions SET status = 'closed', version = version + 1 WHERE id = $1 AND status = 'open' AND version = $2")
-                .bind(id)
-                .bind(row.version)
-                .execute(self.db.write())
-                .await?;
+        let closed = lsn_db::query(
+            "UPDATE auctions SET status = 'closed', version = version + 1 WHERE id = $1 AND status = 'open' AND version = $2",
+        )
+        .bind(id)
+        .bind(row.version)
+        .execute(self.db.write())
+        .await?;
         if closed.rows_affected() == 0 {
             return Ok(None);
         }
@@ -360,14 +362,14 @@ impl Live {
             reserved_for: Some(format!("user:{winner}")),
         };
         let offer = offers::create(&self.db, now, &input).await.map_err(|e| rule("award_failed", e.to_string()))?;
-        sqlx::query("UPDATE auctions SET winner_id = $1, winning_amount = $2, offer_id = $3 WHERE id = $4")
+        lsn_db::query("UPDATE auctions SET winner_id = $1, winning_amount = $2, offer_id = $3 WHERE id = $4")
             .bind(winner)
             .bind(amount)
             .bind(&offer.id)
             .bind(&a.id)
             .execute(self.db.write())
             .await?;
-        let name: String = sqlx::query("SELECT name FROM users WHERE id = $1")
+        let name: String = lsn_db::query("SELECT name FROM users WHERE id = $1")
             .bind(winner)
             .fetch_optional(self.db.read())
             .await?
@@ -388,7 +390,7 @@ impl Live {
             return Err(rule("no_winner", "The auction has no winner to replace."));
         };
         let offer = offers::get(&self.db, self.clock.now_ms(), &deal).await.map_err(|e| rule("award_failed", e.to_string()))?;
-        let paid_orders: i64 = sqlx::query(
+        let paid_orders: i64 = lsn_db::query(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE offer_id = $1 AND status NOT IN ('cancelled', 'pending_payment')",
         )
         .bind(&deal)
@@ -398,7 +400,7 @@ impl Live {
         if paid_orders > 0 {
             return Err(rule("already_paid", "The winner has paid."));
         }
-        let next = sqlx::query("SELECT user_id, MAX(max_amount) FROM auction_bids WHERE auction_id = $1 AND user_id <> $2 GROUP BY user_id ORDER BY MAX(max_amount) DESC LIMIT 1")
+        let next = lsn_db::query("SELECT user_id, MAX(max_amount) FROM auction_bids WHERE auction_id = $1 AND user_id <> $2 GROUP BY user_id ORDER BY MAX(max_amount) DESC LIMIT 1")
             .bind(auction_id)
             .bind(&winner)
             .fetch_optional(self.db.read())

@@ -121,7 +121,7 @@ impl Live {
     /// The show's deal that is counting down or on sale now, if any (for a viewer who joins late).
     pub async fn current_deal(&self, show_id: &str) -> Result<Option<Offer>, LiveError> {
         let now = self.clock.now_ms();
-        let id: Option<String> = sqlx::query(
+        let id: Option<String> = lsn_db::query(
             "SELECT id FROM offers WHERE show_id = $1 AND cancelled = 0 AND reserved_for IS NULL AND ends_at > $2 AND sold < quantity ORDER BY created_at DESC LIMIT 1",
         )
         .bind(show_id)

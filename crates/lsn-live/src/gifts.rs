@@ -15,7 +15,7 @@ pub const COIN_VALUE_CENTS: i64 = 1;
 
 impl Live {
     pub async fn coin_balance(&self, user_id: &str) -> Result<i64, LiveError> {
-        Ok(sqlx::query("SELECT balance FROM coin_wallets WHERE user_id = $1")
+        Ok(lsn_db::query("SELECT balance FROM coin_wallets WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(self.db.read())
             .await?
@@ -29,7 +29,7 @@ impl Live {
         if !(1..=1_000_000).contains(&coins) {
             return Err(LiveError::Validation(json!({"coins": "1 to 1000000"})));
         }
-        sqlx::query(
+        lsn_db::query(
             "INSERT INTO coin_packs (variant_id, coins) VALUES ($1, $2) ON CONFLICT (variant_id) DO UPDATE SET coins = excluded.coins",
         )
         .bind(variant_id)
@@ -43,12 +43,13 @@ impl Live {
     pub async fn credit_coins_for_order(&self, order_id: &str) -> Result<i64, LiveError> {
         let now = self.clock.now_ms();
         // Most paid orders buy no coins: find that out without taking the writer.
-        let buys_coins =
-            sqlx::query("SELECT 1 FROM order_items oi JOIN coin_packs cp ON cp.variant_id = oi.variant_id WHERE oi.order_id = $1 LIMIT 1")
-                .bind(order_id)
-                .fetch_optional(self.db.read())
-                .await?
-                .is_some();
+        let buys_coins = lsn_db::query(
+            "SELECT 1 FROM order_items oi JOIN coin_packs cp ON cp.variant_id = oi.variant_id WHERE oi.order_id = $1 LIMIT 1",
+        )
+        .bind(order_id)
+        .fetch_optional(self.db.read())
+        .await?
+        .is_some();
         if !buys_coins {
             return Ok(0);
         }
@@ -57,7 +58,7 @@ impl Live {
             .transaction(move |tx| {
                 let oid = oid.clone();
                 Box::pin(async move {
-                    let r = sqlx::query(
+                    let r = lsn_db::query(
                         "SELECT o.user_id, CAST(COALESCE(SUM(cp.coins * oi.quantity), 0) AS BIGINT) FROM orders o JOIN order_items oi ON oi.order_id = o.id \
                          JOIN coin_packs cp ON cp.variant_id = oi.variant_id WHERE o.id = $1 AND o.status IN ('paid', 'processing', 'shipped', 'delivered') GROUP BY o.user_id",
                     )
@@ -67,7 +68,7 @@ impl Live {
                     let Some(r) = r else { return Ok(0) };
                     let (user, coins): (Option<String>, i64) = (r.try_get(0)?, r.try_get(1)?);
                     let Some(user) = user.filter(|_| coins > 0) else { return Ok(0) };
-                    let ins = sqlx::query("INSERT INTO coin_ledger (id, user_id, delta, reason, ref, at) VALUES ($1, $2, $3, 'purchase', $4, $5) ON CONFLICT (reason, ref, user_id) DO NOTHING")
+                    let ins = lsn_db::query("INSERT INTO coin_ledger (id, user_id, delta, reason, ref, at) VALUES ($1, $2, $3, 'purchase', $4, $5) ON CONFLICT (reason, ref, user_id) DO NOTHING")
                         .bind(lsn_core::ids::new_id())
                         .bind(&user)
                         .bind(coins)
@@ -78,7 +79,7 @@ impl Live {
                     if ins.rows_affected() == 0 {
                         return Ok(0);
                     }
-                    sqlx::query("INSERT INTO coin_wallets (user_id, balance) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET balance = coin_wallets.balance + excluded.balance").bind(&user).bind(coins).execute(&mut **tx).await?;
+                    lsn_db::query("INSERT INTO coin_wallets (user_id, balance) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET balance = coin_wallets.balance + excluded.balance").bind(&user).bind(coins).execute(&mut **tx).await?;
                     Ok::<_, LiveError>(coins)
                 })
             })
@@ -104,13 +105,13 @@ impl Live {
             .transaction(move |tx| {
                 let (uid, host, sid) = (uid.clone(), host.clone(), sid.clone());
                 Box::pin(async move {
-                    let r = sqlx::query("UPDATE coin_wallets SET balance = balance - $1 WHERE user_id = $2 AND balance >= $1").bind(coins).bind(&uid).execute(&mut **tx).await?;
+                    let r = lsn_db::query("UPDATE coin_wallets SET balance = balance - $1 WHERE user_id = $2 AND balance >= $1").bind(coins).bind(&uid).execute(&mut **tx).await?;
                     if r.rows_affected() == 0 {
                         return Ok(false);
                     }
                     let gid = lsn_core::ids::new_id();
-                    sqlx::query("INSERT INTO coin_ledger (id, user_id, delta, reason, ref, at) VALUES ($1, $2, $3, 'gift', $4, $5)").bind(lsn_core::ids::new_id()).bind(&uid).bind(-coins).bind(&gid).bind(now).execute(&mut **tx).await?;
-                    sqlx::query("INSERT INTO gift_ledger (id, show_id, from_user_id, to_user_id, gift, coins, value_cents, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    lsn_db::query("INSERT INTO coin_ledger (id, user_id, delta, reason, ref, at) VALUES ($1, $2, $3, 'gift', $4, $5)").bind(lsn_core::ids::new_id()).bind(&uid).bind(-coins).bind(&gid).bind(now).execute(&mut **tx).await?;
+                    lsn_db::query("INSERT INTO gift_ledger (id, show_id, from_user_id, to_user_id, gift, coins, value_cents, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                         .bind(&gid)
                         .bind(&sid)
                         .bind(&uid)
@@ -141,7 +142,7 @@ impl Live {
 
     /// A host's gift earnings not yet paid out, in cents (what creator payouts will read).
     pub async fn gift_earnings(&self, host_id: &str) -> Result<i64, LiveError> {
-        Ok(sqlx::query("SELECT CAST(COALESCE(SUM(value_cents), 0) AS BIGINT) FROM gift_ledger WHERE to_user_id = $1 AND paid_out = 0")
+        Ok(lsn_db::query("SELECT CAST(COALESCE(SUM(value_cents), 0) AS BIGINT) FROM gift_ledger WHERE to_user_id = $1 AND paid_out = 0")
             .bind(host_id)
             .fetch_one(self.db.read())
             .await?
@@ -153,8 +154,10 @@ impl Live {
     /// The purchase ticker: when an order attributed to a live show is paid, its room hears
     /// "someone in <suburb> just bought <product>" — no name, no address beyond the suburb.
     pub async fn announce_purchase(&self, order_id: &str) -> Result<bool, LiveError> {
-        let r =
-            sqlx::query("SELECT show_id, shipping_address FROM orders WHERE id = $1").bind(order_id).fetch_optional(self.db.read()).await?;
+        let r = lsn_db::query("SELECT show_id, shipping_address FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_optional(self.db.read())
+            .await?;
         let Some(r) = r else { return Ok(false) };
         let (show, address): (Option<String>, String) = (r.try_get(0)?, r.try_get(1)?);
         let Some(show) = show else { return Ok(false) };
@@ -162,7 +165,7 @@ impl Live {
         let suburb =
             serde_json::from_str::<Value>(&address).ok().and_then(|a| a["suburb"].as_str().map(str::to_string)).unwrap_or_default();
         let item: Option<(String, i64)> =
-            sqlx::query("SELECT title, quantity FROM order_items WHERE order_id = $1 ORDER BY position LIMIT 1")
+            lsn_db::query("SELECT title, quantity FROM order_items WHERE order_id = $1 ORDER BY position LIMIT 1")
                 .bind(order_id)
                 .fetch_optional(self.db.read())
                 .await?

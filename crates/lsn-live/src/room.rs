@@ -357,7 +357,7 @@ impl Room {
         let id = lsn_core::ids::new_id();
         let clean = filter_profanity(text);
         let name: String = user.name.chars().take(60).collect();
-        let r = sqlx::query("INSERT INTO live_chat_messages (id, show_id, user_id, name, text, at) VALUES ($1, $2, $3, $4, $5, $6)")
+        let r = lsn_db::query("INSERT INTO live_chat_messages (id, show_id, user_id, name, text, at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&id)
             .bind(&self.show_id)
             .bind(&user.id)
@@ -381,7 +381,7 @@ impl Room {
     }
 
     pub async fn delete_message(&self, actor: &str, message_id: &str) -> Result<(), Refusal> {
-        let r = sqlx::query("UPDATE live_chat_messages SET deleted = 1 WHERE id = $1 AND show_id = $2 AND deleted = 0")
+        let r = lsn_db::query("UPDATE live_chat_messages SET deleted = 1 WHERE id = $1 AND show_id = $2 AND deleted = 0")
             .bind(message_id)
             .bind(&self.show_id)
             .execute(self.db.write())
@@ -415,7 +415,7 @@ impl Room {
                         st.banned.insert(user_id.to_string());
                     }
                 }
-                sqlx::query("INSERT INTO live_moderation (show_id, user_id, action, actor_id, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (show_id, user_id, action) DO NOTHING")
+                lsn_db::query("INSERT INTO live_moderation (show_id, user_id, action, actor_id, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (show_id, user_id, action) DO NOTHING")
                     .bind(&self.show_id)
                     .bind(user_id)
                     .bind(action)
@@ -426,7 +426,7 @@ impl Room {
             }
             "unmute" => {
                 self.lock().muted.remove(user_id);
-                sqlx::query("DELETE FROM live_moderation WHERE show_id = $1 AND user_id = $2 AND action = 'mute'")
+                lsn_db::query("DELETE FROM live_moderation WHERE show_id = $1 AND user_id = $2 AND action = 'mute'")
                     .bind(&self.show_id)
                     .bind(user_id)
                     .execute(self.db.write())
@@ -452,7 +452,7 @@ impl Room {
             return Err(refuse("invalid_slow_mode", "0 to 300 seconds"));
         }
         self.lock().slow_mode_secs = seconds;
-        let _ = sqlx::query("UPDATE live_shows SET slow_mode_secs = $1 WHERE id = $2")
+        let _ = lsn_db::query("UPDATE live_shows SET slow_mode_secs = $1 WHERE id = $2")
             .bind(seconds)
             .bind(&self.show_id)
             .execute(self.db.write())
@@ -465,7 +465,7 @@ impl Room {
     pub async fn pin(&self, product: Option<Value>) {
         let id = product.as_ref().and_then(|p| p["id"].as_str().map(str::to_string));
         self.lock().pinned = product.clone();
-        let _ = sqlx::query("UPDATE live_shows SET pinned_product_id = $1 WHERE id = $2")
+        let _ = lsn_db::query("UPDATE live_shows SET pinned_product_id = $1 WHERE id = $2")
             .bind(&id)
             .bind(&self.show_id)
             .execute(self.db.write())
@@ -519,7 +519,7 @@ async fn persister(db: Db, show_id: String, mut rx: mpsc::Receiver<Persist>) {
                     let (rows, sid) = (rows.clone(), sid.clone());
                     Box::pin(async move {
                         for (seq, kind, payload, at) in &rows {
-                            sqlx::query("INSERT INTO live_events (show_id, seq, type, payload, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (show_id, seq) DO NOTHING")
+                            lsn_db::query("INSERT INTO live_events (show_id, seq, type, payload, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (show_id, seq) DO NOTHING")
                                 .bind(&sid)
                                 .bind(seq)
                                 .bind(kind)
@@ -584,7 +584,7 @@ impl Hub {
         if let Some(r) = rooms.get(show_id) {
             return Ok(r.clone());
         }
-        let row = sqlx::query("SELECT host_id, slow_mode_secs, pinned_product_id, peak_viewers FROM live_shows WHERE id = $1")
+        let row = lsn_db::query("SELECT host_id, slow_mode_secs, pinned_product_id, peak_viewers FROM live_shows WHERE id = $1")
             .bind(show_id)
             .fetch_optional(self.db.read())
             .await?
@@ -592,9 +592,12 @@ impl Hub {
         let host_id: String = row.try_get(0)?;
         let slow: i64 = row.try_get(1)?;
         let peak: i64 = row.try_get(3)?;
-        let seq: Option<i64> =
-            sqlx::query("SELECT MAX(seq) FROM live_events WHERE show_id = $1").bind(show_id).fetch_one(self.db.read()).await?.try_get(0)?;
-        let recent = sqlx::query("SELECT seq, type, payload, at FROM live_events WHERE show_id = $1 ORDER BY seq DESC LIMIT $2")
+        let seq: Option<i64> = lsn_db::query("SELECT MAX(seq) FROM live_events WHERE show_id = $1")
+            .bind(show_id)
+            .fetch_one(self.db.read())
+            .await?
+            .try_get(0)?;
+        let recent = lsn_db::query("SELECT seq, type, payload, at FROM live_events WHERE show_id = $1 ORDER BY seq DESC LIMIT $2")
             .bind(show_id)
             .bind(RESUME_WINDOW as i64)
             .fetch_all(self.db.read())
@@ -609,7 +612,7 @@ impl Hub {
             window.push_back(Arc::new(Frame { seq: s, kind, json: Utf8Bytes::from(ev.to_string()) }));
         }
         let mods =
-            sqlx::query("SELECT user_id, action FROM live_moderation WHERE show_id = $1").bind(show_id).fetch_all(self.db.read()).await?;
+            lsn_db::query("SELECT user_id, action FROM live_moderation WHERE show_id = $1").bind(show_id).fetch_all(self.db.read()).await?;
         let mut state = State { seq: seq.unwrap_or(0), window, slow_mode_secs: slow, ..State::default() };
         for m in mods {
             let (u, a): (String, String) = (m.try_get(0)?, m.try_get(1)?);

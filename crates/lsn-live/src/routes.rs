@@ -199,7 +199,7 @@ async fn coin_pack(State(l): State<Live>, user: AuthUser, JsonBody(b): JsonBody<
     let p = l.catalog.get(&b.sku, true).await.ok().flatten();
     let variant = match p {
         Some(p) => p.variants.into_iter().find(|v| v.sku == b.sku).map(|v| v.id),
-        None => sqlx::query("SELECT id FROM variants WHERE sku = $1")
+        None => lsn_db::query("SELECT id FROM variants WHERE sku = $1")
             .bind(&b.sku)
             .fetch_optional(l.db.read())
             .await
@@ -385,7 +385,7 @@ async fn greet(live: &Live, room: &Room, user: Option<&User>, start_seq: i64) ->
     let viewers = room.joined().await;
     let viewer_key = user.map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("anon:{}", lsn_core::ids::new_id()));
     let visit_id = lsn_core::ids::new_id();
-    let _ = sqlx::query("INSERT INTO live_viewers (id, show_id, viewer_key, joined_at) VALUES ($1, $2, $3, $4)")
+    let _ = lsn_db::query("INSERT INTO live_viewers (id, show_id, viewer_key, joined_at) VALUES ($1, $2, $3, $4)")
         .bind(&visit_id)
         .bind(&room.show_id)
         .bind(&viewer_key)
@@ -556,7 +556,7 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
     }
     Box::pin(async {
         room.left().await;
-        let _ = sqlx::query("UPDATE live_viewers SET left_at = $1 WHERE id = $2")
+        let _ = lsn_db::query("UPDATE live_viewers SET left_at = $1 WHERE id = $2")
             .bind(live.clock.now_ms())
             .bind(&visit_id)
             .execute(live.db.write())

@@ -190,11 +190,11 @@ impl Live {
             .transaction(move |tx| {
                 let (id, title, desc, host, video, lineup) = (id2.clone(), title.clone(), desc.clone(), host2.clone(), video.clone(), lineup.clone());
                 Box::pin(async move {
-                    let exists: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE id = $1").bind(&host).fetch_one(&mut **tx).await?.try_get(0)?;
+                    let exists: i64 = lsn_db::query("SELECT COUNT(*) FROM users WHERE id = $1").bind(&host).fetch_one(&mut **tx).await?.try_get(0)?;
                     if exists == 0 {
                         return Err(invalid("host_id", "unknown user"));
                     }
-                    sqlx::query("INSERT INTO live_shows (id, title, description, host_id, status, scheduled_at, video_kind, video_url, created_at, updated_at) VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7, $8, $8)")
+                    lsn_db::query("INSERT INTO live_shows (id, title, description, host_id, status, scheduled_at, video_kind, video_url, created_at, updated_at) VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7, $8, $8)")
                         .bind(&id)
                         .bind(&title)
                         .bind(&desc)
@@ -206,7 +206,7 @@ impl Live {
                         .execute(&mut **tx)
                         .await?;
                     for (i, p) in lineup.iter().enumerate() {
-                        sqlx::query("INSERT INTO live_lineup (show_id, product_id, position) VALUES ($1, $2, $3) ON CONFLICT (show_id, product_id) DO NOTHING").bind(&id).bind(p).bind(i as i64).execute(&mut **tx).await?;
+                        lsn_db::query("INSERT INTO live_lineup (show_id, product_id, position) VALUES ($1, $2, $3) ON CONFLICT (show_id, product_id) DO NOTHING").bind(&id).bind(p).bind(i as i64).execute(&mut **tx).await?;
                     }
                     Ok::<_, LiveError>(())
                 })
@@ -216,12 +216,12 @@ impl Live {
     }
 
     pub async fn get(&self, id: &str) -> Result<Show, LiveError> {
-        let r = sqlx::query(&format!("SELECT {SHOW_COLS} FROM live_shows s JOIN users u ON u.id = s.host_id WHERE s.id = $1"))
+        let r = lsn_db::query(&format!("SELECT {SHOW_COLS} FROM live_shows s JOIN users u ON u.id = s.host_id WHERE s.id = $1"))
             .bind(id)
             .fetch_optional(self.db.read())
             .await?;
         let mut show = show_from(&r.ok_or(LiveError::NotFound)?)?;
-        let items = sqlx::query(
+        let items = lsn_db::query(
             "SELECT p.id, p.slug, p.title, p.min_price, COALESCE((SELECT CAST(SUM(s.on_hand - s.reserved) AS BIGINT) FROM variants v JOIN stock_levels s ON s.variant_id = v.id WHERE v.product_id = p.id AND v.status = 'active'), 0) \
              FROM live_lineup l JOIN products p ON p.id = l.product_id WHERE l.show_id = $1 ORDER BY l.position",
         )
@@ -241,7 +241,7 @@ impl Live {
                 return Err(invalid("status", "scheduled, live or ended"));
             }
         }
-        let rows = sqlx::query(&format!(
+        let rows = lsn_db::query(&format!(
             "SELECT {SHOW_COLS} FROM live_shows s JOIN users u ON u.id = s.host_id WHERE ($1 = '' OR s.status = $1) \
              ORDER BY CASE s.status WHEN 'live' THEN 0 WHEN 'scheduled' THEN 1 ELSE 2 END, s.scheduled_at LIMIT $2"
         ))
@@ -266,7 +266,7 @@ impl Live {
         self.authorize_host(show_id, user).await?;
         let now = self.clock.now_ms();
         let r =
-            sqlx::query("UPDATE live_shows SET status = 'live', started_at = $1, updated_at = $1 WHERE id = $2 AND status = 'scheduled'")
+            lsn_db::query("UPDATE live_shows SET status = 'live', started_at = $1, updated_at = $1 WHERE id = $2 AND status = 'scheduled'")
                 .bind(now)
                 .bind(show_id)
                 .execute(self.db.write())
@@ -282,7 +282,7 @@ impl Live {
     pub async fn end(&self, show_id: &str, user: &lsn_identity::User) -> Result<Show, LiveError> {
         self.authorize_host(show_id, user).await?;
         let now = self.clock.now_ms();
-        let r = sqlx::query("UPDATE live_shows SET status = 'ended', ended_at = $1, updated_at = $1 WHERE id = $2 AND status = 'live'")
+        let r = lsn_db::query("UPDATE live_shows SET status = 'ended', ended_at = $1, updated_at = $1 WHERE id = $2 AND status = 'live'")
             .bind(now)
             .bind(show_id)
             .execute(self.db.write())
@@ -296,12 +296,12 @@ impl Live {
         let peak = room.peak_viewers();
         room.flush().await;
         self.hub.close(show_id).await;
-        sqlx::query("UPDATE live_shows SET peak_viewers = CASE WHEN peak_viewers > $1 THEN peak_viewers ELSE $1 END WHERE id = $2")
+        lsn_db::query("UPDATE live_shows SET peak_viewers = CASE WHEN peak_viewers > $1 THEN peak_viewers ELSE $1 END WHERE id = $2")
             .bind(peak)
             .bind(show_id)
             .execute(self.db.write())
             .await?;
-        sqlx::query("UPDATE live_viewers SET left_at = $1 WHERE show_id = $2 AND left_at IS NULL")
+        lsn_db::query("UPDATE live_viewers SET left_at = $1 WHERE show_id = $2 AND left_at IS NULL")
             .bind(now)
             .bind(show_id)
             .execute(self.db.write())
@@ -312,21 +312,21 @@ impl Live {
     /// Unique viewers, peak concurrent viewers and total watch time.
     pub async fn stats(&self, show_id: &str) -> Result<Value, LiveError> {
         let now = self.clock.now_ms();
-        let r = sqlx::query(
+        let r = lsn_db::query(
             "SELECT CAST(COUNT(DISTINCT viewer_key) AS BIGINT), CAST(COALESCE(SUM(COALESCE(left_at, $1) - joined_at), 0) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM live_viewers WHERE show_id = $2",
         )
         .bind(now)
         .bind(show_id)
         .fetch_one(self.db.read())
         .await?;
-        let peak: i64 = sqlx::query("SELECT peak_viewers FROM live_shows WHERE id = $1")
+        let peak: i64 = lsn_db::query("SELECT peak_viewers FROM live_shows WHERE id = $1")
             .bind(show_id)
             .fetch_optional(self.db.read())
             .await?
             .ok_or(LiveError::NotFound)?
             .try_get(0)?;
         // Sales attributed to the show (orders placed from its room), paid and net of refunds.
-        let sales = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(amount_paid - amount_refunded), 0) AS BIGINT) FROM orders WHERE show_id = $1 AND paid_at IS NOT NULL")
+        let sales = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(amount_paid - amount_refunded), 0) AS BIGINT) FROM orders WHERE show_id = $1 AND paid_at IS NOT NULL")
             .bind(show_id)
             .fetch_one(self.db.read())
             .await?;
@@ -341,7 +341,7 @@ impl Live {
     /// The recorded timeline, for replays: events after `after`, oldest first.
     pub async fn replay(&self, show_id: &str, after: i64, limit: i64) -> Result<Vec<Value>, LiveError> {
         self.hub.flush_existing(show_id).await;
-        let rows = sqlx::query("SELECT seq, type, payload, at FROM live_events WHERE show_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+        let rows = lsn_db::query("SELECT seq, type, payload, at FROM live_events WHERE show_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
             .bind(show_id)
             .bind(after)
             .bind(limit.clamp(1, 1000))
@@ -353,7 +353,7 @@ impl Live {
     /// The last `limit` recorded events of a show, oldest first (what a page shows on opening).
     pub async fn recent(&self, show_id: &str, limit: i64) -> Result<Vec<Value>, LiveError> {
         self.hub.flush_existing(show_id).await;
-        let rows = sqlx::query("SELECT seq, type, payload, at FROM live_events WHERE show_id = $1 ORDER BY seq DESC LIMIT $2")
+        let rows = lsn_db::query("SELECT seq, type, payload, at FROM live_events WHERE show_id = $1 ORDER BY seq DESC LIMIT $2")
             .bind(show_id)
             .bind(limit.clamp(1, 1000))
             .fetch_all(self.db.read())

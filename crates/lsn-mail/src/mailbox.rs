@@ -37,7 +37,7 @@ impl Transport for MailboxTransport {
         let id = msg.message_id.clone().unwrap_or_else(lsn_core::ids::new_id);
         let now = chrono::Utc::now().timestamp_millis();
         // A retried job must not store the same message twice.
-        let res = sqlx::query(
+        let res = lsn_db::query(
             "INSERT INTO mailbox (id, to_addr, from_addr, subject, text_body, html_body, tag, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&id)
@@ -57,7 +57,7 @@ impl Transport for MailboxTransport {
 
 /// The newest messages, optionally only those to one address.
 pub async fn list(db: &Db, to: Option<&str>, limit: i64) -> Result<Vec<MailboxEntry>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = lsn_db::query(
         "SELECT id, to_addr, from_addr, subject, text_body, html_body, tag, created_at FROM mailbox \
          WHERE ($1 = '' OR to_addr = $1) ORDER BY created_at DESC, id DESC LIMIT $2",
     )

@@ -79,12 +79,7 @@ fn insert_jobs_sql(n: usize) -> String {
 }
 
 /// Binds one job's nine values, in the order of [`insert_jobs_sql`].
-fn bind_job<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    id: String,
-    job: &'q NewJob,
-    now_ms: i64,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+fn bind_job<'q>(q: lsn_db::Query<'q>, id: String, job: &'q NewJob, now_ms: i64) -> lsn_db::Query<'q> {
     q.bind(id)
         .bind(&job.kind)
         .bind(job.payload.to_string())
@@ -100,11 +95,11 @@ fn bind_job<'q>(
 /// Returns `None` when a job with the same dedupe key already exists.
 pub async fn enqueue<'c, E>(ex: E, job: &NewJob, now_ms: i64) -> Result<Option<String>, sqlx::Error>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
+    E: lsn_db::Executor<'c>,
 {
     let id = lsn_core::ids::new_id();
     let sql = insert_jobs_sql(1);
-    let res = bind_job(sqlx::query(&sql), id.clone(), job, now_ms).execute(ex).await?;
+    let res = bind_job(lsn_db::query(&sql), id.clone(), job, now_ms).execute(ex).await?;
     Ok((res.rows_affected() == 1).then_some(id))
 }
 
@@ -114,7 +109,7 @@ pub async fn enqueue_many(tx: &mut lsn_db::Tx, jobs: &[NewJob], now_ms: i64) -> 
         return Ok(());
     }
     let sql = insert_jobs_sql(jobs.len());
-    let mut q = sqlx::query(&sql);
+    let mut q = lsn_db::query(&sql);
     for job in jobs {
         q = bind_job(q, lsn_core::ids::new_id(), job, now_ms);
     }
@@ -228,7 +223,7 @@ impl Worker {
     /// Puts back jobs whose worker stopped without finishing them (lock expired).
     pub async fn reclaim_stale(&self) -> Result<u64, sqlx::Error> {
         let now = self.clock.now_ms();
-        let r = sqlx::query("UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE status = 'running' AND locked_until < $1")
+        let r = lsn_db::query("UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE status = 'running' AND locked_until < $1")
             .bind(now)
             .execute(self.db.write())
             .await?;
@@ -244,7 +239,7 @@ impl Worker {
             return Ok(0);
         }
         let now = self.clock.now_ms();
-        let r = sqlx::query(
+        let r = lsn_db::query(
             "UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE status = 'running'",
         )
         .bind(now)
@@ -262,7 +257,7 @@ impl Worker {
     /// outcome in one transaction (a busy queue costs a few statements per batch, not per job).
     pub async fn run_batch(&self, limit: i64) -> Result<Vec<RunReport>, sqlx::Error> {
         let now = self.clock.now_ms();
-        let rows = sqlx::query(dialect::claim_jobs(self.db.backend()))
+        let rows = lsn_db::query(dialect::claim_jobs(self.db.backend()))
             .bind(&self.id)
             .bind(now + self.lock_ms)
             .bind(now)
@@ -408,7 +403,7 @@ async fn record_outcomes(
             "UPDATE jobs SET status = 'succeeded', finished_at = $1, last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE id IN ({})",
             placeholders(2, ok.len(), 1)
         );
-        let mut q = sqlx::query(&sql).bind(finished);
+        let mut q = lsn_db::query(&sql).bind(finished);
         for id in &ok {
             q = q.bind(*id);
         }
@@ -419,7 +414,7 @@ async fn record_outcomes(
             Outcome::Retrying { next_run_at } => ("queued", Some(*next_run_at), None),
             _ => ("dead", None, Some(finished)),
         };
-        sqlx::query(
+        lsn_db::query(
             "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), finished_at = $3, last_error = $4, locked_by = NULL, locked_until = NULL, updated_at = $5 WHERE id = $6",
         )
         .bind(status)
@@ -435,7 +430,7 @@ async fn record_outcomes(
         "INSERT INTO job_runs (id, job_id, kind, schedule, attempt, started_at, finished_at, outcome, error, worker) VALUES {}",
         (0..batch.len()).map(|i| format!("({})", placeholders(1 + i * 10, 10, 1))).collect::<Vec<_>>().join(", ")
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = lsn_db::query(&sql);
     for (c, outcome, error) in batch {
         q = q
             .bind(lsn_core::ids::new_id())
@@ -465,7 +460,7 @@ fn metrics_job(kind: &str, outcome: &'static str) {
 /// Queue depth by status, for `/metrics` and `lsn jobs list`.
 pub async fn queue_depth(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let rows =
-        sqlx::query("SELECT status, CAST(count(*) AS BIGINT) FROM jobs GROUP BY status ORDER BY status").fetch_all(db.read()).await?;
+        lsn_db::query("SELECT status, CAST(count(*) AS BIGINT) FROM jobs GROUP BY status ORDER BY status").fetch_all(db.read()).await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 

@@ -6,7 +6,7 @@ use lsn_db::{Db, RowExt};
 /// Takes or renews `name` for `holder` until `now + ttl`; true when `holder` has it now.
 pub async fn try_acquire(db: &Db, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool, sqlx::Error> {
     let expires = now_ms + ttl_ms;
-    sqlx::query(
+    lsn_db::query(
         "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
          ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
          WHERE leases.holder = excluded.holder OR leases.expires_at < $4",
@@ -17,11 +17,11 @@ pub async fn try_acquire(db: &Db, name: &str, holder: &str, now_ms: i64, ttl_ms:
     .bind(now_ms)
     .execute(db.write())
     .await?;
-    let row = sqlx::query("SELECT holder FROM leases WHERE name = $1").bind(name).fetch_one(db.write()).await?;
+    let row = lsn_db::query("SELECT holder FROM leases WHERE name = $1").bind(name).fetch_one(db.write()).await?;
     Ok(row.try_get::<String, _>(0)? == holder)
 }
 
 pub async fn release(db: &Db, name: &str, holder: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2").bind(name).bind(holder).execute(db.write()).await?;
+    lsn_db::query("DELETE FROM leases WHERE name = $1 AND holder = $2").bind(name).bind(holder).execute(db.write()).await?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 /// Records `topic` (`order.placed`, `inventory.low`, …) with its payload inside `tx`.
 pub async fn publish(tx: &mut Tx, now_ms: i64, topic: &str, aggregate_id: Option<&str>, payload: &Value) -> Result<String, sqlx::Error> {
     let id = lsn_core::ids::new_id();
-    sqlx::query("INSERT INTO outbox (id, topic, aggregate_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
+    lsn_db::query("INSERT INTO outbox (id, topic, aggregate_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
         .bind(topic)
         .bind(aggregate_id)
@@ -43,7 +43,7 @@ pub async fn dispatch(db: &Db, subscribers: &[Subscriber], now_ms: i64, limit: i
     db.transaction(move |tx| {
         let subs = subs.clone();
         Box::pin(async move {
-            let rows = sqlx::query("SELECT id, topic, aggregate_id, payload, created_at FROM outbox WHERE dispatched_at IS NULL ORDER BY created_at, id LIMIT $1")
+            let rows = lsn_db::query("SELECT id, topic, aggregate_id, payload, created_at FROM outbox WHERE dispatched_at IS NULL ORDER BY created_at, id LIMIT $1")
                 .bind(limit)
                 .fetch_all(&mut **tx)
                 .await?;
@@ -73,7 +73,7 @@ pub async fn dispatch(db: &Db, subscribers: &[Subscriber], now_ms: i64, limit: i
             }
             for chunk in ids.chunks(500) {
                 let sql = format!("UPDATE outbox SET dispatched_at = $1 WHERE id IN ({})", placeholders(2, chunk.len(), 1));
-                let mut q = sqlx::query(&sql).bind(now_ms);
+                let mut q = lsn_db::query(&sql).bind(now_ms);
                 for id in chunk {
                     q = q.bind(id);
                 }

@@ -76,7 +76,7 @@ impl Scheduler {
     pub async fn register(&self, schedules: &[Schedule], now: DateTime<Utc>) -> Result<(), anyhow::Error> {
         for s in schedules {
             let next = next_after(s.cron, self.tz, now).map_err(anyhow::Error::msg)?.timestamp_millis();
-            sqlx::query(
+            lsn_db::query(
                 "INSERT INTO schedules (name, cron, job_kind, payload, description, enabled, next_run_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7) \
                  ON CONFLICT (name) DO UPDATE SET job_kind = excluded.job_kind, payload = excluded.payload, description = excluded.description, \
                  next_run_at = CASE WHEN schedules.cron = excluded.cron THEN schedules.next_run_at ELSE excluded.next_run_at END, \
@@ -102,7 +102,7 @@ impl Scheduler {
         if !lease::try_acquire(&self.db, "scheduler", &self.holder, now_ms, 30_000).await? {
             return Ok(Vec::new());
         }
-        let due = sqlx::query(
+        let due = lsn_db::query(
             "SELECT name, cron, job_kind, payload, next_run_at FROM schedules WHERE enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at",
         )
         .bind(now_ms)
@@ -119,7 +119,7 @@ impl Scheduler {
                 Ok(t) => t.timestamp_millis(),
                 Err(e) => {
                     tracing::error!(schedule = %name, "schedule disabled: {e}");
-                    sqlx::query("UPDATE schedules SET enabled = 0 WHERE name = $1").bind(&name).execute(self.db.write()).await?;
+                    lsn_db::query("UPDATE schedules SET enabled = 0 WHERE name = $1").bind(&name).execute(self.db.write()).await?;
                     continue;
                 }
             };
@@ -131,7 +131,7 @@ impl Scheduler {
                     let (name, job) = (n2.clone(), job2.clone());
                     Box::pin(async move {
                         enqueue(&mut **tx, &job, now_ms).await?;
-                        sqlx::query("UPDATE schedules SET next_run_at = $1, last_run_at = $2 WHERE name = $3 AND next_run_at = $4")
+                        lsn_db::query("UPDATE schedules SET next_run_at = $1, last_run_at = $2 WHERE name = $3 AND next_run_at = $4")
                             .bind(next)
                             .bind(now_ms)
                             .bind(&name)
@@ -148,7 +148,7 @@ impl Scheduler {
     }
 
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<bool, sqlx::Error> {
-        let r = sqlx::query("UPDATE schedules SET enabled = $1 WHERE name = $2")
+        let r = lsn_db::query("UPDATE schedules SET enabled = $1 WHERE name = $2")
             .bind(i64::from(enabled))
             .bind(name)
             .execute(self.db.write())
@@ -159,7 +159,7 @@ impl Scheduler {
 
 /// Every schedule with its last outcome (the runbook's `getScheduledTasks`).
 pub async fn list(db: &Db) -> Result<Vec<ScheduleRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = lsn_db::query(
         "SELECT s.name, s.cron, s.job_kind, s.description, s.enabled, s.next_run_at, s.last_run_at, \
          (SELECT r.outcome FROM job_runs r WHERE r.schedule = s.name ORDER BY r.started_at DESC, r.id DESC LIMIT 1) \
          FROM schedules s ORDER BY s.name",
@@ -184,7 +184,7 @@ pub async fn list(db: &Db) -> Result<Vec<ScheduleRow>, sqlx::Error> {
 
 /// The latest runs of a schedule or job kind (the runbook's `getTaskHistory`).
 pub async fn history(db: &Db, name: &str, limit: i64) -> Result<Vec<RunRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = lsn_db::query(
         "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error FROM job_runs WHERE schedule = $1 OR kind = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
     )
     .bind(name)

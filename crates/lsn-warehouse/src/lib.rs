@@ -49,7 +49,7 @@ impl CoreCounts {
 }
 
 pub async fn counts(db: &Db) -> Result<CoreCounts, sqlx::Error> {
-    let r = sqlx::query(
+    let r = lsn_db::query(
         "SELECT (SELECT CAST(COUNT(*) AS BIGINT) FROM warehouses), (SELECT CAST(COUNT(*) AS BIGINT) FROM zones), (SELECT CAST(COUNT(*) AS BIGINT) FROM bins), \
          (SELECT CAST(COUNT(*) AS BIGINT) FROM channels), (SELECT CAST(COUNT(*) AS BIGINT) FROM suppliers)",
     )
@@ -69,7 +69,7 @@ pub async fn init(db: &Db, now_ms: i64) -> Result<u64, sqlx::Error> {
     db.transaction(move |tx| {
         Box::pin(async move {
             let mut inserted = 0u64;
-            let ins = sqlx::query(
+            let ins = lsn_db::query(
                 "INSERT INTO warehouses (id, code, name, city, state, country, timezone, created_at) VALUES ($1, $2, 'Main Warehouse', 'Sydney', 'NSW', 'AU', 'Australia/Sydney', $3) ON CONFLICT (code) DO NOTHING",
             )
             .bind(lsn_core::ids::new_id())
@@ -78,9 +78,9 @@ pub async fn init(db: &Db, now_ms: i64) -> Result<u64, sqlx::Error> {
             .execute(&mut **tx)
             .await?;
             inserted += ins.rows_affected();
-            let wh: String = sqlx::query("SELECT id FROM warehouses WHERE code = $1").bind(MAIN_WAREHOUSE).fetch_one(&mut **tx).await?.try_get(0)?;
+            let wh: String = lsn_db::query("SELECT id FROM warehouses WHERE code = $1").bind(MAIN_WAREHOUSE).fetch_one(&mut **tx).await?.try_get(0)?;
             for (code, name, purpose) in ZONES {
-                let r = sqlx::query("INSERT INTO zones (id, warehouse_id, code, name, purpose, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (warehouse_id, code) DO NOTHING")
+                let r = lsn_db::query("INSERT INTO zones (id, warehouse_id, code, name, purpose, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (warehouse_id, code) DO NOTHING")
                     .bind(lsn_core::ids::new_id())
                     .bind(&wh)
                     .bind(code)
@@ -91,11 +91,11 @@ pub async fn init(db: &Db, now_ms: i64) -> Result<u64, sqlx::Error> {
                     .await?;
                 inserted += r.rows_affected();
             }
-            let storage: String = sqlx::query("SELECT id FROM zones WHERE warehouse_id = $1 AND code = 'STO'").bind(&wh).fetch_one(&mut **tx).await?.try_get(0)?;
+            let storage: String = lsn_db::query("SELECT id FROM zones WHERE warehouse_id = $1 AND code = 'STO'").bind(&wh).fetch_one(&mut **tx).await?.try_get(0)?;
             for row in BIN_ROWS {
                 for column in 1..=BIN_COLUMNS {
                     for level in 1..=BIN_LEVELS {
-                        let r = sqlx::query("INSERT INTO bins (id, zone_id, code, row_no, column_no, level_no, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO NOTHING")
+                        let r = lsn_db::query("INSERT INTO bins (id, zone_id, code, row_no, column_no, level_no, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO NOTHING")
                             .bind(lsn_core::ids::new_id())
                             .bind(&storage)
                             .bind(bin_code(row, column, level))
@@ -109,14 +109,14 @@ pub async fn init(db: &Db, now_ms: i64) -> Result<u64, sqlx::Error> {
                     }
                 }
             }
-            let r = sqlx::query("INSERT INTO channels (id, code, name, kind, active, created_at) VALUES ($1, $2, 'Live Shopping Network', 'live', 1, $3) ON CONFLICT (code) DO NOTHING")
+            let r = lsn_db::query("INSERT INTO channels (id, code, name, kind, active, created_at) VALUES ($1, $2, 'Live Shopping Network', 'live', 1, $3) ON CONFLICT (code) DO NOTHING")
                 .bind(lsn_core::ids::new_id())
                 .bind(LIVE_CHANNEL)
                 .bind(now_ms)
                 .execute(&mut **tx)
                 .await?;
             inserted += r.rows_affected();
-            let r = sqlx::query(
+            let r = lsn_db::query(
                 "INSERT INTO suppliers (id, code, name, kind, contact_email, website, lead_time_days, created_at) VALUES ($1, 'cj-dropshipping', 'CJ Dropshipping', 'dropship', 'support@cjdropshipping.com', 'https://cjdropshipping.com', 7, $2) ON CONFLICT (code) DO NOTHING",
             )
             .bind(lsn_core::ids::new_id())

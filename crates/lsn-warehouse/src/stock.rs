@@ -53,7 +53,7 @@ async fn movement(
     reference: Option<&str>,
     actor: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO stock_movements (id, variant_id, bin_id, kind, quantity, reason, ref, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+    lsn_db::query("INSERT INTO stock_movements (id, variant_id, bin_id, kind, quantity, reason, ref, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(lsn_core::ids::new_id())
         .bind(variant_id)
         .bind(bin_id)
@@ -69,8 +69,10 @@ async fn movement(
 }
 
 pub async fn level(tx: &mut Tx, variant_id: &str) -> Result<Level, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1").bind(variant_id).fetch_optional(&mut **tx).await?;
+    let row = lsn_db::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
+        .bind(variant_id)
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(match row {
         Some(r) => {
             let (on_hand, reserved): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
@@ -81,7 +83,7 @@ pub async fn level(tx: &mut Tx, variant_id: &str) -> Result<Level, sqlx::Error> 
 }
 
 async fn bin_id(tx: &mut Tx, code_or_id: &str) -> Result<String, StockError> {
-    let row = sqlx::query("SELECT id FROM bins WHERE code = $1 OR id = $1").bind(code_or_id).fetch_optional(&mut **tx).await?;
+    let row = lsn_db::query("SELECT id FROM bins WHERE code = $1 OR id = $1").bind(code_or_id).fetch_optional(&mut **tx).await?;
     row.map(|r| r.try_get::<String, _>(0)).transpose()?.ok_or_else(|| StockError::UnknownBin(code_or_id.to_string()))
 }
 
@@ -102,7 +104,7 @@ pub async fn receive(
         return Err(StockError::BadQuantity);
     }
     let bin = bin_id(tx, bin).await?;
-    sqlx::query(
+    lsn_db::query(
         "INSERT INTO stock_levels (variant_id, on_hand, reserved, updated_at) VALUES ($1, 0, 0, $2) ON CONFLICT (variant_id) DO NOTHING",
     )
     .bind(variant_id)
@@ -112,7 +114,7 @@ pub async fn receive(
     if qty < 0 {
         // Only what is neither reserved nor missing from the bin can be taken away.
         let lvl = level(tx, variant_id).await?;
-        let in_bin: i64 = sqlx::query("SELECT quantity FROM bin_stock WHERE variant_id = $1 AND bin_id = $2")
+        let in_bin: i64 = lsn_db::query("SELECT quantity FROM bin_stock WHERE variant_id = $1 AND bin_id = $2")
             .bind(variant_id)
             .bind(&bin)
             .fetch_optional(&mut **tx)
@@ -124,7 +126,7 @@ pub async fn receive(
             return Err(StockError::Insufficient { variant_id: variant_id.to_string(), available: lvl.available.min(in_bin) });
         }
     }
-    sqlx::query(
+    lsn_db::query(
         "INSERT INTO bin_stock (variant_id, bin_id, quantity, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (variant_id, bin_id) DO UPDATE SET quantity = bin_stock.quantity + excluded.quantity, updated_at = excluded.updated_at",
     )
@@ -134,7 +136,7 @@ pub async fn receive(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE stock_levels SET on_hand = on_hand + $1, updated_at = $2 WHERE variant_id = $3")
+    lsn_db::query("UPDATE stock_levels SET on_hand = on_hand + $1, updated_at = $2 WHERE variant_id = $3")
         .bind(qty)
         .bind(now)
         .bind(variant_id)
@@ -149,18 +151,19 @@ pub async fn reserve(tx: &mut Tx, now: i64, variant_id: &str, qty: i64, order_id
     if qty <= 0 {
         return Err(StockError::BadQuantity);
     }
-    let r =
-        sqlx::query("UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2 WHERE variant_id = $3 AND on_hand - reserved >= $1")
-            .bind(qty)
-            .bind(now)
-            .bind(variant_id)
-            .execute(&mut **tx)
-            .await?;
+    let r = lsn_db::query(
+        "UPDATE stock_levels SET reserved = reserved + $1, updated_at = $2 WHERE variant_id = $3 AND on_hand - reserved >= $1",
+    )
+    .bind(qty)
+    .bind(now)
+    .bind(variant_id)
+    .execute(&mut **tx)
+    .await?;
     if r.rows_affected() == 0 {
         let lvl = level(tx, variant_id).await?;
         return Err(StockError::Insufficient { variant_id: variant_id.to_string(), available: lvl.available.max(0) });
     }
-    sqlx::query("INSERT INTO reservations (id, variant_id, order_id, quantity, status, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $6, $6)")
+    lsn_db::query("INSERT INTO reservations (id, variant_id, order_id, quantity, status, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $6, $6)")
         .bind(lsn_core::ids::new_id())
         .bind(variant_id)
         .bind(order_id)
@@ -186,7 +189,7 @@ pub async fn reserve(tx: &mut Tx, now: i64, variant_id: &str, qty: i64, order_id
 
 async fn active_reservations(tx: &mut Tx, order_id: &str) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
     let rows =
-        sqlx::query("SELECT id, variant_id, quantity FROM reservations WHERE order_id = $1 AND status = 'active' ORDER BY variant_id")
+        lsn_db::query("SELECT id, variant_id, quantity FROM reservations WHERE order_id = $1 AND status = 'active' ORDER BY variant_id")
             .bind(order_id)
             .fetch_all(&mut **tx)
             .await?;
@@ -197,13 +200,13 @@ async fn active_reservations(tx: &mut Tx, order_id: &str) -> Result<Vec<(String,
 pub async fn release_order(tx: &mut Tx, now: i64, order_id: &str, reason: &str) -> Result<i64, sqlx::Error> {
     let mut released = 0;
     for (rid, variant_id, qty) in active_reservations(tx, order_id).await? {
-        let r = sqlx::query("UPDATE reservations SET status = 'released', updated_at = $1 WHERE id = $2 AND status = 'active'")
+        let r = lsn_db::query("UPDATE reservations SET status = 'released', updated_at = $1 WHERE id = $2 AND status = 'active'")
             .bind(now)
             .bind(&rid)
             .execute(&mut **tx)
             .await?;
         if r.rows_affected() == 1 {
-            sqlx::query("UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2 WHERE variant_id = $3")
+            lsn_db::query("UPDATE stock_levels SET reserved = reserved - $1, updated_at = $2 WHERE variant_id = $3")
                 .bind(qty)
                 .bind(now)
                 .bind(&variant_id)
@@ -220,7 +223,7 @@ pub async fn release_order(tx: &mut Tx, now: i64, order_id: &str, reason: &str) 
 pub async fn consume_order(tx: &mut Tx, now: i64, order_id: &str) -> Result<i64, sqlx::Error> {
     let mut sold = 0;
     for (rid, variant_id, qty) in active_reservations(tx, order_id).await? {
-        let r = sqlx::query("UPDATE reservations SET status = 'consumed', updated_at = $1 WHERE id = $2 AND status = 'active'")
+        let r = lsn_db::query("UPDATE reservations SET status = 'consumed', updated_at = $1 WHERE id = $2 AND status = 'active'")
             .bind(now)
             .bind(&rid)
             .execute(&mut **tx)
@@ -228,7 +231,7 @@ pub async fn consume_order(tx: &mut Tx, now: i64, order_id: &str) -> Result<i64,
         if r.rows_affected() == 0 {
             continue;
         }
-        sqlx::query("UPDATE stock_levels SET on_hand = on_hand - $1, reserved = reserved - $1, updated_at = $2 WHERE variant_id = $3")
+        lsn_db::query("UPDATE stock_levels SET on_hand = on_hand - $1, reserved = reserved - $1, updated_at = $2 WHERE variant_id = $3")
             .bind(qty)
             .bind(now)
             .bind(&variant_id)
@@ -236,7 +239,7 @@ pub async fn consume_order(tx: &mut Tx, now: i64, order_id: &str) -> Result<i64,
             .await?;
         // Take from the fullest bins first; pick lists later follow these movements.
         let bins =
-            sqlx::query("SELECT bin_id, quantity FROM bin_stock WHERE variant_id = $1 AND quantity > 0 ORDER BY quantity DESC, bin_id")
+            lsn_db::query("SELECT bin_id, quantity FROM bin_stock WHERE variant_id = $1 AND quantity > 0 ORDER BY quantity DESC, bin_id")
                 .bind(&variant_id)
                 .fetch_all(&mut **tx)
                 .await?;
@@ -247,7 +250,7 @@ pub async fn consume_order(tx: &mut Tx, now: i64, order_id: &str) -> Result<i64,
             }
             let (bin, have): (String, i64) = (b.try_get(0)?, b.try_get(1)?);
             let take = have.min(left);
-            sqlx::query("UPDATE bin_stock SET quantity = quantity - $1, updated_at = $2 WHERE variant_id = $3 AND bin_id = $4")
+            lsn_db::query("UPDATE bin_stock SET quantity = quantity - $1, updated_at = $2 WHERE variant_id = $3 AND bin_id = $4")
                 .bind(take)
                 .bind(now)
                 .bind(&variant_id)
@@ -287,7 +290,7 @@ pub async fn restock(
     if qty <= 0 {
         return Err(StockError::BadQuantity);
     }
-    let bin: Option<String> = sqlx::query("SELECT bin_id FROM bin_stock WHERE variant_id = $1 ORDER BY quantity DESC, bin_id LIMIT 1")
+    let bin: Option<String> = lsn_db::query("SELECT bin_id FROM bin_stock WHERE variant_id = $1 ORDER BY quantity DESC, bin_id LIMIT 1")
         .bind(variant_id)
         .fetch_optional(&mut **tx)
         .await?
@@ -303,7 +306,7 @@ pub async fn restock(
 
 /// Orders whose reservations have expired: `(order_id)`, oldest first.
 pub async fn expired_orders(db: &lsn_db::Db, now: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT DISTINCT order_id FROM reservations WHERE status = 'active' AND expires_at <= $1 LIMIT $2")
+    let rows = lsn_db::query("SELECT DISTINCT order_id FROM reservations WHERE status = 'active' AND expires_at <= $1 LIMIT $2")
         .bind(now)
         .bind(limit)
         .fetch_all(db.read())

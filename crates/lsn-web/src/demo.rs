@@ -161,7 +161,7 @@ const PRODUCTS: &[DemoProduct] = &[
 ];
 
 pub async fn is_empty(db: &Db) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(db.read()).await?.try_get(0)?;
+    let n: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(db.read()).await?.try_get(0)?;
     Ok(n == 0)
 }
 

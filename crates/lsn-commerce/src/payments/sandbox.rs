@@ -66,7 +66,7 @@ impl Sandbox {
     }
 
     async fn intent(&self, id: &str) -> Result<(i64, String, String, i64), ProviderError> {
-        let r = sqlx::query("SELECT amount, currency, status, amount_refunded FROM sandbox_intents WHERE id = $1")
+        let r = lsn_db::query("SELECT amount, currency, status, amount_refunded FROM sandbox_intents WHERE id = $1")
             .bind(id)
             .fetch_optional(self.db.read())
             .await
@@ -99,7 +99,11 @@ impl Sandbox {
             .transaction(move |tx| {
                 let (id, status, jobs) = (id.clone(), status.clone(), jobs.clone());
                 Box::pin(async move {
-                    sqlx::query("UPDATE sandbox_intents SET status = $1 WHERE id = $2").bind(&status).bind(&id).execute(&mut **tx).await?;
+                    lsn_db::query("UPDATE sandbox_intents SET status = $1 WHERE id = $2")
+                        .bind(&status)
+                        .bind(&id)
+                        .execute(&mut **tx)
+                        .await?;
                     for j in &jobs {
                         lsn_ops::enqueue(&mut **tx, j, now.timestamp_millis()).await?;
                     }
@@ -166,7 +170,7 @@ impl PaymentProvider for Sandbox {
     async fn create_intent(&self, req: &IntentRequest) -> Result<Intent, ProviderError> {
         // Idempotent like Stripe: the same key gives back the same intent.
         let id = format!("pi_sbx_{}", lsn_core::ids::hash_token(&req.idempotency_key).get(..24).unwrap_or("0"));
-        sqlx::query("INSERT INTO sandbox_intents (id, amount, currency, status, metadata, created_at) VALUES ($1, $2, $3, 'requires_payment_method', $4, $5) ON CONFLICT (id) DO NOTHING")
+        lsn_db::query("INSERT INTO sandbox_intents (id, amount, currency, status, metadata, created_at) VALUES ($1, $2, $3, 'requires_payment_method', $4, $5) ON CONFLICT (id) DO NOTHING")
             .bind(&id)
             .bind(req.amount)
             .bind(&req.currency)
@@ -227,7 +231,7 @@ impl PaymentProvider for Sandbox {
         }
         let id = format!("re_sbx_{}", lsn_core::ids::hash_token(key).get(..24).unwrap_or("0"));
         // A repeated key is the same refund, not a second one.
-        let exists: i64 = sqlx::query("SELECT COUNT(*) FROM sandbox_intents WHERE id = $1")
+        let exists: i64 = lsn_db::query("SELECT COUNT(*) FROM sandbox_intents WHERE id = $1")
             .bind(&id)
             .fetch_one(self.db.read())
             .await
@@ -243,7 +247,7 @@ impl PaymentProvider for Sandbox {
                 paid - refunded
             )));
         }
-        let r = sqlx::query(
+        let r = lsn_db::query(
             "UPDATE sandbox_intents SET amount_refunded = amount_refunded + $1 WHERE id = $2 AND amount_refunded + $1 <= amount",
         )
         .bind(amount)
@@ -255,7 +259,7 @@ impl PaymentProvider for Sandbox {
             return Err(ProviderError::Rejected("Refund amount is greater than the unrefunded amount".into()));
         }
         // Remember the refund id (as a zero-amount row) so a retry with the same key is recognised.
-        let _ = sqlx::query("INSERT INTO sandbox_intents (id, amount, currency, status, created_at) VALUES ($1, $2, $3, 'refund', $4) ON CONFLICT (id) DO NOTHING")
+        let _ = lsn_db::query("INSERT INTO sandbox_intents (id, amount, currency, status, created_at) VALUES ($1, $2, $3, 'refund', $4) ON CONFLICT (id) DO NOTHING")
             .bind(&id)
             .bind(amount)
             .bind(&currency)

@@ -121,7 +121,7 @@ pub async fn receive(c: &Commerce, body: &[u8], signature: Option<&str>) -> Resu
         .transaction(move |tx| {
             let (id, event_type, raw, intent, c) = (id.clone(), event_type.clone(), raw.clone(), intent.clone(), c2.clone());
             Box::pin(async move {
-                let ins = sqlx::query("INSERT INTO webhook_events (id, provider, type, object_id, created, received_at, payload) VALUES ($1, 'stripe', $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
+                let ins = lsn_db::query("INSERT INTO webhook_events (id, provider, type, object_id, created, received_at, payload) VALUES ($1, 'stripe', $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
                     .bind(&id)
                     .bind(&event_type)
                     .bind(&intent)
@@ -136,7 +136,7 @@ pub async fn receive(c: &Commerce, body: &[u8], signature: Option<&str>) -> Resu
                 let event: Value = serde_json::from_str(&raw).map_err(|e| CommerceError::Internal(e.to_string()))?;
                 let applied = orders::apply_event(&c, tx, now, &event_type, &event["data"]["object"]).await?;
                 let outcome = if applied { "applied" } else { "deferred" };
-                sqlx::query("UPDATE webhook_events SET processed_at = CASE WHEN $1 = 'applied' THEN $2 ELSE NULL END, outcome = $1 WHERE id = $3").bind(outcome).bind(now).bind(&id).execute(&mut **tx).await?;
+                lsn_db::query("UPDATE webhook_events SET processed_at = CASE WHEN $1 = 'applied' THEN $2 ELSE NULL END, outcome = $1 WHERE id = $3").bind(outcome).bind(now).bind(&id).execute(&mut **tx).await?;
                 Ok::<_, CommerceError>(if applied { Received::Applied } else { Received::Deferred })
             })
         })
@@ -149,7 +149,7 @@ pub async fn receive(c: &Commerce, body: &[u8], signature: Option<&str>) -> Resu
 
 /// Applies deferred events whose predecessors have arrived, oldest first. Returns how many.
 pub async fn retry_deferred(c: &Commerce) -> Result<usize, CommerceError> {
-    let rows = sqlx::query("SELECT id, type, payload FROM webhook_events WHERE processed_at IS NULL AND outcome = 'deferred' ORDER BY created, received_at LIMIT 100").fetch_all(c.db.read()).await?;
+    let rows = lsn_db::query("SELECT id, type, payload FROM webhook_events WHERE processed_at IS NULL AND outcome = 'deferred' ORDER BY created, received_at LIMIT 100").fetch_all(c.db.read()).await?;
     let mut applied = 0;
     for r in rows {
         let (id, event_type, raw): (String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
@@ -160,7 +160,7 @@ pub async fn retry_deferred(c: &Commerce) -> Result<usize, CommerceError> {
                 let (id, event_type, raw, c) = (id.clone(), event_type.clone(), raw.clone(), c2.clone());
                 Box::pin(async move {
                     // Claim it: another node may be doing the same.
-                    let still: i64 = sqlx::query("SELECT COUNT(*) FROM webhook_events WHERE id = $1 AND processed_at IS NULL")
+                    let still: i64 = lsn_db::query("SELECT COUNT(*) FROM webhook_events WHERE id = $1 AND processed_at IS NULL")
                         .bind(&id)
                         .fetch_one(&mut **tx)
                         .await?
@@ -171,7 +171,7 @@ pub async fn retry_deferred(c: &Commerce) -> Result<usize, CommerceError> {
                     let event: Value = serde_json::from_str(&raw).map_err(|e| CommerceError::Internal(e.to_string()))?;
                     let ok = orders::apply_event(&c, tx, now, &event_type, &event["data"]["object"]).await?;
                     if ok {
-                        sqlx::query("UPDATE webhook_events SET processed_at = $1, outcome = 'applied' WHERE id = $2")
+                        lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = 'applied' WHERE id = $2")
                             .bind(now)
                             .bind(&id)
                             .execute(&mut **tx)

@@ -208,7 +208,7 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
     let today = local_day(&ctx, now).ok_or_else(|| PageError::internal("clock out of range"))?;
     // A day more than 14 × 24 h back, so a daylight-saving change cannot cut off the first day;
     // each order then counts on its own calendar day in the shop's time zone.
-    let rows = sqlx::query("SELECT paid_at, amount_paid - amount_refunded FROM orders WHERE paid_at >= $1")
+    let rows = lsn_db::query("SELECT paid_at, amount_paid - amount_refunded FROM orders WHERE paid_at >= $1")
         .bind(now - 15 * 86_400_000)
         .fetch_all(db.read())
         .await
@@ -470,7 +470,7 @@ async fn product_view(ctx: &Ctx, id: &str, form: FormState, error: Option<String
         ctx.s.commerce.catalog.get(id, true).await.map_err(PageError::internal)?.ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
     let mut rows = Vec::new();
     for v in &p.variants {
-        let bins = sqlx::query("SELECT b.code, s.quantity FROM bin_stock s JOIN bins b ON b.id = s.bin_id WHERE s.variant_id = $1 AND s.quantity > 0 ORDER BY b.code")
+        let bins = lsn_db::query("SELECT b.code, s.quantity FROM bin_stock s JOIN bins b ON b.id = s.bin_id WHERE s.variant_id = $1 AND s.quantity > 0 ORDER BY b.code")
             .bind(&v.id)
             .fetch_all(ctx.s.db.read())
             .await
@@ -732,7 +732,7 @@ pub async fn audit(ctx: Ctx) -> PageResult {
 pub async fn jobs(ctx: Ctx) -> PageResult {
     staff(&ctx)?;
     let schedules = lsn_ops::schedule::list(&ctx.s.db).await.map_err(PageError::internal)?;
-    let runs = sqlx::query(
+    let runs = lsn_db::query(
         "SELECT kind, schedule, outcome, started_at, finished_at, error FROM job_runs ORDER BY started_at DESC, id DESC LIMIT 100",
     )
     .fetch_all(ctx.s.db.read())

@@ -1,0 +1,246 @@
+//! Embedded SQLite through rusqlite, on the calling thread.
+//!
+//! sqlx runs each SQLite connection on a thread of its own and hands it every statement over a
+//! channel: two thread switches per statement, which profiles showed to be half the server's CPU
+//! under checkout load. Here a statement runs where it is called instead. Reads take one of a few
+//! connections (each behind a lock held for that one statement; SQLite answers them in
+//! microseconds); writes run on the writer's connection, from the writer's own thread, so a whole
+//! write transaction runs there start to finish (see [`crate::group`]).
+
+use crate::sql::{Output, Row, Value, Want};
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// A row read from SQLite: its values, and the statement's column names (shared by its rows).
+#[derive(Debug)]
+pub(crate) struct LiteRow {
+    pub(crate) names: Arc<[String]>,
+    pub(crate) values: Vec<rusqlite::types::Value>,
+}
+
+/// One connection, shared; `None` once closed.
+type Slot = Mutex<Option<rusqlite::Connection>>;
+
+fn lock(slot: &Slot) -> MutexGuard<'_, Option<rusqlite::Connection>> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn closed() -> sqlx::Error {
+    sqlx::Error::PoolClosed
+}
+
+/// The writer's connection.
+#[derive(Debug, Clone)]
+pub(crate) struct LiteConn {
+    slot: Arc<Slot>,
+    /// Held for a whole transaction by whoever runs one, so two never interleave statements.
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl LiteConn {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<R, sqlx::Error>) -> Result<R, sqlx::Error> {
+        match lock(&self.slot).as_ref() {
+            Some(c) => f(c),
+            None => Err(closed()),
+        }
+    }
+
+    pub(crate) async fn gate(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.gate.lock().await
+    }
+
+    pub(crate) fn idle(&self) -> usize {
+        usize::from(self.gate.try_lock().is_ok())
+    }
+
+    pub(crate) fn close(&self) {
+        lock(&self.slot).take();
+    }
+}
+
+/// The read connections.
+#[derive(Debug)]
+pub(crate) struct LitePool {
+    slots: Vec<Slot>,
+    next: AtomicUsize,
+}
+
+impl LitePool {
+    /// Runs `f` on a free connection (waiting for one if all are in use).
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<R, sqlx::Error>) -> Result<R, sqlx::Error> {
+        let n = self.slots.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(guard) = self.slots[(start + i) % n].try_lock() {
+                return match guard.as_ref() {
+                    Some(c) => f(c),
+                    None => Err(closed()),
+                };
+            }
+        }
+        match lock(&self.slots[start % n]).as_ref() {
+            Some(c) => f(c),
+            None => Err(closed()),
+        }
+    }
+
+    pub(crate) fn size(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    pub(crate) fn idle(&self) -> usize {
+        self.slots.iter().filter(|s| s.try_lock().is_ok()).count()
+    }
+
+    pub(crate) fn close(&self) {
+        for s in &self.slots {
+            lock(s).take();
+        }
+    }
+}
+
+/// Opens a connection with LSN's settings (`pragmas`: a batch of `PRAGMA` statements).
+fn open(path: &Path, pragmas: &str) -> Result<rusqlite::Connection, sqlx::Error> {
+    use rusqlite::OpenFlags;
+    let flags =
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(error)?;
+    conn.execute_batch(pragmas).map_err(error)?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
+}
+
+/// The writer's connection and `readers` read connections to the database at `path`.
+pub(crate) fn open_all(path: &Path, pragmas: &str, readers: u32) -> Result<(LiteConn, LitePool), sqlx::Error> {
+    let writer = open(path, pragmas)?;
+    let slots = (0..readers.max(1)).map(|_| open(path, pragmas).map(|c| Mutex::new(Some(c)))).collect::<Result<Vec<_>, _>>()?;
+    Ok((
+        LiteConn { slot: Arc::new(Mutex::new(Some(writer))), gate: Arc::new(tokio::sync::Mutex::new(())) },
+        LitePool { slots, next: AtomicUsize::new(0) },
+    ))
+}
+
+/// Runs one statement on `conn`. Parameters are `$1`, `$2`, … (or `?1`, …) and may repeat or
+/// come in any order, as with sqlx.
+pub(crate) fn run(conn: &rusqlite::Connection, sql: &str, args: &[Value], want: Want) -> Result<Output, sqlx::Error> {
+    let mut stmt = conn.prepare_cached(sql).map_err(error)?;
+    for i in 1..=stmt.parameter_count() {
+        let arg = match stmt.parameter_name(i).and_then(|name| name.get(1..)).and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => n.checked_sub(1).and_then(|n| args.get(n)),
+            None => args.get(i - 1),
+        };
+        let Some(arg) = arg else {
+            return Err(sqlx::Error::Protocol(format!("statement parameter {i} has no bound value ({} bound): {sql}", args.len())));
+        };
+        stmt.raw_bind_parameter(i, arg).map_err(error)?;
+    }
+    let readonly = stmt.readonly();
+    let names: Option<Arc<[String]>> = (want != Want::Nothing).then(|| stmt.column_names().into_iter().map(String::from).collect());
+    let columns = stmt.column_count();
+    let mut out = Output::default();
+    let mut rows = stmt.raw_query();
+    while let Some(r) = rows.next().map_err(error)? {
+        let Some(names) = &names else { continue };
+        let mut values = Vec::with_capacity(columns);
+        for i in 0..columns {
+            values.push(r.get_ref(i).map_err(error)?.into());
+        }
+        out.rows.push(Row::lite(LiteRow { names: names.clone(), values }));
+        if want == Want::One {
+            break;
+        }
+    }
+    drop(rows);
+    if !readonly {
+        out.affected = conn.changes();
+    }
+    Ok(out)
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Value::Null(_) => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Bool(b) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*b))),
+            Value::I16(n) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*n))),
+            Value::I32(n) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*n))),
+            Value::I64(n) => ToSqlOutput::Borrowed(ValueRef::Integer(*n)),
+            Value::F32(f) => ToSqlOutput::Borrowed(ValueRef::Real(f64::from(*f))),
+            Value::F64(f) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+pub(crate) fn type_name(v: &rusqlite::types::Value) -> &'static str {
+    match v {
+        rusqlite::types::Value::Null => "null",
+        rusqlite::types::Value::Integer(_) => "an integer",
+        rusqlite::types::Value::Real(_) => "a real",
+        rusqlite::types::Value::Text(_) => "text",
+        rusqlite::types::Value::Blob(_) => "a blob",
+    }
+}
+
+/// An SQLite error as sqlx reports one: a database error whose code is SQLite's extended result
+/// code, so [`crate::is_retryable`] and [`crate::is_unique_violation`] read both backends alike.
+#[derive(Debug)]
+pub(crate) struct LiteError {
+    code: i32,
+    message: String,
+}
+
+impl std::fmt::Display for LiteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "(code: {}) {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for LiteError {}
+
+impl sqlx::error::DatabaseError for LiteError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Owned(self.code.to_string()))
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        use sqlx::error::ErrorKind;
+        match self.code {
+            2067 | 1555 => ErrorKind::UniqueViolation,
+            787 => ErrorKind::ForeignKeyViolation,
+            1299 => ErrorKind::NotNullViolation,
+            275 => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// Maps a rusqlite error to sqlx's.
+pub(crate) fn error(e: rusqlite::Error) -> sqlx::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(f, message) => {
+            sqlx::Error::Database(Box::new(LiteError { code: f.extended_code, message: message.unwrap_or_else(|| f.to_string()) }))
+        }
+        other => sqlx::Error::Protocol(format!("SQLite: {other}")),
+    }
+}
