@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Checkout benchmark against a release build on loopback.
 #
-#   bench/run.sh [sqlite|postgres] [shoppers] [seconds] [full|normal]
+#   bench/run.sh [sqlite|postgres] [shoppers] [seconds] [full|normal] [orders/s]
+#
+# With orders/s the shoppers are paced to place that many orders a second together (each on a
+# fixed beat), so latency is measured at that load; without it each shopper starts again as soon
+# as it is done (a closed loop: throughput at saturation).
 #
 # Starts LSN on a fresh database (PostgreSQL: LSN_BENCH_DATABASE_URL, e.g. the one scripts/test.sh
 # starts), seeds a product with plenty of stock, drives shoppers through browse → search →
@@ -9,7 +13,7 @@
 # that no unit was oversold. Prints markdown tables for docs/BENCHMARKS.md. Bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-db=${1:-sqlite}; shoppers=${2:-100}; seconds=${3:-20}; sync=${4:-full}
+db=${1:-sqlite}; shoppers=${2:-100}; seconds=${3:-20}; sync=${4:-full}; rate=${5:-0}
 source bench/lib.sh
 bench_init "${LSN_BENCH_PORT:-3900}"
 export LSN_DB_SYNCHRONOUS=$sync LSN_DB_MAX_CONNECTIONS=${LSN_DB_MAX_CONNECTIONS:-16}
@@ -21,7 +25,8 @@ bench_product "Bench Tee" BENCH-TEE 3300 1000000 A-01-1 Bench
 bench_product "Bench Drop" BENCH-DROP 9900 25 A-02-1
 label="$db, synchronous=$sync"
 [ "$db" = postgres ] && label="PostgreSQL $(psql -tAc "SHOW server_version" "$bench_pg_admin" | cut -d" " -f1) (fsync=$(psql -tAc "SHOW fsync" "$bench_pg_admin"), synchronous_commit=$(psql -tAc "SHOW synchronous_commit" "$bench_pg_admin"))"
-target/release/lsn-bench --base "$base" --scenario checkout --shoppers "$shoppers" --seconds "$seconds" --label "$label"
+[ "$rate" != 0 ] && label="$label, paced at $rate orders/s"
+target/release/lsn-bench --base "$base" --scenario checkout --shoppers "$shoppers" --seconds "$seconds" --orders-per-second "$rate" --label "$label"
 target/release/lsn-bench --base "$base" --scenario contention --shoppers 2000 --sku BENCH-DROP --label "$label, 25 units"
 stock=$(curl -sf -H "cookie: $cookie" "$base/api/v1/inventory/BENCH-DROP")
 echo

@@ -68,6 +68,11 @@ struct Args {
     /// file, for the crash-safety check (`bench/crash.sh`).
     #[arg(long, default_value = "")]
     ack_log: String,
+    /// `checkout` scenario: the orders per second all shoppers together aim for (each starts its
+    /// next journey on a fixed beat, or at once if it is late); 0 runs a closed loop, each
+    /// shopper starting again as soon as it is done.
+    #[arg(long, default_value_t = 0.0)]
+    orders_per_second: f64,
     /// `deal` scenario: units on offer.
     #[arg(long, default_value_t = 100)]
     quantity: i64,
@@ -519,11 +524,24 @@ async fn main() -> anyhow::Result<()> {
     match args.scenario.as_str() {
         "checkout" => {
             let deadline = started + Duration::from_secs(args.seconds.clamp(1, 600));
-            let tasks: Vec<_> = (0..args.shoppers.clamp(1, 5000))
-                .map(|_| {
+            let shoppers = args.shoppers.clamp(1, 5000);
+            // Paced: each shopper's beat is shoppers / rate seconds, the shoppers spread evenly
+            // over one beat.
+            let beat = (args.orders_per_second > 0.0).then(|| Duration::from_secs_f64(shoppers as f64 / args.orders_per_second));
+            let tasks: Vec<_> = (0..shoppers)
+                .map(|i| {
                     let (base, sku, samples, counters) = (args.base.clone(), args.sku.clone(), samples.clone(), counters.clone());
                     tokio::spawn(async move {
+                        let mut next = beat.map(|b| tokio::time::Instant::from_std(started) + b.mul_f64(i as f64 / shoppers as f64));
                         while Instant::now() < deadline {
+                            if let (Some(at), Some(b)) = (next.as_mut(), beat) {
+                                tokio::time::sleep_until(*at).await;
+                                // A late shopper starts at once, and does not make up missed beats.
+                                *at = (*at + b).max(tokio::time::Instant::now());
+                                if Instant::now() >= deadline {
+                                    break;
+                                }
+                            }
                             journey(&base, &sku, &samples, &counters, true).await;
                         }
                     })

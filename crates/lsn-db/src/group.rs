@@ -166,6 +166,7 @@ async fn writer(conn: LiteConn, mut rx: mpsc::UnboundedReceiver<Box<dyn Pending>
             for job in group.drain(..) {
                 job.alone(conn.clone()).await;
             }
+            conn.checkpoint_if_asked();
             continue;
         }
         let committed = commit_group(&conn, &mut group).await;
@@ -176,6 +177,7 @@ async fn writer(conn: LiteConn, mut rx: mpsc::UnboundedReceiver<Box<dyn Pending>
                 job.alone(conn.clone()).await;
             }
         }
+        conn.checkpoint_if_asked();
     }
 }
 

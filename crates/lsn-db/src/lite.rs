@@ -37,6 +37,8 @@ pub(crate) struct LiteConn {
     slot: Arc<Slot>,
     /// Held for a whole transaction by whoever runs one, so two never interleave statements.
     gate: Arc<tokio::sync::Mutex<()>>,
+    /// Set by the checkpointer when the WAL needs the writer to finish a checkpoint.
+    checkpoint_asked: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LiteConn {
@@ -53,6 +55,16 @@ impl LiteConn {
 
     pub(crate) fn idle(&self) -> usize {
         usize::from(self.gate.try_lock().is_ok())
+    }
+
+    /// Between transactions: finishes a checkpoint if the checkpointer asked for one (see
+    /// [`start_checkpointer`]), so that the next transaction starts the WAL again.
+    pub(crate) fn checkpoint_if_asked(&self) {
+        if self.checkpoint_asked.swap(false, Ordering::Relaxed) {
+            if let Err(e) = self.with(checkpoint) {
+                tracing::warn!("WAL checkpoint on the writer failed: {e}");
+            }
+        }
     }
 
     pub(crate) fn close(&self) {
@@ -117,9 +129,61 @@ pub(crate) fn open_all(path: &Path, pragmas: &str, readers: u32) -> Result<(Lite
     let writer = open(path, pragmas)?;
     let slots = (0..readers.max(1)).map(|_| open(path, pragmas).map(|c| Mutex::new(Some(c)))).collect::<Result<Vec<_>, _>>()?;
     Ok((
-        LiteConn { slot: Arc::new(Mutex::new(Some(writer))), gate: Arc::new(tokio::sync::Mutex::new(())) },
+        LiteConn {
+            slot: Arc::new(Mutex::new(Some(writer))),
+            gate: Arc::new(tokio::sync::Mutex::new(())),
+            checkpoint_asked: Arc::default(),
+        },
         LitePool { slots, next: AtomicUsize::new(0) },
     ))
+}
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// WAL frames (pages) past which the writer is asked to finish a checkpoint itself, so that the
+/// WAL starts again from its beginning (about 8 MB).
+const RESTART_FRAMES: i64 = 2000;
+
+/// Starts a thread that checkpoints the WAL every [`CHECKPOINT_EVERY`] on a read connection, and
+/// turns off the writer's own checkpoints, so the writer does not stop to copy pages (and, with
+/// `synchronous=FULL`, to wait for the disk a second time) in the middle of its queue. A
+/// `PASSIVE` checkpoint never blocks the writer or the readers.
+///
+/// The WAL can only start again from its beginning once every frame in it is copied, which a
+/// checkpoint running beside a busy writer never sees; so when the WAL passes [`RESTART_FRAMES`]
+/// the writer is asked to checkpoint between two groups (see [`LiteConn::checkpoint_if_asked`]),
+/// which then only has the last few frames left to copy.
+///
+/// The thread ends when the returned sender is dropped (the `Db` is gone) or the connections are
+/// closed. `None`, with the writer checkpointing as SQLite does by default, if the thread cannot
+/// start.
+pub(crate) fn start_checkpointer(writer: &LiteConn, readers: Arc<LitePool>) -> Option<std::sync::mpsc::Sender<()>> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let ask = writer.checkpoint_asked.clone();
+    let started = std::thread::Builder::new().name("lsn-db-checkpoint".into()).spawn(move || loop {
+        if !matches!(stopped.recv_timeout(CHECKPOINT_EVERY), Err(RecvTimeoutError::Timeout)) {
+            return;
+        }
+        match readers.with(checkpoint) {
+            Ok(frames) if frames > RESTART_FRAMES => ask.store(true, Ordering::Relaxed),
+            Ok(_) => {}
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(e) => tracing::warn!("WAL checkpoint failed (retrying): {e}"),
+        }
+    });
+    match started {
+        Ok(_) => writer.with(|c| c.execute_batch("PRAGMA wal_autocheckpoint = 0;").map_err(error)).ok().map(|()| stop),
+        Err(e) => {
+            tracing::warn!("cannot start the WAL checkpoint thread, the writer checkpoints itself: {e}");
+            None
+        }
+    }
+}
+
+/// A `PASSIVE` checkpoint; returns the frames in the WAL.
+fn checkpoint(c: &rusqlite::Connection) -> Result<i64, sqlx::Error> {
+    c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)).map_err(error)
 }
 
 /// Runs one statement on `conn`. Parameters are `$1`, `$2`, … (or `?1`, …) and may repeat or

@@ -162,6 +162,8 @@ pub(crate) enum WriterInner {
         /// The queue of write transactions in front of the writer's task (group commit), or
         /// `None` when transactions run where they are called.
         queue: Option<group::Queue>,
+        /// Keeps the WAL checkpoint thread running (see [`lite::start_checkpointer`]).
+        _checkpointer: Option<std::sync::mpsc::Sender<()>>,
     },
 }
 
@@ -268,16 +270,19 @@ impl Db {
             Durability::Normal => "NORMAL",
         };
         let pragmas = format!(
-            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;"
+            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000; PRAGMA journal_size_limit = 67108864;"
         );
         // Reads run on the calling thread, so only as many run at once as there are threads:
         // a few connections are enough.
         let (conn, readers) = lite::open_all(path, &pragmas, max_connections.clamp(2, 8)).map_err(|e| sqlite_open_error(path, e))?;
-        let reader = Reader(ReaderInner::Lite(Arc::new(readers)));
+        let readers = Arc::new(readers);
+        let reader = Reader(ReaderInner::Lite(readers.clone()));
         // A file with a valid header can still be damaged: make the first read prove it.
         query("SELECT count(*) FROM sqlite_master").execute(&reader).await.map_err(|e| sqlite_open_error(path, e))?;
         let queue = writer_runtime().map(|rt| group::start(rt, conn.clone()));
-        Ok(Db::new(Writer(WriterInner::Lite { conn, queue }), reader, Backend::Sqlite, target.clone()))
+        // The writer finishes what the checkpointer starts (between groups), so only with a writer task.
+        let checkpointer = queue.as_ref().and_then(|_| lite::start_checkpointer(&conn, readers));
+        Ok(Db::new(Writer(WriterInner::Lite { conn, queue, _checkpointer: checkpointer }), reader, Backend::Sqlite, target.clone()))
     }
 
     pub fn backend(&self) -> Backend {
@@ -367,8 +372,8 @@ impl Writer {
     {
         let (conn, queue) = match &self.0 {
             WriterInner::Any(pool) => return transaction_on(Begin::Any(pool), f).await,
-            WriterInner::Lite { conn, queue: None } => return transaction_on(Begin::Lite(conn), f).await,
-            WriterInner::Lite { conn, queue: Some(queue) } => (conn, queue),
+            WriterInner::Lite { conn, queue: None, .. } => return transaction_on(Begin::Lite(conn), f).await,
+            WriterInner::Lite { conn, queue: Some(queue), .. } => (conn, queue),
         };
         if group::in_writer() {
             return Err(E::from(sqlx::Error::Protocol("a write transaction cannot start inside another".into())));
