@@ -189,6 +189,21 @@ fn checkpoint(c: &rusqlite::Connection) -> Result<i64, sqlx::Error> {
 /// Runs one statement on `conn`. Parameters are `$1`, `$2`, … (or `?1`, …) and may repeat or
 /// come in any order, as with sqlx.
 pub(crate) fn run(conn: &rusqlite::Connection, sql: &str, args: &[Value], want: Want) -> Result<Output, sqlx::Error> {
+    let started = std::time::Instant::now();
+    let out = run_timed(conn, sql, args, want);
+    let took = started.elapsed();
+    if took >= SLOW_STATEMENT {
+        // A statement this slow holds up a request thread (or, when writing, every writer).
+        let head: String = sql.chars().take(200).collect();
+        tracing::warn!(elapsed_ms = took.as_millis() as u64, statement = %head, "slow SQLite statement");
+    }
+    out
+}
+
+/// A statement slower than this is logged (as sqlx logs its slow statements).
+const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn run_timed(conn: &rusqlite::Connection, sql: &str, args: &[Value], want: Want) -> Result<Output, sqlx::Error> {
     let mut stmt = conn.prepare_cached(sql).map_err(error)?;
     for i in 1..=stmt.parameter_count() {
         let arg = match stmt.parameter_name(i).and_then(|name| name.get(1..)).and_then(|n| n.parse::<usize>().ok()) {

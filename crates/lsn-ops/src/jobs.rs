@@ -459,8 +459,9 @@ fn metrics_job(kind: &str, outcome: &'static str) {
 
 /// Queue depth by status, for `/metrics` and `lsn jobs list`.
 pub async fn queue_depth(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let rows =
-        lsn_db::query("SELECT status, CAST(count(*) AS BIGINT) FROM jobs GROUP BY status ORDER BY status").fetch_all(db.read()).await?;
+    let rows = lsn_db::query("SELECT status, CAST(count(*) AS BIGINT) FROM jobs GROUP BY status ORDER BY status")
+        .fetch_all(lsn_db::Slow(db.read()))
+        .await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 

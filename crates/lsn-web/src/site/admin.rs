@@ -210,7 +210,7 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
     // each order then counts on its own calendar day in the shop's time zone.
     let rows = lsn_db::query("SELECT paid_at, amount_paid - amount_refunded FROM orders WHERE paid_at >= $1")
         .bind(now - 15 * 86_400_000)
-        .fetch_all(db.read())
+        .fetch_all(lsn_db::Slow(db.read()))
         .await
         .map_err(PageError::internal)?;
     let (mut revenue, mut count) = (vec![0i64; 14], vec![0i64; 14]);
