@@ -98,7 +98,7 @@ async fn deal(args: &Args) -> anyhow::Result<()> {
     let ws_base = args.base.replacen("http://", "ws://", 1);
     let mut req = format!("{ws_base}/api/v1/live/shows/{}/ws?v=1", args.show).into_client_request()?;
     req.headers_mut().insert("cookie", args.cookie.parse()?);
-    let (host, _) = tokio_tungstenite::connect_async(req).await?;
+    let (host, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
     let (mut tx, mut rx) = host.split();
     // The product the SKU belongs to (the search matches SKUs).
     let found = reqwest::get(format!("{}/api/v1/products?q={}", args.base, args.sku)).await?.json::<Value>().await?;
@@ -217,7 +217,7 @@ async fn room(args: &Args) -> anyhow::Result<()> {
             let (url, latencies, delivered, connected, mut stopped) =
                 (url.clone(), latencies.clone(), delivered.clone(), connected.clone(), stopped.clone());
             tasks.push(tokio::spawn(async move {
-                let Ok((mut ws, _)) = tokio_tungstenite::connect_async_with_config(url, Some(config), false).await else { return };
+                let Ok((mut ws, _)) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await else { return };
                 connected.fetch_add(1, Ordering::Relaxed);
                 let mut local = Vec::new();
                 loop {
@@ -257,7 +257,7 @@ async fn room(args: &Args) -> anyhow::Result<()> {
     let after_join = rss_kib(args.pid);
     let mut req = url.clone().into_client_request()?;
     req.headers_mut().insert("cookie", args.cookie.parse()?);
-    let (host, _) = tokio_tungstenite::connect_async(req).await?;
+    let (host, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
     let (mut host_tx, mut host_rx) = host.split();
     tokio::spawn(async move { while host_rx.next().await.is_some() {} });
     let interval = Duration::from_micros(1_000_000 / args.rate.max(1));
@@ -610,7 +610,7 @@ async fn load(args: &Args) -> anyhow::Result<()> {
             peak_users.fetch_max(now, Ordering::Relaxed);
             if viewer {
                 let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
-                match tokio_tungstenite::connect_async_with_config(ws_url, Some(config), false).await {
+                match tokio_tungstenite::connect_async_with_config(ws_url, Some(config), true).await {
                     Ok((mut ws, _)) => {
                         while Instant::now() < deadline {
                             match tokio::time::timeout(Duration::from_millis(250), ws.next()).await {
@@ -645,7 +645,7 @@ async fn load(args: &Args) -> anyhow::Result<()> {
     } else {
         let mut req = ws_url.clone().into_client_request()?;
         req.headers_mut().insert("cookie", args.cookie.parse()?);
-        let (host, _) = tokio_tungstenite::connect_async(req).await?;
+        let (host, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
         let (mut tx, mut rx) = host.split();
         tokio::spawn(async move { while rx.next().await.is_some() {} });
         Some(tokio::spawn(async move {

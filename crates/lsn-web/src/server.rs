@@ -181,6 +181,13 @@ pub async fn serve(
     let router = build_router(rt.state.clone());
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = rt.state.db.backend().name(), "LSN listening on http://{addr}");
+    // TCP_NODELAY: a live room's frame or a response must leave at once, not wait for the
+    // peer's (delayed) acknowledgement of the one before (Nagle's algorithm).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY on a connection: {e}");
+        }
+    });
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
     tracing::info!("HTTP server drained; stopping background work");
     let _ = stop_tx.send(true);
