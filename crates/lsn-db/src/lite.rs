@@ -72,11 +72,13 @@ impl LiteConn {
     }
 }
 
-/// The read connections.
+/// The read connections: several for the requests' reads, and one more for long reads and the
+/// WAL checkpoints, so that a backup taking seconds never holds a connection a request waits for.
 #[derive(Debug)]
 pub(crate) struct LitePool {
     slots: Vec<Slot>,
     next: AtomicUsize,
+    slow: Slot,
 }
 
 impl LitePool {
@@ -98,6 +100,14 @@ impl LitePool {
         }
     }
 
+    /// Runs `f` on the connection for long reads (waiting for it, one long read at a time).
+    pub(crate) fn with_slow<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<R, sqlx::Error>) -> Result<R, sqlx::Error> {
+        match lock(&self.slow).as_ref() {
+            Some(c) => f(c),
+            None => Err(closed()),
+        }
+    }
+
     pub(crate) fn size(&self) -> u32 {
         self.slots.len() as u32
     }
@@ -107,7 +117,7 @@ impl LitePool {
     }
 
     pub(crate) fn close(&self) {
-        for s in &self.slots {
+        for s in self.slots.iter().chain([&self.slow]) {
             lock(s).take();
         }
     }
@@ -134,7 +144,7 @@ pub(crate) fn open_all(path: &Path, pragmas: &str, readers: u32) -> Result<(Lite
             gate: Arc::new(tokio::sync::Mutex::new(())),
             checkpoint_asked: Arc::default(),
         },
-        LitePool { slots, next: AtomicUsize::new(0) },
+        LitePool { slots, next: AtomicUsize::new(0), slow: Mutex::new(Some(open(path, pragmas)?)) },
     ))
 }
 
@@ -144,7 +154,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(1
 /// WAL starts again from its beginning (about 8 MB).
 const RESTART_FRAMES: i64 = 2000;
 
-/// Starts a thread that checkpoints the WAL every [`CHECKPOINT_EVERY`] on a read connection, and
+/// Starts a thread that checkpoints the WAL every [`CHECKPOINT_EVERY`] on the slow-read connection, and
 /// turns off the writer's own checkpoints, so the writer does not stop to copy pages (and, with
 /// `synchronous=FULL`, to wait for the disk a second time) in the middle of its queue. A
 /// `PASSIVE` checkpoint never blocks the writer or the readers.
@@ -165,7 +175,7 @@ pub(crate) fn start_checkpointer(writer: &LiteConn, readers: Arc<LitePool>) -> O
         if !matches!(stopped.recv_timeout(CHECKPOINT_EVERY), Err(RecvTimeoutError::Timeout)) {
             return;
         }
-        match readers.with(checkpoint) {
+        match readers.with_slow(checkpoint) {
             Ok(frames) if frames > RESTART_FRAMES => ask.store(true, Ordering::Relaxed),
             Ok(_) => {}
             Err(sqlx::Error::PoolClosed) => return,
@@ -319,6 +329,10 @@ pub(crate) fn error(e: rusqlite::Error) -> sqlx::Error {
     match e {
         rusqlite::Error::SqliteFailure(f, message) => {
             sqlx::Error::Database(Box::new(LiteError { code: f.extended_code, message: message.unwrap_or_else(|| f.to_string()) }))
+        }
+        // A statement SQLite could not prepare (syntax, an unknown table or column).
+        rusqlite::Error::SqlInputError { error, msg, offset, .. } => {
+            sqlx::Error::Database(Box::new(LiteError { code: error.extended_code, message: format!("{msg} (at offset {offset})") }))
         }
         other => sqlx::Error::Protocol(format!("SQLite: {other}")),
     }

@@ -380,7 +380,7 @@ impl<'q> Query<'q> {
             Target::Read(Reader(ReaderInner::Lite(pool))) => pool.with(|c| lite::run(c, self.sql, &self.args, want)),
             Target::Slow(Reader(ReaderInner::Lite(pool))) => {
                 let (pool, sql, args) = (pool.clone(), self.sql.to_owned(), self.args);
-                tokio::task::spawn_blocking(move || pool.with(|c| lite::run(c, &sql, &args, want)))
+                tokio::task::spawn_blocking(move || pool.with_slow(|c| lite::run(c, &sql, &args, want)))
                     .await
                     .map_err(|e| sqlx::Error::Protocol(format!("a database read failed: {e}")))?
             }
@@ -550,7 +550,7 @@ impl Drop for Tx {
 pub enum Target<'e> {
     Read(&'e Reader),
     /// A read that may take long (a backup, an export): on SQLite it runs on a blocking thread
-    /// instead of the request's.
+    /// instead of the request's, on a connection of its own.
     Slow(&'e Reader),
     Write(&'e Writer),
     Conn(&'e mut Conn),
@@ -585,5 +585,104 @@ pub struct Slow<'e>(pub &'e Reader);
 impl<'e> Executor<'e> for Slow<'e> {
     fn target(self) -> Target<'e> {
         Target::Slow(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, DbTarget};
+    use lsn_core::config::Durability;
+
+    async fn open(dir: &tempfile::TempDir) -> Db {
+        let db = Db::connect_target(&DbTarget::Sqlite(dir.path().join("q.db")), 4, Durability::Full, 1).await.expect("open");
+        query("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT, f DOUBLE PRECISION, b BLOB)").execute(db.write()).await.expect("table");
+        db
+    }
+
+    #[tokio::test]
+    async fn parameters_bind_by_number_in_any_order_and_repeat() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open(&dir).await;
+        let done =
+            query("INSERT INTO t (n, k, f) VALUES ($2, $1, $2 * 1.5)").bind("a").bind(4i64).execute(db.write()).await.expect("insert");
+        assert_eq!(done.rows_affected(), 1);
+        let r = query("SELECT k, n, f, b FROM t WHERE k = $1 AND n = $2").bind("a").bind(4i32).fetch_one(db.read()).await.expect("row");
+        assert_eq!(r.try_get::<String, _>("k").expect("k"), "a");
+        assert_eq!(r.try_get::<i64, _>(1).expect("n"), 4);
+        assert_eq!(r.try_get::<f64, _>("f").expect("f"), 6.0);
+        assert_eq!(r.try_get::<Option<Vec<u8>>, _>("b").expect("b"), None);
+        assert_eq!(r.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn nulls_options_and_bad_columns() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open(&dir).await;
+        query("INSERT INTO t (k, n, b) VALUES ($1, $2, $3)")
+            .bind(String::from("x"))
+            .bind(None::<i64>)
+            .bind(vec![1u8, 2])
+            .execute(db.write())
+            .await
+            .expect("insert");
+        let r = query("SELECT n, b, k FROM t").fetch_one(db.read()).await.expect("row");
+        assert_eq!(r.try_get::<Option<i64>, _>(0).expect("null"), None);
+        assert_eq!(r.try_get::<Vec<u8>, _>("b").expect("blob"), vec![1, 2]);
+        assert!(matches!(r.try_get::<i64, _>(0), Err(sqlx::Error::ColumnDecode { .. })), "a null is not an i64");
+        assert!(matches!(r.try_get::<i64, _>("k"), Err(sqlx::Error::ColumnDecode { .. })), "text is not an i64");
+        assert!(matches!(r.try_get::<i64, _>("nope"), Err(sqlx::Error::ColumnNotFound(_))));
+        assert!(matches!(r.try_get::<i64, _>(7), Err(sqlx::Error::ColumnNotFound(_))));
+        assert!(matches!(query("SELECT k FROM t WHERE k = 'none'").fetch_one(db.read()).await, Err(sqlx::Error::RowNotFound)));
+        assert!(query("SELECT k FROM t WHERE k = 'none'").fetch_optional(db.read()).await.expect("optional").is_none());
+        let missing = query("SELECT k FROM t WHERE k = $1 AND n = $2").bind("x").fetch_all(db.read()).await;
+        assert!(matches!(missing, Err(sqlx::Error::Protocol(_))), "a parameter without a value is refused: {missing:?}");
+    }
+
+    #[tokio::test]
+    async fn errors_keep_sqlite_codes_and_reads_report_no_changes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open(&dir).await;
+        query("INSERT INTO t (k) VALUES ('a')").execute(db.write()).await.expect("first");
+        let e = query("INSERT INTO t (k) VALUES ('a')").execute(db.write()).await.expect_err("duplicate");
+        assert!(crate::is_unique_violation(&e, Some("t.k")), "{e}");
+        assert!(!crate::is_retryable(&e));
+        let syntax = query("SELEC 1").execute(db.read()).await.expect_err("syntax");
+        assert!(matches!(syntax, sqlx::Error::Database(_)), "{syntax}");
+        // A SELECT reports no changes, whatever the statement before it changed.
+        query("UPDATE t SET n = 1").execute(db.write()).await.expect("update");
+        assert_eq!(query("SELECT k FROM t").execute(db.read()).await.expect("select").rows_affected(), 0);
+        // RETURNING rows come back from a write.
+        let rows = query("UPDATE t SET n = n + 1 RETURNING n").fetch_all(db.write()).await.expect("returning");
+        assert_eq!(rows.iter().map(|r| r.get::<i64, _>(0)).collect::<Vec<_>>(), vec![2]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_transaction_leaves_nothing_and_a_closed_database_refuses() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open(&dir).await;
+        let r = db
+            .transaction(|tx| {
+                Box::pin(async move {
+                    query("INSERT INTO t (k) VALUES ('gone')").execute(&mut **tx).await?;
+                    query("INSERT INTO t (k) VALUES ('gone')").execute(&mut **tx).await?;
+                    Ok::<_, sqlx::Error>(())
+                })
+            })
+            .await;
+        assert!(r.is_err());
+        let n: i64 = query("SELECT CAST(count(*) AS BIGINT) FROM t").fetch_one(db.read()).await.expect("count").get(0);
+        assert_eq!(n, 0);
+        // Several statements at once (a migration) inside a transaction.
+        db.transaction(|tx| {
+            Box::pin(async move { tx.execute_batch("INSERT INTO t (k) VALUES ('p'); INSERT INTO t (k) VALUES ('q');").await })
+        })
+        .await
+        .expect("batch");
+        let slow = query("SELECT CAST(count(*) AS BIGINT) FROM t").fetch_one(Slow(db.read())).await.expect("slow read");
+        assert_eq!(slow.get::<i64, _>(0), 2);
+        db.close().await;
+        assert!(matches!(query("SELECT 1").fetch_one(db.read()).await, Err(sqlx::Error::PoolClosed)));
+        assert!(query("INSERT INTO t (k) VALUES ('late')").execute(db.write()).await.is_err());
     }
 }
