@@ -220,10 +220,14 @@ async fn room(args: &Args) -> anyhow::Result<()> {
                 let Ok((mut ws, _)) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await else { return };
                 connected.fetch_add(1, Ordering::Relaxed);
                 let mut local = Vec::new();
+                // One wait for the stop signal for the whole run: a new one per frame would take
+                // the signal's shared lock twice per frame, from every viewer.
+                let stop = stopped.changed();
+                tokio::pin!(stop);
                 loop {
                     let frame = tokio::select! {
                         frame = ws.next() => frame,
-                        _ = stopped.changed() => break,
+                        _ = &mut stop => break,
                     };
                     match frame {
                         Some(Ok(Message::Text(t))) => {
