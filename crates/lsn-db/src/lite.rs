@@ -202,6 +202,8 @@ pub(crate) fn run(conn: &rusqlite::Connection, sql: &str, args: &[Value], want: 
     let started = std::time::Instant::now();
     let out = run_timed(conn, sql, args, want);
     let took = started.elapsed();
+    // Every statement at debug level, as sqlx logs its own (`LSN_LOG=…,lsn_db::statement=debug`).
+    tracing::debug!(target: "lsn_db::statement", elapsed_us = took.as_micros() as u64, ok = out.is_ok(), "{sql}");
     if took >= SLOW_STATEMENT {
         // A statement this slow holds up a request thread (or, when writing, every writer).
         let head: String = sql.chars().take(200).collect();
