@@ -5,8 +5,7 @@
 //! the backup directory, written under a `.partial` name and renamed when complete.
 //! Retention follows the runbook: daily backups 30 days, hourly backups 7 days.
 
-use crate::{dialect, Backend, Db, DbError, DbTarget};
-use crate::{query, RowExt, Slow};
+use crate::{dialect, query, Backend, Db, DbError, DbTarget, RowExt, Slow};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;

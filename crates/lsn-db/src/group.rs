@@ -162,14 +162,8 @@ async fn writer(conn: LiteConn, mut rx: mpsc::UnboundedReceiver<Box<dyn Pending>
         }
         stats.commits.fetch_add(1, Ordering::Relaxed);
         stats.transactions.fetch_add(group.len() as u64, Ordering::Relaxed);
-        if group.len() == 1 {
-            for job in group.drain(..) {
-                job.alone(conn.clone()).await;
-            }
-            conn.checkpoint_if_asked();
-            continue;
-        }
-        let committed = commit_group(&conn, &mut group).await;
+        // One alone needs no savepoint; a group that did not commit runs again one by one.
+        let committed = group.len() > 1 && commit_group(&conn, &mut group).await;
         for job in group.drain(..) {
             if committed || job.panicked() {
                 job.answer();

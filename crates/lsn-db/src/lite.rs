@@ -27,8 +27,9 @@ fn lock(slot: &Slot) -> MutexGuard<'_, Option<rusqlite::Connection>> {
     slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn closed() -> sqlx::Error {
-    sqlx::Error::PoolClosed
+/// Runs `f` on an open connection (`PoolClosed` once it is closed).
+fn on<R>(conn: &Option<rusqlite::Connection>, f: impl FnOnce(&rusqlite::Connection) -> Result<R, sqlx::Error>) -> Result<R, sqlx::Error> {
+    conn.as_ref().map_or(Err(sqlx::Error::PoolClosed), f)
 }
 
 /// The writer's connection.
@@ -43,10 +44,12 @@ pub(crate) struct LiteConn {
 
 impl LiteConn {
     pub(crate) fn with<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<R, sqlx::Error>) -> Result<R, sqlx::Error> {
-        match lock(&self.slot).as_ref() {
-            Some(c) => f(c),
-            None => Err(closed()),
-        }
+        on(&lock(&self.slot), f)
+    }
+
+    /// Runs statements without parameters (`BEGIN`, `COMMIT`, a migration).
+    pub(crate) fn batch(&self, sql: &str) -> Result<(), sqlx::Error> {
+        self.with(|c| c.execute_batch(sql).map_err(error))
     }
 
     pub(crate) async fn gate(&self) -> tokio::sync::MutexGuard<'_, ()> {
@@ -88,24 +91,15 @@ impl LitePool {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         for i in 0..n {
             if let Ok(guard) = self.slots[(start + i) % n].try_lock() {
-                return match guard.as_ref() {
-                    Some(c) => f(c),
-                    None => Err(closed()),
-                };
+                return on(&guard, f);
             }
         }
-        match lock(&self.slots[start % n]).as_ref() {
-            Some(c) => f(c),
-            None => Err(closed()),
-        }
+        on(&lock(&self.slots[start % n]), f)
     }
 
     /// Runs `f` on the connection for long reads (waiting for it, one long read at a time).
     pub(crate) fn with_slow<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<R, sqlx::Error>) -> Result<R, sqlx::Error> {
-        match lock(&self.slow).as_ref() {
-            Some(c) => f(c),
-            None => Err(closed()),
-        }
+        on(&lock(&self.slow), f)
     }
 
     pub(crate) fn size(&self) -> u32 {
@@ -183,7 +177,7 @@ pub(crate) fn start_checkpointer(writer: &LiteConn, readers: Arc<LitePool>) -> O
         }
     });
     match started {
-        Ok(_) => writer.with(|c| c.execute_batch("PRAGMA wal_autocheckpoint = 0;").map_err(error)).ok().map(|()| stop),
+        Ok(_) => writer.batch("PRAGMA wal_autocheckpoint = 0;").ok().map(|()| stop),
         Err(e) => {
             tracing::warn!("cannot start the WAL checkpoint thread, the writer checkpoints itself: {e}");
             None

@@ -470,7 +470,7 @@ impl Conn {
     pub async fn execute_batch(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         match self.inner_mut()? {
             ConnRef::Any(c) => sqlx::Executor::execute(c, sqlx::raw_sql(sql)).await.map(|_| ()),
-            ConnRef::Lite(c) => c.with(|c| c.execute_batch(sql).map_err(lite::error)),
+            ConnRef::Lite(c) => c.batch(sql),
         }
     }
 }
@@ -495,10 +495,6 @@ impl std::ops::DerefMut for Tx {
     }
 }
 
-fn batch(conn: &LiteConn, sql: &str) -> Result<(), sqlx::Error> {
-    conn.with(|c| c.execute_batch(sql).map_err(lite::error))
-}
-
 impl Tx {
     /// Begins a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so it
     /// never has to upgrade a read lock half-way, which could fail with nobody to wait for.
@@ -506,7 +502,7 @@ impl Tx {
         let conn = match on {
             Begin::Any(pool) => ConnInner::Any(pool.begin().await?),
             Begin::Lite(c) => {
-                batch(c, "BEGIN IMMEDIATE")?;
+                c.batch("BEGIN IMMEDIATE")?;
                 ConnInner::Lite(c.clone())
             }
         };
@@ -517,10 +513,10 @@ impl Tx {
         match std::mem::replace(&mut self.conn.0, ConnInner::Ended) {
             ConnInner::Any(tx) => tx.commit().await,
             ConnInner::Lite(c) => {
-                let done = batch(&c, "COMMIT");
+                let done = c.batch("COMMIT");
                 if done.is_err() {
                     // A failed COMMIT leaves the transaction open: end it.
-                    let _ = batch(&c, "ROLLBACK");
+                    let _ = c.batch("ROLLBACK");
                 }
                 done
             }
@@ -531,7 +527,7 @@ impl Tx {
     pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
         match std::mem::replace(&mut self.conn.0, ConnInner::Ended) {
             ConnInner::Any(tx) => tx.rollback().await,
-            ConnInner::Lite(c) => batch(&c, "ROLLBACK"),
+            ConnInner::Lite(c) => c.batch("ROLLBACK"),
             ConnInner::Ended => Ok(()),
         }
     }
