@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole LSN test suite, on SQLite and PostgreSQL.
 #
-# Installs what the tests need from Debian's packages when it is missing (PostgreSQL, Redis, the
-# aiosmtpd SMTP server, Chromium and Node for the browser tests; Schemathesis from PyPI in a
-# virtualenv for the API fuzzing), starts a throw-away PostgreSQL cluster on a loopback port, then runs
+# Installs what the tests need when it is missing: from Debian's packages a C toolchain,
+# PostgreSQL, Redis, the aiosmtpd SMTP server, python3-venv, Chromium, Node and npm; from
+# crates.io every locked crate and cargo-deny; playwright-core from npm; Schemathesis from PyPI in
+# a virtualenv for the API fuzzing; starts a throw-away PostgreSQL cluster on a loopback port, then runs
 # formatting, lint and every test (tests start their own Redis servers on free ports). Safe to
 # run again: it reuses what is already there.
 #
@@ -17,6 +18,8 @@ need_root() { if [ "$(id -u)" -ne 0 ]; then echo "sudo"; fi; }
 
 # ---------------------------------------------------------------- system packages
 missing=()
+# A C compiler and make build the bundled SQLite and jemalloc.
+command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 || missing+=(build-essential)
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || missing+=(postgresql)
 command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
@@ -25,6 +28,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} from Debian's packages"
   $(need_root) apt-get update -qq
@@ -64,6 +68,10 @@ if [ ! -x "$deny_root/bin/cargo-deny" ]; then
   CARGO_TARGET_DIR=${LSN_TOOLS_TARGET:-/var/tmp/lsn-tools-target} \
     cargo install --quiet --locked cargo-deny@0.20.2 --root "$deny_root"
 fi
+# `cargo deny --offline` reads `cargo metadata`, which wants every crate of every target in the
+# local cache (wasm-bindgen, android_system_properties, …), and a Linux build never downloads
+# those: fetch them all first (a no-op once they are there).
+cargo fetch --locked --quiet
 deny_out=$(mktemp)
 if ! "$deny_root/bin/cargo-deny" --offline check licenses bans sources >"$deny_out" 2>&1; then
   cat "$deny_out"; exit 1
