@@ -16,6 +16,36 @@ pub enum Backend {
     Postgres,
 }
 
+/// Runs `$scenario(backend)` once on SQLite and once on PostgreSQL (for scenarios that start
+/// LSN themselves, with their own configuration or more than once).
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario($crate::common::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::common::postgres_available() {
+                    super::$scenario($crate::common::Backend::Postgres).await;
+                }
+            }
+        }
+    };
+}
+
+/// Whether the PostgreSQL variants can run here (they must when `LSN_TEST_REQUIRE_ALL=1`).
+pub fn postgres_available() -> bool {
+    let set = std::env::var("LSN_TEST_DATABASE_URL").is_ok();
+    assert!(set || !require_all(), "LSN_TEST_DATABASE_URL is not set but LSN_TEST_REQUIRE_ALL=1");
+    if !set {
+        eprintln!("skipping PostgreSQL variant: LSN_TEST_DATABASE_URL not set (scripts/test.sh sets it)");
+    }
+    set
+}
+
 /// Runs `$scenario(app)` once on SQLite and once on PostgreSQL.
 #[macro_export]
 macro_rules! both {
@@ -77,19 +107,26 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     _sqlite_dir: Option<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    pairs: Vec<(String, String)>,
+    background: bool,
 }
 
 impl TestApp {
     /// Starts LSN with `extra` configuration pairs; `None` when the backend is unavailable here.
+    /// Jobs and schedules run only when the test runs them ([`TestApp::run_jobs`]).
     pub async fn spawn(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+        Self::spawn_with(backend, extra, false).await
+    }
+
+    /// Starts LSN as `lsn serve` runs it: with `background`, its workers and scheduler run on
+    /// their own (following the test's manual clock).
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)], background: bool) -> Option<TestApp> {
         let (database_url, sqlite_dir) = fresh_database(backend).await?;
         let data_dir = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let mut pairs: Vec<(String, String)> = vec![
             ("DATABASE_URL".into(), database_url.clone()),
             ("LSN_DATA_DIR".into(), data_dir.path().display().to_string()),
-            ("LSN_PUBLIC_URL".into(), format!("http://{addr}")),
             ("LSN_DEMO".into(), "false".into()),
             ("LSN_DB_SYNCHRONOUS".into(), "normal".into()),
         ];
@@ -97,17 +134,8 @@ impl TestApp {
             pairs.retain(|(pk, _)| pk != k);
             pairs.push((k.to_string(), v.to_string()));
         }
-        let cfg = Config::from_sources(None, pairs).expect("config");
         let clock = ManualClock::new(chrono::Utc::now());
-        let rt = lsn_web::prepare(cfg, Arc::new(clock.clone())).await.expect("prepare");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let serve_rt = rt.clone();
-        tokio::spawn(async move {
-            let _ = lsn_web::serve(serve_rt, listener, false, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
+        let (addr, rt, shutdown, server) = Self::start(&pairs, &clock, background).await;
         Some(TestApp {
             addr,
             base: format!("http://{addr}"),
@@ -117,8 +145,54 @@ impl TestApp {
             database_url,
             data_dir,
             _sqlite_dir: sqlite_dir,
-            shutdown: Some(tx),
+            shutdown: Some(shutdown),
+            server: Some(server),
+            pairs,
+            background,
         })
+    }
+
+    async fn start(
+        pairs: &[(String, String)],
+        clock: &ManualClock,
+        background: bool,
+    ) -> (SocketAddr, Runtime, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut pairs = pairs.to_vec();
+        if !pairs.iter().any(|(k, _)| k == "LSN_PUBLIC_URL") {
+            pairs.push(("LSN_PUBLIC_URL".into(), format!("http://{addr}")));
+        }
+        let cfg = Config::from_sources(None, pairs).expect("config");
+        let rt = lsn_web::prepare(cfg, Arc::new(clock.clone())).await.expect("prepare");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serve_rt = rt.clone();
+        let server = tokio::spawn(async move {
+            let _ = lsn_web::serve(serve_rt, listener, background, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        (addr, rt, tx, server)
+    }
+
+    /// Stops this process (draining it as `lsn serve` does on SIGTERM) and starts a new one on the
+    /// same database and clock, as after a restart.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let pairs: Vec<(String, String)> = self.pairs.iter().filter(|(k, _)| k != "LSN_PUBLIC_URL").cloned().collect();
+        let (addr, rt, shutdown, server) = Self::start(&pairs, &self.clock, self.background).await;
+        self.addr = addr;
+        self.base = format!("http://{addr}");
+        self.rt = rt;
+        self.shutdown = Some(shutdown);
+        self.server = Some(server);
+        self
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -14,3 +14,4 @@ mod providers;
 mod security;
 mod stripe;
 mod web;
+mod wiring;

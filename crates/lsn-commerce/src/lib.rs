@@ -207,21 +207,49 @@ impl Commerce {
         }))
     }
 
-    /// Jobs this crate runs.
-    pub fn register_jobs(&self, reg: &mut lsn_ops::Registry) {
-        reg.register(payments::sandbox::EVENT_JOB, Arc::new(payments::sandbox::EventJob { commerce: self.clone() }));
-        reg.register(orders::EXPIRE_JOB, Arc::new(orders::ExpireJob { commerce: self.clone() }));
-        reg.register(orders::CANCEL_INTENT_JOB, Arc::new(orders::CancelIntentJob { commerce: self.clone() }));
-        reg.register(orders::REFUND_JOB, Arc::new(orders::RefundJob { commerce: self.clone() }));
-    }
-
-    pub fn schedules() -> Vec<lsn_ops::Schedule> {
-        vec![lsn_ops::Schedule {
-            name: "reservation_expiry",
-            cron: "0 * * * * *",
-            job_kind: orders::EXPIRE_JOB,
-            payload: serde_json::json!({}),
-            description: "Cancel unpaid orders whose 15-minute stock reservation ran out; retry deferred webhook events",
-        }]
+    /// Commerce's background work: the sandbox's event delivery, reservation expiry, the retry of
+    /// deferred webhook events, cancelling abandoned payment intents and finishing refunds.
+    pub fn module(&self) -> lsn_ops::Module {
+        use lsn_ops::Schedule;
+        lsn_ops::Module::new("commerce")
+            .job(payments::sandbox::EVENT_JOB, Arc::new(payments::sandbox::EventJob { commerce: self.clone() }))
+            .job(orders::EXPIRE_JOB, Arc::new(orders::ExpireJob { commerce: self.clone() }))
+            .job(payments::webhook::RETRY_JOB, Arc::new(payments::webhook::RetryJob { commerce: self.clone() }))
+            .job(orders::CANCEL_INTENT_JOB, Arc::new(orders::CancelIntentJob { commerce: self.clone() }))
+            .job(orders::REFUND_JOB, Arc::new(orders::RefundJob { commerce: self.clone() }))
+            .enqueues(&[payments::sandbox::EVENT_JOB, orders::CANCEL_INTENT_JOB, orders::REFUND_JOB])
+            .schedule(Schedule {
+                name: "reservation_expiry",
+                cron: "0 * * * * *",
+                job_kind: orders::EXPIRE_JOB,
+                payload: serde_json::json!({}),
+                description:
+                    "Cancel unpaid orders whose 15-minute stock reservation ran out, giving back their stock, deal units and discount uses",
+            })
+            .schedule(Schedule {
+                name: "webhook_retry",
+                cron: "30 * * * * *",
+                job_kind: payments::webhook::RETRY_JOB,
+                payload: serde_json::json!({}),
+                description: "Apply deferred payment events whose predecessor has arrived; expire those older than 3 days",
+            })
+            .publishes(TOPICS)
+            .external(orders::ORDER_PLACED, "the order's event record; fraud checks (#17) and attribution (#16) subscribe")
+            .external(orders::ORDER_CANCELLED, "the order's event record; fulfilment (#18) and operations (#15) subscribe")
+            .external(orders::PAYMENT_FAILED, "the order's event record; risk (#17) and alerts (#15) subscribe")
+            .external(orders::ORDER_REFUNDED, "the order's event record; commissions (#16) and analytics (#15) subscribe")
+            .external(orders::ORDER_DISPUTED, "the order's event record; dispute evidence (#17) and alerts (#15) subscribe")
+            .external(orders::ORDER_DISPUTE_CLOSED, "the order's event record; payout holds (#16) subscribe")
     }
 }
+
+/// Every topic commerce publishes.
+pub const TOPICS: &[&str] = &[
+    orders::ORDER_PLACED,
+    orders::ORDER_CANCELLED,
+    orders::PAYMENT_SUCCEEDED,
+    orders::PAYMENT_FAILED,
+    orders::ORDER_REFUNDED,
+    orders::ORDER_DISPUTED,
+    orders::ORDER_DISPUTE_CLOSED,
+];

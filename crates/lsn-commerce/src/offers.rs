@@ -217,6 +217,20 @@ pub async fn get(db: &Db, now: i64, id: &str) -> Result<Offer, CommerceError> {
 }
 
 pub async fn create(db: &Db, now: i64, input: &OfferInput) -> Result<Offer, CommerceError> {
+    let input2 = input.clone();
+    let id = db
+        .transaction(move |tx| {
+            let input = input2.clone();
+            Box::pin(async move { create_in(tx, now, &input).await })
+        })
+        .await?;
+    get(db, now, &id).await
+}
+
+/// Creates an offer inside `tx` (an auction's close and its winner's offer are one change);
+/// returns its id. An offer reserved for one buyer (an auction won) is made whatever the
+/// product's status now: the buyer has already won it.
+pub async fn create_in(tx: &mut Tx, now: i64, input: &OfferInput) -> Result<String, CommerceError> {
     if !(0..=lsn_catalog::MAX_PRICE).contains(&input.price) {
         return Err(invalid("price", "a price in cents"));
     }
@@ -231,9 +245,10 @@ pub async fn create(db: &Db, now: i64, input: &OfferInput) -> Result<Offer, Comm
     }
     let v = lsn_db::query("SELECT v.status, p.status FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1")
         .bind(&input.variant_id)
-        .fetch_optional(db.read())
+        .fetch_optional(&mut **tx)
         .await?;
     match v {
+        Some(_) if input.reserved_for.is_some() => {}
         Some(r) if r.try_get::<String, _>(0)? == "active" && r.try_get::<String, _>(1)? == "active" => {}
         _ => return Err(invalid("variant_id", "an active variant of an active product")),
     }
@@ -249,9 +264,9 @@ pub async fn create(db: &Db, now: i64, input: &OfferInput) -> Result<Offer, Comm
         .bind(input.ends_at)
         .bind(now)
         .bind(&input.reserved_for)
-        .execute(db.write())
+        .execute(&mut **tx)
         .await?;
-    get(db, now, &id).await
+    Ok(id)
 }
 
 /// Ends an offer early (the host stops the deal).

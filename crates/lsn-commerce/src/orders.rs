@@ -6,7 +6,7 @@
 //! transaction as its effects and its domain event.
 
 use crate::address::Address;
-use crate::payments::{webhook, Confirmation, IntentRequest, PaymentMethod};
+use crate::payments::{Confirmation, IntentRequest, PaymentMethod};
 use crate::pricing::{self, Discount, LineIn};
 use crate::{cart, discounts, offers, Commerce, CommerceError, RESERVATION_MS};
 use lsn_core::i18n::t_args;
@@ -19,6 +19,14 @@ use serde_json::{json, Value};
 pub const EXPIRE_JOB: &str = "orders.expire_reservations";
 pub const CANCEL_INTENT_JOB: &str = "payments.cancel_intent";
 pub const REFUND_JOB: &str = "payments.refund";
+
+pub const ORDER_PLACED: &str = "order.placed";
+pub const ORDER_CANCELLED: &str = "order.cancelled";
+pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
+pub const PAYMENT_FAILED: &str = "payment.failed";
+pub const ORDER_REFUNDED: &str = "order.refunded";
+pub const ORDER_DISPUTED: &str = "order.disputed";
+pub const ORDER_DISPUTE_CLOSED: &str = "order.dispute_closed";
 /// When the refund job first looks at a refund: after the request's own attempts are over.
 const REFUND_RETRY_MS: i64 = 60_000;
 
@@ -514,7 +522,7 @@ impl Commerce {
                         .bind(now)
                         .execute(&mut **tx)
                         .await?;
-                    lsn_ops::publish(tx, now, "order.placed", Some(&order_id), &json!({"order_id": order_id, "number": number, "total": t.total, "currency": "AUD", "channel": lsn_warehouse::LIVE_CHANNEL})).await?;
+                    lsn_ops::publish(tx, now, ORDER_PLACED, Some(&order_id), &json!({"order_id": order_id, "number": number, "total": t.total, "currency": "AUD", "channel": lsn_warehouse::LIVE_CHANNEL})).await?;
                     Ok::<_, CommerceError>(t.total)
                 })
             })
@@ -827,7 +835,7 @@ impl Commerce {
                     lsn_ops::publish(
                         tx,
                         now,
-                        "order.refunded",
+                        ORDER_REFUNDED,
                         Some(&oid),
                         &json!({"order_id": oid, "refund_id": rid, "amount": amount, "restocked": restock != 0}),
                     )
@@ -913,7 +921,7 @@ pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, 
     if let Some(i) = intent {
         lsn_ops::enqueue(&mut **tx, &NewJob::new(CANCEL_INTENT_JOB, json!({"intent_id": i})).dedupe(format!("cancel:{i}")), now).await?;
     }
-    lsn_ops::publish(tx, now, "order.cancelled", Some(order_id), &json!({"order_id": order_id, "reason": reason})).await?;
+    lsn_ops::publish(tx, now, ORDER_CANCELLED, Some(order_id), &json!({"order_id": order_id, "reason": reason})).await?;
     Ok(true)
 }
 
@@ -1018,7 +1026,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             lsn_ops::publish(
                 tx,
                 now,
-                "payment.succeeded",
+                PAYMENT_SUCCEEDED,
                 Some(&order_id),
                 &json!({"order_id": order_id, "amount": received, "intent_id": intent}),
             )
@@ -1067,7 +1075,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             .execute(&mut **tx)
             .await?;
             if status == "pending_payment" && cancel_unpaid(tx, now, &order_id, &format!("payment failed: {code}"), "stripe").await? {
-                lsn_ops::publish(tx, now, "payment.failed", Some(&order_id), &json!({"order_id": order_id, "code": code})).await?;
+                lsn_ops::publish(tx, now, PAYMENT_FAILED, Some(&order_id), &json!({"order_id": order_id, "code": code})).await?;
             }
             Ok(true)
         }
@@ -1090,7 +1098,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 lsn_ops::publish(
                     tx,
                     now,
-                    "order.refunded",
+                    ORDER_REFUNDED,
                     Some(&order_id),
                     &json!({"order_id": order_id, "amount_refunded": refunded, "source": "provider"}),
                 )
@@ -1127,7 +1135,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                     &order_id,
                 )
                 .await?;
-                lsn_ops::publish(tx, now, "order.disputed", Some(&order_id), &json!({"order_id": order_id, "dispute_id": dispute_id}))
+                lsn_ops::publish(tx, now, ORDER_DISPUTED, Some(&order_id), &json!({"order_id": order_id, "dispute_id": dispute_id}))
                     .await?;
             }
             Ok(true)
@@ -1156,7 +1164,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             lsn_ops::publish(
                 tx,
                 now,
-                "order.dispute_closed",
+                ORDER_DISPUTE_CLOSED,
                 Some(&order_id),
                 &json!({"order_id": order_id, "dispute_id": dispute_id, "status": outcome}),
             )
@@ -1180,7 +1188,7 @@ async fn open_task(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str,
     Ok(())
 }
 
-/// Cancels orders whose reservation expired unpaid, then retries deferred webhook events.
+/// Cancels orders whose reservation expired unpaid.
 pub struct ExpireJob {
     pub commerce: Commerce,
 }
@@ -1206,7 +1214,6 @@ impl JobHandler for ExpireJob {
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
         }
-        webhook::retry_deferred(c).await.map_err(|e| JobError::Retry(e.to_string()))?;
         Ok(())
     }
 }

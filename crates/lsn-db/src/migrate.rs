@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     portable!(5, "offers", "../migrations/0005_offers.sql"),
     portable!(6, "auctions", "../migrations/0006_auctions.sql"),
     portable!(7, "gifts", "../migrations/0007_gifts.sql"),
+    portable!(8, "integrity", "../migrations/0008_integrity.sql"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,3 +18,30 @@ pub mod service;
 pub use error::IdentityError;
 pub use extract::{AuthUser, ClientMeta, MaybeUser};
 pub use service::{Identity, Role, User};
+
+pub const CLEANUP_JOB: &str = "identity.cleanup";
+
+/// `identity.cleanup`: removes expired sessions, one-time tokens and old sign-in failures.
+struct Cleanup(Identity);
+
+#[async_trait::async_trait]
+impl lsn_ops::JobHandler for Cleanup {
+    async fn run(&self, _ctx: &lsn_ops::JobContext, _payload: &serde_json::Value) -> Result<(), lsn_ops::JobError> {
+        let n = self.0.cleanup().await.map_err(|e| lsn_ops::JobError::Retry(e.to_string()))?;
+        tracing::debug!(removed = n, "identity cleanup");
+        Ok(())
+    }
+}
+
+impl Identity {
+    /// Identity's background work (its mail goes through the operations module's mail job).
+    pub fn module(&self) -> lsn_ops::Module {
+        lsn_ops::Module::new("identity").job(CLEANUP_JOB, std::sync::Arc::new(Cleanup(self.clone()))).schedule(lsn_ops::Schedule {
+            name: "session_cleanup",
+            cron: "0 17 * * * *",
+            job_kind: CLEANUP_JOB,
+            payload: serde_json::json!({}),
+            description: "Remove expired sessions, one-time tokens and old sign-in failures",
+        })
+    }
+}

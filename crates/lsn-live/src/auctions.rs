@@ -320,26 +320,43 @@ impl Live {
     }
 
     /// Closes a due auction: the leader wins when the reserve is met and gets an offer to pay.
+    /// Closing and the winner's offer are one transaction, so a crash between the two cannot
+    /// leave an auction closed with its winner never offered the item.
     pub async fn close_auction(&self, id: &str) -> Result<Option<Auction>, LiveError> {
         let row = self.auction_row(id).await?;
         let now = self.clock.now_ms();
         if row.a.status != "open" || now < row.a.ends_at {
             return Ok(None);
         }
-        let closed = lsn_db::query(
-            "UPDATE auctions SET status = 'closed', version = version + 1 WHERE id = $1 AND status = 'open' AND version = $2",
-        )
-        .bind(id)
-        .bind(row.version)
-        .execute(self.db.write())
-        .await?;
-        if closed.rows_affected() == 0 {
-            return Ok(None);
-        }
         let winner = row.a.leader_id.clone().filter(|_| row.reserve.is_none_or(|res| row.a.price >= res));
-        match winner {
-            Some(w) => self.award(&row.a, &w, row.a.price, false).await?,
-            None => {
+        let (a, version) = (row.a.clone(), row.version);
+        let award = winner.clone().map(|w| (w, row.a.price));
+        let closed = self
+            .db
+            .transaction(move |tx| {
+                let (a, award) = (a.clone(), award.clone());
+                Box::pin(async move {
+                    let closed = lsn_db::query(
+                        "UPDATE auctions SET status = 'closed', version = version + 1 WHERE id = $1 AND status = 'open' AND version = $2",
+                    )
+                    .bind(&a.id)
+                    .bind(version)
+                    .execute(&mut **tx)
+                    .await?;
+                    if closed.rows_affected() == 0 {
+                        return Ok::<_, LiveError>(None);
+                    }
+                    match award {
+                        Some((w, amount)) => Ok(Some(Some(award_in(tx, now, &a, &w, amount).await?))),
+                        None => Ok(Some(None)),
+                    }
+                })
+            })
+            .await?;
+        let Some(offer) = closed else { return Ok(None) };
+        match (winner, offer) {
+            (Some(w), Some(offer)) => self.announce_win(&row.a, &w, row.a.price, &offer, false).await?,
+            _ => {
                 if let Some(room) = self.hub.existing(&row.a.show_id).await {
                     let reason = if row.a.leader_id.is_some() { "reserve_not_met" } else { "no_bids" };
                     room.publish("auction_ended", json!({"auction_id": id, "reason": reason, "price": row.a.price}), true).await;
@@ -349,26 +366,8 @@ impl Live {
         Ok(Some(self.auction(id).await?))
     }
 
-    async fn award(&self, a: &Auction, winner: &str, amount: i64, second_chance: bool) -> Result<(), LiveError> {
-        let now = self.clock.now_ms();
-        let input = OfferInput {
-            variant_id: a.variant_id.clone(),
-            show_id: Some(a.show_id.clone()),
-            price: amount,
-            quantity: 1,
-            per_customer_limit: Some(1),
-            starts_at: now,
-            ends_at: now + PAY_WITHIN_MS,
-            reserved_for: Some(format!("user:{winner}")),
-        };
-        let offer = offers::create(&self.db, now, &input).await.map_err(|e| rule("award_failed", e.to_string()))?;
-        lsn_db::query("UPDATE auctions SET winner_id = $1, winning_amount = $2, offer_id = $3 WHERE id = $4")
-            .bind(winner)
-            .bind(amount)
-            .bind(&offer.id)
-            .bind(&a.id)
-            .execute(self.db.write())
-            .await?;
+    /// Tells the room who won and where to pay.
+    async fn announce_win(&self, a: &Auction, winner: &str, amount: i64, offer: &Won, second_chance: bool) -> Result<(), LiveError> {
         let name: String = lsn_db::query("SELECT name FROM users WHERE id = $1")
             .bind(winner)
             .fetch_optional(self.db.read())
@@ -377,7 +376,7 @@ impl Live {
             .transpose()?
             .unwrap_or_default();
         if let Some(room) = self.hub.existing(&a.show_id).await {
-            room.publish("auction_won", json!({"auction_id": a.id, "winner_id": winner, "winner_name": name, "amount": amount, "deal_id": offer.id, "second_chance": second_chance, "pay_by": offer.ends_at}), true).await;
+            room.publish("auction_won", json!({"auction_id": a.id, "winner_id": winner, "winner_name": name, "amount": amount, "deal_id": offer.id, "second_chance": second_chance, "pay_by": offer.pay_by}), true).await;
         }
         Ok(())
     }
@@ -408,10 +407,54 @@ impl Live {
             .ok_or(rule("no_next_bidder", "Nobody else bid."))?;
         let (next_user, next_max): (String, i64) = (next.try_get(0)?, next.try_get(1)?);
         let amount = next_max.min(a.winning_amount.unwrap_or(next_max));
-        offers::end(&self.db, &offer.id).await.map_err(|e| rule("award_failed", e.to_string()))?;
-        self.award(&a, &next_user, amount, true).await?;
+        let now = self.clock.now_ms();
+        let (a2, old_offer, next2) = (a.clone(), offer.id.clone(), next_user.clone());
+        let won = self
+            .db
+            .transaction(move |tx| {
+                let (a, old_offer, next) = (a2.clone(), old_offer.clone(), next2.clone());
+                Box::pin(async move {
+                    lsn_db::query("UPDATE offers SET cancelled = 1 WHERE id = $1").bind(&old_offer).execute(&mut **tx).await?;
+                    award_in(tx, now, &a, &next, amount).await
+                })
+            })
+            .await?;
+        self.announce_win(&a, &next_user, amount, &won, true).await?;
         self.auction(auction_id).await
     }
+}
+
+/// The offer a winner pays through.
+#[derive(Debug, Clone)]
+struct Won {
+    id: String,
+    pay_by: i64,
+}
+
+/// Makes `winner`'s offer for the item at `amount` and records the win, inside `tx`.
+async fn award_in(tx: &mut lsn_db::Tx, now: i64, a: &Auction, winner: &str, amount: i64) -> Result<Won, LiveError> {
+    let input = OfferInput {
+        variant_id: a.variant_id.clone(),
+        show_id: Some(a.show_id.clone()),
+        price: amount,
+        quantity: 1,
+        per_customer_limit: Some(1),
+        starts_at: now,
+        ends_at: now + PAY_WITHIN_MS,
+        reserved_for: Some(format!("user:{winner}")),
+    };
+    let id = offers::create_in(tx, now, &input).await.map_err(|e| match e {
+        lsn_commerce::CommerceError::Db(e) => LiveError::Db(e),
+        other => rule("award_failed", other.to_string()),
+    })?;
+    lsn_db::query("UPDATE auctions SET winner_id = $1, winning_amount = $2, offer_id = $3 WHERE id = $4")
+        .bind(winner)
+        .bind(amount)
+        .bind(&id)
+        .bind(&a.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Won { id, pay_by: input.ends_at })
 }
 
 #[cfg(test)]

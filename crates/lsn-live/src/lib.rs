@@ -15,3 +15,48 @@ pub mod shows;
 
 pub use room::{Hub, Room};
 pub use shows::{Live, LiveError, Show};
+
+pub const CLOSE_AUCTIONS_JOB: &str = "live.close_auctions";
+pub const PAYMENT_SUCCEEDED_JOB: &str = "live.payment_succeeded";
+
+/// `live.close_auctions`: closes every auction whose time is up and offers the item to its
+/// winner. The schedule is what closes auctions after a restart (the in-process timer that
+/// closes them on time dies with the process).
+struct CloseAuctions(Live);
+
+#[async_trait::async_trait]
+impl lsn_ops::JobHandler for CloseAuctions {
+    async fn run(&self, _ctx: &lsn_ops::JobContext, _payload: &serde_json::Value) -> Result<(), lsn_ops::JobError> {
+        self.0.close_due_auctions().await.map(|_| ()).map_err(|e| lsn_ops::JobError::Retry(e.to_string()))
+    }
+}
+
+/// `payment.succeeded` → everything the live domain does with a paid order, in one job: credit
+/// the coins it bought (idempotent per order), then tell its show's room (the purchase ticker).
+struct PaymentSucceeded(Live);
+
+#[async_trait::async_trait]
+impl lsn_ops::JobHandler for PaymentSucceeded {
+    async fn run(&self, _ctx: &lsn_ops::JobContext, payload: &serde_json::Value) -> Result<(), lsn_ops::JobError> {
+        let order = payload["payload"]["order_id"].as_str().ok_or_else(|| lsn_ops::JobError::Fail("event without order_id".into()))?;
+        self.0.credit_coins_for_order(order).await.map_err(|e| lsn_ops::JobError::Retry(e.to_string()))?;
+        self.0.announce_purchase(order).await.map(|_| ()).map_err(|e| lsn_ops::JobError::Retry(e.to_string()))
+    }
+}
+
+impl Live {
+    /// The live domain's background work.
+    pub fn module(&self) -> lsn_ops::Module {
+        lsn_ops::Module::new("live")
+            .job(CLOSE_AUCTIONS_JOB, std::sync::Arc::new(CloseAuctions(self.clone())))
+            .job(PAYMENT_SUCCEEDED_JOB, std::sync::Arc::new(PaymentSucceeded(self.clone())))
+            .subscribe(lsn_commerce::orders::PAYMENT_SUCCEEDED, PAYMENT_SUCCEEDED_JOB)
+            .schedule(lsn_ops::Schedule {
+                name: "auction_close",
+                cron: "*/5 * * * * *",
+                job_kind: CLOSE_AUCTIONS_JOB,
+                payload: serde_json::json!({}),
+                description: "Close auctions whose time is up and offer the item to the winner (also after a restart)",
+            })
+    }
+}

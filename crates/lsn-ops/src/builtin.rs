@@ -1,7 +1,8 @@
 //! Jobs and schedules the operations crate owns: sending mail, taking backups, dispatching the
 //! outbox.
 
-use crate::jobs::{enqueue, JobContext, JobError, JobHandler, NewJob, Registry};
+use crate::jobs::{enqueue, JobContext, JobError, JobHandler, NewJob};
+use crate::module::Module;
 use crate::schedule::Schedule;
 use lsn_db::backup::{self, BackupKind};
 use lsn_mail::{MailError, Message, Transport};
@@ -55,27 +56,26 @@ impl JobHandler for BackupJob {
     }
 }
 
-pub fn register(reg: &mut Registry, transport: Arc<dyn Transport>, from: String, backup_dir: PathBuf) {
-    reg.register(MAIL_SEND, Arc::new(MailJob { transport, from }));
-    reg.register(BACKUP_RUN, Arc::new(BackupJob { dir: backup_dir }));
-}
-
-/// The runbook's backup strategy: daily full backups at 2 AM UTC, hourly ones in business hours.
-pub fn schedules() -> Vec<Schedule> {
-    vec![
-        Schedule {
+/// The operations crate's own background work: sending queued mail (every domain queues it
+/// through [`queue_mail`]) and the runbook's backup strategy (daily full backups at 2 AM UTC,
+/// hourly ones in business hours).
+pub fn module(transport: Arc<dyn Transport>, from: String, backup_dir: PathBuf) -> Module {
+    Module::new("operations")
+        .job(MAIL_SEND, Arc::new(MailJob { transport, from }))
+        .job(BACKUP_RUN, Arc::new(BackupJob { dir: backup_dir }))
+        .enqueues(&[MAIL_SEND])
+        .schedule(Schedule {
             name: "backup_daily",
             cron: "CRON_TZ=UTC 0 0 2 * * *",
             job_kind: BACKUP_RUN,
             payload: json!({"kind": "daily"}),
             description: "Daily full backup at 2 AM UTC (kept 30 days)",
-        },
-        Schedule {
+        })
+        .schedule(Schedule {
             name: "backup_hourly",
             cron: "0 0 9-17 * * *",
             job_kind: BACKUP_RUN,
             payload: json!({"kind": "hourly"}),
             description: "Hourly backup during business hours (kept 7 days)",
-        },
-    ]
+        })
 }

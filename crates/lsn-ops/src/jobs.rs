@@ -167,6 +167,10 @@ impl Registry {
         self
     }
 
+    pub fn contains(&self, kind: &str) -> bool {
+        self.handlers.contains_key(kind)
+    }
+
     pub fn kinds(&self) -> Vec<&str> {
         let mut k: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
         k.sort_unstable();

@@ -8,9 +8,11 @@
 pub mod builtin;
 pub mod jobs;
 pub mod lease;
+pub mod module;
 pub mod outbox;
 pub mod schedule;
 
 pub use jobs::{enqueue, JobContext, JobError, JobHandler, NewJob, Registry, Worker};
+pub use module::{Module, Wiring};
 pub use outbox::{publish, Subscriber};
 pub use schedule::{Schedule, Scheduler};

@@ -17,6 +17,13 @@ pub const BIN_LEVELS: i64 = 3;
 pub const LIVE_CHANNEL: &str = "lsn-live";
 
 /// The readable code of a storage bin: row letter, column, level (`A-01-1` … `E-10-3`).
+/// The warehouse's background work: for now only the `inventory.low` events it publishes.
+pub fn module() -> lsn_ops::Module {
+    lsn_ops::Module::new("warehouse")
+        .publishes(&[stock::INVENTORY_LOW])
+        .external(stock::INVENTORY_LOW, "the stock's event record; low-stock alerts (#15) and reordering (#18) subscribe")
+}
+
 pub fn bin_code(row: char, column: i64, level: i64) -> String {
     format!("{row}-{column:02}-{level}")
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 /// The runbook's low-stock threshold: `inventory.low` fires when available stock falls below it.
 pub const LOW_STOCK_THRESHOLD: i64 = 10;
+pub const INVENTORY_LOW: &str = "inventory.low";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StockError {
@@ -178,7 +179,7 @@ pub async fn reserve(tx: &mut Tx, now: i64, variant_id: &str, qty: i64, order_id
         lsn_ops::publish(
             tx,
             now,
-            "inventory.low",
+            INVENTORY_LOW,
             Some(variant_id),
             &json!({ "variant_id": variant_id, "available": lvl.available, "threshold": LOW_STOCK_THRESHOLD }),
         )

@@ -4,10 +4,7 @@ use crate::app::{build_router, AppState};
 use anyhow::Context;
 use lsn_core::{Config, SharedClock};
 use lsn_db::Db;
-use lsn_identity::Identity;
-use lsn_ops::jobs::{JobContext, JobError, JobHandler};
-use lsn_ops::{Registry, Schedule, Scheduler, Subscriber, Worker};
-use serde_json::{json, Value};
+use lsn_ops::{Schedule, Scheduler, Subscriber, Wiring, Worker};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,94 +19,40 @@ pub struct Runtime {
     pub scheduler: Scheduler,
     pub schedules: Vec<Schedule>,
     pub subscribers: Vec<Subscriber>,
+    /// Every domain's background work, folded (see `lsn_ops::module`).
+    pub wiring: Arc<Wiring>,
 }
 
-struct IdentityCleanup(Identity);
-
-struct CloseAuctions(lsn_live::Live);
-
-/// `payment.succeeded` → the purchase ticker of the show the order came from.
-struct PurchaseTicker(lsn_live::Live);
-
-#[async_trait::async_trait]
-impl JobHandler for PurchaseTicker {
-    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
-        let order = payload["payload"]["order_id"].as_str().ok_or_else(|| JobError::Fail("event without order_id".into()))?;
-        self.0.announce_purchase(order).await.map(|_| ()).map_err(|e| JobError::Retry(e.to_string()))
-    }
-}
-
-/// `payment.succeeded` → credit the coins a paid order bought (idempotent per order).
-struct CreditCoins(lsn_live::Live);
-
-/// `payment.succeeded` → everything the live domain does with a paid order, in one job: credit
-/// the coins it bought (idempotent per order), then tell its show's room (the purchase ticker).
-struct LivePaymentSucceeded(lsn_live::Live);
-
-#[async_trait::async_trait]
-impl JobHandler for LivePaymentSucceeded {
-    async fn run(&self, ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
-        CreditCoins(self.0.clone()).run(ctx, payload).await?;
-        PurchaseTicker(self.0.clone()).run(ctx, payload).await
-    }
-}
-
-#[async_trait::async_trait]
-impl JobHandler for CreditCoins {
-    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
-        let order = payload["payload"]["order_id"].as_str().ok_or_else(|| JobError::Fail("event without order_id".into()))?;
-        self.0.credit_coins_for_order(order).await.map(|_| ()).map_err(|e| JobError::Retry(e.to_string()))
-    }
-}
-
-#[async_trait::async_trait]
-impl JobHandler for CloseAuctions {
-    async fn run(&self, _ctx: &JobContext, _payload: &Value) -> Result<(), JobError> {
-        self.0.close_due_auctions().await.map(|_| ()).map_err(|e| JobError::Retry(e.to_string()))
-    }
-}
-
-#[async_trait::async_trait]
-impl JobHandler for IdentityCleanup {
-    async fn run(&self, _ctx: &JobContext, _payload: &Value) -> Result<(), JobError> {
-        let n = self.0.cleanup().await.map_err(|e| JobError::Retry(e.to_string()))?;
-        tracing::debug!(removed = n, "identity cleanup");
-        Ok(())
-    }
-}
-
-/// Every schedule LSN registers (later domains add theirs here).
-pub fn all_schedules() -> Vec<Schedule> {
-    let mut s = lsn_ops::builtin::schedules();
-    s.push(Schedule {
-        name: "session_cleanup",
-        cron: "0 17 * * * *",
-        job_kind: "identity.cleanup",
-        payload: json!({}),
-        description: "Remove expired sessions, one-time tokens and old sign-in failures",
-    });
-    s
+/// Every domain's background work, in one list: adding a domain is adding its module here.
+pub fn modules(state: &AppState, transport: Arc<dyn lsn_mail::Transport>) -> Vec<lsn_ops::Module> {
+    vec![
+        lsn_ops::builtin::module(transport, state.cfg.mail_from.clone(), state.cfg.backup_dir()),
+        state.identity.module(),
+        lsn_warehouse::module(),
+        state.commerce.module(),
+        state.live.module(),
+    ]
 }
 
 impl Runtime {
-    /// Builds the process around an open, migrated database.
+    /// Builds the process around an open, migrated database. Refuses to build one whose wiring
+    /// has a problem (a job without a handler, a schedule nobody runs, a topic nobody hears).
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> anyhow::Result<Self> {
         let state = AppState::new(db.clone(), cfg.clone(), clock.clone());
         let transport = lsn_mail::from_config(&cfg, db.clone()).map_err(|e| anyhow::anyhow!("mail transport: {e}"))?;
-        let mut registry = Registry::new();
-        lsn_ops::builtin::register(&mut registry, transport, cfg.mail_from.clone(), cfg.backup_dir());
-        registry.register("identity.cleanup", Arc::new(IdentityCleanup(state.identity.clone())));
-        state.commerce.register_jobs(&mut registry);
-        registry.register("live.close_auctions", Arc::new(CloseAuctions(state.live.clone())));
-        registry.register("live.credit_coins", Arc::new(CreditCoins(state.live.clone())));
-        registry.register("live.purchase_ticker", Arc::new(PurchaseTicker(state.live.clone())));
-        registry.register("live.payment_succeeded", Arc::new(LivePaymentSucceeded(state.live.clone())));
-        let worker = Worker::new(db.clone(), registry, clock.clone());
+        let wiring = Wiring::fold(modules(&state, transport));
+        let problems = wiring.problems();
+        anyhow::ensure!(problems.is_empty(), "background work is wired wrong:\n  {}", problems.join("\n  "));
+        let worker = Worker::new(db.clone(), wiring.registry.clone(), clock.clone());
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
-        // One job per event and domain (`live.credit_coins` and `live.purchase_ticker` stay
-        // registered for jobs queued before they were merged).
-        let subscribers = vec![Subscriber { name: "live", topic: "payment.succeeded", job_kind: "live.payment_succeeded" }];
-        Ok(Self { state, worker, scheduler, schedules: all_schedules(), subscribers })
+        Ok(Self {
+            state,
+            worker,
+            scheduler,
+            schedules: wiring.schedules.clone(),
+            subscribers: wiring.subscribers.clone(),
+            wiring: Arc::new(wiring),
+        })
     }
 
     /// Runs every due job, dispatching outbox events first (tests and `lsn jobs run`).

@@ -5,7 +5,11 @@
 //! rotation); `t` must be within 300 s of now. The event row and its effects are written in one
 //! transaction, keyed by the event id, so a duplicate delivery changes nothing. An event that
 //! arrives before the one it depends on (a refund before the payment) is stored as deferred and
-//! applied when its predecessor has been.
+//! applied when its predecessor has been (at once for events about the same payment, and by the
+//! `webhook_retry` schedule for all of them), or recorded as expired after [`DEFERRED_TTL_MS`]
+//! (Stripe stops retrying after three days, so nothing that old is still coming). Event types
+//! LSN does not act on are answered 200 and recorded as ignored: Stripe retries every non-2xx
+//! answer for three days.
 
 use crate::{orders, Commerce, CommerceError};
 use hmac::{Mac, SimpleHmac};
@@ -13,6 +17,13 @@ use lsn_db::RowExt;
 use serde_json::Value;
 
 pub const TOLERANCE_SECS: i64 = 300;
+/// How long a deferred event waits for the event it depends on: Stripe's own retry window.
+pub const DEFERRED_TTL_MS: i64 = 3 * 24 * 3600 * 1000;
+/// The job that retries deferred events (the `webhook_retry` schedule).
+pub const RETRY_JOB: &str = "payments.retry_deferred_events";
+/// Deferred events looked at per page, and at most per run.
+const PAGE: i64 = 100;
+const RUN_LIMIT: usize = 10_000;
 pub const HANDLED: &[&str] =
     &["payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded", "charge.dispute.created", "charge.dispute.closed"];
 
@@ -26,8 +37,6 @@ pub enum WebhookError {
     Stale,
     #[error("body is not a Stripe event")]
     Malformed,
-    #[error("event type {0} is not handled")]
-    Unsupported(String),
     #[error(transparent)]
     Apply(#[from] CommerceError),
 }
@@ -47,7 +56,6 @@ impl From<WebhookError> for lsn_core::ApiError {
             }
             WebhookError::Stale => ApiError::bad_request("stale_timestamp", "The signature timestamp is outside the 300-second tolerance."),
             WebhookError::Malformed => ApiError::bad_request("malformed_event", "The body is not a Stripe event."),
-            WebhookError::Unsupported(t) => ApiError::bad_request("unsupported_event", format!("Event type {t} is not handled.")),
             WebhookError::Apply(e) => e.into(),
         }
     }
@@ -94,6 +102,8 @@ pub enum Received {
     Applied,
     Duplicate,
     Deferred,
+    /// A type LSN does not act on: recorded and answered 2xx so Stripe stops retrying it.
+    Ignored,
 }
 
 /// The payment intent an event is about (for a charge or dispute, the one it belongs to).
@@ -108,13 +118,15 @@ pub async fn receive(c: &Commerce, body: &[u8], signature: Option<&str>) -> Resu
     if !event["data"]["object"].is_object() || id.len() > 255 {
         return Err(WebhookError::Malformed);
     }
-    if !HANDLED.contains(&event_type) {
-        return Err(WebhookError::Unsupported(event_type.chars().take(100).collect()));
+    let handled = HANDLED.contains(&event_type);
+    if event_type.len() > 255 {
+        return Err(WebhookError::Malformed);
     }
     let now = c.clock.now_ms();
     let created = event["created"].as_i64().unwrap_or(0);
     let intent = intent_of(event_type, &event["data"]["object"]);
     let (id, event_type, raw) = (id.to_string(), event_type.to_string(), String::from_utf8_lossy(body).to_string());
+    let about = intent.clone();
     let c2 = c.clone();
     let result = c
         .db
@@ -133,6 +145,10 @@ pub async fn receive(c: &Commerce, body: &[u8], signature: Option<&str>) -> Resu
                 if ins.rows_affected() == 0 {
                     return Ok(Received::Duplicate);
                 }
+                if !handled {
+                    lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = 'ignored' WHERE id = $2").bind(now).bind(&id).execute(&mut **tx).await?;
+                    return Ok(Received::Ignored);
+                }
                 let event: Value = serde_json::from_str(&raw).map_err(|e| CommerceError::Internal(e.to_string()))?;
                 let applied = orders::apply_event(&c, tx, now, &event_type, &event["data"]["object"]).await?;
                 let outcome = if applied { "applied" } else { "deferred" };
@@ -142,50 +158,120 @@ pub async fn receive(c: &Commerce, body: &[u8], signature: Option<&str>) -> Resu
         })
         .await?;
     if result == Received::Applied {
-        retry_deferred(c).await?;
+        // What waited for this event is about the same payment: apply it now.
+        if let Some(intent) = &about {
+            retry_deferred_for(c, intent).await?;
+        }
     }
     Ok(result)
 }
 
-/// Applies deferred events whose predecessors have arrived, oldest first. Returns how many.
+/// The key of a deferred event in the retry's order.
+type Cursor = (i64, i64, String);
+
+/// Applies every deferred event whose predecessor has arrived, oldest first, and records as
+/// expired those older than [`DEFERRED_TTL_MS`]. Walks all of them page by page (events about
+/// payments that are not LSN's, which never apply, do not hold the others back), at most
+/// `RUN_LIMIT` per run. Returns how many were applied.
 pub async fn retry_deferred(c: &Commerce) -> Result<usize, CommerceError> {
-    let rows = lsn_db::query("SELECT id, type, payload FROM webhook_events WHERE processed_at IS NULL AND outcome = 'deferred' ORDER BY created, received_at LIMIT 100").fetch_all(c.db.read()).await?;
+    let mut applied = 0;
+    let mut seen = 0;
+    let mut cursor: Cursor = (i64::MIN, i64::MIN, String::new());
+    loop {
+        let rows = lsn_db::query(
+            "SELECT id, type, payload, created, received_at FROM webhook_events WHERE processed_at IS NULL AND outcome = 'deferred' \
+             AND (created, received_at, id) > ($1, $2, $3) ORDER BY created, received_at, id LIMIT $4",
+        )
+        .bind(cursor.0)
+        .bind(cursor.1)
+        .bind(&cursor.2)
+        .bind(PAGE)
+        .fetch_all(c.db.read())
+        .await?;
+        let last = rows.len() < PAGE as usize;
+        for r in rows {
+            let (id, event_type, raw, created, received_at): (String, String, String, i64, i64) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
+            cursor = (created, received_at, id.clone());
+            seen += 1;
+            if retry_one(c, id, event_type, raw, received_at).await? {
+                applied += 1;
+            }
+        }
+        if last || seen >= RUN_LIMIT {
+            return Ok(applied);
+        }
+    }
+}
+
+/// Applies the deferred events about one payment intent (after an event about it was applied).
+async fn retry_deferred_for(c: &Commerce, intent: &str) -> Result<usize, CommerceError> {
+    let rows = lsn_db::query(
+        "SELECT id, type, payload, received_at FROM webhook_events WHERE processed_at IS NULL AND outcome = 'deferred' AND object_id = $1 \
+         ORDER BY created, received_at, id LIMIT 1000",
+    )
+    .bind(intent)
+    .fetch_all(c.db.read())
+    .await?;
     let mut applied = 0;
     for r in rows {
-        let (id, event_type, raw): (String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-        let now = c.clock.now_ms();
-        let c2 = c.clone();
-        let done =
-            c.db.transaction(move |tx| {
-                let (id, event_type, raw, c) = (id.clone(), event_type.clone(), raw.clone(), c2.clone());
-                Box::pin(async move {
-                    // Claim it: another node may be doing the same.
-                    let still: i64 = lsn_db::query("SELECT COUNT(*) FROM webhook_events WHERE id = $1 AND processed_at IS NULL")
-                        .bind(&id)
-                        .fetch_one(&mut **tx)
-                        .await?
-                        .try_get(0)?;
-                    if still == 0 {
-                        return Ok(false);
-                    }
-                    let event: Value = serde_json::from_str(&raw).map_err(|e| CommerceError::Internal(e.to_string()))?;
-                    let ok = orders::apply_event(&c, tx, now, &event_type, &event["data"]["object"]).await?;
-                    if ok {
-                        lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = 'applied' WHERE id = $2")
-                            .bind(now)
-                            .bind(&id)
-                            .execute(&mut **tx)
-                            .await?;
-                    }
-                    Ok::<_, CommerceError>(ok)
-                })
-            })
-            .await?;
-        if done {
+        if retry_one(c, r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?).await? {
             applied += 1;
         }
     }
     Ok(applied)
+}
+
+/// Tries one deferred event again in its own transaction; an expired one is recorded as such.
+async fn retry_one(c: &Commerce, id: String, event_type: String, raw: String, received_at: i64) -> Result<bool, CommerceError> {
+    let now = c.clock.now_ms();
+    let expired = now - received_at > DEFERRED_TTL_MS;
+    let c2 = c.clone();
+    c.db.transaction(move |tx| {
+        let (id, event_type, raw, c) = (id.clone(), event_type.clone(), raw.clone(), c2.clone());
+        Box::pin(async move {
+            // Claim it: another node may be doing the same.
+            let still: i64 = lsn_db::query("SELECT COUNT(*) FROM webhook_events WHERE id = $1 AND processed_at IS NULL")
+                .bind(&id)
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get(0)?;
+            if still == 0 {
+                return Ok(false);
+            }
+            let event: Value = serde_json::from_str(&raw).map_err(|e| CommerceError::Internal(e.to_string()))?;
+            let ok = orders::apply_event(&c, tx, now, &event_type, &event["data"]["object"]).await?;
+            if ok || expired {
+                if !ok {
+                    tracing::warn!(event = %id, event_type = %event_type, "deferred webhook event expired: what it waited for never arrived");
+                }
+                lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = $2 WHERE id = $3")
+                    .bind(now)
+                    .bind(if ok { "applied" } else { "expired" })
+                    .bind(&id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok::<_, CommerceError>(ok)
+        })
+    })
+    .await
+}
+
+/// `payments.retry_deferred_events`: the scheduled sweep of [`retry_deferred`].
+pub struct RetryJob {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl lsn_ops::JobHandler for RetryJob {
+    async fn run(&self, _ctx: &lsn_ops::JobContext, _payload: &Value) -> Result<(), lsn_ops::JobError> {
+        let n = retry_deferred(&self.commerce).await.map_err(|e| lsn_ops::JobError::Retry(e.to_string()))?;
+        if n > 0 {
+            tracing::info!(applied = n, "deferred webhook events applied");
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
