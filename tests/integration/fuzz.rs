@@ -254,3 +254,151 @@ fn live_rooms_answer_any_frame_and_go_on() {
         }
     });
 }
+
+/// An amount a client might send: the edges (zero, one, the maximum and one past it, the ends of
+/// `i64`) and anything at all.
+fn amount() -> impl Strategy<Value = i64> {
+    let max = lsn_core::money::MAX_AMOUNT;
+    prop_oneof![
+        3 => prop::sample::select(vec![i64::MIN, i64::MIN + 1, -1, 0, 1, 2, 99, max - 1, max, max + 1, i64::MAX / 2, i64::MAX - 1, i64::MAX]),
+        2 => any::<i64>(),
+        1 => 0..=max,
+    ]
+}
+
+/// Every money input of the API, as (method, path, body with the amount in place).
+fn money_inputs(show: &str, auction: &str, order: &str, n: u64, v: i64) -> Vec<(reqwest::Method, String, Value)> {
+    use reqwest::Method;
+    vec![
+        (
+            Method::POST,
+            "/api/v1/products".into(),
+            json!({"title": "Priced", "status": "active", "variants": [{"sku": format!("P-{n}"), "price": v}]}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/products".into(),
+            json!({"title": "Compared", "status": "active", "variants": [{"sku": format!("C-{n}"), "price": 100, "compare_at_price": v}]}),
+        ),
+        (Method::POST, "/api/v1/discounts".into(), json!({"code": format!("FIX{n}"), "kind": "fixed", "value": v})),
+        (Method::POST, "/api/v1/discounts".into(), json!({"code": format!("MIN{n}"), "kind": "percent", "value": 10, "min_subtotal": v})),
+        (Method::POST, format!("/api/v1/live/shows/{show}/deals"), json!({"sku": "GAVEL", "price": v, "quantity": 1})),
+        (Method::POST, format!("/api/v1/live/shows/{show}/auctions"), json!({"sku": "GAVEL", "starting_price": v})),
+        (Method::POST, format!("/api/v1/live/shows/{show}/auctions"), json!({"sku": "GAVEL", "starting_price": 100, "reserve_price": v})),
+        (Method::POST, format!("/api/v1/live/shows/{show}/auctions"), json!({"sku": "GAVEL", "starting_price": 100, "increment": v})),
+        (Method::POST, format!("/api/v1/live/auctions/{auction}/bids"), json!({"amount": v})),
+        (Method::POST, format!("/api/v1/orders/{order}/refunds"), json!({"amount": v})),
+    ]
+}
+
+/// Every money input is bounded at the edge: whatever amount arrives (2^63−1 included), the
+/// answer is a 4xx or an amount within `lsn_core::money::MAX_AMOUNT`, never a 5xx, and nothing
+/// stored anywhere is negative or past the maximum — the class of the bid of 2^63−1 that
+/// wrapped and won an auction for $1.01.
+#[test]
+fn every_money_input_is_bounded_at_the_edge() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let Some(app) = rt.block_on(TestApp::spawn(Backend::Sqlite, &[])) else { return };
+    let (admin, bidder, show, auction, order) = rt.block_on(async {
+        let live = &app.rt.state.live;
+        app.user("admin@example.com", Role::Admin).await;
+        app.user("bidder@example.com", Role::Customer).await;
+        let admin_user = app.identity().user_by_email("admin@example.com").await.expect("admin").expect("admin");
+        let p = app.product(json!({"title": "Gavel", "status": "active", "variants": [{"sku": "GAVEL", "price": 5000}]})).await;
+        app.stock(&p.variants[0].id, 1_000).await;
+        let input: lsn_live::shows::ShowInput =
+            serde_json::from_value(json!({"title": "Money Night", "scheduled_at": chrono::Utc::now().timestamp_millis() + 60_000}))
+                .expect("input");
+        let show = live.create(&admin_user, &input).await.expect("show").id;
+        live.start(&show, &admin_user).await.expect("start");
+        live.hub
+            .room(&show)
+            .await
+            .expect("room")
+            .pin(Some(json!({"id": p.id, "title": p.title, "variants": [{"id": p.variants[0].id, "sku": "GAVEL"}]})))
+            .await;
+        let a: lsn_live::auctions::AuctionInput =
+            serde_json::from_value(json!({"sku": "GAVEL", "starting_price": 5000, "duration_secs": 3600})).expect("auction");
+        let auction = live.start_auction(&show, &admin_user, &a).await.expect("auction").id;
+        // A paid order to refund against.
+        let c = app.client();
+        c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "GAVEL", "quantity": 2})).send().await.expect("add");
+        let addr = json!({"name": "G", "line1": "1 A St", "suburb": "Sydney", "state": "NSW", "postcode": "2000"});
+        let co: Value = c
+            .post(app.url("/api/v1/checkout"))
+            .json(&json!({"email": "g@example.com", "shipping_address": addr}))
+            .send()
+            .await
+            .expect("co")
+            .json()
+            .await
+            .expect("json");
+        let order = co["order"]["id"].as_str().expect("order").to_string();
+        let token = co["order_token"].as_str().expect("token").to_string();
+        c.post(app.url(&format!("/api/v1/orders/{order}/pay")))
+            .header("x-order-token", token)
+            .json(&json!({"card_number": "4242424242424242"}))
+            .send()
+            .await
+            .expect("pay");
+        app.run_jobs().await;
+        (app.login("admin@example.com").await, app.login("bidder@example.com").await, show, auction, order)
+    });
+    let counter = std::cell::Cell::new(0u64);
+    let accepted_count = std::cell::Cell::new(0u64);
+    let inputs = money_inputs(&show, &auction, &order, 0, 0).len();
+    let mut runner = TestRunner::new(RunnerConfig { cases: 400, failure_persistence: None, ..RunnerConfig::default() });
+    let outcome = runner.run(&(amount(), 0..inputs), |(v, which)| {
+        counter.set(counter.get() + 1);
+        let (method, path, body) = money_inputs(&show, &auction, &order, counter.get(), v).swap_remove(which);
+        let (client, csrf) = if path.ends_with("/bids") { &bidder } else { &admin };
+        let (status, answer) = rt.block_on(async {
+            let r = client.request(method, app.url(&path)).header("x-csrf-token", csrf).json(&body).send().await.expect("send");
+            let s = r.status().as_u16();
+            (s, r.text().await.expect("body"))
+        });
+        prop_assert!(status < 500, "{path} {body} -> {status} {answer}");
+        let accepted = (200..300).contains(&status);
+        let in_bounds = (0..=lsn_core::money::MAX_AMOUNT).contains(&v);
+        prop_assert!(!accepted || in_bounds, "{path} took {v}: {answer}");
+        accepted_count.set(accepted_count.get() + u64::from(accepted));
+        if !accepted {
+            let e: Value = serde_json::from_str(&answer).map_err(|_| TestCaseError::fail(format!("not JSON: {answer}")))?;
+            prop_assert!(e["error"]["code"].is_string(), "{answer}");
+        }
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+    assert!(accepted_count.get() >= 40, "some amounts were in bounds and taken: {}", accepted_count.get());
+    // Nothing stored is negative or past the maximum, whatever was sent.
+    rt.block_on(async {
+        let max = lsn_core::money::MAX_AMOUNT;
+        for (table, col) in [
+            ("variants", "price"),
+            ("variants", "compare_at_price"),
+            ("discount_codes", "value"),
+            ("discount_codes", "min_subtotal"),
+            ("offers", "price"),
+            ("auctions", "starting_price"),
+            ("auctions", "reserve_price"),
+            ("auctions", "increment"),
+            ("auctions", "price"),
+            ("auctions", "leader_max"),
+            ("auction_bids", "max_amount"),
+            ("refunds", "amount"),
+        ] {
+            let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE {col} < 0 OR {col} > {max}");
+            let r = lsn_db::query(&sql).fetch_one(app.rt.state.db.read()).await.expect("count");
+            assert_eq!(lsn_db::RowExt::try_get::<i64, _>(&r, 0).expect("n"), 0, "{table}.{col} out of bounds");
+        }
+        let r = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE amount_refunded > amount_paid OR amount_refunded < 0")
+            .fetch_one(app.rt.state.db.read())
+            .await
+            .expect("count");
+        assert_eq!(lsn_db::RowExt::try_get::<i64, _>(&r, 0).expect("n"), 0, "never refunded past what was paid");
+        let a = app.rt.state.live.auction(&auction).await.expect("auction");
+        assert!(a.price >= 5000 && a.price <= max, "the auction's price stays in bounds: {}", a.price);
+    });
+}

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-pub const MAX_PRICE: i64 = 100_000_000; // $1,000,000.00
+/// The highest price a variant can have: the largest amount LSN takes ($1,000,000.00).
+pub const MAX_PRICE: i64 = lsn_core::money::MAX_AMOUNT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {

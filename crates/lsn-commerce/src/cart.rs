@@ -271,7 +271,7 @@ fn lines_from(rows: &[lsn_db::Row]) -> Result<Vec<CartLine>, sqlx::Error> {
                 unit_price: price,
                 compare_at_price: r.try_get(7)?,
                 quantity: qty,
-                line_total: price * qty,
+                line_total: price.saturating_mul(qty),
                 available: available.max(0),
                 max_per_order: r.try_get(10)?,
                 max_per_customer: r.try_get(11)?,
@@ -296,7 +296,7 @@ pub async fn view(db: &Db, cart_id: Option<&str>) -> Result<CartView, CommerceEr
         None => Vec::new(),
     };
     let ins: Vec<LineIn> = lines.iter().map(|l| LineIn { unit_price: l.unit_price, quantity: l.quantity }).collect();
-    let t = pricing::compute(&ins, Discount::None, 0);
+    let t = pricing::compute(&ins, Discount::None, 0)?;
     Ok(CartView {
         id: cart_id.map(str::to_string),
         item_count: lines.iter().map(|l| l.quantity).sum(),

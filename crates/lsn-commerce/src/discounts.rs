@@ -56,16 +56,16 @@ pub async fn create(db: &lsn_db::Db, now: i64, d: &DiscountInput) -> Result<Disc
         "percent" if !(1..=100).contains(&d.value) => {
             errors.insert("value".into(), json!("a whole percent from 1 to 100"));
         }
-        "fixed" if !(1..=100_000_000).contains(&d.value) => {
-            errors.insert("value".into(), json!("cents off, from 1"));
+        "fixed" if !(1..=lsn_core::money::MAX_AMOUNT).contains(&d.value) => {
+            errors.insert("value".into(), json!(format!("cents off, from 1 to {}", lsn_core::money::MAX_AMOUNT)));
         }
         "percent" | "fixed" => {}
         _ => {
             errors.insert("kind".into(), json!("percent or fixed"));
         }
     }
-    if d.min_subtotal < 0 {
-        errors.insert("min_subtotal".into(), json!("0 or more"));
+    if let Err(m) = lsn_core::money::bounded(d.min_subtotal, 0, lsn_core::money::Currency::Aud) {
+        errors.insert("min_subtotal".into(), json!(m));
     }
     if let (Some(s), Some(e)) = (d.starts_at, d.ends_at) {
         if e <= s {

@@ -98,6 +98,12 @@ impl From<lsn_warehouse::stock::StockError> for CommerceError {
     }
 }
 
+impl From<lsn_core::money::OutOfRange> for CommerceError {
+    fn from(_: lsn_core::money::OutOfRange) -> Self {
+        CommerceError::rule("amount_out_of_range", "That comes to more than an order can hold.")
+    }
+}
+
 impl From<lsn_catalog::CatalogError> for CommerceError {
     fn from(e: lsn_catalog::CatalogError) -> Self {
         match e {

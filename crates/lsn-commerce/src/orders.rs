@@ -417,7 +417,7 @@ impl Commerce {
                             let mut lines = cart::variant_line(&mut **tx, &variant, *quantity).await?;
                             for l in &mut lines {
                                 l.unit_price = price;
-                                l.line_total = price * l.quantity;
+                                l.line_total = lsn_core::money::checked_times(price, l.quantity)?;
                             }
                             (lines, None, Some(offer_id.clone()), show)
                         }
@@ -456,7 +456,9 @@ impl Commerce {
                         }
                     }
                     let ins: Vec<LineIn> = lines.iter().map(|l| LineIn { unit_price: l.unit_price, quantity: l.quantity }).collect();
-                    let subtotal: i64 = ins.iter().map(|l| l.unit_price * l.quantity).sum();
+                    let subtotal = lsn_core::money::checked_sum(
+                        ins.iter().map(|l| lsn_core::money::checked_times(l.unit_price, l.quantity)).collect::<Result<Vec<_>, _>>()?,
+                    )?;
                     let (discount_id, discount) = match input.discount_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
                         Some(code) => {
                             let (id, d) = discounts::redeem(tx, now, code, subtotal, &customer_key).await?;
@@ -464,9 +466,9 @@ impl Commerce {
                         }
                         None => (None, Discount::None),
                     };
-                    let after_discount = pricing::compute(&ins, discount, 0);
+                    let after_discount = pricing::compute(&ins, discount, 0)?;
                     let shipping = pricing::shipping_options(after_discount.subtotal - after_discount.discount_total).into_iter().find(|o| o.code == input.shipping_method).map(|o| o.price).unwrap_or(0);
-                    let t = pricing::compute(&ins, discount, shipping);
+                    let t = pricing::compute(&ins, discount, shipping)?;
                     let reserved_until = now + RESERVATION_MS;
                     lsn_db::query(
                         "INSERT INTO orders (id, number, user_id, email, status, channel_code, currency, subtotal, discount_total, shipping_total, gst_total, total, discount_code_id, customer_key, \

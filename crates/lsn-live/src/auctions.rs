@@ -115,7 +115,17 @@ fn rule(code: &'static str, message: impl Into<String>) -> LiveError {
     LiveError::Rule { code, message: message.into() }
 }
 
+/// The largest bid increment: $100,000.00.
+pub const MAX_INCREMENT: i64 = 10_000_000;
+
+/// An amount typed at the edge: from `min` cents to the largest amount LSN takes.
+fn bounded(minor: i64, min: i64) -> Result<i64, String> {
+    lsn_core::money::bounded(minor, min, lsn_core::money::Currency::Aud)
+}
+
 /// The state after `bidder` offers at most `max`: (price, leader, leader_max), or why not.
+/// Every sum is checked: whatever the numbers, the price never wraps and never passes the
+/// highest maximum offered.
 pub fn resolve_bid(
     price: i64,
     increment: i64,
@@ -124,24 +134,26 @@ pub fn resolve_bid(
     bidder: &str,
     max: i64,
 ) -> Result<(i64, String, i64), (&'static str, i64)> {
+    let plus = |a: i64, b: i64| a.checked_add(b).ok_or(("amount_out_of_range", lsn_core::money::MAX_AMOUNT));
     match leader {
         None if max < price => Err(("bid_too_low", price)),
         None => Ok((price, bidder.to_string(), max)),
         Some(l) if l == bidder => {
             if max <= leader_max {
-                Err(("bid_too_low", leader_max + 1))
+                Err(("bid_too_low", plus(leader_max, 1)?))
             } else {
                 Ok((price, bidder.to_string(), max))
             }
         }
         Some(l) => {
-            if max < price + increment {
-                Err(("bid_too_low", price + increment))
+            let next = plus(price, increment)?;
+            if max < next {
+                Err(("bid_too_low", next))
             } else if max > leader_max {
-                Ok(((leader_max + increment).min(max), bidder.to_string(), max))
+                Ok((plus(leader_max, increment)?.min(max), bidder.to_string(), max))
             } else {
                 // The leader's proxy answers at once.
-                Ok(((max + increment).min(leader_max), l.to_string(), leader_max))
+                Ok((plus(max, increment)?.min(leader_max), l.to_string(), leader_max))
             }
         }
     }
@@ -177,14 +189,12 @@ impl Live {
         if show.status == "ended" {
             return Err(rule("show_ended", "The show has ended."));
         }
-        if !(1..=lsn_catalog::MAX_PRICE).contains(&d.starting_price) {
-            return Err(invalid("starting_price", "a price in cents"));
+        bounded(d.starting_price, 1).map_err(|m| invalid("starting_price", &m))?;
+        if !(1..=MAX_INCREMENT).contains(&d.increment) {
+            return Err(invalid("increment", "1 cent to $100,000.00"));
         }
-        if !(1..=10_000_000).contains(&d.increment) {
-            return Err(invalid("increment", "at least 1 cent"));
-        }
-        if d.reserve_price.is_some_and(|r| r < d.starting_price) {
-            return Err(invalid("reserve_price", "at least the starting price"));
+        if let Some(r) = d.reserve_price {
+            bounded(r, d.starting_price).map_err(|m| invalid("reserve_price", &format!("at least the starting price: {m}")))?;
         }
         if !(0..=300).contains(&d.countdown_secs) {
             return Err(invalid("countdown_secs", "0 to 300 seconds"));
@@ -238,6 +248,8 @@ impl Live {
 
     /// Places a proxy bid: `max` is the most `user` will pay; the price moves only as far as needed.
     pub async fn bid(&self, auction_id: &str, user: &lsn_identity::User, max: i64) -> Result<Auction, LiveError> {
+        // Bounded at the edge: no bid can take the price past what an amount may be.
+        bounded(max, 1).map_err(|m| invalid("amount", &m))?;
         for _ in 0..20 {
             let row = self.auction_row(auction_id).await?;
             let now = self.clock.now_ms();
@@ -473,5 +485,46 @@ mod tests {
         assert_eq!(resolve_bid(1200, 100, Some("a"), 1200, "b", 1250), Err(("bid_too_low", 1300)));
         // The leader may raise their own maximum without moving the price.
         assert_eq!(resolve_bid(1300, 100, Some("b"), 2000, "b", 2500), Ok((1300, "b".into(), 2500)));
+        // The bid that won an auction for $1.01: refused, never wrapped.
+        assert_eq!(resolve_bid(5000, 100, Some("a"), i64::MAX, "b", i64::MAX), Err(("amount_out_of_range", lsn_core::money::MAX_AMOUNT)));
+        assert!(super::bounded(i64::MAX, 1).is_err() && super::bounded(0, 1).is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::resolve_bid;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the numbers (even a state no bid could have made), a bid is answered
+        /// without overflow, and the leader's maximum is one of the two offered.
+        #[test]
+        fn bids_never_wrap(price in any::<i64>(), increment in any::<i64>(), leader_max in any::<i64>(), max in any::<i64>(),
+                           has_leader in any::<bool>(), same in any::<bool>()) {
+            let leader = has_leader.then_some(if same { "b" } else { "a" });
+            if let Ok((_, _, m)) = resolve_bid(price, increment, leader, leader_max, "b", max) {
+                prop_assert!(m == max || m == leader_max);
+            }
+        }
+
+        /// Within the edge's bounds (what `bid` lets through), the price only rises, stays
+        /// within the top maximum, and follows the increment.
+        #[test]
+        fn bounded_bids_follow_the_rules(price in 1..=lsn_core::money::MAX_AMOUNT, increment in 1..=super::MAX_INCREMENT,
+                                         leader_max in 1..=lsn_core::money::MAX_AMOUNT, max in 1..=lsn_core::money::MAX_AMOUNT) {
+            let leader_max = leader_max.max(price);
+            match resolve_bid(price, increment, Some("a"), leader_max, "b", max) {
+                Ok((p, who, m)) => {
+                    prop_assert!(p >= price && p <= max.max(leader_max) && p > 0);
+                    prop_assert_eq!(who == "b", max > leader_max);
+                    prop_assert_eq!(m, max.max(leader_max));
+                }
+                Err((code, min)) => {
+                    prop_assert_eq!(code, "bid_too_low");
+                    prop_assert!(max < min);
+                }
+            }
+        }
     }
 }
