@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use lsn_commerce::payments::stripe::{Stripe, API_VERSION};
-use lsn_commerce::payments::{Confirmation, IntentRequest, PaymentMethod, PaymentProvider, ProviderError};
+use lsn_commerce::payments::{Cancelled, Confirmation, IntentRequest, PaymentMethod, PaymentProvider, ProviderError};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -114,12 +114,13 @@ fn execute(inner: &mut Inner, path: &str, form: &HashMap<String, String>) -> (u1
                     ),
                 },
                 "cancel" => {
-                    if pi["status"] == "succeeded" {
+                    let status = pi["status"].as_str().unwrap_or_default().to_string();
+                    if matches!(status.as_str(), "succeeded" | "canceled" | "processing") {
                         return stripe_error(
                             StatusCode::BAD_REQUEST,
                             "invalid_request_error",
-                            "You cannot cancel this PaymentIntent because it has a status of succeeded.",
-                            json!({}),
+                            &format!("You cannot cancel this PaymentIntent because it has a status of {status}."),
+                            json!({"code": "payment_intent_unexpected_state", "payment_intent": pi.clone()}),
                         );
                     }
                     pi["status"] = json!("canceled");
@@ -283,8 +284,10 @@ async fn stripe_client_speaks_stripe() {
     let r = s.refund("pi_fake_1", 1000, "refund:1").await.expect("refund");
     assert_eq!(r.status, "succeeded");
     assert!(matches!(s.refund("pi_fake_1", 5000, "refund:2").await, Err(ProviderError::Rejected(_))));
-    s.cancel(&pi3.id, "cancel:1").await.expect("cancel");
-    assert!(matches!(s.cancel("pi_fake_1", "cancel:2").await, Err(ProviderError::Rejected(_))));
+    assert_eq!(s.cancel(&pi3.id, "cancel:1").await.expect("cancel"), Cancelled::Now);
+    assert_eq!(s.cancel(&pi3.id, "cancel:1b").await.expect("cancel again"), Cancelled::Already);
+    assert_eq!(s.cancel("pi_fake_1", "cancel:2").await.expect("a paid intent"), Cancelled::Paid, "a paid intent is not cancelled");
+    assert!(matches!(s.cancel("pi_nope", "cancel:3").await, Err(ProviderError::Rejected(_))));
     let bad = Stripe::new(lsn_core::Secret::new("sk_test_wrong"), Some(&base), TIMEOUT);
     assert!(matches!(bad.create_intent(&req("x")).await, Err(ProviderError::Rejected(m)) if m.contains("401")));
 }

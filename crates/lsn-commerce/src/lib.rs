@@ -131,6 +131,7 @@ impl From<CommerceError> for ApiError {
                     | "invalid_transition"
                     | "already_paid"
                     | "order_not_payable"
+                    | "payment_in_progress"
                     | "idempotency_in_progress" => StatusCode::CONFLICT,
                     "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
                     _ => StatusCode::BAD_REQUEST,
@@ -222,8 +223,9 @@ impl Commerce {
             .job(orders::EXPIRE_JOB, Arc::new(orders::ExpireJob { commerce: self.clone() }))
             .job(payments::webhook::RETRY_JOB, Arc::new(payments::webhook::RetryJob { commerce: self.clone() }))
             .job(orders::CANCEL_INTENT_JOB, Arc::new(orders::CancelIntentJob { commerce: self.clone() }))
+            .job(orders::CANCEL_FAILED_JOB, Arc::new(orders::CancelFailedJob { commerce: self.clone() }))
             .job(orders::REFUND_JOB, Arc::new(orders::RefundJob { commerce: self.clone() }))
-            .enqueues(&[payments::sandbox::EVENT_JOB, orders::CANCEL_INTENT_JOB, orders::REFUND_JOB])
+            .enqueues(&[payments::sandbox::EVENT_JOB, orders::CANCEL_INTENT_JOB, orders::CANCEL_FAILED_JOB, orders::REFUND_JOB])
             .schedule(Schedule {
                 name: "reservation_expiry",
                 cron: "0 * * * * *",

@@ -6,7 +6,7 @@
 //! transaction as its effects and its domain event.
 
 use crate::address::Address;
-use crate::payments::{Confirmation, IntentRequest, PaymentMethod};
+use crate::payments::{Cancelled, Confirmation, IntentRequest, PaymentMethod};
 use crate::pricing::{self, Discount, LineIn};
 use crate::{cart, discounts, offers, Commerce, CommerceError, RESERVATION_MS};
 use lsn_core::i18n::t_args;
@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 pub const EXPIRE_JOB: &str = "orders.expire_reservations";
 pub const CANCEL_INTENT_JOB: &str = "payments.cancel_intent";
 pub const REFUND_JOB: &str = "payments.refund";
+/// Cancels an order whose payment failed (unless a retry of the payment is on its way).
+pub const CANCEL_FAILED_JOB: &str = "orders.cancel_after_failed_payment";
 
 pub const ORDER_PLACED: &str = "order.placed";
 pub const ORDER_CANCELLED: &str = "order.cancelled";
@@ -43,9 +45,9 @@ pub fn allowed(from: &str, to: &str) -> bool {
             | ("shipped", "delivered" | "refunded" | "partially_refunded")
             | ("delivered", "refunded" | "partially_refunded")
             | ("partially_refunded", "processing" | "shipped" | "delivered" | "refunded" | "partially_refunded")
-            // A payment that lands after the reservation ran out, while the stock is still there.
-            | ("cancelled", "paid")
     )
+    // Never `cancelled → paid`: a cancelled order has given its stock, deal units and discount
+    // use back, so a payment that arrives for it is refunded, never applied.
 }
 
 /// Moves `order_id` from `from` to `to` if it is still in `from`; records who and why.
@@ -550,7 +552,8 @@ impl Commerce {
     }
 
     /// The order's payment intent, created at the provider if it is not there yet (idempotent:
-    /// the provider sees the same key for the same order).
+    /// the provider sees the same key for the same order). An intent created for an order that
+    /// was cancelled meanwhile is cancelled at the provider by a job.
     pub async fn ensure_intent(&self, order_id: &str) -> Result<Value, CommerceError> {
         let r = lsn_db::query("SELECT p.id, p.intent_id, p.client_secret, p.status, o.total, o.number, o.email FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1 ORDER BY p.created_at DESC LIMIT 1")
             .bind(order_id)
@@ -571,22 +574,57 @@ impl Commerce {
             idempotency_key: format!("order:{order_id}"),
         };
         let intent = self.provider.create_intent(&req).await.map_err(|e| CommerceError::Provider(e.to_string()))?;
-        lsn_db::query("UPDATE payments SET provider = $1, intent_id = $2, client_secret = $3, status = $4, updated_at = $5 WHERE id = $6")
-            .bind(self.provider.name())
-            .bind(&intent.id)
-            .bind(&intent.client_secret)
-            .bind(&intent.status)
-            .bind(self.clock.now_ms())
-            .bind(&pid)
-            .execute(self.db.write())
+        let now = self.clock.now_ms();
+        let (provider, intent2, pid2, oid) = (self.provider.name(), intent.clone(), pid.clone(), order_id.to_string());
+        let still_open = self
+            .db
+            .transaction(move |tx| {
+                let (intent, pid, oid) = (intent2.clone(), pid2.clone(), oid.clone());
+                Box::pin(async move {
+                    lsn_db::query("UPDATE payments SET provider = $1, intent_id = $2, client_secret = $3, status = CASE WHEN status = 'canceled' THEN status ELSE $4 END, updated_at = $5 WHERE id = $6 AND intent_id LIKE 'pending_%'")
+                        .bind(provider)
+                        .bind(&intent.id)
+                        .bind(&intent.client_secret)
+                        .bind(&intent.status)
+                        .bind(now)
+                        .bind(&pid)
+                        .execute(&mut **tx)
+                        .await?;
+                    let open: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE id = $1 AND status = 'pending_payment'")
+                        .bind(&oid)
+                        .fetch_one(&mut **tx)
+                        .await?
+                        .try_get(0)?;
+                    if open == 0 {
+                        // Cancelled while the intent was being made: nobody may pay it.
+                        let job = NewJob::new(CANCEL_INTENT_JOB, json!({"intent_id": intent.id})).dedupe(format!("cancel:{}", intent.id));
+                        lsn_ops::enqueue(&mut **tx, &job, now).await?;
+                    }
+                    Ok::<_, CommerceError>(open == 1)
+                })
+            })
             .await?;
+        if !still_open {
+            return Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again."));
+        }
         Ok(
             json!({"provider": self.provider.name(), "intent_id": intent.id, "client_secret": intent.client_secret, "status": intent.status}),
         )
     }
 
+    /// How long a confirmation holds its order's payment: the provider call with its retries.
+    fn confirm_lease_ms(&self) -> i64 {
+        let call = i64::try_from(self.cfg.provider_timeout.as_millis()).unwrap_or(30_000);
+        call.saturating_mul(4).saturating_add(10_000)
+    }
+
     /// Confirms the order's payment with a payment method. The order becomes `paid` when the
     /// provider's `payment_intent.succeeded` event is processed.
+    ///
+    /// The payment is leased first (`payments.confirming_until`): while the provider is asked,
+    /// the order cannot be cancelled or expired and a second confirmation is refused with
+    /// `payment_in_progress`, so no payment can land on an order whose stock, deal units and
+    /// discount use were already given back.
     pub async fn pay(&self, order_id: &str, method: &PaymentMethod, idempotency_key: &str) -> Result<Confirmation, CommerceError> {
         let status: String = lsn_db::query("SELECT status FROM orders WHERE id = $1")
             .bind(order_id)
@@ -594,11 +632,7 @@ impl Commerce {
             .await?
             .ok_or(CommerceError::NotFound)?
             .try_get(0)?;
-        match status.as_str() {
-            "pending_payment" => {}
-            "cancelled" => return Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again.")),
-            _ => return Err(CommerceError::rule("already_paid", "This order is already paid.")),
-        }
+        unpaid(&status)?;
         // Card testing tries card after card on one order: a few attempts, then wait.
         self.limits.pay.hit(order_id, self.clock.now_ms()).map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
         if matches!(method, PaymentMethod::TestCard(_)) && self.sandbox.is_none() {
@@ -607,28 +641,144 @@ impl Commerce {
                 "Card numbers are entered in Stripe's secure fields, not sent to the shop.",
             ));
         }
-        let intent = self.ensure_intent(order_id).await?;
-        let intent_id = intent["intent_id"].as_str().unwrap_or_default().to_string();
-        let result = self.provider.confirm(&intent_id, method, idempotency_key).await.map_err(|e| match e {
-            crate::payments::ProviderError::Rejected(m) => CommerceError::rule("payment_rejected", m),
-            crate::payments::ProviderError::Unavailable(m) => CommerceError::Provider(m),
-        })?;
-        let (st, err, last4) = match &result {
-            Confirmation::Succeeded { card_last4 } => ("succeeded", None, card_last4.clone()),
-            Confirmation::Processing => ("processing", None, None),
-            Confirmation::RequiresAction { .. } => ("requires_action", None, None),
-            Confirmation::Failed { code, .. } => ("failed", Some(code.clone()), None),
+        let now = self.clock.now_ms();
+        let (oid, until) = (order_id.to_string(), now + self.confirm_lease_ms());
+        let leased = self
+            .db
+            .transaction(move |tx| {
+                let oid = oid.clone();
+                Box::pin(async move {
+                    let r = lsn_db::query(
+                        "UPDATE payments SET confirming_until = $1, updated_at = $2 WHERE order_id = $3 \
+                         AND status NOT IN ('succeeded', 'processing', 'mismatch', 'canceled') AND (confirming_until IS NULL OR confirming_until <= $2) \
+                         AND EXISTS (SELECT 1 FROM orders o WHERE o.id = $3 AND o.status = 'pending_payment')",
+                    )
+                    .bind(until)
+                    .bind(now)
+                    .bind(&oid)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok::<_, CommerceError>(r.rows_affected() == 1)
+                })
+            })
+            .await?;
+        if !leased {
+            return Err(self.why_not_payable(order_id).await?);
+        }
+        let outcome = self.confirm_leased(order_id, method, idempotency_key).await;
+        // Whatever happened, the lease ends; what the buyer saw is noted (the webhook is the
+        // authority on success).
+        let (st, err, last4) = match &outcome {
+            Ok(Confirmation::Succeeded { card_last4 }) => (Some("succeeded"), None, card_last4.clone()),
+            Ok(Confirmation::Processing) => (Some("processing"), None, None),
+            Ok(Confirmation::RequiresAction { .. }) => (Some("requires_action"), None, None),
+            Ok(Confirmation::Failed { code, .. }) => (Some("failed"), Some(code.clone()), None),
+            Err(_) => (None, None, None),
         };
-        // The webhook is the authority on success; here we only note what the buyer saw.
-        lsn_db::query("UPDATE payments SET status = CASE WHEN status = 'succeeded' THEN status ELSE $1 END, last_error = $2, card_last4 = COALESCE($3, card_last4), updated_at = $4 WHERE intent_id = $5")
-            .bind(st)
+        lsn_db::query("UPDATE payments SET status = CASE WHEN status IN ('succeeded', 'mismatch', 'canceled') OR $1 = '' THEN status ELSE $1 END, last_error = COALESCE($2, last_error), card_last4 = COALESCE($3, card_last4), confirming_until = NULL, updated_at = $4 WHERE order_id = $5")
+            .bind(st.unwrap_or(""))
             .bind(err)
             .bind(last4)
             .bind(self.clock.now_ms())
-            .bind(&intent_id)
+            .bind(order_id)
             .execute(self.db.write())
             .await?;
-        Ok(result)
+        outcome
+    }
+
+    async fn confirm_leased(&self, order_id: &str, method: &PaymentMethod, idempotency_key: &str) -> Result<Confirmation, CommerceError> {
+        let intent = self.ensure_intent(order_id).await?;
+        let intent_id = intent["intent_id"].as_str().unwrap_or_default().to_string();
+        self.provider.confirm(&intent_id, method, idempotency_key).await.map_err(|e| match e {
+            crate::payments::ProviderError::Rejected(m) => CommerceError::rule("payment_rejected", m),
+            crate::payments::ProviderError::Unavailable(m) => CommerceError::Provider(m),
+        })
+    }
+
+    /// Why an order's payment cannot be confirmed or its order cancelled right now.
+    async fn why_not_payable(&self, order_id: &str) -> Result<CommerceError, CommerceError> {
+        let r = lsn_db::query("SELECT o.status, p.status FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.id = $1")
+            .bind(order_id)
+            .fetch_optional(self.db.read())
+            .await?
+            .ok_or(CommerceError::NotFound)?;
+        let (order, payment): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+        Ok(match unpaid(&order) {
+            Err(e) => e,
+            Ok(()) if payment == "canceled" => {
+                CommerceError::rule("order_not_payable", "This order's payment was cancelled; check out again.")
+            }
+            Ok(()) => in_progress(),
+        })
+    }
+
+    /// Cancels an unpaid order and gives back its stock, deal units, discount use and
+    /// per-customer counts — the one way every cancellation goes (the buyer, staff, an expired
+    /// reservation, a failed payment, a replaced checkout).
+    ///
+    /// A payment that may still succeed wins: while a confirmation holds the payment's lease,
+    /// or the provider reports the payment succeeded or processing, the answer is
+    /// `payment_in_progress` (409) and nothing changes. Otherwise the intent is cancelled at
+    /// the provider first, so no payment can land after the limits were given back; then the
+    /// order is cancelled in one transaction that checks the payment again. Money that did come
+    /// for an order that cannot keep it (an amount that did not match) is refunded.
+    pub async fn cancel_unpaid_order(&self, order_id: &str, reason: &str, actor: &str) -> Result<(), CommerceError> {
+        let now = self.clock.now_ms();
+        let r = lsn_db::query(
+            "SELECT o.status, p.intent_id, p.status, p.confirming_until FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.id = $1",
+        )
+        .bind(order_id)
+        .fetch_optional(self.db.read())
+        .await?
+        .ok_or(CommerceError::NotFound)?;
+        let (order, intent, payment, lease): (String, String, String, Option<i64>) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        if order != "pending_payment" {
+            return Err(CommerceError::rule("invalid_transition", "Only an unpaid order can be cancelled."));
+        }
+        if lease.is_some_and(|t| t > now) || matches!(payment.as_str(), "succeeded" | "processing") {
+            return Err(in_progress());
+        }
+        if !intent.starts_with("pending_") && !matches!(payment.as_str(), "canceled" | "mismatch") {
+            match self.provider.cancel(&intent, &format!("cancel:{intent}")).await {
+                Ok(Cancelled::Now | Cancelled::Already) => {}
+                Ok(Cancelled::Paid) => return Err(in_progress()),
+                Err(crate::payments::ProviderError::Unavailable(m)) => return Err(CommerceError::Provider(m)),
+                // The provider does not know the intent (or refuses to touch it): no money can come through it.
+                Err(crate::payments::ProviderError::Rejected(m)) => tracing::warn!(intent = %intent, "intent not cancelled: {m}"),
+            }
+        }
+        let (oid, reason, actor, backend) = (order_id.to_string(), reason.to_string(), actor.to_string(), self.db.backend());
+        self.db
+            .transaction(move |tx| {
+                let (oid, reason, actor) = (oid.clone(), reason.clone(), actor.clone());
+                Box::pin(async move {
+                    // The order first, then its payment: the order every payment event takes them in.
+                    lsn_db::query(&format!("SELECT o.id FROM orders o WHERE o.id = $1{}", lsn_db::dialect::lock_rows(backend, "o")))
+                        .bind(&oid)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                    let p = lsn_db::query(
+                        "UPDATE payments SET status = CASE WHEN status = 'mismatch' THEN status ELSE 'canceled' END, updated_at = $1 \
+                         WHERE order_id = $2 AND status NOT IN ('succeeded', 'processing') AND (confirming_until IS NULL OR confirming_until <= $1) \
+                         RETURNING status, amount_received",
+                    )
+                    .bind(now)
+                    .bind(&oid)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    let Some(p) = p else { return Err(in_progress()) };
+                    if !cancel_unpaid(tx, now, &oid, &reason, &actor).await? {
+                        return Err(CommerceError::rule("invalid_transition", "Only an unpaid order can be cancelled."));
+                    }
+                    let (status, received): (String, Option<i64>) = (p.try_get(0)?, p.try_get(1)?);
+                    if status == "mismatch" {
+                        refund_unowed(tx, now, &oid, received.unwrap_or(0), "The payment did not match the order, which was then cancelled.").await?;
+                    }
+                    Ok::<_, CommerceError>(())
+                })
+            })
+            .await
     }
 
     /// Staff moves an order along (processing, shipped, delivered) or cancels an unpaid one.
@@ -638,6 +788,14 @@ impl Commerce {
         }
         if matches!(to, "paid" | "refunded" | "partially_refunded") {
             return Err(CommerceError::rule("invalid_transition", format!("{to} is set by payments and refunds, not by hand.")));
+        }
+        if to == "cancelled" {
+            let status = self.order(order_id, &Viewer::Staff).await?.status;
+            if status != "pending_payment" {
+                return Err(CommerceError::rule("invalid_transition", "A paid order is cancelled by refunding it."));
+            }
+            self.cancel_unpaid_order(order_id, "cancelled by staff", actor).await?;
+            return self.order(order_id, &Viewer::Staff).await;
         }
         let now = self.clock.now_ms();
         let (id, to_s, actor_s) = (order_id.to_string(), to.to_string(), actor.to_string());
@@ -651,13 +809,6 @@ impl Commerce {
                         .await?
                         .ok_or(CommerceError::NotFound)?
                         .try_get(0)?;
-                    if to == "cancelled" {
-                        if from != "pending_payment" {
-                            return Err(CommerceError::rule("invalid_transition", "A paid order is cancelled by refunding it."));
-                        }
-                        cancel_unpaid(tx, now, &id, "cancelled by staff", &actor).await?;
-                        return Ok(());
-                    }
                     if !transition(tx, now, &id, &from, &to, &actor, "status update").await? {
                         return Err(CommerceError::rule("invalid_transition", "The order changed meanwhile; reload it."));
                     }
@@ -670,19 +821,7 @@ impl Commerce {
 
     /// A buyer cancels an order they have not paid for.
     pub async fn cancel_by_customer(&self, order_id: &str) -> Result<(), CommerceError> {
-        let now = self.clock.now_ms();
-        let id = order_id.to_string();
-        self.db
-            .transaction(move |tx| {
-                let id = id.clone();
-                Box::pin(async move {
-                    if !cancel_unpaid(tx, now, &id, "cancelled by customer", "customer").await? {
-                        return Err(CommerceError::rule("invalid_transition", "Only an unpaid order can be cancelled."));
-                    }
-                    Ok::<_, CommerceError>(())
-                })
-            })
-            .await
+        self.cancel_unpaid_order(order_id, "cancelled by customer", "customer").await
     }
 
     /// Refunds all (`amount: None`) or part of a paid order through the provider, optionally
@@ -784,13 +923,14 @@ impl Commerce {
         };
         let (order_id, amount, restock, actor, reason): (String, i64, i64, String, String) =
             (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?);
-        let intent: String =
-            lsn_db::query("SELECT intent_id FROM payments WHERE order_id = $1 AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1")
-                .bind(&order_id)
-                .fetch_optional(self.db.read())
-                .await?
-                .ok_or_else(|| CommerceError::rule("not_paid", "This order has no successful payment to refund."))?
-                .try_get(0)?;
+        let intent: String = lsn_db::query(
+            "SELECT intent_id FROM payments WHERE order_id = $1 AND status IN ('succeeded', 'mismatch') ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(&order_id)
+        .fetch_optional(self.db.read())
+        .await?
+        .ok_or_else(|| CommerceError::rule("not_paid", "This order has no successful payment to refund."))?
+        .try_get(0)?;
         let outcome = match self.provider.refund(&intent, amount, &format!("refund:{refund_id}")).await {
             Ok(r) => Ok(r.id),
             Err(crate::payments::ProviderError::Rejected(m)) => Err(m),
@@ -853,6 +993,65 @@ impl Commerce {
     }
 }
 
+/// The refusal for an order that is not awaiting payment.
+fn unpaid(status: &str) -> Result<(), CommerceError> {
+    match status {
+        "pending_payment" => Ok(()),
+        "cancelled" => Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again.")),
+        _ => Err(CommerceError::rule("already_paid", "This order is already paid.")),
+    }
+}
+
+fn in_progress() -> CommerceError {
+    CommerceError::rule("payment_in_progress", "A payment for this order is being processed; wait for it to finish.")
+}
+
+/// Refunds `amount` that came for an order which does not owe it (a payment for a cancelled
+/// order, or one that did not match the order): claims it, records a pending refund, queues
+/// the refund job at once, and opens a task so a person knows, all inside `tx`.
+async fn refund_unowed(tx: &mut Tx, now: i64, order_id: &str, amount: i64, why: &str) -> Result<(), CommerceError> {
+    if amount <= 0 {
+        return Ok(());
+    }
+    lsn_db::query("UPDATE orders SET amount_paid = CASE WHEN amount_paid < $1 THEN $1 ELSE amount_paid END, updated_at = $2 WHERE id = $3")
+        .bind(amount)
+        .bind(now)
+        .bind(order_id)
+        .execute(&mut **tx)
+        .await?;
+    let claimed =
+        lsn_db::query("UPDATE orders SET amount_refunded = amount_refunded + $1 WHERE id = $2 AND amount_refunded + $1 <= amount_paid")
+            .bind(amount)
+            .bind(order_id)
+            .execute(&mut **tx)
+            .await?;
+    if claimed.rows_affected() == 0 {
+        return Ok(());
+    }
+    let rid = lsn_core::ids::new_id();
+    lsn_db::query("INSERT INTO refunds (id, order_id, amount, reason, restock, status, actor, created_at) VALUES ($1, $2, $3, $4, 0, 'pending', 'system', $5)")
+        .bind(&rid)
+        .bind(order_id)
+        .bind(amount)
+        .bind(why)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    let job = NewJob::new(REFUND_JOB, json!({"refund_id": rid})).dedupe(format!("refund:{rid}")).max_attempts(20);
+    lsn_ops::enqueue(&mut **tx, &job, now).await?;
+    let number: String = lsn_db::query("SELECT number FROM orders WHERE id = $1").bind(order_id).fetch_one(&mut **tx).await?.try_get(0)?;
+    open_task(
+        tx,
+        now,
+        "payment_refunded",
+        &format!("Payment refunded automatically on order {number}"),
+        &format!("{why} {} is being refunded to the buyer; check that it arrived.", lsn_core::money::Money::aud(amount)),
+        order_id,
+    )
+    .await?;
+    Ok(())
+}
+
 /// A refund as asked for: `pending` while the provider has not answered yet.
 #[derive(Debug)]
 pub struct Refunded {
@@ -875,9 +1074,10 @@ async fn settle_refund_status(tx: &mut Tx, now: i64, order_id: &str, actor: &str
     Ok(())
 }
 
-/// Cancels an unpaid order: releases its stock, its discount use and its per-customer counts,
-/// and schedules the provider intent's cancellation. False when the order was not unpaid.
-pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, actor: &str) -> Result<bool, CommerceError> {
+/// Cancels an unpaid order inside `tx`: releases its stock, its deal units, its discount use and
+/// its per-customer counts. False when the order was not unpaid. Only
+/// [`Commerce::cancel_unpaid_order`] calls it, once the payment cannot succeed any more.
+async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, actor: &str) -> Result<bool, CommerceError> {
     if !transition(tx, now, order_id, "pending_payment", "cancelled", actor, reason).await? {
         return Ok(false);
     }
@@ -912,16 +1112,6 @@ pub async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, 
         .bind(&customer)
         .execute(&mut **tx)
         .await?;
-    }
-    let intent: Option<String> =
-        lsn_db::query("SELECT intent_id FROM payments WHERE order_id = $1 AND intent_id NOT LIKE 'pending_%' AND status <> 'succeeded'")
-            .bind(order_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
-    if let Some(i) = intent {
-        lsn_ops::enqueue(&mut **tx, &NewJob::new(CANCEL_INTENT_JOB, json!({"intent_id": i})).dedupe(format!("cancel:{i}")), now).await?;
     }
     lsn_ops::publish(tx, now, ORDER_CANCELLED, Some(order_id), &json!({"order_id": order_id, "reason": reason})).await?;
     Ok(true)
@@ -966,51 +1156,51 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
     };
     match event_type {
         "payment_intent.succeeded" => {
-            let received = obj["amount_received"].as_i64().unwrap_or(total);
-            let r =
-                lsn_db::query("UPDATE payments SET status = 'succeeded', updated_at = $1 WHERE intent_id = $2 AND status <> 'succeeded'")
+            // Only a full payment in the order's currency pays the order; what Stripe sends is
+            // checked, never assumed (a missing amount is no proof of payment).
+            let received = obj["amount_received"].as_i64().unwrap_or(0).max(0);
+            let currency_ok = obj["currency"].as_str().is_none_or(|cur| cur.eq_ignore_ascii_case("aud"));
+            let first = lsn_db::query("UPDATE payments SET status = 'succeeded', amount_received = $1, updated_at = $2 WHERE intent_id = $3 AND amount_received IS NULL")
+                .bind(received)
+                .bind(now)
+                .bind(&intent)
+                .execute(&mut **tx)
+                .await?;
+            if first.rows_affected() == 0 {
+                // Applied before (a redelivery under another event id).
+                return Ok(true);
+            }
+            if status != "pending_payment" {
+                // The order was cancelled and gave its stock, deal units and discount use back: the
+                // money goes back too, never the order forward.
+                refund_unowed(tx, now, &order_id, received, "The payment arrived after the order was cancelled.").await?;
+                return Ok(true);
+            }
+            if received != total || !currency_ok {
+                lsn_db::query("UPDATE payments SET status = 'mismatch' WHERE intent_id = $1").bind(&intent).execute(&mut **tx).await?;
+                lsn_db::query("UPDATE orders SET amount_paid = $1, updated_at = $2 WHERE id = $3")
+                    .bind(received)
                     .bind(now)
-                    .bind(&intent)
+                    .bind(&order_id)
                     .execute(&mut **tx)
                     .await?;
-            if r.rows_affected() == 0 && status != "pending_payment" && status != "cancelled" {
+                let currency = obj["currency"].as_str().unwrap_or("aud").to_uppercase();
+                open_task(
+                    tx,
+                    now,
+                    "payment_mismatch",
+                    &format!("Payment does not match order {number}"),
+                    &format!(
+                        "The provider reports {received} {currency} cents received for an order of {} AUD. The order stays unpaid and will not ship; it is refunded if it is cancelled or its reservation runs out.",
+                        lsn_core::money::Money::aud(total)
+                    ),
+                    &order_id,
+                )
+                .await?;
+                tracing::warn!(order = %number, received, total, currency = %currency, "payment does not match the order: left unpaid");
                 return Ok(true);
             }
-            let late = status == "cancelled";
-            if late {
-                // Paid after the reservation ran out: take the stock again if it is still there.
-                let lines = order_lines(tx, &order_id).await?;
-                if stock::reserve_again(tx, now, &order_id, &lines).await.is_err() {
-                    lsn_db::query("UPDATE orders SET amount_paid = $1 WHERE id = $2")
-                        .bind(received)
-                        .bind(&order_id)
-                        .execute(&mut **tx)
-                        .await?;
-                    open_task(
-                        tx,
-                        now,
-                        "late_payment",
-                        &format!("Refund late payment for cancelled order {number}"),
-                        "The payment arrived after the order was cancelled and the stock is gone. Refund it.",
-                        &order_id,
-                    )
-                    .await?;
-                    return Ok(true);
-                }
-            } else if status != "pending_payment" {
-                return Ok(true);
-            }
-            if !transition(
-                tx,
-                now,
-                &order_id,
-                if late { "cancelled" } else { "pending_payment" },
-                "paid",
-                "stripe",
-                if late { "late payment" } else { "payment succeeded" },
-            )
-            .await?
-            {
+            if !transition(tx, now, &order_id, "pending_payment", "paid", "stripe", "payment succeeded").await? {
                 return Ok(true);
             }
             stock::consume_order(tx, now, &order_id).await?;
@@ -1069,15 +1259,19 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 .unwrap_or("payment_failed")
                 .to_string();
             lsn_db::query(
-                "UPDATE payments SET status = 'failed', last_error = $1, updated_at = $2 WHERE intent_id = $3 AND status <> 'succeeded'",
+                "UPDATE payments SET status = 'failed', last_error = $1, updated_at = $2 WHERE intent_id = $3 AND status NOT IN ('succeeded', 'mismatch', 'canceled', 'processing')",
             )
             .bind(&code)
             .bind(now)
             .bind(&intent)
             .execute(&mut **tx)
             .await?;
-            if status == "pending_payment" && cancel_unpaid(tx, now, &order_id, &format!("payment failed: {code}"), "stripe").await? {
+            if status == "pending_payment" {
                 lsn_ops::publish(tx, now, PAYMENT_FAILED, Some(&order_id), &json!({"order_id": order_id, "code": code})).await?;
+                // A failed payment gives the stock back at once — through the one cancellation
+                // path, which first makes sure no retry of the payment is on its way.
+                let job = NewJob::new(CANCEL_FAILED_JOB, json!({"order_id": order_id, "code": code})).max_attempts(20);
+                lsn_ops::enqueue(&mut **tx, &job, now).await?;
             }
             Ok(true)
         }
@@ -1190,7 +1384,8 @@ async fn open_task(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str,
     Ok(())
 }
 
-/// Cancels orders whose reservation expired unpaid.
+/// Cancels orders whose reservation expired unpaid (through [`Commerce::cancel_unpaid_order`]:
+/// an order whose payment is on its way is left for its payment event).
 pub struct ExpireJob {
     pub commerce: Commerce,
 }
@@ -1201,22 +1396,50 @@ impl JobHandler for ExpireJob {
         let c = &self.commerce;
         let now = ctx.clock.now_ms();
         let expired = stock::expired_orders(&c.db, now, 500).await?;
+        let mut waiting = 0;
         for order_id in expired {
-            let id = order_id.clone();
-            c.db.transaction(move |tx| {
-                let id = id.clone();
-                Box::pin(async move {
-                    if !cancel_unpaid(tx, now, &id, "reservation expired", "system").await? {
-                        // Paid or cancelled meanwhile: whatever is still held goes back.
-                        stock::release_order(tx, now, &id, "reservation expired").await?;
-                    }
-                    Ok::<_, CommerceError>(())
-                })
-            })
-            .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
+            match c.cancel_unpaid_order(&order_id, "reservation expired", "system").await {
+                Ok(()) => {}
+                Err(CommerceError::Rule { code: "payment_in_progress", .. }) => waiting += 1,
+                Err(CommerceError::Provider(m)) => {
+                    // Asked again on the next run.
+                    tracing::warn!(order = %order_id, "reservation not released yet: the payment provider did not answer: {m}");
+                    waiting += 1;
+                }
+                Err(CommerceError::Rule { code: "invalid_transition", .. }) => {
+                    // Paid or cancelled meanwhile: whatever is still held goes back.
+                    let id = order_id.clone();
+                    c.db.transaction(move |tx| {
+                        let id = id.clone();
+                        Box::pin(async move { stock::release_order(tx, now, &id, "reservation expired").await })
+                    })
+                    .await?;
+                }
+                Err(e) => return Err(JobError::Retry(e.to_string())),
+            }
+        }
+        if waiting > 0 {
+            tracing::debug!(orders = waiting, "expired reservations kept while their payment is on its way");
         }
         Ok(())
+    }
+}
+
+/// `orders.cancel_after_failed_payment`: a failed payment gives its order's stock, deal units
+/// and discount use back, unless a retry of the payment is on its way or succeeded.
+pub struct CancelFailedJob {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for CancelFailedJob {
+    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let order = payload["order_id"].as_str().ok_or_else(|| JobError::Fail("no order_id".into()))?;
+        let code = payload["code"].as_str().unwrap_or("payment_failed");
+        match self.commerce.cancel_unpaid_order(order, &format!("payment failed: {code}"), "stripe").await {
+            Ok(()) | Err(CommerceError::Rule { .. }) | Err(CommerceError::NotFound) => Ok(()),
+            Err(e) => Err(JobError::Retry(e.to_string())),
+        }
     }
 }
 
@@ -1262,7 +1485,12 @@ impl JobHandler for CancelIntentJob {
     async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
         let intent = payload["intent_id"].as_str().unwrap_or_default();
         match self.commerce.provider.cancel(intent, &format!("cancel:{intent}")).await {
-            Ok(()) => Ok(()),
+            Ok(Cancelled::Now | Cancelled::Already) => Ok(()),
+            Ok(Cancelled::Paid) => {
+                // Its payment event will find the order cancelled and refund it.
+                tracing::warn!(intent, "intent of a cancelled order had already been paid");
+                Ok(())
+            }
             Err(crate::payments::ProviderError::Rejected(m)) => {
                 tracing::info!(intent, "intent not cancelled: {m}");
                 Ok(())
@@ -1282,6 +1510,7 @@ mod tests {
         assert!(!super::allowed("refunded", "paid"));
         assert!(!super::allowed("delivered", "processing"));
         assert!(!super::allowed("cancelled", "shipped"));
+        assert!(!super::allowed("cancelled", "paid"), "a cancelled order is never revived");
         let n = super::order_number();
         assert!(n.starts_with("LSN-") && n.len() == 11);
     }

@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     portable!(6, "auctions", "../migrations/0006_auctions.sql"),
     portable!(7, "gifts", "../migrations/0007_gifts.sql"),
     portable!(8, "integrity", "../migrations/0008_integrity.sql"),
+    portable!(9, "payments", "../migrations/0009_payments.sql"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

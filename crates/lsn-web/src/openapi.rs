@@ -210,6 +210,15 @@ pub fn document() -> Value {
     });
     // A refund the payment provider has not answered yet: pending, finished by a job.
     doc["paths"]["/api/v1/orders/{id}/refunds"]["post"]["responses"]["202"] = json!({"description": "Refund pending: the payment provider has not answered yet", "content": {"application/json": {"schema": obj()}}});
+    // An example body for every operation on an order: what a client sends, and what the race
+    // test (`races::order_operations_race_without_breaking_limits`) sends for each.
+    for (path, example) in [
+        ("/api/v1/orders/{id}/pay", json!({"card_number": "4242 4242 4242 4242"})),
+        ("/api/v1/orders/{id}/status", json!({"status": "processing"})),
+        ("/api/v1/orders/{id}/refunds", json!({"reason": "Returned unopened", "restock": true})),
+    ] {
+        doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"] = example;
+    }
     doc
 }
 

@@ -54,6 +54,18 @@ pub enum ProviderError {
     Rejected(String),
 }
 
+/// What asking the provider to cancel an intent came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// Cancelled now: no payment can succeed on it any more.
+    Now,
+    /// It was already cancelled.
+    Already,
+    /// It cannot be cancelled: it succeeded or is processing a payment that may still succeed.
+    /// The money is coming; the order must wait for the provider's event.
+    Paid,
+}
+
 /// How the buyer identifies the card: a provider payment-method id, or (sandbox only) a test
 /// card number typed into the sandbox form.
 #[derive(Debug, Clone)]
@@ -67,6 +79,6 @@ pub trait PaymentProvider: Send + Sync {
     fn name(&self) -> &'static str;
     async fn create_intent(&self, req: &IntentRequest) -> Result<Intent, ProviderError>;
     async fn confirm(&self, intent_id: &str, method: &PaymentMethod, idempotency_key: &str) -> Result<Confirmation, ProviderError>;
-    async fn cancel(&self, intent_id: &str, idempotency_key: &str) -> Result<(), ProviderError>;
+    async fn cancel(&self, intent_id: &str, idempotency_key: &str) -> Result<Cancelled, ProviderError>;
     async fn refund(&self, intent_id: &str, amount: i64, idempotency_key: &str) -> Result<RefundResult, ProviderError>;
 }

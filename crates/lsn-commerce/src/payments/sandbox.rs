@@ -6,12 +6,16 @@
 //! 4000 0000 0000 0259 succeeds and is then disputed. Every outcome is raised as a
 //! Stripe-shaped, signed event delivered by a job through the same webhook code as Stripe's.
 
-use super::{Confirmation, Intent, IntentRequest, PaymentMethod, PaymentProvider, ProviderError, RefundResult};
+use super::{Cancelled, Confirmation, Intent, IntentRequest, PaymentMethod, PaymentProvider, ProviderError, RefundResult};
 use lsn_db::{Db, RowExt};
 use lsn_ops::jobs::{JobContext, JobError, JobHandler, NewJob};
 use serde_json::{json, Value};
 
 pub const EVENT_JOB: &str = "payments.sandbox_event";
+
+/// The states a confirmation may start from, and a cancellation (Stripe's rules).
+const CONFIRMABLE: &[&str] = &["requires_payment_method", "requires_confirmation"];
+const CANCELLABLE: &[&str] = &["requires_payment_method", "requires_confirmation", "requires_action"];
 
 /// What a test card (or its Stripe payment-method id) does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,13 +80,10 @@ impl Sandbox {
         Ok((r.try_get(0).map_err(get)?, r.try_get(1).map_err(get)?, r.try_get(2).map_err(get)?, r.try_get(3).map_err(get)?))
     }
 
-    async fn set_status(&self, id: &str, status: &str) -> Result<(), ProviderError> {
-        self.settle(id, status, Vec::new()).await
-    }
-
-    /// Moves an intent to `status` and queues its events (delivered like Stripe's, after the
-    /// API call), in one transaction.
-    async fn settle(&self, id: &str, status: &str, events: Vec<(&'static str, Value)>) -> Result<(), ProviderError> {
+    /// Moves an intent from one of `from` to `status` and queues its events (delivered like
+    /// Stripe's, after the API call), in one transaction. `Ok(false)`: the intent was no longer in
+    /// any of `from` (a cancel and a confirm racing: exactly one of them wins, as at Stripe).
+    async fn settle(&self, id: &str, status: &str, events: Vec<(&'static str, Value)>, from: &[&str]) -> Result<bool, ProviderError> {
         let now = self.clock.now();
         let jobs: Vec<NewJob> = events
             .into_iter()
@@ -95,29 +96,50 @@ impl Sandbox {
             })
             .collect();
         let (id, status) = (id.to_string(), status.to_string());
+        let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
         self.db
             .transaction(move |tx| {
-                let (id, status, jobs) = (id.clone(), status.clone(), jobs.clone());
+                let (id, status, jobs, from) = (id.clone(), status.clone(), jobs.clone(), from.clone());
                 Box::pin(async move {
-                    lsn_db::query("UPDATE sandbox_intents SET status = $1 WHERE id = $2")
-                        .bind(&status)
-                        .bind(&id)
-                        .execute(&mut **tx)
-                        .await?;
+                    let sql = format!(
+                        "UPDATE sandbox_intents SET status = $1 WHERE id = $2 AND status IN ({})",
+                        lsn_ops::jobs::placeholders(3, from.len().max(1), 1)
+                    );
+                    let mut q = lsn_db::query(&sql).bind(&status).bind(&id);
+                    for f in &from {
+                        q = q.bind(f);
+                    }
+                    if from.is_empty() {
+                        q = q.bind(&status);
+                    }
+                    if q.execute(&mut **tx).await?.rows_affected() == 0 {
+                        return Ok::<_, sqlx::Error>(false);
+                    }
                     for j in &jobs {
                         lsn_ops::enqueue(&mut **tx, j, now.timestamp_millis()).await?;
                     }
-                    Ok::<_, sqlx::Error>(())
+                    Ok(true)
                 })
             })
             .await
             .map_err(|e| ProviderError::Unavailable(e.to_string()))
     }
 
+    /// What a confirmation that lost a race to another change of the intent answers.
+    async fn after_race(&self, intent_id: &str) -> Result<Confirmation, ProviderError> {
+        let (_, _, status, _) = self.intent(intent_id).await?;
+        match status.as_str() {
+            "succeeded" => Ok(Confirmation::Succeeded { card_last4: None }),
+            "requires_action" => Ok(Confirmation::RequiresAction { url: format!("/api/sandbox/3ds/{intent_id}") }),
+            "canceled" => Err(ProviderError::Rejected("This PaymentIntent was canceled.".into())),
+            other => Err(ProviderError::Rejected(format!("This PaymentIntent's status changed to {other}."))),
+        }
+    }
+
     /// Queues an event about `intent_id` without changing its status (refunds).
     async fn raise(&self, intent_id: &str, event_type: &'static str, object: Value) -> Result<(), ProviderError> {
         let (_, _, status, _) = self.intent(intent_id).await?;
-        self.settle(intent_id, &status, vec![(event_type, object)]).await
+        self.settle(intent_id, &status, vec![(event_type, object)], &[status.as_str()]).await.map(|_| ())
     }
 
     fn intent_object(id: &str, amount: i64, currency: &str, status: &str, error: Option<&str>) -> Value {
@@ -136,16 +158,19 @@ impl Sandbox {
             return Err(ProviderError::Rejected(format!("payment_intent is {status}, not requires_action")));
         }
         if approve {
-            self.settle(
-                intent_id,
-                "succeeded",
-                vec![("payment_intent.succeeded", Self::intent_object(intent_id, amount, &currency, "succeeded", None))],
-            )
-            .await?;
+            let events = vec![("payment_intent.succeeded", Self::intent_object(intent_id, amount, &currency, "succeeded", None))];
+            if !self.settle(intent_id, "succeeded", events, &["requires_action"]).await? {
+                return self.after_race(intent_id).await;
+            }
             Ok(Confirmation::Succeeded { card_last4: Some("3155".into()) })
         } else {
             let failed = Self::intent_object(intent_id, amount, &currency, "requires_payment_method", Some("authentication_failed"));
-            self.settle(intent_id, "requires_payment_method", vec![("payment_intent.payment_failed", failed)]).await?;
+            if !self
+                .settle(intent_id, "requires_payment_method", vec![("payment_intent.payment_failed", failed)], &["requires_action"])
+                .await?
+            {
+                return self.after_race(intent_id).await;
+            }
             Ok(Confirmation::Failed { code: "authentication_failed".into(), message: decline_message("authentication_failed").into() })
         }
     }
@@ -201,27 +226,37 @@ impl PaymentProvider for Sandbox {
                         "charge": format!("ch_{}", &intent_id[3..]), "payment_intent": intent_id, "reason": "fraudulent", "status": "needs_response", "is_charge_refundable": false});
                     events.push(("charge.dispute.created", dispute));
                 }
-                self.settle(intent_id, "succeeded", events).await?;
+                if !self.settle(intent_id, "succeeded", events, CONFIRMABLE).await? {
+                    return self.after_race(intent_id).await;
+                }
                 Ok(Confirmation::Succeeded { card_last4: last4 })
             }
             Behaviour::RequireAction => {
-                self.set_status(intent_id, "requires_action").await?;
+                if !self.settle(intent_id, "requires_action", Vec::new(), CONFIRMABLE).await? {
+                    return self.after_race(intent_id).await;
+                }
                 Ok(Confirmation::RequiresAction { url: format!("/api/sandbox/3ds/{intent_id}") })
             }
             Behaviour::Decline(code) => {
                 let failed = Self::intent_object(intent_id, amount, &currency, "requires_payment_method", Some(code));
-                self.settle(intent_id, "requires_payment_method", vec![("payment_intent.payment_failed", failed)]).await?;
+                if !self.settle(intent_id, "requires_payment_method", vec![("payment_intent.payment_failed", failed)], CONFIRMABLE).await? {
+                    return self.after_race(intent_id).await;
+                }
                 Ok(Confirmation::Failed { code: code.to_string(), message: decline_message(code).to_string() })
             }
         }
     }
 
-    async fn cancel(&self, intent_id: &str, _key: &str) -> Result<(), ProviderError> {
-        let (_, _, status, _) = self.intent(intent_id).await?;
-        if status == "succeeded" {
-            return Err(ProviderError::Rejected("You cannot cancel this PaymentIntent because it has a status of succeeded.".into()));
+    async fn cancel(&self, intent_id: &str, _key: &str) -> Result<Cancelled, ProviderError> {
+        if self.settle(intent_id, "canceled", Vec::new(), CANCELLABLE).await? {
+            return Ok(Cancelled::Now);
         }
-        self.set_status(intent_id, "canceled").await
+        let (_, _, status, _) = self.intent(intent_id).await?;
+        match status.as_str() {
+            "canceled" => Ok(Cancelled::Already),
+            "succeeded" | "processing" => Ok(Cancelled::Paid),
+            other => Err(ProviderError::Rejected(format!("You cannot cancel this PaymentIntent because it has a status of {other}."))),
+        }
     }
 
     async fn refund(&self, intent_id: &str, amount: i64, key: &str) -> Result<RefundResult, ProviderError> {

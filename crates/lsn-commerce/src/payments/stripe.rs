@@ -2,7 +2,7 @@
 //! form-encoded REST API, with a pinned API version, an idempotency key on every POST, and the
 //! SDK's retry rule (connection errors, 409 and 5xx, or whatever `Stripe-Should-Retry` says).
 
-use super::{Confirmation, Intent, IntentRequest, PaymentMethod, PaymentProvider, ProviderError, RefundResult};
+use super::{Cancelled, Confirmation, Intent, IntentRequest, PaymentMethod, PaymentProvider, ProviderError, RefundResult};
 use lsn_core::Secret;
 use serde_json::Value;
 use std::time::Duration;
@@ -157,14 +157,21 @@ impl PaymentProvider for Stripe {
         }
     }
 
-    async fn cancel(&self, intent_id: &str, idempotency_key: &str) -> Result<(), ProviderError> {
+    async fn cancel(&self, intent_id: &str, idempotency_key: &str) -> Result<Cancelled, ProviderError> {
         let form = vec![pair("cancellation_reason", "abandoned")];
         let (status, body) = self.post(&format!("/v1/payment_intents/{intent_id}/cancel"), &form, idempotency_key).await?;
         if status == 200 {
-            Ok(())
-        } else {
-            Err(Self::error_of(status, &body))
+            return Ok(Cancelled::Now);
         }
+        // Stripe refuses to cancel an intent in a state that does not allow it, and says which.
+        if status == 400 && body["error"]["code"] == "payment_intent_unexpected_state" {
+            match body["error"]["payment_intent"]["status"].as_str() {
+                Some("canceled") => return Ok(Cancelled::Already),
+                Some("succeeded" | "processing" | "requires_capture") => return Ok(Cancelled::Paid),
+                _ => {}
+            }
+        }
+        Err(Self::error_of(status, &body))
     }
 
     async fn refund(&self, intent_id: &str, amount: i64, idempotency_key: &str) -> Result<RefundResult, ProviderError> {
