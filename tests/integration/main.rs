@@ -3,8 +3,10 @@
 
 mod common;
 
+mod access;
 mod cli;
 mod commerce;
+mod edges;
 mod faults;
 mod fuzz;
 mod identity;

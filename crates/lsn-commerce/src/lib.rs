@@ -225,6 +225,7 @@ impl Commerce {
             .job(orders::CANCEL_INTENT_JOB, Arc::new(orders::CancelIntentJob { commerce: self.clone() }))
             .job(orders::CANCEL_FAILED_JOB, Arc::new(orders::CancelFailedJob { commerce: self.clone() }))
             .job(orders::REFUND_JOB, Arc::new(orders::RefundJob { commerce: self.clone() }))
+            .job(idempotency::CLEANUP_JOB, Arc::new(idempotency::CleanupJob { db: self.db.clone() }))
             .enqueues(&[payments::sandbox::EVENT_JOB, orders::CANCEL_INTENT_JOB, orders::CANCEL_FAILED_JOB, orders::REFUND_JOB])
             .schedule(Schedule {
                 name: "reservation_expiry",
@@ -240,6 +241,13 @@ impl Commerce {
                 job_kind: payments::webhook::RETRY_JOB,
                 payload: serde_json::json!({}),
                 description: "Apply deferred payment events whose predecessor has arrived; expire those older than 3 days",
+            })
+            .schedule(Schedule {
+                name: "idempotency_cleanup",
+                cron: "0 41 * * * *",
+                job_kind: idempotency::CLEANUP_JOB,
+                payload: serde_json::json!({}),
+                description: "Delete Idempotency-Key records older than 24 hours",
             })
             .publishes(TOPICS)
             .external(orders::ORDER_PLACED, "the order's event record; fraud checks (#17) and attribution (#16) subscribe")

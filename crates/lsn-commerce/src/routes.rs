@@ -2,7 +2,7 @@
 //! refunds, discounts, tasks; the Stripe webhook; the sandbox's authentication page.
 
 use crate::cart::{self, Owner, CART_COOKIE};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::orders::{CheckoutInput, Viewer};
 use crate::payments::{webhook, Confirmation, PaymentMethod};
 use crate::{discounts, Commerce, CommerceError};
@@ -10,59 +10,73 @@ use axum::body::Bytes;
 use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use lsn_catalog::{ProductInput, ProductPatch, SearchQuery};
 use lsn_core::problem::{JsonBody, QueryArgs};
 use lsn_core::ApiError;
 use lsn_db::RowExt;
-use lsn_identity::{AuthUser, Identity, MaybeUser};
+use lsn_identity::access::{api_refusal, Routes};
+use lsn_identity::{Access, AuthUser, Identity, MaybeUser, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-pub fn router<S>() -> Router<S>
+/// Commerce's routes, each with who may call it (`lsn_identity::access`); handlers add the
+/// checks of the object itself (whose order, whose cart).
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     Commerce: FromRef<S>,
     Identity: FromRef<S>,
 {
-    Router::new()
-        .route("/api/v1/products", get(list_products).post(create_product))
-        .route("/api/v1/products/{id}", get(get_product).patch(update_product).delete(delete_product))
-        .route("/api/v1/products/{id}/images", post(upload_image).put(order_images))
-        .route("/api/v1/products/{id}/images/{image}", delete(delete_image))
-        .route("/api/v1/categories", get(categories))
-        .route("/media/{key}", get(media))
-        .route("/api/v1/inventory/receive", post(receive_stock))
-        .route("/api/v1/inventory/adjust", post(adjust_stock))
-        .route("/api/v1/inventory/{sku}", get(stock_level))
-        .route("/api/v1/cart", get(get_cart))
-        .route("/api/v1/cart/items", post(add_item))
-        .route("/api/v1/cart/items/{variant}", put(set_item).delete(remove_item))
-        .route("/api/v1/checkout/shipping-options", get(shipping_options))
-        .route("/api/v1/checkout", post(checkout))
-        .route("/api/v1/orders", get(list_orders))
-        .route("/api/v1/orders/{id}", get(get_order))
-        .route("/api/v1/orders/{id}/pay", post(pay))
-        .route("/api/v1/orders/{id}/cancel", post(cancel))
-        .route("/api/v1/orders/{id}/status", post(set_status))
-        .route("/api/v1/orders/{id}/refunds", post(refund))
-        .route("/api/v1/discounts", get(list_discounts).post(create_discount))
-        .route("/api/v1/admin/tasks", get(tasks))
-        .route("/api/webhooks/stripe", post(stripe_webhook))
-        .route("/api/sandbox/3ds/{intent}", get(sandbox_3ds_page).post(sandbox_3ds))
+    use lsn_identity::access::{Access::*, Scope::*};
+    let public = Access::PUBLIC;
+    let buyer = Anyone(Some(OrdersWrite));
+    Routes::new(api_refusal)
+        .get("/api/v1/products", public, list_products)
+        .post("/api/v1/products", Staff(CatalogWrite), create_product)
+        .get("/api/v1/products/{id}", public, get_product)
+        .patch("/api/v1/products/{id}", Staff(CatalogWrite), update_product)
+        .delete("/api/v1/products/{id}", Staff(CatalogWrite), delete_product)
+        .post("/api/v1/products/{id}/images", Staff(CatalogWrite), upload_image)
+        .put("/api/v1/products/{id}/images", Staff(CatalogWrite), order_images)
+        .delete("/api/v1/products/{id}/images/{image}", Staff(CatalogWrite), delete_image)
+        .get("/api/v1/categories", public, categories)
+        .get("/media/{key}", public, media)
+        .post("/api/v1/inventory/receive", Staff(CatalogWrite), receive_stock)
+        .post("/api/v1/inventory/adjust", Staff(CatalogWrite), adjust_stock)
+        .get("/api/v1/inventory/{sku}", Staff(CatalogRead), stock_level)
+        .get("/api/v1/cart", Anyone(Some(OrdersRead)), get_cart)
+        .post("/api/v1/cart/items", buyer, add_item)
+        .put("/api/v1/cart/items/{variant}", buyer, set_item)
+        .delete("/api/v1/cart/items/{variant}", buyer, remove_item)
+        .get("/api/v1/checkout/shipping-options", public, shipping_options)
+        .post("/api/v1/checkout", buyer, checkout)
+        .get("/api/v1/orders", SignedIn(Some(OrdersRead)), list_orders)
+        .get("/api/v1/orders/{id}", Anyone(Some(OrdersRead)), get_order)
+        .post("/api/v1/orders/{id}/pay", buyer, pay)
+        .post("/api/v1/orders/{id}/cancel", buyer, cancel)
+        .post("/api/v1/orders/{id}/status", Staff(OrdersWrite), set_status)
+        .post("/api/v1/orders/{id}/refunds", Staff(OrdersWrite), refund)
+        .get("/api/v1/discounts", Staff(OrdersRead), list_discounts)
+        .post("/api/v1/discounts", Staff(OrdersWrite), create_discount)
+        .get("/api/v1/admin/tasks", Staff(OrdersRead), tasks)
+        // Signed by Stripe, not by a caller of ours.
+        .post("/api/webhooks/stripe", public, stripe_webhook)
+        .get("/api/sandbox/3ds/{intent}", public, sandbox_3ds_page)
+        .post("/api/sandbox/3ds/{intent}", public, sandbox_3ds)
 }
 
-fn staff(user: &AuthUser, scope: &str) -> Result<(), ApiError> {
-    if user.user.role.is_staff() && user.has_scope(scope) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
+fn staff(user: &AuthUser, scope: Scope) -> Result<(), ApiError> {
+    Ok(user.require(Access::Staff(scope))?)
+}
+
+/// Whether the caller may see what only staff see (drafts, every order).
+fn sees_as_staff(user: &Option<AuthUser>, scope: Scope) -> bool {
+    user.as_ref().is_some_and(|u| u.allows(Access::Staff(scope)))
 }
 
 // ----------------------------------------------------------------------------- catalog
@@ -72,19 +86,17 @@ async fn list_products(
     MaybeUser(user): MaybeUser,
     QueryArgs(q): QueryArgs<SearchQuery>,
 ) -> ApiResult<Json<Value>> {
-    let staff = user.as_ref().is_some_and(|u| u.user.role.is_staff());
-    let page = c.catalog.search(&q, staff).await?;
+    let page = c.catalog.search(&q, sees_as_staff(&user, Scope::CatalogRead)).await?;
     Ok(Json(json!(page)))
 }
 
 async fn get_product(State(c): State<Commerce>, MaybeUser(user): MaybeUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let staff = user.as_ref().is_some_and(|u| u.user.role.is_staff());
-    let p = c.catalog.get(&id, staff).await?.ok_or_else(ApiError::not_found)?;
+    let p = c.catalog.get(&id, sees_as_staff(&user, Scope::CatalogRead)).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(json!({ "product": p })))
 }
 
 async fn create_product(State(c): State<Commerce>, user: AuthUser, JsonBody(input): JsonBody<ProductInput>) -> ApiResult<Response> {
-    staff(&user, "catalog:write")?;
+    staff(&user, Scope::CatalogWrite)?;
     let p = c.catalog.create(&input).await?;
     Ok((StatusCode::CREATED, Json(json!({ "product": p }))).into_response())
 }
@@ -95,12 +107,12 @@ async fn update_product(
     Path(id): Path<String>,
     JsonBody(patch): JsonBody<ProductPatch>,
 ) -> ApiResult<Json<Value>> {
-    staff(&user, "catalog:write")?;
+    staff(&user, Scope::CatalogWrite)?;
     Ok(Json(json!({ "product": c.catalog.update(&id, &patch).await? })))
 }
 
 async fn delete_product(State(c): State<Commerce>, user: AuthUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    staff(&user, "catalog:write")?;
+    staff(&user, Scope::CatalogWrite)?;
     Ok(Json(json!({ "id": id, "result": c.catalog.delete(&id).await? })))
 }
 
@@ -123,14 +135,14 @@ async fn upload_image(
     QueryArgs(q): QueryArgs<AltArg>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    staff(&user, "catalog:write")?;
+    staff(&user, Scope::CatalogWrite)?;
     let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
     let img = store_image(&c, &id, ct, &body, q.alt.as_deref().unwrap_or_default()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "image": img }))).into_response())
 }
 
 async fn delete_image(State(c): State<Commerce>, user: AuthUser, Path((id, image)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    staff(&user, "catalog:write")?;
+    staff(&user, Scope::CatalogWrite)?;
     let key = c.catalog.remove_image(&id, &image).await?;
     // The row is gone for good: now the bytes (a failure leaves an orphan file, and a warning).
     c.media.delete(&key).await;
@@ -148,7 +160,7 @@ async fn order_images(
     Path(id): Path<String>,
     JsonBody(b): JsonBody<ImageOrder>,
 ) -> ApiResult<Json<Value>> {
-    staff(&user, "catalog:write")?;
+    staff(&user, Scope::CatalogWrite)?;
     Ok(Json(json!({ "images": c.catalog.order_images(&id, &b.image_ids).await? })))
 }
 
@@ -224,7 +236,7 @@ async fn variant_by_sku(c: &Commerce, sku: &str) -> Result<String, ApiError> {
 }
 
 pub async fn move_stock(c: &Commerce, user: &AuthUser, b: StockBody, kind: &'static str) -> ApiResult<Json<Value>> {
-    staff(user, "catalog:write")?;
+    staff(user, Scope::CatalogWrite)?;
     if kind == "received" && !(1..=1_000_000).contains(&b.quantity)
         || kind == "adjusted" && (b.quantity == 0 || b.quantity.abs() > 1_000_000)
     {
@@ -259,7 +271,7 @@ async fn adjust_stock(State(c): State<Commerce>, user: AuthUser, JsonBody(b): Js
 }
 
 async fn stock_level(State(c): State<Commerce>, user: AuthUser, Path(sku): Path<String>) -> ApiResult<Json<Value>> {
-    staff(&user, "catalog:read")?;
+    staff(&user, Scope::CatalogRead)?;
     let variant = variant_by_sku(&c, &sku).await?;
     let r = lsn_db::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
         .bind(&variant)
@@ -405,32 +417,21 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ApiResult<(StatusCode, Value)>>,
 {
-    let Some(key) = idem_key(headers) else {
+    let key = idem_key(headers);
+    if key.is_none() {
         let (s, v) = f().await?;
         return Ok((s, Json(v)).into_response());
-    };
-    let hash = idempotency::request_hash(what, body);
-    match idempotency::begin(&c.db, c.clock.now_ms(), scope, &key, &hash).await? {
-        Begin::Replay(s, v) => {
-            Ok((StatusCode::from_u16(s).unwrap_or(StatusCode::OK), [("idempotent-replayed", "true")], Json(v)).into_response())
-        }
-        Begin::Fresh => {
-            let (status, value) = match f().await {
-                Ok(x) => x,
-                Err(e) => (e.status, e.body()),
-            };
-            idempotency::finish(&c.db, scope, &key, status.as_u16(), &value).await?;
-            Ok((status, Json(value)).into_response())
-        }
+    }
+    let a = idempotency::once(&c.db, c.clock.now_ms(), scope, key.as_deref(), what, body, f).await?;
+    if a.replayed {
+        Ok((a.status, [("idempotent-replayed", "true")], Json(a.body)).into_response())
+    } else {
+        Ok((a.status, Json(a.body)).into_response())
     }
 }
 
 fn scope_of(user: &Option<AuthUser>, jar: &CookieJar) -> String {
-    match (user, jar.get(CART_COOKIE)) {
-        (Some(u), _) => format!("user:{}", u.user.id),
-        (None, Some(c)) => format!("cart:{}", lsn_core::ids::hash_token(c.value())),
-        (None, None) => "anonymous".into(),
-    }
+    idempotency::scope_of(user.as_ref().map(|u| u.user.id.as_str()), jar)
 }
 
 async fn checkout(
@@ -454,13 +455,11 @@ async fn checkout(
     .await
 }
 
-fn viewer(user: &Option<AuthUser>, headers: &HeaderMap, token: Option<String>) -> Option<Viewer> {
+/// Who is asking about an order: staff (with `scope`: reading and changing anyone's order are
+/// different rights), its customer, or a guest with its token.
+fn viewer(user: &Option<AuthUser>, headers: &HeaderMap, token: Option<String>, scope: Scope) -> Option<Viewer> {
     if let Some(u) = user {
-        return Some(if u.user.role.is_staff() && u.has_scope("orders:read") {
-            Viewer::Staff
-        } else {
-            Viewer::Customer(u.user.id.clone())
-        });
+        return Some(if u.allows(Access::Staff(scope)) { Viewer::Staff } else { Viewer::Customer(u.user.id.clone()) });
     }
     headers.get("x-order-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(token).map(Viewer::Guest)
 }
@@ -474,7 +473,7 @@ struct OrderArgs {
 }
 
 async fn list_orders(State(c): State<Commerce>, user: AuthUser, QueryArgs(q): QueryArgs<OrderArgs>) -> ApiResult<Json<Value>> {
-    let mine = if user.user.role.is_staff() && user.has_scope("orders:read") { None } else { Some(user.user.id.as_str()) };
+    let mine = if user.allows(Access::Staff(Scope::OrdersRead)) { None } else { Some(user.user.id.as_str()) };
     let orders = c.orders(mine, q.status.as_deref(), q.before, q.limit.unwrap_or(50)).await?;
     let next = orders.last().map(|o| o.placed_at);
     Ok(Json(json!({ "orders": orders, "next_before": next })))
@@ -487,7 +486,7 @@ async fn get_order(
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<OrderArgs>,
 ) -> ApiResult<Json<Value>> {
-    let v = viewer(&user, &headers, q.token).ok_or_else(ApiError::unauthorized)?;
+    let v = viewer(&user, &headers, q.token, Scope::OrdersRead).ok_or_else(ApiError::unauthorized)?;
     Ok(Json(json!({ "order": c.order(&id, &v).await? })))
 }
 
@@ -509,7 +508,7 @@ async fn pay(
     QueryArgs(q): QueryArgs<OrderArgs>,
     JsonBody(raw): JsonBody<Value>,
 ) -> ApiResult<Response> {
-    let v = viewer(&user, &headers, q.token).ok_or_else(ApiError::unauthorized)?;
+    let v = viewer(&user, &headers, q.token, Scope::OrdersWrite).ok_or_else(ApiError::unauthorized)?;
     let order = c.order(&id, &v).await?;
     let b: PayBody = serde_json::from_value(raw.clone()).map_err(|e| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("The body does not have the expected fields: {e}"))
@@ -550,7 +549,7 @@ async fn cancel(
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<OrderArgs>,
 ) -> ApiResult<Json<Value>> {
-    let v = viewer(&user, &headers, q.token).ok_or_else(ApiError::unauthorized)?;
+    let v = viewer(&user, &headers, q.token, Scope::OrdersWrite).ok_or_else(ApiError::unauthorized)?;
     let order = c.order(&id, &v).await?;
     c.cancel_by_customer(&order.id).await?;
     Ok(Json(json!({ "order": c.order(&order.id, &v).await? })))
@@ -568,7 +567,7 @@ async fn set_status(
     Path(id): Path<String>,
     JsonBody(b): JsonBody<StatusBody>,
 ) -> ApiResult<Json<Value>> {
-    staff(&user, "orders:write")?;
+    staff(&user, Scope::OrdersWrite)?;
     let order = c.order(&id, &Viewer::Staff).await?;
     Ok(Json(json!({ "order": c.update_status(&user.actor().label, &order.id, &b.status).await? })))
 }
@@ -591,7 +590,7 @@ async fn refund(
     Path(id): Path<String>,
     JsonBody(raw): JsonBody<Value>,
 ) -> ApiResult<Response> {
-    staff(&user, "orders:write")?;
+    staff(&user, Scope::OrdersWrite)?;
     let b: RefundBody = serde_json::from_value(raw.clone()).map_err(|e| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("The body does not have the expected fields: {e}"))
     })?;
@@ -610,7 +609,7 @@ async fn refund(
 // ----------------------------------------------------------------------------- discounts, tasks
 
 async fn list_discounts(State(c): State<Commerce>, user: AuthUser) -> ApiResult<Json<Value>> {
-    staff(&user, "orders:read")?;
+    staff(&user, Scope::OrdersRead)?;
     Ok(Json(json!({ "discounts": discounts::list(&c.db).await? })))
 }
 
@@ -619,13 +618,13 @@ async fn create_discount(
     user: AuthUser,
     JsonBody(b): JsonBody<discounts::DiscountInput>,
 ) -> ApiResult<Response> {
-    staff(&user, "orders:write")?;
+    staff(&user, Scope::OrdersWrite)?;
     let d = discounts::create(&c.db, c.clock.now_ms(), &b).await?;
     Ok((StatusCode::CREATED, Json(json!({ "discount": d }))).into_response())
 }
 
 async fn tasks(State(c): State<Commerce>, user: AuthUser) -> ApiResult<Json<Value>> {
-    staff(&user, "orders:read")?;
+    staff(&user, Scope::OrdersRead)?;
     let rows = lsn_db::query("SELECT id, kind, title, detail, ref, status, created_at FROM tasks ORDER BY created_at DESC LIMIT 200")
         .fetch_all(c.db.read())
         .await

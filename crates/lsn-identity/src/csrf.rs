@@ -1,7 +1,7 @@
 //! CSRF protection for cookie-authenticated requests.
 //!
 //! A state-changing request (POST, PUT, PATCH, DELETE) that carries the session cookie and no
-//! bearer key must present the session's CSRF token, in the `X-CSRF-Token` header or, for HTML
+//! `Bearer` API key must present the session's CSRF token, in the `X-CSRF-Token` header or, for HTML
 //! forms, the `csrf_token` field (for file-upload forms, a `csrf_token` query parameter). The token is an HMAC of the session token under `JWT_SECRET`,
 //! so checking it needs no lookup. Any unsafe request whose `Origin` names another site is
 //! refused too (this covers sign-in forms, which have no session yet).
@@ -26,7 +26,8 @@ fn refused() -> Response {
     .into_response()
 }
 
-fn same_origin(origin: &str, host: Option<&str>, public_url: &str) -> bool {
+/// Whether `origin` is this shop (its public URL, or the host the request was sent to).
+pub fn same_origin(origin: &str, host: Option<&str>, public_url: &str) -> bool {
     if origin == public_url.trim_end_matches('/') {
         return true;
     }
@@ -44,7 +45,9 @@ pub async fn protect(State(id): State<Identity>, req: Request, next: Next) -> Re
             return refused();
         }
     }
-    if req.headers().contains_key(header::AUTHORIZATION) {
+    // A request that presents an API key is judged by the key alone (the cookies are not
+    // read); any other `Authorization` header changes nothing.
+    if crate::extract::bearer_key(req.headers()).is_some() {
         return next.run(req).await;
     }
     let jar = CookieJar::from_headers(req.headers());

@@ -42,6 +42,8 @@ pub struct AuthUser {
     /// `None` for a browser session (every right of the role); an API key's scopes otherwise.
     pub scopes: Option<Vec<String>>,
     pub session_token: Option<String>,
+    /// The API key presented (kept for this request or connection only, to check it again).
+    pub api_key: Option<String>,
     pub meta: ClientMeta,
 }
 
@@ -55,20 +57,9 @@ impl AuthUser {
         }
     }
 
-    pub fn has_scope(&self, scope: &str) -> bool {
-        match &self.scopes {
-            None => true,
-            Some(s) => s.iter().any(|x| x == scope || x == "admin"),
-        }
-    }
-
     /// Staff only (admin or owner), and for API keys the `admin` scope.
     pub fn require_staff(&self) -> Result<(), IdentityError> {
-        if self.user.role.is_staff() && self.has_scope("admin") {
-            Ok(())
-        } else {
-            Err(IdentityError::Forbidden)
-        }
+        self.require(crate::access::Access::Staff(crate::access::Scope::Admin))
     }
 
     pub fn require_role(&self, min: Role) -> Result<(), IdentityError> {
@@ -80,11 +71,32 @@ impl AuthUser {
     }
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+/// The API key a request presents: `Authorization: Bearer <key>`. Any other `Authorization`
+/// (Basic, say) presents none, so the request is judged by its cookies — CSRF included.
+pub fn bearer_key(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
-async fn resolve(parts: &mut Parts, id: &Identity) -> Result<Option<AuthUser>, IdentityError> {
+fn bearer(parts: &Parts) -> Option<&str> {
+    bearer_key(&parts.headers)
+}
+
+impl Identity {
+    /// The caller as they are now: a long-lived connection (the live room) asks again before it
+    /// acts for them. `None` when the session ended (signed out, expired, password changed) or
+    /// the key was revoked; their role and scopes as they are now otherwise.
+    pub async fn recheck(&self, caller: &AuthUser) -> Result<Option<AuthUser>, IdentityError> {
+        if let Some(token) = &caller.session_token {
+            return Ok(self.session_user(token).await?.map(|user| AuthUser { user, ..caller.clone() }));
+        }
+        if let Some(key) = &caller.api_key {
+            return Ok(self.api_key_user(key).await?.map(|(user, scopes)| AuthUser { user, scopes: Some(scopes), ..caller.clone() }));
+        }
+        Ok(None)
+    }
+}
+
+pub(crate) async fn resolve(parts: &mut Parts, id: &Identity) -> Result<Option<AuthUser>, IdentityError> {
     if let Some(found) = parts.extensions.get::<Option<AuthUser>>() {
         return Ok(found.clone());
     }
@@ -92,13 +104,17 @@ async fn resolve(parts: &mut Parts, id: &Identity) -> Result<Option<AuthUser>, I
     let found = if let Some(key) = bearer(parts) {
         // A presented key that does not work is an error, never a silent fall-back to anonymous.
         match id.api_key_user(key).await? {
-            Some((user, scopes)) => Some(AuthUser { user, scopes: Some(scopes), session_token: None, meta }),
+            Some((user, scopes)) => {
+                Some(AuthUser { user, scopes: Some(scopes), session_token: None, api_key: Some(key.to_string()), meta })
+            }
             None => return Err(IdentityError::Unauthenticated),
         }
     } else {
         let jar = CookieJar::from_headers(&parts.headers);
         match jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
-            Some(token) => id.session_user(&token).await?.map(|user| AuthUser { user, scopes: None, session_token: Some(token), meta }),
+            Some(token) => {
+                id.session_user(&token).await?.map(|user| AuthUser { user, scopes: None, session_token: Some(token), api_key: None, meta })
+            }
             None => None,
         }
     };

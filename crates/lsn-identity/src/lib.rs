@@ -5,6 +5,7 @@
 //! links) are stored only as SHA-256 hashes; no answer ever tells whether an address has an
 //! account; every security-relevant change is written to the audit log in the same transaction.
 
+pub mod access;
 pub mod audit;
 pub mod csrf;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod service;
 
+pub use access::{Access, Scope};
 pub use error::IdentityError;
 pub use extract::{AuthUser, ClientMeta, MaybeUser};
 pub use service::{Identity, Role, User};

@@ -1,6 +1,7 @@
 //! The identity HTTP surface: `/api/auth/*` (runbook paths), `/api/oauth/*`, API keys, and the
 //! admin endpoints for users, roles, settings and the audit log.
 
+use crate::access::{api_refusal, Access, Routes};
 use crate::audit;
 use crate::error::IdentityError;
 use crate::extract::{AuthUser, ClientMeta, MaybeUser};
@@ -9,8 +10,7 @@ use crate::service::{Identity, NewSession, Role, User, SESSION_COOKIE};
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Form, Json};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use lsn_core::problem::{JsonBody, QueryArgs};
@@ -20,27 +20,35 @@ use serde_json::{json, Value};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-pub fn router<S>() -> Router<S>
+/// Identity's routes, each with who may call it (`crate::access`).
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     Identity: FromRef<S>,
 {
-    Router::new()
-        .route("/api/auth/register", post(register))
-        .route("/api/auth/verify", get(verify_link).post(verify_json))
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/me", get(me))
-        .route("/api/auth/password/forgot", post(forgot))
-        .route("/api/auth/password/reset", post(reset))
-        .route("/api/oauth/login", get(oauth_login))
-        .route("/api/oauth/callback", get(oauth_callback_get).post(oauth_callback_post))
-        .route("/api/v1/api-keys", get(list_keys).post(create_key))
-        .route("/api/v1/api-keys/{id}", axum::routing::delete(revoke_key))
-        .route("/api/v1/admin/users", get(admin_users))
-        .route("/api/v1/admin/users/{id}/role", post(admin_set_role))
-        .route("/api/v1/admin/audit", get(admin_audit))
-        .route("/api/v1/admin/settings/{key}", get(admin_get_setting).put(admin_put_setting))
+    use crate::access::{Access::*, Scope::*};
+    let public = Access::PUBLIC;
+    Routes::new(api_refusal)
+        .post("/api/auth/register", public, register)
+        .get("/api/auth/verify", public, verify_link)
+        .post("/api/auth/verify", public, verify_json)
+        .post("/api/auth/login", public, login)
+        .post("/api/auth/logout", public, logout)
+        .get("/api/auth/me", SignedIn(None), me)
+        .post("/api/auth/password/forgot", public, forgot)
+        .post("/api/auth/password/reset", public, reset)
+        .get("/api/oauth/login", public, oauth_login)
+        .get("/api/oauth/callback", public, oauth_callback_get)
+        .post("/api/oauth/callback", public, oauth_callback_post)
+        .get("/api/v1/api-keys", Staff(Admin), list_keys)
+        // Only a person signed in mints a key: no key can mint another.
+        .post("/api/v1/api-keys", StaffSession, create_key)
+        .delete("/api/v1/api-keys/{id}", Staff(Admin), revoke_key)
+        .get("/api/v1/admin/users", Staff(Admin), admin_users)
+        .post("/api/v1/admin/users/{id}/role", Staff(Admin), admin_set_role)
+        .get("/api/v1/admin/audit", Staff(Admin), admin_audit)
+        .get("/api/v1/admin/settings/{key}", Staff(Admin), admin_get_setting)
+        .put("/api/v1/admin/settings/{key}", Staff(Admin), admin_put_setting)
 }
 
 pub fn session_cookie(id: &Identity, s: &NewSession) -> Cookie<'static> {

@@ -7,12 +7,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use futures::{SinkExt, StreamExt};
 use lsn_core::problem::{JsonBody, QueryArgs};
 use lsn_core::ApiError;
-use lsn_identity::{AuthUser, Identity, MaybeUser, User};
+use lsn_identity::access::{api_refusal, Routes};
+use lsn_identity::{Access, AuthUser, Identity, MaybeUser, Scope, User};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -28,39 +28,43 @@ const MAX_ERRORS: u32 = 20;
 /// How long a closing connection waits for the client's answering close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
-pub fn router<S>() -> Router<S>
+/// The live domain's routes, each with who may call it (`lsn_identity::access`); a show's host
+/// is checked by the operation itself.
+pub fn router<S>() -> Routes<S>
 where
     S: Clone + Send + Sync + 'static,
     Live: FromRef<S>,
     Identity: FromRef<S>,
 {
-    Router::new()
-        .route("/api/v1/live/shows", get(list).post(create))
-        .route("/api/v1/live/shows/{id}", get(show))
-        .route("/api/v1/live/shows/{id}/start", post(start))
-        .route("/api/v1/live/shows/{id}/end", post(end))
-        .route("/api/v1/live/shows/{id}/messages", post(send_message))
-        .route("/api/v1/live/shows/{id}/replay", get(replay))
-        .route("/api/v1/live/shows/{id}/ws", get(ws))
-        .route("/api/v1/live/shows/{id}/deals", post(start_deal))
-        .route("/api/v1/live/shows/{id}/deals/{deal}/end", post(end_deal))
-        .route("/api/v1/live/deals/{deal}", get(get_deal))
-        .route("/api/v1/live/shows/{id}/auctions", post(start_auction))
-        .route("/api/v1/live/shows/{id}/gifts", post(gift))
-        .route("/api/v1/live/coins", get(coins))
-        .route("/api/v1/live/coin-packs", post(coin_pack))
-        .route("/api/v1/live/auctions/{auction}", get(get_auction))
-        .route("/api/v1/live/auctions/{auction}/bids", post(place_bid))
-        .route("/api/v1/live/auctions/{auction}/second-chance", post(second_chance))
-        .route("/api/v1/live/deals/{deal}/buy", post(buy_deal))
+    use lsn_identity::access::{Access::*, Scope::*};
+    let public = Access::PUBLIC;
+    let host = Creator(LiveWrite);
+    let viewer = SignedIn(Some(LiveWrite));
+    Routes::new(api_refusal)
+        .get("/api/v1/live/shows", public, list)
+        .post("/api/v1/live/shows", host, create)
+        .get("/api/v1/live/shows/{id}", public, show)
+        .post("/api/v1/live/shows/{id}/start", host, start)
+        .post("/api/v1/live/shows/{id}/end", host, end)
+        .post("/api/v1/live/shows/{id}/messages", viewer, send_message)
+        .get("/api/v1/live/shows/{id}/replay", public, replay)
+        // The room checks each frame against the frame's own access (`FRAMES`).
+        .get("/api/v1/live/shows/{id}/ws", public, ws)
+        .post("/api/v1/live/shows/{id}/deals", host, start_deal)
+        .post("/api/v1/live/shows/{id}/deals/{deal}/end", host, end_deal)
+        .get("/api/v1/live/deals/{deal}", public, get_deal)
+        .post("/api/v1/live/shows/{id}/auctions", host, start_auction)
+        .post("/api/v1/live/shows/{id}/gifts", viewer, gift)
+        .get("/api/v1/live/coins", SignedIn(None), coins)
+        .post("/api/v1/live/coin-packs", Staff(CatalogWrite), coin_pack)
+        .get("/api/v1/live/auctions/{auction}", public, get_auction)
+        .post("/api/v1/live/auctions/{auction}/bids", viewer, place_bid)
+        .post("/api/v1/live/auctions/{auction}/second-chance", host, second_chance)
+        .post("/api/v1/live/deals/{deal}/buy", Anyone(Some(OrdersWrite)), buy_deal)
 }
 
 fn creator(user: &AuthUser) -> Result<(), ApiError> {
-    if user.user.role >= lsn_identity::Role::Creator && user.has_scope("live:write") {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
-    }
+    Ok(user.require(Access::Creator(Scope::LiveWrite))?)
 }
 
 #[derive(Deserialize)]
@@ -193,9 +197,7 @@ struct CoinPackBody {
 }
 
 async fn coin_pack(State(l): State<Live>, user: AuthUser, JsonBody(b): JsonBody<CoinPackBody>) -> ApiResult<Json<Value>> {
-    if !user.user.role.is_staff() || !user.has_scope("catalog:write") {
-        return Err(ApiError::forbidden());
-    }
+    user.require(Access::Staff(Scope::CatalogWrite))?;
     let p = l.catalog.get(&b.sku, true).await.ok().flatten();
     let variant = match p {
         Some(p) => p.variants.into_iter().find(|v| v.sku == b.sku).map(|v| v.id),
@@ -295,18 +297,32 @@ struct WsArgs {
 
 async fn ws(
     State(l): State<Live>,
-    MaybeUser(user): MaybeUser,
+    State(identity): State<Identity>,
+    MaybeUser(caller): MaybeUser,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<WsArgs>,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult<Response> {
+    // A browser opens a WebSocket to any site with that site's cookies: a page of another site
+    // must not chat, bid or host as the signed-in user.
+    if caller.as_ref().is_some_and(|c| c.session_token.is_some()) {
+        let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+        let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok());
+        if origin.is_some_and(|o| !lsn_identity::csrf::same_origin(o, host, &l.commerce.cfg.public_url)) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "origin_refused",
+                "This live room can be opened from this shop's own pages only.",
+            ));
+        }
+    }
     let show = l.get(&id).await?;
     if show.status == "ended" {
         return Err(ApiError::new(StatusCode::GONE, "show_ended", "This show has ended; watch the replay."));
     }
     let room = l.hub.room(&id).await?;
-    let user = user.map(|u| u.user);
-    if user.as_ref().is_some_and(|u| room.is_banned(&u.id)) {
+    if caller.as_ref().is_some_and(|u| room.is_banned(&u.user.id)) {
         return Err(ApiError::forbidden());
     }
     let version = q.v.as_deref().map(|v| v.parse::<i64>().unwrap_or(-1)).unwrap_or(PROTOCOL_VERSION);
@@ -316,7 +332,7 @@ async fn ws(
         .write_buffer_size(4096)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| viewer(l, room, user, version, since, socket)))
+        .on_upgrade(move |socket| viewer(l, identity, room, caller, version, since, socket)))
 }
 
 fn error_frame(code: &str, message: &str) -> String {
@@ -405,7 +421,16 @@ async fn greet(live: &Live, room: &Room, user: Option<&User>, start_seq: i64) ->
 
 /// One viewer's connection: a writer loop fed by the room's broadcast and by this connection's
 /// own replies, and a reader loop handling what the viewer sends.
-async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, since: Option<i64>, mut socket: WebSocket) {
+async fn viewer(
+    live: Live,
+    identity: Identity,
+    room: Arc<Room>,
+    mut caller: Option<AuthUser>,
+    version: i64,
+    since: Option<i64>,
+    mut socket: WebSocket,
+) {
+    let user = caller.as_ref().map(|c| c.user.clone());
     if !(1..=2).contains(&version) {
         let _ =
             socket.send(Message::Text(error_frame("unsupported_version", "This server speaks protocol versions 1 and 2.").into())).await;
@@ -526,8 +551,16 @@ async fn viewer(live: Live, room: Arc<Room>, user: Option<User>, version: i64, s
                 idle.as_mut().reset(tokio::time::Instant::now() + IDLE_LIMIT);
                 // Boxed: the handlers' database work is large and rare, and each of thousands of
                 // idle viewers' tasks should not keep room for it.
-                match Box::pin(take(&live, &room, user.as_ref(), incoming, &mut errors)).await {
+                match Box::pin(take(&live, &identity, &room, &mut caller, incoming, &mut errors)).await {
                     Taken::Nothing => {}
+                    Taken::SignedOut(text) => {
+                        // The session ended or the key was revoked: the connection does not
+                        // outlive the credential it was opened with.
+                        let _ = sink.send(Message::Text(text.into())).await;
+                        let _ = sink.send(Message::Close(Some(CloseFrame { code: 4001, reason: "signed out".into() }))).await;
+                        await_close(sink).await;
+                        break;
+                    }
                     Taken::Reply(text) => {
                         if sink.send(Message::Text(text.into())).await.is_err() {
                             break;
@@ -611,18 +644,52 @@ enum Taken {
     Abuse(String),
     /// The viewer closed the connection or it broke.
     Gone,
+    /// The credential the connection was opened with is gone: send this, then close.
+    SignedOut(String),
 }
 
 /// Takes one frame from the viewer: a ping answered, a chat posted, a host control applied, or
 /// a refusal (counted in `errors`).
-async fn take(live: &Live, room: &Room, user: Option<&User>, incoming: Option<Result<Message, axum::Error>>, errors: &mut u32) -> Taken {
+async fn take(
+    live: &Live,
+    identity: &Identity,
+    room: &Room,
+    caller: &mut Option<AuthUser>,
+    incoming: Option<Result<Message, axum::Error>>,
+    errors: &mut u32,
+) -> Taken {
     let reply = match incoming {
         None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Taken::Gone,
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Taken::Nothing,
         Some(Ok(Message::Binary(_))) => Err(Refusal { code: "binary_not_supported", message: "Send JSON text frames.".into() }),
         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
             Err(_) => Err(Refusal { code: "malformed", message: "Expected a JSON object with a \"type\".".into() }),
-            Ok(m) => handle(live, room, user, m).await,
+            Ok(m) => {
+                let access = frame_access(&m.kind);
+                // Before acting for someone, ask whether they still are who they were.
+                if access.is_some_and(|a| a != Access::PUBLIC) {
+                    if let Some(c) = caller.as_ref() {
+                        match identity.recheck(c).await {
+                            Ok(Some(fresh)) => *caller = Some(fresh),
+                            Ok(None) => {
+                                return Taken::SignedOut(error_frame("signed_out", "You are signed out; sign in again to take part."))
+                            }
+                            Err(_) => return Taken::Reply(error_frame("unavailable", "Try again in a moment.")),
+                        }
+                    }
+                }
+                match access.map(|a| lsn_identity::access::check(caller.as_ref(), a)) {
+                    None => Err(Refusal {
+                        code: "unknown_type",
+                        message: format!("Unknown message type {:?}.", m.kind.chars().take(40).collect::<String>()),
+                    }),
+                    Some(Err(lsn_identity::IdentityError::Unauthenticated)) => {
+                        Err(Refusal { code: "sign_in_required", message: "Sign in to take part.".into() })
+                    }
+                    Some(Err(_)) => Err(Refusal { code: "forbidden", message: "Your account or key does not allow that.".into() }),
+                    Some(Ok(())) => handle(live, room, caller.as_ref().map(|c| &c.user), m).await,
+                }
+            }
         },
     };
     match reply {
@@ -652,6 +719,33 @@ async fn await_close(socket: &mut WebSocket) {
         }
     })
     .await;
+}
+
+/// Who may send each frame type: the same check as every other surface (`lsn_identity::access`).
+/// Host controls need a creator's rights with `live:write` (the host of this show, or staff, is
+/// checked by the frame itself); taking part needs `live:write` from an API key.
+pub const FRAMES: &[(&str, Access)] = {
+    use lsn_identity::access::{Access::*, Scope::*};
+    &[
+        ("ping", Access::PUBLIC),
+        ("react", Anyone(Some(LiveWrite))),
+        ("chat", SignedIn(Some(LiveWrite))),
+        ("gift", SignedIn(Some(LiveWrite))),
+        ("bid", SignedIn(Some(LiveWrite))),
+        ("pin", Creator(LiveWrite)),
+        ("unpin", Creator(LiveWrite)),
+        ("delete_message", Creator(LiveWrite)),
+        ("mute", Creator(LiveWrite)),
+        ("unmute", Creator(LiveWrite)),
+        ("ban", Creator(LiveWrite)),
+        ("start_deal", Creator(LiveWrite)),
+        ("start_auction", Creator(LiveWrite)),
+        ("slow_mode", Creator(LiveWrite)),
+    ]
+};
+
+fn frame_access(kind: &str) -> Option<Access> {
+    FRAMES.iter().find(|(k, _)| *k == kind).map(|(_, a)| *a)
 }
 
 fn need<T>(v: Option<T>, field: &str) -> Result<T, Refusal> {

@@ -6,11 +6,11 @@ use axum::extract::{FromRef, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 use lsn_core::problem::QueryArgs;
 use lsn_core::{ApiError, Config, SharedClock};
 use lsn_db::Db;
+use lsn_identity::access::{api_refusal, Access, RouteAccess, Routes};
 use lsn_identity::{AuthUser, Identity};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -68,31 +68,53 @@ impl AppState {
     }
 }
 
-pub fn build_router(state: AppState) -> Router {
-    let x_request_id = header::HeaderName::from_static("x-request-id");
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/openapi.json", get(|| async { Json(crate::openapi::document()) }))
-        .route("/api/v1/admin/mailbox", get(mailbox_json))
-        .route("/api/v1/admin/jobs/schedules", get(schedules))
-        .route("/api/v1/admin/jobs/history/{name}", get(history))
-        .route("/api/v1/admin/jobs/queue", get(queue))
+/// Every route of the app and who may call it, with the router that serves them: the API's
+/// (each domain's own), tRPC's, and the site's pages.
+pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteAccess>) {
+    use lsn_identity::access::{Access::*, Scope::*};
+    let public = Access::PUBLIC;
+    let api = Routes::new(api_refusal)
+        .get("/healthz", public, healthz)
+        .get("/readyz", public, readyz)
+        .get("/metrics", public, metrics)
+        .get("/api/openapi.json", public, || async { Json(crate::openapi::document()) })
+        .get("/api/v1/admin/mailbox", Staff(Admin), mailbox_json)
+        .get("/api/v1/admin/jobs/schedules", Staff(Admin), schedules)
+        .get("/api/v1/admin/jobs/history/{name}", Staff(Admin), history)
+        .get("/api/v1/admin/jobs/queue", Staff(Admin), queue)
         .merge(lsn_identity::routes::router())
         .merge(lsn_commerce::routes::router())
         .merge(lsn_live::routes::router())
-        .merge(crate::trpc::router())
-        .merge(crate::site::router(&state))
+        // Each procedure is checked with its own access (`trpc::PROCEDURES`).
+        .route("ANY", "/api/trpc/{name}", public, axum::routing::any(crate::trpc::handle));
+    let (api, mut table) = api.into_parts();
+    let (site, site_table) = crate::site::router(state);
+    table.extend(site_table);
+    (api.merge(site), table)
+}
+
+/// Who may call every route (the access tests walk it).
+pub fn route_table(state: &AppState) -> Vec<RouteAccess> {
+    routes(state).1
+}
+
+pub fn build_router(state: AppState) -> Router {
+    let x_request_id = header::HeaderName::from_static("x-request-id");
+    let (routes, _) = routes(&state);
+    routes
         .fallback(pages::not_found)
+        // What each route's access check asks.
+        .layer(axum::Extension(state.identity.clone()))
         .layer(middleware::from_fn_with_state(state.identity.clone(), lsn_identity::csrf::protect))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
-        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side. Try again shortly.")
                 .into_response()
         }))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        // Outside every refusal above, so each answers in its surface's shape and with the headers.
+        .layer(middleware::from_fn(edge_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.extensions().get::<RequestId>().and_then(|r| r.header_value().to_str().ok()).unwrap_or("-").to_string();
@@ -100,6 +122,34 @@ pub fn build_router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Refusals made before a handler runs answer in the shape of the surface asked: a body over the
+/// limit is the documented `payload_too_large` problem (a page for the site), not plain text;
+/// and under `/api/trpc/` every problem (a refused CSRF token, origin, credential or size) is
+/// turned into tRPC's error envelope, which is all a tRPC client can read.
+async fn edge_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let batch = req.uri().query().is_some_and(|q| url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "batch" && v == "1"));
+    let res = next.run(req).await;
+    let status = res.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return res;
+    }
+    let json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/json"));
+    let res = if status == StatusCode::PAYLOAD_TOO_LARGE && !json {
+        if path.starts_with("/api/") {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is over 2 MiB.").into_response()
+        } else {
+            crate::site::error_response(StatusCode::PAYLOAD_TOO_LARGE)
+        }
+    } else {
+        res
+    };
+    match path.strip_prefix("/api/trpc/") {
+        Some(names) => crate::trpc::envelope(names, batch, res).await,
+        None => res,
+    }
 }
 
 async fn record_metrics(State(s): State<AppState>, req: Request, next: Next) -> Response {

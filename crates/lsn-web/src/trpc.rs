@@ -11,38 +11,48 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
-use axum::{Json, Router};
+use axum::Json;
 use axum_extra::extract::CookieJar;
 use lsn_commerce::orders::{CheckoutInput, Viewer};
 use lsn_core::ApiError;
-use lsn_identity::{AuthUser, MaybeUser};
+use lsn_identity::{Access, AuthUser, MaybeUser, Scope};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/trpc/{name}", any(handle))
+/// Whether a procedure is called with `GET` (a query) or `POST` (a mutation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Query,
+    Mutation,
 }
 
-const QUERIES: &[&str] = &[
-    "products.list",
-    "products.get",
-    "orders.list",
-    "orders.get",
-    "system.getScheduledTasks",
-    "system.getTaskHistory",
-    "streaming.listShows",
-];
-const MUTATIONS: &[&str] = &[
-    "products.create",
-    "products.update",
-    "products.delete",
-    "orders.create",
-    "orders.updateStatus",
-    "streaming.startShow",
-    "streaming.endShow",
-    "streaming.sendMessage",
-];
+/// Every procedure, its kind and who may call it (the same check as every other surface,
+/// `lsn_identity::access`); the access tests walk this table.
+pub const PROCEDURES: &[(&str, Kind, Access)] = {
+    use lsn_identity::access::{Access::*, Scope::*};
+    use Kind::*;
+    &[
+        ("products.list", Query, Access::PUBLIC),
+        ("products.get", Query, Access::PUBLIC),
+        ("orders.list", Query, SignedIn(Some(OrdersRead))),
+        ("orders.get", Query, SignedIn(Some(OrdersRead))),
+        ("system.getScheduledTasks", Query, Staff(Admin)),
+        ("system.getTaskHistory", Query, Staff(Admin)),
+        ("streaming.listShows", Query, Access::PUBLIC),
+        ("products.create", Mutation, Staff(CatalogWrite)),
+        ("products.update", Mutation, Staff(CatalogWrite)),
+        ("products.delete", Mutation, Staff(CatalogWrite)),
+        ("orders.create", Mutation, Anyone(Some(OrdersWrite))),
+        ("orders.updateStatus", Mutation, Staff(OrdersWrite)),
+        ("streaming.startShow", Mutation, Creator(LiveWrite)),
+        ("streaming.endShow", Mutation, Creator(LiveWrite)),
+        ("streaming.sendMessage", Mutation, SignedIn(Some(LiveWrite))),
+    ]
+};
+
+fn procedure(name: &str) -> Option<(Kind, Access)> {
+    PROCEDURES.iter().find(|(n, _, _)| *n == name).map(|(_, k, a)| (*k, *a))
+}
 
 fn trpc_code(status: StatusCode) -> (i64, &'static str) {
     match status.as_u16() {
@@ -65,6 +75,51 @@ fn trpc_code(status: StatusCode) -> (i64, &'static str) {
 fn error_body(path: &str, e: &ApiError) -> Value {
     let (code, name) = trpc_code(e.status);
     json!({"error": {"message": e.message, "code": code, "data": {"code": name, "httpStatus": e.status.as_u16(), "path": path, "lsnCode": e.code, "fields": e.fields}}})
+}
+
+/// An answer to `/api/trpc/<names>` in tRPC's error envelope when it is LSN's problem shape (a
+/// refusal made before the procedure ran: CSRF, origin, credential, size); the procedures' own
+/// answers are already enveloped and pass untouched. A batch gets one envelope per procedure.
+pub async fn envelope(names: &str, batch: bool, res: Response) -> Response {
+    let status = res.status();
+    let (parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 256 * 1024).await else {
+        return (status, Json(json!({"error": {"message": "The answer could not be read.", "code": -32603}}))).into_response();
+    };
+    let problem = serde_json::from_slice::<Value>(&bytes).ok().filter(|v| v["error"]["code"].is_string());
+    let Some(v) = problem else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let (code, name) = trpc_code(status);
+    let one = |path: &str| json!({"error": {"message": v["error"]["message"], "code": code, "data": {"code": name, "httpStatus": status.as_u16(), "path": path, "lsnCode": v["error"]["code"], "fields": v["error"]["fields"]}}});
+    let names = percent_decoded(names);
+    let body = if batch { Value::Array(names.split(',').map(one).collect()) } else { one(&names) };
+    let mut out = (status, Json(body)).into_response();
+    for (k, v) in parts.headers.iter().filter(|(k, _)| *k != axum::http::header::CONTENT_TYPE && *k != axum::http::header::CONTENT_LENGTH) {
+        out.headers_mut().insert(k.clone(), v.clone());
+    }
+    out
+}
+
+/// A path segment with its `%XX` escapes decoded (a batch's commas may arrive as `%2C`).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn unwrap_input(v: Value) -> Value {
@@ -93,30 +148,94 @@ fn signed_in(user: &Option<AuthUser>) -> Result<&AuthUser, ApiError> {
     user.as_ref().ok_or_else(ApiError::unauthorized)
 }
 
-fn staff(user: &Option<AuthUser>, scope: &str) -> Result<(), ApiError> {
-    let u = signed_in(user)?;
-    if u.user.role.is_staff() && u.has_scope(scope) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden())
+/// Whether the caller sees what staff see (drafts, everyone's orders).
+fn sees_as_staff(user: &Option<AuthUser>, scope: Scope) -> bool {
+    user.as_ref().is_some_and(|u| u.allows(Access::Staff(scope)))
+}
+
+/// A refused procedure: an error now, or the stored answer to an `Idempotency-Key` seen before.
+enum Failure {
+    Api(ApiError),
+    Replay(StatusCode, Value),
+}
+
+impl Failure {
+    fn status(&self) -> StatusCode {
+        match self {
+            Failure::Api(e) => e.status,
+            Failure::Replay(s, _) => *s,
+        }
+    }
+
+    fn body(&self, path: &str) -> Value {
+        match self {
+            Failure::Api(e) => error_body(path, e),
+            Failure::Replay(status, v) => {
+                let (code, name) = trpc_code(*status);
+                let e = &v["error"];
+                json!({"error": {"message": e["message"], "code": code, "data": {"code": name, "httpStatus": status.as_u16(), "path": path, "lsnCode": e["code"], "fields": e["fields"]}}})
+            }
+        }
     }
 }
 
-async fn call(s: &AppState, name: &str, input: Value, user: &Option<AuthUser>, jar: &CookieJar) -> Result<Value, ApiError> {
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure::Api(e)
+    }
+}
+
+/// Runs one procedure for a caller the access check has let through.
+async fn call(
+    s: &AppState,
+    name: &str,
+    input: Value,
+    user: &Option<AuthUser>,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+) -> Result<Value, Failure> {
+    if name == "orders.create" {
+        return create_order(s, input, user, jar, headers).await;
+    }
+    Ok(call_api(s, name, input, user).await?)
+}
+
+/// `orders.create`: checks out the caller's cart, once per `Idempotency-Key` as the REST
+/// checkout does (a retried call gets the first order back).
+async fn create_order(s: &AppState, input: Value, user: &Option<AuthUser>, jar: &CookieJar, headers: &HeaderMap) -> Result<Value, Failure> {
     let c = &s.commerce;
-    let is_staff = user.as_ref().is_some_and(|u| u.user.role.is_staff());
+    let checkout: CheckoutInput = parse(&input)?;
+    let owner = lsn_commerce::cart::Owner {
+        user_id: user.as_ref().map(|u| u.user.id.clone()),
+        guest_token: jar.get(lsn_commerce::cart::CART_COOKIE).map(|c| c.value().to_string()),
+    };
+    let (cart, _) = lsn_commerce::cart::resolve(&c.db, c.clock.now_ms(), &owner, false).await.map_err(ApiError::from)?;
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    let scope = lsn_commerce::idempotency::scope_of(user.as_ref().map(|u| u.user.id.as_str()), jar);
+    let done = lsn_commerce::idempotency::once(&c.db, c.clock.now_ms(), &scope, key, "trpc orders.create", &input, || async {
+        let cart = cart.ok_or_else(|| ApiError::from(lsn_commerce::CommerceError::rule("cart_empty", "Your cart is empty.")))?;
+        Ok((StatusCode::OK, json!(c.checkout(user.as_ref().map(|u| &u.user), &cart, &checkout).await?)))
+    })
+    .await
+    .map_err(ApiError::from)?;
+    if done.status.is_success() {
+        Ok(done.body)
+    } else {
+        Err(Failure::Replay(done.status, done.body))
+    }
+}
+
+async fn call_api(s: &AppState, name: &str, input: Value, user: &Option<AuthUser>) -> Result<Value, ApiError> {
+    let c = &s.commerce;
+    let is_staff = sees_as_staff(user, Scope::CatalogRead);
     match name {
         "products.list" => Ok(json!(c.catalog.search(&parse(&input)?, is_staff).await?)),
         "products.get" => {
             let id = id_of(&input)?;
             Ok(json!(c.catalog.get(&id, is_staff).await?.ok_or_else(ApiError::not_found)?))
         }
-        "products.create" => {
-            staff(user, "catalog:write")?;
-            Ok(json!(c.catalog.create(&parse(&input)?).await?))
-        }
+        "products.create" => Ok(json!(c.catalog.create(&parse(&input)?).await?)),
         "products.update" => {
-            staff(user, "catalog:write")?;
             let id = id_of(&input)?;
             let mut patch = input.clone();
             if let Some(m) = patch.as_object_mut() {
@@ -125,32 +244,20 @@ async fn call(s: &AppState, name: &str, input: Value, user: &Option<AuthUser>, j
             Ok(json!(c.catalog.update(&id, &parse(&patch)?).await?))
         }
         "products.delete" => {
-            staff(user, "catalog:write")?;
             let id = id_of(&input)?;
             Ok(json!({"id": id, "result": c.catalog.delete(&id).await?}))
         }
         "orders.list" => {
             let u = signed_in(user)?;
-            let mine = if u.user.role.is_staff() && u.has_scope("orders:read") { None } else { Some(u.user.id.as_str()) };
+            let mine = if sees_as_staff(user, Scope::OrdersRead) { None } else { Some(u.user.id.as_str()) };
             Ok(json!(c.orders(mine, input["status"].as_str(), input["before"].as_i64(), input["limit"].as_i64().unwrap_or(50)).await?))
         }
         "orders.get" => {
             let u = signed_in(user)?;
-            let v = if u.user.role.is_staff() && u.has_scope("orders:read") { Viewer::Staff } else { Viewer::Customer(u.user.id.clone()) };
+            let v = if sees_as_staff(user, Scope::OrdersRead) { Viewer::Staff } else { Viewer::Customer(u.user.id.clone()) };
             Ok(json!(c.order(&id_of(&input)?, &v).await?))
         }
-        "orders.create" => {
-            let checkout: CheckoutInput = parse(&input)?;
-            let owner = lsn_commerce::cart::Owner {
-                user_id: user.as_ref().map(|u| u.user.id.clone()),
-                guest_token: jar.get(lsn_commerce::cart::CART_COOKIE).map(|c| c.value().to_string()),
-            };
-            let (cart, _) = lsn_commerce::cart::resolve(&c.db, c.clock.now_ms(), &owner, false).await?;
-            let cart = cart.ok_or_else(|| ApiError::from(lsn_commerce::CommerceError::rule("cart_empty", "Your cart is empty.")))?;
-            Ok(json!(c.checkout(user.as_ref().map(|u| &u.user), &cart, &checkout).await?))
-        }
         "orders.updateStatus" => {
-            staff(user, "orders:write")?;
             let status = input["status"]
                 .as_str()
                 .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Input needs a \"status\"."))?;
@@ -160,9 +267,6 @@ async fn call(s: &AppState, name: &str, input: Value, user: &Option<AuthUser>, j
         "streaming.listShows" => Ok(json!(s.live.list(input["status"].as_str(), input["limit"].as_i64().unwrap_or(50)).await?)),
         "streaming.startShow" | "streaming.endShow" => {
             let u = signed_in(user)?;
-            if u.user.role < lsn_identity::Role::Creator || !u.has_scope("live:write") {
-                return Err(ApiError::forbidden());
-            }
             let id = input["showId"]
                 .as_str()
                 .or(input["id"].as_str())
@@ -182,12 +286,8 @@ async fn call(s: &AppState, name: &str, input: Value, user: &Option<AuthUser>, j
                 .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Input needs a \"message\"."))?;
             lsn_live::routes::post_message(&s.live, &u.user, id, text).await
         }
-        "system.getScheduledTasks" => {
-            staff(user, "admin")?;
-            Ok(json!(lsn_ops::schedule::list(&s.db).await.map_err(ApiError::internal)?))
-        }
+        "system.getScheduledTasks" => Ok(json!(lsn_ops::schedule::list(&s.db).await.map_err(ApiError::internal)?)),
         "system.getTaskHistory" => {
-            staff(user, "admin")?;
             let task = input["taskName"]
                 .as_str()
                 .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Input needs a \"taskName\"."))?;
@@ -200,16 +300,21 @@ async fn call(s: &AppState, name: &str, input: Value, user: &Option<AuthUser>, j
 }
 
 #[expect(clippy::too_many_arguments, reason = "an axum handler takes one argument per extractor")]
-async fn handle(
+pub async fn handle(
     State(s): State<AppState>,
     Path(name): Path<String>,
     method: Method,
-    MaybeUser(user): MaybeUser,
+    caller: Result<MaybeUser, lsn_identity::IdentityError>,
     jar: CookieJar,
     headers: HeaderMap,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
     body: Bytes,
 ) -> Response {
+    // A credential that does not work is refused in tRPC's shape, as everything else here.
+    let (user, bad_credential) = match caller {
+        Ok(MaybeUser(u)) => (u, None),
+        Err(e) => (None, Some(ApiError::from(e))),
+    };
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
     let batch = params.iter().any(|(k, v)| k == "batch" && v == "1");
     let names: Vec<String> = if batch { name.split(',').map(str::to_string).collect() } else { vec![name.clone()] };
@@ -234,24 +339,28 @@ async fn handle(
         let outcome = async {
             let input = raw_input.clone()?;
             let input = if batch { input.get(i.to_string()).cloned().unwrap_or(Value::Null) } else { input };
-            let known_query = QUERIES.contains(&n.as_str());
-            let known_mutation = MUTATIONS.contains(&n.as_str());
-            if !known_query && !known_mutation {
-                return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("No procedure named {n}.")));
+            if let Some(e) = &bad_credential {
+                return Err(Failure::Api(e.clone()));
             }
+            let Some((kind, access)) = procedure(n) else {
+                return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("No procedure named {n}.")).into());
+            };
+            let known_query = kind == Kind::Query;
             if known_query != is_query || !(is_query || matches!(method, Method::POST | Method::PUT | Method::DELETE | Method::PATCH)) {
                 return Err(ApiError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "method_not_supported",
                     if known_query { "Call queries with GET." } else { "Call mutations with POST." },
-                ));
+                )
+                .into());
             }
-            call(&s, n, unwrap_input(input), &user, &jar).await
+            lsn_identity::access::check(user.as_ref(), access).map_err(ApiError::from)?;
+            call(&s, n, unwrap_input(input), &user, &jar, &headers).await
         }
         .await;
         results.push(match outcome {
             Ok(data) => (StatusCode::OK, json!({"result": {"data": data}})),
-            Err(e) => (e.status, error_body(n, &e)),
+            Err(e) => (e.status(), e.body(n)),
         });
     }
     if batch {

@@ -20,10 +20,10 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
+use lsn_identity::access::{Access, RouteAccess, Routes};
 use lsn_identity::csrf::{visitor_matches, visitor_token};
 use lsn_identity::service::SESSION_COOKIE;
 use lsn_identity::{AuthUser, ClientMeta, Identity, MaybeUser};
@@ -31,55 +31,83 @@ use std::collections::HashMap;
 
 pub const VISITOR_COOKIE: &str = "lsn_visitor";
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/", get(shop::home))
-        .route("/shows", get(shop::shows))
-        .route("/search", get(shop::search))
-        .route("/p/{slug}", get(shop::product))
-        .route("/cart", get(shop::cart))
-        .route("/cart/add", post(shop::cart_add))
-        .route("/cart/update", post(shop::cart_update))
-        .route("/checkout", get(shop::checkout_page).post(shop::checkout_submit))
-        .route("/orders/{number}", get(shop::order_page))
-        .route("/orders/{number}/pay", get(shop::pay_page).post(shop::pay_submit))
-        .route("/shows/{id}", get(live::show_page))
-        .route("/shows/{id}/start", post(live::start))
-        .route("/shows/{id}/end", post(live::end))
-        .route("/shows/{id}/chat", post(live::chat))
-        .route("/deals/{id}/buy", get(shop::deal_page).post(shop::deal_submit))
-        .route("/admin", get(admin::dashboard))
-        .route("/admin/orders", get(admin::orders))
-        .route("/admin/orders/{number}", get(admin::order))
-        .route("/admin/orders/{number}/refund", post(admin::refund))
-        .route("/admin/orders/{number}/status", post(admin::order_status))
-        .route("/admin/products", get(admin::products))
-        .route("/admin/products/{id}", get(admin::product))
-        .route("/admin/products/{id}/status", post(admin::product_status))
-        .route("/admin/products/{id}/stock", post(admin::product_stock))
-        .route("/admin/products/{id}/price", post(admin::product_price))
-        .route("/admin/products/{id}/images", post(admin::product_image))
-        .route("/admin/shows", get(admin::shows))
-        .route("/admin/users", get(admin::users))
-        .route("/admin/users/{id}/role", post(admin::user_role))
-        .route("/admin/api-keys", get(admin::api_keys).post(admin::api_key_create))
-        .route("/admin/api-keys/{id}/revoke", post(admin::api_key_revoke))
-        .route("/admin/audit", get(admin::audit))
-        .route("/admin/jobs", get(admin::jobs))
-        .route("/admin/mailbox", get(admin::mailbox))
-        .route("/login", get(account::login_page).post(account::login_submit))
-        .route("/register", get(account::register_page).post(account::register_submit))
-        .route("/logout", post(account::logout))
-        .route("/account", get(account::account))
-        .route("/account/password", post(account::change_password))
-        .route("/password/forgot", get(account::forgot_page).post(account::forgot_submit))
-        .route("/password/reset", get(account::reset_page).post(account::reset_submit))
+/// The site's pages and forms, each with who may open or send it (`lsn_identity::access`, the
+/// same check as the API's), and the route table the access tests walk.
+pub fn router(state: &AppState) -> (Router<AppState>, Vec<RouteAccess>) {
+    use lsn_identity::access::{Access::*, Scope::*};
+    let public = Access::PUBLIC;
+    let buyer = Anyone(Some(OrdersWrite));
+    let staff = Staff(Admin);
+    let pages = Routes::new(page_refusal)
+        .get("/", public, shop::home)
+        .get("/shows", public, shop::shows)
+        .get("/search", public, shop::search)
+        .get("/p/{slug}", public, shop::product)
+        .get("/cart", Anyone(Some(OrdersRead)), shop::cart)
+        .post("/cart/add", buyer, shop::cart_add)
+        .post("/cart/update", buyer, shop::cart_update)
+        .get("/checkout", buyer, shop::checkout_page)
+        .post("/checkout", buyer, shop::checkout_submit)
+        .get("/orders/{number}", Anyone(Some(OrdersRead)), shop::order_page)
+        .get("/orders/{number}/pay", buyer, shop::pay_page)
+        .post("/orders/{number}/pay", buyer, shop::pay_submit)
+        .get("/shows/{id}", public, live::show_page)
+        .post("/shows/{id}/start", Creator(LiveWrite), live::start)
+        .post("/shows/{id}/end", Creator(LiveWrite), live::end)
+        .post("/shows/{id}/chat", SignedIn(Some(LiveWrite)), live::chat)
+        .get("/deals/{id}/buy", buyer, shop::deal_page)
+        .post("/deals/{id}/buy", buyer, shop::deal_submit)
+        .get("/admin", staff, admin::dashboard)
+        .get("/admin/orders", staff, admin::orders)
+        .get("/admin/orders/{number}", staff, admin::order)
+        .post("/admin/orders/{number}/refund", staff, admin::refund)
+        .post("/admin/orders/{number}/status", staff, admin::order_status)
+        .get("/admin/products", staff, admin::products)
+        .get("/admin/products/{id}", staff, admin::product)
+        .post("/admin/products/{id}/status", staff, admin::product_status)
+        .post("/admin/products/{id}/stock", staff, admin::product_stock)
+        .post("/admin/products/{id}/price", staff, admin::product_price)
+        .post("/admin/products/{id}/images", staff, admin::product_image)
+        .get("/admin/shows", staff, admin::shows)
+        .get("/admin/users", staff, admin::users)
+        .post("/admin/users/{id}/role", staff, admin::user_role)
+        .get("/admin/api-keys", staff, admin::api_keys)
+        // Only a person signed in mints a key: no key can mint another.
+        .post("/admin/api-keys", StaffSession, admin::api_key_create)
+        .post("/admin/api-keys/{id}/revoke", staff, admin::api_key_revoke)
+        .get("/admin/audit", staff, admin::audit)
+        .get("/admin/jobs", staff, admin::jobs)
+        .get("/admin/mailbox", staff, admin::mailbox)
+        .get("/login", public, account::login_page)
+        .post("/login", public, account::login_submit)
+        .get("/register", public, account::register_page)
+        .post("/register", public, account::register_submit)
+        .post("/logout", public, account::logout)
+        // A visitor who is not signed in is sent to log in (and back) by the page itself.
+        .get("/account", public, account::account)
+        .post("/account/password", Session, account::change_password)
+        .get("/password/forgot", public, account::forgot_page)
+        .post("/password/forgot", public, account::forgot_submit)
+        .get("/password/reset", public, account::reset_page)
+        .post("/password/reset", public, account::reset_submit);
+    let assets = Routes::new(page_refusal)
+        .get("/static/{file}", public, assets::serve)
+        .get("/sw.js", public, assets::service_worker)
+        .get("/manifest.webmanifest", public, assets::manifest)
+        .get("/offline", public, offline);
+    let (pages, mut table) = pages.into_parts();
+    let (assets, asset_table) = assets.into_parts();
+    table.extend(asset_table);
+    let router = pages
         .layer(middleware::from_fn_with_state(state.identity.clone(), visitor_csrf))
         .layer(middleware::from_fn(request_scope))
-        .route("/static/{file}", get(assets::serve))
-        .route("/sw.js", get(assets::service_worker))
-        .route("/manifest.webmanifest", get(assets::manifest))
-        .route("/offline", get(offline))
+        .merge(assets);
+    (router, table)
+}
+
+/// A page's answer to a refused visit: log in (401) or not allowed (403), as a page.
+fn page_refusal(e: lsn_identity::IdentityError) -> Response {
+    error_response(lsn_core::ApiError::from(e).status)
 }
 
 tokio::task_local! {
@@ -94,7 +122,7 @@ async fn request_scope(req: Request, next: Next) -> Response {
 
 /// Refuses a form post without a session unless it carries the visitor cookie's token.
 async fn visitor_csrf(State(id): State<Identity>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || req.headers().contains_key(header::AUTHORIZATION) {
+    if req.method() != Method::POST || lsn_identity::extract::bearer_key(req.headers()).is_some() {
         return next.run(req).await;
     }
     let jar = CookieJar::from_headers(req.headers());
@@ -124,8 +152,7 @@ pub struct Ctx {
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let MaybeUser(user) =
-            MaybeUser::from_request_parts(parts, state).await.map_err(|_| PageError::internal("session").into_response())?;
+        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await.map_err(page_refusal)?;
         let meta = ClientMeta::from_request_parts(parts, state).await.map_err(|e| match e {})?;
         let jar = CookieJar::from_headers(&parts.headers);
         let (csrf, new_visitor) = match (jar.get(SESSION_COOKIE), jar.get(VISITOR_COOKIE)) {
