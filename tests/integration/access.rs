@@ -228,7 +228,7 @@ async fn frames(app: TestApp) {
         .send()
         .await
         .expect("login");
-    let cookie = login.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("cookie").to_string();
+    let cookie = crate::common::session_cookie(&login);
     let mut session = open(&app, &show, ("cookie", &cookie)).await;
     for (kind, access) in lsn_live::routes::FRAMES {
         let frame = json!({"type": kind});

@@ -271,6 +271,18 @@ impl Drop for TestApp {
     }
 }
 
+/// The `lsn_session=…` pair a sign-in answer sets (for a `Cookie` header).
+pub fn session_cookie(r: &reqwest::Response) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.starts_with("lsn_session="))
+        .expect("a session cookie")
+        .to_string()
+}
+
 /// The token in a link like `…?token=XYZ` inside a mail body.
 pub fn token_in(text: &str) -> String {
     let start = text.find("token=").expect("token in mail") + 6;

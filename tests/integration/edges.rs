@@ -21,7 +21,7 @@ async fn session(app: &TestApp, email: &str) -> (String, String) {
         .send()
         .await
         .expect("login");
-    let cookie = r.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("cookie").to_string();
+    let cookie = crate::common::session_cookie(&r);
     let body: Value = r.json().await.expect("json");
     (cookie, body["csrf_token"].as_str().expect("csrf").to_string())
 }

@@ -199,7 +199,7 @@ fn live_rooms_answer_any_frame_and_go_on() {
         let cookie = |email: &'static str| async move {
             let r = app.client().post(app.url("/api/auth/login")).json(&json!({"email": email, "password": crate::common::PASSWORD}));
             let r = r.send().await.expect("login");
-            r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|s| s.split(';').next()).expect("cookie").to_string()
+            crate::common::session_cookie(&r)
         };
         (show.id, cookie("host@example.com").await, cookie("ann@example.com").await, cookie("obs@example.com").await)
     });

@@ -17,7 +17,7 @@ async fn session(app: &TestApp, email: &str) -> (reqwest::Client, String, String
     let c = app.client();
     let r =
         c.post(app.url("/api/auth/login")).json(&json!({"email": email, "password": crate::common::PASSWORD})).send().await.expect("login");
-    let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|s| s.split(';').next()).expect("cookie").to_string();
+    let cookie = crate::common::session_cookie(&r);
     let csrf = r.json::<Value>().await.expect("json")["csrf_token"].as_str().expect("csrf").to_string();
     (c, csrf, cookie)
 }
@@ -645,7 +645,7 @@ async fn rooms_span_two_nodes_through_redis() {
         .send()
         .await
         .expect("login");
-    let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|s| s.split(';').next()).expect("cookie").to_string();
+    let cookie = crate::common::session_cookie(&r);
     let csrf = r.json::<Value>().await.expect("json")["csrf_token"].as_str().expect("csrf").to_string();
     let (_, created) = json(
         c.post(format!("{base1}/api/v1/live/shows"))

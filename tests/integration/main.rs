@@ -16,6 +16,7 @@ mod platform;
 mod providers;
 mod races;
 mod security;
+mod signin;
 mod stripe;
 mod web;
 mod wiring;

@@ -85,6 +85,10 @@ pub struct Config {
     /// The longest one request to an outside provider may take.
     pub provider_timeout: std::time::Duration,
     pub redis_url: Option<Secret>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`LSN_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Unpaid checkouts one buyer, one network or one address may hold at once.
+    pub max_unpaid_checkouts: i64,
     pub log_format_json: bool,
     /// Every provider variable that was set, by name (values redacted in `Debug`).
     pub providers: BTreeMap<&'static str, Secret>,
@@ -353,6 +357,23 @@ impl Config {
                 .map(std::time::Duration::from_secs)
                 .ok_or_else(|| invalid("LSN_PROVIDER_TIMEOUT_SECS", "expected a number of seconds from 1 to 120"))?,
         };
+        let trusted_proxies = match get("LSN_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<IpAddr>().map_err(|_| invalid("LSN_TRUSTED_PROXIES", format!("not an IP address: {s:?}"))))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let max_unpaid_checkouts = match get("LSN_MAX_UNPAID_CHECKOUTS") {
+            None => 3,
+            Some(n) => n
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| invalid("LSN_MAX_UNPAID_CHECKOUTS", "expected a number from 1 to 100000"))?,
+        };
         let mut providers = BTreeMap::new();
         for name in PROVIDER_VARS {
             if let Some(v) = get(name) {
@@ -386,6 +407,8 @@ impl Config {
             mail_from: get("MAIL_FROM").unwrap_or_else(|| "LSN <no-reply@localhost>".into()),
             provider_timeout,
             redis_url: get("REDIS_URL").map(Secret::new),
+            trusted_proxies,
+            max_unpaid_checkouts,
             log_format_json,
             providers,
         };

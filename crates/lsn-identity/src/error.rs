@@ -9,6 +9,9 @@ pub enum IdentityError {
     InvalidCredentials,
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
+    /// Too many password hashes running or waiting (`crate::password::CONCURRENT`).
+    #[error("busy")]
+    Busy,
     #[error("email not verified")]
     NotVerified,
     #[error("the link is invalid or has expired")]
@@ -48,6 +51,11 @@ impl From<IdentityError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Email or password is incorrect.")
             }
             IdentityError::RateLimited { retry_after_secs } => ApiError::too_many(retry_after_secs),
+            IdentityError::Busy => {
+                let mut e = ApiError::unavailable("busy", "Too many sign-ins at once. Try again in a moment.");
+                e.headers.push(("retry-after", "1".into()));
+                e
+            }
             IdentityError::NotVerified => {
                 ApiError::new(StatusCode::FORBIDDEN, "email_not_verified", "Confirm your email address first: we sent you a link.")
             }

@@ -15,12 +15,42 @@ pub struct ClientMeta {
     pub user_agent: Option<String>,
 }
 
+/// The reverse proxies whose `X-Forwarded-For` is believed (`LSN_TRUSTED_PROXIES`), put in
+/// every request's extensions by the app.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub std::sync::Arc<Vec<std::net::IpAddr>>);
+
+/// The client's address: the peer's, or — when the peer is a trusted proxy — the last address
+/// in `X-Forwarded-For` that is not one (the ones before it are the client's own claims).
+pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())?;
+    let trusted = parts.extensions.get::<TrustedProxies>().map(|t| t.0.clone()).unwrap_or_default();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<std::net::IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(forwarded.into_iter().rev().find(|a| !trusted.contains(a)).unwrap_or(peer))
+}
+
 impl ClientMeta {
     pub fn from_parts(parts: &Parts) -> Self {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+        let ip = client_ip(parts).map(|a| a.to_string());
         let user_agent =
             parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(300).collect());
         Self { ip, user_agent }
+    }
+
+    /// The network the client is on, for limits per source: its IPv4 address, or the /64 of
+    /// its IPv6 address (one subscriber's, which hands out as many addresses as it likes).
+    pub fn network(&self) -> String {
+        network_of(self.ip.as_deref())
     }
 
     pub fn anonymous_actor(&self) -> Actor {
@@ -32,6 +62,21 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self::from_parts(parts))
+    }
+}
+
+/// The network of an address (see [`ClientMeta::network`]).
+pub fn network_of(ip: Option<&str>) -> String {
+    match ip.and_then(|i| i.parse::<std::net::IpAddr>().ok()) {
+        Some(std::net::IpAddr::V4(a)) => a.to_string(),
+        Some(std::net::IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = a.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        None => "unknown".into(),
     }
 }
 
@@ -145,5 +190,35 @@ where
     type Rejection = IdentityError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         Ok(MaybeUser(resolve(parts, &Identity::from_ref(state)).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(peer: &str, forwarded: &[&str], trusted: &[&str]) -> Parts {
+        let mut req = axum::http::Request::builder();
+        for f in forwarded {
+            req = req.header("x-forwarded-for", *f);
+        }
+        let (mut p, _) = req.body(()).expect("request").into_parts();
+        p.extensions.insert(ConnectInfo(format!("{peer}:5000").parse::<SocketAddr>().expect("peer")));
+        p.extensions.insert(TrustedProxies(std::sync::Arc::new(trusted.iter().map(|t| t.parse().expect("ip")).collect())));
+        p
+    }
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy() {
+        let ip = |p: &Parts| client_ip(p).map(|a| a.to_string());
+        // No trusted proxy: the peer, whatever the header claims.
+        assert_eq!(ip(&parts("203.0.113.9", &["1.2.3.4"], &[])).as_deref(), Some("203.0.113.9"));
+        // Behind a trusted proxy: the last address it was not told by another proxy.
+        assert_eq!(ip(&parts("10.0.0.1", &["6.6.6.6, 198.51.100.7"], &["10.0.0.1"])).as_deref(), Some("198.51.100.7"));
+        assert_eq!(ip(&parts("10.0.0.1", &["198.51.100.7", "10.0.0.2"], &["10.0.0.1", "10.0.0.2"])).as_deref(), Some("198.51.100.7"));
+        assert_eq!(ip(&parts("10.0.0.1", &[], &["10.0.0.1"])).as_deref(), Some("10.0.0.1"));
+        assert_eq!(network_of(Some("2001:db8:1:2:3:4:5:6")), "2001:db8:1:2::/64");
+        assert_eq!(network_of(Some("::ffff:192.0.2.1")), "192.0.2.1");
+        assert_eq!(network_of(Some("192.0.2.1")), "192.0.2.1");
     }
 }

@@ -43,13 +43,63 @@ pub fn check_strength(password: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Argon2 is deliberately slow: run it off the async threads.
-pub async fn hash_async(password: String) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || hash(&password)).await.map_err(|e| e.to_string())?
+/// Password hashes that may run at once: argon2 takes 19 MiB and most of a core for each, so a
+/// flood of sign-in, sign-up or reset posts must queue here instead of taking the machine's
+/// memory and the rest of the shop's CPU.
+pub const CONCURRENT: usize = 2;
+/// Hashes that may wait for a turn; past that a request is refused at once ([`Busy`]).
+pub const WAITING: usize = 32;
+
+/// Too many password hashes are running or waiting: try again in a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+fn gate() -> &'static tokio::sync::Semaphore {
+    static GATE: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    GATE.get_or_init(|| tokio::sync::Semaphore::new(CONCURRENT))
 }
 
-pub async fn verify_async(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || match stored {
+static QUEUED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs `f` (a hash) off the async threads, at most [`CONCURRENT`] at a time.
+async fn gated<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+    use std::sync::atomic::Ordering;
+    if QUEUED.fetch_add(1, Ordering::AcqRel) >= CONCURRENT + WAITING {
+        QUEUED.fetch_sub(1, Ordering::AcqRel);
+        return Err(Busy);
+    }
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            QUEUED.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+    let _leave = Leave;
+    let _permit = gate().acquire().await.map_err(|_| Busy)?;
+    let running = RUNNING.fetch_add(1, Ordering::AcqRel) + 1;
+    PEAK.fetch_max(running, Ordering::AcqRel);
+    let r = tokio::task::spawn_blocking(f).await.map_err(|_| Busy);
+    RUNNING.fetch_sub(1, Ordering::AcqRel);
+    r
+}
+
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The most password hashes this process has run at once (never more than [`CONCURRENT`]).
+pub fn peak_concurrency() -> usize {
+    PEAK.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Hashes a new password (bounded: see [`CONCURRENT`]).
+pub async fn hash_async(password: String) -> Result<Result<String, String>, Busy> {
+    gated(move || hash(&password)).await
+}
+
+/// Checks a password against its stored hash, or against a dummy one when there is none, so an
+/// unknown address costs the same time (bounded: see [`CONCURRENT`]).
+pub async fn verify_async(password: String, stored: Option<String>) -> Result<bool, Busy> {
+    gated(move || match stored {
         Some(h) => verify(&password, &h),
         None => {
             verify_dummy(&password);
@@ -57,11 +107,26 @@ pub async fn verify_async(password: String, stored: Option<String>) -> bool {
         }
     })
     .await
-    .unwrap_or(false)
 }
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashing_is_bounded() {
+        // More at once than may run or wait: the rest are refused at once, none is lost.
+        let all: Vec<_> =
+            (0..(super::CONCURRENT + super::WAITING + 20)).map(|i| tokio::spawn(super::verify_async(format!("pw {i}"), None))).collect();
+        let mut busy = 0;
+        for h in all {
+            match h.await.expect("task") {
+                Ok(ok) => assert!(!ok),
+                Err(super::Busy) => busy += 1,
+            }
+        }
+        assert!(busy > 0, "a flood is refused, not queued without bound");
+        assert!(super::verify_async("again".into(), None).await.is_ok(), "and the gate opens again");
+    }
+
     #[test]
     fn hashes_verify() {
         let h = super::hash("correct horse battery").expect("hash");

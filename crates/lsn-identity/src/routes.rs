@@ -6,7 +6,7 @@ use crate::audit;
 use crate::error::IdentityError;
 use crate::extract::{AuthUser, ClientMeta, MaybeUser};
 use crate::oidc::STATE_COOKIE;
-use crate::service::{Identity, NewSession, Role, User, SESSION_COOKIE};
+use crate::service::{Identity, NewSession, Role, User, DEVICE_COOKIE, SESSION_COOKIE};
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -69,8 +69,24 @@ fn removal(name: &'static str) -> Cookie<'static> {
     Cookie::build((name, "")).path("/").max_age(time_secs(0)).build()
 }
 
+/// The cookie that tells a later sign-in this browser has signed in to the account before.
+pub fn device_cookie(id: &Identity, s: &NewSession) -> Cookie<'static> {
+    Cookie::build((DEVICE_COOKIE, s.device.clone()))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(id.cfg.is_production())
+        .path("/")
+        .max_age(time_secs(365 * 24 * 3600))
+        .build()
+}
+
+/// The cookies of a new session: the session itself and the browser's device proof.
+pub fn with_session(id: &Identity, jar: CookieJar, s: &NewSession) -> CookieJar {
+    jar.add(session_cookie(id, s)).add(device_cookie(id, s))
+}
+
 fn signed_in(id: &Identity, jar: CookieJar, user: User, s: NewSession, status: StatusCode) -> Response {
-    (status, jar.add(session_cookie(id, &s)), Json(json!({ "user": user, "csrf_token": s.csrf_token }))).into_response()
+    (status, with_session(id, jar, &s), Json(json!({ "user": user, "csrf_token": s.csrf_token }))).into_response()
 }
 
 #[derive(Deserialize)]
@@ -102,7 +118,7 @@ async fn verify_link(
     QueryArgs(q): QueryArgs<TokenArg>,
 ) -> ApiResult<Response> {
     let (_, s) = id.verify_email(&meta.anonymous_actor(), &q.token).await?;
-    Ok((jar.add(session_cookie(&id, &s)), Redirect::to("/")).into_response())
+    Ok((with_session(&id, jar, &s), Redirect::to("/")).into_response())
 }
 
 async fn verify_json(State(id): State<Identity>, meta: ClientMeta, jar: CookieJar, JsonBody(b): JsonBody<TokenArg>) -> ApiResult<Response> {
@@ -120,7 +136,8 @@ async fn login(State(id): State<Identity>, meta: ClientMeta, jar: CookieJar, Jso
     if b.email.len() > 320 || b.password.len() > 4096 {
         return Err(IdentityError::InvalidCredentials.into());
     }
-    let (user, s) = id.login(&meta.anonymous_actor(), &b.email, &b.password).await?;
+    let device = jar.get(DEVICE_COOKIE).map(|c| c.value().to_string());
+    let (user, s) = id.login(&meta.anonymous_actor(), &b.email, &b.password, device.as_deref()).await?;
     Ok(signed_in(&id, jar, user, s, StatusCode::OK))
 }
 
@@ -205,7 +222,7 @@ async fn oauth_callback(id: Identity, meta: ClientMeta, jar: CookieJar, args: Ca
         return Err(IdentityError::Forbidden.into());
     }
     let s = id.start_session(&user, &actor, "oauth").await?;
-    let jar = jar.add(session_cookie(&id, &s)).add(Cookie::build((STATE_COOKIE, "")).path("/api/oauth").max_age(time_secs(0)).build());
+    let jar = with_session(&id, jar, &s).add(Cookie::build((STATE_COOKIE, "")).path("/api/oauth").max_age(time_secs(0)).build());
     Ok((jar, Redirect::to(&return_to)).into_response())
 }
 

@@ -15,11 +15,23 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 pub const SESSION_COOKIE: &str = "lsn_session";
+/// A browser's proof of having signed in to an account before (see `Identity::device_token`).
+pub const DEVICE_COOKIE: &str = "lsn_device";
 pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 pub const RESET_TTL_MS: i64 = 60 * 60 * 1000;
 pub const VERIFY_TTL_MS: i64 = 48 * 60 * 60 * 1000;
-pub const ACCOUNT_MAX_FAILURES: i64 = 5;
+/// Wrong passwords for one address from one network before that network waits.
+pub const SOURCE_MAX_FAILURES: i64 = 5;
+/// Wrong passwords for one address from anywhere before browsers that never signed in to it wait.
+pub const ACCOUNT_MAX_FAILURES: i64 = 50;
+/// How long a throttled sign-in waits, and the window failures are counted in.
 pub const ACCOUNT_LOCK_MS: i64 = 15 * 60 * 1000;
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// Attempts at the hashing forms (registration, password reset) per network.
+pub const HASHING_LIMIT: usize = 20;
+pub const HASHING_WINDOW_MS: i64 = 5 * 60 * 1000;
+/// Reset links mailed to one address per hour.
+pub const RESET_MAILS_PER_HOUR: i64 = 3;
 pub const IP_LOGIN_LIMIT: usize = 30;
 pub const IP_LOGIN_WINDOW_MS: i64 = 5 * 60 * 1000;
 
@@ -95,6 +107,8 @@ pub struct NewSession {
     pub token: String,
     pub csrf_token: String,
     pub expires_at: i64,
+    /// This browser's proof of having signed in to the account (the `lsn_device` cookie).
+    pub device: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +139,8 @@ pub struct IdentityParts {
     pub cfg: Arc<Config>,
     pub clock: SharedClock,
     pub ip_limiter: Arc<SlidingWindow>,
+    /// Registrations, reset requests and resets per network (each hashes or mails).
+    pub hash_limiter: Arc<SlidingWindow>,
     pub http: reqwest::Client,
 }
 
@@ -135,11 +151,24 @@ fn field_error(field: &str, msg: &str) -> IdentityError {
 impl Identity {
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build().unwrap_or_default();
-        Self(Arc::new(IdentityParts { db, cfg, clock, ip_limiter: Arc::new(SlidingWindow::new(IP_LOGIN_LIMIT, IP_LOGIN_WINDOW_MS)), http }))
+        Self(Arc::new(IdentityParts {
+            db,
+            cfg,
+            clock,
+            ip_limiter: Arc::new(SlidingWindow::new(IP_LOGIN_LIMIT, IP_LOGIN_WINDOW_MS)),
+            hash_limiter: Arc::new(SlidingWindow::new(HASHING_LIMIT, HASHING_WINDOW_MS)),
+            http,
+        }))
     }
 
     fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Counts one use of a hashing or mailing form by the network `actor` is on.
+    fn throttle_forms(&self, actor: &Actor) -> Result<(), IdentityError> {
+        let network = crate::extract::network_of(actor.ip.as_deref());
+        self.hash_limiter.hit(&network, self.now()).map_err(|retry_after_secs| IdentityError::RateLimited { retry_after_secs })
     }
 
     /// HMAC of the session token: the CSRF token for that session (no storage needed to check it).
@@ -185,7 +214,7 @@ impl Identity {
         let email = Email::parse(email).map_err(|m| field_error("email", m))?;
         password::check_strength(password).map_err(|m| field_error("password", m))?;
         let name = clean_name(name)?;
-        let hash = password::hash_async(password.to_string()).await.map_err(IdentityError::Internal)?;
+        let hash = password::hash_async(password.to_string()).await.map_err(|_| IdentityError::Busy)?.map_err(IdentityError::Internal)?;
         let now = self.now();
         let id = new_id();
         let actor = actor.clone();
@@ -218,6 +247,7 @@ impl Identity {
     /// Self-service registration. Always answers the same way: a new address gets a pending
     /// account and a confirmation link; a taken address gets a notice mail instead.
     pub async fn register(&self, actor: &Actor, email: &str, name: &str, password: &str) -> Result<(), IdentityError> {
+        self.throttle_forms(actor)?;
         let mut errors = serde_json::Map::new();
         let parsed = Email::parse(email);
         if let Err(m) = &parsed {
@@ -242,7 +272,7 @@ impl Identity {
         if !errors.is_empty() {
             return Err(IdentityError::Validation(Value::Object(errors)));
         }
-        let hash = password::hash_async(password.to_string()).await.map_err(IdentityError::Internal)?;
+        let hash = password::hash_async(password.to_string()).await.map_err(|_| IdentityError::Busy)?.map_err(IdentityError::Internal)?;
         let now = self.now();
         let token = random_token(32);
         let public = self.cfg.public_url.clone();
@@ -265,7 +295,8 @@ impl Identity {
                             ),
                             html: None,
                             tag: Some("register_existing".into()),
-                            message_id: None,
+                            // One notice an hour, however often a stranger signs up with the address.
+                            message_id: Some(format!("register-existing-{}-{}", hash_token(&email), now / 3_600_000)),
                         },
                         None => {
                             let id = new_id();
@@ -316,6 +347,24 @@ impl Identity {
         Ok((user, session))
     }
 
+    /// `InvalidToken` unless `token` is a valid, unexpired, unused token for `purpose`.
+    async fn token_is_live(&self, token: &str, purpose: &'static str) -> Result<(), IdentityError> {
+        if token.is_empty() || token.len() > 200 {
+            return Err(IdentityError::InvalidToken);
+        }
+        let n: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM user_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3")
+            .bind(hash_token(token))
+            .bind(purpose)
+            .bind(self.now())
+            .fetch_one(self.db.read())
+            .await?
+            .try_get(0)?;
+        if n == 0 {
+            return Err(IdentityError::InvalidToken);
+        }
+        Ok(())
+    }
+
     /// Takes a one-time token: valid, unexpired and unused, or `InvalidToken`. Marks it used.
     async fn consume_token(&self, token: &str, purpose: &'static str) -> Result<String, IdentityError> {
         if token.is_empty() || token.len() > 200 {
@@ -341,33 +390,51 @@ impl Identity {
         hash_token(&format!("acct:{}", email.trim().to_lowercase()))
     }
 
-    /// Password sign-in with per-IP and per-account limits; every outcome is audited.
-    pub async fn login(&self, actor: &Actor, email: &str, password: &str) -> Result<(User, NewSession), IdentityError> {
+    /// The failure counter of one address from one network.
+    fn source_key(email: &str, network: &str) -> String {
+        hash_token(&format!("acct:{}|net:{network}", email.trim().to_lowercase()))
+    }
+
+    /// A browser's proof that it signed in to `user_id` before (the `lsn_device` cookie):
+    /// `<nonce>.<HMAC of the nonce and the user>`. It lets its holder past the sign-in
+    /// throttles a stranger's failures set, never past the password.
+    pub fn device_token(&self, user_id: &str) -> String {
+        let nonce = random_token(12);
+        format!("{nonce}.{}", self.csrf_for(&format!("device:{nonce}:{user_id}")))
+    }
+
+    fn known_device(&self, token: Option<&str>, user_id: &str) -> bool {
+        token.and_then(|t| t.split_once('.')).is_some_and(|(nonce, mac)| self.csrf_matches(&format!("device:{nonce}:{user_id}"), mac))
+    }
+
+    /// The lock on `key`, if it holds now.
+    async fn locked_until(&self, key: &str, now: i64) -> Result<Option<i64>, IdentityError> {
+        let r = lsn_db::query("SELECT locked_until FROM login_failures WHERE key = $1").bind(key).fetch_optional(self.db.read()).await?;
+        Ok(r.and_then(|r| r.try_get::<Option<i64>, _>(0).ok().flatten()).filter(|until| *until > now))
+    }
+
+    /// Password sign-in. Throttled per network (30 attempts in 5 minutes), and for each
+    /// address per network: 5 wrong passwords from one network make that network wait 15
+    /// minutes for that address, so a stranger elsewhere cannot lock its owner out. An address
+    /// failing from many networks (50 in 15 minutes) is throttled for every browser that has
+    /// not signed in to it before; one that has (`device`, the `lsn_device` cookie) is never
+    /// throttled by others' failures. Every outcome is audited; no answer tells whether the
+    /// address has an account.
+    pub async fn login(
+        &self,
+        actor: &Actor,
+        email: &str,
+        password: &str,
+        device: Option<&str>,
+    ) -> Result<(User, NewSession), IdentityError> {
         let now = self.now();
-        let ip_key = actor.ip.clone().unwrap_or_else(|| "unknown".into());
-        if let Err(retry) = self.ip_limiter.hit(&ip_key, now) {
+        let network = crate::extract::network_of(actor.ip.as_deref());
+        if let Err(retry) = self.ip_limiter.hit(&network, now) {
             audit::record(self.db.write(), now, actor, "auth.login_throttled", None, &json!({ "reason": "ip" })).await?;
             return Err(IdentityError::RateLimited { retry_after_secs: retry });
         }
         let normalized = email.trim().to_lowercase();
-        let key = Self::account_key(&normalized);
-        // The lock applies to the address whether or not it has an account, so it reveals nothing.
-        let lock =
-            lsn_db::query("SELECT locked_until FROM login_failures WHERE key = $1").bind(&key).fetch_optional(self.db.read()).await?;
-        if let Some(until) = lock.and_then(|r| r.try_get::<Option<i64>, _>(0).ok().flatten()) {
-            if until > now {
-                audit::record(
-                    self.db.write(),
-                    now,
-                    actor,
-                    "auth.login_throttled",
-                    None,
-                    &json!({ "reason": "account_locked", "email": normalized }),
-                )
-                .await?;
-                return Err(IdentityError::RateLimited { retry_after_secs: ((until - now) / 1000).max(1) as u64 });
-            }
-        }
+        let (account, source) = (Self::account_key(&normalized), Self::source_key(&normalized, &network));
         let row = lsn_db::query(&format!("SELECT {USER_COLS}, password_hash FROM users WHERE email = $1"))
             .bind(&normalized)
             .fetch_optional(self.db.read())
@@ -376,11 +443,27 @@ impl Identity {
             Some(r) => (Some(user_from(r, 0)?), r.try_get::<Option<String>, _>(7)?),
             None => (None, None),
         };
-        let ok = password::verify_async(password.to_string(), stored).await;
+        let known = user.as_ref().is_some_and(|u| self.known_device(device, &u.id));
+        if !known {
+            // The locks apply to the address whether or not it has an account, so they reveal nothing.
+            let lock = match self.locked_until(&source, now).await? {
+                Some(t) => Some((t, "source_locked")),
+                None => self.locked_until(&account, now).await?.map(|t| (t, "account_throttled")),
+            };
+            if let Some((until, reason)) = lock {
+                audit::record(self.db.write(), now, actor, "auth.login_throttled", None, &json!({ "reason": reason, "email": normalized }))
+                    .await?;
+                return Err(IdentityError::RateLimited { retry_after_secs: ((until - now) / 1000).max(1) as u64 });
+            }
+        }
+        let ok = password::verify_async(password.to_string(), stored).await.map_err(|_| IdentityError::Busy)?;
         let user = match (ok, user) {
             (true, Some(u)) if u.status != "disabled" => u,
             (_, user) => {
-                self.record_failure(&key, now).await?;
+                if !known {
+                    self.record_failure(&source, now, SOURCE_MAX_FAILURES).await?;
+                    self.record_failure(&account, now, ACCOUNT_MAX_FAILURES).await?;
+                }
                 audit::record(
                     self.db.write(),
                     now,
@@ -393,7 +476,11 @@ impl Identity {
                 return Err(IdentityError::InvalidCredentials);
             }
         };
-        lsn_db::query("DELETE FROM login_failures WHERE key = $1").bind(&key).execute(self.db.write()).await?;
+        if !known {
+            // Typos before the right password start the count again; a known browser's sign-in
+            // says nothing about the others on its network.
+            lsn_db::query("DELETE FROM login_failures WHERE key = $1").bind(&source).execute(self.db.write()).await?;
+        }
         if user.status == "pending" {
             return Err(IdentityError::NotVerified);
         }
@@ -401,18 +488,23 @@ impl Identity {
         Ok((user, session))
     }
 
-    async fn record_failure(&self, key: &str, now: i64) -> Result<(), IdentityError> {
+    /// Counts a failure on `key`; `max` failures within [`FAILURE_WINDOW_MS`] lock it for
+    /// [`ACCOUNT_LOCK_MS`]. An old count, or an expired lock, starts again from one.
+    async fn record_failure(&self, key: &str, now: i64, max: i64) -> Result<(), IdentityError> {
         lsn_db::query(
             "INSERT INTO login_failures (key, failures, first_failed_at, locked_until) VALUES ($1, 1, $2, NULL) \
              ON CONFLICT (key) DO UPDATE SET \
-               failures = CASE WHEN login_failures.locked_until IS NOT NULL AND login_failures.locked_until <= $2 THEN 1 ELSE login_failures.failures + 1 END, \
+               failures = CASE WHEN (login_failures.locked_until IS NOT NULL AND login_failures.locked_until <= $2) OR login_failures.first_failed_at < $5 THEN 1 ELSE login_failures.failures + 1 END, \
+               first_failed_at = CASE WHEN (login_failures.locked_until IS NOT NULL AND login_failures.locked_until <= $2) OR login_failures.first_failed_at < $5 THEN $2 ELSE login_failures.first_failed_at END, \
                locked_until = CASE WHEN login_failures.locked_until IS NOT NULL AND login_failures.locked_until <= $2 THEN NULL \
+                                   WHEN login_failures.first_failed_at < $5 THEN NULL \
                                    WHEN login_failures.failures + 1 >= $3 THEN $4 ELSE login_failures.locked_until END",
         )
         .bind(key)
         .bind(now)
-        .bind(ACCOUNT_MAX_FAILURES)
+        .bind(max)
         .bind(now + ACCOUNT_LOCK_MS)
+        .bind(now - FAILURE_WINDOW_MS)
         .execute(self.db.write())
         .await?;
         Ok(())
@@ -446,7 +538,7 @@ impl Identity {
                 })
             })
             .await?;
-        Ok(NewSession { token, csrf_token: csrf, expires_at })
+        Ok(NewSession { token, csrf_token: csrf, expires_at, device: self.device_token(&user.id) })
     }
 
     /// The user behind a session cookie, if the session is live and the user active.
@@ -497,6 +589,7 @@ impl Identity {
 
     /// Sends a reset link when the address has an active account; answers the same either way.
     pub async fn request_password_reset(&self, actor: &Actor, email: &str) -> Result<(), IdentityError> {
+        self.throttle_forms(actor)?;
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
@@ -512,6 +605,19 @@ impl Identity {
                         .await?;
                     let Some(row) = row else { return Ok(()) };
                     let uid: String = row.try_get(0)?;
+                    // A few links an hour per address: the same answer, no more mail.
+                    let recent: i64 = lsn_db::query(
+                        "SELECT CAST(COUNT(*) AS BIGINT) FROM user_tokens WHERE user_id = $1 AND purpose = 'reset' AND created_at > $2",
+                    )
+                    .bind(&uid)
+                    .bind(now - 3_600_000)
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_get(0)?;
+                    if recent >= RESET_MAILS_PER_HOUR {
+                        audit::record(&mut **tx, now, &actor, "auth.password_reset_throttled", Some(&uid), &json!({})).await?;
+                        return Ok(());
+                    }
                     let token = random_token(32);
                     insert_token(tx, &token, &uid, "reset", now, RESET_TTL_MS).await?;
                     audit::record(&mut **tx, now, &actor, "auth.password_reset_requested", Some(&uid), &json!({})).await?;
@@ -537,8 +643,12 @@ impl Identity {
 
     /// Sets a new password with a reset token; every session of the user is ended.
     pub async fn reset_password(&self, actor: &Actor, token: &str, new_password: &str) -> Result<(), IdentityError> {
+        self.throttle_forms(actor)?;
         password::check_strength(new_password).map_err(|m| field_error("password", m))?;
-        let hash = password::hash_async(new_password.to_string()).await.map_err(IdentityError::Internal)?;
+        // A token that cannot work costs no hash: only a live link is worth the work.
+        self.token_is_live(token, "reset").await?;
+        let hash =
+            password::hash_async(new_password.to_string()).await.map_err(|_| IdentityError::Busy)?.map_err(IdentityError::Internal)?;
         let uid = self.consume_token(token, "reset").await?;
         let now = self.now();
         let actor = actor.clone();
@@ -575,6 +685,9 @@ impl Identity {
         if current.len() > 4096 || new_password.len() > 4096 {
             return Err(field_error("password", "at most 4096 characters"));
         }
+        self.hash_limiter
+            .hit(&format!("user:{user_id}"), self.now())
+            .map_err(|retry_after_secs| IdentityError::RateLimited { retry_after_secs })?;
         let stored: Option<String> = lsn_db::query("SELECT password_hash FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(self.db.read())
@@ -582,11 +695,12 @@ impl Identity {
             .map(|r| r.try_get::<Option<String>, _>(0))
             .transpose()?
             .flatten();
-        if !password::verify_async(current.to_string(), stored).await {
+        if !password::verify_async(current.to_string(), stored).await.map_err(|_| IdentityError::Busy)? {
             return Err(field_error("current_password", "that is not your current password"));
         }
         password::check_strength(new_password).map_err(|m| field_error("password", m))?;
-        let hash = password::hash_async(new_password.to_string()).await.map_err(IdentityError::Internal)?;
+        let hash =
+            password::hash_async(new_password.to_string()).await.map_err(|_| IdentityError::Busy)?.map_err(IdentityError::Internal)?;
         let now = self.now();
         let (uid, keep, actor) = (user_id.to_string(), keep_session.map(hash_token).unwrap_or_default(), actor.clone());
         self.db

@@ -103,8 +103,9 @@ pub fn build_router(state: AppState) -> Router {
     let (routes, _) = routes(&state);
     routes
         .fallback(pages::not_found)
-        // What each route's access check asks.
+        // What each route's access check asks, and whom to believe about the client's address.
         .layer(axum::Extension(state.identity.clone()))
+        .layer(axum::Extension(lsn_identity::extract::TrustedProxies(Arc::new(state.cfg.trusted_proxies.clone()))))
         .layer(middleware::from_fn_with_state(state.identity.clone(), lsn_identity::csrf::protect))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(CatchPanicLayer::custom(|_| {

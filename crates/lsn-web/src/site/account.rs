@@ -62,11 +62,12 @@ pub async fn login_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     let result = if email.len() > 320 || password.len() > 4096 {
         Err(IdentityError::InvalidCredentials)
     } else {
-        ctx.s.identity.login(&ctx.meta.anonymous_actor(), email, password).await
+        let device = ctx.jar.get(lsn_identity::service::DEVICE_COOKIE).map(|c| c.value().to_string());
+        ctx.s.identity.login(&ctx.meta.anonymous_actor(), email, password, device.as_deref()).await
     };
     let (status, error) = match result {
         Ok((_, session)) => {
-            let jar = ctx.jar.clone().add(lsn_identity::routes::session_cookie(&ctx.s.identity, &session));
+            let jar = lsn_identity::routes::with_session(&ctx.s.identity, ctx.jar.clone(), &session);
             return Ok(see_other(jar, &next));
         }
         Err(IdentityError::InvalidCredentials) => (StatusCode::UNAUTHORIZED, "That email and password don't match an account.".to_string()),
@@ -76,6 +77,7 @@ pub async fn login_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
         Err(IdentityError::RateLimited { retry_after_secs }) => {
             (StatusCode::TOO_MANY_REQUESTS, format!("Too many attempts. Try again in {} minute(s).", retry_after_secs.div_ceil(60).max(1)))
         }
+        Err(IdentityError::Busy) => (StatusCode::SERVICE_UNAVAILABLE, "Too many sign-ins at once. Try again in a moment.".to_string()),
         Err(e) => return Err(PageError::from(e)),
     };
     let page = Login { chrome: ctx.chrome("Log in", "login", None).await, form: form_of(&f, &["email"]), next, error: Some(error) };
