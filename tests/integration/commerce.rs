@@ -537,8 +537,15 @@ async fn discount_limit_holds(app: TestApp) {
     let won = results.iter().find(|(s, _)| *s == 201).expect("one");
     assert_eq!((won.1["order"]["discount_total"].as_i64(), won.1["order"]["total"].as_i64()), (Some(500), Some(5000 - 500 + 995)));
     assert_eq!(count(&app, "SELECT used_count FROM discount_codes WHERE code = 'LIVE5'").await, 5);
-    // Per customer: the same address twice at once, one wins.
-    let pair = futures::future::join_all(carts[..2].iter().map(|c| {
+    // Per customer: the same address twice at once, one wins (two new carts: a cart's second
+    // checkout would replace its first order).
+    let mut fresh = Vec::new();
+    for _ in 0..2 {
+        let c = app.client();
+        c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "GIFT-1", "quantity": 1})).send().await.expect("add");
+        fresh.push(c);
+    }
+    let pair = futures::future::join_all(fresh.iter().map(|c| {
         let (c, url) = (c.clone(), app.url("/api/v1/checkout"));
         let body = json!({"email": "same@example.com", "shipping_address": address(), "discount_code": "ONCE"});
         async move { json(c.post(url).json(&body).send().await.expect("checkout")).await }

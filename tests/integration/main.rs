@@ -9,6 +9,7 @@ mod commerce;
 mod edges;
 mod faults;
 mod fuzz;
+mod hoarding;
 mod identity;
 mod integrity;
 mod live;

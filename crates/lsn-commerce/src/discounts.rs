@@ -141,8 +141,15 @@ fn unusable() -> CommerceError {
     CommerceError::rule("discount_invalid", "That discount code is not valid.")
 }
 
-/// Checks a code for a basket and takes one use of it (total and per customer) inside `tx`.
-pub async fn redeem(tx: &mut Tx, now: i64, code: &str, subtotal: i64, customer_key: &str) -> Result<(String, Discount), CommerceError> {
+/// Checks a code for a basket and takes one use of it (in total, and per customer under every
+/// identity in `customer_keys`) inside `tx`.
+pub async fn redeem(
+    tx: &mut Tx,
+    now: i64,
+    code: &str,
+    subtotal: i64,
+    customer_keys: &[String],
+) -> Result<(String, Discount), CommerceError> {
     let code = normalize_code(code);
     let row = lsn_db::query(
         "SELECT id, kind, value, min_subtotal, starts_at, ends_at, per_customer_limit, active FROM discount_codes WHERE code = $1",
@@ -179,33 +186,38 @@ pub async fn redeem(tx: &mut Tx, now: i64, code: &str, subtotal: i64, customer_k
         return Err(CommerceError::rule("discount_exhausted", "That discount code has been used up."));
     }
     if let Some(limit) = per_customer {
-        let r = lsn_db::query(
-            "INSERT INTO discount_customer_uses (code_id, customer_key, uses) VALUES ($1, $2, 1) \
-             ON CONFLICT (code_id, customer_key) DO UPDATE SET uses = discount_customer_uses.uses + 1 WHERE discount_customer_uses.uses < $3",
-        )
-        .bind(&id)
-        .bind(customer_key)
-        .bind(limit)
-        .execute(&mut **tx)
-        .await?;
-        if r.rows_affected() == 0 {
-            return Err(CommerceError::rule("discount_customer_limit", "You have already used that discount code."));
+        for key in customer_keys {
+            let r = lsn_db::query(
+                "INSERT INTO discount_customer_uses (code_id, customer_key, uses) VALUES ($1, $2, 1) \
+                 ON CONFLICT (code_id, customer_key) DO UPDATE SET uses = discount_customer_uses.uses + 1 WHERE discount_customer_uses.uses < $3",
+            )
+            .bind(&id)
+            .bind(key)
+            .bind(limit)
+            .execute(&mut **tx)
+            .await?;
+            if r.rows_affected() == 0 {
+                return Err(CommerceError::rule("discount_customer_limit", "You have already used that discount code."));
+            }
         }
     }
     let d = if kind == "percent" { Discount::Percent(value) } else { Discount::Fixed(value) };
     Ok((id, d))
 }
 
-/// Gives back the use an order took (order cancelled before payment).
-pub async fn release(tx: &mut Tx, code_id: &str, customer_key: &str) -> Result<(), sqlx::Error> {
+/// Gives back the use an order took (order cancelled before payment), under every identity it
+/// was taken under.
+pub async fn release(tx: &mut Tx, code_id: &str, customer_keys: &[String]) -> Result<(), sqlx::Error> {
     lsn_db::query("UPDATE discount_codes SET used_count = used_count - 1 WHERE id = $1 AND used_count > 0")
         .bind(code_id)
         .execute(&mut **tx)
         .await?;
-    lsn_db::query("UPDATE discount_customer_uses SET uses = uses - 1 WHERE code_id = $1 AND customer_key = $2 AND uses > 0")
-        .bind(code_id)
-        .bind(customer_key)
-        .execute(&mut **tx)
-        .await?;
+    for key in customer_keys {
+        lsn_db::query("UPDATE discount_customer_uses SET uses = uses - 1 WHERE code_id = $1 AND customer_key = $2 AND uses > 0")
+            .bind(code_id)
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }

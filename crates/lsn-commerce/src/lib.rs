@@ -7,6 +7,7 @@
 //! row written with its effects); a repeated `Idempotency-Key` returns the first answer.
 
 pub mod address;
+pub mod buyers;
 pub mod cart;
 pub mod discounts;
 pub mod idempotency;
@@ -132,6 +133,8 @@ impl From<CommerceError> for ApiError {
                     | "already_paid"
                     | "order_not_payable"
                     | "payment_in_progress"
+                    | "too_many_unpaid_orders"
+                    | "checkout_busy"
                     | "idempotency_in_progress" => StatusCode::CONFLICT,
                     "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
                     _ => StatusCode::BAD_REQUEST,

@@ -275,7 +275,8 @@ pub async fn end(db: &Db, id: &str) -> Result<(), CommerceError> {
     Ok(())
 }
 
-/// Takes `qty` units of the offer for `customer_key` inside the checkout transaction.
+/// Takes `qty` units of the offer inside the checkout transaction: for `customer_key` (whom a
+/// reserved offer is for), and per customer under every identity in `limit_keys`.
 /// Returns the variant, the offer price and the show.
 pub async fn claim(
     tx: &mut Tx,
@@ -283,6 +284,7 @@ pub async fn claim(
     offer_id: &str,
     qty: i64,
     customer_key: &str,
+    limit_keys: &[String],
 ) -> Result<(String, i64, Option<String>), CommerceError> {
     if !(1..=1000).contains(&qty) {
         return Err(invalid("quantity", "a whole number from 1"));
@@ -330,33 +332,37 @@ pub async fn claim(
         });
     }
     if let Some(limit) = limit {
-        let r = lsn_db::query(
-            "INSERT INTO offer_claims (offer_id, customer_key, quantity) SELECT $1, $2, $3 WHERE $3 <= $4 \
-             ON CONFLICT (offer_id, customer_key) DO UPDATE SET quantity = offer_claims.quantity + excluded.quantity WHERE offer_claims.quantity + excluded.quantity <= $4",
-        )
-        .bind(offer_id)
-        .bind(customer_key)
-        .bind(qty)
-        .bind(limit)
-        .execute(&mut **tx)
-        .await?;
-        if r.rows_affected() == 0 {
-            return Err(CommerceError::rule("deal_customer_limit", format!("At most {limit} per customer at the deal price.")));
+        for key in limit_keys {
+            let r = lsn_db::query(
+                "INSERT INTO offer_claims (offer_id, customer_key, quantity) SELECT $1, $2, $3 WHERE $3 <= $4 \
+                 ON CONFLICT (offer_id, customer_key) DO UPDATE SET quantity = offer_claims.quantity + excluded.quantity WHERE offer_claims.quantity + excluded.quantity <= $4",
+            )
+            .bind(offer_id)
+            .bind(key)
+            .bind(qty)
+            .bind(limit)
+            .execute(&mut **tx)
+            .await?;
+            if r.rows_affected() == 0 {
+                return Err(CommerceError::rule("deal_customer_limit", format!("At most {limit} per customer at the deal price.")));
+            }
         }
     }
     Ok((variant, price, show))
 }
 
-/// Gives an unpaid order's units back to its offer.
-pub async fn release(tx: &mut Tx, offer_id: &str, customer_key: &str, qty: i64) -> Result<(), sqlx::Error> {
+/// Gives an unpaid order's units back to its offer (and to every identity's per-customer count).
+pub async fn release(tx: &mut Tx, offer_id: &str, limit_keys: &[String], qty: i64) -> Result<(), sqlx::Error> {
     RELEASES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     lsn_db::query("UPDATE offers SET sold = sold - $1 WHERE id = $2 AND sold >= $1").bind(qty).bind(offer_id).execute(&mut **tx).await?;
-    lsn_db::query("UPDATE offer_claims SET quantity = quantity - $1 WHERE offer_id = $2 AND customer_key = $3 AND quantity >= $1")
-        .bind(qty)
-        .bind(offer_id)
-        .bind(customer_key)
-        .execute(&mut **tx)
-        .await?;
+    for key in limit_keys {
+        lsn_db::query("UPDATE offer_claims SET quantity = quantity - $1 WHERE offer_id = $2 AND customer_key = $3 AND quantity >= $1")
+            .bind(qty)
+            .bind(offer_id)
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! transaction as its effects and its domain event.
 
 use crate::address::Address;
+use crate::buyers::{self, Buyer};
 use crate::payments::{Cancelled, Confirmation, IntentRequest, PaymentMethod};
 use crate::pricing::{self, Discount, LineIn};
 use crate::{cart, discounts, offers, Commerce, CommerceError, RESERVATION_MS};
@@ -214,6 +215,26 @@ pub struct CheckoutResult {
     pub order_token: Option<String>,
 }
 
+/// What placing an order came to: the order (new, or the cart's unpaid order asked for again),
+/// or the cart's unpaid order to replace first.
+enum Placed {
+    Done(Box<CheckoutResult>),
+    Replace(String),
+}
+
+/// What the checkout transaction came to: the order it is (new or the same again), or the
+/// cart's other unpaid order.
+#[derive(Clone)]
+enum Claimed {
+    Order(String),
+    Replace(String),
+}
+
+async fn cart_id_of(db: &lsn_db::Db, order_id: &str) -> Result<Option<String>, CommerceError> {
+    let r = lsn_db::query("SELECT cart_id FROM orders WHERE id = $1").bind(order_id).fetch_one(db.read()).await?;
+    Ok(r.try_get(0)?)
+}
+
 /// Who is asking about an order.
 #[derive(Debug, Clone)]
 pub enum Viewer {
@@ -308,19 +329,27 @@ impl Commerce {
 
     /// Turns the cart into an order awaiting payment: validates, prices, reserves stock and the
     /// discount, all in one transaction; then asks the provider for a payment intent.
-    pub async fn checkout(
-        &self,
-        user: Option<&lsn_identity::User>,
-        cart_id: &str,
-        input: &CheckoutInput,
-    ) -> Result<CheckoutResult, CommerceError> {
-        self.place_order(user, Source::Cart(cart_id.to_string()), input, None).await
+    ///
+    /// A cart has at most one unpaid order. Checking out the same cart again with the same
+    /// contents and details (a double click, a second tab) gives that order back; with anything
+    /// changed, the old order is cancelled (its reservations given back) and replaced, unless
+    /// its payment is on its way (`payment_in_progress`).
+    pub async fn checkout(&self, buyer: &Buyer, cart_id: &str, input: &CheckoutInput) -> Result<CheckoutResult, CommerceError> {
+        for _ in 0..3 {
+            match self.place_order(buyer, Source::Cart(cart_id.to_string()), input, None).await? {
+                Placed::Done(r) => return Ok(*r),
+                Placed::Replace(old) => {
+                    self.cancel_unpaid_order(&old, "replaced by a new checkout of the same cart", "customer").await?;
+                }
+            }
+        }
+        Err(CommerceError::rule("checkout_busy", "The cart changed while it was checked out; try again."))
     }
 
     /// Buys `quantity` of a limited offer (a live flash deal) straight away, at the offer's price.
     pub async fn buy_offer(
         &self,
-        user: Option<&lsn_identity::User>,
+        buyer: &Buyer,
         offer_id: &str,
         quantity: i64,
         input: &CheckoutInput,
@@ -366,56 +395,89 @@ impl Commerce {
         } else {
             None
         };
-        let placed = self.place_order(user, Source::Offer { offer_id: offer_id.to_string(), quantity }, input, pass).await;
+        let placed = self.place_order(buyer, Source::Offer { offer_id: offer_id.to_string(), quantity }, input, pass).await;
         if let Err(CommerceError::Rule { code, .. }) = &placed {
             self.deals_in_flight.remember_closed(offer_id, code, now);
         }
-        placed
+        match placed? {
+            Placed::Done(r) => Ok(*r),
+            // Only a cart's checkout is replaced.
+            Placed::Replace(_) => Err(CommerceError::Internal("a deal's order replaced another".into())),
+        }
     }
 
     /// Places an order from a cart or an offer. `gate`: the buyer's place on the way to an
     /// offer's claim, given back as soon as the claim is decided.
     async fn place_order(
         &self,
-        user: Option<&lsn_identity::User>,
+        buyer: &Buyer,
         source: Source,
         input: &CheckoutInput,
         gate: Option<offers::Pass>,
-    ) -> Result<CheckoutResult, CommerceError> {
+    ) -> Result<Placed, CommerceError> {
+        let user = buyer.user.as_ref();
         let address = input.shipping_address.validate("shipping_address").map_err(CommerceError::Validation)?;
         let email = match (user.and_then(|u| u.email.clone()), &input.email) {
-            (_, Some(e)) => lsn_core::Email::parse(e).map_err(|m| CommerceError::Validation(json!({"email": m})))?.to_string(),
-            (Some(e), None) => e,
+            (_, Some(e)) => lsn_core::Email::parse(e).map_err(|m| CommerceError::Validation(json!({"email": m})))?,
+            (Some(e), None) => lsn_core::Email::parse(&e).map_err(|m| CommerceError::Validation(json!({"email": m})))?,
             (None, None) => return Err(CommerceError::Validation(json!({"email": "required for guest checkout"}))),
         };
         // Checkouts per customer: the signed-in user, else the cart, else (a guest buying a
-        // deal) the address the receipt goes to.
+        // deal) the mailbox the receipt goes to.
         let who = match (user, &source) {
             (Some(u), _) => format!("user:{}", u.id),
             (None, Source::Cart(cart)) => format!("cart:{cart}"),
-            (None, Source::Offer { .. }) => format!("email:{}", email.to_lowercase()),
+            (None, Source::Offer { .. }) => format!("email:{}", email.identity()),
         };
         self.limits.checkout.hit(&who, self.clock.now_ms()).map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
         if !["standard", "express"].contains(&input.shipping_method.as_str()) {
             return Err(CommerceError::Validation(json!({"shipping_method": "standard or express"})));
         }
         let customer_key = user.map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("email:{email}"));
+        let limit_keys = buyers::limit_keys(buyer, &email);
+        let unpaid_keys = buyers::unpaid_keys(&limit_keys, &buyer.network, &address);
+        let email = email.to_string();
         let now = self.clock.now_ms();
         let order_id = lsn_core::ids::new_id();
         let number = order_number();
-        let guest_token = user.is_none().then(|| lsn_core::ids::random_token(24));
+        // A guest's token for a cart's order is derived from the order and the cart, so the same
+        // checkout asked again can give the order (and its token) back.
+        let guest_token = user.is_none().then(|| match &source {
+            Source::Cart(cart) => self.cart_order_token(&order_id, cart),
+            Source::Offer { .. } => lsn_core::ids::random_token(24),
+        });
         let user_id = user.map(|u| u.id.clone());
-        let args =
-            (order_id.clone(), number.clone(), email.clone(), customer_key, address, input.clone(), source, guest_token.clone(), user_id);
-        let total = self
+        let max_unpaid = self.cfg.max_unpaid_checkouts;
+        let backend = self.db.backend();
+        let args = (
+            order_id.clone(),
+            number.clone(),
+            email.clone(),
+            customer_key,
+            address,
+            input.clone(),
+            source,
+            guest_token.clone(),
+            user_id,
+            limit_keys,
+            unpaid_keys,
+        );
+        let placed = self
             .db
             .transaction(move |tx| {
-                let (order_id, number, email, customer_key, address, input, source, guest_token, user_id) = args.clone();
+                let (order_id, number, email, customer_key, address, input, source, guest_token, user_id, limit_keys, unpaid_keys) = args.clone();
                 Box::pin(async move {
                     let (lines, cart_id, offer_id, show_id) = match &source {
-                        Source::Cart(id) => (cart::lines(&mut **tx, id).await?, Some(id.clone()), None, None),
+                        Source::Cart(id) => {
+                            // One checkout of a cart at a time: the cart's row is the lock.
+                            lsn_db::query(&format!("SELECT c.id FROM carts c WHERE c.id = $1{}", lsn_db::dialect::lock_rows(backend, "c")))
+                                .bind(id)
+                                .fetch_optional(&mut **tx)
+                                .await?;
+                            (cart::lines(&mut **tx, id).await?, Some(id.clone()), None, None)
+                        }
                         Source::Offer { offer_id, quantity } => {
-                            let (variant, price, show) = offers::claim(tx, now, offer_id, *quantity, &customer_key).await?;
+                            let (variant, price, show) = offers::claim(tx, now, offer_id, *quantity, &customer_key, &limit_keys).await?;
                             let mut lines = cart::variant_line(&mut **tx, &variant, *quantity).await?;
                             for l in &mut lines {
                                 l.unit_price = price;
@@ -430,7 +492,27 @@ impl Commerce {
                     if let Some(l) = lines.iter().find(|l| l.problem.as_deref() == Some("unavailable")) {
                         return Err(CommerceError::rule("unavailable", format!("{} is no longer for sale.", l.product_title)));
                     }
-                    // Quantity limits per order and per customer, per product.
+                    // What this checkout asks for: the same again is the same order.
+                    let mut wanted: Vec<String> = lines.iter().map(|l| format!("{}x{}", l.variant_id, l.quantity)).collect();
+                    wanted.sort();
+                    let checkout_hash = lsn_core::ids::hash_token(&format!(
+                        "{}\n{email}\n{}\n{}\n{}",
+                        wanted.join(","),
+                        serde_json::to_string(&address).unwrap_or_default(),
+                        input.shipping_method,
+                        input.discount_code.as_deref().map(discounts::normalize_code).unwrap_or_default()
+                    ));
+                    if let Some(cart) = &cart_id {
+                        let open = lsn_db::query("SELECT id, checkout_hash FROM orders WHERE cart_id = $1 AND status = 'pending_payment' ORDER BY placed_at DESC LIMIT 1")
+                            .bind(cart)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                        if let Some(o) = open {
+                            let (id, hash): (String, Option<String>) = (o.try_get(0)?, o.try_get(1)?);
+                            return Ok(if hash.as_deref() == Some(checkout_hash.as_str()) { Claimed::Order(id) } else { Claimed::Replace(id) });
+                        }
+                    }
+                    // Quantity limits per order and per customer (every identity of the buyer), per product.
                     let mut per_product: std::collections::BTreeMap<String, (i64, Option<i64>, Option<i64>, String)> = Default::default();
                     for l in &lines {
                         let e = per_product.entry(l.product_id.clone()).or_insert((0, l.max_per_order, l.max_per_customer, l.product_title.clone()));
@@ -441,29 +523,33 @@ impl Commerce {
                             return Err(CommerceError::rule("quantity_limit", format!("At most {} of {title} per order.", max_order.unwrap_or(0))));
                         }
                         if let Some(limit) = max_customer {
-                            let r = lsn_db::query(
-                                "INSERT INTO customer_product_purchases (product_id, customer_key, quantity) SELECT $1, $2, $3 WHERE $3 <= $4 \
-                                 ON CONFLICT (product_id, customer_key) DO UPDATE SET quantity = customer_product_purchases.quantity + excluded.quantity \
-                                 WHERE customer_product_purchases.quantity + excluded.quantity <= $4",
-                            )
-                            .bind(pid)
-                            .bind(&customer_key)
-                            .bind(*qty)
-                            .bind(*limit)
-                            .execute(&mut **tx)
-                            .await?;
-                            if r.rows_affected() == 0 {
-                                return Err(CommerceError::rule("customer_limit", format!("At most {limit} of {title} per customer.")));
+                            for key in &limit_keys {
+                                let r = lsn_db::query(
+                                    "INSERT INTO customer_product_purchases (product_id, customer_key, quantity) SELECT $1, $2, $3 WHERE $3 <= $4 \
+                                     ON CONFLICT (product_id, customer_key) DO UPDATE SET quantity = customer_product_purchases.quantity + excluded.quantity \
+                                     WHERE customer_product_purchases.quantity + excluded.quantity <= $4",
+                                )
+                                .bind(pid)
+                                .bind(key)
+                                .bind(*qty)
+                                .bind(*limit)
+                                .execute(&mut **tx)
+                                .await?;
+                                if r.rows_affected() == 0 {
+                                    return Err(CommerceError::rule("customer_limit", format!("At most {limit} of {title} per customer.")));
+                                }
                             }
                         }
                     }
+                    // Unpaid checkouts per buyer, network and address.
+                    buyers::take_unpaid(tx, &unpaid_keys, max_unpaid).await?;
                     let ins: Vec<LineIn> = lines.iter().map(|l| LineIn { unit_price: l.unit_price, quantity: l.quantity }).collect();
                     let subtotal = lsn_core::money::checked_sum(
                         ins.iter().map(|l| lsn_core::money::checked_times(l.unit_price, l.quantity)).collect::<Result<Vec<_>, _>>()?,
                     )?;
                     let (discount_id, discount) = match input.discount_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
                         Some(code) => {
-                            let (id, d) = discounts::redeem(tx, now, code, subtotal, &customer_key).await?;
+                            let (id, d) = discounts::redeem(tx, now, code, subtotal, &limit_keys).await?;
                             (Some(id), d)
                         }
                         None => (None, Discount::None),
@@ -474,8 +560,8 @@ impl Commerce {
                     let reserved_until = now + RESERVATION_MS;
                     lsn_db::query(
                         "INSERT INTO orders (id, number, user_id, email, status, channel_code, currency, subtotal, discount_total, shipping_total, gst_total, total, discount_code_id, customer_key, \
-                         shipping_method, shipping_address, reserved_until, placed_at, updated_at, access_hash, cart_id, offer_id, show_id) \
-                         VALUES ($1, $2, $3, $4, 'pending_payment', $5, 'AUD', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19, $20)",
+                         shipping_method, shipping_address, reserved_until, placed_at, updated_at, access_hash, cart_id, offer_id, show_id, limit_keys, unpaid_keys, checkout_hash) \
+                         VALUES ($1, $2, $3, $4, 'pending_payment', $5, 'AUD', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19, $20, $21, $22, $23)",
                     )
                     .bind(&order_id)
                     .bind(&number)
@@ -497,6 +583,9 @@ impl Commerce {
                     .bind(&cart_id)
                     .bind(&offer_id)
                     .bind(&show_id)
+                    .bind(limit_keys.join(" "))
+                    .bind(unpaid_keys.join(" "))
+                    .bind(&checkout_hash)
                     .execute(&mut **tx)
                     .await?;
                     for (i, (l, out)) in lines.iter().zip(&t.lines).enumerate() {
@@ -527,12 +616,16 @@ impl Commerce {
                         .execute(&mut **tx)
                         .await?;
                     lsn_ops::publish(tx, now, ORDER_PLACED, Some(&order_id), &json!({"order_id": order_id, "number": number, "total": t.total, "currency": "AUD", "channel": lsn_warehouse::LIVE_CHANNEL})).await?;
-                    Ok::<_, CommerceError>(t.total)
+                    Ok::<_, CommerceError>(Claimed::Order(order_id))
                 })
             })
             .await?;
         // The claim is committed: the units now count in the offer's own remaining.
         drop(gate);
+        let order_id = match placed {
+            Claimed::Order(id) => id,
+            Claimed::Replace(id) => return Ok(Placed::Replace(id)),
+        };
         let payment = match self.ensure_intent(&order_id).await {
             Ok(p) => p,
             Err(CommerceError::Provider(e)) => {
@@ -541,14 +634,28 @@ impl Commerce {
             }
             Err(e) => return Err(e),
         };
-        let _ = total;
+        // A cart's order asked for again answers with its own token (derived, like the first).
+        let guest_token = match (&guest_token, &cart_id_of(&self.db, &order_id).await?) {
+            (Some(_), Some(cart)) => Some(self.cart_order_token(&order_id, cart)),
+            (t, _) => t.clone(),
+        };
         let viewer = match (&guest_token, user) {
             (Some(t), _) => Viewer::Guest(t.clone()),
             (None, Some(u)) => Viewer::Customer(u.id.clone()),
             _ => Viewer::Staff,
         };
         let order = self.order(&order_id, &viewer).await?;
-        Ok(CheckoutResult { order, payment, order_token: guest_token })
+        Ok(Placed::Done(Box::new(CheckoutResult { order, payment, order_token: guest_token })))
+    }
+
+    /// A guest's token for the order of a cart: an HMAC of the order and the cart, so whoever
+    /// holds the cart can be given it again, and nobody else can make it.
+    fn cart_order_token(&self, order_id: &str, cart_id: &str) -> String {
+        use hmac::{Mac, SimpleHmac};
+        let mut mac =
+            <SimpleHmac<sha2::Sha256> as Mac>::new_from_slice(self.cfg.jwt_secret.expose().as_bytes()).expect("HMAC takes any key length");
+        mac.update(format!("order-token:{order_id}:{cart_id}").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// The order's payment intent, created at the provider if it is not there yet (idempotent:
@@ -1082,21 +1189,20 @@ async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, acto
         return Ok(false);
     }
     stock::release_order(tx, now, order_id, reason).await?;
-    let r = lsn_db::query("SELECT discount_code_id, customer_key, offer_id FROM orders WHERE id = $1")
-        .bind(order_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    let (code, customer, offer): (Option<String>, String, Option<String>) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+    buyers::release_unpaid(tx, order_id).await?;
+    let r = lsn_db::query("SELECT discount_code_id, offer_id FROM orders WHERE id = $1").bind(order_id).fetch_one(&mut **tx).await?;
+    let (code, offer): (Option<String>, Option<String>) = (r.try_get(0)?, r.try_get(1)?);
+    let keys = buyers::order_limit_keys(tx, order_id).await?;
     if let Some(offer) = offer {
         let qty: i64 = lsn_db::query("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM order_items WHERE order_id = $1")
             .bind(order_id)
             .fetch_one(&mut **tx)
             .await?
             .try_get(0)?;
-        offers::release(tx, &offer, &customer, qty).await?;
+        offers::release(tx, &offer, &keys, qty).await?;
     }
     if let Some(code) = code {
-        discounts::release(tx, &code, &customer).await?;
+        discounts::release(tx, &code, &keys).await?;
     }
     let per_product = lsn_db::query("SELECT v.product_id, CAST(SUM(oi.quantity) AS BIGINT) FROM order_items oi JOIN variants v ON v.id = oi.variant_id WHERE oi.order_id = $1 GROUP BY v.product_id")
         .bind(order_id)
@@ -1104,14 +1210,16 @@ async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, acto
         .await?;
     for p in per_product {
         let (pid, q): (String, i64) = (p.try_get(0)?, p.try_get(1)?);
-        lsn_db::query(
-            "UPDATE customer_product_purchases SET quantity = quantity - $1 WHERE product_id = $2 AND customer_key = $3 AND quantity >= $1",
-        )
-        .bind(q)
-        .bind(&pid)
-        .bind(&customer)
-        .execute(&mut **tx)
-        .await?;
+        for key in &keys {
+            lsn_db::query(
+                "UPDATE customer_product_purchases SET quantity = quantity - $1 WHERE product_id = $2 AND customer_key = $3 AND quantity >= $1",
+            )
+            .bind(q)
+            .bind(&pid)
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+        }
     }
     lsn_ops::publish(tx, now, ORDER_CANCELLED, Some(order_id), &json!({"order_id": order_id, "reason": reason})).await?;
     Ok(true)
@@ -1204,6 +1312,8 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 return Ok(true);
             }
             stock::consume_order(tx, now, &order_id).await?;
+            // Paid: it no longer counts among its buyer's unpaid checkouts.
+            buyers::release_unpaid(tx, &order_id).await?;
             lsn_db::query("UPDATE orders SET amount_paid = $1, paid_at = $2 WHERE id = $3")
                 .bind(received)
                 .bind(now)

@@ -437,6 +437,7 @@ fn scope_of(user: &Option<AuthUser>, jar: &CookieJar) -> String {
 async fn checkout(
     State(c): State<Commerce>,
     MaybeUser(user): MaybeUser,
+    meta: lsn_identity::ClientMeta,
     jar: CookieJar,
     headers: HeaderMap,
     JsonBody(raw): JsonBody<Value>,
@@ -449,7 +450,8 @@ async fn checkout(
     let c2 = c.clone();
     idempotent(&c, &scope, &headers, "POST /api/v1/checkout", &raw, || async move {
         let cart_id = cart_id.ok_or_else(|| ApiError::from(CommerceError::rule("cart_empty", "Your cart is empty.")))?;
-        let r = c2.checkout(user.as_ref().map(|u| &u.user), &cart_id, &input).await?;
+        let buyer = crate::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, jar.get(CART_COOKIE).map(|c| c.value()));
+        let r = c2.checkout(&buyer, &cart_id, &input).await?;
         Ok((StatusCode::CREATED, json!(r)))
     })
     .await

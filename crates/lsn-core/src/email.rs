@@ -38,6 +38,17 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The mailbox behind the address, for limits per customer: without a `+tag`, and for
+    /// Gmail without its dots (`A.n.n+1@googlemail.com` is `ann@gmail.com`). Two addresses
+    /// with the same identity reach one person, so they share one customer's limits.
+    pub fn identity(&self) -> String {
+        let (local, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
+        let local = local.split('+').next().unwrap_or(local);
+        let domain = if domain == "googlemail.com" { "gmail.com" } else { domain };
+        let local: String = if domain == "gmail.com" { local.chars().filter(|c| *c != '.').collect() } else { local.to_string() };
+        format!("{local}@{domain}")
+    }
 }
 
 impl fmt::Display for Email {
@@ -56,5 +67,10 @@ mod tests {
         for bad in ["", "a", "a@b", "@b.com", "a@@b.com", "a b@c.com", "a@-b.com", "<a>@b.com"] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+        let id = |e: &str| Email::parse(e).expect("email").identity();
+        assert_eq!(id("Ann+1@Example.com"), "ann@example.com");
+        assert_eq!(id("a.n.n+deals@googlemail.com"), "ann@gmail.com");
+        assert_eq!(id("a.n.n@example.com"), "a.n.n@example.com", "dots matter outside Gmail");
+        assert_eq!(id("+x@example.com"), "@example.com");
     }
 }

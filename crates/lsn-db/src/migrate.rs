@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     portable!(7, "gifts", "../migrations/0007_gifts.sql"),
     portable!(8, "integrity", "../migrations/0008_integrity.sql"),
     portable!(9, "payments", "../migrations/0009_payments.sql"),
+    portable!(10, "hoarding", "../migrations/0010_hoarding.sql"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -267,10 +267,14 @@ fn one() -> i64 {
 async fn buy_deal(
     State(l): State<Live>,
     MaybeUser(user): MaybeUser,
+    meta: lsn_identity::ClientMeta,
+    jar: axum_extra::extract::CookieJar,
     Path(deal): Path<String>,
     JsonBody(b): JsonBody<BuyBody>,
 ) -> ApiResult<Response> {
-    let r = l.commerce.buy_offer(user.as_ref().map(|u| &u.user), &deal, b.quantity, &b.checkout).await?;
+    let device = jar.get(lsn_commerce::cart::CART_COOKIE).map(|c| c.value().to_string());
+    let buyer = lsn_commerce::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, device.as_deref());
+    let r = l.commerce.buy_offer(&buyer, &deal, b.quantity, &b.checkout).await?;
     let offer = l.deal_sold(&deal).await?;
     Ok((StatusCode::CREATED, Json(json!({ "order": r.order, "payment": r.payment, "order_token": r.order_token, "deal": offer })))
         .into_response())

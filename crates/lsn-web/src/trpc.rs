@@ -193,16 +193,24 @@ async fn call(
     user: &Option<AuthUser>,
     jar: &CookieJar,
     headers: &HeaderMap,
+    meta: &lsn_identity::ClientMeta,
 ) -> Result<Value, Failure> {
     if name == "orders.create" {
-        return create_order(s, input, user, jar, headers).await;
+        return create_order(s, input, user, jar, headers, meta).await;
     }
     Ok(call_api(s, name, input, user).await?)
 }
 
 /// `orders.create`: checks out the caller's cart, once per `Idempotency-Key` as the REST
 /// checkout does (a retried call gets the first order back).
-async fn create_order(s: &AppState, input: Value, user: &Option<AuthUser>, jar: &CookieJar, headers: &HeaderMap) -> Result<Value, Failure> {
+async fn create_order(
+    s: &AppState,
+    input: Value,
+    user: &Option<AuthUser>,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+    meta: &lsn_identity::ClientMeta,
+) -> Result<Value, Failure> {
     let c = &s.commerce;
     let checkout: CheckoutInput = parse(&input)?;
     let owner = lsn_commerce::cart::Owner {
@@ -214,7 +222,9 @@ async fn create_order(s: &AppState, input: Value, user: &Option<AuthUser>, jar: 
     let scope = lsn_commerce::idempotency::scope_of(user.as_ref().map(|u| u.user.id.as_str()), jar);
     let done = lsn_commerce::idempotency::once(&c.db, c.clock.now_ms(), &scope, key, "trpc orders.create", &input, || async {
         let cart = cart.ok_or_else(|| ApiError::from(lsn_commerce::CommerceError::rule("cart_empty", "Your cart is empty.")))?;
-        Ok((StatusCode::OK, json!(c.checkout(user.as_ref().map(|u| &u.user), &cart, &checkout).await?)))
+        let meta = user.as_ref().map(|u| u.meta.clone()).unwrap_or_else(|| meta.clone());
+        let buyer = lsn_commerce::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, owner.guest_token.as_deref());
+        Ok((StatusCode::OK, json!(c.checkout(&buyer, &cart, &checkout).await?)))
     })
     .await
     .map_err(ApiError::from)?;
@@ -305,6 +315,7 @@ pub async fn handle(
     Path(name): Path<String>,
     method: Method,
     caller: Result<MaybeUser, lsn_identity::IdentityError>,
+    meta: lsn_identity::ClientMeta,
     jar: CookieJar,
     headers: HeaderMap,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
@@ -355,7 +366,7 @@ pub async fn handle(
                 .into());
             }
             lsn_identity::access::check(user.as_ref(), access).map_err(ApiError::from)?;
-            call(&s, n, unwrap_input(input), &user, &jar, &headers).await
+            call(&s, n, unwrap_input(input), &user, &jar, &headers, &meta).await
         }
         .await;
         results.push(match outcome {

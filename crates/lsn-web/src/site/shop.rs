@@ -645,10 +645,11 @@ async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
         idempotency::Begin::Replay(201, v) => Ok(v),
         idempotency::Begin::Replay(status, v) => Err(Failure::from_body(status, &v)),
         idempotency::Begin::Fresh => {
-            let user = ctx.user.as_ref().map(|u| &u.user);
+            let device = ctx.jar.get(super::VISITOR_COOKIE).map(|c| c.value().to_string());
+            let buyer = lsn_commerce::buyers::Buyer::new(ctx.user.as_ref().map(|u| &u.user), &ctx.meta, device.as_deref());
             let r = match &buying {
-                Buying::Cart => ctx.s.commerce.checkout(user, what.trim_start_matches("cart:"), &input).await,
-                Buying::Deal(o) => ctx.s.commerce.buy_offer(user, &o.id, 1, &input).await,
+                Buying::Cart => ctx.s.commerce.checkout(&buyer, what.trim_start_matches("cart:"), &input).await,
+                Buying::Deal(o) => ctx.s.commerce.buy_offer(&buyer, &o.id, 1, &input).await,
             }
             .map(|res| json!(res))
             .map_err(ApiError::from);
