@@ -139,11 +139,11 @@ async fn deal(args: &Args) -> anyhow::Result<()> {
         anyhow::ensure!(warmed.iter().all(|ok| *ok), "some buyers could not fetch the deal");
     }
     tokio::time::sleep_until(countdown_ends.into()).await;
-    let address: Value = serde_json::from_str(ADDRESS).unwrap_or(Value::Null);
     let started = Instant::now();
     let url = format!("{}/api/v1/live/deals/{deal_id}/buy", args.base);
     let results = futures::future::join_all(buyers.iter().enumerate().map(|(i, c)| {
-        let (c, url, body) = (c.clone(), url.clone(), json!({"email": format!("fan{i}@example.com"), "shipping_address": address}));
+        let (c, url, body) =
+            (c.clone(), url.clone(), json!({"email": format!("fan{i}@example.com"), "shipping_address": address(i as u64)}));
         async move {
             let t = Instant::now();
             let (status, code) = match c.post(url).json(&body).send().await {
@@ -342,7 +342,14 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
 }
 
-const ADDRESS: &str = r#"{"name":"Bench Buyer","line1":"1 George St","suburb":"Sydney","state":"NSW","postcode":"2000"}"#;
+/// Shopper `n`'s delivery address: a street number of its own, as different people have (LSN
+/// caps unpaid checkouts per address, and counts one address's checkouts on one row).
+fn address(n: u64) -> Value {
+    json!({"name": "Bench Buyer", "line1": format!("{n} George St"), "suburb": "Sydney", "state": "NSW", "postcode": "2000"})
+}
+
+/// A number for each shopper's journey, so each is a different person with its own address.
+static SHOPPER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 #[derive(Default)]
 struct Counters {
@@ -419,14 +426,15 @@ async fn journey_with_pauses(base: &str, sku: &str, samples: &Samples, counters:
         }
         return false;
     }
-    let address: Value = serde_json::from_str(ADDRESS).unwrap_or(Value::Null);
+    let n = SHOPPER.fetch_add(1, Ordering::Relaxed);
     pause().await;
     let Some((s, co)) = step(
         &c,
         samples,
         counters,
         "checkout",
-        c.post(format!("{base}/api/v1/checkout")).json(&json!({"email": "bench@example.com", "shipping_address": address})),
+        c.post(format!("{base}/api/v1/checkout"))
+            .json(&json!({"email": format!("shopper{n}@example.com"), "shipping_address": address(n)})),
     )
     .await
     else {

@@ -129,8 +129,10 @@ impl TestApp {
             ("LSN_DATA_DIR".into(), data_dir.path().display().to_string()),
             ("LSN_DEMO".into(), "false".into()),
             ("LSN_DB_SYNCHRONOUS".into(), "normal".into()),
-            // Every test's buyers come from one loopback address: the cap on unpaid checkouts
-            // per network is tested where it is set (`hoarding.rs`).
+            // Every test's buyers come from one loopback address, and many share one e-mail
+            // address and one street: the caps on unpaid checkouts are tested where they are
+            // set (`hoarding.rs`).
+            ("LSN_MAX_UNPAID_PER_NETWORK".into(), "0".into()),
             ("LSN_MAX_UNPAID_CHECKOUTS".into(), "100000".into()),
         ];
         for (k, v) in extra {

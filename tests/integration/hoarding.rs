@@ -122,7 +122,9 @@ both_backends!(per_customer_limits_apply_to_a_normalised_identity, one_customer)
 /// Three unpaid checkouts per network, per address and per buyer, then the fourth waits; an
 /// expired reservation gives its place (and its code's use) back.
 async fn caps(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, &[("LSN_MAX_UNPAID_CHECKOUTS", "3")]).await else { return };
+    let Some(app) = TestApp::spawn(backend, &[("LSN_MAX_UNPAID_CHECKOUTS", "3"), ("LSN_MAX_UNPAID_PER_NETWORK", "3")]).await else {
+        return;
+    };
     let variant = product(&app, "CAP", 100, json!({})).await;
     let input: lsn_commerce::discounts::DiscountInput =
         serde_json::from_value(json!({"code": "THREE", "kind": "percent", "value": 50, "usage_limit": 3})).expect("code");
@@ -170,7 +172,8 @@ async fn caps(backend: Backend) {
     let c = browser(10);
     add(&app, &c, "CAP", 1).await;
     assert_eq!(checkout(&app, &c, "p9@example.com", "9 Net St", None).await.0, 201, "the network may check out again");
-    // Each place counts what holds it now.
+    // Each place counts what holds it now, and nothing else is kept.
     assert_eq!(count(&app, "SELECT CAST(COALESCE(MAX(count), 0) AS BIGINT) FROM unpaid_checkouts").await, 1);
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM unpaid_checkouts WHERE count < 1").await, 0);
 }
 both_backends!(unpaid_checkouts_are_capped_per_buyer_network_and_address, caps);

@@ -38,35 +38,43 @@ pub fn limit_keys(buyer: &Buyer, email: &lsn_core::Email) -> Vec<String> {
     keys
 }
 
-/// What an unpaid checkout is counted under: each identity of the buyer, its network and the
-/// address the goods go to (normalised: case, spaces and punctuation do not make another one).
-pub fn unpaid_keys(limit_keys: &[String], network: &str, address: &Address) -> Vec<String> {
+/// What an unpaid checkout is counted under: each identity of the buyer, the address the goods
+/// go to (normalised: case, spaces and punctuation do not make another one) and, unless the cap
+/// per network is off, its network. Sorted, so every transaction takes their rows in one order.
+pub fn unpaid_keys(limit_keys: &[String], network: &str, address: &Address, per_network: bool) -> Vec<String> {
     let norm = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
     let place = format!("{}|{}|{}", norm(&address.line1), norm(address.line2.as_deref().unwrap_or("")), norm(&address.postcode));
     let mut keys: Vec<String> = limit_keys.iter().map(|k| format!("buyer:{k}")).collect();
-    keys.push(format!("net:{network}"));
+    if per_network {
+        keys.push(format!("net:{network}"));
+    }
     keys.push(format!("addr:{}", lsn_core::ids::hash_token(&place)));
+    keys.sort();
     keys
 }
 
-/// Counts one more unpaid checkout under every key, or refuses (changing nothing) when one of
-/// them already holds `limit`.
-pub async fn take_unpaid(tx: &mut Tx, keys: &[String], limit: i64) -> Result<(), CommerceError> {
-    for key in keys {
-        let r = lsn_db::query(
-            "INSERT INTO unpaid_checkouts (key, count) SELECT $1, 1 WHERE 1 <= $2 \
-             ON CONFLICT (key) DO UPDATE SET count = unpaid_checkouts.count + 1 WHERE unpaid_checkouts.count < $2",
-        )
-        .bind(key)
-        .bind(limit)
-        .execute(&mut **tx)
-        .await?;
-        if r.rows_affected() == 0 {
-            return Err(CommerceError::rule(
-                "too_many_unpaid_orders",
-                format!("There are already {limit} unpaid orders for this buyer, network or address: pay or cancel one first."),
-            ));
-        }
+/// Counts one more unpaid checkout under every key, or refuses when one of them already holds
+/// `limit` (the caller's transaction then changes nothing). One statement for all the keys.
+pub async fn take_unpaid(tx: &mut Tx, keys: &[String], limit: i64, per_network: i64) -> Result<(), CommerceError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..keys.len()).map(|i| format!("(${}, 1)", i + 3)).collect();
+    let sql = format!(
+        "INSERT INTO unpaid_checkouts (key, count) VALUES {} \
+         ON CONFLICT (key) DO UPDATE SET count = unpaid_checkouts.count + 1 \
+         WHERE unpaid_checkouts.count < CASE WHEN unpaid_checkouts.key LIKE 'net:%' THEN $2 ELSE $1 END",
+        rows.join(", ")
+    );
+    let mut q = lsn_db::query(&sql).bind(limit).bind(per_network);
+    for k in keys {
+        q = q.bind(k);
+    }
+    if q.execute(&mut **tx).await?.rows_affected() < keys.len() as u64 {
+        return Err(CommerceError::rule(
+            "too_many_unpaid_orders",
+            format!("There are already {limit} unpaid orders for this buyer, network or address: pay or cancel one first."),
+        ));
     }
     Ok(())
 }
@@ -84,8 +92,19 @@ pub async fn release_unpaid(tx: &mut Tx, order_id: &str) -> Result<(), sqlx::Err
     if forgot.rows_affected() == 0 {
         return Ok(());
     }
-    for key in keys.split(' ').filter(|k| !k.is_empty()) {
-        lsn_db::query("UPDATE unpaid_checkouts SET count = count - 1 WHERE key = $1 AND count > 0").bind(key).execute(&mut **tx).await?;
+    release_keys(tx, &keys).await
+}
+
+/// Counts one unpaid checkout fewer under each of `keys` (an order's `unpaid_keys`, which the
+/// caller has just cleared on the order in the same transaction).
+pub async fn release_keys(tx: &mut Tx, keys: &str) -> Result<(), sqlx::Error> {
+    // One at a time in the keys' (sorted) order: the order every checkout takes them in. A key
+    // that drops to nothing is deleted, so the table holds only what is unpaid now.
+    for k in keys.split(' ').filter(|k| !k.is_empty()) {
+        let gone = lsn_db::query("DELETE FROM unpaid_checkouts WHERE key = $1 AND count <= 1").bind(k).execute(&mut **tx).await?;
+        if gone.rows_affected() == 0 {
+            lsn_db::query("UPDATE unpaid_checkouts SET count = count - 1 WHERE key = $1 AND count > 1").bind(k).execute(&mut **tx).await?;
+        }
     }
     Ok(())
 }
@@ -121,7 +140,10 @@ mod tests {
             postcode: "2000".into(),
             phone: None,
         };
-        assert_eq!(unpaid_keys(&a, "n", &addr("1 George St")), unpaid_keys(&a, "n", &addr("1 GEORGE ST.")));
-        assert_ne!(unpaid_keys(&a, "n", &addr("1 George St")), unpaid_keys(&a, "n", &addr("2 George St")));
+        assert_eq!(unpaid_keys(&a, "n", &addr("1 George St"), true), unpaid_keys(&a, "n", &addr("1 GEORGE ST."), true));
+        assert_ne!(unpaid_keys(&a, "n", &addr("1 George St"), true), unpaid_keys(&a, "n", &addr("2 George St"), true));
+        let keys = unpaid_keys(&a, "n", &addr("1 George St"), true);
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "sorted: {keys:?}");
+        assert!(!unpaid_keys(&a, "n", &addr("1 George St"), false).iter().any(|k| k.starts_with("net:")));
     }
 }

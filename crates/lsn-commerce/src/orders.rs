@@ -230,11 +230,6 @@ enum Claimed {
     Replace(String),
 }
 
-async fn cart_id_of(db: &lsn_db::Db, order_id: &str) -> Result<Option<String>, CommerceError> {
-    let r = lsn_db::query("SELECT cart_id FROM orders WHERE id = $1").bind(order_id).fetch_one(db.read()).await?;
-    Ok(r.try_get(0)?)
-}
-
 /// Who is asking about an order.
 #[derive(Debug, Clone)]
 pub enum Viewer {
@@ -435,7 +430,7 @@ impl Commerce {
         }
         let customer_key = user.map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("email:{email}"));
         let limit_keys = buyers::limit_keys(buyer, &email);
-        let unpaid_keys = buyers::unpaid_keys(&limit_keys, &buyer.network, &address);
+        let unpaid_keys = buyers::unpaid_keys(&limit_keys, &buyer.network, &address, self.cfg.max_unpaid_per_network > 0);
         let email = email.to_string();
         let now = self.clock.now_ms();
         let order_id = lsn_core::ids::new_id();
@@ -447,7 +442,11 @@ impl Commerce {
             Source::Offer { .. } => lsn_core::ids::random_token(24),
         });
         let user_id = user.map(|u| u.id.clone());
-        let max_unpaid = self.cfg.max_unpaid_checkouts;
+        let cart_of = match &source {
+            Source::Cart(cart) => Some(cart.clone()),
+            Source::Offer { .. } => None,
+        };
+        let (max_unpaid, max_unpaid_net) = (self.cfg.max_unpaid_checkouts, self.cfg.max_unpaid_per_network);
         let backend = self.db.backend();
         let args = (
             order_id.clone(),
@@ -467,6 +466,7 @@ impl Commerce {
             .transaction(move |tx| {
                 let (order_id, number, email, customer_key, address, input, source, guest_token, user_id, limit_keys, unpaid_keys) = args.clone();
                 Box::pin(async move {
+                    let mut open_order: Option<(String, Option<String>)> = None;
                     let (lines, cart_id, offer_id, show_id) = match &source {
                         Source::Cart(id) => {
                             // One checkout of a cart at a time: the cart's row is the lock.
@@ -474,6 +474,14 @@ impl Commerce {
                                 .bind(id)
                                 .fetch_optional(&mut **tx)
                                 .await?;
+                            // Then, in a statement of its own (on PostgreSQL a fresh snapshot, which
+                            // sees the order of a checkout that held the lock before), the cart's
+                            // unpaid order: at most one, found through the (cart_id, status) index.
+                            let open = lsn_db::query("SELECT id, checkout_hash FROM orders WHERE cart_id = $1 AND status = 'pending_payment' LIMIT 1")
+                                .bind(id)
+                                .fetch_optional(&mut **tx)
+                                .await?;
+                            open_order = open.map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?))).transpose()?;
                             (cart::lines(&mut **tx, id).await?, Some(id.clone()), None, None)
                         }
                         Source::Offer { offer_id, quantity } => {
@@ -502,15 +510,8 @@ impl Commerce {
                         input.shipping_method,
                         input.discount_code.as_deref().map(discounts::normalize_code).unwrap_or_default()
                     ));
-                    if let Some(cart) = &cart_id {
-                        let open = lsn_db::query("SELECT id, checkout_hash FROM orders WHERE cart_id = $1 AND status = 'pending_payment' ORDER BY placed_at DESC LIMIT 1")
-                            .bind(cart)
-                            .fetch_optional(&mut **tx)
-                            .await?;
-                        if let Some(o) = open {
-                            let (id, hash): (String, Option<String>) = (o.try_get(0)?, o.try_get(1)?);
-                            return Ok(if hash.as_deref() == Some(checkout_hash.as_str()) { Claimed::Order(id) } else { Claimed::Replace(id) });
-                        }
+                    if let Some((id, hash)) = open_order {
+                        return Ok(if hash.as_deref() == Some(checkout_hash.as_str()) { Claimed::Order(id) } else { Claimed::Replace(id) });
                     }
                     // Quantity limits per order and per customer (every identity of the buyer), per product.
                     let mut per_product: std::collections::BTreeMap<String, (i64, Option<i64>, Option<i64>, String)> = Default::default();
@@ -541,8 +542,6 @@ impl Commerce {
                             }
                         }
                     }
-                    // Unpaid checkouts per buyer, network and address.
-                    buyers::take_unpaid(tx, &unpaid_keys, max_unpaid).await?;
                     let ins: Vec<LineIn> = lines.iter().map(|l| LineIn { unit_price: l.unit_price, quantity: l.quantity }).collect();
                     let subtotal = lsn_core::money::checked_sum(
                         ins.iter().map(|l| lsn_core::money::checked_times(l.unit_price, l.quantity)).collect::<Result<Vec<_>, _>>()?,
@@ -616,6 +615,9 @@ impl Commerce {
                         .execute(&mut **tx)
                         .await?;
                     lsn_ops::publish(tx, now, ORDER_PLACED, Some(&order_id), &json!({"order_id": order_id, "number": number, "total": t.total, "currency": "AUD", "channel": lsn_warehouse::LIVE_CHANNEL})).await?;
+                    // Unpaid checkouts per buyer, address and network: last, so the rows many
+                    // checkouts share are held only until the commit.
+                    buyers::take_unpaid(tx, &unpaid_keys, max_unpaid, max_unpaid_net).await?;
                     Ok::<_, CommerceError>(Claimed::Order(order_id))
                 })
             })
@@ -635,7 +637,7 @@ impl Commerce {
             Err(e) => return Err(e),
         };
         // A cart's order asked for again answers with its own token (derived, like the first).
-        let guest_token = match (&guest_token, &cart_id_of(&self.db, &order_id).await?) {
+        let guest_token = match (&guest_token, &cart_of) {
             (Some(_), Some(cart)) => Some(self.cart_order_token(&order_id, cart)),
             (t, _) => t.clone(),
         };
@@ -682,37 +684,35 @@ impl Commerce {
         };
         let intent = self.provider.create_intent(&req).await.map_err(|e| CommerceError::Provider(e.to_string()))?;
         let now = self.clock.now_ms();
-        let (provider, intent2, pid2, oid) = (self.provider.name(), intent.clone(), pid.clone(), order_id.to_string());
-        let still_open = self
-            .db
-            .transaction(move |tx| {
-                let (intent, pid, oid) = (intent2.clone(), pid2.clone(), oid.clone());
-                Box::pin(async move {
-                    lsn_db::query("UPDATE payments SET provider = $1, intent_id = $2, client_secret = $3, status = CASE WHEN status = 'canceled' THEN status ELSE $4 END, updated_at = $5 WHERE id = $6 AND intent_id LIKE 'pending_%'")
-                        .bind(provider)
-                        .bind(&intent.id)
-                        .bind(&intent.client_secret)
-                        .bind(&intent.status)
-                        .bind(now)
-                        .bind(&pid)
-                        .execute(&mut **tx)
-                        .await?;
-                    let open: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE id = $1 AND status = 'pending_payment'")
-                        .bind(&oid)
-                        .fetch_one(&mut **tx)
-                        .await?
-                        .try_get(0)?;
-                    if open == 0 {
-                        // Cancelled while the intent was being made: nobody may pay it.
-                        let job = NewJob::new(CANCEL_INTENT_JOB, json!({"intent_id": intent.id})).dedupe(format!("cancel:{}", intent.id));
-                        lsn_ops::enqueue(&mut **tx, &job, now).await?;
-                    }
-                    Ok::<_, CommerceError>(open == 1)
-                })
-            })
-            .await?;
-        if !still_open {
-            return Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again."));
+        // Recorded only while the order is still awaiting payment (one statement, the usual case).
+        let recorded = lsn_db::query(
+            "UPDATE payments SET provider = $1, intent_id = $2, client_secret = $3, status = $4, updated_at = $5 WHERE id = $6 AND intent_id LIKE 'pending_%' \
+             AND EXISTS (SELECT 1 FROM orders o WHERE o.id = $7 AND o.status = 'pending_payment')",
+        )
+        .bind(self.provider.name())
+        .bind(&intent.id)
+        .bind(&intent.client_secret)
+        .bind(&intent.status)
+        .bind(now)
+        .bind(&pid)
+        .bind(order_id)
+        .execute(self.db.write())
+        .await?
+        .rows_affected()
+            == 1;
+        if !recorded {
+            let open: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE id = $1 AND status = 'pending_payment'")
+                .bind(order_id)
+                .fetch_one(self.db.read())
+                .await?
+                .try_get(0)?;
+            if open == 0 {
+                // Cancelled while the intent was being made: nobody may pay it.
+                let job = NewJob::new(CANCEL_INTENT_JOB, json!({"intent_id": intent.id})).dedupe(format!("cancel:{}", intent.id));
+                lsn_ops::enqueue(self.db.write(), &job, now).await?;
+                return Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again."));
+            }
+            // Another request recorded the same intent (the provider's key is the order's) first.
         }
         Ok(
             json!({"provider": self.provider.name(), "intent_id": intent.id, "client_secret": intent.client_secret, "status": intent.status}),
@@ -749,26 +749,18 @@ impl Commerce {
             ));
         }
         let now = self.clock.now_ms();
-        let (oid, until) = (order_id.to_string(), now + self.confirm_lease_ms());
-        let leased = self
-            .db
-            .transaction(move |tx| {
-                let oid = oid.clone();
-                Box::pin(async move {
-                    let r = lsn_db::query(
-                        "UPDATE payments SET confirming_until = $1, updated_at = $2 WHERE order_id = $3 \
-                         AND status NOT IN ('succeeded', 'processing', 'mismatch', 'canceled') AND (confirming_until IS NULL OR confirming_until <= $2) \
-                         AND EXISTS (SELECT 1 FROM orders o WHERE o.id = $3 AND o.status = 'pending_payment')",
-                    )
-                    .bind(until)
-                    .bind(now)
-                    .bind(&oid)
-                    .execute(&mut **tx)
-                    .await?;
-                    Ok::<_, CommerceError>(r.rows_affected() == 1)
-                })
-            })
-            .await?;
+        let leased = lsn_db::query(
+            "UPDATE payments SET confirming_until = $1, updated_at = $2 WHERE order_id = $3 \
+             AND status NOT IN ('succeeded', 'processing', 'mismatch', 'canceled') AND (confirming_until IS NULL OR confirming_until <= $2) \
+             AND EXISTS (SELECT 1 FROM orders o WHERE o.id = $3 AND o.status = 'pending_payment')",
+        )
+        .bind(now + self.confirm_lease_ms())
+        .bind(now)
+        .bind(order_id)
+        .execute(self.db.write())
+        .await?
+        .rows_affected()
+            == 1;
         if !leased {
             return Err(self.why_not_payable(order_id).await?);
         }
@@ -1238,20 +1230,19 @@ async fn order_lines(tx: &mut Tx, order_id: &str) -> Result<Vec<(String, i64)>, 
 
 /// The order an intent pays for, locked for the rest of the transaction: two events for the
 /// same order (a decline, then a success) applied at once must see each other's outcome.
-async fn order_by_intent(
-    tx: &mut Tx,
-    backend: lsn_db::Backend,
-    intent: &str,
-) -> Result<Option<(String, String, String, String, i64)>, sqlx::Error> {
+async fn order_by_intent(tx: &mut Tx, backend: lsn_db::Backend, intent: &str) -> Result<Option<IntentOrder>, sqlx::Error> {
     let r = lsn_db::query(&format!(
-        "SELECT o.id, o.status, o.number, o.email, o.total FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.intent_id = $1{}",
+        "SELECT o.id, o.status, o.number, o.email, o.total, o.unpaid_keys FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.intent_id = $1{}",
         lsn_db::dialect::lock_rows(backend, "o")
     ))
     .bind(intent)
     .fetch_optional(&mut **tx)
     .await?;
-    r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?))).transpose()
+    r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?))).transpose()
 }
+
+/// The order an intent pays for: id, status, number, e-mail, total, its unpaid checkout keys.
+type IntentOrder = (String, String, String, String, i64, Option<String>);
 
 /// Applies one provider event inside the webhook transaction. `Ok(false)`: it depends on an
 /// event not seen yet, try again later.
@@ -1259,7 +1250,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
     let intent = if event_type.starts_with("payment_intent.") { obj["id"].as_str() } else { obj["payment_intent"].as_str() }
         .unwrap_or_default()
         .to_string();
-    let Some((order_id, status, number, email, total)) = order_by_intent(tx, c.db.backend(), &intent).await? else {
+    let Some((order_id, status, number, email, total, unpaid_keys)) = order_by_intent(tx, c.db.backend(), &intent).await? else {
         return Ok(false);
     };
     match event_type {
@@ -1312,9 +1303,9 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 return Ok(true);
             }
             stock::consume_order(tx, now, &order_id).await?;
-            // Paid: it no longer counts among its buyer's unpaid checkouts.
-            buyers::release_unpaid(tx, &order_id).await?;
-            lsn_db::query("UPDATE orders SET amount_paid = $1, paid_at = $2 WHERE id = $3")
+            // Paid: it no longer counts among its buyer's unpaid checkouts (the counts go down
+            // last, below, so the rows many orders share are held only until the commit).
+            lsn_db::query("UPDATE orders SET amount_paid = $1, paid_at = $2, unpaid_keys = NULL WHERE id = $3")
                 .bind(received)
                 .bind(now)
                 .bind(&order_id)
@@ -1360,6 +1351,9 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 message_id: Some(format!("order-confirmation-{order_id}")),
             };
             lsn_ops::builtin::queue_mail(tx, now, msg).await?;
+            if let Some(keys) = &unpaid_keys {
+                buyers::release_keys(tx, keys).await?;
+            }
             Ok(true)
         }
         "payment_intent.payment_failed" => {

@@ -87,8 +87,10 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`LSN_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<IpAddr>,
-    /// Unpaid checkouts one buyer, one network or one address may hold at once.
+    /// Unpaid checkouts one buyer or one address may hold at once.
     pub max_unpaid_checkouts: i64,
+    /// Unpaid checkouts one network may hold at once (0: no cap per network).
+    pub max_unpaid_per_network: i64,
     pub log_format_json: bool,
     /// Every provider variable that was set, by name (values redacted in `Debug`).
     pub providers: BTreeMap<&'static str, Secret>,
@@ -374,6 +376,14 @@ impl Config {
                 .filter(|n| (1..=100_000).contains(n))
                 .ok_or_else(|| invalid("LSN_MAX_UNPAID_CHECKOUTS", "expected a number from 1 to 100000"))?,
         };
+        let max_unpaid_per_network = match get("LSN_MAX_UNPAID_PER_NETWORK") {
+            None => 3,
+            Some(n) => n
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=100_000).contains(n))
+                .ok_or_else(|| invalid("LSN_MAX_UNPAID_PER_NETWORK", "expected a number from 0 (no cap) to 100000"))?,
+        };
         let mut providers = BTreeMap::new();
         for name in PROVIDER_VARS {
             if let Some(v) = get(name) {
@@ -409,6 +419,7 @@ impl Config {
             redis_url: get("REDIS_URL").map(Secret::new),
             trusted_proxies,
             max_unpaid_checkouts,
+            max_unpaid_per_network,
             log_format_json,
             providers,
         };

@@ -639,32 +639,23 @@ async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
     };
     let key = opt("idempotency_key").unwrap_or_else(|| lsn_core::ids::random_token(16));
     let body = json!({"buying": what, "input": serde_json::to_value(f).unwrap_or(Value::Null)});
-    let hash = idempotency::request_hash("POST checkout form", &body);
     let now = ctx.s.clock.now_ms();
-    let result: Result<Value, Failure> = match idempotency::begin(&ctx.s.db, now, &scope, &key, &hash).await? {
-        idempotency::Begin::Replay(201, v) => Ok(v),
-        idempotency::Begin::Replay(status, v) => Err(Failure::from_body(status, &v)),
-        idempotency::Begin::Fresh => {
-            let device = ctx.jar.get(super::VISITOR_COOKIE).map(|c| c.value().to_string());
-            let buyer = lsn_commerce::buyers::Buyer::new(ctx.user.as_ref().map(|u| &u.user), &ctx.meta, device.as_deref());
-            let r = match &buying {
-                Buying::Cart => ctx.s.commerce.checkout(&buyer, what.trim_start_matches("cart:"), &input).await,
-                Buying::Deal(o) => ctx.s.commerce.buy_offer(&buyer, &o.id, 1, &input).await,
-            }
-            .map(|res| json!(res))
-            .map_err(ApiError::from);
-            if let (Buying::Deal(o), Ok(_)) = (&buying, &r) {
-                // Everyone in the room sees what is left.
-                let _ = ctx.s.live.deal_sold(&o.id).await;
-            }
-            let (status, v) = match &r {
-                Ok(v) => (201, v.clone()),
-                Err(api) => (api.status.as_u16(), api.body()),
-            };
-            idempotency::finish(&ctx.s.db, &scope, &key, status, &v).await?;
-            r.map_err(|api| Failure::from_body(api.status.as_u16(), &api.body()))
+    let answer = idempotency::once(&ctx.s.db, now, &scope, Some(&key), "POST checkout form", &body, || async {
+        let device = ctx.jar.get(super::VISITOR_COOKIE).map(|c| c.value().to_string());
+        let buyer = lsn_commerce::buyers::Buyer::new(ctx.user.as_ref().map(|u| &u.user), &ctx.meta, device.as_deref());
+        let r = match &buying {
+            Buying::Cart => ctx.s.commerce.checkout(&buyer, what.trim_start_matches("cart:"), &input).await,
+            Buying::Deal(o) => ctx.s.commerce.buy_offer(&buyer, &o.id, 1, &input).await,
+        }?;
+        if let Buying::Deal(o) = &buying {
+            // Everyone in the room sees what is left.
+            let _ = ctx.s.live.deal_sold(&o.id).await;
         }
-    };
+        Ok((StatusCode::CREATED, json!(r)))
+    })
+    .await?;
+    let result: Result<Value, Failure> =
+        if answer.status == StatusCode::CREATED { Ok(answer.body) } else { Err(Failure::from_body(answer.status.as_u16(), &answer.body)) };
     let done = match result {
         Ok(v) => v,
         Err(fail) => {
