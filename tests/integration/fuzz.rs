@@ -293,9 +293,18 @@ fn money_inputs(show: &str, auction: &str, order: &str, n: u64, v: i64) -> Vec<(
 /// stored anywhere is negative or past the maximum — the class of the bid of 2^63−1 that
 /// wrapped and won an auction for $1.01.
 #[test]
-fn every_money_input_is_bounded_at_the_edge() {
+fn every_money_input_is_bounded_at_the_edge_sqlite() {
+    money_inputs_bounded(Backend::Sqlite);
+}
+
+#[test]
+fn every_money_input_is_bounded_at_the_edge_postgres() {
+    money_inputs_bounded(Backend::Postgres);
+}
+
+fn money_inputs_bounded(backend: Backend) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let Some(app) = rt.block_on(TestApp::spawn(Backend::Sqlite, &[])) else { return };
+    let Some(app) = rt.block_on(TestApp::spawn(backend, &[])) else { return };
     let (admin, bidder, show, auction, order) = rt.block_on(async {
         let live = &app.rt.state.live;
         app.user("admin@example.com", Role::Admin).await;
