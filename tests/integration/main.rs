@@ -6,6 +6,7 @@ mod common;
 mod access;
 mod cli;
 mod commerce;
+mod docs;
 mod edges;
 mod faults;
 mod fuzz;

@@ -52,7 +52,7 @@ impl From<IdentityError> for ApiError {
             }
             IdentityError::RateLimited { retry_after_secs } => ApiError::too_many(retry_after_secs),
             IdentityError::Busy => {
-                let mut e = ApiError::unavailable("busy", "Too many sign-ins at once. Try again in a moment.");
+                let mut e = ApiError::unavailable("overloaded", "Too many sign-ins at once. Try again in a moment.");
                 e.headers.push(("retry-after", "1".into()));
                 e
             }
