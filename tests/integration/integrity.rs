@@ -152,7 +152,7 @@ async fn short_payment(app: TestApp) {
         .await;
         assert_eq!((s, b["error"]["code"].as_str()), (409, Some("invalid_transition")), "{b}");
         assert_eq!(
-            count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.succeeded'", &id).await,
+            count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE aggregate_id = $1 AND topic = 'order.paid'", &id).await,
             0
         );
     }

@@ -229,6 +229,12 @@ impl Commerce {
             .job(orders::CANCEL_FAILED_JOB, Arc::new(orders::CancelFailedJob { commerce: self.clone() }))
             .job(orders::REFUND_JOB, Arc::new(orders::RefundJob { commerce: self.clone() }))
             .job(idempotency::CLEANUP_JOB, Arc::new(idempotency::CleanupJob { db: self.db.clone() }))
+            .job(orders::CONFIRMATION_MAIL_JOB, Arc::new(orders::ConfirmationMail { commerce: self.clone() }))
+            .job(orders::CLEAR_CART_JOB, Arc::new(orders::ClearBoughtLines { commerce: self.clone() }))
+            .job(orders::DISPUTE_TASK_JOB, Arc::new(orders::DisputeTask { commerce: self.clone() }))
+            .subscribe(orders::ORDER_PAID, orders::CONFIRMATION_MAIL_JOB)
+            .subscribe(orders::ORDER_PAID, orders::CLEAR_CART_JOB)
+            .subscribe(orders::ORDER_DISPUTED, orders::DISPUTE_TASK_JOB)
             .enqueues(&[payments::sandbox::EVENT_JOB, orders::CANCEL_INTENT_JOB, orders::CANCEL_FAILED_JOB, orders::REFUND_JOB])
             .schedule(Schedule {
                 name: "reservation_expiry",
@@ -257,7 +263,6 @@ impl Commerce {
             .external(orders::ORDER_CANCELLED, "the order's event record; fulfilment (#18) and operations (#15) subscribe")
             .external(orders::PAYMENT_FAILED, "the order's event record; risk (#17) and alerts (#15) subscribe")
             .external(orders::ORDER_REFUNDED, "the order's event record; commissions (#16) and analytics (#15) subscribe")
-            .external(orders::ORDER_DISPUTED, "the order's event record; dispute evidence (#17) and alerts (#15) subscribe")
             .external(orders::ORDER_DISPUTE_CLOSED, "the order's event record; payout holds (#16) subscribe")
     }
 }
@@ -266,7 +271,7 @@ impl Commerce {
 pub const TOPICS: &[&str] = &[
     orders::ORDER_PLACED,
     orders::ORDER_CANCELLED,
-    orders::PAYMENT_SUCCEEDED,
+    orders::ORDER_PAID,
     orders::PAYMENT_FAILED,
     orders::ORDER_REFUNDED,
     orders::ORDER_DISPUTED,

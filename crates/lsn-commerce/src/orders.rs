@@ -25,7 +25,9 @@ pub const CANCEL_FAILED_JOB: &str = "orders.cancel_after_failed_payment";
 
 pub const ORDER_PLACED: &str = "order.placed";
 pub const ORDER_CANCELLED: &str = "order.cancelled";
-pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
+/// An order was paid in full: the payment and the order changed, nothing else. The confirmation
+/// mail, the cart's cleanup, the live room's ticker and the coins it bought follow from it.
+pub const ORDER_PAID: &str = "order.paid";
 pub const PAYMENT_FAILED: &str = "payment.failed";
 pub const ORDER_REFUNDED: &str = "order.refunded";
 pub const ORDER_DISPUTED: &str = "order.disputed";
@@ -1232,17 +1234,17 @@ async fn order_lines(tx: &mut Tx, order_id: &str) -> Result<Vec<(String, i64)>, 
 /// same order (a decline, then a success) applied at once must see each other's outcome.
 async fn order_by_intent(tx: &mut Tx, backend: lsn_db::Backend, intent: &str) -> Result<Option<IntentOrder>, sqlx::Error> {
     let r = lsn_db::query(&format!(
-        "SELECT o.id, o.status, o.number, o.email, o.total, o.unpaid_keys FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.intent_id = $1{}",
+        "SELECT o.id, o.status, o.number, o.total, o.unpaid_keys FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.intent_id = $1{}",
         lsn_db::dialect::lock_rows(backend, "o")
     ))
     .bind(intent)
     .fetch_optional(&mut **tx)
     .await?;
-    r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?))).transpose()
+    r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?))).transpose()
 }
 
-/// The order an intent pays for: id, status, number, e-mail, total, its unpaid checkout keys.
-type IntentOrder = (String, String, String, String, i64, Option<String>);
+/// The order an intent pays for: id, status, number, total, its unpaid checkout keys.
+type IntentOrder = (String, String, String, i64, Option<String>);
 
 /// Applies one provider event inside the webhook transaction. `Ok(false)`: it depends on an
 /// event not seen yet, try again later.
@@ -1250,7 +1252,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
     let intent = if event_type.starts_with("payment_intent.") { obj["id"].as_str() } else { obj["payment_intent"].as_str() }
         .unwrap_or_default()
         .to_string();
-    let Some((order_id, status, number, email, total, unpaid_keys)) = order_by_intent(tx, c.db.backend(), &intent).await? else {
+    let Some((order_id, status, number, total, unpaid_keys)) = order_by_intent(tx, c.db.backend(), &intent).await? else {
         return Ok(false);
     };
     match event_type {
@@ -1311,46 +1313,14 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 .bind(&order_id)
                 .execute(&mut **tx)
                 .await?;
-            // The bought lines leave the cart; anything added since stays.
-            lsn_db::query("DELETE FROM cart_items WHERE cart_id = (SELECT cart_id FROM orders WHERE id = $1) AND variant_id IN (SELECT variant_id FROM order_items WHERE order_id = $1)")
-                .bind(&order_id)
-                .execute(&mut **tx)
-                .await?;
             lsn_ops::publish(
                 tx,
                 now,
-                PAYMENT_SUCCEEDED,
+                ORDER_PAID,
                 Some(&order_id),
-                &json!({"order_id": order_id, "amount": received, "intent_id": intent}),
+                &json!({"order_id": order_id, "number": number, "amount": received, "intent_id": intent}),
             )
             .await?;
-            let items = lsn_db::query("SELECT title, quantity, line_total FROM order_items WHERE order_id = $1 ORDER BY position")
-                .bind(&order_id)
-                .fetch_all(&mut **tx)
-                .await?;
-            let mut lines = String::new();
-            for i in items {
-                lines.push_str(&format!(
-                    "  {} × {}  {}\n",
-                    i.try_get::<i64, _>(1)?,
-                    i.try_get::<String, _>(0)?,
-                    lsn_core::money::Money::aud(i.try_get(2)?)
-                ));
-            }
-            let msg = lsn_mail::Message {
-                to: email,
-                subject: t_args("email-order-subject", &[("number", &number)]),
-                text: format!(
-                    "{}\n\n{lines}\n{}\n\n{}\n",
-                    t_args("email-order-intro", &[("number", &number)]),
-                    t_args("email-order-total", &[("total", &lsn_core::money::Money::aud(received).to_string())]),
-                    t_args("email-order-track", &[("link", &format!("{}/orders/{number}", c.cfg.public_url))]),
-                ),
-                html: None,
-                tag: Some("order_confirmation".into()),
-                message_id: Some(format!("order-confirmation-{order_id}")),
-            };
-            lsn_ops::builtin::queue_mail(tx, now, msg).await?;
             if let Some(keys) = &unpaid_keys {
                 buyers::release_keys(tx, keys).await?;
             }
@@ -1423,20 +1393,14 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                     .bind(&order_id)
                     .execute(&mut **tx)
                     .await?;
-                open_task(
+                lsn_ops::publish(
                     tx,
                     now,
-                    "dispute",
-                    &format!("Respond to the dispute on order {number}"),
-                    &format!(
-                        "Reason: {}. Gather evidence in the Stripe dashboard before the deadline.",
-                        obj["reason"].as_str().unwrap_or("general")
-                    ),
-                    &order_id,
+                    ORDER_DISPUTED,
+                    Some(&order_id),
+                    &json!({"order_id": order_id, "number": number, "dispute_id": dispute_id, "reason": obj["reason"].as_str().unwrap_or("general")}),
                 )
                 .await?;
-                lsn_ops::publish(tx, now, ORDER_DISPUTED, Some(&order_id), &json!({"order_id": order_id, "dispute_id": dispute_id}))
-                    .await?;
             }
             Ok(true)
         }
@@ -1544,6 +1508,110 @@ impl JobHandler for CancelFailedJob {
             Ok(()) | Err(CommerceError::Rule { .. }) | Err(CommerceError::NotFound) => Ok(()),
             Err(e) => Err(JobError::Retry(e.to_string())),
         }
+    }
+}
+
+pub const CONFIRMATION_MAIL_JOB: &str = "commerce.confirmation_mail";
+pub const CLEAR_CART_JOB: &str = "commerce.clear_bought_lines";
+pub const DISPUTE_TASK_JOB: &str = "commerce.dispute_task";
+
+/// `order.paid` → the order confirmation mail (once per order: the mail's id is the order's).
+pub struct ConfirmationMail {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ConfirmationMail {
+    async fn run(&self, ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let order_id = payload["payload"]["order_id"].as_str().ok_or_else(|| JobError::Fail("event without order_id".into()))?.to_string();
+        let c = &self.commerce;
+        let o = c.order(&order_id, &Viewer::Staff).await.map_err(|e| JobError::Retry(e.to_string()))?;
+        let mut lines = String::new();
+        for i in &o.items {
+            lines.push_str(&format!("  {} × {}  {}\n", i.quantity, i.title, lsn_core::money::Money::aud(i.line_total)));
+        }
+        let msg = lsn_mail::Message {
+            to: o.email.clone(),
+            subject: t_args("email-order-subject", &[("number", &o.number)]),
+            text: format!(
+                "{}\n\n{lines}\n{}\n\n{}\n",
+                t_args("email-order-intro", &[("number", &o.number)]),
+                t_args("email-order-total", &[("total", &lsn_core::money::Money::aud(o.amount_paid).to_string())]),
+                t_args("email-order-track", &[("link", &format!("{}/orders/{}", c.cfg.public_url, o.number))]),
+            ),
+            html: None,
+            tag: Some("order_confirmation".into()),
+            message_id: Some(format!("order-confirmation-{order_id}")),
+        };
+        let now = ctx.clock.now_ms();
+        c.db.transaction(move |tx| {
+            let msg = msg.clone();
+            Box::pin(async move { lsn_ops::builtin::queue_mail(tx, now, msg).await })
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// `order.paid` → the bought lines leave the cart the order came from; anything added since stays.
+pub struct ClearBoughtLines {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ClearBoughtLines {
+    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let order_id = payload["payload"]["order_id"].as_str().ok_or_else(|| JobError::Fail("event without order_id".into()))?;
+        lsn_db::query("DELETE FROM cart_items WHERE cart_id = (SELECT cart_id FROM orders WHERE id = $1) AND variant_id IN (SELECT variant_id FROM order_items WHERE order_id = $1)")
+            .bind(order_id)
+            .execute(self.commerce.db.write())
+            .await?;
+        Ok(())
+    }
+}
+
+/// `order.disputed` → a task for a person: answer the dispute before its deadline (once per
+/// dispute: the task is keyed by the event).
+pub struct DisputeTask {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for DisputeTask {
+    async fn run(&self, ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let e = &payload["payload"];
+        let order_id = e["order_id"].as_str().ok_or_else(|| JobError::Fail("event without order_id".into()))?.to_string();
+        let (number, reason) = (e["number"].as_str().unwrap_or("").to_string(), e["reason"].as_str().unwrap_or("general").to_string());
+        let dispute = e["dispute_id"].as_str().unwrap_or("").to_string();
+        let now = ctx.clock.now_ms();
+        self.commerce
+            .db
+            .transaction(move |tx| {
+                let (order_id, number, reason, dispute) = (order_id.clone(), number.clone(), reason.clone(), dispute.clone());
+                Box::pin(async move {
+                    let already: i64 =
+                        lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE kind = 'dispute' AND ref = $1 AND detail LIKE $2")
+                            .bind(&order_id)
+                            .bind(format!("%{dispute}%"))
+                            .fetch_one(&mut **tx)
+                            .await?
+                            .try_get(0)?;
+                    if already == 0 {
+                        open_task(
+                            tx,
+                            now,
+                            "dispute",
+                            &format!("Respond to the dispute on order {number}"),
+                            &format!("Reason: {reason}. Gather evidence in the Stripe dashboard before the deadline (dispute {dispute})."),
+                            &order_id,
+                        )
+                        .await?;
+                    }
+                    Ok::<_, CommerceError>(())
+                })
+            })
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))
     }
 }
 

@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     portable!(8, "integrity", "../migrations/0008_integrity.sql"),
     portable!(9, "payments", "../migrations/0009_payments.sql"),
     portable!(10, "hoarding", "../migrations/0010_hoarding.sql"),
+    portable!(11, "order paid", "../migrations/0011_order_paid.sql"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,7 +31,7 @@ impl lsn_ops::JobHandler for CloseAuctions {
     }
 }
 
-/// `payment.succeeded` → everything the live domain does with a paid order, in one job: credit
+/// `order.paid` → everything the live domain does with a paid order, in one job: credit
 /// the coins it bought (idempotent per order), then tell its show's room (the purchase ticker).
 struct PaymentSucceeded(Live);
 
@@ -50,7 +50,7 @@ impl Live {
         lsn_ops::Module::new("live")
             .job(CLOSE_AUCTIONS_JOB, std::sync::Arc::new(CloseAuctions(self.clone())))
             .job(PAYMENT_SUCCEEDED_JOB, std::sync::Arc::new(PaymentSucceeded(self.clone())))
-            .subscribe(lsn_commerce::orders::PAYMENT_SUCCEEDED, PAYMENT_SUCCEEDED_JOB)
+            .subscribe(lsn_commerce::orders::ORDER_PAID, PAYMENT_SUCCEEDED_JOB)
             .schedule(lsn_ops::Schedule {
                 name: "auction_close",
                 cron: "*/5 * * * * *",

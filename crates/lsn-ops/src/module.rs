@@ -44,9 +44,10 @@ impl Module {
         self
     }
 
-    /// `topic` events become `job_kind` jobs (the subscription is named after the module).
+    /// `topic` events become `job_kind` jobs (the subscription is named after its job kind, so
+    /// one module may have several on a topic, each getting its own job per event).
     pub fn subscribe(mut self, topic: &'static str, job_kind: &'static str) -> Self {
-        self.subscriptions.push(Subscriber { name: self.name, topic, job_kind });
+        self.subscriptions.push(Subscriber { name: job_kind, topic, job_kind });
         self
     }
 
