@@ -1,0 +1,224 @@
+//! The orders' jobs: expiry, the retries of provider calls, and the subscribers of the orders'
+//! events.
+
+use super::*;
+
+/// Cancels orders whose reservation expired unpaid (through [`Commerce::cancel_unpaid_order`]:
+/// an order whose payment is on its way is left for its payment event).
+pub struct ExpireJob {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ExpireJob {
+    async fn run(&self, ctx: &JobContext, _payload: &Value) -> Result<(), JobError> {
+        let c = &self.commerce;
+        let now = ctx.clock.now_ms();
+        let expired = stock::expired_orders(&c.db, now, 500).await?;
+        let mut waiting = 0;
+        for order_id in expired {
+            match c.cancel_unpaid_order(&order_id, "reservation expired", "system").await {
+                Ok(()) => {}
+                Err(CommerceError::Rule { code: "payment_in_progress", .. }) => waiting += 1,
+                Err(CommerceError::Provider(m)) => {
+                    // Asked again on the next run.
+                    tracing::warn!(order = %order_id, "reservation not released yet: the payment provider did not answer: {m}");
+                    waiting += 1;
+                }
+                Err(CommerceError::Rule { code: "invalid_transition", .. }) => {
+                    // Paid or cancelled meanwhile: whatever is still held goes back.
+                    let id = order_id.clone();
+                    c.db.transaction(move |tx| {
+                        let id = id.clone();
+                        Box::pin(async move { stock::release_order(tx, now, &id, "reservation expired").await })
+                    })
+                    .await?;
+                }
+                Err(e) => return Err(JobError::Retry(e.to_string())),
+            }
+        }
+        if waiting > 0 {
+            tracing::debug!(orders = waiting, "expired reservations kept while their payment is on its way");
+        }
+        Ok(())
+    }
+}
+
+/// `orders.cancel_after_failed_payment`: a failed payment gives its order's stock, deal units
+/// and discount use back, unless a retry of the payment is on its way or succeeded.
+pub struct CancelFailedJob {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for CancelFailedJob {
+    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let order = payload["order_id"].as_str().ok_or_else(|| JobError::Fail("no order_id".into()))?;
+        let code = payload["code"].as_str().unwrap_or("payment_failed");
+        match self.commerce.cancel_unpaid_order(order, &format!("payment failed: {code}"), "stripe").await {
+            Ok(()) | Err(CommerceError::Rule { .. }) | Err(CommerceError::NotFound) => Ok(()),
+            Err(e) => Err(JobError::Retry(e.to_string())),
+        }
+    }
+}
+
+pub const CONFIRMATION_MAIL_JOB: &str = "commerce.confirmation_mail";
+pub const CLEAR_CART_JOB: &str = "commerce.clear_bought_lines";
+pub const DISPUTE_TASK_JOB: &str = "commerce.dispute_task";
+
+/// `order.paid` → the order confirmation mail (once per order: the mail's id is the order's).
+pub struct ConfirmationMail {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ConfirmationMail {
+    async fn run(&self, ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let order_id = payload["payload"]["order_id"].as_str().ok_or_else(|| JobError::Fail("event without order_id".into()))?.to_string();
+        let c = &self.commerce;
+        let o = c.order(&order_id, &Viewer::Staff).await.map_err(|e| JobError::Retry(e.to_string()))?;
+        let mut lines = String::new();
+        for i in &o.items {
+            lines.push_str(&format!("  {} × {}  {}\n", i.quantity, i.title, lsn_core::money::Money::aud(i.line_total)));
+        }
+        let msg = lsn_mail::Message {
+            to: o.email.clone(),
+            subject: t_args("email-order-subject", &[("number", &o.number)]),
+            text: format!(
+                "{}\n\n{lines}\n{}\n\n{}\n",
+                t_args("email-order-intro", &[("number", &o.number)]),
+                t_args("email-order-total", &[("total", &lsn_core::money::Money::aud(o.amount_paid).to_string())]),
+                t_args("email-order-track", &[("link", &format!("{}/orders/{}", c.cfg.public_url, o.number))]),
+            ),
+            html: None,
+            tag: Some("order_confirmation".into()),
+            message_id: Some(format!("order-confirmation-{order_id}")),
+        };
+        let now = ctx.clock.now_ms();
+        c.db.transaction(move |tx| {
+            let msg = msg.clone();
+            Box::pin(async move { lsn_ops::builtin::queue_mail(tx, now, msg).await })
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// `order.paid` → the bought lines leave the cart the order came from; anything added since stays.
+pub struct ClearBoughtLines {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ClearBoughtLines {
+    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let order_id = payload["payload"]["order_id"].as_str().ok_or_else(|| JobError::Fail("event without order_id".into()))?;
+        lsn_db::query("DELETE FROM cart_items WHERE cart_id = (SELECT cart_id FROM orders WHERE id = $1) AND variant_id IN (SELECT variant_id FROM order_items WHERE order_id = $1)")
+            .bind(order_id)
+            .execute(self.commerce.db.write())
+            .await?;
+        Ok(())
+    }
+}
+
+/// `order.disputed` → a task for a person: answer the dispute before its deadline (once per
+/// dispute: the task is keyed by the event).
+pub struct DisputeTask {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for DisputeTask {
+    async fn run(&self, ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let e = &payload["payload"];
+        let order_id = e["order_id"].as_str().ok_or_else(|| JobError::Fail("event without order_id".into()))?.to_string();
+        let (number, reason) = (e["number"].as_str().unwrap_or("").to_string(), e["reason"].as_str().unwrap_or("general").to_string());
+        let dispute = e["dispute_id"].as_str().unwrap_or("").to_string();
+        let now = ctx.clock.now_ms();
+        self.commerce
+            .db
+            .transaction(move |tx| {
+                let (order_id, number, reason, dispute) = (order_id.clone(), number.clone(), reason.clone(), dispute.clone());
+                Box::pin(async move {
+                    let already: i64 =
+                        lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE kind = 'dispute' AND ref = $1 AND detail LIKE $2")
+                            .bind(&order_id)
+                            .bind(format!("%{dispute}%"))
+                            .fetch_one(&mut **tx)
+                            .await?
+                            .try_get(0)?;
+                    if already == 0 {
+                        open_task(
+                            tx,
+                            now,
+                            "dispute",
+                            &format!("Respond to the dispute on order {number}"),
+                            &format!("Reason: {reason}. Gather evidence in the Stripe dashboard before the deadline (dispute {dispute})."),
+                            &order_id,
+                        )
+                        .await?;
+                    }
+                    Ok::<_, CommerceError>(())
+                })
+            })
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))
+    }
+}
+
+/// Finishes a refund the provider did not answer: asks again with the refund's own key.
+pub struct RefundJob {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for RefundJob {
+    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let id = payload["refund_id"].as_str().unwrap_or_default();
+        match self.commerce.send_refund(id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(JobError::Retry("the payment provider did not answer".into())),
+            Err(CommerceError::Rule { code, message }) => {
+                // Nobody is waiting on this answer any more: leave it for a person.
+                tracing::warn!(refund = id, code, "refund refused by the provider: {message}");
+                let (now, id, message) = (self.commerce.clock.now_ms(), id.to_string(), message.clone());
+                self.commerce
+                    .db
+                    .transaction(move |tx| {
+                        let (id, message) = (id.clone(), message.clone());
+                        Box::pin(async move {
+                            open_task(tx, now, "refund_failed", "Refund refused by the payment provider", &message, &id).await?;
+                            Ok::<_, CommerceError>(())
+                        })
+                    })
+                    .await
+                    .map_err(|e| JobError::Retry(e.to_string()))
+            }
+            Err(e) => Err(JobError::Retry(e.to_string())),
+        }
+    }
+}
+
+pub struct CancelIntentJob {
+    pub commerce: Commerce,
+}
+
+#[async_trait::async_trait]
+impl JobHandler for CancelIntentJob {
+    async fn run(&self, _ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
+        let intent = payload["intent_id"].as_str().unwrap_or_default();
+        match self.commerce.provider.cancel(intent, &format!("cancel:{intent}")).await {
+            Ok(Cancelled::Now | Cancelled::Already) => Ok(()),
+            Ok(Cancelled::Paid) => {
+                // Its payment event will find the order cancelled and refund it.
+                tracing::warn!(intent, "intent of a cancelled order had already been paid");
+                Ok(())
+            }
+            Err(crate::payments::ProviderError::Rejected(m)) => {
+                tracing::info!(intent, "intent not cancelled: {m}");
+                Ok(())
+            }
+            Err(crate::payments::ProviderError::Unavailable(m)) => Err(JobError::Retry(m)),
+        }
+    }
+}
