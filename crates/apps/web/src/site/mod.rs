@@ -1,5 +1,5 @@
 //! The shop in the browser: server-rendered pages from compile-time-checked, auto-escaping
-//! askama templates (`crates/lsn-web/templates`), one layout and one stylesheet. Every form
+//! askama templates (`crates/apps/web/templates`), one layout and one stylesheet. Every form
 //! is a plain HTML form that works without JavaScript, validated on the server and shown
 //! again with field-level messages and the user's input kept.
 //!

@@ -546,7 +546,7 @@ mod docs_tests {
     /// `docs/configuration.md` lists every variable the code reads.
     #[test]
     fn configuration_doc_lists_every_variable() {
-        let doc = include_str!("../../../docs/configuration.md");
+        let doc = include_str!("../../../../docs/configuration.md");
         for (name, _, _) in super::VARIABLES {
             assert!(doc.contains(&format!("`{name}`")), "docs/configuration.md does not mention {name}");
         }
