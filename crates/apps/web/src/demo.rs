@@ -3,7 +3,7 @@
 //! Loading it twice changes nothing.
 
 use lsn_catalog::{ProductInput, VariantInput};
-use lsn_db::{Db, RowExt};
+use lsn_db::Db;
 use lsn_identity::audit::Actor;
 use lsn_identity::{Identity, Role};
 use std::collections::BTreeMap;
@@ -161,8 +161,7 @@ const PRODUCTS: &[DemoProduct] = &[
 ];
 
 pub async fn is_empty(db: &Db) -> Result<bool, sqlx::Error> {
-    let n: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(db.read()).await?.try_get(0)?;
-    Ok(n == 0)
+    Ok(lsn_identity::service::user_count(db).await? == 0)
 }
 
 fn sku_for(title: &str, value: &str) -> String {

@@ -273,30 +273,9 @@ async fn adjust_stock(State(c): State<Commerce>, user: AuthUser, JsonBody(b): Js
 async fn stock_level(State(c): State<Commerce>, user: AuthUser, Path(sku): Path<String>) -> ApiResult<Json<Value>> {
     staff(&user, Scope::CatalogRead)?;
     let variant = variant_by_sku(&c, &sku).await?;
-    let r = lsn_db::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
-        .bind(&variant)
-        .fetch_optional(c.db.read())
-        .await
-        .map_err(ApiError::internal)?;
-    let (on_hand, reserved): (i64, i64) = match r {
-        Some(r) => (r.try_get(0).map_err(ApiError::internal)?, r.try_get(1).map_err(ApiError::internal)?),
-        None => (0, 0),
-    };
-    let bins = lsn_db::query("SELECT b.code, s.quantity FROM bin_stock s JOIN bins b ON b.id = s.bin_id WHERE s.variant_id = $1 AND s.quantity > 0 ORDER BY b.code").bind(&variant).fetch_all(c.db.read()).await.map_err(ApiError::internal)?;
-    let moves = lsn_db::query("SELECT kind, quantity, reason, ref, actor, created_at FROM stock_movements WHERE variant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50").bind(&variant).fetch_all(c.db.read()).await.map_err(ApiError::internal)?;
-    let bins: Vec<Value> = bins
-        .iter()
-        .map(|r| json!({"bin": r.try_get::<String, _>(0).unwrap_or_default(), "quantity": r.try_get::<i64, _>(1).unwrap_or(0)}))
-        .collect();
-    let moves: Vec<Value> = moves
-        .iter()
-        .map(|r| {
-            json!({"kind": r.try_get::<String, _>(0).unwrap_or_default(), "quantity": r.try_get::<i64, _>(1).unwrap_or(0), "reason": r.try_get::<String, _>(2).unwrap_or_default(),
-                "ref": r.try_get::<Option<String>, _>(3).unwrap_or_default(), "actor": r.try_get::<String, _>(4).unwrap_or_default(), "at": r.try_get::<i64, _>(5).unwrap_or(0)})
-        })
-        .collect();
+    let r = lsn_warehouse::stock::report(&c.db, &variant, 50).await.map_err(ApiError::internal)?;
     Ok(Json(
-        json!({"sku": sku, "on_hand": on_hand, "reserved": reserved, "available": on_hand - reserved, "bins": bins, "movements": moves}),
+        json!({"sku": sku, "on_hand": r.on_hand, "reserved": r.reserved, "available": r.available, "bins": r.bins, "movements": r.movements}),
     ))
 }
 

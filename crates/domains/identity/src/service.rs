@@ -1015,6 +1015,11 @@ impl Identity {
     }
 }
 
+/// How many accounts there are (an empty shop gets the demo data).
+pub async fn user_count(db: &Db) -> Result<i64, sqlx::Error> {
+    lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(db.read()).await?.try_get(0)
+}
+
 async fn insert_token(tx: &mut Tx, token: &str, user_id: &str, purpose: &str, now: i64, ttl: i64) -> Result<(), sqlx::Error> {
     lsn_db::query("INSERT INTO user_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(hash_token(token))

@@ -269,15 +269,6 @@ pub async fn consume_order(tx: &mut Tx, now: i64, order_id: &str) -> Result<i64,
     Ok(sold)
 }
 
-/// Takes stock directly for an order that lost its reservation (a late payment): succeeds only
-/// while the stock is still available.
-pub async fn reserve_again(tx: &mut Tx, now: i64, order_id: &str, lines: &[(String, i64)]) -> Result<(), StockError> {
-    for (variant_id, qty) in lines {
-        reserve(tx, now, variant_id, *qty, order_id, now + 60_000).await?;
-    }
-    Ok(())
-}
-
 /// Returned units go back on hand, into the first bin that held the variant (or A-01-1).
 pub async fn restock(
     tx: &mut Tx,
@@ -306,6 +297,74 @@ pub async fn restock(
 }
 
 /// Orders whose reservations have expired: `(order_id)`, oldest first.
+/// A variant's stock as staff see it: the level, where it lies (bins holding some) and its
+/// latest movements, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+    pub bins: Vec<BinQuantity>,
+    pub movements: Vec<Movement>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BinQuantity {
+    pub bin: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Movement {
+    pub kind: String,
+    pub quantity: i64,
+    pub reason: String,
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    pub actor: String,
+    pub at: i64,
+}
+
+/// The bins holding some of `variant_id`, by code.
+pub async fn bins_of(db: &lsn_db::Db, variant_id: &str) -> Result<Vec<BinQuantity>, sqlx::Error> {
+    let rows = lsn_db::query("SELECT b.code, s.quantity FROM bin_stock s JOIN bins b ON b.id = s.bin_id WHERE s.variant_id = $1 AND s.quantity > 0 ORDER BY b.code")
+        .bind(variant_id)
+        .fetch_all(db.read())
+        .await?;
+    rows.iter().map(|r| Ok(BinQuantity { bin: r.try_get(0)?, quantity: r.try_get(1)? })).collect()
+}
+
+/// `variant_id`'s [`Report`], with its last `movements` movements.
+pub async fn report(db: &lsn_db::Db, variant_id: &str, movements: i64) -> Result<Report, sqlx::Error> {
+    let r = lsn_db::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
+        .bind(variant_id)
+        .fetch_optional(db.read())
+        .await?;
+    let (on_hand, reserved): (i64, i64) = match r {
+        Some(r) => (r.try_get(0)?, r.try_get(1)?),
+        None => (0, 0),
+    };
+    let moves = lsn_db::query("SELECT kind, quantity, reason, ref, actor, created_at FROM stock_movements WHERE variant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+        .bind(variant_id)
+        .bind(movements)
+        .fetch_all(db.read())
+        .await?;
+    let movements = moves
+        .iter()
+        .map(|r| {
+            Ok(Movement {
+                kind: r.try_get(0)?,
+                quantity: r.try_get(1)?,
+                reason: r.try_get(2)?,
+                reference: r.try_get(3)?,
+                actor: r.try_get(4)?,
+                at: r.try_get(5)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(Report { on_hand, reserved, available: on_hand - reserved, bins: bins_of(db, variant_id).await?, movements })
+}
+
 pub async fn expired_orders(db: &lsn_db::Db, now: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
     let rows = lsn_db::query("SELECT DISTINCT order_id FROM reservations WHERE status = 'active' AND expires_at <= $1 LIMIT $2")
         .bind(now)

@@ -52,6 +52,7 @@ pub struct ScheduleRow {
 pub struct RunRow {
     pub job_id: String,
     pub kind: String,
+    pub schedule: Option<String>,
     pub attempt: i64,
     pub started_at: i64,
     pub finished_at: i64,
@@ -185,25 +186,37 @@ pub async fn list(db: &Db) -> Result<Vec<ScheduleRow>, sqlx::Error> {
 /// The latest runs of a schedule or job kind (the runbook's `getTaskHistory`).
 pub async fn history(db: &Db, name: &str, limit: i64) -> Result<Vec<RunRow>, sqlx::Error> {
     let rows = lsn_db::query(
-        "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error FROM job_runs WHERE schedule = $1 OR kind = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+        "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error, schedule FROM job_runs WHERE schedule = $1 OR kind = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
     )
     .bind(name)
     .bind(limit)
     .fetch_all(db.read())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(RunRow {
-                job_id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                attempt: r.try_get(2)?,
-                started_at: r.try_get(3)?,
-                finished_at: r.try_get(4)?,
-                outcome: r.try_get(5)?,
-                error: r.try_get(6)?,
-            })
-        })
-        .collect()
+    rows.iter().map(run_row).collect()
+}
+
+/// The latest runs of every job, newest first (the admin's jobs page).
+pub async fn recent_runs(db: &Db, limit: i64) -> Result<Vec<RunRow>, sqlx::Error> {
+    let rows = lsn_db::query(
+        "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error, schedule FROM job_runs ORDER BY started_at DESC, id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter().map(run_row).collect()
+}
+
+fn run_row(r: &lsn_db::Row) -> Result<RunRow, sqlx::Error> {
+    Ok(RunRow {
+        job_id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        attempt: r.try_get(2)?,
+        started_at: r.try_get(3)?,
+        finished_at: r.try_get(4)?,
+        outcome: r.try_get(5)?,
+        error: r.try_get(6)?,
+        schedule: r.try_get(7)?,
+    })
 }
 
 #[cfg(test)]

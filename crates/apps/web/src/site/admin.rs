@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::Form;
 use lsn_commerce::orders::{allowed, Viewer, STATES};
 use lsn_commerce::CommerceError;
-use lsn_db::RowExt;
 use lsn_identity::{AuthUser, IdentityError, Role};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -208,14 +207,9 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
     let today = local_day(&ctx, now).ok_or_else(|| PageError::internal("clock out of range"))?;
     // A day more than 14 × 24 h back, so a daylight-saving change cannot cut off the first day;
     // each order then counts on its own calendar day in the shop's time zone.
-    let rows = lsn_db::query("SELECT paid_at, amount_paid - amount_refunded FROM orders WHERE paid_at >= $1")
-        .bind(now - 15 * 86_400_000)
-        .fetch_all(lsn_db::Slow(db.read()))
-        .await
-        .map_err(PageError::internal)?;
+    let paid = ctx.s.commerce.paid_since(now - 15 * 86_400_000).await?;
     let (mut revenue, mut count) = (vec![0i64; 14], vec![0i64; 14]);
-    for r in &rows {
-        let (at, amount): (i64, i64) = (r.try_get(0).map_err(PageError::internal)?, r.try_get(1).map_err(PageError::internal)?);
+    for &(at, amount) in &paid {
         let Some(ago) = local_day(&ctx, at).map(|d| (today - d).num_days()) else { continue };
         if (0..14).contains(&ago) {
             revenue[13 - ago as usize] += amount;
@@ -470,15 +464,8 @@ async fn product_view(ctx: &Ctx, id: &str, form: FormState, error: Option<String
         ctx.s.commerce.catalog.get(id, true).await.map_err(PageError::internal)?.ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
     let mut rows = Vec::new();
     for v in &p.variants {
-        let bins = lsn_db::query("SELECT b.code, s.quantity FROM bin_stock s JOIN bins b ON b.id = s.bin_id WHERE s.variant_id = $1 AND s.quantity > 0 ORDER BY b.code")
-            .bind(&v.id)
-            .fetch_all(ctx.s.db.read())
-            .await
-            .map_err(PageError::internal)?;
-        let bins: Vec<String> = bins
-            .iter()
-            .map(|r| format!("{} × {}", r.try_get::<String, _>(0).unwrap_or_default(), r.try_get::<i64, _>(1).unwrap_or(0)))
-            .collect();
+        let bins = lsn_warehouse::stock::bins_of(&ctx.s.db, &v.id).await.map_err(PageError::internal)?;
+        let bins: Vec<String> = bins.iter().map(|b| format!("{} × {}", b.bin, b.quantity)).collect();
         rows.push(vec![t(&v.sku), t(&v.title), num(money(v.price)), num(v.available.to_string()), t(bins.join(", "))]);
     }
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -732,12 +719,7 @@ pub async fn audit(ctx: Ctx) -> PageResult {
 pub async fn jobs(ctx: Ctx) -> PageResult {
     staff(&ctx)?;
     let schedules = lsn_ops::schedule::list(&ctx.s.db).await.map_err(PageError::internal)?;
-    let runs = lsn_db::query(
-        "SELECT kind, schedule, outcome, started_at, finished_at, error FROM job_runs ORDER BY started_at DESC, id DESC LIMIT 100",
-    )
-    .fetch_all(ctx.s.db.read())
-    .await
-    .map_err(PageError::internal)?;
+    let runs = lsn_ops::schedule::recent_runs(&ctx.s.db, 100).await.map_err(PageError::internal)?;
     let mut rows: Vec<Vec<Cell>> = schedules
         .iter()
         .map(|s| {
@@ -751,22 +733,12 @@ pub async fn jobs(ctx: Ctx) -> PageResult {
         })
         .collect();
     for r in &runs {
-        let started: i64 = r.try_get(3).unwrap_or(0);
-        let finished: Option<i64> = r.try_get(4).unwrap_or(None);
         rows.push(vec![
-            t(r.try_get::<String, _>(0).unwrap_or_default()),
-            t(r.try_get::<Option<String>, _>(1).unwrap_or(None).map(|s| format!("schedule {s}")).unwrap_or_default()),
-            t(r.try_get::<String, _>(2).unwrap_or_default()),
-            t(when(&ctx, started)),
-            t(finished
-                .map(|f| {
-                    format!(
-                        "{} ms{}",
-                        f - started,
-                        r.try_get::<Option<String>, _>(5).unwrap_or(None).map(|e| format!(" · {e}")).unwrap_or_default()
-                    )
-                })
-                .unwrap_or_default()),
+            t(&r.kind),
+            t(r.schedule.as_ref().map(|s| format!("schedule {s}")).unwrap_or_default()),
+            t(&r.outcome),
+            t(when(&ctx, r.started_at)),
+            t(format!("{} ms{}", r.finished_at - r.started_at, r.error.as_ref().map(|e| format!(" · {e}")).unwrap_or_default())),
         ]);
     }
     let table = Table {

@@ -234,6 +234,16 @@ impl Commerce {
         Ok(o)
     }
 
+    /// Every order paid since `since` (Unix ms): when, and what it brought in after refunds (the
+    /// admin's dashboard). A long read, off the request threads.
+    pub async fn paid_since(&self, since: i64) -> Result<Vec<(i64, i64)>, CommerceError> {
+        let rows = lsn_db::query("SELECT paid_at, amount_paid - amount_refunded FROM orders WHERE paid_at >= $1")
+            .bind(since)
+            .fetch_all(lsn_db::Slow(self.db.read()))
+            .await?;
+        Ok(rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, sqlx::Error>>()?)
+    }
+
     /// Orders newest first: a customer's own, or (staff) everyone's with an optional status.
     pub async fn orders(
         &self,
