@@ -133,7 +133,7 @@ async fn main() -> ExitCode {
 
 async fn open(cfg: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(cfg).await?;
-    db.migrate().await.context("applying migrations")?;
+    db.migrate(lsn_web::schema()).await.context("applying migrations")?;
     Ok(db)
 }
 
@@ -142,8 +142,8 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
         Command::Serve { role } => serve(cfg, &role).await?,
         Command::Migrate => {
             let db = Db::connect(&cfg).await?;
-            let applied = db.migrate().await?;
-            let st = db.migration_status().await?;
+            let applied = db.migrate(lsn_web::schema()).await?;
+            let st = db.migration_status(lsn_web::schema()).await?;
             println!("✓ {} at migration {} ({} applied now)", db.target().describe(), st.applied, applied.len());
         }
         Command::Init { demo } => {
@@ -334,7 +334,7 @@ async fn doctor(cfg: &Config) -> anyhow::Result<ExitCode> {
         }
     };
     line(db.ping().await.is_ok(), format!("database reachable ({})", target.describe()));
-    match db.migration_status().await {
+    match db.migration_status(lsn_web::schema()).await {
         Ok(s) => line(s.is_current(), format!("schema at the latest migration ({} of {})", s.applied, s.latest)),
         Err(e) => line(false, format!("schema: {e}")),
     }

@@ -49,7 +49,7 @@ fn init_is_idempotent_and_doctor_checks_everything() {
     let doc = lsn(d, &[], &["doctor"]);
     let t = text(&doc);
     assert!(doc.status.success(), "{t}");
-    let latest = lsn_db::MIGRATIONS.len();
+    let latest = lsn_web::schema().latest();
     let schema = format!("✓ schema at the latest migration ({latest} of {latest})");
     for want in [
         "✓ database reachable (SQLite",

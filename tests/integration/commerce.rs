@@ -973,3 +973,35 @@ async fn full_text_search(app: TestApp) {
     assert!(hits("alpaca").await.is_empty());
 }
 both!(full_text_search_on_both_databases, full_text_search);
+
+/// A product nobody refers to is deleted; one that orders, stock history or a show's lineup still
+/// point at is archived instead (the catalog learns it from the warehouse and the database's
+/// references, not by reading their tables).
+async fn delete_or_archive(app: TestApp) {
+    let catalog = &app.rt.state.commerce.catalog;
+    let (fresh, _) = product(&app, "DEL-FRESH", 500, 0, json!({})).await;
+    assert_eq!(catalog.delete(&fresh).await.expect("delete"), "deleted");
+    assert!(catalog.get(&fresh, true).await.expect("get").is_none(), "gone");
+
+    let (stocked, _) = product(&app, "DEL-STOCKED", 500, 3, json!({})).await;
+    assert_eq!(catalog.delete(&stocked).await.expect("delete"), "archived", "its stock history stays");
+
+    let (ordered, _) = product(&app, "DEL-ORDERED", 500, 2, json!({})).await;
+    let (_, s, _) = guest_checkout(&app, "DEL-ORDERED", 1, json!({})).await;
+    assert_eq!(s, 201);
+    assert_eq!(catalog.delete(&ordered).await.expect("delete"), "archived", "its order lines stay");
+
+    let host = app.user("host@example.com", Role::Creator).await;
+    let (lined_up, _) = product(&app, "DEL-LINEUP", 500, 0, json!({})).await;
+    let input: lsn_live::shows::ShowInput =
+        serde_json::from_value(json!({"title": "Tonight", "scheduled_at": app.clock.now_ms() + 60_000, "lineup": [lined_up]}))
+            .expect("input");
+    app.rt.state.live.create(&host, &input).await.expect("show");
+    assert_eq!(catalog.delete(&lined_up).await.expect("delete"), "archived", "the show's lineup still names it");
+
+    for id in [&stocked, &ordered, &lined_up] {
+        assert_eq!(catalog.get(id, true).await.expect("get").expect("kept").status, "archived");
+    }
+    assert!(matches!(catalog.delete("no-such-product").await, Err(lsn_catalog::CatalogError::NotFound)));
+}
+both!(delete_or_archive_on_both_databases, delete_or_archive);

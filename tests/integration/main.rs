@@ -14,6 +14,7 @@ mod hoarding;
 mod identity;
 mod integrity;
 mod live;
+mod ownership;
 mod platform;
 mod providers;
 mod races;

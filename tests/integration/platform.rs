@@ -227,7 +227,7 @@ async fn backup_restore(app: TestApp) {
     let target = lsn_db::DbTarget::parse(&fresh_url).expect("target");
     let report = lsn_db::backup::restore(&b.path, &target, false).await.expect("restore");
     assert_eq!(report.users, 1);
-    assert_eq!(report.migration_version, lsn_db::MIGRATIONS.last().expect("m").version);
+    assert_eq!(report.migration_version, lsn_web::schema().latest());
     let restored = lsn_db::Db::connect_target(&target, 2, lsn_core::config::Durability::Full, 1).await.expect("open");
     assert_eq!(lsn_warehouse::counts(&restored).await.expect("counts").bins, 150);
     // And with --force over a live database.

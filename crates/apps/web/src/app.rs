@@ -188,7 +188,7 @@ async fn healthz() -> Json<Value> {
 
 async fn readyz(State(s): State<AppState>) -> Response {
     let db = s.db.ping().await;
-    let migrations = s.db.migration_status().await;
+    let migrations = s.db.migration_status(crate::schema()).await;
     let db_ok = db.is_ok();
     let mig_ok = matches!(&migrations, Ok(m) if m.is_current());
     let body = json!({

@@ -17,4 +17,4 @@ pub mod site;
 pub mod trpc;
 
 pub use app::{build_router, AppState};
-pub use server::{modules, prepare, serve, shutdown_signal, Runtime};
+pub use server::{modules, prepare, schema, serve, shutdown_signal, Runtime};

@@ -24,6 +24,15 @@ pub struct Runtime {
 }
 
 /// Every domain's background work, in one list: adding a domain is adding its module here.
+/// Every schema step the app knows: the kernel's history and each domain's own, in version order.
+pub fn schema() -> &'static lsn_db::Schema {
+    static SCHEMA: std::sync::LazyLock<lsn_db::Schema> = std::sync::LazyLock::new(|| {
+        lsn_db::Schema::new(&[lsn_db::HISTORY, lsn_warehouse::MIGRATIONS, lsn_catalog::MIGRATIONS, lsn_identity::MIGRATIONS])
+            .expect("two domains ship a migration with one version") // checked by the schema test
+    });
+    &SCHEMA
+}
+
 pub fn modules(state: &AppState, transport: Arc<dyn lsn_mail::Transport>) -> Vec<lsn_ops::Module> {
     vec![
         lsn_ops::builtin::module(transport, state.cfg.mail_from.clone(), state.cfg.backup_dir()),
@@ -75,9 +84,9 @@ pub async fn prepare(cfg: Config, clock: SharedClock) -> anyhow::Result<Runtime>
     let cfg = Arc::new(cfg);
     let db = Db::connect(&cfg).await?;
     if cfg.auto_migrate {
-        db.migrate().await.context("applying migrations")?;
+        db.migrate(schema()).await.context("applying migrations")?;
     } else {
-        let st = db.migration_status().await?;
+        let st = db.migration_status(schema()).await?;
         anyhow::ensure!(
             st.is_current(),
             "the database is at migration {} of {}: run `lsn migrate` (LSN_AUTO_MIGRATE is off)",

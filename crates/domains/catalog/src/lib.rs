@@ -7,6 +7,10 @@
 
 pub mod media;
 
+/// The catalog's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
+pub const MIGRATIONS: &[lsn_db::Migration] =
+    &[lsn_db::Migration::portable(13, "catalog views", include_str!("../migrations/0013_catalog_views.sql"))];
+
 use lsn_core::ids::new_id;
 use lsn_db::{is_unique_violation, Db, Row, RowExt, Tx};
 use serde::{Deserialize, Serialize};
@@ -272,11 +276,7 @@ async fn upsert_variant(tx: &mut Tx, now: i64, product_id: &str, v: &VariantInpu
                 Err(e) if is_unique_violation(&e, Some("sku")) => return Err(CatalogError::Duplicate("sku")),
                 other => other?,
             };
-            lsn_db::query("INSERT INTO stock_levels (variant_id, on_hand, reserved, updated_at) VALUES ($1, 0, 0, $2)")
-                .bind(&id)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+            lsn_warehouse::stock::open_level(tx, now, &id).await?;
         }
     }
     Ok(())
@@ -496,11 +496,15 @@ impl Catalog {
         self.get(id, true).await?.ok_or(CatalogError::NotFound)
     }
 
-    /// Archives a product that has been ordered (orders keep pointing at it); deletes one that never was.
+    /// Archives a product that has been ordered or stocked (orders, deals and stock history keep
+    /// pointing at it); deletes one that never was. The catalog does not read other domains'
+    /// tables to find out: the warehouse says whether stock moved, and the database's references
+    /// refuse the delete of a variant another row still points at.
     pub async fn delete(&self, id: &str) -> Result<&'static str, CatalogError> {
         let now = self.clock.now_ms();
         let id2 = id.to_string();
-        self.db
+        let deleted = self
+            .db
             .transaction(move |tx| {
                 let id = id2.clone();
                 Box::pin(async move {
@@ -512,34 +516,39 @@ impl Catalog {
                     if exists == 0 {
                         return Err(CatalogError::NotFound);
                     }
-                    let ordered: i64 = lsn_db::query(
-                        "SELECT COUNT(*) FROM order_items oi JOIN variants v ON v.id = oi.variant_id WHERE v.product_id = $1",
-                    )
-                    .bind(&id)
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .try_get(0)?;
-                    let stocked: i64 = lsn_db::query(
-                        "SELECT COUNT(*) FROM stock_movements m JOIN variants v ON v.id = m.variant_id WHERE v.product_id = $1",
-                    )
-                    .bind(&id)
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .try_get(0)?;
-                    if ordered > 0 || stocked > 0 {
-                        lsn_db::query("UPDATE products SET status = 'archived', updated_at = $1 WHERE id = $2")
-                            .bind(now)
-                            .bind(&id)
-                            .execute(&mut **tx)
-                            .await?;
-                        Ok("archived")
-                    } else {
-                        lsn_db::query("DELETE FROM products WHERE id = $1").bind(&id).execute(&mut **tx).await?;
-                        Ok("deleted")
+                    let variants: Vec<String> = lsn_db::query("SELECT id FROM variants WHERE product_id = $1")
+                        .bind(&id)
+                        .fetch_all(&mut **tx)
+                        .await?
+                        .iter()
+                        .map(|r| r.try_get(0))
+                        .collect::<Result<_, _>>()?;
+                    if lsn_warehouse::stock::moved_any(tx, &variants).await? {
+                        return Ok(false);
                     }
+                    lsn_db::query("DELETE FROM products WHERE id = $1").bind(&id).execute(&mut **tx).await?;
+                    Ok(true)
                 })
             })
-            .await
+            .await;
+        match deleted {
+            Ok(true) => Ok("deleted"),
+            Ok(false) => self.archive(id, now).await,
+            Err(CatalogError::Db(e)) if lsn_db::is_foreign_key_violation(&e) => self.archive(id, now).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn archive(&self, id: &str, now: i64) -> Result<&'static str, CatalogError> {
+        let done = lsn_db::query("UPDATE products SET status = 'archived', updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(self.db.write())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(CatalogError::NotFound);
+        }
+        Ok("archived")
     }
 
     /// A product by id or slug; `include_hidden` shows drafts and archived ones (staff).
@@ -562,8 +571,8 @@ impl Catalog {
     async fn fill(&self, products: &mut [Product], include_archived_variants: bool) -> Result<(), CatalogError> {
         for p in products.iter_mut() {
             let vs = lsn_db::query(
-                "SELECT v.id, v.sku, v.title, v.options, v.price, v.compare_at_price, v.currency, v.status, COALESCE(s.on_hand - s.reserved, 0) \
-                 FROM variants v LEFT JOIN stock_levels s ON s.variant_id = v.id WHERE v.product_id = $1 ORDER BY v.position, v.sku",
+                "SELECT v.id, v.sku, v.title, v.options, v.price, v.compare_at_price, v.currency, v.status, COALESCE(s.available, 0) \
+                 FROM variants v LEFT JOIN variant_stock s ON s.variant_id = v.id WHERE v.product_id = $1 ORDER BY v.position, v.sku",
             )
             .bind(&p.id)
             .fetch_all(self.db.read())
@@ -628,8 +637,8 @@ impl Catalog {
         }
         if !words.is_empty() {
             let backend = self.db.backend();
-            let p = next(Bind::S(lsn_db::dialect::text_query(backend, &words)), &mut binds);
-            sql += &format!(" AND {}", lsn_db::dialect::text_match(backend, &p));
+            let p = next(Bind::S(text_query(backend, &words)), &mut binds);
+            sql += &format!(" AND {}", text_match(backend, &p));
         }
         if let Some(cat) = q.category.as_deref().filter(|c| !c.is_empty()) {
             let p = next(Bind::S(slugify(cat)), &mut binds);
@@ -644,7 +653,7 @@ impl Catalog {
             sql += &format!(" AND p.min_price <= {p}");
         }
         if q.in_stock.unwrap_or(false) {
-            sql += " AND EXISTS (SELECT 1 FROM variants v JOIN stock_levels s ON s.variant_id = v.id WHERE v.product_id = p.id AND v.status = 'active' AND s.on_hand - s.reserved > 0)";
+            sql += " AND EXISTS (SELECT 1 FROM variants v JOIN variant_stock s ON s.variant_id = v.id WHERE v.product_id = p.id AND v.status = 'active' AND s.available > 0)";
         }
         if let Some(tag) = q.tag.as_deref().filter(|t| !t.is_empty()) {
             let p = next(Bind::S(format!("%,{},%", tag.trim().to_lowercase())), &mut binds);
@@ -853,6 +862,23 @@ fn product_from(r: &Row) -> Result<Product, sqlx::Error> {
         created_at: r.try_get(10)?,
         updated_at: r.try_get(11)?,
     })
+}
+
+/// A condition matching products whose search text has every word of the query as a word
+/// prefix; `param` is the placeholder (`$3`) bound to [`text_query`]'s value.
+fn text_match(backend: lsn_db::Backend, param: &str) -> String {
+    match backend {
+        lsn_db::Backend::Sqlite => format!("p.rowid IN (SELECT rowid FROM products_fts WHERE products_fts MATCH {param})"),
+        lsn_db::Backend::Postgres => format!("to_tsvector('simple', p.search_text) @@ to_tsquery('simple', {param})"),
+    }
+}
+
+/// The bound value for [`text_match`] from normalised words (letters and digits only).
+fn text_query(backend: lsn_db::Backend, words: &[String]) -> String {
+    match backend {
+        lsn_db::Backend::Sqlite => words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" AND "),
+        lsn_db::Backend::Postgres => words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & "),
+    }
 }
 
 #[cfg(test)]

@@ -150,8 +150,8 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
         return Err(bad_quantity());
     }
     let v = lsn_db::query(
-        "SELECT v.id, v.status, p.status, p.max_per_order, COALESCE(s.on_hand - s.reserved, 0) FROM variants v JOIN products p ON p.id = v.product_id \
-         LEFT JOIN stock_levels s ON s.variant_id = v.id WHERE v.id = $1 OR v.sku = $1",
+        "SELECT v.id, v.status, v.product_status, v.max_per_order, COALESCE(s.available, 0) FROM catalog_variants v \
+         LEFT JOIN variant_stock s ON s.variant_id = v.id WHERE v.id = $1 OR v.sku = $1",
     )
     .bind(variant_or_sku)
     .fetch_optional(db.read())
@@ -223,8 +223,8 @@ where
     E: lsn_db::Executor<'c>,
 {
     let rows = lsn_db::query(
-        "SELECT v.id, p.id, p.title, p.slug, v.sku, v.title, v.price, v.compare_at_price, ci.quantity, COALESCE(s.on_hand - s.reserved, 0), p.max_per_order, p.max_per_customer, v.status, p.status \
-         FROM cart_items ci JOIN variants v ON v.id = ci.variant_id JOIN products p ON p.id = v.product_id LEFT JOIN stock_levels s ON s.variant_id = v.id \
+        "SELECT v.id, v.product_id, v.product_title, v.product_slug, v.sku, v.title, v.price, v.compare_at_price, ci.quantity, COALESCE(s.available, 0), v.max_per_order, v.max_per_customer, v.status, v.product_status \
+         FROM cart_items ci JOIN catalog_variants v ON v.id = ci.variant_id LEFT JOIN variant_stock s ON s.variant_id = v.id \
          WHERE ci.cart_id = $1 ORDER BY ci.added_at, v.sku",
     )
     .bind(cart_id)
@@ -239,8 +239,8 @@ where
     E: lsn_db::Executor<'c>,
 {
     let rows = lsn_db::query(
-        "SELECT v.id, p.id, p.title, p.slug, v.sku, v.title, v.price, v.compare_at_price, $2, COALESCE(s.on_hand - s.reserved, 0), p.max_per_order, p.max_per_customer, v.status, p.status \
-         FROM variants v JOIN products p ON p.id = v.product_id LEFT JOIN stock_levels s ON s.variant_id = v.id WHERE v.id = $1",
+        "SELECT v.id, v.product_id, v.product_title, v.product_slug, v.sku, v.title, v.price, v.compare_at_price, $2, COALESCE(s.available, 0), v.max_per_order, v.max_per_customer, v.status, v.product_status \
+         FROM catalog_variants v LEFT JOIN variant_stock s ON s.variant_id = v.id WHERE v.id = $1",
     )
     .bind(variant_id)
     .bind(quantity)

@@ -179,7 +179,7 @@ fn invalid(field: &str, msg: &str) -> CommerceError {
     CommerceError::Validation(json!({ field: msg }))
 }
 
-const COLS: &str = "o.id, o.variant_id, v.sku, p.title || ' — ' || v.title, o.show_id, o.price, v.price, o.quantity, o.sold, o.per_customer_limit, o.starts_at, o.ends_at, o.cancelled";
+const COLS: &str = "o.id, o.variant_id, v.sku, v.product_title || ' — ' || v.title, o.show_id, o.price, v.price, o.quantity, o.sold, o.per_customer_limit, o.starts_at, o.ends_at, o.cancelled";
 
 fn offer_from(r: &Row, now: i64) -> Result<Offer, sqlx::Error> {
     let (quantity, sold, starts_at, ends_at, cancelled): (i64, i64, i64, i64, i64) =
@@ -205,14 +205,32 @@ fn offer_from(r: &Row, now: i64) -> Result<Offer, sqlx::Error> {
     Ok(offer)
 }
 
-pub async fn get(db: &Db, now: i64, id: &str) -> Result<Offer, CommerceError> {
-    let r = lsn_db::query(&format!(
-        "SELECT {COLS} FROM offers o JOIN variants v ON v.id = o.variant_id JOIN products p ON p.id = v.product_id WHERE o.id = $1"
-    ))
-    .bind(id)
+/// The newest public deal of a show that is counting down or on sale at `now` and not sold out.
+pub async fn current_for_show(db: &Db, now: i64, show_id: &str) -> Result<Option<String>, sqlx::Error> {
+    lsn_db::query(
+        "SELECT id FROM offers WHERE show_id = $1 AND cancelled = 0 AND reserved_for IS NULL AND ends_at > $2 AND sold < quantity ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(show_id)
+    .bind(now)
     .fetch_optional(db.read())
     .await?
-    .ok_or(CommerceError::NotFound)?;
+    .map(|r| r.try_get(0))
+    .transpose()
+}
+
+/// Withdraws a deal in `tx` (an auction's win passed to the next bidder): nobody can claim it
+/// from then on.
+pub async fn withdraw_in(tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
+    lsn_db::query("UPDATE offers SET cancelled = 1 WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, now: i64, id: &str) -> Result<Offer, CommerceError> {
+    let r = lsn_db::query(&format!("SELECT {COLS} FROM offers o JOIN catalog_variants v ON v.id = o.variant_id WHERE o.id = $1"))
+        .bind(id)
+        .fetch_optional(db.read())
+        .await?
+        .ok_or(CommerceError::NotFound)?;
     Ok(offer_from(&r, now)?)
 }
 
@@ -243,7 +261,7 @@ pub async fn create_in(tx: &mut Tx, now: i64, input: &OfferInput) -> Result<Stri
     if input.ends_at <= input.starts_at {
         return Err(invalid("ends_at", "after starts_at"));
     }
-    let v = lsn_db::query("SELECT v.status, p.status FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1")
+    let v = lsn_db::query("SELECT status, product_status FROM catalog_variants WHERE id = $1")
         .bind(&input.variant_id)
         .fetch_optional(&mut **tx)
         .await?;

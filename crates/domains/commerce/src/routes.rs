@@ -224,7 +224,7 @@ pub struct StockBody {
 }
 
 async fn variant_by_sku(c: &Commerce, sku: &str) -> Result<String, ApiError> {
-    let r = lsn_db::query("SELECT id FROM variants WHERE sku = $1 OR id = $1")
+    let r = lsn_db::query("SELECT id FROM catalog_variants WHERE sku = $1 OR id = $1")
         .bind(sku)
         .fetch_optional(c.db.read())
         .await
@@ -606,18 +606,7 @@ async fn create_discount(
 
 async fn tasks(State(c): State<Commerce>, user: AuthUser) -> ApiResult<Json<Value>> {
     staff(&user, Scope::OrdersRead)?;
-    let rows = lsn_db::query("SELECT id, kind, title, detail, ref, status, created_at FROM tasks ORDER BY created_at DESC LIMIT 200")
-        .fetch_all(c.db.read())
-        .await
-        .map_err(ApiError::internal)?;
-    let tasks: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({"id": r.try_get::<String, _>(0).unwrap_or_default(), "kind": r.try_get::<String, _>(1).unwrap_or_default(), "title": r.try_get::<String, _>(2).unwrap_or_default(),
-                "detail": r.try_get::<String, _>(3).unwrap_or_default(), "ref": r.try_get::<Option<String>, _>(4).unwrap_or_default(), "status": r.try_get::<String, _>(5).unwrap_or_default(),
-                "created_at": r.try_get::<i64, _>(6).unwrap_or(0)})
-        })
-        .collect();
+    let tasks = lsn_ops::tasks::recent(&c.db, 200).await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "tasks": tasks })))
 }
 

@@ -6,6 +6,10 @@
 //! account; every security-relevant change is written to the audit log in the same transaction.
 
 pub mod access;
+
+/// Identity's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
+pub const MIGRATIONS: &[lsn_db::Migration] =
+    &[lsn_db::Migration::portable(14, "user names view", include_str!("../migrations/0014_user_names.sql"))];
 pub mod audit;
 pub mod csrf;
 pub mod error;

@@ -380,7 +380,7 @@ impl Live {
 
     /// Tells the room who won and where to pay.
     async fn announce_win(&self, a: &Auction, winner: &str, amount: i64, offer: &Won, second_chance: bool) -> Result<(), LiveError> {
-        let name: String = lsn_db::query("SELECT name FROM users WHERE id = $1")
+        let name: String = lsn_db::query("SELECT name FROM user_names WHERE id = $1")
             .bind(winner)
             .fetch_optional(self.db.read())
             .await?
@@ -401,14 +401,7 @@ impl Live {
             return Err(rule("no_winner", "The auction has no winner to replace."));
         };
         let offer = offers::get(&self.db, self.clock.now_ms(), &deal).await.map_err(|e| rule("award_failed", e.to_string()))?;
-        let paid_orders: i64 = lsn_db::query(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE offer_id = $1 AND status NOT IN ('cancelled', 'pending_payment')",
-        )
-        .bind(&deal)
-        .fetch_one(self.db.read())
-        .await?
-        .try_get(0)?;
-        if paid_orders > 0 {
+        if lsn_commerce::orders::read::paid_for_offer(&self.db, &deal).await? > 0 {
             return Err(rule("already_paid", "The winner has paid."));
         }
         let next = lsn_db::query("SELECT user_id, MAX(max_amount) FROM auction_bids WHERE auction_id = $1 AND user_id <> $2 GROUP BY user_id ORDER BY MAX(max_amount) DESC LIMIT 1")
@@ -426,7 +419,7 @@ impl Live {
             .transaction(move |tx| {
                 let (a, old_offer, next) = (a2.clone(), old_offer.clone(), next2.clone());
                 Box::pin(async move {
-                    lsn_db::query("UPDATE offers SET cancelled = 1 WHERE id = $1").bind(&old_offer).execute(&mut **tx).await?;
+                    offers::withdraw_in(tx, &old_offer).await?;
                     award_in(tx, now, &a, &next, amount).await
                 })
             })

@@ -5,7 +5,6 @@
 
 use crate::shows::{Live, LiveError};
 use lsn_commerce::offers::{self, Offer, OfferInput};
-use lsn_db::RowExt;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -121,16 +120,7 @@ impl Live {
     /// The show's deal that is counting down or on sale now, if any (for a viewer who joins late).
     pub async fn current_deal(&self, show_id: &str) -> Result<Option<Offer>, LiveError> {
         let now = self.clock.now_ms();
-        let id: Option<String> = lsn_db::query(
-            "SELECT id FROM offers WHERE show_id = $1 AND cancelled = 0 AND reserved_for IS NULL AND ends_at > $2 AND sold < quantity ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(show_id)
-        .bind(now)
-        .fetch_optional(self.db.read())
-        .await?
-        .map(|r| r.try_get(0))
-        .transpose()?;
-        match id {
+        match offers::current_for_show(&self.db, now, show_id).await? {
             Some(id) => Ok(Some(offers::get(&self.db, now, &id).await.map_err(commerce_error)?)),
             None => Ok(None),
         }

@@ -42,15 +42,19 @@ impl Live {
     /// Credits the coins an order bought (idempotent: once per order).
     pub async fn credit_coins_for_order(&self, order_id: &str) -> Result<i64, LiveError> {
         let now = self.clock.now_ms();
-        // Most paid orders buy no coins: find that out without taking the writer.
-        let buys_coins = lsn_db::query(
-            "SELECT 1 FROM order_items oi JOIN coin_packs cp ON cp.variant_id = oi.variant_id WHERE oi.order_id = $1 LIMIT 1",
-        )
-        .bind(order_id)
-        .fetch_optional(self.db.read())
-        .await?
-        .is_some();
-        if !buys_coins {
+        // Most paid orders buy no coins: find that out without taking the writer. An order's
+        // lines never change after checkout, so the count holds inside the transaction too.
+        let mut coins = 0i64;
+        for line in lsn_commerce::orders::read::lines(self.db.read(), order_id).await? {
+            let pack: Option<i64> = lsn_db::query("SELECT coins FROM coin_packs WHERE variant_id = $1")
+                .bind(&line.variant_id)
+                .fetch_optional(self.db.read())
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            coins = coins.saturating_add(pack.unwrap_or(0).saturating_mul(line.quantity));
+        }
+        if coins <= 0 {
             return Ok(0);
         }
         let oid = order_id.to_string();
@@ -58,16 +62,7 @@ impl Live {
             .transaction(move |tx| {
                 let oid = oid.clone();
                 Box::pin(async move {
-                    let r = lsn_db::query(
-                        "SELECT o.user_id, CAST(COALESCE(SUM(cp.coins * oi.quantity), 0) AS BIGINT) FROM orders o JOIN order_items oi ON oi.order_id = o.id \
-                         JOIN coin_packs cp ON cp.variant_id = oi.variant_id WHERE o.id = $1 AND o.status IN ('paid', 'processing', 'shipped', 'delivered') GROUP BY o.user_id",
-                    )
-                    .bind(&oid)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                    let Some(r) = r else { return Ok(0) };
-                    let (user, coins): (Option<String>, i64) = (r.try_get(0)?, r.try_get(1)?);
-                    let Some(user) = user.filter(|_| coins > 0) else { return Ok(0) };
+                    let Some(Some(user)) = lsn_commerce::orders::read::paid_buyer(&mut **tx, &oid).await? else { return Ok(0) };
                     let ins = lsn_db::query("INSERT INTO coin_ledger (id, user_id, delta, reason, ref, at) VALUES ($1, $2, $3, 'purchase', $4, $5) ON CONFLICT (reason, ref, user_id) DO NOTHING")
                         .bind(lsn_core::ids::new_id())
                         .bind(&user)
@@ -154,24 +149,10 @@ impl Live {
     /// The purchase ticker: when an order attributed to a live show is paid, its room hears
     /// "someone in <suburb> just bought <product>" — no name, no address beyond the suburb.
     pub async fn announce_purchase(&self, order_id: &str) -> Result<bool, LiveError> {
-        let r = lsn_db::query("SELECT show_id, shipping_address FROM orders WHERE id = $1")
-            .bind(order_id)
-            .fetch_optional(self.db.read())
-            .await?;
-        let Some(r) = r else { return Ok(false) };
-        let (show, address): (Option<String>, String) = (r.try_get(0)?, r.try_get(1)?);
-        let Some(show) = show else { return Ok(false) };
+        let Some((Some(show), suburb)) = lsn_commerce::orders::read::origin(&self.db, order_id).await? else { return Ok(false) };
         let Some(room) = self.hub.existing(&show).await else { return Ok(false) };
-        let suburb =
-            serde_json::from_str::<Value>(&address).ok().and_then(|a| a["suburb"].as_str().map(str::to_string)).unwrap_or_default();
-        let item: Option<(String, i64)> =
-            lsn_db::query("SELECT title, quantity FROM order_items WHERE order_id = $1 ORDER BY position LIMIT 1")
-                .bind(order_id)
-                .fetch_optional(self.db.read())
-                .await?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-                .transpose()?;
-        let Some((title, quantity)) = item else { return Ok(false) };
+        let first = lsn_commerce::orders::read::lines(self.db.read(), order_id).await?.into_iter().next();
+        let Some(lsn_commerce::orders::read::Line { title, quantity, .. }) = first else { return Ok(false) };
         let place = if suburb.is_empty() { String::new() } else { format!(" in {suburb}") };
         let text = format!("Someone{place} just bought {title}");
         room.publish("purchase", json!({"text": text, "product": title, "quantity": quantity, "suburb": suburb}), false).await;

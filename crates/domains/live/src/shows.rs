@@ -190,7 +190,7 @@ impl Live {
             .transaction(move |tx| {
                 let (id, title, desc, host, video, lineup) = (id2.clone(), title.clone(), desc.clone(), host2.clone(), video.clone(), lineup.clone());
                 Box::pin(async move {
-                    let exists: i64 = lsn_db::query("SELECT COUNT(*) FROM users WHERE id = $1").bind(&host).fetch_one(&mut **tx).await?.try_get(0)?;
+                    let exists: i64 = lsn_db::query("SELECT COUNT(*) FROM user_names WHERE id = $1").bind(&host).fetch_one(&mut **tx).await?.try_get(0)?;
                     if exists == 0 {
                         return Err(invalid("host_id", "unknown user"));
                     }
@@ -216,14 +216,14 @@ impl Live {
     }
 
     pub async fn get(&self, id: &str) -> Result<Show, LiveError> {
-        let r = lsn_db::query(&format!("SELECT {SHOW_COLS} FROM live_shows s JOIN users u ON u.id = s.host_id WHERE s.id = $1"))
+        let r = lsn_db::query(&format!("SELECT {SHOW_COLS} FROM live_shows s JOIN user_names u ON u.id = s.host_id WHERE s.id = $1"))
             .bind(id)
             .fetch_optional(self.db.read())
             .await?;
         let mut show = show_from(&r.ok_or(LiveError::NotFound)?)?;
         let items = lsn_db::query(
-            "SELECT p.id, p.slug, p.title, p.min_price, COALESCE((SELECT CAST(SUM(s.on_hand - s.reserved) AS BIGINT) FROM variants v JOIN stock_levels s ON s.variant_id = v.id WHERE v.product_id = p.id AND v.status = 'active'), 0) \
-             FROM live_lineup l JOIN products p ON p.id = l.product_id WHERE l.show_id = $1 ORDER BY l.position",
+            "SELECT p.id, p.slug, p.title, p.min_price, COALESCE((SELECT CAST(SUM(s.available) AS BIGINT) FROM catalog_variants v JOIN variant_stock s ON s.variant_id = v.id WHERE v.product_id = p.id AND v.status = 'active'), 0) \
+             FROM live_lineup l JOIN catalog_products p ON p.id = l.product_id WHERE l.show_id = $1 ORDER BY l.position",
         )
         .bind(id)
         .fetch_all(self.db.read())
@@ -242,7 +242,7 @@ impl Live {
             }
         }
         let rows = lsn_db::query(&format!(
-            "SELECT {SHOW_COLS} FROM live_shows s JOIN users u ON u.id = s.host_id WHERE ($1 = '' OR s.status = $1) \
+            "SELECT {SHOW_COLS} FROM live_shows s JOIN user_names u ON u.id = s.host_id WHERE ($1 = '' OR s.status = $1) \
              ORDER BY CASE s.status WHEN 'live' THEN 0 WHEN 'scheduled' THEN 1 ELSE 2 END, s.scheduled_at LIMIT $2"
         ))
         .bind(status.unwrap_or(""))
@@ -326,15 +326,12 @@ impl Live {
             .ok_or(LiveError::NotFound)?
             .try_get(0)?;
         // Sales attributed to the show (orders placed from its room), paid and net of refunds.
-        let sales = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(amount_paid - amount_refunded), 0) AS BIGINT) FROM orders WHERE show_id = $1 AND paid_at IS NOT NULL")
-            .bind(show_id)
-            .fetch_one(self.db.read())
-            .await?;
+        let (orders, revenue) = lsn_commerce::orders::read::show_sales(&self.db, show_id).await?;
         let room = self.hub.existing(show_id).await;
         let live_peak = room.as_ref().map(|r| r.peak_viewers()).unwrap_or(0);
         let current = room.as_ref().map(|r| r.viewers()).unwrap_or(0);
         Ok(
-            json!({"unique_viewers": r.try_get::<i64, _>(0)?, "watch_time_ms": r.try_get::<i64, _>(1)?, "joins": r.try_get::<i64, _>(2)?, "peak_viewers": peak.max(live_peak), "viewers_now": current, "orders": sales.try_get::<i64, _>(0)?, "revenue": sales.try_get::<i64, _>(1)?}),
+            json!({"unique_viewers": r.try_get::<i64, _>(0)?, "watch_time_ms": r.try_get::<i64, _>(1)?, "joins": r.try_get::<i64, _>(2)?, "peak_viewers": peak.max(live_peak), "viewers_now": current, "orders": orders, "revenue": revenue}),
         )
     }
 

@@ -5,6 +5,10 @@
 
 pub mod stock;
 
+/// The warehouse's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
+pub const MIGRATIONS: &[lsn_db::Migration] =
+    &[lsn_db::Migration::portable(12, "variant stock view", include_str!("../migrations/0012_variant_stock.sql"))];
+
 use lsn_db::{Db, RowExt};
 use serde::Serialize;
 

@@ -69,6 +69,29 @@ async fn movement(
     Ok(())
 }
 
+/// A new variant's stock level: nothing on hand, nothing reserved (the catalog calls this in the
+/// transaction that creates the variant).
+pub async fn open_level(tx: &mut Tx, now: i64, variant_id: &str) -> Result<(), sqlx::Error> {
+    lsn_db::query("INSERT INTO stock_levels (variant_id, on_hand, reserved, updated_at) VALUES ($1, 0, 0, $2)")
+        .bind(variant_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether any of `variant_ids` ever had stock moved (received, sold, adjusted, …): such a
+/// variant's history must stay, so its product is archived rather than deleted.
+pub async fn moved_any(tx: &mut Tx, variant_ids: &[String]) -> Result<bool, sqlx::Error> {
+    for id in variant_ids {
+        let moved = lsn_db::query("SELECT 1 FROM stock_movements WHERE variant_id = $1 LIMIT 1").bind(id).fetch_optional(&mut **tx).await?;
+        if moved.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 pub async fn level(tx: &mut Tx, variant_id: &str) -> Result<Level, sqlx::Error> {
     let row = lsn_db::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
         .bind(variant_id)

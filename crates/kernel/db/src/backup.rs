@@ -266,12 +266,12 @@ pub async fn restore(backup: &Path, target: &DbTarget, force: bool) -> Result<Re
 }
 
 async fn verify(db: &Db) -> Result<(i64, i64), DbError> {
-    let status = db.migration_status().await?;
-    if status.applied == 0 {
+    let applied = db.applied_version().await?;
+    if applied == 0 {
         return Err(DbError::Backup("the backup holds no LSN schema".into()));
     }
     let users: i64 = query("SELECT CAST(count(*) AS BIGINT) FROM users").fetch_one(db.read()).await?.try_get(0)?;
-    Ok((status.applied, users))
+    Ok((applied, users))
 }
 
 async fn is_live(target: &DbTarget) -> Result<bool, DbError> {

@@ -17,9 +17,9 @@ mod pool;
 mod retry;
 mod sql;
 
-pub use migrate::{MigrationStatus, MIGRATIONS};
+pub use migrate::{Migration, MigrationStatus, Schema, HISTORY};
 pub use pool::{check_sqlite_file, Backend, BoxFuture, Db, DbError, DbTarget, Reader, Writer};
-pub use retry::{is_retryable, is_unavailable, is_unique_violation, TxError};
+pub use retry::{is_foreign_key_violation, is_retryable, is_unavailable, is_unique_violation, TxError};
 pub use sql::{
     query, Conn, Decode, Done, Executor, IntoValue, Kind, Query, Row, RowExt, RowIndex, Slow, Target, ToValue, Tx, Typed, Value,
 };

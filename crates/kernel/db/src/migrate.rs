@@ -14,6 +14,11 @@ pub struct Migration {
 }
 
 impl Migration {
+    /// A migration whose SQL is the same for both engines.
+    pub const fn portable(version: i64, name: &'static str, sql: &'static str) -> Self {
+        Self { version, name, sqlite: sql, postgres: sql }
+    }
+
     pub fn sql(&self, backend: Backend) -> &'static str {
         match backend {
             Backend::Sqlite => self.sqlite,
@@ -24,11 +29,15 @@ impl Migration {
 
 macro_rules! portable {
     ($v:expr, $name:expr, $file:expr) => {
-        Migration { version: $v, name: $name, sqlite: include_str!($file), postgres: include_str!($file) }
+        Migration::portable($v, $name, include_str!($file))
     };
 }
 
-pub const MIGRATIONS: &[Migration] = &[
+/// The first eleven steps, written before the domains had crates of their own: they create
+/// tables of several domains at once and stay here as they were applied (a migration is never
+/// edited after it ran). Every later step is shipped by the domain that owns its tables and
+/// joins these in a [`Schema`].
+pub const HISTORY: &[Migration] = &[
     portable!(1, "foundation", "../migrations/0001_foundation.sql"),
     portable!(2, "commerce", "../migrations/0002_commerce.sql"),
     Migration {
@@ -46,6 +55,36 @@ pub const MIGRATIONS: &[Migration] = &[
     portable!(10, "hoarding", "../migrations/0010_hoarding.sql"),
     portable!(11, "order paid", "../migrations/0011_order_paid.sql"),
 ];
+
+/// Every migration this binary knows, in version order: the kernel's [`HISTORY`] and each
+/// domain's own list, folded by the app.
+#[derive(Clone)]
+pub struct Schema {
+    steps: Vec<&'static Migration>,
+}
+
+impl Schema {
+    /// Folds the lists; refuses two steps with one version (two domains picked the same number).
+    pub fn new(parts: &[&'static [Migration]]) -> Result<Self, String> {
+        let mut steps: Vec<&'static Migration> = parts.iter().flat_map(|p| p.iter()).collect();
+        steps.sort_by_key(|m| m.version);
+        for w in steps.windows(2) {
+            if w[0].version == w[1].version {
+                return Err(format!("migration {} is defined twice ({} and {})", w[0].version, w[0].name, w[1].name));
+            }
+        }
+        Ok(Self { steps })
+    }
+
+    pub fn steps(&self) -> &[&'static Migration] {
+        &self.steps
+    }
+
+    /// The highest version known.
+    pub fn latest(&self) -> i64 {
+        self.steps.last().map(|m| m.version).unwrap_or(0)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationStatus {
@@ -67,9 +106,13 @@ fn checksum(sql: &str) -> String {
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 
 impl Db {
-    /// The highest applied migration and the highest this binary knows.
-    pub async fn migration_status(&self) -> Result<MigrationStatus, DbError> {
-        let latest = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+    /// The highest applied migration and the highest `schema` knows.
+    pub async fn migration_status(&self, schema: &Schema) -> Result<MigrationStatus, DbError> {
+        Ok(MigrationStatus { applied: self.applied_version().await?, latest: schema.latest() })
+    }
+
+    /// The highest applied migration (0 for a database without LSN's schema).
+    pub async fn applied_version(&self) -> Result<i64, DbError> {
         let exists: i64 = match self.backend() {
             Backend::Sqlite => query("SELECT CAST(count(*) AS BIGINT) FROM sqlite_master WHERE name = 'schema_migrations'"),
             Backend::Postgres => query("SELECT CAST(count(*) AS BIGINT) FROM information_schema.tables WHERE table_name = 'schema_migrations' AND table_schema = current_schema()"),
@@ -78,10 +121,10 @@ impl Db {
         .await?
         .try_get(0)?;
         if exists == 0 {
-            return Ok(MigrationStatus { applied: 0, latest });
+            return Ok(0);
         }
         let applied: Option<i64> = query("SELECT MAX(version) FROM schema_migrations").fetch_one(self.read()).await?.try_get(0)?;
-        Ok(MigrationStatus { applied: applied.unwrap_or(0), latest })
+        Ok(applied.unwrap_or(0))
     }
 
     /// Applies every pending migration; returns the versions applied now.
@@ -89,14 +132,14 @@ impl Db {
     /// Each migration runs in a transaction of its own that first checks it is still pending:
     /// on PostgreSQL under a transaction-scoped advisory lock, so two nodes starting together
     /// never both apply one; SQLite's single writer already runs them one at a time.
-    pub async fn migrate(&self) -> Result<Vec<i64>, DbError> {
+    pub async fn migrate(&self, schema: &Schema) -> Result<Vec<i64>, DbError> {
         query(CREATE_TABLE).execute(self.write()).await?;
         let rows = query("SELECT version, checksum FROM schema_migrations ORDER BY version").fetch_all(self.read()).await?;
         let mut applied = std::collections::BTreeMap::new();
         for r in rows {
             applied.insert(r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?);
         }
-        let known_latest = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+        let known_latest = schema.latest();
         if let Some((&v, _)) = applied.iter().next_back() {
             if v > known_latest {
                 return Err(DbError::Migration(format!(
@@ -106,7 +149,7 @@ impl Db {
         }
         let backend = self.backend();
         let mut done = Vec::new();
-        for m in MIGRATIONS {
+        for m in schema.steps() {
             let sql = m.sql(backend);
             let sum = checksum(sql);
             if let Some(existing) = applied.get(&m.version) {

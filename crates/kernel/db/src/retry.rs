@@ -45,6 +45,12 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
+/// A foreign-key violation: a row still referenced elsewhere was deleted, or a reference points
+/// at nothing (PostgreSQL 23503, SQLite's extended code 787).
+pub fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("23503" | "787")))
+}
+
 /// A unique-constraint violation, optionally only on the named constraint or column.
 ///
 /// PostgreSQL reports the constraint name; SQLite reports `table.column` in the message (the

@@ -1,9 +1,9 @@
 //! A durable job table: typed jobs with run-at times, retries with exponential backoff and a
 //! dead state after `max_attempts`. Workers claim jobs in batches with one atomic statement (see
-//! `lsn_db::dialect::claim_jobs`); a job whose worker died is reclaimed when its lock expires.
+//! [`claim_jobs`]); a job whose worker died is reclaimed when its lock expires.
 
 use lsn_core::SharedClock;
-use lsn_db::{dialect, Db, RowExt};
+use lsn_db::{Db, RowExt};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -261,7 +261,7 @@ impl Worker {
     /// outcome in one transaction (a busy queue costs a few statements per batch, not per job).
     pub async fn run_batch(&self, limit: i64) -> Result<Vec<RunReport>, sqlx::Error> {
         let now = self.clock.now_ms();
-        let rows = lsn_db::query(dialect::claim_jobs(self.db.backend()))
+        let rows = lsn_db::query(claim_jobs(self.db.backend()))
             .bind(&self.id)
             .bind(now + self.lock_ms)
             .bind(now)
@@ -467,6 +467,24 @@ pub async fn queue_depth(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
         .fetch_all(lsn_db::Slow(db.read()))
         .await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// Claims up to `$4` due jobs, most urgent first. SQLite has one writer, so the subquery cannot
+/// race; PostgreSQL skips rows another worker has locked instead of waiting on them.
+/// Binds: $1 worker, $2 lock-until, $3 now, $4 batch size.
+fn claim_jobs(backend: lsn_db::Backend) -> &'static str {
+    match backend {
+        lsn_db::Backend::Sqlite => {
+            "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 ORDER BY priority, run_at LIMIT $4) \
+             RETURNING id, kind, payload, attempts, max_attempts, schedule, priority, run_at"
+        }
+        lsn_db::Backend::Postgres => {
+            "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 ORDER BY priority, run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, kind, payload, attempts, max_attempts, schedule, priority, run_at"
+        }
+    }
 }
 
 #[cfg(test)]

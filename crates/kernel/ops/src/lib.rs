@@ -11,6 +11,7 @@ pub mod lease;
 pub mod module;
 pub mod outbox;
 pub mod schedule;
+pub mod tasks;
 
 pub use jobs::{enqueue, JobContext, JobError, JobHandler, NewJob, Registry, Worker};
 pub use module::{Module, Wiring};

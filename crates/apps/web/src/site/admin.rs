@@ -224,7 +224,7 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
         }
     }
     let db_ok = db.ping().await.is_ok();
-    let mig_ok = db.migration_status().await.is_ok_and(|m| m.is_current());
+    let mig_ok = db.migration_status(crate::schema()).await.is_ok_and(|m| m.is_current());
     let queue =
         lsn_ops::jobs::queue_depth(db).await.unwrap_or_default().iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
     let recent = ctx.s.commerce.orders(None, None, None, 10).await?;

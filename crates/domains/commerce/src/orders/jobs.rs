@@ -140,14 +140,7 @@ impl JobHandler for DisputeTask {
             .transaction(move |tx| {
                 let (order_id, number, reason, dispute) = (order_id.clone(), number.clone(), reason.clone(), dispute.clone());
                 Box::pin(async move {
-                    let already: i64 =
-                        lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE kind = 'dispute' AND ref = $1 AND detail LIKE $2")
-                            .bind(&order_id)
-                            .bind(format!("%{dispute}%"))
-                            .fetch_one(&mut **tx)
-                            .await?
-                            .try_get(0)?;
-                    if already == 0 {
+                    if !lsn_ops::tasks::exists(tx, "dispute", &order_id, &dispute).await? {
                         open_task(
                             tx,
                             now,

@@ -13,6 +13,7 @@
 mod checkout;
 mod jobs;
 mod payment;
+pub mod read;
 mod refunds;
 mod state;
 
@@ -280,14 +281,5 @@ pub(super) async fn order_lines(tx: &mut Tx, order_id: &str) -> Result<Vec<(Stri
 }
 
 pub(super) async fn open_task(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str, reference: &str) -> Result<(), sqlx::Error> {
-    lsn_db::query("INSERT INTO tasks (id, kind, title, detail, ref, status, created_at) VALUES ($1, $2, $3, $4, $5, 'open', $6)")
-        .bind(lsn_core::ids::new_id())
-        .bind(kind)
-        .bind(title)
-        .bind(detail)
-        .bind(reference)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    lsn_ops::tasks::open(tx, now, kind, title, detail, reference).await
 }

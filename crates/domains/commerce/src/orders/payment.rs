@@ -303,7 +303,7 @@ pub(super) async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason:
     if let Some(code) = code {
         discounts::release(tx, &code, &keys).await?;
     }
-    let per_product = lsn_db::query("SELECT v.product_id, CAST(SUM(oi.quantity) AS BIGINT) FROM order_items oi JOIN variants v ON v.id = oi.variant_id WHERE oi.order_id = $1 GROUP BY v.product_id")
+    let per_product = lsn_db::query("SELECT v.product_id, CAST(SUM(oi.quantity) AS BIGINT) FROM order_items oi JOIN catalog_variants v ON v.id = oi.variant_id WHERE oi.order_id = $1 GROUP BY v.product_id")
         .bind(order_id)
         .fetch_all(&mut **tx)
         .await?;

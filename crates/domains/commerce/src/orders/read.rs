@@ -1,0 +1,78 @@
+//! What other domains may read of an order: its lines, who paid for it, where it was bought and
+//! what a show or a deal sold. They call these instead of reading `orders` and `order_items`.
+
+use lsn_db::{Db, RowExt};
+use serde_json::Value;
+
+/// Statuses of an order whose payment was taken and kept.
+const PAID: &str = "'paid', 'processing', 'shipped', 'delivered'";
+
+/// One line of an order as it was bought (lines never change after checkout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub variant_id: String,
+    pub title: String,
+    pub quantity: i64,
+}
+
+/// The order's lines in the order they were added.
+pub async fn lines<'c, E>(ex: E, order_id: &str) -> Result<Vec<Line>, sqlx::Error>
+where
+    E: lsn_db::Executor<'c>,
+{
+    lsn_db::query("SELECT variant_id, title, quantity FROM order_items WHERE order_id = $1 ORDER BY position")
+        .bind(order_id)
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(|r| Ok(Line { variant_id: r.try_get(0)?, title: r.try_get(1)?, quantity: r.try_get(2)? }))
+        .collect()
+}
+
+/// The buyer of a paid order: `None` when the order is unknown or not (or no longer) paid,
+/// `Some(None)` for a guest's order.
+pub async fn paid_buyer<'c, E>(ex: E, order_id: &str) -> Result<Option<Option<String>>, sqlx::Error>
+where
+    E: lsn_db::Executor<'c>,
+{
+    lsn_db::query(&format!("SELECT user_id FROM orders WHERE id = $1 AND status IN ({PAID})"))
+        .bind(order_id)
+        .fetch_optional(ex)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
+}
+
+/// Where an order was bought: the live show it came from (if any) and the shipping suburb (the
+/// one part of an address a room may hear).
+pub async fn origin(db: &Db, order_id: &str) -> Result<Option<(Option<String>, String)>, sqlx::Error> {
+    let Some(r) =
+        lsn_db::query("SELECT show_id, shipping_address FROM orders WHERE id = $1").bind(order_id).fetch_optional(db.read()).await?
+    else {
+        return Ok(None);
+    };
+    let (show, address): (Option<String>, String) = (r.try_get(0)?, r.try_get(1)?);
+    let suburb = serde_json::from_str::<Value>(&address).ok().and_then(|a| a["suburb"].as_str().map(str::to_string)).unwrap_or_default();
+    Ok(Some((show, suburb)))
+}
+
+/// Orders for a deal that are paid or past paid (not cancelled, not waiting for payment).
+pub async fn paid_for_offer(db: &Db, offer_id: &str) -> Result<i64, sqlx::Error> {
+    lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE offer_id = $1 AND status NOT IN ('cancelled', 'pending_payment')")
+        .bind(offer_id)
+        .fetch_one(db.read())
+        .await?
+        .try_get(0)
+}
+
+/// A show's sales: the number of paid orders placed from its room and their takings net of
+/// refunds.
+pub async fn show_sales(db: &Db, show_id: &str) -> Result<(i64, i64), sqlx::Error> {
+    let r = lsn_db::query(
+        "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(amount_paid - amount_refunded), 0) AS BIGINT) FROM orders WHERE show_id = $1 AND paid_at IS NOT NULL",
+    )
+    .bind(show_id)
+    .fetch_one(db.read())
+    .await?;
+    Ok((r.try_get(0)?, r.try_get(1)?))
+}
