@@ -113,6 +113,34 @@ async fn wiring_is_sound(app: crate::common::TestApp) {
     for name in ["reservation_expiry", "auction_close", "webhook_retry", "session_cleanup", "backup_daily"] {
         assert!(registered.contains(name), "{name}");
     }
+    // Every domain crate is folded as a module of its own name: adding one is adding its line to
+    // `lsn_web::modules`.
+    let domains = std::fs::read_dir(root.join("domains")).expect("domains");
+    for d in domains {
+        let name = d.expect("entry").file_name().to_string_lossy().to_string();
+        assert!(w.modules.contains(&name.as_str()), "the domain crate {name} is not folded as a module: {:?}", w.modules);
+    }
+    // The schema holds exactly the kernel's history and the modules' migrations.
+    assert_eq!(w.schema_problems(lsn_web::schema(), lsn_db::HISTORY), Vec::<String>::new());
+    // What the modules add beyond routes reaches the running app: the OpenAPI document is the
+    // modules' fragments, the admin navigation theirs, their health checks answer `/readyz`.
+    let (_, doc) = json(reqwest::get(app.url("/api/openapi.json")).await.expect("doc")).await;
+    let documented: BTreeSet<&str> = doc["paths"].as_object().expect("paths").keys().map(String::as_str).collect();
+    let from_modules: BTreeSet<&str> = w.openapi_paths.keys().map(String::as_str).collect();
+    assert_eq!(documented, from_modules);
+    for route in &w.api_routes {
+        let skipped = route.method == "ANY" || w.undocumented.contains_key(route.path);
+        assert!(
+            skipped || doc["paths"][route.path][route.method.to_lowercase()].is_object(),
+            "{} {} is not documented",
+            route.method,
+            route.path
+        );
+    }
+    let (s, ready) = json(reqwest::get(app.url("/readyz")).await.expect("ready")).await;
+    assert_eq!((s, ready["checks"]["core_data"]["ok"].as_bool()), (200, Some(true)), "{ready}");
+    assert_eq!(app.rt.state.folded().nav.len(), w.nav.len());
+    assert!(w.nav.iter().any(|n| n.path == "/admin/orders"));
 }
 crate::both!(the_runtime_wires_every_job_schedule_and_topic, wiring_is_sound);
 

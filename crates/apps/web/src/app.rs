@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use lsn_core::problem::QueryArgs;
 use lsn_core::{ApiError, Config, SharedClock};
 use lsn_db::Db;
-use lsn_identity::access::{api_refusal, Access, RouteAccess, Routes};
+use lsn_identity::access::{api_refusal, Access, Routes};
 use lsn_identity::{AuthUser, Identity};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -39,6 +39,31 @@ pub struct AppStateParts {
     pub commerce: lsn_commerce::Commerce,
     pub live: lsn_live::Live,
     pub metrics: Arc<HttpMetrics>,
+    /// What the modules contribute beyond routes and background work, set once the runtime has
+    /// folded them.
+    pub folded: std::sync::OnceLock<Folded>,
+}
+
+/// The modules' OpenAPI document, admin navigation, health checks, metrics and summary sections.
+#[derive(Default)]
+pub struct Folded {
+    pub openapi: Value,
+    pub nav: Vec<(&'static str, &'static str)>,
+    pub health: Vec<Arc<dyn lsn_ops::HealthCheck>>,
+    pub metrics: Vec<Arc<dyn lsn_ops::Metrics>>,
+    pub summary: Vec<Arc<dyn lsn_ops::SummarySection>>,
+}
+
+impl Folded {
+    pub fn from_wiring(w: &lsn_ops::Wiring) -> Self {
+        Self {
+            openapi: crate::openapi::document(&w.openapi_paths, &w.openapi_schemas),
+            nav: w.nav.iter().map(|n| (n.path, n.label)).collect(),
+            health: w.health.clone(),
+            metrics: w.metrics.clone(),
+            summary: w.summary.clone(),
+        }
+    }
 }
 
 impl FromRef<AppState> for lsn_live::Live {
@@ -64,43 +89,58 @@ impl AppState {
         let identity = Identity::new(db.clone(), cfg.clone(), clock.clone());
         let commerce = lsn_commerce::Commerce::new(db.clone(), cfg.clone(), clock.clone());
         let live = lsn_live::Live::new(commerce.clone());
-        Self(Arc::new(AppStateParts { db, cfg, clock, identity, commerce, live, metrics: Arc::new(HttpMetrics::default()) }))
+        Self(Arc::new(AppStateParts {
+            db,
+            cfg,
+            clock,
+            identity,
+            commerce,
+            live,
+            metrics: Arc::new(HttpMetrics::default()),
+            folded: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// What the modules contribute (empty until the runtime has folded them).
+    pub fn folded(&self) -> &Folded {
+        static NONE: std::sync::LazyLock<Folded> = std::sync::LazyLock::new(Folded::default);
+        self.0.folded.get().unwrap_or(&NONE)
     }
 }
 
-/// Every route of the app and who may call it, with the router that serves them: the API's
-/// (each domain's own), tRPC's, and the site's pages.
-pub fn routes(state: &AppState) -> (Router<AppState>, Vec<RouteAccess>) {
+/// The app as a module: its own API (health, metrics, the OpenAPI document, jobs, the
+/// development mailbox, tRPC) and the site's pages with the admin navigation.
+pub fn module(state: &AppState) -> lsn_ops::Module {
     use lsn_identity::access::{Access::*, Scope::*};
     let public = Access::PUBLIC;
-    let api = Routes::new(api_refusal)
+    let (api, table) = Routes::new(api_refusal)
         .get("/healthz", public, healthz)
         .get("/readyz", public, readyz)
         .get("/metrics", public, metrics)
-        .get("/api/openapi.json", public, || async { Json(crate::openapi::document()) })
+        .get("/api/openapi.json", public, |State(s): State<AppState>| async move { Json(s.folded().openapi.clone()) })
         .get("/api/v1/admin/mailbox", Staff(Admin), mailbox_json)
         .get("/api/v1/admin/jobs/schedules", Staff(Admin), schedules)
         .get("/api/v1/admin/jobs/history/{name}", Staff(Admin), history)
         .get("/api/v1/admin/jobs/queue", Staff(Admin), queue)
-        .merge(lsn_identity::routes::router())
-        .merge(lsn_commerce::routes::router())
-        .merge(lsn_live::routes::router())
         // Each procedure is checked with its own access (`trpc::PROCEDURES`).
-        .route("ANY", "/api/trpc/{name}", public, axum::routing::any(crate::trpc::handle));
-    let (api, mut table) = api.into_parts();
+        .route("ANY", "/api/trpc/{name}", public, axum::routing::any(crate::trpc::handle))
+        .into_parts();
     let (site, site_table) = crate::site::router(state);
-    table.extend(site_table);
-    (api.merge(site), table)
+    let mut m = lsn_ops::Module::new("web")
+        .api(lsn_ops::Routed::new(api.with_state(state.clone()), table))
+        .pages(lsn_ops::Routed::new(site.with_state(state.clone()), site_table))
+        .openapi(crate::openapi::fragment())
+        .undocumented("/metrics", "Prometheus text for a scraper, not JSON")
+        .undocumented("/api/openapi.json", "the document itself");
+    for (path, label) in crate::site::ADMIN_NAV {
+        m = m.nav(path, label);
+    }
+    m
 }
 
-/// Who may call every route (the access tests walk it).
-pub fn route_table(state: &AppState) -> Vec<RouteAccess> {
-    routes(state).1
-}
-
-pub fn build_router(state: AppState) -> Router {
+/// The whole app around the modules' merged routes: the fallback page and the middleware.
+pub fn build_router(state: AppState, routes: Router) -> Router {
     let x_request_id = header::HeaderName::from_static("x-request-id");
-    let (routes, _) = routes(&state);
     routes
         .fallback(pages::not_found)
         // What each route's access check asks, and whom to believe about the client's address.
@@ -122,7 +162,6 @@ pub fn build_router(state: AppState) -> Router {
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
-        .with_state(state)
 }
 
 /// Refusals made before a handler runs answer in the shape of the surface asked: a body over the
@@ -191,20 +230,30 @@ async fn readyz(State(s): State<AppState>) -> Response {
     let migrations = s.db.migration_status(crate::schema()).await;
     let db_ok = db.is_ok();
     let mig_ok = matches!(&migrations, Ok(m) if m.is_current());
-    let body = json!({
-        "status": if db_ok && mig_ok { "ready" } else { "not_ready" },
-        "checks": {
-            "database": if db_ok { json!({"ok": true, "backend": s.db.backend().name()}) } else { json!({"ok": false}) },
-            "migrations": match &migrations {
-                Ok(m) => json!({"ok": m.is_current(), "applied": m.applied, "latest": m.latest}),
-                Err(_) => json!({"ok": false}),
-            },
-        }
+    let mut checks = json!({
+        "database": if db_ok { json!({"ok": true, "backend": s.db.backend().name()}) } else { json!({"ok": false}) },
+        "migrations": match &migrations {
+            Ok(m) => json!({"ok": m.is_current(), "applied": m.applied, "latest": m.latest}),
+            Err(_) => json!({"ok": false}),
+        },
     });
+    let mut ready = db_ok && mig_ok;
+    // The modules' own checks need the database: skip them when it is not there.
+    if db_ok {
+        for h in &s.folded().health {
+            let c = h.check().await;
+            ready &= c.ok;
+            if !c.ok {
+                tracing::warn!("readiness: {}: {}", c.name, c.detail);
+            }
+            checks[c.name] = json!({"ok": c.ok, "detail": c.detail});
+        }
+    }
+    let body = json!({"status": if ready { "ready" } else { "not_ready" }, "checks": checks});
     if let Err(e) = &db {
         tracing::warn!("readiness: database: {e}");
     }
-    let code = if db_ok && mig_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
 }
 
@@ -236,6 +285,9 @@ async fn metrics(State(s): State<AppState>) -> Response {
     if let Ok(depth) = lsn_ops::jobs::queue_depth(&s.db).await {
         let samples: Vec<(String, f64)> = depth.iter().map(|(st, n)| (format!("status=\"{st}\""), *n as f64)).collect();
         gauge(&mut out, "lsn_jobs", "Jobs by status.", &samples);
+    }
+    for m in &s.folded().metrics {
+        m.render(&mut out).await;
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

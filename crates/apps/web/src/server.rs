@@ -19,11 +19,10 @@ pub struct Runtime {
     pub scheduler: Scheduler,
     pub schedules: Vec<Schedule>,
     pub subscribers: Vec<Subscriber>,
-    /// Every domain's background work, folded (see `lsn_ops::module`).
+    /// Every module, folded (see `lsn_ops::module`).
     pub wiring: Arc<Wiring>,
 }
 
-/// Every domain's background work, in one list: adding a domain is adding its module here.
 /// Every schema step the app knows: the kernel's history and each domain's own, in version order.
 pub fn schema() -> &'static lsn_db::Schema {
     static SCHEMA: std::sync::LazyLock<lsn_db::Schema> = std::sync::LazyLock::new(|| {
@@ -33,13 +32,17 @@ pub fn schema() -> &'static lsn_db::Schema {
     &SCHEMA
 }
 
+/// Every module of the app, folded by [`Runtime::new`]: adding a domain is adding its line here
+/// (and its migrations to [`schema`]).
 pub fn modules(state: &AppState, transport: Arc<dyn lsn_mail::Transport>) -> Vec<lsn_ops::Module> {
     vec![
         lsn_ops::builtin::module(transport, state.cfg.mail_from.clone(), state.cfg.backup_dir()),
         state.identity.module(),
-        lsn_warehouse::module(),
-        state.commerce.module(),
-        state.live.module(),
+        lsn_warehouse::module(state.db.clone()),
+        lsn_catalog::module(),
+        state.commerce.module(&state.identity),
+        state.live.module(&state.identity),
+        crate::app::module(state),
     ]
 }
 
@@ -50,8 +53,10 @@ impl Runtime {
         let state = AppState::new(db.clone(), cfg.clone(), clock.clone());
         let transport = lsn_mail::from_config(&cfg, db.clone()).map_err(|e| anyhow::anyhow!("mail transport: {e}"))?;
         let wiring = Wiring::fold(modules(&state, transport));
-        let problems = wiring.problems();
-        anyhow::ensure!(problems.is_empty(), "background work is wired wrong:\n  {}", problems.join("\n  "));
+        let mut problems = wiring.problems();
+        problems.extend(wiring.schema_problems(schema(), lsn_db::HISTORY));
+        anyhow::ensure!(problems.is_empty(), "the modules are wired wrong:\n  {}", problems.join("\n  "));
+        let _ = state.folded.set(crate::app::Folded::from_wiring(&wiring));
         let worker = Worker::new(db.clone(), wiring.registry.clone(), clock.clone());
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
         Ok(Self {
@@ -62,6 +67,16 @@ impl Runtime {
             subscribers: wiring.subscribers.clone(),
             wiring: Arc::new(wiring),
         })
+    }
+
+    /// The whole HTTP app: every module's routes inside the middleware.
+    pub fn router(&self) -> axum::Router {
+        build_router(self.state.clone(), self.wiring.router.clone())
+    }
+
+    /// Every route and who may call it (the access tests walk it).
+    pub fn route_table(&self) -> &[lsn_identity::access::RouteAccess] {
+        &self.wiring.routes
     }
 
     /// Runs every due job, dispatching outbox events first (tests and `lsn jobs run`).
@@ -130,7 +145,7 @@ pub async fn serve(
         }
         tasks.push(tokio::spawn(background_loop(rt.clone(), stop_rx.clone())));
     }
-    let router = build_router(rt.state.clone());
+    let router = rt.router();
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = rt.state.db.backend().name(), "LSN listening on http://{addr}");
     // TCP_NODELAY: a live room's frame or a response must leave at once, not wait for the

@@ -11,6 +11,11 @@ pub mod media;
 pub const MIGRATIONS: &[lsn_db::Migration] =
     &[lsn_db::Migration::portable(13, "catalog views", include_str!("../migrations/0013_catalog_views.sql"))];
 
+/// The catalog as a module: for now its schema steps (its routes are still served by commerce).
+pub fn module() -> lsn_ops::Module {
+    lsn_ops::Module::new("catalog").migrations(MIGRATIONS)
+}
+
 use lsn_core::ids::new_id;
 use lsn_db::{is_unique_violation, Db, Row, RowExt, Tx};
 use serde::{Deserialize, Serialize};

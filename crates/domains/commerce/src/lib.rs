@@ -12,6 +12,7 @@ pub mod cart;
 pub mod discounts;
 pub mod idempotency;
 pub mod offers;
+pub mod openapi;
 pub mod orders;
 pub mod payments;
 pub mod pricing;
@@ -217,11 +218,18 @@ impl Commerce {
         }))
     }
 
-    /// Commerce's background work: the sandbox's event delivery, reservation expiry, the retry of
+    /// Commerce as a module: its API (catalog, stock, cart, checkout, orders, the webhook) and
+    /// its background work: the sandbox's event delivery, reservation expiry, the retry of
     /// deferred webhook events, cancelling abandoned payment intents and finishing refunds.
-    pub fn module(&self) -> lsn_ops::Module {
+    pub fn module(&self, identity: &lsn_identity::Identity) -> lsn_ops::Module {
         use lsn_ops::Schedule;
+        let (router, table) = routes::router::<routes::RouteState>().into_parts();
+        let state = routes::RouteState { commerce: self.clone(), identity: identity.clone() };
         lsn_ops::Module::new("commerce")
+            .api(lsn_ops::Routed::new(router.with_state(state), table))
+            .openapi(openapi::fragment())
+            .undocumented("/media/{key}", "product images' bytes, not JSON")
+            .undocumented("/api/sandbox/3ds/{intent}", "the payment sandbox's 3-D Secure challenge page, shown to a person")
             .job(payments::sandbox::EVENT_JOB, Arc::new(payments::sandbox::EventJob { commerce: self.clone() }))
             .job(orders::EXPIRE_JOB, Arc::new(orders::ExpireJob { commerce: self.clone() }))
             .job(payments::webhook::RETRY_JOB, Arc::new(payments::webhook::RetryJob { commerce: self.clone() }))

@@ -24,6 +24,25 @@ use serde_json::{json, Value};
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// What commerce's handlers take their state from.
+#[derive(Clone)]
+pub struct RouteState {
+    pub commerce: Commerce,
+    pub identity: Identity,
+}
+
+impl FromRef<RouteState> for Commerce {
+    fn from_ref(s: &RouteState) -> Commerce {
+        s.commerce.clone()
+    }
+}
+
+impl FromRef<RouteState> for Identity {
+    fn from_ref(s: &RouteState) -> Identity {
+        s.identity.clone()
+    }
+}
+
 /// Commerce's routes, each with who may call it (`lsn_identity::access`); handlers add the
 /// checks of the object itself (whose order, whose cart).
 pub fn router<S>() -> Routes<S>

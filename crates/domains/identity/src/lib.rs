@@ -15,6 +15,7 @@ pub mod csrf;
 pub mod error;
 pub mod extract;
 pub mod oidc;
+pub mod openapi;
 pub mod password;
 pub mod ratelimit;
 pub mod routes;
@@ -40,14 +41,23 @@ impl lsn_ops::JobHandler for Cleanup {
 }
 
 impl Identity {
-    /// Identity's background work (its mail goes through the operations module's mail job).
+    /// Identity as a module: its API, its schema steps, its cleanup (its mail goes through the
+    /// operations module's mail job).
     pub fn module(&self) -> lsn_ops::Module {
-        lsn_ops::Module::new("identity").job(CLEANUP_JOB, std::sync::Arc::new(Cleanup(self.clone()))).schedule(lsn_ops::Schedule {
-            name: "session_cleanup",
-            cron: "0 17 * * * *",
-            job_kind: CLEANUP_JOB,
-            payload: serde_json::json!({}),
-            description: "Remove expired sessions, one-time tokens and old sign-in failures",
-        })
+        let (router, table) = routes::router::<Identity>().into_parts();
+        lsn_ops::Module::new("identity")
+            .api(lsn_ops::Routed::new(router.with_state(self.clone()), table))
+            .openapi(openapi::fragment())
+            .undocumented("/api/oauth/login", "a browser's redirect to the OpenID Connect provider, not a JSON call")
+            .undocumented("/api/oauth/callback", "the OpenID Connect provider's redirect back, not a JSON call")
+            .migrations(MIGRATIONS)
+            .job(CLEANUP_JOB, std::sync::Arc::new(Cleanup(self.clone())))
+            .schedule(lsn_ops::Schedule {
+                name: "session_cleanup",
+                cron: "0 17 * * * *",
+                job_kind: CLEANUP_JOB,
+                payload: serde_json::json!({}),
+                description: "Remove expired sessions, one-time tokens and old sign-in failures",
+            })
     }
 }

@@ -9,6 +9,7 @@ pub mod auctions;
 pub mod bus;
 pub mod deals;
 pub mod gifts;
+pub mod openapi;
 pub mod room;
 pub mod routes;
 pub mod shows;
@@ -45,9 +46,14 @@ impl lsn_ops::JobHandler for PaymentSucceeded {
 }
 
 impl Live {
-    /// The live domain's background work.
-    pub fn module(&self) -> lsn_ops::Module {
+    /// The live domain as a module: its API and room socket, and its background work.
+    pub fn module(&self, identity: &lsn_identity::Identity) -> lsn_ops::Module {
+        let (router, table) = routes::router::<routes::RouteState>().into_parts();
+        let state = routes::RouteState { live: self.clone(), identity: identity.clone() };
         lsn_ops::Module::new("live")
+            .api(lsn_ops::Routed::new(router.with_state(state), table))
+            .openapi(openapi::fragment())
+            .undocumented("/api/v1/live/shows/{id}/ws", "the room's WebSocket, described frame by frame in docs/live-protocol.md")
             .job(CLOSE_AUCTIONS_JOB, std::sync::Arc::new(CloseAuctions(self.clone())))
             .job(PAYMENT_SUCCEEDED_JOB, std::sync::Arc::new(PaymentSucceeded(self.clone())))
             .subscribe(lsn_commerce::orders::ORDER_PAID, PAYMENT_SUCCEEDED_JOB)

@@ -28,6 +28,25 @@ const MAX_ERRORS: u32 = 20;
 /// How long a closing connection waits for the client's answering close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
+/// What the live domain's handlers take their state from.
+#[derive(Clone)]
+pub struct RouteState {
+    pub live: Live,
+    pub identity: Identity,
+}
+
+impl FromRef<RouteState> for Live {
+    fn from_ref(s: &RouteState) -> Live {
+        s.live.clone()
+    }
+}
+
+impl FromRef<RouteState> for Identity {
+    fn from_ref(s: &RouteState) -> Identity {
+        s.identity.clone()
+    }
+}
+
 /// The live domain's routes, each with who may call it (`lsn_identity::access`); a show's host
 /// is checked by the operation itself.
 pub fn router<S>() -> Routes<S>

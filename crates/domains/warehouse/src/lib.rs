@@ -20,14 +20,34 @@ pub const BIN_COLUMNS: i64 = 10;
 pub const BIN_LEVELS: i64 = 3;
 pub const LIVE_CHANNEL: &str = "lsn-live";
 
-/// The readable code of a storage bin: row letter, column, level (`A-01-1` … `E-10-3`).
-/// The warehouse's background work: for now only the `inventory.low` events it publishes.
-pub fn module() -> lsn_ops::Module {
+/// The warehouse as a module: its schema steps, the `inventory.low` events it publishes and
+/// the check that its core data (warehouse, zones, bins, channel, supplier) is there.
+pub fn module(db: lsn_db::Db) -> lsn_ops::Module {
     lsn_ops::Module::new("warehouse")
+        .migrations(MIGRATIONS)
         .publishes(&[stock::INVENTORY_LOW])
         .external(stock::INVENTORY_LOW, "the stock's event record; low-stock alerts (#15) and reordering (#18) subscribe")
+        .health(std::sync::Arc::new(CoreData(db)))
 }
 
+/// Readiness: the runbook's core data exists.
+struct CoreData(lsn_db::Db);
+
+#[async_trait::async_trait]
+impl lsn_ops::HealthCheck for CoreData {
+    async fn check(&self) -> lsn_ops::Check {
+        let (ok, detail) = match counts(&self.0).await {
+            Ok(c) => {
+                let p = c.problems();
+                (p.is_empty(), if p.is_empty() { "warehouse, zones, bins, channel and supplier present".to_string() } else { p.join("; ") })
+            }
+            Err(e) => (false, e.to_string()),
+        };
+        lsn_ops::Check { name: "core_data", ok, detail }
+    }
+}
+
+/// The readable code of a storage bin: row letter, column, level (`A-01-1` … `E-10-3`).
 pub fn bin_code(row: char, column: i64, level: i64) -> String {
     format!("{row}-{column:02}-{level}")
 }

@@ -4,12 +4,14 @@
 //! This crate depends on no other LSN crate and holds no business rules of its own: a type
 //! lives here only when two or more domains need to agree on it.
 
+pub mod access;
 pub mod clock;
 pub mod config;
 pub mod email;
 pub mod i18n;
 pub mod ids;
 pub mod money;
+pub mod openapi;
 pub mod problem;
 pub mod secret;
 

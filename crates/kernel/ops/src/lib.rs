@@ -14,6 +14,6 @@ pub mod schedule;
 pub mod tasks;
 
 pub use jobs::{enqueue, JobContext, JobError, JobHandler, NewJob, Registry, Worker};
-pub use module::{Module, Wiring};
+pub use module::{Check, HealthCheck, Metrics, Module, NavEntry, Routed, SummarySection, Wiring};
 pub use outbox::{publish, Subscriber};
 pub use schedule::{Schedule, Scheduler};

@@ -1,20 +1,90 @@
-//! What a domain adds to the background runtime: its job handlers, schedules, event
-//! subscriptions, the topics it publishes and the job kinds it queues itself. The runtime folds
-//! the list of modules into one [`Wiring`]; nothing of a domain's background work is registered
-//! anywhere else, and [`Wiring::problems`] names every piece that would never run (a job nobody
-//! queues, a topic nobody hears, a schedule for a job without a handler), so a running LSN
-//! cannot carry a schedule that was defined and never registered.
+//! What a domain adds to the process, all in one value: its API routes and HTML pages (each
+//! route with its access), job handlers, schedules, event subscriptions, the topics it publishes
+//! and the job kinds it queues itself, its migrations, its part of the OpenAPI document, its
+//! admin navigation entries, health checks, metrics and the sections it adds to the daily
+//! summary. The app folds the list of modules into one [`Wiring`]; nothing of a domain is
+//! registered anywhere else, and [`Wiring::problems`] names every piece that would never run or
+//! that disagrees with another (a job nobody queues, a topic nobody hears, a schedule for a job
+//! without a handler, a route two modules serve, an API operation routed but not documented or
+//! documented but not routed, a navigation entry to no page), so a running LSN cannot carry a
+//! schedule that was defined and never registered.
 
 use crate::jobs::{JobHandler, Registry};
 use crate::outbox::Subscriber;
 use crate::schedule::Schedule;
+use lsn_core::access::RouteAccess;
+use serde::Serialize;
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// One domain's background work.
+/// Routes with their state applied and the access check in front of each, and the table of
+/// them (what the access tests walk).
+#[derive(Clone, Default)]
+pub struct Routed {
+    pub router: axum::Router,
+    pub table: Vec<RouteAccess>,
+}
+
+impl Routed {
+    pub fn new(router: axum::Router, table: Vec<RouteAccess>) -> Self {
+        Self { router, table }
+    }
+}
+
+/// An entry of the admin navigation: a page of the module's for staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NavEntry {
+    pub path: &'static str,
+    pub label: &'static str,
+}
+
+/// What a health check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// A readiness check of a module's own (run by `/readyz` and `lsn doctor`; keep it cheap).
+#[async_trait::async_trait]
+pub trait HealthCheck: Send + Sync {
+    async fn check(&self) -> Check;
+}
+
+/// A module's part of the Prometheus text at `/metrics`.
+#[async_trait::async_trait]
+pub trait Metrics: Send + Sync {
+    async fn render(&self, out: &mut String);
+}
+
+/// A section of the daily summary: what happened in `[from, until)` (Unix milliseconds), as a
+/// few lines a person reads in seconds.
+#[async_trait::async_trait]
+pub trait SummarySection: Send + Sync {
+    fn title(&self) -> &'static str;
+    async fn lines(&self, from: i64, until: i64) -> anyhow::Result<Vec<String>>;
+}
+
+/// One domain's part of the process.
 #[derive(Clone, Default)]
 pub struct Module {
     pub name: &'static str,
+    /// JSON API routes (documented in [`Module::openapi`]).
+    pub api: Vec<Routed>,
+    /// HTML pages and forms.
+    pub pages: Vec<Routed>,
+    /// Schema steps the module ships (the app's schema must hold them all).
+    pub migrations: &'static [lsn_db::Migration],
+    /// OpenAPI fragments: `{"paths": {…}, "components": {"schemas": {…}}}`.
+    pub openapi: Vec<Value>,
+    /// API routes that are deliberately not in the OpenAPI document, each with the reason.
+    pub undocumented: Vec<(&'static str, &'static str)>,
+    pub nav: Vec<NavEntry>,
+    pub health: Vec<Arc<dyn HealthCheck>>,
+    pub metrics: Vec<Arc<dyn Metrics>>,
+    pub summary: Vec<Arc<dyn SummarySection>>,
     /// Job kind → the code that runs it.
     pub jobs: Vec<(&'static str, Arc<dyn JobHandler>)>,
     pub schedules: Vec<Schedule>,
@@ -65,7 +135,55 @@ impl Module {
         self.enqueues.extend_from_slice(kinds);
         self
     }
+
+    pub fn api(mut self, routed: Routed) -> Self {
+        self.api.push(routed);
+        self
+    }
+
+    pub fn pages(mut self, routed: Routed) -> Self {
+        self.pages.push(routed);
+        self
+    }
+
+    pub fn migrations(mut self, steps: &'static [lsn_db::Migration]) -> Self {
+        self.migrations = steps;
+        self
+    }
+
+    pub fn openapi(mut self, fragment: Value) -> Self {
+        self.openapi.push(fragment);
+        self
+    }
+
+    pub fn undocumented(mut self, path: &'static str, why: &'static str) -> Self {
+        self.undocumented.push((path, why));
+        self
+    }
+
+    pub fn nav(mut self, path: &'static str, label: &'static str) -> Self {
+        self.nav.push(NavEntry { path, label });
+        self
+    }
+
+    pub fn health(mut self, check: Arc<dyn HealthCheck>) -> Self {
+        self.health.push(check);
+        self
+    }
+
+    pub fn metrics(mut self, m: Arc<dyn Metrics>) -> Self {
+        self.metrics.push(m);
+        self
+    }
+
+    pub fn summary(mut self, section: Arc<dyn SummarySection>) -> Self {
+        self.summary.push(section);
+        self
+    }
 }
+
+/// A documented operation: `(METHOD, path)`.
+type Operation = (String, String);
 
 /// Every module's background work, folded.
 #[derive(Clone, Default)]
@@ -80,6 +198,22 @@ pub struct Wiring {
     pub reached_by: BTreeMap<String, BTreeSet<String>>,
     /// Modules in the order they were folded.
     pub modules: Vec<&'static str>,
+    /// Every module's API routes and pages, merged.
+    pub router: axum::Router,
+    /// Every route and who may call it (API first, then pages).
+    pub routes: Vec<RouteAccess>,
+    /// The API's routes alone.
+    pub api_routes: Vec<RouteAccess>,
+    /// The OpenAPI paths and schemas of every module, merged.
+    pub openapi_paths: serde_json::Map<String, Value>,
+    pub openapi_schemas: serde_json::Map<String, Value>,
+    pub undocumented: BTreeMap<&'static str, &'static str>,
+    pub nav: Vec<NavEntry>,
+    pub health: Vec<Arc<dyn HealthCheck>>,
+    pub metrics: Vec<Arc<dyn Metrics>>,
+    pub summary: Vec<Arc<dyn SummarySection>>,
+    /// Every module's schema steps, in version order.
+    pub migrations: Vec<&'static lsn_db::Migration>,
     duplicates: Vec<String>,
 }
 
@@ -114,8 +248,60 @@ impl Wiring {
             for k in m.enqueues {
                 w.reached_by.entry(k.to_string()).or_default().insert(format!("module:{}", m.name));
             }
+            for (part, is_api) in m.api.into_iter().map(|r| (r, true)).chain(m.pages.into_iter().map(|r| (r, false))) {
+                let mut clash = false;
+                for r in &part.table {
+                    if w.routes.iter().any(|x| x.method == r.method && x.path == r.path) {
+                        w.duplicates.push(format!("{} {} is routed twice (the second time by {})", r.method, r.path, m.name));
+                        clash = true;
+                    }
+                }
+                if is_api {
+                    w.api_routes.extend(part.table.iter().cloned());
+                }
+                w.routes.extend(part.table);
+                // A clash is a problem to name, not a panic in the router (which refuses overlaps).
+                if !clash {
+                    w.router = std::mem::take(&mut w.router).merge(part.router);
+                }
+            }
+            for fragment in m.openapi {
+                for (section, target) in [("paths", &mut w.openapi_paths), ("schemas", &mut w.openapi_schemas)] {
+                    let items = if section == "paths" { &fragment["paths"] } else { &fragment["components"]["schemas"] };
+                    for (k, v) in items.as_object().into_iter().flatten() {
+                        if target.insert(k.clone(), v.clone()).is_some() {
+                            w.duplicates.push(format!("OpenAPI {section} {k} is described twice (the second time by {})", m.name));
+                        }
+                    }
+                }
+            }
+            w.undocumented.extend(m.undocumented);
+            w.nav.extend(m.nav);
+            w.health.extend(m.health);
+            w.metrics.extend(m.metrics);
+            w.summary.extend(m.summary);
+            w.migrations.extend(m.migrations.iter());
         }
+        w.migrations.sort_by_key(|m| m.version);
         w
+    }
+
+    /// The API operations routed (tRPC's one route for every procedure aside) and the ones the
+    /// OpenAPI fragments describe.
+    fn operations(&self) -> (BTreeSet<Operation>, BTreeSet<Operation>) {
+        let routed = self
+            .api_routes
+            .iter()
+            .filter(|r| r.method != "ANY" && !self.undocumented.contains_key(r.path))
+            .map(|r| (r.method.to_string(), r.path.to_string()))
+            .collect();
+        let mut documented = BTreeSet::new();
+        for (path, item) in &self.openapi_paths {
+            for method in item.as_object().into_iter().flat_map(|o| o.keys()) {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        (routed, documented)
     }
 
     /// Everything defined that would never run, or run without code: empty when the wiring is
@@ -151,6 +337,40 @@ impl Wiring {
             if !self.published.contains_key(t) {
                 out.push(format!("topic {t} is declared external but nobody publishes it"));
             }
+        }
+        let (routed, documented) = self.operations();
+        for (method, path) in routed.difference(&documented) {
+            out.push(format!(
+                "{method} {path} is routed but not in the OpenAPI document (document it, or declare it undocumented with the reason)"
+            ));
+        }
+        for (method, path) in documented.difference(&routed) {
+            out.push(format!("{method} {path} is in the OpenAPI document but nothing routes it"));
+        }
+        for path in self.undocumented.keys() {
+            if !self.api_routes.iter().any(|r| r.path == *path) {
+                out.push(format!("{path} is declared undocumented but nothing routes it"));
+            }
+        }
+        for n in &self.nav {
+            if !self.routes.iter().any(|r| r.method == "GET" && r.path == n.path) {
+                out.push(format!("the admin navigation links {} ({}), which is no page", n.path, n.label));
+            }
+        }
+        out
+    }
+
+    /// Problems of the schema against the modules: a module's step the app's `schema` lacks, or a
+    /// step of `schema` past `history` that no module ships.
+    pub fn schema_problems(&self, schema: &lsn_db::Schema, history: &[lsn_db::Migration]) -> Vec<String> {
+        let known: BTreeSet<i64> = schema.steps().iter().map(|m| m.version).collect();
+        let shipped: BTreeSet<i64> = self.migrations.iter().map(|m| m.version).chain(history.iter().map(|m| m.version)).collect();
+        let mut out = Vec::new();
+        for v in shipped.difference(&known) {
+            out.push(format!("migration {v} is shipped by a module but not in the app's schema"));
+        }
+        for v in known.difference(&shipped) {
+            out.push(format!("migration {v} is in the app's schema but no module ships it"));
         }
         out
     }
@@ -210,5 +430,49 @@ mod tests {
         assert!(!p.contains("a.orphan has a handler"), "{p}");
         let dup = Wiring::fold([Module::new("x").job("k", Arc::new(Nop)).enqueues(&["k"]), Module::new("y").job("k", Arc::new(Nop))]);
         assert!(dup.problems().iter().any(|m| m.contains("two handlers")));
+    }
+
+    fn routed(paths: &[(&'static str, &'static str)]) -> Routed {
+        let mut router = axum::Router::new();
+        let mut table = Vec::new();
+        for (method, path) in paths {
+            router = router.route(path, axum::routing::get(|| async { "ok" }));
+            table.push(RouteAccess { method, path, access: lsn_core::access::Access::PUBLIC });
+        }
+        Routed::new(router, table)
+    }
+
+    #[test]
+    fn routes_documents_and_navigation_must_agree() {
+        let documented = serde_json::json!({"paths": {"/api/a": {"get": {}}, "/api/ghost": {"post": {}}}});
+        let a = Module::new("a")
+            .api(routed(&[("GET", "/api/a"), ("GET", "/api/b"), ("GET", "/api/raw")]))
+            .openapi(documented)
+            .undocumented("/api/raw", "bytes")
+            .undocumented("/api/gone", "nothing")
+            .nav("/admin/nowhere", "Nowhere");
+        let b = Module::new("b").pages(routed(&[("GET", "/admin/a"), ("GET", "/api/a")])).nav("/admin/a", "A");
+        let p = Wiring::fold([a, b]).problems().join("\n");
+        assert!(p.contains("GET /api/b is routed but not in the OpenAPI document"), "{p}");
+        assert!(p.contains("POST /api/ghost is in the OpenAPI document but nothing routes it"), "{p}");
+        assert!(p.contains("/api/gone is declared undocumented but nothing routes it"), "{p}");
+        assert!(p.contains("links /admin/nowhere (Nowhere), which is no page"), "{p}");
+        assert!(p.contains("GET /api/a is routed twice (the second time by b)"), "{p}");
+        assert!(!p.contains("/api/raw is routed"), "{p}");
+        assert!(!p.contains("/admin/a (A)"), "{p}");
+    }
+
+    #[test]
+    fn the_schema_must_hold_every_modules_migrations() {
+        const HISTORY: &[lsn_db::Migration] = &[lsn_db::Migration::portable(1, "one", "")];
+        const MINE: &[lsn_db::Migration] = &[lsn_db::Migration::portable(2, "two", "")];
+        const LOST: &[lsn_db::Migration] = &[lsn_db::Migration::portable(3, "three", "")];
+        let w = Wiring::fold([Module::new("a").migrations(MINE)]);
+        let complete = lsn_db::Schema::new(&[HISTORY, MINE]).expect("schema");
+        assert_eq!(w.schema_problems(&complete, HISTORY), Vec::<String>::new());
+        let short = lsn_db::Schema::new(&[HISTORY]).expect("schema");
+        assert_eq!(w.schema_problems(&short, HISTORY), ["migration 2 is shipped by a module but not in the app's schema"]);
+        let extra = lsn_db::Schema::new(&[HISTORY, MINE, LOST]).expect("schema");
+        assert_eq!(w.schema_problems(&extra, HISTORY), ["migration 3 is in the app's schema but no module ships it"]);
     }
 }

@@ -16,7 +16,8 @@ use std::collections::HashMap;
 
 type Fields = HashMap<String, String>;
 
-const NAV: &[(&str, &str)] = &[
+/// The admin pages in the navigation (the app module declares them; `lsn_ops::NavEntry`).
+pub const ADMIN_NAV: &[(&str, &str)] = &[
     ("/admin", "Dashboard"),
     ("/admin/orders", "Orders"),
     ("/admin/products", "Products"),
@@ -126,7 +127,7 @@ pub struct Extra {
 #[template(path = "admin_table.html")]
 struct TablePage {
     chrome: Chrome,
-    nav: &'static [(&'static str, &'static str)],
+    nav: Vec<(&'static str, &'static str)>,
     active: &'static str,
     error: Option<String>,
     notice: Option<String>,
@@ -147,7 +148,7 @@ async fn table_page(
 ) -> PageResult {
     let page = TablePage {
         chrome: ctx.chrome(title, "admin", None).await,
-        nav: NAV,
+        nav: ctx.s.folded().nav.clone(),
         active,
         error: None,
         notice,
@@ -172,7 +173,7 @@ pub struct Kpi {
 #[template(path = "admin_dashboard.html")]
 struct Dashboard {
     chrome: Chrome,
-    nav: &'static [(&'static str, &'static str)],
+    nav: Vec<(&'static str, &'static str)>,
     active: &'static str,
     error: Option<String>,
     kpis: Vec<Kpi>,
@@ -230,7 +231,7 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
     let recent = ctx.s.commerce.orders(None, None, None, 10).await?;
     let page = Dashboard {
         chrome: ctx.chrome("Dashboard", "admin", None).await,
-        nav: NAV,
+        nav: ctx.s.folded().nav.clone(),
         active: "/admin",
         error: None,
         kpis: vec![
@@ -307,7 +308,7 @@ pub async fn orders(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
 #[template(path = "admin_order.html")]
 struct OrderPage {
     chrome: Chrome,
-    nav: &'static [(&'static str, &'static str)],
+    nav: Vec<(&'static str, &'static str)>,
     active: &'static str,
     error: Option<String>,
     notice: Option<&'static str>,
@@ -332,7 +333,7 @@ async fn order_view(ctx: &Ctx, number: &str, form: FormState, error: Option<Stri
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = OrderPage {
         chrome: ctx.chrome(format!("Order {}", o.number), "admin", None).await,
-        nav: NAV,
+        nav: ctx.s.folded().nav.clone(),
         active: "/admin/orders",
         error,
         notice: admin_notice(notice),
@@ -449,7 +450,7 @@ pub async fn products(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
 #[template(path = "admin_product.html")]
 struct ProductPage {
     chrome: Chrome,
-    nav: &'static [(&'static str, &'static str)],
+    nav: Vec<(&'static str, &'static str)>,
     active: &'static str,
     error: Option<String>,
     notice: Option<&'static str>,
@@ -471,7 +472,7 @@ async fn product_view(ctx: &Ctx, id: &str, form: FormState, error: Option<String
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = ProductPage {
         chrome: ctx.chrome(p.title.clone(), "admin", None).await,
-        nav: NAV,
+        nav: ctx.s.folded().nav.clone(),
         active: "/admin/products",
         error,
         notice: admin_notice(notice),
@@ -653,7 +654,7 @@ async fn keys_page(ctx: &Ctx, created: Option<String>, form: FormState, notice: 
     };
     let page = TablePage {
         chrome: ctx.chrome("API keys", "admin", None).await,
-        nav: NAV,
+        nav: ctx.s.folded().nav.clone(),
         active: "/admin/api-keys",
         error: None,
         notice: created.map(|k| format!("Your new key (shown once, copy it now): {k}")).or(admin_notice(notice).map(str::to_string)),

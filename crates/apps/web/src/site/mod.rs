@@ -9,6 +9,7 @@
 
 pub(crate) mod account;
 mod admin;
+pub use admin::ADMIN_NAV;
 pub mod assets;
 mod live;
 mod shop;
