@@ -62,6 +62,12 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Print the daily summary: every module's section for one day in the shop's time zone.
+    Summary {
+        /// The day (YYYY-MM-DD); yesterday when left out.
+        #[arg(long)]
+        date: Option<String>,
+    },
     /// Scheduled tasks and the job queue.
     Jobs {
         #[command(subcommand)]
@@ -215,6 +221,19 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
                     println!("  password (shown once): {password}");
                 }
             }
+        }
+        Command::Summary { date } => {
+            let today = chrono::Utc::now().with_timezone(&cfg.timezone).date_naive();
+            let date = match date {
+                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map_err(|_| anyhow::anyhow!("--date: give a day as YYYY-MM-DD, not {d:?}"))?,
+                None => today.pred_opt().unwrap_or(today),
+            };
+            let db = open(&cfg).await?;
+            let rt = lsn_web::Runtime::new(db, std::sync::Arc::new(cfg.clone()), clock::system())?;
+            let (from, until) = lsn_web::summary::day(cfg.timezone, date);
+            println!("{} — {date}", cfg.shop_name);
+            print!("{}", lsn_web::summary::render(&rt.wiring.summary, from, until).await);
         }
         Command::Jobs { command } => {
             let db = open(&cfg).await?;

@@ -195,3 +195,24 @@ fn serve_stops_gracefully_on_sigterm() {
     assert!(log.contains("demo shop loaded"), "an empty development database gets the demo: {log}");
     assert!(log.contains("shutdown complete"), "{log}");
 }
+
+#[test]
+fn summary_prints_every_modules_section_for_a_day() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    assert!(lsn(d, &[], &["init", "--demo"]).status.success());
+    let out = lsn(d, &[("LSN_TIMEZONE", "Australia/Sydney")], &["summary", "--date", "2026-12-01"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    for want in [
+        "— 2026-12-01",
+        "Orders\n  0 orders paid, $0.00 taken\n  0 refunds, $0.00 given back\n  0 unpaid orders cancelled\n  0 orders waiting for payment now",
+        "Stock\n  ",
+        "Live\n  0 shows ended",
+        "Operations\n  0 jobs run, 0 failed and retried, 0 given up\n  0 tasks open for a person\n  no backup yet",
+    ] {
+        assert!(t.contains(want), "{want:?} in:\n{t}");
+    }
+    let bad = lsn(d, &[], &["summary", "--date", "yesterday"]);
+    assert!(!bad.status.success() && text(&bad).contains("--date: give a day as YYYY-MM-DD"), "{}", text(&bad));
+}

@@ -1005,3 +1005,23 @@ async fn delete_or_archive(app: TestApp) {
     assert!(matches!(catalog.delete("no-such-product").await, Err(lsn_catalog::CatalogError::NotFound)));
 }
 both!(delete_or_archive_on_both_databases, delete_or_archive);
+
+/// The daily summary counts the day's sales: each module's section reads its own tables.
+async fn daily_summary(app: TestApp) {
+    product(&app, "SUM-1", 2500, 20, json!({})).await;
+    let (c, s, checkout) = guest_checkout(&app, "SUM-1", 2, json!({})).await;
+    assert_eq!(s, 201, "{checkout}");
+    let (s, paid) = pay(&app, &c, &checkout, "4242 4242 4242 4242").await;
+    assert_eq!(s, 200, "{paid}");
+    app.run_jobs().await;
+    let now = app.clock.now_ms();
+    let text = lsn_web::summary::render(&app.rt.wiring.summary, now - 3_600_000, now + 3_600_000).await;
+    let total = checkout["order"]["total"].as_i64().expect("total");
+    let taken = format!("  1 order paid, {} taken\n", lsn_core::money::Money::aud(total));
+    assert!(text.contains(&taken), "{taken:?} in:\n{text}");
+    assert!(text.contains("Operations\n  ") && text.contains("Stock\n  ") && text.contains("Live\n  "), "{text}");
+    // A day later nothing was sold.
+    let text = lsn_web::summary::render(&app.rt.wiring.summary, now + 86_400_000, now + 2 * 86_400_000).await;
+    assert!(text.contains("  0 orders paid, $0.00 taken\n"), "{text}");
+}
+both!(daily_summary_on_both_databases, daily_summary);

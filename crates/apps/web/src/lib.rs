@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod pages;
 pub mod server;
 pub mod site;
+pub mod summary;
 pub mod trpc;
 
 pub use app::{build_router, AppState};

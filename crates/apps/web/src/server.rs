@@ -36,7 +36,7 @@ pub fn schema() -> &'static lsn_db::Schema {
 /// (and its migrations to [`schema`]).
 pub fn modules(state: &AppState, transport: Arc<dyn lsn_mail::Transport>) -> Vec<lsn_ops::Module> {
     vec![
-        lsn_ops::builtin::module(transport, state.cfg.mail_from.clone(), state.cfg.backup_dir()),
+        lsn_ops::builtin::module(state.db.clone(), transport, state.cfg.mail_from.clone(), state.cfg.backup_dir()),
         state.identity.module(),
         lsn_warehouse::module(state.db.clone()),
         lsn_catalog::module(),

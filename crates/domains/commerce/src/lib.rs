@@ -17,6 +17,7 @@ pub mod orders;
 pub mod payments;
 pub mod pricing;
 pub mod routes;
+pub mod summary;
 
 use lsn_core::{ApiError, Config, SharedClock};
 use lsn_db::Db;
@@ -229,6 +230,7 @@ impl Commerce {
             .api(lsn_ops::Routed::new(router.with_state(state), table))
             .openapi(openapi::fragment())
             .undocumented("/media/{key}", "product images' bytes, not JSON")
+            .summary(Arc::new(summary::Orders(self.clone())))
             .undocumented("/api/sandbox/3ds/{intent}", "the payment sandbox's 3-D Secure challenge page, shown to a person")
             .job(payments::sandbox::EVENT_JOB, Arc::new(payments::sandbox::EventJob { commerce: self.clone() }))
             .job(orders::EXPIRE_JOB, Arc::new(orders::ExpireJob { commerce: self.clone() }))

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod room;
 pub mod routes;
 pub mod shows;
+pub mod summary;
 
 pub use room::{Hub, Room};
 pub use shows::{Live, LiveError, Show};
@@ -53,6 +54,7 @@ impl Live {
         lsn_ops::Module::new("live")
             .api(lsn_ops::Routed::new(router.with_state(state), table))
             .openapi(openapi::fragment())
+            .summary(std::sync::Arc::new(summary::Shows(self.clone())))
             .undocumented("/api/v1/live/shows/{id}/ws", "the room's WebSocket, described frame by frame in docs/live-protocol.md")
             .job(CLOSE_AUCTIONS_JOB, std::sync::Arc::new(CloseAuctions(self.clone())))
             .job(PAYMENT_SUCCEEDED_JOB, std::sync::Arc::new(PaymentSucceeded(self.clone())))

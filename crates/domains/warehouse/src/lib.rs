@@ -4,6 +4,7 @@
 //! code, and a second run inserts nothing.
 
 pub mod stock;
+pub mod summary;
 
 /// The warehouse's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
 pub const MIGRATIONS: &[lsn_db::Migration] =
@@ -27,7 +28,8 @@ pub fn module(db: lsn_db::Db) -> lsn_ops::Module {
         .migrations(MIGRATIONS)
         .publishes(&[stock::INVENTORY_LOW])
         .external(stock::INVENTORY_LOW, "the stock's event record; low-stock alerts (#15) and reordering (#18) subscribe")
-        .health(std::sync::Arc::new(CoreData(db)))
+        .health(std::sync::Arc::new(CoreData(db.clone())))
+        .summary(std::sync::Arc::new(summary::Stock(db)))
 }
 
 /// Readiness: the runbook's core data exists.

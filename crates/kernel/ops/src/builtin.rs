@@ -59,8 +59,9 @@ impl JobHandler for BackupJob {
 /// The operations crate's own background work: sending queued mail (every domain queues it
 /// through [`queue_mail`]) and the runbook's backup strategy (daily full backups at 2 AM UTC,
 /// hourly ones in business hours).
-pub fn module(transport: Arc<dyn Transport>, from: String, backup_dir: PathBuf) -> Module {
+pub fn module(db: lsn_db::Db, transport: Arc<dyn Transport>, from: String, backup_dir: PathBuf) -> Module {
     Module::new("operations")
+        .summary(Arc::new(Operations { db, backup_dir: backup_dir.clone() }))
         .job(MAIL_SEND, Arc::new(MailJob { transport, from }))
         .job(BACKUP_RUN, Arc::new(BackupJob { dir: backup_dir }))
         .enqueues(&[MAIL_SEND])
@@ -78,4 +79,51 @@ pub fn module(transport: Arc<dyn Transport>, from: String, backup_dir: PathBuf) 
             payload: json!({"kind": "hourly"}),
             description: "Hourly backup during business hours (kept 7 days)",
         })
+}
+
+/// The operations section of the daily summary: how the background work went, what waits for a
+/// person, and the newest backup.
+struct Operations {
+    db: lsn_db::Db,
+    backup_dir: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl crate::module::SummarySection for Operations {
+    fn title(&self) -> &'static str {
+        "summary-ops-title"
+    }
+
+    async fn lines(&self, from: i64, until: i64) -> anyhow::Result<Vec<String>> {
+        use lsn_core::i18n::t_args;
+        use lsn_db::RowExt;
+        let runs = lsn_db::query(
+            "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN outcome = 'dead' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM job_runs WHERE finished_at >= $1 AND finished_at < $2",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_one(self.db.read())
+        .await?;
+        let open: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE status = 'open'")
+            .fetch_one(self.db.read())
+            .await?
+            .try_get(0)?;
+        let newest = backup::list(&self.backup_dir)?.pop();
+        Ok(vec![
+            t_args(
+                "summary-ops-jobs",
+                &[
+                    ("runs", &runs.try_get::<i64, _>(0)?.to_string()),
+                    ("failed", &runs.try_get::<i64, _>(1)?.to_string()),
+                    ("dead", &runs.try_get::<i64, _>(2)?.to_string()),
+                ],
+            ),
+            t_args("summary-ops-tasks", &[("count", &open.to_string())]),
+            match newest {
+                Some(b) => t_args("summary-ops-backups", &[("when", &b.taken_at.format("%Y-%m-%d %H:%M UTC").to_string())]),
+                None => lsn_core::i18n::t("summary-ops-no-backup"),
+            },
+        ])
+    }
 }

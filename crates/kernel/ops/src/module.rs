@@ -60,9 +60,10 @@ pub trait Metrics: Send + Sync {
 }
 
 /// A section of the daily summary: what happened in `[from, until)` (Unix milliseconds), as a
-/// few lines a person reads in seconds.
+/// few lines a person reads in seconds (already translated).
 #[async_trait::async_trait]
 pub trait SummarySection: Send + Sync {
+    /// The Fluent key of the section's heading.
     fn title(&self) -> &'static str;
     async fn lines(&self, from: i64, until: i64) -> anyhow::Result<Vec<String>>;
 }

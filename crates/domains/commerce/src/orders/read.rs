@@ -65,6 +65,19 @@ pub async fn paid_for_offer(db: &Db, offer_id: &str) -> Result<i64, sqlx::Error>
         .try_get(0)
 }
 
+/// Orders placed from any live room and paid in `[from, until)`: their number and takings net
+/// of refunds.
+pub async fn live_sales(db: &Db, from: i64, until: i64) -> Result<(i64, i64), sqlx::Error> {
+    let r = lsn_db::query(
+        "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(amount_paid - amount_refunded), 0) AS BIGINT) FROM orders WHERE show_id IS NOT NULL AND paid_at >= $1 AND paid_at < $2",
+    )
+    .bind(from)
+    .bind(until)
+    .fetch_one(db.read())
+    .await?;
+    Ok((r.try_get(0)?, r.try_get(1)?))
+}
+
 /// A show's sales: the number of paid orders placed from its room and their takings net of
 /// refunds.
 pub async fn show_sales(db: &Db, show_id: &str) -> Result<(i64, i64), sqlx::Error> {

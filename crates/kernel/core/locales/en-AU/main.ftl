@@ -24,3 +24,51 @@ email-order-subject = Order { $number } confirmed
 email-order-intro = Thank you for your order { $number }.
 email-order-total = Total paid: { $total } (includes GST)
 email-order-track = Track it at { $link }
+
+## Daily summary (each module's section)
+summary-orders-title = Orders
+summary-orders-paid = { $count ->
+    [one] 1 order paid
+   *[other] { $count } orders paid
+}, { $total } taken
+summary-orders-refunds = { $count ->
+    [one] 1 refund
+   *[other] { $count } refunds
+}, { $total } given back
+summary-orders-cancelled = { $count ->
+    [one] 1 unpaid order cancelled
+   *[other] { $count } unpaid orders cancelled
+}
+summary-orders-waiting = { $count ->
+    [one] 1 order waiting for payment now
+   *[other] { $count } orders waiting for payment now
+}
+summary-live-title = Live
+summary-live-shows = { $count ->
+    [one] 1 show ended
+   *[other] { $count } shows ended
+}, { $viewers } viewers at the busiest moment
+summary-live-sales = { $count ->
+    [one] 1 order from live rooms
+   *[other] { $count } orders from live rooms
+}, { $total } net of refunds
+summary-stock-title = Stock
+summary-stock-low = { $count ->
+    [one] 1 variant below { $threshold } available
+   *[other] { $count } variants below { $threshold } available
+}
+summary-stock-out = { $count ->
+    [one] 1 variant sold out
+   *[other] { $count } variants sold out
+}
+summary-ops-title = Operations
+summary-ops-jobs = { $runs ->
+    [one] 1 job run
+   *[other] { $runs } jobs run
+}, { $failed } failed and retried, { $dead } given up
+summary-ops-tasks = { $count ->
+    [one] 1 task open for a person
+   *[other] { $count } tasks open for a person
+}
+summary-ops-backups = last backup: { $when }
+summary-ops-no-backup = no backup yet
