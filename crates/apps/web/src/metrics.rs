@@ -1,69 +1,81 @@
-//! A small Prometheus registry: request counts and latency histograms per route, rendered in
-//! the text exposition format. Kept in the application state (not a global) so several servers
-//! can live in one process, as the integration tests do.
+//! Request counts and latency histograms per route, and the process's own CPU, memory, threads
+//! and file descriptors, in a Prometheus registry (the `prometheus` crate) rendered in the text
+//! exposition format. Kept in the application state (not the crate's global registry) so several
+//! servers can live in one process, as the integration tests do.
 
-use std::collections::BTreeMap;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 use std::fmt::Write;
-use std::sync::Mutex;
 
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
+pub struct HttpMetrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
 }
 
-#[derive(Default)]
-pub struct HttpMetrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        // The names, labels and buckets are constants: a failure here is a mistake in them.
+        let requests = IntCounterVec::new(
+            Opts::new("lsn_http_requests_total", "HTTP requests by method, route and status."),
+            &["method", "route", "status"],
+        )
+        .expect("valid counter definition");
+        let latency = HistogramVec::new(
+            HistogramOpts::new("lsn_http_request_duration_seconds", "HTTP request latency by method and route.").buckets(BUCKETS.to_vec()),
+            &["method", "route"],
+        )
+        .expect("valid histogram definition");
+        let registry = Registry::new();
+        registry.register(Box::new(requests.clone())).expect("registered once");
+        registry.register(Box::new(latency.clone())).expect("registered once");
+        // CPU seconds, resident and virtual memory, threads, open and maximum file descriptors,
+        // start time: what the operations layer's thresholds read.
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self())).expect("registered once");
+        Self { registry, requests, latency }
+    }
 }
 
 impl HttpMetrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, secs: f64) {
-        {
-            let mut r = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-            *r.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
-        }
-        let mut l = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        let h = l.entry((method.to_string(), route.to_string())).or_default();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                h.counts[i] += 1;
-            }
-        }
-        h.sum += secs;
-        h.count += 1;
+        self.requests.with_label_values(&[method, route, &status.to_string()]).inc();
+        self.latency.with_label_values(&[method, route]).observe(secs);
     }
 
     /// Since the process started: requests, server errors (5xx), mean latency in milliseconds.
     pub fn summary(&self) -> (u64, u64, f64) {
-        let r = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let total: u64 = r.values().sum();
-        let errors: u64 = r.iter().filter(|((_, _, s), _)| *s >= 500).map(|(_, n)| n).sum();
-        let l = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        let (sum, count) = l.values().fold((0.0, 0u64), |(s, c), h| (s + h.sum, c + h.count));
+        let (mut total, mut errors, mut sum, mut count) = (0u64, 0u64, 0.0f64, 0u64);
+        for family in self.registry.gather() {
+            for m in family.get_metric() {
+                match family.name() {
+                    "lsn_http_requests_total" => {
+                        let n = m.get_counter().get_value() as u64;
+                        total += n;
+                        let server_error =
+                            m.get_label().iter().any(|l| l.name() == "status" && l.value().parse::<u16>().is_ok_and(|s| s >= 500));
+                        if server_error {
+                            errors += n;
+                        }
+                    }
+                    "lsn_http_request_duration_seconds" => {
+                        sum += m.get_histogram().get_sample_sum();
+                        count += m.get_histogram().get_sample_count();
+                    }
+                    _ => {}
+                }
+            }
+        }
         (total, errors, if count > 0 { sum / count as f64 * 1000.0 } else { 0.0 })
     }
 
     pub fn render(&self, out: &mut String) {
-        let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-        out.push_str("# HELP lsn_http_requests_total HTTP requests by method, route and status.\n# TYPE lsn_http_requests_total counter\n");
-        for ((m, r, s), n) in self.requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let _ = writeln!(out, "lsn_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{s}\"}} {n}", esc(m), esc(r));
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
+            tracing::warn!("metrics: {e}");
         }
-        out.push_str("# HELP lsn_http_request_duration_seconds HTTP request latency by method and route.\n# TYPE lsn_http_request_duration_seconds histogram\n");
-        for ((m, r), h) in self.latency.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let labels = format!("method=\"{}\",route=\"{}\"", esc(m), esc(r));
-            for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "lsn_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}", h.counts[i]);
-            }
-            let _ = writeln!(out, "lsn_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "lsn_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "lsn_http_request_duration_seconds_count{{{labels}}} {}", h.count);
-        }
+        out.push_str(&String::from_utf8_lossy(&buf));
     }
 }
 
@@ -85,14 +97,22 @@ pub fn counter(out: &mut String, name: &str, help: &str, value: f64) {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn renders_histograms() {
+    fn renders_histograms_and_the_process() {
         let m = super::HttpMetrics::default();
         m.observe("GET", "/healthz", 200, 0.002);
         m.observe("GET", "/healthz", 200, 0.2);
+        m.observe("POST", "/api/v1/checkout", 503, 0.01);
         let mut s = String::new();
         m.render(&mut s);
-        assert!(s.contains("lsn_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"));
-        assert!(s.contains("lsn_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\"0.0025\"} 1"));
-        assert!(s.contains("lsn_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 2"));
+        assert!(s.contains("lsn_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"), "{s}");
+        assert!(s.contains("lsn_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\"0.0025\"} 1"), "{s}");
+        assert!(s.contains("lsn_http_request_duration_seconds_count{method=\"GET\",route=\"/healthz\"} 2"), "{s}");
+        #[cfg(target_os = "linux")]
+        for name in ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_threads"] {
+            assert!(s.contains(&format!("\n{name} ")), "{name} in {s}");
+        }
+        let (total, errors, mean_ms) = m.summary();
+        assert_eq!((total, errors), (3, 1));
+        assert!((mean_ms - 70.666).abs() < 0.01, "{mean_ms}");
     }
 }
