@@ -341,6 +341,42 @@ impl Drop for Node {
     }
 }
 
+/// A `redis-server` of the test's own on a free port, stopped when dropped.
+pub struct Redis {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts Redis, or `None` (with a note) where it is not installed and the run allows skipping.
+pub async fn start_redis() -> Option<Redis> {
+    if std::process::Command::new("redis-server").arg("--version").output().is_err() {
+        assert!(!require_all(), "redis-server missing but LSN_TEST_REQUIRE_ALL=1");
+        eprintln!("skipping: redis-server not installed (scripts/test.sh installs it)");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start redis");
+    let redis = Redis { child, url: format!("redis://127.0.0.1:{port}/") };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Some(redis)
+}
+
 /// Starts `lsn serve` on a free port with `env`, waiting until it listens.
 pub fn spawn_node(dir: &std::path::Path, env: &[(&str, &str)]) -> Node {
     use std::io::{BufRead, BufReader};

@@ -603,28 +603,10 @@ both!(gifts_are_bought_sent_and_credited, gifts);
 /// Two LSN processes on one database and a real Redis: a room spans both nodes, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_span_two_nodes_through_redis() {
-    let redis = std::process::Command::new("redis-server").arg("--version").output();
-    if redis.is_err() {
-        assert!(!crate::common::require_all(), "redis-server missing but LSN_TEST_REQUIRE_ALL=1");
-        eprintln!("skipping: redis-server not installed (scripts/test.sh installs it)");
-        return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let mut redis = std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start redis");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let Some(redis) = crate::common::start_redis().await else { return };
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("data").display().to_string();
-    let redis_url = format!("redis://127.0.0.1:{port}/");
-    let env = [("LSN_DATA_DIR", data.as_str()), ("REDIS_URL", redis_url.as_str())];
+    let env = [("LSN_DATA_DIR", data.as_str()), ("REDIS_URL", redis.url.as_str())];
     let created = std::process::Command::new(env!("CARGO_BIN_EXE_lsn"))
         .current_dir(dir.path())
         .args(["admin", "create", "--email", "host@example.com", "--role", "creator"])
@@ -713,8 +695,7 @@ async fn rooms_span_two_nodes_through_redis() {
     let mut b = ws(n1.port, None, format!("?since={last}")).await;
     until(&mut b, "welcome").await;
     assert_eq!(until(&mut b, "chat").await["text"], "while you were away");
-    let _ = redis.kill();
-    let _ = redis.wait();
+    drop(redis);
 }
 
 /// A viewer that stops reading is let go (4008) once it falls more than the room's queue behind;

@@ -166,3 +166,33 @@ async fn mail_throttles(app: TestApp) {
     assert_eq!(last, 429);
 }
 both!(reset_and_signup_mail_is_throttled_per_address, mail_throttles);
+
+/// With Redis, a rate limit holds for the shop, not per node: two nodes share one count of the
+/// password-reset form's hashing budget (20 per network in 5 minutes), so the 21st post is
+/// refused wherever it lands. Without sharing, each node would allow 20.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_hold_across_nodes_through_redis() {
+    let Some(redis) = crate::common::start_redis().await else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data").display().to_string();
+    let env = [("LSN_DATA_DIR", data.as_str()), ("REDIS_URL", redis.url.as_str())];
+    let n1 = crate::common::spawn_node(dir.path(), &env);
+    let n2 = crate::common::spawn_node(dir.path(), &env);
+    assert!(n1.startup.iter().any(|l| l.contains("rate limits are counted for every node through Redis")), "{:?}", n1.startup);
+    let c = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..24 {
+        let port = if i % 2 == 0 { n1.port } else { n2.port };
+        let r = c
+            .post(format!("http://127.0.0.1:{port}/api/auth/password/forgot"))
+            .json(&serde_json::json!({"email": format!("nobody{i}@example.com")}))
+            .send()
+            .await
+            .expect("send");
+        statuses.push(r.status().as_u16());
+    }
+    let accepted = statuses.iter().filter(|s| **s == 202).count();
+    assert_eq!(accepted, 20, "{statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+    drop((n1, n2, redis));
+}

@@ -114,6 +114,11 @@ pub async fn prepare(cfg: Config, clock: SharedClock) -> anyhow::Result<Runtime>
         let bus = lsn_live::bus::Bus::connect(url.expose()).await.context("REDIS_URL: cannot connect")?;
         rt.state.live.hub.attach_bus(bus).await.context("REDIS_URL: cannot subscribe")?;
         tracing::info!("live rooms span nodes through Redis");
+        let store = lsn_ops::limit::SharedStore::connect(url.expose()).await.context("REDIS_URL: cannot connect")?;
+        for l in &rt.wiring.limits {
+            l.share(store.clone());
+        }
+        tracing::info!(limits = rt.wiring.limits.len(), "rate limits are counted for every node through Redis");
     }
     lsn_warehouse::init(&db, clock.now_ms()).await.context("creating core data")?;
     if cfg.demo && !cfg.is_production() && crate::demo::is_empty(&db).await? {

@@ -56,18 +56,18 @@ pub const CHECKOUT_LIMIT: usize = 30;
 pub const PAY_LIMIT: usize = 10;
 pub const LIMIT_WINDOW_MS: i64 = 10 * 60 * 1000;
 
-/// Per-node sliding-window limits on checkouts and payment attempts.
+/// Sliding-window limits on checkouts and payment attempts (shared across nodes with Redis).
 #[derive(Debug)]
 pub struct Limits {
-    pub checkout: lsn_identity::ratelimit::SlidingWindow,
-    pub pay: lsn_identity::ratelimit::SlidingWindow,
+    pub checkout: Arc<lsn_ops::limit::RateLimit>,
+    pub pay: Arc<lsn_ops::limit::RateLimit>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            checkout: lsn_identity::ratelimit::SlidingWindow::new(CHECKOUT_LIMIT, LIMIT_WINDOW_MS),
-            pay: lsn_identity::ratelimit::SlidingWindow::new(PAY_LIMIT, LIMIT_WINDOW_MS),
+            checkout: Arc::new(lsn_ops::limit::RateLimit::new("checkout", CHECKOUT_LIMIT, LIMIT_WINDOW_MS)),
+            pay: Arc::new(lsn_ops::limit::RateLimit::new("payment_attempts", PAY_LIMIT, LIMIT_WINDOW_MS)),
         }
     }
 }
@@ -231,6 +231,8 @@ impl Commerce {
             .openapi(openapi::fragment())
             .undocumented("/media/{key}", "product images' bytes, not JSON")
             .summary(Arc::new(summary::Orders(self.clone())))
+            .limit(self.limits.checkout.clone())
+            .limit(self.limits.pay.clone())
             .undocumented("/api/sandbox/3ds/{intent}", "the payment sandbox's 3-D Secure challenge page, shown to a person")
             .job(payments::sandbox::EVENT_JOB, Arc::new(payments::sandbox::EventJob { commerce: self.clone() }))
             .job(orders::EXPIRE_JOB, Arc::new(orders::ExpireJob { commerce: self.clone() }))

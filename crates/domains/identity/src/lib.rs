@@ -17,7 +17,6 @@ pub mod extract;
 pub mod oidc;
 pub mod openapi;
 pub mod password;
-pub mod ratelimit;
 pub mod routes;
 pub mod service;
 
@@ -51,6 +50,8 @@ impl Identity {
             .undocumented("/api/oauth/login", "a browser's redirect to the OpenID Connect provider, not a JSON call")
             .undocumented("/api/oauth/callback", "the OpenID Connect provider's redirect back, not a JSON call")
             .migrations(MIGRATIONS)
+            .limit(self.ip_limiter.clone())
+            .limit(self.hash_limiter.clone())
             .job(CLEANUP_JOB, std::sync::Arc::new(Cleanup(self.clone())))
             .schedule(lsn_ops::Schedule {
                 name: "session_cleanup",

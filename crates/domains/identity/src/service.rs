@@ -3,12 +3,12 @@
 use crate::audit::{self, Actor};
 use crate::error::IdentityError;
 use crate::password;
-use crate::ratelimit::SlidingWindow;
 use lsn_core::i18n::{t, t_args};
 use lsn_core::ids::{hash_token, new_id, random_token};
 use lsn_core::{Config, Email, SharedClock};
 use lsn_db::{is_unique_violation, Db, Row, RowExt, Tx};
 use lsn_mail::Message;
+use lsn_ops::limit::RateLimit;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::str::FromStr;
@@ -138,9 +138,9 @@ pub struct IdentityParts {
     pub db: Db,
     pub cfg: Arc<Config>,
     pub clock: SharedClock,
-    pub ip_limiter: Arc<SlidingWindow>,
+    pub ip_limiter: Arc<RateLimit>,
     /// Registrations, reset requests and resets per network (each hashes or mails).
-    pub hash_limiter: Arc<SlidingWindow>,
+    pub hash_limiter: Arc<RateLimit>,
     pub http: reqwest::Client,
 }
 
@@ -155,8 +155,8 @@ impl Identity {
             db,
             cfg,
             clock,
-            ip_limiter: Arc::new(SlidingWindow::new(IP_LOGIN_LIMIT, IP_LOGIN_WINDOW_MS)),
-            hash_limiter: Arc::new(SlidingWindow::new(HASHING_LIMIT, HASHING_WINDOW_MS)),
+            ip_limiter: Arc::new(RateLimit::new("login_network", IP_LOGIN_LIMIT, IP_LOGIN_WINDOW_MS)),
+            hash_limiter: Arc::new(RateLimit::new("hashing_forms", HASHING_LIMIT, HASHING_WINDOW_MS)),
             http,
         }))
     }
@@ -166,9 +166,9 @@ impl Identity {
     }
 
     /// Counts one use of a hashing or mailing form by the network `actor` is on.
-    fn throttle_forms(&self, actor: &Actor) -> Result<(), IdentityError> {
+    async fn throttle_forms(&self, actor: &Actor) -> Result<(), IdentityError> {
         let network = crate::extract::network_of(actor.ip.as_deref());
-        self.hash_limiter.hit(&network, self.now()).map_err(|retry_after_secs| IdentityError::RateLimited { retry_after_secs })
+        self.hash_limiter.hit(&network, self.now()).await.map_err(|retry_after_secs| IdentityError::RateLimited { retry_after_secs })
     }
 
     /// HMAC of the session token: the CSRF token for that session (no storage needed to check it).
@@ -247,7 +247,7 @@ impl Identity {
     /// Self-service registration. Always answers the same way: a new address gets a pending
     /// account and a confirmation link; a taken address gets a notice mail instead.
     pub async fn register(&self, actor: &Actor, email: &str, name: &str, password: &str) -> Result<(), IdentityError> {
-        self.throttle_forms(actor)?;
+        self.throttle_forms(actor).await?;
         let mut errors = serde_json::Map::new();
         let parsed = Email::parse(email);
         if let Err(m) = &parsed {
@@ -429,7 +429,7 @@ impl Identity {
     ) -> Result<(User, NewSession), IdentityError> {
         let now = self.now();
         let network = crate::extract::network_of(actor.ip.as_deref());
-        if let Err(retry) = self.ip_limiter.hit(&network, now) {
+        if let Err(retry) = self.ip_limiter.hit(&network, now).await {
             audit::record(self.db.write(), now, actor, "auth.login_throttled", None, &json!({ "reason": "ip" })).await?;
             return Err(IdentityError::RateLimited { retry_after_secs: retry });
         }
@@ -589,7 +589,7 @@ impl Identity {
 
     /// Sends a reset link when the address has an active account; answers the same either way.
     pub async fn request_password_reset(&self, actor: &Actor, email: &str) -> Result<(), IdentityError> {
-        self.throttle_forms(actor)?;
+        self.throttle_forms(actor).await?;
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
@@ -643,7 +643,7 @@ impl Identity {
 
     /// Sets a new password with a reset token; every session of the user is ended.
     pub async fn reset_password(&self, actor: &Actor, token: &str, new_password: &str) -> Result<(), IdentityError> {
-        self.throttle_forms(actor)?;
+        self.throttle_forms(actor).await?;
         password::check_strength(new_password).map_err(|m| field_error("password", m))?;
         // A token that cannot work costs no hash: only a live link is worth the work.
         self.token_is_live(token, "reset").await?;
@@ -687,6 +687,7 @@ impl Identity {
         }
         self.hash_limiter
             .hit(&format!("user:{user_id}"), self.now())
+            .await
             .map_err(|retry_after_secs| IdentityError::RateLimited { retry_after_secs })?;
         let stored: Option<String> = lsn_db::query("SELECT password_hash FROM users WHERE id = $1")
             .bind(user_id)

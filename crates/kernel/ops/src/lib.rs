@@ -8,6 +8,7 @@
 pub mod builtin;
 pub mod jobs;
 pub mod lease;
+pub mod limit;
 pub mod module;
 pub mod outbox;
 pub mod schedule;

@@ -86,6 +86,8 @@ pub struct Module {
     pub health: Vec<Arc<dyn HealthCheck>>,
     pub metrics: Vec<Arc<dyn Metrics>>,
     pub summary: Vec<Arc<dyn SummarySection>>,
+    /// Its rate limits (shared across nodes through Redis when `REDIS_URL` is set).
+    pub limits: Vec<Arc<crate::limit::RateLimit>>,
     /// Job kind → the code that runs it.
     pub jobs: Vec<(&'static str, Arc<dyn JobHandler>)>,
     pub schedules: Vec<Schedule>,
@@ -181,6 +183,11 @@ impl Module {
         self.summary.push(section);
         self
     }
+
+    pub fn limit(mut self, l: Arc<crate::limit::RateLimit>) -> Self {
+        self.limits.push(l);
+        self
+    }
 }
 
 /// A documented operation: `(METHOD, path)`.
@@ -213,6 +220,7 @@ pub struct Wiring {
     pub health: Vec<Arc<dyn HealthCheck>>,
     pub metrics: Vec<Arc<dyn Metrics>>,
     pub summary: Vec<Arc<dyn SummarySection>>,
+    pub limits: Vec<Arc<crate::limit::RateLimit>>,
     /// Every module's schema steps, in version order.
     pub migrations: Vec<&'static lsn_db::Migration>,
     duplicates: Vec<String>,
@@ -281,6 +289,12 @@ impl Wiring {
             w.health.extend(m.health);
             w.metrics.extend(m.metrics);
             w.summary.extend(m.summary);
+            for l in m.limits {
+                if w.limits.iter().any(|x| x.name() == l.name()) {
+                    w.duplicates.push(format!("rate limit {} is defined twice (the second by {})", l.name(), m.name));
+                }
+                w.limits.push(l);
+            }
             w.migrations.extend(m.migrations.iter());
         }
         w.migrations.sort_by_key(|m| m.version);

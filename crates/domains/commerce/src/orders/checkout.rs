@@ -121,7 +121,11 @@ impl Commerce {
             (None, Source::Cart(cart)) => format!("cart:{cart}"),
             (None, Source::Offer { .. }) => format!("email:{}", email.identity()),
         };
-        self.limits.checkout.hit(&who, self.clock.now_ms()).map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
+        self.limits
+            .checkout
+            .hit(&who, self.clock.now_ms())
+            .await
+            .map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
         if !["standard", "express"].contains(&input.shipping_method.as_str()) {
             return Err(CommerceError::Validation(json!({"shipping_method": "standard or express"})));
         }

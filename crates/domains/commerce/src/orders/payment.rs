@@ -84,7 +84,11 @@ impl Commerce {
             .try_get(0)?;
         unpaid(&status)?;
         // Card testing tries card after card on one order: a few attempts, then wait.
-        self.limits.pay.hit(order_id, self.clock.now_ms()).map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
+        self.limits
+            .pay
+            .hit(order_id, self.clock.now_ms())
+            .await
+            .map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
         if matches!(method, PaymentMethod::TestCard(_)) && self.sandbox.is_none() {
             return Err(CommerceError::rule(
                 "card_number_not_accepted",
