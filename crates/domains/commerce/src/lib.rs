@@ -241,11 +241,9 @@ impl Commerce {
             .job(orders::CANCEL_FAILED_JOB, Arc::new(orders::CancelFailedJob { commerce: self.clone() }))
             .job(orders::REFUND_JOB, Arc::new(orders::RefundJob { commerce: self.clone() }))
             .job(idempotency::CLEANUP_JOB, Arc::new(idempotency::CleanupJob { db: self.db.clone() }))
-            .job(orders::CONFIRMATION_MAIL_JOB, Arc::new(orders::ConfirmationMail { commerce: self.clone() }))
-            .job(orders::CLEAR_CART_JOB, Arc::new(orders::ClearBoughtLines { commerce: self.clone() }))
+            .job(orders::ORDER_PAID_JOB, Arc::new(orders::OrderPaid { commerce: self.clone() }))
             .job(orders::DISPUTE_TASK_JOB, Arc::new(orders::DisputeTask { commerce: self.clone() }))
-            .subscribe(orders::ORDER_PAID, orders::CONFIRMATION_MAIL_JOB)
-            .subscribe(orders::ORDER_PAID, orders::CLEAR_CART_JOB)
+            .subscribe(orders::ORDER_PAID, orders::ORDER_PAID_JOB)
             .subscribe(orders::ORDER_DISPUTED, orders::DISPUTE_TASK_JOB)
             .enqueues(&[payments::sandbox::EVENT_JOB, orders::CANCEL_INTENT_JOB, orders::CANCEL_FAILED_JOB, orders::REFUND_JOB])
             .schedule(Schedule {

@@ -54,6 +54,7 @@ pub const HISTORY: &[Migration] = &[
     portable!(9, "payments", "../migrations/0009_payments.sql"),
     portable!(10, "hoarding", "../migrations/0010_hoarding.sql"),
     portable!(11, "order paid", "../migrations/0011_order_paid.sql"),
+    portable!(15, "order paid job", "../migrations/0015_order_paid_job.sql"),
 ];
 
 /// Every migration this binary knows, in version order: the kernel's [`HISTORY`] and each
