@@ -85,16 +85,21 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, Option<tempfile
                 eprintln!("skipping PostgreSQL variant: LSN_TEST_DATABASE_URL not set (scripts/test.sh sets it)");
                 return None;
             };
-            sqlx::any::install_default_drivers();
             let name = format!("lsn_t_{}", uuid::Uuid::new_v4().simple());
-            let pool = sqlx::AnyPool::connect(&admin).await.expect("connect to test PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create database");
+            let pool = pg_admin(&admin).await;
+            lsn_db::query(&format!("CREATE DATABASE {name}")).execute(pool.write()).await.expect("create database");
             pool.close().await;
             let mut url = url::Url::parse(&admin).expect("url");
             url.set_path(&format!("/{name}"));
             Some((url.to_string(), None))
         }
     }
+}
+
+/// The test PostgreSQL's maintenance database (to create, close and open test databases).
+pub async fn pg_admin(url: &str) -> lsn_db::Db {
+    let target = lsn_db::DbTarget::parse(url).expect("admin url");
+    lsn_db::Db::connect_target(&target, 2, lsn_core::config::Durability::Full, 1).await.expect("connect to test PostgreSQL")
 }
 
 pub struct TestApp {

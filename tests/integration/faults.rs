@@ -3,7 +3,7 @@
 //! lost nor happen twice, mail waits in the queue, and a webhook the database could not take is
 //! accepted when it is delivered again.
 
-use crate::common::{deliver_event, json, Backend, Fault, TestApp, PASSWORD};
+use crate::common::{deliver_event, json, pg_admin, Backend, Fault, TestApp, PASSWORD};
 use crate::providers::sendgrid_app;
 use crate::stripe::stripe_app;
 use lsn_identity::Role;
@@ -203,16 +203,15 @@ async fn webhook_during_a_database_outage_is_accepted_later() {
     let deliver = || deliver_event(&app, lsn_commerce::DEV_WEBHOOK_SECRET, &event);
 
     let name = url::Url::parse(&app.database_url).expect("url").path().trim_start_matches('/').to_string();
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&std::env::var("LSN_TEST_DATABASE_URL").expect("admin url")).await.expect("admin");
-    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).execute(&admin).await.expect("close");
-    sqlx::query(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        .execute(&admin)
+    let admin = pg_admin(&std::env::var("LSN_TEST_DATABASE_URL").expect("admin url")).await;
+    lsn_db::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).execute(admin.write()).await.expect("close");
+    lsn_db::query(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        .fetch_all(admin.write())
         .await
         .expect("terminate");
     let (s, b) = deliver().await;
     assert_eq!((s, b["error"]["code"].as_str()), (503, Some("database_unavailable")), "{b}");
-    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).execute(&admin).await.expect("open");
+    lsn_db::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).execute(admin.write()).await.expect("open");
 
     // Stripe's next attempt: accepted, applied once; a further repeat is a duplicate.
     let (s, b) = deliver().await;

@@ -242,3 +242,39 @@ fn the_schema_folds_every_domains_migrations_in_order() {
     assert_eq!(versions, (1..=schema.latest()).collect::<Vec<_>>(), "one step per version, none missing");
     assert!(lsn_db::Schema::new(&[lsn_db::HISTORY, lsn_db::HISTORY]).is_err(), "two steps with one version are refused");
 }
+
+/// The query layer is the only code that knows the driver: every other crate (and the tests)
+/// reads and writes through `lsn_db` and decides on `lsn_db::Error`'s kinds.
+#[test]
+fn only_the_query_layer_knows_the_driver() {
+    let root = root();
+    let mut manifests = Vec::new();
+    files(&root.join("crates"), "toml", &mut manifests);
+    manifests.push(root.join("Cargo.toml"));
+    let mut leaks = Vec::new();
+    for m in &manifests {
+        let text = std::fs::read_to_string(m).expect("manifest");
+        let own = rel(m) == "crates/kernel/db/Cargo.toml";
+        // The workspace's own list of versions may name it; only the query layer may use it.
+        let uses = text.lines().any(|l| l.trim_start().starts_with("sqlx.workspace") || l.trim_start().starts_with("sqlx = { workspace"));
+        if uses && !own {
+            leaks.push(rel(m));
+        }
+    }
+    let mut sources = Vec::new();
+    files(&root.join("crates"), "rs", &mut sources);
+    files(&root.join("src"), "rs", &mut sources);
+    files(&root.join("tests"), "rs", &mut sources);
+    for f in &sources {
+        let path = rel(f);
+        if path.starts_with("crates/kernel/db/") || path == "tests/integration/ownership.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).expect("source");
+        if text.contains("sqlx::") {
+            leaks.push(path);
+        }
+    }
+    assert!(leaks.is_empty(), "these use sqlx instead of lsn_db: {leaks:?}");
+    assert!(manifests.len() > 8 && sources.len() > 50, "the walk found the workspace");
+}

@@ -172,7 +172,7 @@ async fn outbox_delivers_once(app: TestApp) {
         Box::pin(async move {
             lsn_ops::publish(tx, now, "order.placed", Some("o1"), &json!({"order": "o1"})).await?;
             lsn_ops::publish(tx, now, "payment.failed", Some("o2"), &json!({})).await?;
-            Ok::<_, sqlx::Error>(())
+            Ok::<_, lsn_db::Error>(())
         })
     })
     .await
@@ -182,7 +182,7 @@ async fn outbox_delivers_once(app: TestApp) {
         .transaction(move |tx| {
             Box::pin(async move {
                 lsn_ops::publish(tx, now, "order.placed", Some("o3"), &json!({})).await?;
-                Err::<(), _>(sqlx::Error::RowNotFound)
+                Err::<(), _>(lsn_db::Error::row_not_found())
             })
         })
         .await;

@@ -160,7 +160,7 @@ const PRODUCTS: &[DemoProduct] = &[
     ("Trail Running Cap", "Fitness", "running,hat", "Featherweight cap with a sweatband.", 3400, "colour", &["White", "Black"]),
 ];
 
-pub async fn is_empty(db: &Db) -> Result<bool, sqlx::Error> {
+pub async fn is_empty(db: &Db) -> Result<bool, lsn_db::Error> {
     Ok(lsn_identity::service::user_count(db).await? == 0)
 }
 

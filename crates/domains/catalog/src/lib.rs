@@ -34,11 +34,11 @@ pub enum CatalogError {
     #[error("{0} is already used")]
     Duplicate(&'static str),
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(#[from] lsn_db::Error),
 }
 
 impl lsn_db::TxError for CatalogError {
-    fn as_sqlx(&self) -> Option<&sqlx::Error> {
+    fn as_db(&self) -> Option<&lsn_db::Error> {
         match self {
             CatalogError::Db(e) => Some(e),
             _ => None,
@@ -288,7 +288,7 @@ async fn upsert_variant(tx: &mut Tx, now: i64, product_id: &str, v: &VariantInpu
 }
 
 /// Recomputes what search and listing read: the search text and the lowest price.
-async fn refresh_derived(tx: &mut Tx, product_id: &str) -> Result<(), sqlx::Error> {
+async fn refresh_derived(tx: &mut Tx, product_id: &str) -> Result<(), lsn_db::Error> {
     let p = lsn_db::query("SELECT p.title, p.description, p.tags, COALESCE(c.name, '') FROM products p LEFT JOIN categories c ON c.id = p.category_id WHERE p.id = $1")
         .bind(product_id)
         .fetch_one(&mut **tx)
@@ -597,7 +597,7 @@ impl Catalog {
                         available: r.try_get::<i64, _>(8)?.max(0),
                     })
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
+                .collect::<Result<Vec<_>, lsn_db::Error>>()?
                 .into_iter()
                 .filter(|v| include_archived_variants || v.status == "active")
                 .collect();
@@ -609,7 +609,7 @@ impl Catalog {
             p.images = imgs
                 .iter()
                 .map(|r| Ok(Image { id: r.try_get(0)?, url: format!("/media/{}", r.try_get::<String, _>(1)?), alt: r.try_get(2)? }))
-                .collect::<Result<_, sqlx::Error>>()?;
+                .collect::<Result<_, lsn_db::Error>>()?;
         }
         Ok(())
     }
@@ -806,7 +806,7 @@ impl Catalog {
         let rows = lsn_db::query("SELECT slug, name FROM categories ORDER BY name").fetch_all(self.db.read()).await?;
         Ok(rows
             .iter()
-            .map(|r| Ok::<_, sqlx::Error>(json!({"slug": r.try_get::<String, _>(0)?, "name": r.try_get::<String, _>(1)?})))
+            .map(|r| Ok::<_, lsn_db::Error>(json!({"slug": r.try_get::<String, _>(0)?, "name": r.try_get::<String, _>(1)?})))
             .collect::<Result<_, _>>()?)
     }
 }
@@ -848,7 +848,7 @@ fn decode_cursor(c: &str) -> Option<(i64, String)> {
     lsn_core::ids::is_valid_id(id).then_some((at.parse().ok()?, id.to_string()))
 }
 
-fn product_from(r: &Row) -> Result<Product, sqlx::Error> {
+fn product_from(r: &Row) -> Result<Product, lsn_db::Error> {
     let tags: String = r.try_get(6)?;
     Ok(Product {
         id: r.try_get(0)?,

@@ -80,7 +80,7 @@ pub async fn take_unpaid(tx: &mut Tx, keys: &[String], limit: i64, per_network: 
 }
 
 /// Gives back what an order counted while unpaid (once: the order forgets its keys).
-pub async fn release_unpaid(tx: &mut Tx, order_id: &str) -> Result<(), sqlx::Error> {
+pub async fn release_unpaid(tx: &mut Tx, order_id: &str) -> Result<(), lsn_db::Error> {
     let keys: Option<String> =
         lsn_db::query("SELECT unpaid_keys FROM orders WHERE id = $1").bind(order_id).fetch_one(&mut **tx).await?.try_get(0)?;
     let Some(keys) = keys else { return Ok(()) };
@@ -97,7 +97,7 @@ pub async fn release_unpaid(tx: &mut Tx, order_id: &str) -> Result<(), sqlx::Err
 
 /// Counts one unpaid checkout fewer under each of `keys` (an order's `unpaid_keys`, which the
 /// caller has just cleared on the order in the same transaction).
-pub async fn release_keys(tx: &mut Tx, keys: &str) -> Result<(), sqlx::Error> {
+pub async fn release_keys(tx: &mut Tx, keys: &str) -> Result<(), lsn_db::Error> {
     // One at a time in the keys' (sorted) order: the order every checkout takes them in. A key
     // that drops to nothing is deleted, so the table holds only what is unpaid now.
     for k in keys.split(' ').filter(|k| !k.is_empty()) {
@@ -111,7 +111,7 @@ pub async fn release_keys(tx: &mut Tx, keys: &str) -> Result<(), sqlx::Error> {
 
 /// The keys an order's per-customer limits were taken under (its customer key alone for orders
 /// placed before they were recorded).
-pub async fn order_limit_keys(tx: &mut Tx, order_id: &str) -> Result<Vec<String>, sqlx::Error> {
+pub async fn order_limit_keys(tx: &mut Tx, order_id: &str) -> Result<Vec<String>, lsn_db::Error> {
     let r = lsn_db::query("SELECT limit_keys, customer_key FROM orders WHERE id = $1").bind(order_id).fetch_one(&mut **tx).await?;
     let (keys, customer): (Option<String>, String) = (r.try_get(0)?, r.try_get(1)?);
     Ok(match keys {

@@ -49,7 +49,7 @@ pub struct CartView {
     pub currency: &'static str,
 }
 
-async fn cart_by_user(db: &Db, user_id: &str) -> Result<Option<String>, sqlx::Error> {
+async fn cart_by_user(db: &Db, user_id: &str) -> Result<Option<String>, lsn_db::Error> {
     lsn_db::query("SELECT id FROM carts WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(db.read())
@@ -58,7 +58,7 @@ async fn cart_by_user(db: &Db, user_id: &str) -> Result<Option<String>, sqlx::Er
         .transpose()
 }
 
-async fn cart_by_token(db: &Db, token: &str) -> Result<Option<String>, sqlx::Error> {
+async fn cart_by_token(db: &Db, token: &str) -> Result<Option<String>, lsn_db::Error> {
     if token.is_empty() || token.len() > 100 {
         return Ok(None);
     }
@@ -89,7 +89,7 @@ pub async fn resolve(db: &Db, now: i64, owner: &Owner, create: bool) -> Result<(
                         (None, Some(g)) => {
                             // Adopt the guest cart as the customer's.
                             lsn_db::query("UPDATE carts SET user_id = $1, token_hash = NULL, updated_at = $2 WHERE id = $3").bind(&uid).bind(now).bind(g).execute(&mut **tx).await?;
-                            return Ok::<_, sqlx::Error>(Some(g.clone()));
+                            return Ok::<_, lsn_db::Error>(Some(g.clone()));
                         }
                         (None, None) if create => {
                             let id = new_id();
@@ -210,7 +210,7 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
                 .execute(&mut **tx)
                 .await?;
             lsn_db::query("UPDATE carts SET updated_at = $1 WHERE id = $2").bind(now).bind(&cart).execute(&mut **tx).await?;
-            Ok::<_, sqlx::Error>(())
+            Ok::<_, lsn_db::Error>(())
         })
     })
     .await?;
@@ -218,7 +218,7 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
 }
 
 /// The cart's lines with today's prices and stock.
-pub async fn lines<'c, E>(ex: E, cart_id: &str) -> Result<Vec<CartLine>, sqlx::Error>
+pub async fn lines<'c, E>(ex: E, cart_id: &str) -> Result<Vec<CartLine>, lsn_db::Error>
 where
     E: lsn_db::Executor<'c>,
 {
@@ -234,7 +234,7 @@ where
 }
 
 /// One variant as a line of `quantity`, priced now (a deal bought straight from a live room).
-pub async fn variant_line<'c, E>(ex: E, variant_id: &str, quantity: i64) -> Result<Vec<CartLine>, sqlx::Error>
+pub async fn variant_line<'c, E>(ex: E, variant_id: &str, quantity: i64) -> Result<Vec<CartLine>, lsn_db::Error>
 where
     E: lsn_db::Executor<'c>,
 {
@@ -249,7 +249,7 @@ where
     lines_from(&rows)
 }
 
-fn lines_from(rows: &[lsn_db::Row]) -> Result<Vec<CartLine>, sqlx::Error> {
+fn lines_from(rows: &[lsn_db::Row]) -> Result<Vec<CartLine>, lsn_db::Error> {
     rows.iter()
         .map(|r| {
             let (price, qty, available): (i64, i64, i64) = (r.try_get(6)?, r.try_get(8)?, r.try_get(9)?);

@@ -134,7 +134,7 @@ pub async fn list(db: &lsn_db::Db) -> Result<Vec<DiscountCode>, CommerceError> {
                 active: r.try_get::<i64, _>(10)? == 1,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()?)
+        .collect::<Result<_, lsn_db::Error>>()?)
 }
 
 fn unusable() -> CommerceError {
@@ -207,7 +207,7 @@ pub async fn redeem(
 
 /// Gives back the use an order took (order cancelled before payment), under every identity it
 /// was taken under.
-pub async fn release(tx: &mut Tx, code_id: &str, customer_keys: &[String]) -> Result<(), sqlx::Error> {
+pub async fn release(tx: &mut Tx, code_id: &str, customer_keys: &[String]) -> Result<(), lsn_db::Error> {
     lsn_db::query("UPDATE discount_codes SET used_count = used_count - 1 WHERE id = $1 AND used_count > 0")
         .bind(code_id)
         .execute(&mut **tx)

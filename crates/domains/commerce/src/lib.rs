@@ -43,7 +43,7 @@ pub enum CommerceError {
     #[error("payment provider: {0}")]
     Provider(String),
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(#[from] lsn_db::Error),
     #[error("{0}")]
     Internal(String),
     #[error("too many attempts")]
@@ -79,7 +79,7 @@ impl CommerceError {
 }
 
 impl lsn_db::TxError for CommerceError {
-    fn as_sqlx(&self) -> Option<&sqlx::Error> {
+    fn as_db(&self) -> Option<&lsn_db::Error> {
         match self {
             CommerceError::Db(e) => Some(e),
             _ => None,

@@ -181,7 +181,7 @@ fn invalid(field: &str, msg: &str) -> CommerceError {
 
 const COLS: &str = "o.id, o.variant_id, v.sku, v.product_title || ' — ' || v.title, o.show_id, o.price, v.price, o.quantity, o.sold, o.per_customer_limit, o.starts_at, o.ends_at, o.cancelled";
 
-fn offer_from(r: &Row, now: i64) -> Result<Offer, sqlx::Error> {
+fn offer_from(r: &Row, now: i64) -> Result<Offer, lsn_db::Error> {
     let (quantity, sold, starts_at, ends_at, cancelled): (i64, i64, i64, i64, i64) =
         (r.try_get(7)?, r.try_get(8)?, r.try_get(10)?, r.try_get(11)?, r.try_get(12)?);
     let mut offer = Offer {
@@ -206,7 +206,7 @@ fn offer_from(r: &Row, now: i64) -> Result<Offer, sqlx::Error> {
 }
 
 /// The newest public deal of a show that is counting down or on sale at `now` and not sold out.
-pub async fn current_for_show(db: &Db, now: i64, show_id: &str) -> Result<Option<String>, sqlx::Error> {
+pub async fn current_for_show(db: &Db, now: i64, show_id: &str) -> Result<Option<String>, lsn_db::Error> {
     lsn_db::query(
         "SELECT id FROM offers WHERE show_id = $1 AND cancelled = 0 AND reserved_for IS NULL AND ends_at > $2 AND sold < quantity ORDER BY created_at DESC LIMIT 1",
     )
@@ -220,7 +220,7 @@ pub async fn current_for_show(db: &Db, now: i64, show_id: &str) -> Result<Option
 
 /// Withdraws a deal in `tx` (an auction's win passed to the next bidder): nobody can claim it
 /// from then on.
-pub async fn withdraw_in(tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
+pub async fn withdraw_in(tx: &mut Tx, id: &str) -> Result<(), lsn_db::Error> {
     lsn_db::query("UPDATE offers SET cancelled = 1 WHERE id = $1").bind(id).execute(&mut **tx).await?;
     Ok(())
 }
@@ -370,7 +370,7 @@ pub async fn claim(
 }
 
 /// Gives an unpaid order's units back to its offer (and to every identity's per-customer count).
-pub async fn release(tx: &mut Tx, offer_id: &str, limit_keys: &[String], qty: i64) -> Result<(), sqlx::Error> {
+pub async fn release(tx: &mut Tx, offer_id: &str, limit_keys: &[String], qty: i64) -> Result<(), lsn_db::Error> {
     RELEASES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     lsn_db::query("UPDATE offers SET sold = sold - $1 WHERE id = $2 AND sold >= $1").bind(qty).bind(offer_id).execute(&mut **tx).await?;
     for key in limit_keys {

@@ -24,7 +24,14 @@ impl Actor {
     }
 }
 
-pub async fn record<'c, E>(ex: E, now_ms: i64, actor: &Actor, action: &str, target: Option<&str>, detail: &Value) -> Result<(), sqlx::Error>
+pub async fn record<'c, E>(
+    ex: E,
+    now_ms: i64,
+    actor: &Actor,
+    action: &str,
+    target: Option<&str>,
+    detail: &Value,
+) -> Result<(), lsn_db::Error>
 where
     E: lsn_db::Executor<'c>,
 {
@@ -57,7 +64,7 @@ pub struct AuditEntry {
 }
 
 /// Newest first, optionally one action only, before a cursor (`at` of the last row seen).
-pub async fn list(db: &Db, action: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+pub async fn list(db: &Db, action: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, lsn_db::Error> {
     let rows = lsn_db::query(
         "SELECT id, at, actor_id, actor, action, target, detail, ip, user_agent FROM audit_log \
          WHERE ($1 = '' OR action = $1) AND at < $2 ORDER BY at DESC, id DESC LIMIT $3",

@@ -29,13 +29,13 @@ pub enum IdentityError {
     #[error("oauth is not configured")]
     OAuthDisabled,
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(#[from] lsn_db::Error),
     #[error("{0}")]
     Internal(String),
 }
 
 impl lsn_db::TxError for IdentityError {
-    fn as_sqlx(&self) -> Option<&sqlx::Error> {
+    fn as_db(&self) -> Option<&lsn_db::Error> {
         match self {
             IdentityError::Db(e) => Some(e),
             _ => None,

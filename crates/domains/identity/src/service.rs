@@ -88,13 +88,13 @@ pub struct User {
 
 const USER_COLS: &str = "id, email, name, role, status, created_at, last_login_at";
 
-fn user_from(r: &Row, offset: usize) -> Result<User, sqlx::Error> {
+fn user_from(r: &Row, offset: usize) -> Result<User, lsn_db::Error> {
     let role: String = r.try_get(offset + 3)?;
     Ok(User {
         id: r.try_get(offset)?,
         email: r.try_get(offset + 1)?,
         name: r.try_get(offset + 2)?,
-        role: role.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        role: role.parse().map_err(|e: String| lsn_db::Error::decode(e))?,
         status: r.try_get(offset + 4)?,
         created_at: r.try_get(offset + 5)?,
         last_login_at: r.try_get(offset + 6)?,
@@ -880,7 +880,7 @@ impl Identity {
                     revoked_at: r.try_get(6)?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
+            .collect::<Result<_, lsn_db::Error>>()
             .map_err(Into::into)
     }
 
@@ -1017,11 +1017,11 @@ impl Identity {
 }
 
 /// How many accounts there are (an empty shop gets the demo data).
-pub async fn user_count(db: &Db) -> Result<i64, sqlx::Error> {
+pub async fn user_count(db: &Db) -> Result<i64, lsn_db::Error> {
     lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(db.read()).await?.try_get(0)
 }
 
-async fn insert_token(tx: &mut Tx, token: &str, user_id: &str, purpose: &str, now: i64, ttl: i64) -> Result<(), sqlx::Error> {
+async fn insert_token(tx: &mut Tx, token: &str, user_id: &str, purpose: &str, now: i64, ttl: i64) -> Result<(), lsn_db::Error> {
     lsn_db::query("INSERT INTO user_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(hash_token(token))
         .bind(user_id)

@@ -78,7 +78,7 @@ struct Row2 {
     version: i64,
 }
 
-fn from_row(r: &Row) -> Result<Row2, sqlx::Error> {
+fn from_row(r: &Row) -> Result<Row2, lsn_db::Error> {
     let reserve: Option<i64> = r.try_get(5)?;
     let price: i64 = r.try_get(11)?;
     let leader: Option<String> = r.try_get(12)?;

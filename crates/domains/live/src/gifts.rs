@@ -117,7 +117,7 @@ impl Live {
                         .bind(now)
                         .execute(&mut **tx)
                         .await?;
-                    Ok::<_, sqlx::Error>(true)
+                    Ok::<_, lsn_db::Error>(true)
                 })
             })
             .await

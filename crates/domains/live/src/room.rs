@@ -528,7 +528,7 @@ async fn persister(db: Db, show_id: String, mut rx: mpsc::Receiver<Persist>) {
                                 .execute(&mut **tx)
                                 .await?;
                         }
-                        Ok::<_, sqlx::Error>(())
+                        Ok::<_, lsn_db::Error>(())
                     })
                 })
                 .await;

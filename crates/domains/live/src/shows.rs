@@ -17,11 +17,11 @@ pub enum LiveError {
     #[error("forbidden")]
     Forbidden,
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(#[from] lsn_db::Error),
 }
 
 impl lsn_db::TxError for LiveError {
-    fn as_sqlx(&self) -> Option<&sqlx::Error> {
+    fn as_db(&self) -> Option<&lsn_db::Error> {
         match self {
             LiveError::Db(e) => Some(e),
             _ => None,
@@ -92,7 +92,7 @@ pub struct ShowInput {
 
 const SHOW_COLS: &str = "s.id, s.title, s.description, s.host_id, u.name, s.status, s.scheduled_at, s.started_at, s.ended_at, s.video_kind, s.video_url, s.slow_mode_secs, s.pinned_product_id, s.peak_viewers";
 
-fn show_from(r: &Row) -> Result<Show, sqlx::Error> {
+fn show_from(r: &Row) -> Result<Show, lsn_db::Error> {
     let kind: String = r.try_get(9)?;
     let url: Option<String> = r.try_get(10)?;
     Ok(Show {
@@ -230,7 +230,7 @@ impl Live {
         .await?;
         show.lineup = items
             .iter()
-            .map(|r| Ok::<_, sqlx::Error>(json!({"product_id": r.try_get::<String, _>(0)?, "slug": r.try_get::<String, _>(1)?, "title": r.try_get::<String, _>(2)?, "price": r.try_get::<i64, _>(3)?, "available": r.try_get::<i64, _>(4)?.max(0)})))
+            .map(|r| Ok::<_, lsn_db::Error>(json!({"product_id": r.try_get::<String, _>(0)?, "slug": r.try_get::<String, _>(1)?, "title": r.try_get::<String, _>(2)?, "price": r.try_get::<i64, _>(3)?, "available": r.try_get::<i64, _>(4)?.max(0)})))
             .collect::<Result<_, _>>()?;
         Ok(show)
     }
@@ -344,7 +344,7 @@ impl Live {
             .bind(limit.clamp(1, 1000))
             .fetch_all(self.db.read())
             .await?;
-        Ok(rows.iter().map(recorded_event).collect::<Result<_, sqlx::Error>>()?)
+        Ok(rows.iter().map(recorded_event).collect::<Result<_, lsn_db::Error>>()?)
     }
 
     /// The last `limit` recorded events of a show, oldest first (what a page shows on opening).
@@ -355,12 +355,12 @@ impl Live {
             .bind(limit.clamp(1, 1000))
             .fetch_all(self.db.read())
             .await?;
-        Ok(rows.iter().rev().map(recorded_event).collect::<Result<_, sqlx::Error>>()?)
+        Ok(rows.iter().rev().map(recorded_event).collect::<Result<_, lsn_db::Error>>()?)
     }
 }
 
 /// A `live_events` row (seq, type, payload, at) as the event a viewer received.
-fn recorded_event(r: &lsn_db::Row) -> Result<Value, sqlx::Error> {
+fn recorded_event(r: &lsn_db::Row) -> Result<Value, lsn_db::Error> {
     let payload: Value = serde_json::from_str(&r.try_get::<String, _>(2)?).unwrap_or(Value::Null);
     let mut ev = json!({"v": 1, "seq": r.try_get::<i64, _>(0)?, "type": r.try_get::<String, _>(1)?, "at": r.try_get::<i64, _>(3)?});
     if let (Some(m), Some(p)) = (ev.as_object_mut(), payload.as_object()) {

@@ -81,7 +81,7 @@ impl CoreCounts {
     }
 }
 
-pub async fn counts(db: &Db) -> Result<CoreCounts, sqlx::Error> {
+pub async fn counts(db: &Db) -> Result<CoreCounts, lsn_db::Error> {
     let r = lsn_db::query(
         "SELECT (SELECT CAST(COUNT(*) AS BIGINT) FROM warehouses), (SELECT CAST(COUNT(*) AS BIGINT) FROM zones), (SELECT CAST(COUNT(*) AS BIGINT) FROM bins), \
          (SELECT CAST(COUNT(*) AS BIGINT) FROM channels), (SELECT CAST(COUNT(*) AS BIGINT) FROM suppliers)",
@@ -98,7 +98,7 @@ pub async fn counts(db: &Db) -> Result<CoreCounts, sqlx::Error> {
 }
 
 /// Creates whatever core data is missing; returns how many rows it inserted (0 on a re-run).
-pub async fn init(db: &Db, now_ms: i64) -> Result<u64, sqlx::Error> {
+pub async fn init(db: &Db, now_ms: i64) -> Result<u64, lsn_db::Error> {
     db.transaction(move |tx| {
         Box::pin(async move {
             let mut inserted = 0u64;
@@ -157,7 +157,7 @@ pub async fn init(db: &Db, now_ms: i64) -> Result<u64, sqlx::Error> {
             .execute(&mut **tx)
             .await?;
             inserted += r.rows_affected();
-            Ok::<_, sqlx::Error>(inserted)
+            Ok::<_, lsn_db::Error>(inserted)
         })
     })
     .await

@@ -23,11 +23,11 @@ pub enum StockError {
     #[error("quantity must be positive")]
     BadQuantity,
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(#[from] lsn_db::Error),
 }
 
 impl lsn_db::TxError for StockError {
-    fn as_sqlx(&self) -> Option<&sqlx::Error> {
+    fn as_db(&self) -> Option<&lsn_db::Error> {
         match self {
             StockError::Db(e) => Some(e),
             _ => None,
@@ -53,7 +53,7 @@ async fn movement(
     reason: &str,
     reference: Option<&str>,
     actor: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), lsn_db::Error> {
     lsn_db::query("INSERT INTO stock_movements (id, variant_id, bin_id, kind, quantity, reason, ref, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(lsn_core::ids::new_id())
         .bind(variant_id)
@@ -71,7 +71,7 @@ async fn movement(
 
 /// A new variant's stock level: nothing on hand, nothing reserved (the catalog calls this in the
 /// transaction that creates the variant).
-pub async fn open_level(tx: &mut Tx, now: i64, variant_id: &str) -> Result<(), sqlx::Error> {
+pub async fn open_level(tx: &mut Tx, now: i64, variant_id: &str) -> Result<(), lsn_db::Error> {
     lsn_db::query("INSERT INTO stock_levels (variant_id, on_hand, reserved, updated_at) VALUES ($1, 0, 0, $2)")
         .bind(variant_id)
         .bind(now)
@@ -82,7 +82,7 @@ pub async fn open_level(tx: &mut Tx, now: i64, variant_id: &str) -> Result<(), s
 
 /// Whether any of `variant_ids` ever had stock moved (received, sold, adjusted, …): such a
 /// variant's history must stay, so its product is archived rather than deleted.
-pub async fn moved_any(tx: &mut Tx, variant_ids: &[String]) -> Result<bool, sqlx::Error> {
+pub async fn moved_any(tx: &mut Tx, variant_ids: &[String]) -> Result<bool, lsn_db::Error> {
     for id in variant_ids {
         let moved = lsn_db::query("SELECT 1 FROM stock_movements WHERE variant_id = $1 LIMIT 1").bind(id).fetch_optional(&mut **tx).await?;
         if moved.is_some() {
@@ -92,7 +92,7 @@ pub async fn moved_any(tx: &mut Tx, variant_ids: &[String]) -> Result<bool, sqlx
     Ok(false)
 }
 
-pub async fn level(tx: &mut Tx, variant_id: &str) -> Result<Level, sqlx::Error> {
+pub async fn level(tx: &mut Tx, variant_id: &str) -> Result<Level, lsn_db::Error> {
     let row = lsn_db::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
         .bind(variant_id)
         .fetch_optional(&mut **tx)
@@ -211,7 +211,7 @@ pub async fn reserve(tx: &mut Tx, now: i64, variant_id: &str, qty: i64, order_id
     Ok(lvl)
 }
 
-async fn active_reservations(tx: &mut Tx, order_id: &str) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+async fn active_reservations(tx: &mut Tx, order_id: &str) -> Result<Vec<(String, String, i64)>, lsn_db::Error> {
     let rows =
         lsn_db::query("SELECT id, variant_id, quantity FROM reservations WHERE order_id = $1 AND status = 'active' ORDER BY variant_id")
             .bind(order_id)
@@ -221,7 +221,7 @@ async fn active_reservations(tx: &mut Tx, order_id: &str) -> Result<Vec<(String,
 }
 
 /// Gives an order's reserved stock back (expiry, payment failure, cancellation). Idempotent.
-pub async fn release_order(tx: &mut Tx, now: i64, order_id: &str, reason: &str) -> Result<i64, sqlx::Error> {
+pub async fn release_order(tx: &mut Tx, now: i64, order_id: &str, reason: &str) -> Result<i64, lsn_db::Error> {
     let mut released = 0;
     for (rid, variant_id, qty) in active_reservations(tx, order_id).await? {
         let r = lsn_db::query("UPDATE reservations SET status = 'released', updated_at = $1 WHERE id = $2 AND status = 'active'")
@@ -244,7 +244,7 @@ pub async fn release_order(tx: &mut Tx, now: i64, order_id: &str, reason: &str) 
 }
 
 /// Turns an order's reservations into sales: the units leave on-hand stock and their bins.
-pub async fn consume_order(tx: &mut Tx, now: i64, order_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn consume_order(tx: &mut Tx, now: i64, order_id: &str) -> Result<i64, lsn_db::Error> {
     let mut sold = 0;
     for (rid, variant_id, qty) in active_reservations(tx, order_id).await? {
         let r = lsn_db::query("UPDATE reservations SET status = 'consumed', updated_at = $1 WHERE id = $2 AND status = 'active'")
@@ -349,7 +349,7 @@ pub struct Movement {
 }
 
 /// The bins holding some of `variant_id`, by code.
-pub async fn bins_of(db: &lsn_db::Db, variant_id: &str) -> Result<Vec<BinQuantity>, sqlx::Error> {
+pub async fn bins_of(db: &lsn_db::Db, variant_id: &str) -> Result<Vec<BinQuantity>, lsn_db::Error> {
     let rows = lsn_db::query("SELECT b.code, s.quantity FROM bin_stock s JOIN bins b ON b.id = s.bin_id WHERE s.variant_id = $1 AND s.quantity > 0 ORDER BY b.code")
         .bind(variant_id)
         .fetch_all(db.read())
@@ -358,7 +358,7 @@ pub async fn bins_of(db: &lsn_db::Db, variant_id: &str) -> Result<Vec<BinQuantit
 }
 
 /// `variant_id`'s [`Report`], with its last `movements` movements.
-pub async fn report(db: &lsn_db::Db, variant_id: &str, movements: i64) -> Result<Report, sqlx::Error> {
+pub async fn report(db: &lsn_db::Db, variant_id: &str, movements: i64) -> Result<Report, lsn_db::Error> {
     let r = lsn_db::query("SELECT on_hand, reserved FROM stock_levels WHERE variant_id = $1")
         .bind(variant_id)
         .fetch_optional(db.read())
@@ -384,11 +384,11 @@ pub async fn report(db: &lsn_db::Db, variant_id: &str, movements: i64) -> Result
                 at: r.try_get(5)?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()?;
+        .collect::<Result<_, lsn_db::Error>>()?;
     Ok(Report { on_hand, reserved, available: on_hand - reserved, bins: bins_of(db, variant_id).await?, movements })
 }
 
-pub async fn expired_orders(db: &lsn_db::Db, now: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+pub async fn expired_orders(db: &lsn_db::Db, now: i64, limit: i64) -> Result<Vec<String>, lsn_db::Error> {
     let rows = lsn_db::query("SELECT DISTINCT order_id FROM reservations WHERE status = 'active' AND expires_at <= $1 LIMIT $2")
         .bind(now)
         .bind(limit)

@@ -56,7 +56,7 @@ impl Transport for MailboxTransport {
 }
 
 /// The newest messages, optionally only those to one address.
-pub async fn list(db: &Db, to: Option<&str>, limit: i64) -> Result<Vec<MailboxEntry>, sqlx::Error> {
+pub async fn list(db: &Db, to: Option<&str>, limit: i64) -> Result<Vec<MailboxEntry>, lsn_db::Error> {
     let rows = lsn_db::query(
         "SELECT id, to_addr, from_addr, subject, text_body, html_body, tag, created_at FROM mailbox \
          WHERE ($1 = '' OR to_addr = $1) ORDER BY created_at DESC, id DESC LIMIT $2",

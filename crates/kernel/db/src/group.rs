@@ -113,7 +113,7 @@ where
             let result = AssertUnwindSafe((self.f)(tx)).catch_unwind().await;
             let ended = match &result {
                 Ok(Ok(_)) => Ended::Ok,
-                Ok(Err(e)) if e.as_sqlx().is_some_and(is_retryable) => Ended::Abandon,
+                Ok(Err(e)) if e.as_db().is_some_and(is_retryable) => Ended::Abandon,
                 Ok(Err(_)) => Ended::Failed,
                 Err(_) => Ended::Abandon,
             };
@@ -124,7 +124,7 @@ where
 
     fn answer(self: Box<Self>) {
         let Job { kept, reply, .. } = *self;
-        let answer = kept.unwrap_or_else(|| Ok(Err(E::from(sqlx::Error::PoolClosed))));
+        let answer = kept.unwrap_or_else(|| Ok(Err(E::from(crate::Error::closed()))));
         let _ = reply.send(answer);
     }
 
@@ -205,7 +205,7 @@ async fn commit_group(conn: &LiteConn, group: &mut [Box<dyn Pending>]) -> bool {
     }
 }
 
-async fn exec(tx: &mut Tx, sql: &str) -> Result<(), sqlx::Error> {
+async fn exec(tx: &mut Tx, sql: &str) -> Result<(), crate::Error> {
     query(sql).execute(&mut **tx).await.map(|_| ())
 }
 
@@ -217,16 +217,16 @@ mod tests {
 
     #[derive(Debug)]
     enum Refused {
-        Db(sqlx::Error),
+        Db(crate::Error),
         Mine,
     }
-    impl From<sqlx::Error> for Refused {
-        fn from(e: sqlx::Error) -> Self {
+    impl From<crate::Error> for Refused {
+        fn from(e: crate::Error) -> Self {
             Refused::Db(e)
         }
     }
     impl crate::TxError for Refused {
-        fn as_sqlx(&self) -> Option<&sqlx::Error> {
+        fn as_db(&self) -> Option<&crate::Error> {
             match self {
                 Refused::Db(e) => Some(e),
                 Refused::Mine => None,
@@ -240,7 +240,7 @@ mod tests {
         db
     }
 
-    async fn insert(tx: &mut Tx, k: String, n: i64) -> Result<(), sqlx::Error> {
+    async fn insert(tx: &mut Tx, k: String, n: i64) -> Result<(), crate::Error> {
         crate::query("INSERT INTO t (k, n) VALUES ($1, $2)").bind(k).bind(n).execute(&mut **tx).await.map(|_| ())
     }
 

@@ -10,6 +10,7 @@
 
 pub mod backup;
 pub mod dialect;
+mod error;
 mod group;
 mod lite;
 mod migrate;
@@ -17,6 +18,7 @@ mod pool;
 mod retry;
 mod sql;
 
+pub use error::{Error, ErrorKind};
 pub use migrate::{Migration, MigrationStatus, Schema, HISTORY};
 pub use pool::{check_sqlite_file, Backend, BoxFuture, Db, DbError, DbTarget, Reader, Writer};
 pub use retry::{is_foreign_key_violation, is_retryable, is_unavailable, is_unique_violation, TxError};

@@ -107,15 +107,21 @@ pub enum DbError {
     #[error("{0}")]
     Backup(String),
     #[error(transparent)]
-    Sqlx(#[from] sqlx::Error),
+    Db(#[from] crate::Error),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        DbError::Db(e.into())
+    }
+}
+
 impl TxError for DbError {
-    fn as_sqlx(&self) -> Option<&sqlx::Error> {
+    fn as_db(&self) -> Option<&crate::Error> {
         match self {
-            DbError::Sqlx(e) => Some(e),
+            DbError::Db(e) => Some(e),
             _ => None,
         }
     }
@@ -319,7 +325,7 @@ impl Db {
         self.inner.writer.transaction(f).await
     }
 
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+    pub async fn ping(&self) -> Result<(), crate::Error> {
         query("SELECT 1").execute(&self.inner.reader).await.map(|_| ())
     }
 
@@ -376,7 +382,7 @@ impl Writer {
             WriterInner::Lite { conn, queue: Some(queue), .. } => (conn, queue),
         };
         if group::in_writer() {
-            return Err(E::from(sqlx::Error::Protocol("a write transaction cannot start inside another".into())));
+            return Err(E::from(crate::Error::misuse("a write transaction cannot start inside another")));
         }
         let (job, answer) = group::Job::new(f);
         if let Err(job) = queue.send(job) {
@@ -386,7 +392,7 @@ impl Writer {
         match answer.await {
             Ok(Ok(result)) => result,
             Ok(Err(panic)) => std::panic::resume_unwind(panic),
-            Err(_) => Err(E::from(sqlx::Error::PoolClosed)),
+            Err(_) => Err(E::from(crate::Error::closed())),
         }
     }
 }
@@ -404,16 +410,16 @@ where
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
-        let mut tx = Tx::begin(on).await.map_err(E::from)?;
+        let mut tx = Tx::begin(on).await.map_err(|e| E::from(e.into()))?;
         let result = match f(&mut tx).await {
-            Ok(v) => tx.commit().await.map(|_| v).map_err(E::from),
+            Ok(v) => tx.commit().await.map(|_| v).map_err(|e| E::from(e.into())),
             Err(e) => {
                 let _ = tx.rollback().await;
                 Err(e)
             }
         };
         match result {
-            Err(e) if attempt < 8 && e.as_sqlx().is_some_and(is_retryable) => {
+            Err(e) if attempt < 8 && e.as_db().is_some_and(is_retryable) => {
                 let backoff = 2u64.pow(attempt.min(6)) + rand_jitter();
                 tracing::debug!(attempt, backoff_ms = backoff, "retrying transaction after a serialization failure");
                 tokio::time::sleep(Duration::from_millis(backoff)).await;
@@ -458,7 +464,7 @@ fn is_connect_error(e: &sqlx::Error) -> bool {
         || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("57P03"))
 }
 
-fn sqlite_open_error(path: &Path, e: sqlx::Error) -> DbError {
+fn sqlite_open_error(path: &Path, e: impl std::fmt::Display) -> DbError {
     let msg = e.to_string();
     if msg.contains("not a database") || msg.contains("malformed") || msg.contains("corrupt") {
         DbError::NotADatabase(format!("{} is damaged or not an SQLite database ({msg}); LSN will not touch it", path.display()))

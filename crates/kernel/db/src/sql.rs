@@ -5,6 +5,7 @@
 //! [`crate::lite`]): a statement costs no hand-off to another thread, and a write transaction,
 //! which runs on the writer's own thread, runs start to finish there without one.
 
+use crate::error::Error;
 use crate::lite::{self, LiteConn, LiteRow};
 use crate::pool::{Begin, Reader, ReaderInner, Writer, WriterInner};
 use sqlx::any::AnyRow;
@@ -271,7 +272,7 @@ impl Row {
 
 /// Reading columns of a [`Row`] (as sqlx's `Row` trait does).
 pub trait RowExt {
-    fn try_get<T: Decode, I: RowIndex>(&self, index: I) -> Result<T, sqlx::Error>;
+    fn try_get<T: Decode, I: RowIndex>(&self, index: I) -> Result<T, Error>;
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -288,14 +289,14 @@ pub trait RowExt {
 }
 
 impl RowExt for Row {
-    fn try_get<T: Decode, I: RowIndex>(&self, index: I) -> Result<T, sqlx::Error> {
+    fn try_get<T: Decode, I: RowIndex>(&self, index: I) -> Result<T, Error> {
         match &self.0 {
-            RowInner::Any(r) => sqlx::Row::try_get(r, index),
+            RowInner::Any(r) => Ok(sqlx::Row::try_get(r, index)?),
             RowInner::Lite(r) => {
                 let Some(i) = index.position(&r.names) else {
-                    return Err(sqlx::Error::ColumnNotFound(index.to_string()));
+                    return Err(Error::column_not_found(index.to_string()));
                 };
-                T::from_lite(&r.values[i]).map_err(|e| sqlx::Error::ColumnDecode { index: index.to_string(), source: e.into() })
+                T::from_lite(&r.values[i]).map_err(|e| Error::column_decode(index.to_string(), e))
             }
         }
     }
@@ -355,34 +356,34 @@ impl<'q> Query<'q> {
         self
     }
 
-    pub async fn execute<'e, E: Executor<'e>>(self, executor: E) -> Result<Done, sqlx::Error> {
+    pub async fn execute<'e, E: Executor<'e>>(self, executor: E) -> Result<Done, Error> {
         let out = self.run(executor.target(), Want::Nothing).await?;
         Ok(Done { rows_affected: out.affected })
     }
 
-    pub async fn fetch_all<'e, E: Executor<'e>>(self, executor: E) -> Result<Vec<Row>, sqlx::Error> {
+    pub async fn fetch_all<'e, E: Executor<'e>>(self, executor: E) -> Result<Vec<Row>, Error> {
         Ok(self.run(executor.target(), Want::All).await?.rows)
     }
 
-    pub async fn fetch_optional<'e, E: Executor<'e>>(self, executor: E) -> Result<Option<Row>, sqlx::Error> {
+    pub async fn fetch_optional<'e, E: Executor<'e>>(self, executor: E) -> Result<Option<Row>, Error> {
         Ok(self.run(executor.target(), Want::One).await?.rows.into_iter().next())
     }
 
-    pub async fn fetch_one<'e, E: Executor<'e>>(self, executor: E) -> Result<Row, sqlx::Error> {
-        self.fetch_optional(executor).await?.ok_or(sqlx::Error::RowNotFound)
+    pub async fn fetch_one<'e, E: Executor<'e>>(self, executor: E) -> Result<Row, Error> {
+        self.fetch_optional(executor).await?.ok_or_else(Error::row_not_found)
     }
 
-    async fn run(self, target: Target<'_>, want: Want) -> Result<Output, sqlx::Error> {
+    async fn run(self, target: Target<'_>, want: Want) -> Result<Output, Error> {
         match target {
             Target::Read(Reader(ReaderInner::Any(pool)))
             | Target::Slow(Reader(ReaderInner::Any(pool)))
-            | Target::Write(Writer(WriterInner::Any(pool))) => any_run(pool, self.sql, self.args, want).await,
-            Target::Read(Reader(ReaderInner::Lite(pool))) => pool.with(|c| lite::run(c, self.sql, &self.args, want)),
+            | Target::Write(Writer(WriterInner::Any(pool))) => Ok(any_run(pool, self.sql, self.args, want).await?),
+            Target::Read(Reader(ReaderInner::Lite(pool))) => Ok(pool.with(|c| lite::run(c, self.sql, &self.args, want))?),
             Target::Slow(Reader(ReaderInner::Lite(pool))) => {
                 let (pool, sql, args) = (pool.clone(), self.sql.to_owned(), self.args);
-                tokio::task::spawn_blocking(move || pool.with_slow(|c| lite::run(c, &sql, &args, want)))
+                Ok(tokio::task::spawn_blocking(move || pool.with_slow(|c| lite::run(c, &sql, &args, want)))
                     .await
-                    .map_err(|e| sqlx::Error::Protocol(format!("a database read failed: {e}")))?
+                    .map_err(|e| Error::misuse(format!("a database read failed: {e}")))??)
             }
             Target::Write(writer @ Writer(WriterInner::Lite { .. })) => {
                 // One statement is a transaction of its own, through the writer's queue.
@@ -399,10 +400,10 @@ impl<'q> Query<'q> {
     }
 }
 
-async fn run_conn(conn: &mut Conn, sql: &str, args: Vec<Value>, want: Want) -> Result<Output, sqlx::Error> {
+async fn run_conn(conn: &mut Conn, sql: &str, args: Vec<Value>, want: Want) -> Result<Output, Error> {
     match conn.inner_mut()? {
-        ConnRef::Any(c) => any_run(c, sql, args, want).await,
-        ConnRef::Lite(c) => c.with(|c| lite::run(c, sql, &args, want)),
+        ConnRef::Any(c) => Ok(any_run(c, sql, args, want).await?),
+        ConnRef::Lite(c) => Ok(c.with(|c| lite::run(c, sql, &args, want))?),
     }
 }
 
@@ -467,10 +468,10 @@ impl Conn {
     }
 
     /// Runs several statements without parameters (a migration).
-    pub async fn execute_batch(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+    pub async fn execute_batch(&mut self, sql: &str) -> Result<(), Error> {
         match self.inner_mut()? {
-            ConnRef::Any(c) => sqlx::Executor::execute(c, sqlx::raw_sql(sql)).await.map(|_| ()),
-            ConnRef::Lite(c) => c.batch(sql),
+            ConnRef::Any(c) => Ok(sqlx::Executor::execute(c, sqlx::raw_sql(sql)).await.map(|_| ())?),
+            ConnRef::Lite(c) => Ok(c.batch(sql)?),
         }
     }
 }
@@ -587,7 +588,7 @@ impl<'e> Executor<'e> for Slow<'e> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Db, DbTarget};
+    use crate::{Db, DbTarget, ErrorKind};
     use lsn_core::config::Durability;
 
     async fn open(dir: &tempfile::TempDir) -> Db {
@@ -625,14 +626,19 @@ mod tests {
         let r = query("SELECT n, b, k FROM t").fetch_one(db.read()).await.expect("row");
         assert_eq!(r.try_get::<Option<i64>, _>(0).expect("null"), None);
         assert_eq!(r.try_get::<Vec<u8>, _>("b").expect("blob"), vec![1, 2]);
-        assert!(matches!(r.try_get::<i64, _>(0), Err(sqlx::Error::ColumnDecode { .. })), "a null is not an i64");
-        assert!(matches!(r.try_get::<i64, _>("k"), Err(sqlx::Error::ColumnDecode { .. })), "text is not an i64");
-        assert!(matches!(r.try_get::<i64, _>("nope"), Err(sqlx::Error::ColumnNotFound(_))));
-        assert!(matches!(r.try_get::<i64, _>(7), Err(sqlx::Error::ColumnNotFound(_))));
-        assert!(matches!(query("SELECT k FROM t WHERE k = 'none'").fetch_one(db.read()).await, Err(sqlx::Error::RowNotFound)));
+        let kind = |r: Result<i64, Error>| r.map_err(|e| (e.kind(), matches!(e.sqlx(), sqlx::Error::ColumnNotFound(_))));
+        assert_eq!(kind(r.try_get::<i64, _>(0)), Err((ErrorKind::Column, false)), "a null is not an i64");
+        assert_eq!(kind(r.try_get::<i64, _>("k")), Err((ErrorKind::Column, false)), "text is not an i64");
+        assert_eq!(kind(r.try_get::<i64, _>("nope")), Err((ErrorKind::Column, true)));
+        assert_eq!(kind(r.try_get::<i64, _>(7)), Err((ErrorKind::Column, true)));
+        let none = query("SELECT k FROM t WHERE k = 'none'").fetch_one(db.read()).await;
+        assert_eq!(none.map(|_| ()).map_err(|e| e.kind()), Err(ErrorKind::RowNotFound));
         assert!(query("SELECT k FROM t WHERE k = 'none'").fetch_optional(db.read()).await.expect("optional").is_none());
         let missing = query("SELECT k FROM t WHERE k = $1 AND n = $2").bind("x").fetch_all(db.read()).await;
-        assert!(matches!(missing, Err(sqlx::Error::Protocol(_))), "a parameter without a value is refused: {missing:?}");
+        assert!(
+            missing.as_ref().is_err_and(|e| matches!(e.sqlx(), sqlx::Error::Protocol(_))),
+            "a parameter without a value is refused: {missing:?}"
+        );
     }
 
     #[tokio::test]
@@ -644,7 +650,8 @@ mod tests {
         assert!(crate::is_unique_violation(&e, Some("t.k")), "{e}");
         assert!(!crate::is_retryable(&e));
         let syntax = query("SELEC 1").execute(db.read()).await.expect_err("syntax");
-        assert!(matches!(syntax, sqlx::Error::Database(_)), "{syntax}");
+        assert_eq!(syntax.kind(), ErrorKind::Other, "{syntax}");
+        assert!(syntax.code().is_some(), "SQLite's code is kept: {syntax}");
         // A SELECT reports no changes, whatever the statement before it changed.
         query("UPDATE t SET n = 1").execute(db.write()).await.expect("update");
         assert_eq!(query("SELECT k FROM t").execute(db.read()).await.expect("select").rows_affected(), 0);
@@ -662,7 +669,7 @@ mod tests {
                 Box::pin(async move {
                     query("INSERT INTO t (k) VALUES ('gone')").execute(&mut **tx).await?;
                     query("INSERT INTO t (k) VALUES ('gone')").execute(&mut **tx).await?;
-                    Ok::<_, sqlx::Error>(())
+                    Ok::<_, Error>(())
                 })
             })
             .await;
@@ -678,7 +685,7 @@ mod tests {
         let slow = query("SELECT CAST(count(*) AS BIGINT) FROM t").fetch_one(Slow(db.read())).await.expect("slow read");
         assert_eq!(slow.get::<i64, _>(0), 2);
         db.close().await;
-        assert!(matches!(query("SELECT 1").fetch_one(db.read()).await, Err(sqlx::Error::PoolClosed)));
+        assert_eq!(query("SELECT 1").fetch_one(db.read()).await.map(|_| ()).map_err(|e| e.kind()), Err(ErrorKind::Unavailable));
         assert!(query("INSERT INTO t (k) VALUES ('late')").execute(db.write()).await.is_err());
     }
 }

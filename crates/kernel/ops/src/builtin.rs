@@ -14,7 +14,7 @@ pub const MAIL_SEND: &str = "mail.send";
 pub const BACKUP_RUN: &str = "backup.run";
 
 /// Queues `msg` for sending inside `tx` (mail is never sent inside a request).
-pub async fn queue_mail(tx: &mut lsn_db::Tx, now_ms: i64, mut msg: Message) -> Result<String, sqlx::Error> {
+pub async fn queue_mail(tx: &mut lsn_db::Tx, now_ms: i64, mut msg: Message) -> Result<String, lsn_db::Error> {
     let id = msg.message_id.get_or_insert_with(lsn_core::ids::new_id).clone();
     let payload = serde_json::to_value(&msg).unwrap_or(Value::Null);
     enqueue(&mut **tx, &NewJob::new(MAIL_SEND, payload).max_attempts(10).priority(50).dedupe(format!("mail:{id}")), now_ms).await?;

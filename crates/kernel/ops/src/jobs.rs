@@ -93,7 +93,7 @@ fn bind_job<'q>(q: lsn_db::Query<'q>, id: String, job: &'q NewJob, now_ms: i64) 
 
 /// Enqueues `job` on any executor (a transaction, to tie it to a business change, or a pool).
 /// Returns `None` when a job with the same dedupe key already exists.
-pub async fn enqueue<'c, E>(ex: E, job: &NewJob, now_ms: i64) -> Result<Option<String>, sqlx::Error>
+pub async fn enqueue<'c, E>(ex: E, job: &NewJob, now_ms: i64) -> Result<Option<String>, lsn_db::Error>
 where
     E: lsn_db::Executor<'c>,
 {
@@ -104,7 +104,7 @@ where
 }
 
 /// Enqueues several jobs with one statement inside `tx` (jobs whose dedupe key exists are skipped).
-pub async fn enqueue_many(tx: &mut lsn_db::Tx, jobs: &[NewJob], now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn enqueue_many(tx: &mut lsn_db::Tx, jobs: &[NewJob], now_ms: i64) -> Result<(), lsn_db::Error> {
     if jobs.is_empty() {
         return Ok(());
     }
@@ -127,8 +127,8 @@ pub enum JobError {
     Fail(String),
 }
 
-impl From<sqlx::Error> for JobError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<lsn_db::Error> for JobError {
+    fn from(e: lsn_db::Error) -> Self {
         JobError::Retry(format!("database: {e}"))
     }
 }
@@ -225,7 +225,7 @@ impl Worker {
     }
 
     /// Puts back jobs whose worker stopped without finishing them (lock expired).
-    pub async fn reclaim_stale(&self) -> Result<u64, sqlx::Error> {
+    pub async fn reclaim_stale(&self) -> Result<u64, lsn_db::Error> {
         let now = self.clock.now_ms();
         let r = lsn_db::query("UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE status = 'running' AND locked_until < $1")
             .bind(now)
@@ -238,7 +238,7 @@ impl Worker {
     /// that died (one process serves an SQLite file), so it goes back to the queue at once
     /// instead of waiting for its lock to expire. On PostgreSQL other nodes may be running jobs:
     /// their locks are left to expire ([`Worker::reclaim_stale`]).
-    pub async fn reclaim_orphans(&self) -> Result<u64, sqlx::Error> {
+    pub async fn reclaim_orphans(&self) -> Result<u64, lsn_db::Error> {
         if self.db.backend() != lsn_db::Backend::Sqlite {
             return Ok(0);
         }
@@ -253,13 +253,13 @@ impl Worker {
     }
 
     /// Claims and runs one due job, if there is one.
-    pub async fn run_one(&self) -> Result<Option<RunReport>, sqlx::Error> {
+    pub async fn run_one(&self) -> Result<Option<RunReport>, lsn_db::Error> {
         Ok(self.run_batch(1).await?.pop())
     }
 
     /// Claims up to `limit` due jobs with one statement, runs them in order and records every
     /// outcome in one transaction (a busy queue costs a few statements per batch, not per job).
-    pub async fn run_batch(&self, limit: i64) -> Result<Vec<RunReport>, sqlx::Error> {
+    pub async fn run_batch(&self, limit: i64) -> Result<Vec<RunReport>, lsn_db::Error> {
         let now = self.clock.now_ms();
         let rows = lsn_db::query(claim_jobs(self.db.backend()))
             .bind(&self.id)
@@ -313,7 +313,7 @@ impl Worker {
                 let (batch, worker) = (rec.clone(), worker.clone());
                 Box::pin(async move {
                     record_outcomes(tx, &batch, now, finished, &worker).await?;
-                    Ok::<_, sqlx::Error>(())
+                    Ok::<_, lsn_db::Error>(())
                 })
             })
             .await?;
@@ -340,7 +340,7 @@ impl Worker {
     }
 
     /// Runs due jobs until none is left; for tests and the CLI.
-    pub async fn run_until_idle(&self) -> Result<Vec<RunReport>, sqlx::Error> {
+    pub async fn run_until_idle(&self) -> Result<Vec<RunReport>, lsn_db::Error> {
         let mut out = Vec::new();
         loop {
             let done = self.run_batch(32).await?;
@@ -400,7 +400,7 @@ async fn record_outcomes(
     started: i64,
     finished: i64,
     worker: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), lsn_db::Error> {
     let ok: Vec<&str> = batch.iter().filter(|(_, o, _)| *o == Outcome::Succeeded).map(|(c, _, _)| c.id.as_str()).collect();
     if !ok.is_empty() {
         let sql = format!(
@@ -462,7 +462,7 @@ fn metrics_job(kind: &str, outcome: &'static str) {
 }
 
 /// Queue depth by status, for `/metrics` and `lsn jobs list`.
-pub async fn queue_depth(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub async fn queue_depth(db: &Db) -> Result<Vec<(String, i64)>, lsn_db::Error> {
     let rows = lsn_db::query("SELECT status, CAST(count(*) AS BIGINT) FROM jobs GROUP BY status ORDER BY status")
         .fetch_all(lsn_db::Slow(db.read()))
         .await?;

@@ -4,7 +4,7 @@
 use lsn_db::{Db, RowExt};
 
 /// Takes or renews `name` for `holder` until `now + ttl`; true when `holder` has it now.
-pub async fn try_acquire(db: &Db, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool, sqlx::Error> {
+pub async fn try_acquire(db: &Db, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool, lsn_db::Error> {
     let expires = now_ms + ttl_ms;
     lsn_db::query(
         "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
@@ -21,7 +21,7 @@ pub async fn try_acquire(db: &Db, name: &str, holder: &str, now_ms: i64, ttl_ms:
     Ok(row.try_get::<String, _>(0)? == holder)
 }
 
-pub async fn release(db: &Db, name: &str, holder: &str) -> Result<(), sqlx::Error> {
+pub async fn release(db: &Db, name: &str, holder: &str) -> Result<(), lsn_db::Error> {
     lsn_db::query("DELETE FROM leases WHERE name = $1 AND holder = $2").bind(name).bind(holder).execute(db.write()).await?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use lsn_db::{Db, RowExt, Tx};
 use serde_json::{json, Value};
 
 /// Records `topic` (`order.placed`, `inventory.low`, …) with its payload inside `tx`.
-pub async fn publish(tx: &mut Tx, now_ms: i64, topic: &str, aggregate_id: Option<&str>, payload: &Value) -> Result<String, sqlx::Error> {
+pub async fn publish(tx: &mut Tx, now_ms: i64, topic: &str, aggregate_id: Option<&str>, payload: &Value) -> Result<String, lsn_db::Error> {
     let id = lsn_core::ids::new_id();
     lsn_db::query("INSERT INTO outbox (id, topic, aggregate_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
@@ -38,7 +38,7 @@ impl Subscriber {
 }
 
 /// Moves up to `limit` pending events into subscriber jobs; returns how many events it handled.
-pub async fn dispatch(db: &Db, subscribers: &[Subscriber], now_ms: i64, limit: i64) -> Result<usize, sqlx::Error> {
+pub async fn dispatch(db: &Db, subscribers: &[Subscriber], now_ms: i64, limit: i64) -> Result<usize, lsn_db::Error> {
     let subs = subscribers.to_vec();
     db.transaction(move |tx| {
         let subs = subs.clone();

@@ -139,7 +139,7 @@ impl Scheduler {
                             .bind(due_at)
                             .execute(&mut **tx)
                             .await?;
-                        Ok::<_, sqlx::Error>(())
+                        Ok::<_, lsn_db::Error>(())
                     })
                 })
                 .await?;
@@ -148,7 +148,7 @@ impl Scheduler {
         Ok(fired)
     }
 
-    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<bool, sqlx::Error> {
+    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<bool, lsn_db::Error> {
         let r = lsn_db::query("UPDATE schedules SET enabled = $1 WHERE name = $2")
             .bind(i64::from(enabled))
             .bind(name)
@@ -159,7 +159,7 @@ impl Scheduler {
 }
 
 /// Every schedule with its last outcome (the runbook's `getScheduledTasks`).
-pub async fn list(db: &Db) -> Result<Vec<ScheduleRow>, sqlx::Error> {
+pub async fn list(db: &Db) -> Result<Vec<ScheduleRow>, lsn_db::Error> {
     let rows = lsn_db::query(
         "SELECT s.name, s.cron, s.job_kind, s.description, s.enabled, s.next_run_at, s.last_run_at, \
          (SELECT r.outcome FROM job_runs r WHERE r.schedule = s.name ORDER BY r.started_at DESC, r.id DESC LIMIT 1) \
@@ -184,7 +184,7 @@ pub async fn list(db: &Db) -> Result<Vec<ScheduleRow>, sqlx::Error> {
 }
 
 /// The latest runs of a schedule or job kind (the runbook's `getTaskHistory`).
-pub async fn history(db: &Db, name: &str, limit: i64) -> Result<Vec<RunRow>, sqlx::Error> {
+pub async fn history(db: &Db, name: &str, limit: i64) -> Result<Vec<RunRow>, lsn_db::Error> {
     let rows = lsn_db::query(
         "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error, schedule FROM job_runs WHERE schedule = $1 OR kind = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
     )
@@ -196,7 +196,7 @@ pub async fn history(db: &Db, name: &str, limit: i64) -> Result<Vec<RunRow>, sql
 }
 
 /// The latest runs of every job, newest first (the admin's jobs page).
-pub async fn recent_runs(db: &Db, limit: i64) -> Result<Vec<RunRow>, sqlx::Error> {
+pub async fn recent_runs(db: &Db, limit: i64) -> Result<Vec<RunRow>, lsn_db::Error> {
     let rows = lsn_db::query(
         "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error, schedule FROM job_runs ORDER BY started_at DESC, id DESC LIMIT $1",
     )
@@ -206,7 +206,7 @@ pub async fn recent_runs(db: &Db, limit: i64) -> Result<Vec<RunRow>, sqlx::Error
     rows.iter().map(run_row).collect()
 }
 
-fn run_row(r: &lsn_db::Row) -> Result<RunRow, sqlx::Error> {
+fn run_row(r: &lsn_db::Row) -> Result<RunRow, lsn_db::Error> {
     Ok(RunRow {
         job_id: r.try_get(0)?,
         kind: r.try_get(1)?,

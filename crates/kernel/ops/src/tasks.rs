@@ -19,7 +19,7 @@ pub struct Task {
 }
 
 /// Opens a task in `tx`.
-pub async fn open(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str, reference: &str) -> Result<(), sqlx::Error> {
+pub async fn open(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str, reference: &str) -> Result<(), lsn_db::Error> {
     lsn_db::query("INSERT INTO tasks (id, kind, title, detail, ref, status, created_at) VALUES ($1, $2, $3, $4, $5, 'open', $6)")
         .bind(lsn_core::ids::new_id())
         .bind(kind)
@@ -34,7 +34,7 @@ pub async fn open(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str, 
 
 /// Whether a task of `kind` about `reference` whose detail mentions `mention` exists already
 /// (so an event delivered twice opens one task).
-pub async fn exists(tx: &mut Tx, kind: &str, reference: &str, mention: &str) -> Result<bool, sqlx::Error> {
+pub async fn exists(tx: &mut Tx, kind: &str, reference: &str, mention: &str) -> Result<bool, lsn_db::Error> {
     let n: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE kind = $1 AND ref = $2 AND detail LIKE $3")
         .bind(kind)
         .bind(reference)
@@ -46,7 +46,7 @@ pub async fn exists(tx: &mut Tx, kind: &str, reference: &str, mention: &str) -> 
 }
 
 /// The newest tasks first.
-pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Task>, sqlx::Error> {
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Task>, lsn_db::Error> {
     lsn_db::query("SELECT id, kind, title, detail, ref, status, created_at FROM tasks ORDER BY created_at DESC LIMIT $1")
         .bind(limit)
         .fetch_all(db.read())

@@ -182,7 +182,7 @@ impl Commerce {
                                 .bind(id)
                                 .fetch_optional(&mut **tx)
                                 .await?;
-                            open_order = open.map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?))).transpose()?;
+                            open_order = open.map(|r| Ok::<_, lsn_db::Error>((r.try_get(0)?, r.try_get(1)?))).transpose()?;
                             (cart::lines(&mut **tx, id).await?, Some(id.clone()), None, None)
                         }
                         Source::Offer { offer_id, quantity } => {

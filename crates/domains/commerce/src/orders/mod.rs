@@ -121,7 +121,7 @@ pub struct Order {
 
 const ORDER_COLS: &str = "id, number, user_id, email, status, channel_code, currency, subtotal, discount_total, shipping_total, gst_total, total, amount_paid, amount_refunded, shipping_method, shipping_address, disputed, payout_hold, reserved_until, placed_at, paid_at";
 
-fn order_from(r: &Row) -> Result<Order, sqlx::Error> {
+fn order_from(r: &Row) -> Result<Order, lsn_db::Error> {
     let addr: String = r.try_get(15)?;
     Ok(Order {
         id: r.try_get(0)?,
@@ -207,7 +207,7 @@ impl Commerce {
                     gst: r.try_get(7)?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()?;
+            .collect::<Result<_, lsn_db::Error>>()?;
         let ts =
             lsn_db::query("SELECT from_status, to_status, actor, reason, at FROM order_transitions WHERE order_id = $1 ORDER BY at, id")
                 .bind(&o.id)
@@ -218,7 +218,7 @@ impl Commerce {
             .map(|r| {
                 Ok(Transition { from: r.try_get(0)?, to: r.try_get(1)?, actor: r.try_get(2)?, reason: r.try_get(3)?, at: r.try_get(4)? })
             })
-            .collect::<Result<_, sqlx::Error>>()?;
+            .collect::<Result<_, lsn_db::Error>>()?;
         let p = lsn_db::query("SELECT provider, intent_id, client_secret, status, last_error, card_last4 FROM payments WHERE order_id = $1 ORDER BY created_at DESC LIMIT 1").bind(&o.id).fetch_optional(self.db.read()).await?;
         if let Some(p) = p {
             let intent: String = p.try_get(1)?;
@@ -242,7 +242,7 @@ impl Commerce {
             .bind(since)
             .fetch_all(lsn_db::Slow(self.db.read()))
             .await?;
-        Ok(rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, sqlx::Error>>()?)
+        Ok(rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<Result<_, lsn_db::Error>>()?)
     }
 
     /// Orders newest first: a customer's own, or (staff) everyone's with an optional status.
@@ -270,7 +270,7 @@ impl Commerce {
 }
 
 /// An order's lines as (variant, quantity).
-pub(super) async fn order_lines(tx: &mut Tx, order_id: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+pub(super) async fn order_lines(tx: &mut Tx, order_id: &str) -> Result<Vec<(String, i64)>, lsn_db::Error> {
     lsn_db::query("SELECT variant_id, quantity FROM order_items WHERE order_id = $1")
         .bind(order_id)
         .fetch_all(&mut **tx)
@@ -280,6 +280,6 @@ pub(super) async fn order_lines(tx: &mut Tx, order_id: &str) -> Result<Vec<(Stri
         .collect()
 }
 
-pub(super) async fn open_task(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str, reference: &str) -> Result<(), sqlx::Error> {
+pub(super) async fn open_task(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str, reference: &str) -> Result<(), lsn_db::Error> {
     lsn_ops::tasks::open(tx, now, kind, title, detail, reference).await
 }

@@ -330,7 +330,7 @@ pub(super) async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason:
 
 /// The order an intent pays for, locked for the rest of the transaction: two events for the
 /// same order (a decline, then a success) applied at once must see each other's outcome.
-pub(super) async fn order_by_intent(tx: &mut Tx, backend: lsn_db::Backend, intent: &str) -> Result<Option<IntentOrder>, sqlx::Error> {
+pub(super) async fn order_by_intent(tx: &mut Tx, backend: lsn_db::Backend, intent: &str) -> Result<Option<IntentOrder>, lsn_db::Error> {
     let r = lsn_db::query(&format!(
         "SELECT o.id, o.status, o.number, o.total, o.unpaid_keys FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.intent_id = $1{}",
         lsn_db::dialect::lock_rows(backend, "o")

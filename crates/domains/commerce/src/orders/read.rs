@@ -16,7 +16,7 @@ pub struct Line {
 }
 
 /// The order's lines in the order they were added.
-pub async fn lines<'c, E>(ex: E, order_id: &str) -> Result<Vec<Line>, sqlx::Error>
+pub async fn lines<'c, E>(ex: E, order_id: &str) -> Result<Vec<Line>, lsn_db::Error>
 where
     E: lsn_db::Executor<'c>,
 {
@@ -31,7 +31,7 @@ where
 
 /// The buyer of a paid order: `None` when the order is unknown or not (or no longer) paid,
 /// `Some(None)` for a guest's order.
-pub async fn paid_buyer<'c, E>(ex: E, order_id: &str) -> Result<Option<Option<String>>, sqlx::Error>
+pub async fn paid_buyer<'c, E>(ex: E, order_id: &str) -> Result<Option<Option<String>>, lsn_db::Error>
 where
     E: lsn_db::Executor<'c>,
 {
@@ -45,7 +45,7 @@ where
 
 /// Where an order was bought: the live show it came from (if any) and the shipping suburb (the
 /// one part of an address a room may hear).
-pub async fn origin(db: &Db, order_id: &str) -> Result<Option<(Option<String>, String)>, sqlx::Error> {
+pub async fn origin(db: &Db, order_id: &str) -> Result<Option<(Option<String>, String)>, lsn_db::Error> {
     let Some(r) =
         lsn_db::query("SELECT show_id, shipping_address FROM orders WHERE id = $1").bind(order_id).fetch_optional(db.read()).await?
     else {
@@ -57,7 +57,7 @@ pub async fn origin(db: &Db, order_id: &str) -> Result<Option<(Option<String>, S
 }
 
 /// Orders for a deal that are paid or past paid (not cancelled, not waiting for payment).
-pub async fn paid_for_offer(db: &Db, offer_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn paid_for_offer(db: &Db, offer_id: &str) -> Result<i64, lsn_db::Error> {
     lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE offer_id = $1 AND status NOT IN ('cancelled', 'pending_payment')")
         .bind(offer_id)
         .fetch_one(db.read())
@@ -67,7 +67,7 @@ pub async fn paid_for_offer(db: &Db, offer_id: &str) -> Result<i64, sqlx::Error>
 
 /// Orders placed from any live room and paid in `[from, until)`: their number and takings net
 /// of refunds.
-pub async fn live_sales(db: &Db, from: i64, until: i64) -> Result<(i64, i64), sqlx::Error> {
+pub async fn live_sales(db: &Db, from: i64, until: i64) -> Result<(i64, i64), lsn_db::Error> {
     let r = lsn_db::query(
         "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(amount_paid - amount_refunded), 0) AS BIGINT) FROM orders WHERE show_id IS NOT NULL AND paid_at >= $1 AND paid_at < $2",
     )
@@ -80,7 +80,7 @@ pub async fn live_sales(db: &Db, from: i64, until: i64) -> Result<(i64, i64), sq
 
 /// A show's sales: the number of paid orders placed from its room and their takings net of
 /// refunds.
-pub async fn show_sales(db: &Db, show_id: &str) -> Result<(i64, i64), sqlx::Error> {
+pub async fn show_sales(db: &Db, show_id: &str) -> Result<(i64, i64), lsn_db::Error> {
     let r = lsn_db::query(
         "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(amount_paid - amount_refunded), 0) AS BIGINT) FROM orders WHERE show_id = $1 AND paid_at IS NOT NULL",
     )

@@ -56,7 +56,7 @@ pub(super) async fn record(
     to: &str,
     actor: &str,
     reason: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), lsn_db::Error> {
     lsn_db::query(
         "INSERT INTO order_transitions (id, order_id, from_status, to_status, actor, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )

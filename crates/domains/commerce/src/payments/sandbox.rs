@@ -76,7 +76,7 @@ impl Sandbox {
             .await
             .map_err(|e| ProviderError::Unavailable(e.to_string()))?
             .ok_or_else(|| ProviderError::Rejected(format!("No such payment_intent: '{id}'")))?;
-        let get = |e: sqlx::Error| ProviderError::Unavailable(e.to_string());
+        let get = |e: lsn_db::Error| ProviderError::Unavailable(e.to_string());
         Ok((r.try_get(0).map_err(get)?, r.try_get(1).map_err(get)?, r.try_get(2).map_err(get)?, r.try_get(3).map_err(get)?))
     }
 
@@ -113,7 +113,7 @@ impl Sandbox {
                         q = q.bind(&status);
                     }
                     if q.execute(&mut **tx).await?.rows_affected() == 0 {
-                        return Ok::<_, sqlx::Error>(false);
+                        return Ok::<_, lsn_db::Error>(false);
                     }
                     for j in &jobs {
                         lsn_ops::enqueue(&mut **tx, j, now.timestamp_millis()).await?;
