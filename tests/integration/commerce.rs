@@ -73,7 +73,7 @@ async fn pay(app: &TestApp, c: &reqwest::Client, checkout: &Value, card: &str) -
 }
 
 async fn order_status(app: &TestApp, id: &str) -> String {
-    app.rt.state.commerce.order(id, &lsn_commerce::orders::Viewer::Staff).await.expect("order").status
+    app.rt.state.commerce.order(id, &lsn_commerce::orders::Viewer::Staff).await.expect("order").status.to_string()
 }
 
 async fn catalog_admin_and_search(app: TestApp) {

@@ -57,7 +57,7 @@ async fn pay_then_cancel(app: TestApp) {
     assert_eq!((s, b["error"]["code"].as_str()), (409, Some("payment_in_progress")), "{b}");
     app.run_jobs().await;
     let id = co["order"]["id"].as_str().expect("id");
-    assert_eq!(order(&app, id).await.status, "paid");
+    assert_eq!(order(&app, id).await.status.as_str(), "paid");
     let (s, b) = post(&c, &app, &co, "cancel", json!({})).await;
     assert_eq!((s, b["error"]["code"].as_str()), (409, Some("invalid_transition")), "a paid order is refunded, not cancelled: {b}");
     // The code was used once and stays used.
@@ -138,7 +138,7 @@ async fn short_payment(app: TestApp) {
         let (s, b) = deliver_event(&app, lsn_commerce::DEV_WEBHOOK_SECRET, &event).await;
         assert_eq!(s, 200, "{b}");
         let o = order(&app, &id).await;
-        assert_eq!(o.status, "pending_payment", "{received} {currency}: not paid");
+        assert_eq!(o.status.as_str(), "pending_payment", "{received} {currency}: not paid");
         assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE ref = $1 AND kind = 'payment_mismatch'", &id).await, 1);
         // It cannot be shipped or marked paid by hand.
         let (s, b) = json(

@@ -162,7 +162,7 @@ where
 }
 
 async fn order_status(app: &TestApp, id: &str) -> String {
-    app.rt.state.commerce.order(id, &lsn_commerce::orders::Viewer::Staff).await.expect("order").status
+    app.rt.state.commerce.order(id, &lsn_commerce::orders::Viewer::Staff).await.expect("order").status.to_string()
 }
 
 /// `lsn serve`'s own workers expire an unpaid order's reservation: nobody queues the job.

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use axum_extra::extract::CookieJar;
-use lsn_commerce::orders::{CheckoutInput, Viewer};
+use lsn_commerce::orders::{CheckoutInput, OrderStatus, Viewer};
 use lsn_core::ApiError;
 use lsn_identity::{Access, AuthUser, MaybeUser, Scope};
 use serde::de::DeserializeOwned;
@@ -260,7 +260,8 @@ async fn call_api(s: &AppState, name: &str, input: Value, user: &Option<AuthUser
         "orders.list" => {
             let u = signed_in(user)?;
             let mine = if sees_as_staff(user, Scope::OrdersRead) { None } else { Some(u.user.id.as_str()) };
-            Ok(json!(c.orders(mine, input["status"].as_str(), input["before"].as_i64(), input["limit"].as_i64().unwrap_or(50)).await?))
+            let status = input["status"].as_str().map(|s| OrderStatus::from_field("status", s)).transpose()?;
+            Ok(json!(c.orders(mine, status, input["before"].as_i64(), input["limit"].as_i64().unwrap_or(50)).await?))
         }
         "orders.get" => {
             let u = signed_in(user)?;
@@ -272,7 +273,7 @@ async fn call_api(s: &AppState, name: &str, input: Value, user: &Option<AuthUser
                 .as_str()
                 .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Input needs a \"status\"."))?;
             let label = signed_in(user)?.actor().label;
-            Ok(json!(c.update_status(&label, &id_of(&input)?, status).await?))
+            Ok(json!(c.update_status(&label, &id_of(&input)?, OrderStatus::from_field("status", status)?).await?))
         }
         "streaming.listShows" => Ok(json!(s.live.list(input["status"].as_str(), input["limit"].as_i64().unwrap_or(50)).await?)),
         "streaming.startShow" | "streaming.endShow" => {

@@ -3,7 +3,7 @@
 
 use crate::cart::{self, Owner, CART_COOKIE};
 use crate::idempotency;
-use crate::orders::{CheckoutInput, Viewer};
+use crate::orders::{CheckoutInput, OrderStatus, Viewer};
 use crate::payments::{webhook, Confirmation, PaymentMethod};
 use crate::{discounts, Commerce, CommerceError};
 use axum::body::Bytes;
@@ -474,7 +474,8 @@ struct OrderArgs {
 
 async fn list_orders(State(c): State<Commerce>, user: AuthUser, QueryArgs(q): QueryArgs<OrderArgs>) -> ApiResult<Json<Value>> {
     let mine = if user.allows(Access::Staff(Scope::OrdersRead)) { None } else { Some(user.user.id.as_str()) };
-    let orders = c.orders(mine, q.status.as_deref(), q.before, q.limit.unwrap_or(50)).await?;
+    let status = q.status.as_deref().map(|s| OrderStatus::from_field("status", s)).transpose()?;
+    let orders = c.orders(mine, status, q.before, q.limit.unwrap_or(50)).await?;
     let next = orders.last().map(|o| o.placed_at);
     Ok(Json(json!({ "orders": orders, "next_before": next })))
 }
@@ -569,7 +570,7 @@ async fn set_status(
 ) -> ApiResult<Json<Value>> {
     staff(&user, Scope::OrdersWrite)?;
     let order = c.order(&id, &Viewer::Staff).await?;
-    Ok(Json(json!({ "order": c.update_status(&user.actor().label, &order.id, &b.status).await? })))
+    Ok(Json(json!({ "order": c.update_status(&user.actor().label, &order.id, OrderStatus::from_field("status", &b.status)?).await? })))
 }
 
 #[derive(Deserialize)]

@@ -153,6 +153,27 @@ impl<T: IntoValue + Typed> IntoValue for Option<T> {
     }
 }
 
+/// Binds a type of the program's that is stored as text (its `Display` is what is stored):
+/// `lsn_db::bind_as_text!(OrderStatus);` then `.bind(status)`.
+#[macro_export]
+macro_rules! bind_as_text {
+    ($t:ty) => {
+        impl $crate::Typed for $t {
+            const KIND: $crate::Kind = $crate::Kind::Text;
+        }
+        impl $crate::ToValue for $t {
+            fn to_value(&self) -> $crate::Value {
+                $crate::Value::Text(self.to_string())
+            }
+        }
+        impl $crate::IntoValue for $t {
+            fn into_value(self) -> $crate::Value {
+                $crate::Value::Text(self.to_string())
+            }
+        }
+    };
+}
+
 /// A Rust type a column can be read as, on either backend.
 pub trait Decode: Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> {
     /// From an SQLite value (SQLite's dynamic types, read as sqlx reads them).
@@ -276,6 +297,17 @@ pub trait RowExt {
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// A column stored as text and read as a type of the program's (a status, an id) through
+    /// its `FromStr`: a stored value it does not know is a [`crate::ErrorKind::Column`] error.
+    fn try_parse<T, I>(&self, index: I) -> Result<T, Error>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+        I: RowIndex,
+    {
+        let text: String = self.try_get(index)?;
+        text.parse().map_err(|e: T::Err| Error::column_decode(index.to_string(), format!("{text:?}: {e}")))
     }
     /// Like [`RowExt::try_get`], panicking on a missing column or a type mismatch (a bug in the
     /// query, never the data's fault).

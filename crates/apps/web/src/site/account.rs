@@ -184,8 +184,8 @@ async fn account_page(ctx: &Ctx, notice: Option<&str>, form: FormState, error: O
             .map(|o| OrderRow {
                 number: o.number.clone(),
                 placed: ctx.local_time(o.placed_at, "%-d %b %Y"),
-                status: o.status.clone(),
-                status_label: status_label(&o.status),
+                status: o.status.to_string(),
+                status_label: status_label(o.status.as_str()),
                 total: money(o.total),
             })
             .collect(),

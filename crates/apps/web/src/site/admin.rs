@@ -8,7 +8,7 @@ use askama::Template;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::Form;
-use lsn_commerce::orders::{allowed, Viewer, STATES};
+use lsn_commerce::orders::{OrderStatus, Viewer};
 use lsn_commerce::CommerceError;
 use lsn_identity::{AuthUser, IdentityError, Role};
 use serde::Deserialize;
@@ -271,7 +271,7 @@ fn orders_table(ctx: &Ctx, orders: &[lsn_commerce::orders::Order], heading: &str
                     link(&o.number, format!("/admin/orders/{}", o.number)),
                     t(when(ctx, o.placed_at)),
                     t(&o.email),
-                    t(status_label(&o.status)),
+                    t(status_label(o.status.as_str())),
                     num(money(o.total)),
                 ]
             })
@@ -282,13 +282,13 @@ fn orders_table(ctx: &Ctx, orders: &[lsn_commerce::orders::Order], heading: &str
 
 pub async fn orders(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
     staff(&ctx)?;
-    let status = a.status.clone().filter(|s| STATES.contains(&s.as_str()));
-    let orders = ctx.s.commerce.orders(None, status.as_deref(), None, 100).await?;
+    let status = a.status.as_deref().and_then(|s| s.parse::<OrderStatus>().ok());
+    let orders = ctx.s.commerce.orders(None, status, None, 100).await?;
     let q = a.q.clone().unwrap_or_default().trim().to_lowercase();
     let shown: Vec<_> =
         orders.into_iter().filter(|o| q.is_empty() || o.number.to_lowercase().contains(&q) || o.email.contains(&q)).collect();
     let mut options = vec![(String::new(), "Any status".to_string())];
-    options.extend(STATES.iter().map(|s| (s.to_string(), status_label(s))));
+    options.extend(OrderStatus::ALL.iter().map(|s| (s.to_string(), status_label(s.as_str()))));
     let filter = Filter {
         action: "/admin/orders",
         select: Some(Select {
@@ -296,7 +296,7 @@ pub async fn orders(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
             name: "status".into(),
             label: "Status".into(),
             options,
-            selected: status.unwrap_or_default(),
+            selected: status.map(|s| s.to_string()).unwrap_or_default(),
         }),
         search: true,
         q,
@@ -337,7 +337,7 @@ async fn order_view(ctx: &Ctx, number: &str, form: FormState, error: Option<Stri
         active: "/admin/orders",
         error,
         notice: admin_notice(notice),
-        status_label: status_label(&o.status),
+        status_label: status_label(o.status.as_str()),
         placed: when(ctx, o.placed_at),
         items: o.items.iter().map(|i| (i.title.clone(), i.sku.clone(), i.quantity, money(i.line_total))).collect(),
         timeline: o
@@ -353,7 +353,11 @@ async fn order_view(ctx: &Ctx, number: &str, form: FormState, error: Option<Stri
         paid: money(o.amount_paid),
         refunded: money(o.amount_refunded),
         refundable: o.amount_paid > o.amount_refunded,
-        next_states: ["processing", "shipped", "delivered", "cancelled"].into_iter().filter(|s| allowed(&o.status, s)).collect(),
+        next_states: [OrderStatus::Processing, OrderStatus::Shipped, OrderStatus::Delivered, OrderStatus::Cancelled]
+            .into_iter()
+            .filter(|s| o.status.can_become(*s))
+            .map(OrderStatus::as_str)
+            .collect(),
         form,
         o,
     };
@@ -398,8 +402,12 @@ pub async fn refund(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>)
 pub async fn order_status(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>) -> PageResult {
     let user = staff(&ctx)?;
     let o = ctx.s.commerce.order(&number, &Viewer::Staff).await.map_err(|_| PageError::status(StatusCode::NOT_FOUND))?;
-    let to = f.get("status").cloned().unwrap_or_default();
-    match ctx.s.commerce.update_status(&user.actor().label, &o.id, &to).await {
+    let to = OrderStatus::from_field("status", f.get("status").map_or("", String::as_str));
+    let done = match to {
+        Ok(to) => ctx.s.commerce.update_status(&user.actor().label, &o.id, to).await,
+        Err(e) => Err(e),
+    };
+    match done {
         Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/orders/{number}?notice=status"))),
         Err(e) => {
             let api = lsn_core::ApiError::from(e);

@@ -8,7 +8,7 @@ use axum::Form;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use lsn_catalog::{Product, SearchQuery};
 use lsn_commerce::address::Address;
-use lsn_commerce::orders::{CheckoutInput, Order, Viewer};
+use lsn_commerce::orders::{CheckoutInput, Order, OrderStatus, Viewer};
 use lsn_commerce::payments::{Confirmation, PaymentMethod};
 use lsn_commerce::{cart, idempotency, CommerceError};
 use lsn_core::ApiError;
@@ -775,7 +775,7 @@ pub async fn order_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
     let o = load_order(&ctx, &number).await?;
     let fmt = |ms: i64| ctx.local_time(ms, "%-d %b %Y, %-I:%M %P");
     let payment_ok = o.payment.as_ref().is_some_and(|p| p["status"] == "succeeded");
-    let paid = payment_ok || matches!(o.status.as_str(), "paid" | "processing" | "shipped" | "delivered");
+    let paid = payment_ok || o.status.is_paid();
     let address = super::account::address_lines(&o.shipping_address);
     let mut timeline = vec![Step { at: fmt(o.placed_at), text: "Order placed".into() }];
     timeline.extend(o.transitions.iter().map(|t| Step { at: fmt(t.at), text: status_label(&t.to) }));
@@ -783,10 +783,14 @@ pub async fn order_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
         chrome: ctx.chrome(format!("Order {}", o.number), "order", None).await,
         number: o.number.clone(),
         email: o.email.clone(),
-        status: o.status.clone(),
-        status_label: if payment_ok && o.status == "pending_payment" { "Paid — confirming".into() } else { status_label(&o.status) },
+        status: o.status.to_string(),
+        status_label: if payment_ok && o.status == OrderStatus::PendingPayment {
+            "Paid — confirming".into()
+        } else {
+            status_label(o.status.as_str())
+        },
         paid,
-        pending: o.status == "pending_payment" && !payment_ok,
+        pending: o.status == OrderStatus::PendingPayment && !payment_ok,
         items: o
             .items
             .iter()
@@ -852,7 +856,7 @@ async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, 
 
 pub async fn pay_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
     let o = load_order(&ctx, &number).await?;
-    if o.status != "pending_payment" {
+    if o.status != OrderStatus::PendingPayment {
         return Ok(see_other(ctx.jar.clone(), &format!("/orders/{}", o.number)));
     }
     pay_form(&ctx, &o, FormState::default(), None, StatusCode::OK).await
@@ -860,7 +864,7 @@ pub async fn pay_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
 
 pub async fn pay_submit(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>) -> PageResult {
     let o = load_order(&ctx, &number).await?;
-    if o.status != "pending_payment" {
+    if o.status != OrderStatus::PendingPayment {
         return Ok(see_other(ctx.jar.clone(), &format!("/orders/{}", o.number)));
     }
     // The card number is used for this call only: it is never stored or logged.

@@ -305,7 +305,7 @@ impl Commerce {
                             .await?;
                         stock::reserve(tx, now, &l.variant_id, l.quantity, &order_id, reserved_until).await?;
                     }
-                    record(tx, now, &order_id, None, "pending_payment", "customer", "checkout").await?;
+                    record(tx, now, &order_id, None, OrderStatus::PendingPayment, "customer", "checkout").await?;
                     lsn_db::query("INSERT INTO payments (id, order_id, provider, intent_id, amount, currency, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'AUD', 'creating', $6, $6)")
                         .bind(lsn_core::ids::new_id())
                         .bind(&order_id)

@@ -22,7 +22,7 @@ pub use payment::apply_event;
 pub use refunds::Refunded;
 use refunds::{refund_unowed, settle_refund_status};
 use state::record;
-pub use state::{allowed, order_number, transition, STATES};
+pub use state::{order_number, transition, OrderStatus, UnknownStatus};
 
 use crate::address::Address;
 use crate::buyers::{self, Buyer};
@@ -97,7 +97,7 @@ pub struct Order {
     pub number: String,
     pub user_id: Option<String>,
     pub email: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub channel: String,
     pub currency: String,
     pub subtotal: i64,
@@ -128,7 +128,7 @@ fn order_from(r: &Row) -> Result<Order, lsn_db::Error> {
         number: r.try_get(1)?,
         user_id: r.try_get(2)?,
         email: r.try_get(3)?,
-        status: r.try_get(4)?,
+        status: r.try_parse(4)?,
         channel: r.try_get(5)?,
         currency: r.try_get(6)?,
         subtotal: r.try_get(7)?,
@@ -226,7 +226,7 @@ impl Commerce {
             o.payment = Some(json!({
                 "provider": p.try_get::<String, _>(0)?,
                 "intent_id": if intent.starts_with("pending_") { None } else { Some(intent) },
-                "client_secret": if mine && o.status == "pending_payment" { p.try_get::<Option<String>, _>(2)? } else { None },
+                "client_secret": if mine && o.status == OrderStatus::PendingPayment { p.try_get::<Option<String>, _>(2)? } else { None },
                 "status": p.try_get::<String, _>(3)?,
                 "last_error": p.try_get::<Option<String>, _>(4)?,
                 "card_last4": p.try_get::<Option<String>, _>(5)?,
@@ -249,18 +249,13 @@ impl Commerce {
     pub async fn orders(
         &self,
         user_id: Option<&str>,
-        status: Option<&str>,
+        status: Option<OrderStatus>,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<Order>, CommerceError> {
-        if let Some(s) = status {
-            if !STATES.contains(&s) {
-                return Err(CommerceError::Validation(json!({"status": format!("one of {}", STATES.join(", "))})));
-            }
-        }
         let rows = lsn_db::query(&format!("SELECT {ORDER_COLS} FROM orders WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2) AND placed_at < $3 ORDER BY placed_at DESC, id DESC LIMIT $4"))
             .bind(user_id.unwrap_or(""))
-            .bind(status.unwrap_or(""))
+            .bind(status.map_or("", OrderStatus::as_str))
             .bind(before.unwrap_or(i64::MAX))
             .bind(limit.clamp(1, 200))
             .fetch_all(self.db.read())

@@ -76,13 +76,13 @@ impl Commerce {
     /// `payment_in_progress`, so no payment can land on an order whose stock, deal units and
     /// discount use were already given back.
     pub async fn pay(&self, order_id: &str, method: &PaymentMethod, idempotency_key: &str) -> Result<Confirmation, CommerceError> {
-        let status: String = lsn_db::query("SELECT status FROM orders WHERE id = $1")
+        let status: OrderStatus = lsn_db::query("SELECT status FROM orders WHERE id = $1")
             .bind(order_id)
             .fetch_optional(self.db.read())
             .await?
             .ok_or(CommerceError::NotFound)?
-            .try_get(0)?;
-        unpaid(&status)?;
+            .try_parse(0)?;
+        unpaid(status)?;
         // Card testing tries card after card on one order: a few attempts, then wait.
         self.limits
             .pay
@@ -148,8 +148,8 @@ impl Commerce {
             .fetch_optional(self.db.read())
             .await?
             .ok_or(CommerceError::NotFound)?;
-        let (order, payment): (String, String) = (r.try_get(0)?, r.try_get(1)?);
-        Ok(match unpaid(&order) {
+        let (order, payment): (OrderStatus, String) = (r.try_parse(0)?, r.try_get(1)?);
+        Ok(match unpaid(order) {
             Err(e) => e,
             Ok(()) if payment == "canceled" => {
                 CommerceError::rule("order_not_payable", "This order's payment was cancelled; check out again.")
@@ -177,9 +177,9 @@ impl Commerce {
         .fetch_optional(self.db.read())
         .await?
         .ok_or(CommerceError::NotFound)?;
-        let (order, intent, payment, lease): (String, String, String, Option<i64>) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-        if order != "pending_payment" {
+        let (order, intent, payment, lease): (OrderStatus, String, String, Option<i64>) =
+            (r.try_parse(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        if order != OrderStatus::PendingPayment {
             return Err(CommerceError::rule("invalid_transition", "Only an unpaid order can be cancelled."));
         }
         if lease.is_some_and(|t| t > now) || matches!(payment.as_str(), "succeeded" | "processing") {
@@ -228,34 +228,31 @@ impl Commerce {
     }
 
     /// Staff moves an order along (processing, shipped, delivered) or cancels an unpaid one.
-    pub async fn update_status(&self, actor: &str, order_id: &str, to: &str) -> Result<Order, CommerceError> {
-        if !STATES.contains(&to) {
-            return Err(CommerceError::Validation(json!({"status": format!("one of {}", STATES.join(", "))})));
-        }
-        if matches!(to, "paid" | "refunded" | "partially_refunded") {
+    pub async fn update_status(&self, actor: &str, order_id: &str, to: OrderStatus) -> Result<Order, CommerceError> {
+        if to.set_by_money() {
             return Err(CommerceError::rule("invalid_transition", format!("{to} is set by payments and refunds, not by hand.")));
         }
-        if to == "cancelled" {
+        if to == OrderStatus::Cancelled {
             let status = self.order(order_id, &Viewer::Staff).await?.status;
-            if status != "pending_payment" {
+            if status != OrderStatus::PendingPayment {
                 return Err(CommerceError::rule("invalid_transition", "A paid order is cancelled by refunding it."));
             }
             self.cancel_unpaid_order(order_id, "cancelled by staff", actor).await?;
             return self.order(order_id, &Viewer::Staff).await;
         }
         let now = self.clock.now_ms();
-        let (id, to_s, actor_s) = (order_id.to_string(), to.to_string(), actor.to_string());
+        let (id, actor_s) = (order_id.to_string(), actor.to_string());
         self.db
             .transaction(move |tx| {
-                let (id, to, actor) = (id.clone(), to_s.clone(), actor_s.clone());
+                let (id, actor) = (id.clone(), actor_s.clone());
                 Box::pin(async move {
-                    let from: String = lsn_db::query("SELECT status FROM orders WHERE id = $1")
+                    let from: OrderStatus = lsn_db::query("SELECT status FROM orders WHERE id = $1")
                         .bind(&id)
                         .fetch_optional(&mut **tx)
                         .await?
                         .ok_or(CommerceError::NotFound)?
-                        .try_get(0)?;
-                    if !transition(tx, now, &id, &from, &to, &actor, "status update").await? {
+                        .try_parse(0)?;
+                    if !transition(tx, now, &id, from, to, &actor, "status update").await? {
                         return Err(CommerceError::rule("invalid_transition", "The order changed meanwhile; reload it."));
                     }
                     Ok::<_, CommerceError>(())
@@ -272,10 +269,10 @@ impl Commerce {
 }
 
 /// The refusal for an order that is not awaiting payment.
-pub(super) fn unpaid(status: &str) -> Result<(), CommerceError> {
+pub(super) fn unpaid(status: OrderStatus) -> Result<(), CommerceError> {
     match status {
-        "pending_payment" => Ok(()),
-        "cancelled" => Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again.")),
+        OrderStatus::PendingPayment => Ok(()),
+        OrderStatus::Cancelled => Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again.")),
         _ => Err(CommerceError::rule("already_paid", "This order is already paid.")),
     }
 }
@@ -288,7 +285,7 @@ pub(super) fn in_progress() -> CommerceError {
 /// its per-customer counts. False when the order was not unpaid. Only
 /// [`Commerce::cancel_unpaid_order`] calls it, once the payment cannot succeed any more.
 pub(super) async fn cancel_unpaid(tx: &mut Tx, now: i64, order_id: &str, reason: &str, actor: &str) -> Result<bool, CommerceError> {
-    if !transition(tx, now, order_id, "pending_payment", "cancelled", actor, reason).await? {
+    if !transition(tx, now, order_id, OrderStatus::PendingPayment, OrderStatus::Cancelled, actor, reason).await? {
         return Ok(false);
     }
     stock::release_order(tx, now, order_id, reason).await?;
@@ -338,11 +335,11 @@ pub(super) async fn order_by_intent(tx: &mut Tx, backend: lsn_db::Backend, inten
     .bind(intent)
     .fetch_optional(&mut **tx)
     .await?;
-    r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?))).transpose()
+    r.map(|r| Ok((r.try_get(0)?, r.try_parse(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?))).transpose()
 }
 
 /// The order an intent pays for: id, status, number, total, its unpaid checkout keys.
-pub(super) type IntentOrder = (String, String, String, i64, Option<String>);
+pub(super) type IntentOrder = (String, OrderStatus, String, i64, Option<String>);
 
 /// Applies one provider event inside the webhook transaction. `Ok(false)`: it depends on an
 /// event not seen yet, try again later.
@@ -369,7 +366,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 // Applied before (a redelivery under another event id).
                 return Ok(true);
             }
-            if status != "pending_payment" {
+            if status != OrderStatus::PendingPayment {
                 // The order was cancelled and gave its stock, deal units and discount use back: the
                 // money goes back too, never the order forward.
                 refund_unowed(tx, now, &order_id, received, "The payment arrived after the order was cancelled.").await?;
@@ -399,7 +396,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                 tracing::warn!(order = %number, received, total, currency = %currency, "payment does not match the order: left unpaid");
                 return Ok(true);
             }
-            if !transition(tx, now, &order_id, "pending_payment", "paid", "stripe", "payment succeeded").await? {
+            if !transition(tx, now, &order_id, OrderStatus::PendingPayment, OrderStatus::Paid, "stripe", "payment succeeded").await? {
                 return Ok(true);
             }
             stock::consume_order(tx, now, &order_id).await?;
@@ -438,7 +435,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             .bind(&intent)
             .execute(&mut **tx)
             .await?;
-            if status == "pending_payment" {
+            if status == OrderStatus::PendingPayment {
                 lsn_ops::publish(tx, now, PAYMENT_FAILED, Some(&order_id), &json!({"order_id": order_id, "code": code})).await?;
                 // A failed payment gives the stock back at once — through the one cancellation
                 // path, which first makes sure no retry of the payment is on its way.

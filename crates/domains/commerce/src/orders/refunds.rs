@@ -231,12 +231,13 @@ pub struct Refunded {
 pub(super) async fn settle_refund_status(tx: &mut Tx, now: i64, order_id: &str, actor: &str, reason: &str) -> Result<(), CommerceError> {
     let r =
         lsn_db::query("SELECT status, amount_paid, amount_refunded FROM orders WHERE id = $1").bind(order_id).fetch_one(&mut **tx).await?;
-    let (status, paid, refunded): (String, i64, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-    let to = if refunded >= paid { "refunded" } else { "partially_refunded" };
-    if refunded > 0 && status != to && allowed(&status, to) {
-        transition(tx, now, order_id, &status, to, actor, reason).await?;
-    } else if status == "partially_refunded" && to == "partially_refunded" {
-        record(tx, now, order_id, Some("partially_refunded"), "partially_refunded", actor, reason).await?;
+    let (status, paid, refunded): (OrderStatus, i64, i64) = (r.try_parse(0)?, r.try_get(1)?, r.try_get(2)?);
+    let to = if refunded >= paid { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
+    if refunded > 0 && status != to && status.can_become(to) {
+        transition(tx, now, order_id, status, to, actor, reason).await?;
+    } else if status == OrderStatus::PartiallyRefunded && to == OrderStatus::PartiallyRefunded {
+        // A further partial refund: recorded as a move to the same state.
+        record(tx, now, order_id, Some(to), to, actor, reason).await?;
     }
     Ok(())
 }
