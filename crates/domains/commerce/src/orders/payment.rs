@@ -1,6 +1,7 @@
 //! Paying an order and the one way to cancel an unpaid one; the provider's events applied.
 
 use super::*;
+use crate::payments::events::Event;
 
 impl Commerce {
     /// The order's payment intent, created at the provider if it is not there yet (idempotent:
@@ -343,19 +344,17 @@ pub(super) type IntentOrder = (String, OrderStatus, String, i64, Option<String>)
 
 /// Applies one provider event inside the webhook transaction. `Ok(false)`: it depends on an
 /// event not seen yet, try again later.
-pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, obj: &Value) -> Result<bool, CommerceError> {
-    let intent = if event_type.starts_with("payment_intent.") { obj["id"].as_str() } else { obj["payment_intent"].as_str() }
-        .unwrap_or_default()
-        .to_string();
+pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event: &Event) -> Result<bool, CommerceError> {
+    let intent = event.intent().unwrap_or_default().to_string();
     let Some((order_id, status, number, total, unpaid_keys)) = order_by_intent(tx, c.db.backend(), &intent).await? else {
         return Ok(false);
     };
-    match event_type {
-        "payment_intent.succeeded" => {
+    match event {
+        Event::PaymentSucceeded(pi) => {
             // Only a full payment in the order's currency pays the order; what Stripe sends is
             // checked, never assumed (a missing amount is no proof of payment).
-            let received = obj["amount_received"].as_i64().unwrap_or(0).max(0);
-            let currency_ok = obj["currency"].as_str().is_none_or(|cur| cur.eq_ignore_ascii_case("aud"));
+            let received = pi.amount_received.unwrap_or(0).max(0);
+            let currency_ok = pi.currency.as_deref().is_none_or(|cur| cur.eq_ignore_ascii_case("aud"));
             let first = lsn_db::query("UPDATE payments SET status = 'succeeded', amount_received = $1, updated_at = $2 WHERE intent_id = $3 AND amount_received IS NULL")
                 .bind(received)
                 .bind(now)
@@ -380,7 +379,7 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                     .bind(&order_id)
                     .execute(&mut **tx)
                     .await?;
-                let currency = obj["currency"].as_str().unwrap_or("aud").to_uppercase();
+                let currency = pi.currency.as_deref().unwrap_or("aud").to_uppercase();
                 open_task(
                     tx,
                     now,
@@ -421,12 +420,9 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             }
             Ok(true)
         }
-        "payment_intent.payment_failed" => {
-            let code = obj["last_payment_error"]["decline_code"]
-                .as_str()
-                .or(obj["last_payment_error"]["code"].as_str())
-                .unwrap_or("payment_failed")
-                .to_string();
+        Event::PaymentFailed(pi) => {
+            let error = pi.last_payment_error.as_ref();
+            let code = error.and_then(|e| e.decline_code.as_deref().or(e.code.as_deref())).unwrap_or("payment_failed").to_string();
             lsn_db::query(
                 "UPDATE payments SET status = 'failed', last_error = $1, updated_at = $2 WHERE intent_id = $3 AND status NOT IN ('succeeded', 'mismatch', 'canceled', 'processing')",
             )
@@ -444,13 +440,13 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             }
             Ok(true)
         }
-        "charge.refunded" => {
+        Event::ChargeRefunded(charge) => {
             let paid: i64 =
                 lsn_db::query("SELECT amount_paid FROM orders WHERE id = $1").bind(&order_id).fetch_one(&mut **tx).await?.try_get(0)?;
             if paid == 0 {
                 return Ok(false);
             }
-            let refunded = obj["amount_refunded"].as_i64().unwrap_or(0).min(paid);
+            let refunded = charge.amount_refunded.unwrap_or(0).min(paid);
             // Refunds made here already counted themselves; this catches ones made in Stripe's dashboard.
             let r = lsn_db::query("UPDATE orders SET amount_refunded = $1, updated_at = $2 WHERE id = $3 AND amount_refunded < $1")
                 .bind(refunded)
@@ -471,14 +467,15 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             }
             Ok(true)
         }
-        "charge.dispute.created" => {
-            let dispute_id = obj["id"].as_str().unwrap_or_default().to_string();
+        Event::DisputeCreated(d) => {
+            let dispute_id = d.id.clone();
+            let reason = d.reason.as_deref().unwrap_or("general");
             let ins = lsn_db::query("INSERT INTO disputes (id, order_id, amount, reason, status, opened_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
                 .bind(&dispute_id)
                 .bind(&order_id)
-                .bind(obj["amount"].as_i64().unwrap_or(0))
-                .bind(obj["reason"].as_str().unwrap_or("general"))
-                .bind(obj["status"].as_str().unwrap_or("needs_response"))
+                .bind(d.amount.unwrap_or(0))
+                .bind(reason)
+                .bind(d.status.as_deref().unwrap_or("needs_response"))
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
@@ -493,15 +490,15 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
                     now,
                     ORDER_DISPUTED,
                     Some(&order_id),
-                    &json!({"order_id": order_id, "number": number, "dispute_id": dispute_id, "reason": obj["reason"].as_str().unwrap_or("general")}),
+                    &json!({"order_id": order_id, "number": number, "dispute_id": dispute_id, "reason": reason}),
                 )
                 .await?;
             }
             Ok(true)
         }
-        "charge.dispute.closed" => {
-            let dispute_id = obj["id"].as_str().unwrap_or_default();
-            let outcome = obj["status"].as_str().unwrap_or("closed");
+        Event::DisputeClosed(d) => {
+            let dispute_id = d.id.as_str();
+            let outcome = d.status.as_deref().unwrap_or("closed");
             let known: i64 =
                 lsn_db::query("SELECT COUNT(*) FROM disputes WHERE id = $1").bind(dispute_id).fetch_one(&mut **tx).await?.try_get(0)?;
             if known == 0 {
@@ -530,6 +527,5 @@ pub async fn apply_event(c: &Commerce, tx: &mut Tx, now: i64, event_type: &str, 
             .await?;
             Ok(true)
         }
-        _ => Ok(true),
     }
 }

@@ -5,6 +5,7 @@
 //! Card numbers never reach the database or the logs: Stripe takes them in its own hosted
 //! fields; the sandbox maps a test number to its behaviour in memory and keeps only the last four.
 
+pub mod events;
 pub mod sandbox;
 pub mod stripe;
 pub mod webhook;

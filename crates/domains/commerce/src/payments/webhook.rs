@@ -11,6 +11,8 @@
 //! LSN does not act on are answered 200 and recorded as ignored: Stripe retries every non-2xx
 //! answer for three days.
 
+pub use super::events::HANDLED;
+use super::events::{Envelope, Event};
 use crate::{orders, Commerce, CommerceError};
 use hmac::{Mac, SimpleHmac};
 use lsn_db::RowExt;
@@ -24,8 +26,6 @@ pub const RETRY_JOB: &str = "payments.retry_deferred_events";
 /// Deferred events looked at per page, and at most per run.
 const PAGE: i64 = 100;
 const RUN_LIMIT: usize = 10_000;
-pub const HANDLED: &[&str] =
-    &["payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded", "charge.dispute.created", "charge.dispute.closed"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -106,32 +106,30 @@ pub enum Received {
     Ignored,
 }
 
-/// The payment intent an event is about (for a charge or dispute, the one it belongs to).
-fn intent_of(event_type: &str, obj: &Value) -> Option<String> {
-    if event_type.starts_with("payment_intent.") { obj["id"].as_str() } else { obj["payment_intent"].as_str() }.map(str::to_string)
+/// A stored event, decoded again for a retry (`None`: it no longer decodes, so it never applies).
+fn stored(raw: &str) -> Option<Event> {
+    let e: Envelope = serde_json::from_str(raw).ok()?;
+    Event::decode(&e.kind, &e.data.object).ok().flatten()
 }
 
 pub async fn receive(c: &Commerce, body: &[u8], signature: Option<&str>) -> Result<Received, WebhookError> {
     verify(signature, body, &c.webhook_secret, c.clock.now().timestamp())?;
-    let event: Value = serde_json::from_slice(body).map_err(|_| WebhookError::Malformed)?;
-    let (Some(id), Some(event_type)) = (event["id"].as_str(), event["type"].as_str()) else { return Err(WebhookError::Malformed) };
-    if !event["data"]["object"].is_object() || id.len() > 255 {
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|_| WebhookError::Malformed)?;
+    if envelope.id.len() > 255 || envelope.kind.len() > 255 {
         return Err(WebhookError::Malformed);
     }
-    let handled = HANDLED.contains(&event_type);
-    if event_type.len() > 255 {
-        return Err(WebhookError::Malformed);
-    }
+    // A type LSN acts on must decode before anything is written.
+    let event = Event::decode(&envelope.kind, &envelope.data.object).map_err(|_| WebhookError::Malformed)?;
     let now = c.clock.now_ms();
-    let created = event["created"].as_i64().unwrap_or(0);
-    let intent = intent_of(event_type, &event["data"]["object"]);
-    let (id, event_type, raw) = (id.to_string(), event_type.to_string(), String::from_utf8_lossy(body).to_string());
+    let created = envelope.created;
+    let intent = event.as_ref().and_then(Event::intent).map(str::to_string);
+    let (id, event_type, raw) = (envelope.id, envelope.kind, String::from_utf8_lossy(body).to_string());
     let about = intent.clone();
     let c2 = c.clone();
     let result = c
         .db
         .transaction(move |tx| {
-            let (id, event_type, raw, intent, c) = (id.clone(), event_type.clone(), raw.clone(), intent.clone(), c2.clone());
+            let (id, event_type, raw, intent, c, event) = (id.clone(), event_type.clone(), raw.clone(), intent.clone(), c2.clone(), event.clone());
             Box::pin(async move {
                 let ins = lsn_db::query("INSERT INTO webhook_events (id, provider, type, object_id, created, received_at, payload) VALUES ($1, 'stripe', $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
                     .bind(&id)
@@ -145,12 +143,11 @@ pub async fn receive(c: &Commerce, body: &[u8], signature: Option<&str>) -> Resu
                 if ins.rows_affected() == 0 {
                     return Ok(Received::Duplicate);
                 }
-                if !handled {
+                let Some(event) = &event else {
                     lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = 'ignored' WHERE id = $2").bind(now).bind(&id).execute(&mut **tx).await?;
                     return Ok(Received::Ignored);
-                }
-                let event: Value = serde_json::from_str(&raw).map_err(|e| CommerceError::Internal(e.to_string()))?;
-                let applied = orders::apply_event(&c, tx, now, &event_type, &event["data"]["object"]).await?;
+                };
+                let applied = orders::apply_event(&c, tx, now, event).await?;
                 let outcome = if applied { "applied" } else { "deferred" };
                 lsn_db::query("UPDATE webhook_events SET processed_at = CASE WHEN $1 = 'applied' THEN $2 ELSE NULL END, outcome = $1 WHERE id = $3").bind(outcome).bind(now).bind(&id).execute(&mut **tx).await?;
                 Ok::<_, CommerceError>(if applied { Received::Applied } else { Received::Deferred })
@@ -239,8 +236,14 @@ async fn retry_one(c: &Commerce, id: String, event_type: String, raw: String, re
             if still == 0 {
                 return Ok(false);
             }
-            let event: Value = serde_json::from_str(&raw).map_err(|e| CommerceError::Internal(e.to_string()))?;
-            let ok = orders::apply_event(&c, tx, now, &event_type, &event["data"]["object"]).await?;
+            let ok = match stored(&raw) {
+                Some(event) => orders::apply_event(&c, tx, now, &event).await?,
+                None => {
+                    tracing::warn!(event = %id, event_type = %event_type, "a deferred webhook event no longer decodes: recorded as expired");
+                    lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = 'expired' WHERE id = $2").bind(now).bind(&id).execute(&mut **tx).await?;
+                    return Ok(false);
+                }
+            };
             if ok || expired {
                 if !ok {
                     tracing::warn!(event = %id, event_type = %event_type, "deferred webhook event expired: what it waited for never arrived");
