@@ -60,6 +60,8 @@ fn every_error_code_is_documented() {
         }
         codes.extend(api_error_codes(code));
     }
+    // Commerce's codes are an enum (lsn_commerce::Code); the others are still literals.
+    codes.extend(lsn_commerce::Code::ALL.iter().map(|c| c.as_str()));
     let errors = std::fs::read_to_string(root.join("docs/errors.md")).expect("errors.md");
     let protocol = std::fs::read_to_string(root.join("docs/live-protocol.md")).expect("live-protocol.md");
     assert!(codes.len() > 80, "found the codes: {codes:?}");
@@ -70,4 +72,29 @@ fn every_error_code_is_documented() {
         .filter(|c| !errors.contains(&format!("`{c}`")) && !protocol.contains(&format!("`{c}`")))
         .collect();
     assert!(missing.is_empty(), "error codes the code answers with that docs/errors.md does not list: {missing:?}");
+}
+
+/// Each domain's code enum against the table in `docs/errors.md`: every code is in a row whose
+/// status is the one the code answers with.
+#[test]
+fn every_code_answers_with_its_documented_status() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let errors = std::fs::read_to_string(root.join("docs/errors.md")).expect("errors.md");
+    let rows: Vec<(u16, &str)> = errors
+        .lines()
+        .filter_map(|l| {
+            let mut cells = l.split('|').map(str::trim).skip(1);
+            let status = cells.next()?.parse().ok()?;
+            Some((status, cells.next()?))
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    for code in lsn_commerce::Code::ALL {
+        let documented: Vec<u16> = rows.iter().filter(|(_, codes)| codes.contains(&format!("`{code}`"))).map(|(s, _)| *s).collect();
+        if documented != [code.status().as_u16()] {
+            wrong.push(format!("{code}: answers {}, documented {documented:?}", code.status().as_u16()));
+        }
+    }
+    assert!(rows.len() > 30, "read the table");
+    assert!(wrong.is_empty(), "codes whose status docs/errors.md does not say: {wrong:#?}");
 }

@@ -221,7 +221,8 @@ async fn create_order(
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     let scope = lsn_commerce::idempotency::scope_of(user.as_ref().map(|u| u.user.id.as_str()), jar);
     let done = lsn_commerce::idempotency::once(&c.db, c.clock.now_ms(), &scope, key, "trpc orders.create", &input, || async {
-        let cart = cart.ok_or_else(|| ApiError::from(lsn_commerce::CommerceError::rule("cart_empty", "Your cart is empty.")))?;
+        let cart =
+            cart.ok_or_else(|| ApiError::from(lsn_commerce::CommerceError::rule(lsn_commerce::Code::CartEmpty, "Your cart is empty.")))?;
         let meta = user.as_ref().map(|u| u.meta.clone()).unwrap_or_else(|| meta.clone());
         let buyer = lsn_commerce::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, owner.guest_token.as_deref());
         Ok((StatusCode::OK, json!(c.checkout(&buyer, &cart, &checkout).await?)))

@@ -8,6 +8,7 @@
 //! or cancelled (an expired reservation cancels it).
 
 use crate::address::Address;
+use crate::Code;
 use crate::CommerceError;
 use lsn_db::{RowExt, Tx};
 
@@ -72,7 +73,7 @@ pub async fn take_unpaid(tx: &mut Tx, keys: &[String], limit: i64, per_network: 
     }
     if q.execute(&mut **tx).await?.rows_affected() < keys.len() as u64 {
         return Err(CommerceError::rule(
-            "too_many_unpaid_orders",
+            Code::TooManyUnpaidOrders,
             format!("There are already {limit} unpaid orders for this buyer, network or address: pay or cancel one first."),
         ));
     }

@@ -3,6 +3,7 @@
 //! and quantities.
 
 use crate::pricing::{self, shipping_options, Discount, LineIn};
+use crate::Code;
 use crate::CommerceError;
 use lsn_core::ids::{hash_token, new_id, random_token};
 use lsn_db::{Db, RowExt};
@@ -156,7 +157,7 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
     .bind(variant_or_sku)
     .fetch_optional(db.read())
     .await?;
-    let Some(v) = v else { return Err(CommerceError::rule("unknown_variant", "There is no such product variant.")) };
+    let Some(v) = v else { return Err(CommerceError::rule(Code::UnknownVariant, "There is no such product variant.")) };
     let (variant_id, vstatus, pstatus, max_per_order, available): (String, String, String, Option<i64>, i64) =
         (v.try_get(0)?, v.try_get(1)?, v.try_get(2)?, v.try_get(3)?, v.try_get(4)?);
     if quantity == 0 {
@@ -168,7 +169,7 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
         return Ok(());
     }
     if vstatus != "active" || pstatus != "active" {
-        return Err(CommerceError::rule("unavailable", "That product is not for sale."));
+        return Err(CommerceError::rule(Code::Unavailable, "That product is not for sale."));
     }
     let existing: i64 = lsn_db::query("SELECT quantity FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
         .bind(cart_id)
@@ -184,19 +185,19 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
     }
     if let Some(m) = max_per_order {
         if new_qty > m {
-            return Err(CommerceError::rule("quantity_limit", format!("At most {m} per order.")));
+            return Err(CommerceError::rule(Code::QuantityLimit, format!("At most {m} per order.")));
         }
     }
     if new_qty > available {
         return Err(CommerceError::rule(
-            "out_of_stock",
+            Code::OutOfStock,
             if available <= 0 { "That product is sold out.".to_string() } else { format!("Only {available} left.") },
         ));
     }
     let lines: i64 =
         lsn_db::query("SELECT COUNT(*) FROM cart_items WHERE cart_id = $1").bind(cart_id).fetch_one(db.read()).await?.try_get(0)?;
     if existing == 0 && lines >= MAX_LINES {
-        return Err(CommerceError::rule("cart_full", format!("A cart holds at most {MAX_LINES} different items.")));
+        return Err(CommerceError::rule(Code::CartFull, format!("A cart holds at most {MAX_LINES} different items.")));
     }
     let (cart, variant) = (cart_id.to_string(), variant_id.clone());
     db.transaction(move |tx| {

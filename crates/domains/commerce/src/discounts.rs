@@ -4,6 +4,7 @@
 //! cancelled order gives its use back.
 
 use crate::pricing::Discount;
+use crate::Code;
 use crate::CommerceError;
 use lsn_db::{RowExt, Tx};
 use serde::{Deserialize, Serialize};
@@ -96,7 +97,7 @@ pub async fn create(db: &lsn_db::Db, now: i64, d: &DiscountInput) -> Result<Disc
         .await;
     match r {
         Err(e) if lsn_db::is_unique_violation(&e, Some("code")) => {
-            return Err(CommerceError::rule("duplicate_code", "That code already exists."))
+            return Err(CommerceError::rule(Code::DuplicateCode, "That code already exists."))
         }
         other => other?,
     };
@@ -138,7 +139,7 @@ pub async fn list(db: &lsn_db::Db) -> Result<Vec<DiscountCode>, CommerceError> {
 }
 
 fn unusable() -> CommerceError {
-    CommerceError::rule("discount_invalid", "That discount code is not valid.")
+    CommerceError::rule(Code::DiscountInvalid, "That discount code is not valid.")
 }
 
 /// Checks a code for a basket and takes one use of it (in total, and per customer under every
@@ -165,14 +166,14 @@ pub async fn redeem(
         return Err(unusable());
     }
     if starts.is_some_and(|s| now < s) {
-        return Err(CommerceError::rule("discount_not_started", "That discount code is not active yet."));
+        return Err(CommerceError::rule(Code::DiscountNotStarted, "That discount code is not active yet."));
     }
     if ends.is_some_and(|e| now >= e) {
-        return Err(CommerceError::rule("discount_expired", "That discount code has expired."));
+        return Err(CommerceError::rule(Code::DiscountExpired, "That discount code has expired."));
     }
     if subtotal < min_subtotal {
         return Err(CommerceError::rule(
-            "discount_minimum_not_met",
+            Code::DiscountMinimumNotMet,
             format!("Spend at least {} to use that code.", lsn_core::money::Money::aud(min_subtotal)),
         ));
     }
@@ -183,7 +184,7 @@ pub async fn redeem(
     .execute(&mut **tx)
     .await?;
     if taken.rows_affected() == 0 {
-        return Err(CommerceError::rule("discount_exhausted", "That discount code has been used up."));
+        return Err(CommerceError::rule(Code::DiscountExhausted, "That discount code has been used up."));
     }
     if let Some(limit) = per_customer {
         for key in customer_keys {
@@ -197,7 +198,7 @@ pub async fn redeem(
             .execute(&mut **tx)
             .await?;
             if r.rows_affected() == 0 {
-                return Err(CommerceError::rule("discount_customer_limit", "You have already used that discount code."));
+                return Err(CommerceError::rule(Code::DiscountCustomerLimit, "You have already used that discount code."));
             }
         }
     }

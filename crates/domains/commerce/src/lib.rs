@@ -9,6 +9,7 @@
 pub mod address;
 pub mod buyers;
 pub mod cart;
+pub mod codes;
 pub mod discounts;
 pub mod idempotency;
 pub mod offers;
@@ -17,6 +18,7 @@ pub mod orders;
 pub mod payments;
 pub mod pricing;
 pub mod routes;
+pub use codes::Code;
 pub mod summary;
 
 use lsn_core::{ApiError, Config, SharedClock};
@@ -35,7 +37,7 @@ pub enum CommerceError {
     #[error("invalid input")]
     Validation(Value),
     #[error("{code}: {message}")]
-    Rule { code: &'static str, message: String },
+    Rule { code: Code, message: String },
     #[error("not found")]
     NotFound,
     #[error("forbidden")]
@@ -73,7 +75,7 @@ impl Default for Limits {
 }
 
 impl CommerceError {
-    pub fn rule(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn rule(code: Code, message: impl Into<String>) -> Self {
         CommerceError::Rule { code, message: message.into() }
     }
 }
@@ -92,10 +94,10 @@ impl From<lsn_warehouse::stock::StockError> for CommerceError {
         use lsn_warehouse::stock::StockError;
         match e {
             StockError::Insufficient { variant_id, available } => {
-                CommerceError::rule("out_of_stock", format!("Only {available} left of {variant_id}."))
+                CommerceError::rule(Code::OutOfStock, format!("Only {available} left of {variant_id}."))
             }
-            StockError::UnknownBin(b) => CommerceError::rule("unknown_bin", format!("There is no bin {b}.")),
-            StockError::BadQuantity => CommerceError::rule("invalid_quantity", "Quantity must be a positive whole number."),
+            StockError::UnknownBin(b) => CommerceError::rule(Code::UnknownBin, format!("There is no bin {b}.")),
+            StockError::BadQuantity => CommerceError::rule(Code::InvalidQuantity, "Quantity must be a positive whole number."),
             StockError::Db(e) => CommerceError::Db(e),
         }
     }
@@ -103,7 +105,7 @@ impl From<lsn_warehouse::stock::StockError> for CommerceError {
 
 impl From<lsn_core::money::OutOfRange> for CommerceError {
     fn from(_: lsn_core::money::OutOfRange) -> Self {
-        CommerceError::rule("amount_out_of_range", "That comes to more than an order can hold.")
+        CommerceError::rule(Code::AmountOutOfRange, "That comes to more than an order can hold.")
     }
 }
 
@@ -113,7 +115,7 @@ impl From<lsn_catalog::CatalogError> for CommerceError {
             lsn_catalog::CatalogError::Validation(v) => CommerceError::Validation(v),
             lsn_catalog::CatalogError::NotFound => CommerceError::NotFound,
             lsn_catalog::CatalogError::Duplicate(w) => {
-                CommerceError::rule(if w == "sku" { "duplicate_sku" } else { "duplicate_slug" }, format!("That {w} is already used."))
+                CommerceError::rule(if w == "sku" { Code::DuplicateSku } else { Code::DuplicateSlug }, format!("That {w} is already used."))
             }
             lsn_catalog::CatalogError::Db(e) => CommerceError::Db(e),
         }
@@ -122,27 +124,9 @@ impl From<lsn_catalog::CatalogError> for CommerceError {
 
 impl From<CommerceError> for ApiError {
     fn from(e: CommerceError) -> Self {
-        use axum::http::StatusCode;
         match e {
             CommerceError::Validation(v) => ApiError::validation(v),
-            CommerceError::Rule { code, message } => {
-                let status = match code {
-                    "out_of_stock"
-                    | "deal_sold_out"
-                    | "deal_quantity_exceeded"
-                    | "discount_exhausted"
-                    | "invalid_transition"
-                    | "already_paid"
-                    | "order_not_payable"
-                    | "payment_in_progress"
-                    | "too_many_unpaid_orders"
-                    | "checkout_busy"
-                    | "idempotency_in_progress" => StatusCode::CONFLICT,
-                    "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                ApiError::new(status, code, message)
-            }
+            CommerceError::Rule { code, message } => ApiError::new(code.status(), code.as_str(), message),
             CommerceError::NotFound => ApiError::not_found(),
             CommerceError::Forbidden => ApiError::forbidden(),
             CommerceError::Provider(m) => {

@@ -3,6 +3,7 @@
 //! changed inside the checkout transaction, exactly like stock and discount uses, and given back
 //! when the order is cancelled unpaid.
 
+use crate::Code;
 use crate::CommerceError;
 use lsn_db::{Db, Row, RowExt, Tx};
 use serde::{Deserialize, Serialize};
@@ -86,7 +87,7 @@ pub const RECENT_MS: i64 = 25;
 
 #[derive(Debug, Clone, Copy)]
 struct Closed {
-    code: &'static str,
+    code: Code,
     until: i64,
     releases: u64,
 }
@@ -125,7 +126,7 @@ impl InFlight {
     }
 
     /// The refusal (`deal_sold_out` or `deal_ended`) remembered for `offer`, if still fresh.
-    pub fn closed(&self, offer: &str, now: i64) -> Option<&'static str> {
+    pub fn closed(&self, offer: &str, now: i64) -> Option<Code> {
         let m = locked(&self.closed);
         let c = m.get(offer)?;
         (now < c.until && c.releases == RELEASES.load(std::sync::atomic::Ordering::Acquire)).then_some(c.code)
@@ -151,8 +152,8 @@ impl InFlight {
 
     /// Remembers that `offer` refused a buyer with `code` (only `deal_sold_out` and `deal_ended`
     /// are remembered: the others depend on the buyer).
-    pub fn remember_closed(&self, offer: &str, code: &'static str, now: i64) {
-        if !matches!(code, "deal_sold_out" | "deal_ended") {
+    pub fn remember_closed(&self, offer: &str, code: Code, now: i64) {
+        if !matches!(code, Code::DealSoldOut | Code::DealEnded) {
             return;
         }
         let releases = RELEASES.load(std::sync::atomic::Ordering::Acquire);
@@ -316,7 +317,7 @@ pub async fn claim(
     match reserved {
         None => return Err(CommerceError::NotFound),
         Some(Some(who)) if who != customer_key => {
-            return Err(CommerceError::rule("deal_reserved", "This offer is reserved for another buyer."))
+            return Err(CommerceError::rule(Code::DealReserved, "This offer is reserved for another buyer."))
         }
         _ => {}
     }
@@ -340,13 +341,13 @@ pub async fn claim(
     if taken.rows_affected() == 0 {
         let (starts, ends, cancelled, left): (i64, i64, i64, i64) = (r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?);
         return Err(if now < starts {
-            CommerceError::rule("deal_not_started", "The deal has not started yet.")
+            CommerceError::rule(Code::DealNotStarted, "The deal has not started yet.")
         } else if cancelled == 1 || now >= ends {
-            CommerceError::rule("deal_ended", "The deal has ended.")
+            CommerceError::rule(Code::DealEnded, "The deal has ended.")
         } else if left > 0 {
-            CommerceError::rule("deal_quantity_exceeded", format!("Only {left} left at the deal price."))
+            CommerceError::rule(Code::DealQuantityExceeded, format!("Only {left} left at the deal price."))
         } else {
-            CommerceError::rule("deal_sold_out", "The deal is sold out.")
+            CommerceError::rule(Code::DealSoldOut, "The deal is sold out.")
         });
     }
     if let Some(limit) = limit {
@@ -362,7 +363,7 @@ pub async fn claim(
             .execute(&mut **tx)
             .await?;
             if r.rows_affected() == 0 {
-                return Err(CommerceError::rule("deal_customer_limit", format!("At most {limit} per customer at the deal price.")));
+                return Err(CommerceError::rule(Code::DealCustomerLimit, format!("At most {limit} per customer at the deal price.")));
             }
         }
     }
@@ -387,6 +388,7 @@ pub async fn release(tx: &mut Tx, offer_id: &str, limit_keys: &[String], qty: i6
 #[cfg(test)]
 mod tests {
     use super::InFlight;
+    use crate::Code;
     use std::sync::Arc;
 
     #[test]
@@ -409,14 +411,14 @@ mod tests {
     fn a_sold_out_deal_is_remembered_for_a_moment() {
         let gate = InFlight::default();
         assert_eq!(gate.closed("deal", 0), None);
-        gate.remember_closed("deal", "deal_customer_limit", 0);
+        gate.remember_closed("deal", Code::DealCustomerLimit, 0);
         assert_eq!(gate.closed("deal", 0), None, "a refusal that depends on the buyer is not remembered");
-        gate.remember_closed("deal", "deal_sold_out", 1_000);
-        assert_eq!(gate.closed("deal", 1_500), Some("deal_sold_out"));
+        gate.remember_closed("deal", Code::DealSoldOut, 1_000);
+        assert_eq!(gate.closed("deal", 1_500), Some(Code::DealSoldOut));
         assert_eq!(gate.closed("other", 1_500), None);
         assert_eq!(gate.closed("deal", 1_000 + super::CLOSED_FOR_MS), None, "forgotten after a moment");
-        gate.remember_closed("deal", "deal_ended", 5_000);
-        assert_eq!(gate.closed("deal", 5_001), Some("deal_ended"));
+        gate.remember_closed("deal", Code::DealEnded, 5_000);
+        assert_eq!(gate.closed("deal", 5_001), Some(Code::DealEnded));
         super::RELEASES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         assert_eq!(gate.closed("deal", 5_002), None, "a unit given back forgets it");
     }

@@ -5,6 +5,7 @@ use crate::cart::{self, Owner, CART_COOKIE};
 use crate::idempotency;
 use crate::orders::{CheckoutInput, OrderStatus, Viewer};
 use crate::payments::{webhook, Confirmation, PaymentMethod};
+use crate::Code;
 use crate::{discounts, Commerce, CommerceError};
 use axum::body::Bytes;
 use axum::extract::{FromRef, Path, State};
@@ -447,7 +448,7 @@ async fn checkout(
     let (cart_id, _) = cart::resolve(&c.db, c.clock.now_ms(), &owner(&user, &jar), false).await?;
     let c2 = c.clone();
     idempotent(&c, &scope, &headers, "POST /api/v1/checkout", &raw, || async move {
-        let cart_id = cart_id.ok_or_else(|| ApiError::from(CommerceError::rule("cart_empty", "Your cart is empty.")))?;
+        let cart_id = cart_id.ok_or_else(|| ApiError::from(CommerceError::rule(Code::CartEmpty, "Your cart is empty.")))?;
         let buyer = crate::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, jar.get(CART_COOKIE).map(|c| c.value()));
         let r = c2.checkout(&buyer, &cart_id, &input).await?;
         Ok((StatusCode::CREATED, json!(r)))

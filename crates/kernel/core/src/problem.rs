@@ -3,7 +3,7 @@
 //! Domain errors are converted into an [`ApiError`] at the edge. A 5xx never carries the
 //! cause: the detail goes to the log, the client gets a generic message.
 
-use axum::http::StatusCode;
+pub use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
@@ -146,4 +146,55 @@ where
             Err(e) => Err(ApiError::bad_request("invalid_query", e.body_text())),
         }
     }
+}
+
+/// One domain's error codes as an enum, each with the HTTP status it answers with:
+///
+/// ```
+/// lsn_core::error_codes! {
+///     /// What the example refuses.
+///     pub enum Code {
+///         SoldOut = ("sold_out", CONFLICT),
+///         BadInput = ("bad_input", BAD_REQUEST),
+///     }
+/// }
+/// assert_eq!(Code::SoldOut.as_str(), "sold_out");
+/// assert_eq!(Code::BadInput.status(), axum::http::StatusCode::BAD_REQUEST);
+/// assert_eq!(Code::ALL.len(), 2);
+/// ```
+///
+/// `ALL` lists every code, so a test can hold `docs/errors.md` to them.
+#[macro_export]
+macro_rules! error_codes {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $variant:ident = ($code:literal, $status:ident)),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($(#[$vm])* $variant),*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The code as clients see it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $code),*
+                }
+            }
+
+            /// The HTTP status this code answers with.
+            pub fn status(self) -> $crate::problem::StatusCode {
+                match self {
+                    $($name::$variant => $crate::problem::StatusCode::$status),*
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
 }

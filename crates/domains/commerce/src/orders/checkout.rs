@@ -35,7 +35,7 @@ impl Commerce {
                 }
             }
         }
-        Err(CommerceError::rule("checkout_busy", "The cart changed while it was checked out; try again."))
+        Err(CommerceError::rule(Code::CheckoutBusy, "The cart changed while it was checked out; try again."))
     }
 
     /// Buys `quantity` of a limited offer (a live flash deal) straight away, at the offer's price.
@@ -47,16 +47,16 @@ impl Commerce {
         input: &CheckoutInput,
     ) -> Result<CheckoutResult, CommerceError> {
         if input.discount_code.as_deref().is_some_and(|c| !c.trim().is_empty()) {
-            return Err(CommerceError::rule("discount_not_combinable", "Discount codes do not apply to deals."));
+            return Err(CommerceError::rule(Code::DiscountNotCombinable, "Discount codes do not apply to deals."));
         }
         // Most buyers of a popular deal arrive after it sold out: answer them from memory or a
         // read, without queueing for the writer. The claim inside the transaction stays the
         // authority.
         let now = self.clock.now_ms();
-        let closed = |code: &'static str| {
+        let closed = |code: Code| {
             self.deals_in_flight.remember_closed(offer_id, code, now);
             match code {
-                "deal_ended" => CommerceError::rule(code, "The deal has ended."),
+                Code::DealEnded => CommerceError::rule(code, "The deal has ended."),
                 _ => CommerceError::rule(code, "The deal is sold out."),
             }
         };
@@ -72,9 +72,9 @@ impl Commerce {
             }
         };
         match offer.status {
-            "sold_out" => return Err(closed("deal_sold_out")),
-            "ended" => return Err(closed("deal_ended")),
-            "upcoming" => return Err(CommerceError::rule("deal_not_started", "The deal has not started yet.")),
+            "sold_out" => return Err(closed(Code::DealSoldOut)),
+            "ended" => return Err(closed(Code::DealEnded)),
+            "upcoming" => return Err(CommerceError::rule(Code::DealNotStarted, "The deal has not started yet.")),
             _ => {}
         }
         // Those arriving while the last units are already being bought are answered here too
@@ -82,14 +82,14 @@ impl Commerce {
         let pass = if (1..=offer.remaining).contains(&quantity) {
             match self.deals_in_flight.enter(offer_id, quantity, offer.remaining) {
                 Some(p) => Some(p),
-                None => return Err(CommerceError::rule("deal_sold_out", "The deal is sold out: its last units are being bought.")),
+                None => return Err(CommerceError::rule(Code::DealSoldOut, "The deal is sold out: its last units are being bought.")),
             }
         } else {
             None
         };
         let placed = self.place_order(buyer, Source::Offer { offer_id: offer_id.to_string(), quantity }, input, pass).await;
         if let Err(CommerceError::Rule { code, .. }) = &placed {
-            self.deals_in_flight.remember_closed(offer_id, code, now);
+            self.deals_in_flight.remember_closed(offer_id, *code, now);
         }
         match placed? {
             Placed::Done(r) => Ok(*r),
@@ -196,10 +196,10 @@ impl Commerce {
                         }
                     };
                     if lines.is_empty() {
-                        return Err(CommerceError::rule("cart_empty", "Your cart is empty."));
+                        return Err(CommerceError::rule(Code::CartEmpty, "Your cart is empty."));
                     }
                     if let Some(l) = lines.iter().find(|l| l.problem.as_deref() == Some("unavailable")) {
-                        return Err(CommerceError::rule("unavailable", format!("{} is no longer for sale.", l.product_title)));
+                        return Err(CommerceError::rule(Code::Unavailable, format!("{} is no longer for sale.", l.product_title)));
                     }
                     // What this checkout asks for: the same again is the same order.
                     let mut wanted: Vec<String> = lines.iter().map(|l| format!("{}x{}", l.variant_id, l.quantity)).collect();
@@ -222,7 +222,7 @@ impl Commerce {
                     }
                     for (pid, (qty, max_order, max_customer, title)) in &per_product {
                         if max_order.is_some_and(|m| *qty > m) {
-                            return Err(CommerceError::rule("quantity_limit", format!("At most {} of {title} per order.", max_order.unwrap_or(0))));
+                            return Err(CommerceError::rule(Code::QuantityLimit, format!("At most {} of {title} per order.", max_order.unwrap_or(0))));
                         }
                         if let Some(limit) = max_customer {
                             for key in &limit_keys {
@@ -238,7 +238,7 @@ impl Commerce {
                                 .execute(&mut **tx)
                                 .await?;
                                 if r.rows_affected() == 0 {
-                                    return Err(CommerceError::rule("customer_limit", format!("At most {limit} of {title} per customer.")));
+                                    return Err(CommerceError::rule(Code::CustomerLimit, format!("At most {limit} of {title} per customer.")));
                                 }
                             }
                         }

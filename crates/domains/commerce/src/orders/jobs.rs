@@ -19,13 +19,13 @@ impl JobHandler for ExpireJob {
         for order_id in expired {
             match c.cancel_unpaid_order(&order_id, "reservation expired", "system").await {
                 Ok(()) => {}
-                Err(CommerceError::Rule { code: "payment_in_progress", .. }) => waiting += 1,
+                Err(CommerceError::Rule { code: Code::PaymentInProgress, .. }) => waiting += 1,
                 Err(CommerceError::Provider(m)) => {
                     // Asked again on the next run.
                     tracing::warn!(order = %order_id, "reservation not released yet: the payment provider did not answer: {m}");
                     waiting += 1;
                 }
-                Err(CommerceError::Rule { code: "invalid_transition", .. }) => {
+                Err(CommerceError::Rule { code: Code::InvalidTransition, .. }) => {
                     // Paid or cancelled meanwhile: whatever is still held goes back.
                     let id = order_id.clone();
                     c.db.transaction(move |tx| {
@@ -165,7 +165,7 @@ impl JobHandler for RefundJob {
             Ok(false) => Err(JobError::Retry("the payment provider did not answer".into())),
             Err(CommerceError::Rule { code, message }) => {
                 // Nobody is waiting on this answer any more: leave it for a person.
-                tracing::warn!(refund = id, code, "refund refused by the provider: {message}");
+                tracing::warn!(refund = id, code = %code, "refund refused by the provider: {message}");
                 let (now, id, message) = (self.commerce.clock.now_ms(), id.to_string(), message.clone());
                 self.commerce
                     .db

@@ -54,7 +54,7 @@ impl Commerce {
                 // Cancelled while the intent was being made: nobody may pay it.
                 let job = NewJob::new(CANCEL_INTENT_JOB, json!({"intent_id": intent.id})).dedupe(format!("cancel:{}", intent.id));
                 lsn_ops::enqueue(self.db.write(), &job, now).await?;
-                return Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again."));
+                return Err(CommerceError::rule(Code::OrderNotPayable, "This order was cancelled; check out again."));
             }
             // Another request recorded the same intent (the provider's key is the order's) first.
         }
@@ -92,7 +92,7 @@ impl Commerce {
             .map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
         if matches!(method, PaymentMethod::TestCard(_)) && self.sandbox.is_none() {
             return Err(CommerceError::rule(
-                "card_number_not_accepted",
+                Code::CardNumberNotAccepted,
                 "Card numbers are entered in Stripe's secure fields, not sent to the shop.",
             ));
         }
@@ -137,7 +137,7 @@ impl Commerce {
         let intent = self.ensure_intent(order_id).await?;
         let intent_id = intent["intent_id"].as_str().unwrap_or_default().to_string();
         self.provider.confirm(&intent_id, method, idempotency_key).await.map_err(|e| match e {
-            crate::payments::ProviderError::Rejected(m) => CommerceError::rule("payment_rejected", m),
+            crate::payments::ProviderError::Rejected(m) => CommerceError::rule(Code::PaymentRejected, m),
             crate::payments::ProviderError::Unavailable(m) => CommerceError::Provider(m),
         })
     }
@@ -153,7 +153,7 @@ impl Commerce {
         Ok(match unpaid(order) {
             Err(e) => e,
             Ok(()) if payment == "canceled" => {
-                CommerceError::rule("order_not_payable", "This order's payment was cancelled; check out again.")
+                CommerceError::rule(Code::OrderNotPayable, "This order's payment was cancelled; check out again.")
             }
             Ok(()) => in_progress(),
         })
@@ -181,7 +181,7 @@ impl Commerce {
         let (order, intent, payment, lease): (OrderStatus, String, String, Option<i64>) =
             (r.try_parse(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
         if order != OrderStatus::PendingPayment {
-            return Err(CommerceError::rule("invalid_transition", "Only an unpaid order can be cancelled."));
+            return Err(CommerceError::rule(Code::InvalidTransition, "Only an unpaid order can be cancelled."));
         }
         if lease.is_some_and(|t| t > now) || matches!(payment.as_str(), "succeeded" | "processing") {
             return Err(in_progress());
@@ -216,7 +216,7 @@ impl Commerce {
                     .await?;
                     let Some(p) = p else { return Err(in_progress()) };
                     if !cancel_unpaid(tx, now, &oid, &reason, &actor).await? {
-                        return Err(CommerceError::rule("invalid_transition", "Only an unpaid order can be cancelled."));
+                        return Err(CommerceError::rule(Code::InvalidTransition, "Only an unpaid order can be cancelled."));
                     }
                     let (status, received): (String, Option<i64>) = (p.try_get(0)?, p.try_get(1)?);
                     if status == "mismatch" {
@@ -231,12 +231,12 @@ impl Commerce {
     /// Staff moves an order along (processing, shipped, delivered) or cancels an unpaid one.
     pub async fn update_status(&self, actor: &str, order_id: &str, to: OrderStatus) -> Result<Order, CommerceError> {
         if to.set_by_money() {
-            return Err(CommerceError::rule("invalid_transition", format!("{to} is set by payments and refunds, not by hand.")));
+            return Err(CommerceError::rule(Code::InvalidTransition, format!("{to} is set by payments and refunds, not by hand.")));
         }
         if to == OrderStatus::Cancelled {
             let status = self.order(order_id, &Viewer::Staff).await?.status;
             if status != OrderStatus::PendingPayment {
-                return Err(CommerceError::rule("invalid_transition", "A paid order is cancelled by refunding it."));
+                return Err(CommerceError::rule(Code::InvalidTransition, "A paid order is cancelled by refunding it."));
             }
             self.cancel_unpaid_order(order_id, "cancelled by staff", actor).await?;
             return self.order(order_id, &Viewer::Staff).await;
@@ -254,7 +254,7 @@ impl Commerce {
                         .ok_or(CommerceError::NotFound)?
                         .try_parse(0)?;
                     if !transition(tx, now, &id, from, to, &actor, "status update").await? {
-                        return Err(CommerceError::rule("invalid_transition", "The order changed meanwhile; reload it."));
+                        return Err(CommerceError::rule(Code::InvalidTransition, "The order changed meanwhile; reload it."));
                     }
                     Ok::<_, CommerceError>(())
                 })
@@ -273,13 +273,13 @@ impl Commerce {
 pub(super) fn unpaid(status: OrderStatus) -> Result<(), CommerceError> {
     match status {
         OrderStatus::PendingPayment => Ok(()),
-        OrderStatus::Cancelled => Err(CommerceError::rule("order_not_payable", "This order was cancelled; check out again.")),
-        _ => Err(CommerceError::rule("already_paid", "This order is already paid.")),
+        OrderStatus::Cancelled => Err(CommerceError::rule(Code::OrderNotPayable, "This order was cancelled; check out again.")),
+        _ => Err(CommerceError::rule(Code::AlreadyPaid, "This order is already paid.")),
     }
 }
 
 pub(super) fn in_progress() -> CommerceError {
-    CommerceError::rule("payment_in_progress", "A payment for this order is being processed; wait for it to finish.")
+    CommerceError::rule(Code::PaymentInProgress, "A payment for this order is being processed; wait for it to finish.")
 }
 
 /// Cancels an unpaid order inside `tx`: releases its stock, its deal units, its discount use and

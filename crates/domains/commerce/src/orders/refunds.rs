@@ -25,7 +25,7 @@ impl Commerce {
         let refundable = o.amount_paid - o.amount_refunded;
         if refundable <= 0 {
             // Pending refunds count: what the provider has not confirmed yet is already claimed.
-            return Err(CommerceError::rule("refund_exceeds_paid", "Nothing more can be refunded on this order."));
+            return Err(CommerceError::rule(Code::RefundExceedsPaid, "Nothing more can be refunded on this order."));
         }
         let amount = amount.unwrap_or(refundable);
         if amount <= 0 {
@@ -33,7 +33,7 @@ impl Commerce {
         }
         if amount > refundable {
             return Err(CommerceError::rule(
-                "refund_exceeds_paid",
+                Code::RefundExceedsPaid,
                 format!("At most {} can still be refunded.", lsn_core::money::Money::aud(refundable.max(0))),
             ));
         }
@@ -48,7 +48,7 @@ impl Commerce {
             .fetch_one(self.db.read())
             .await?;
         if has_payment.try_get::<i64, _>(0)? == 0 {
-            return Err(CommerceError::rule("not_paid", "This order has no successful payment to refund."));
+            return Err(CommerceError::rule(Code::NotPaid, "This order has no successful payment to refund."));
         }
         let refund_id = lsn_core::ids::new_id();
         let (oid, rid, actor_s, reason_s) = (order_id.to_string(), refund_id.clone(), actor.to_string(), reason.to_string());
@@ -67,7 +67,7 @@ impl Commerce {
                     .execute(&mut **tx)
                     .await?;
                     if claimed.rows_affected() == 0 {
-                        return Err(CommerceError::rule("refund_exceeds_paid", "Nothing more can be refunded on this order."));
+                        return Err(CommerceError::rule(Code::RefundExceedsPaid, "Nothing more can be refunded on this order."));
                     }
                     lsn_db::query("INSERT INTO refunds (id, order_id, amount, reason, restock, status, actor, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)")
                         .bind(&rid)
@@ -109,7 +109,7 @@ impl Commerce {
         .bind(&order_id)
         .fetch_optional(self.db.read())
         .await?
-        .ok_or_else(|| CommerceError::rule("not_paid", "This order has no successful payment to refund."))?
+        .ok_or_else(|| CommerceError::rule(Code::NotPaid, "This order has no successful payment to refund."))?
         .try_get(0)?;
         let outcome = match self.provider.refund(&intent, amount, &format!("refund:{refund_id}")).await {
             Ok(r) => Ok(r.id),
@@ -168,7 +168,7 @@ impl Commerce {
             .await?;
         match outcome {
             Ok(_) => Ok(true),
-            Err(m) => Err(CommerceError::rule("refund_rejected", m)),
+            Err(m) => Err(CommerceError::rule(Code::RefundRejected, m)),
         }
     }
 }

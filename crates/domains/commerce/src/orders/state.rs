@@ -113,7 +113,7 @@ pub async fn transition(
     reason: &str,
 ) -> Result<bool, CommerceError> {
     if !from.can_become(to) {
-        return Err(CommerceError::rule("invalid_transition", format!("An order cannot go from {from} to {to}.")));
+        return Err(CommerceError::rule(Code::InvalidTransition, format!("An order cannot go from {from} to {to}.")));
     }
     let r = lsn_db::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
         .bind(to)

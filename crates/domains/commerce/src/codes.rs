@@ -1,0 +1,48 @@
+//! Commerce's error codes and the HTTP status each answers with (documented in
+//! `docs/errors.md`; `tests/integration/docs.rs` holds the two together).
+
+lsn_core::error_codes! {
+    /// Why commerce refused a request that was well-formed: the rule it broke.
+    pub enum Code {
+        AlreadyPaid = ("already_paid", CONFLICT),
+        AmountOutOfRange = ("amount_out_of_range", BAD_REQUEST),
+        CardNumberNotAccepted = ("card_number_not_accepted", BAD_REQUEST),
+        CartEmpty = ("cart_empty", BAD_REQUEST),
+        CartFull = ("cart_full", BAD_REQUEST),
+        CheckoutBusy = ("checkout_busy", CONFLICT),
+        CustomerLimit = ("customer_limit", BAD_REQUEST),
+        DealCustomerLimit = ("deal_customer_limit", BAD_REQUEST),
+        DealEnded = ("deal_ended", BAD_REQUEST),
+        DealNotStarted = ("deal_not_started", BAD_REQUEST),
+        DealQuantityExceeded = ("deal_quantity_exceeded", CONFLICT),
+        DealReserved = ("deal_reserved", BAD_REQUEST),
+        DealSoldOut = ("deal_sold_out", CONFLICT),
+        DiscountCustomerLimit = ("discount_customer_limit", BAD_REQUEST),
+        DiscountExhausted = ("discount_exhausted", CONFLICT),
+        DiscountExpired = ("discount_expired", BAD_REQUEST),
+        DiscountInvalid = ("discount_invalid", BAD_REQUEST),
+        DiscountMinimumNotMet = ("discount_minimum_not_met", BAD_REQUEST),
+        DiscountNotCombinable = ("discount_not_combinable", BAD_REQUEST),
+        DiscountNotStarted = ("discount_not_started", BAD_REQUEST),
+        DuplicateCode = ("duplicate_code", CONFLICT),
+        DuplicateSku = ("duplicate_sku", CONFLICT),
+        DuplicateSlug = ("duplicate_slug", CONFLICT),
+        IdempotencyInProgress = ("idempotency_in_progress", CONFLICT),
+        IdempotencyKeyReused = ("idempotency_key_reused", UNPROCESSABLE_ENTITY),
+        InvalidIdempotencyKey = ("invalid_idempotency_key", BAD_REQUEST),
+        InvalidQuantity = ("invalid_quantity", BAD_REQUEST),
+        InvalidTransition = ("invalid_transition", CONFLICT),
+        NotPaid = ("not_paid", BAD_REQUEST),
+        OrderNotPayable = ("order_not_payable", CONFLICT),
+        OutOfStock = ("out_of_stock", CONFLICT),
+        PaymentInProgress = ("payment_in_progress", CONFLICT),
+        PaymentRejected = ("payment_rejected", BAD_REQUEST),
+        QuantityLimit = ("quantity_limit", BAD_REQUEST),
+        RefundExceedsPaid = ("refund_exceeds_paid", BAD_REQUEST),
+        RefundRejected = ("refund_rejected", BAD_REQUEST),
+        TooManyUnpaidOrders = ("too_many_unpaid_orders", CONFLICT),
+        Unavailable = ("unavailable", BAD_REQUEST),
+        UnknownBin = ("unknown_bin", BAD_REQUEST),
+        UnknownVariant = ("unknown_variant", BAD_REQUEST),
+    }
+}
