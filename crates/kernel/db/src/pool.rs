@@ -325,6 +325,33 @@ impl Db {
         self.inner.writer.transaction(f).await
     }
 
+    /// [`Db::transaction`] with its state passed by reference: `state` is moved in once and each
+    /// attempt's body borrows it, so a body needs no clone of every capture per attempt.
+    ///
+    /// ```ignore
+    /// db.transaction_with((order_id, reason), |tx, (order_id, reason)| Box::pin(async move {
+    ///     query("UPDATE orders SET note = $1 WHERE id = $2").bind(reason).bind(order_id).execute(&mut **tx).await?;
+    ///     Ok::<_, lsn_db::Error>(())
+    /// })).await
+    /// ```
+    pub async fn transaction_with<S, T, E, F>(&self, state: S, f: F) -> Result<T, E>
+    where
+        S: Send + Sync + 'static,
+        T: Send + 'static,
+        E: TxError + Send + 'static,
+        F: for<'t> Fn(&'t mut Tx, &'t S) -> BoxFuture<'t, Result<T, E>> + Send + Sync + 'static,
+    {
+        let shared = Arc::new((state, f));
+        self.transaction(move |tx| {
+            let shared = shared.clone();
+            Box::pin(async move {
+                let (state, f) = &*shared;
+                f(tx, state).await
+            })
+        })
+        .await
+    }
+
     pub async fn ping(&self) -> Result<(), crate::Error> {
         query("SELECT 1").execute(&self.inner.reader).await.map(|_| ())
     }

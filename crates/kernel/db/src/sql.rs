@@ -693,6 +693,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_transaction_borrows_its_state() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open(&dir).await;
+        let keys = vec!["a".to_string(), "b".to_string()];
+        let n = db
+            .transaction_with(keys, |tx, keys| {
+                Box::pin(async move {
+                    for k in keys {
+                        query("INSERT INTO t (k) VALUES ($1)").bind(k).execute(&mut **tx).await?;
+                    }
+                    Ok::<_, Error>(keys.len())
+                })
+            })
+            .await
+            .expect("inserted");
+        assert_eq!(n, 2);
+        let again = db
+            .transaction_with("a".to_string(), |tx, k| {
+                Box::pin(async move { query("INSERT INTO t (k) VALUES ($1)").bind(k).execute(&mut **tx).await })
+            })
+            .await;
+        assert!(again.is_err_and(|e| e.kind() == ErrorKind::UniqueViolation));
+        let count: i64 = query("SELECT CAST(count(*) AS BIGINT) FROM t").fetch_one(db.read()).await.expect("count").get(0);
+        assert_eq!(count, 2);
+    }
+
+    #[tokio::test]
     async fn a_failed_transaction_leaves_nothing_and_a_closed_database_refuses() {
         let dir = tempfile::tempdir().expect("dir");
         let db = open(&dir).await;

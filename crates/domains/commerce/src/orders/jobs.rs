@@ -98,14 +98,13 @@ impl JobHandler for OrderPaid {
             message_id: Some(format!("order-confirmation-{order_id}")),
         };
         let now = ctx.clock.now_ms();
-        c.db.transaction(move |tx| {
-            let (msg, order_id) = (msg.clone(), order_id.clone());
+        c.db.transaction_with((msg, order_id), move |tx, (msg, order_id)| {
             Box::pin(async move {
                 lsn_db::query("DELETE FROM cart_items WHERE cart_id = (SELECT cart_id FROM orders WHERE id = $1) AND variant_id IN (SELECT variant_id FROM order_items WHERE order_id = $1)")
-                    .bind(&order_id)
+                    .bind(order_id)
                     .execute(&mut **tx)
                     .await?;
-                lsn_ops::builtin::queue_mail(tx, now, msg).await
+                lsn_ops::builtin::queue_mail(tx, now, msg.clone()).await
             })
         })
         .await?;
@@ -129,17 +128,16 @@ impl JobHandler for DisputeTask {
         let now = ctx.clock.now_ms();
         self.commerce
             .db
-            .transaction(move |tx| {
-                let (order_id, number, reason, dispute) = (order_id.clone(), number.clone(), reason.clone(), dispute.clone());
+            .transaction_with((order_id, number, reason, dispute), move |tx, (order_id, number, reason, dispute)| {
                 Box::pin(async move {
-                    if !lsn_ops::tasks::exists(tx, "dispute", &order_id, &dispute).await? {
+                    if !lsn_ops::tasks::exists(tx, "dispute", order_id, dispute).await? {
                         open_task(
                             tx,
                             now,
                             "dispute",
                             &format!("Respond to the dispute on order {number}"),
                             &format!("Reason: {reason}. Gather evidence in the Stripe dashboard before the deadline (dispute {dispute})."),
-                            &order_id,
+                            order_id,
                         )
                         .await?;
                     }

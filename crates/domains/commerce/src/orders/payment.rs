@@ -242,18 +242,16 @@ impl Commerce {
             return self.order(order_id, &Viewer::Staff).await;
         }
         let now = self.clock.now_ms();
-        let (id, actor_s) = (order_id.to_string(), actor.to_string());
         self.db
-            .transaction(move |tx| {
-                let (id, actor) = (id.clone(), actor_s.clone());
+            .transaction_with((order_id.to_string(), actor.to_string()), move |tx, (id, actor)| {
                 Box::pin(async move {
                     let from: OrderStatus = lsn_db::query("SELECT status FROM orders WHERE id = $1")
-                        .bind(&id)
+                        .bind(id)
                         .fetch_optional(&mut **tx)
                         .await?
                         .ok_or(CommerceError::NotFound)?
                         .try_parse(0)?;
-                    if !transition(tx, now, &id, from, to, &actor, "status update").await? {
+                    if !transition(tx, now, id, from, to, actor, "status update").await? {
                         return Err(CommerceError::rule(Code::InvalidTransition, "The order changed meanwhile; reload it."));
                     }
                     Ok::<_, CommerceError>(())
