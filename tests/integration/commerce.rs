@@ -27,7 +27,7 @@ async fn product(app: &TestApp, sku: &str, price: i64, stock: i64, extra: Value)
     if stock > 0 {
         app.stock(&variant, stock).await;
     }
-    (p.id, variant)
+    (p.id.into_string(), variant.into_string())
 }
 
 async fn level(app: &TestApp, variant: &str) -> (i64, i64) {

@@ -64,7 +64,7 @@ async fn product(app: &TestApp, sku: &str, stock: i64, extra: Value) -> String {
     }
     let p = app.product(input).await;
     app.stock(&p.variants[0].id, stock).await;
-    p.variants[0].id.clone()
+    p.variants[0].id.to_string()
 }
 
 /// A cart has at most one unpaid order: ten checkouts of it at once are one order holding the

@@ -268,7 +268,7 @@ async fn api_keys_and_roles(app: TestApp) {
     let bearer = reqwest::Client::new();
     let (s, me) = json(bearer.get(app.url("/api/auth/me")).bearer_auth(&key).send().await.expect("send")).await;
     assert_eq!((s, me["auth"].as_str()), (200, Some("api_key")));
-    assert_eq!(me["user"]["id"], admin.id);
+    assert_eq!(me["user"]["id"], admin.id.as_str());
     // A key without the admin scope does not reach admin endpoints.
     assert_eq!(bearer.get(app.url("/api/v1/admin/users")).bearer_auth(&key).send().await.expect("send").status(), 403);
 
@@ -305,7 +305,7 @@ async fn api_keys_and_roles(app: TestApp) {
     let find = |action: &str| entries.iter().find(|e| e["action"] == action).cloned();
     let role = find("user.role_change").expect("role change audited");
     assert_eq!((role["detail"]["from"].as_str(), role["detail"]["to"].as_str()), (Some("customer"), Some("creator")));
-    assert_eq!(role["actor_id"], admin.id);
+    assert_eq!(role["actor_id"], admin.id.as_str());
     assert_eq!(role["ip"], "127.0.0.1");
     assert!(find("api_key.create").is_some() && find("api_key.revoke").is_some());
     let setting = find("settings.change").expect("settings audited");

@@ -119,7 +119,7 @@ async fn scene(app: &TestApp, n: usize, source: Source, start: Start) -> Scene {
         }
         Source::Deal => {
             let input = lsn_commerce::offers::OfferInput {
-                variant_id: variant.clone(),
+                variant_id: variant.to_string(),
                 show_id: None,
                 price: 1_000,
                 quantity: 1,
@@ -152,7 +152,7 @@ async fn scene(app: &TestApp, n: usize, source: Source, start: Start) -> Scene {
             app.run_jobs().await;
         }
     }
-    Scene { order: id, token, buyer, variant, discount, offer }
+    Scene { order: id, token, buyer, variant: variant.to_string(), discount, offer }
 }
 
 async fn perform(app: &TestApp, admin: &(reqwest::Client, String), s: &Scene, op: &Op, n: usize) {

@@ -60,7 +60,7 @@ async fn shop(app: &TestApp) -> String {
     app.product(json!({"title": "Draft Thing", "slug": "draft-thing", "status": "draft", "variants": [{"sku": "DRAFT-1", "price": 100}]}))
         .await;
     app.stock(&p.variants[0].id, 5).await;
-    p.variants[0].id.clone()
+    p.variants[0].id.to_string()
 }
 
 async fn storefront(app: TestApp) {

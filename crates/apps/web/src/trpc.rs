@@ -214,7 +214,7 @@ async fn create_order(
     let c = &s.commerce;
     let checkout: CheckoutInput = parse(&input)?;
     let owner = lsn_commerce::cart::Owner {
-        user_id: user.as_ref().map(|u| u.user.id.clone()),
+        user_id: user.as_ref().map(|u| u.user.id.to_string()),
         guest_token: jar.get(lsn_commerce::cart::CART_COOKIE).map(|c| c.value().to_string()),
     };
     let (cart, _) = lsn_commerce::cart::resolve(&c.db, c.clock.now_ms(), &owner, false).await.map_err(ApiError::from)?;
@@ -266,7 +266,7 @@ async fn call_api(s: &AppState, name: &str, input: Value, user: &Option<AuthUser
         }
         "orders.get" => {
             let u = signed_in(user)?;
-            let v = if sees_as_staff(user, Scope::OrdersRead) { Viewer::Staff } else { Viewer::Customer(u.user.id.clone()) };
+            let v = if sees_as_staff(user, Scope::OrdersRead) { Viewer::Staff } else { Viewer::Customer(u.user.id.to_string()) };
             Ok(json!(c.order(&id_of(&input)?, &v).await?))
         }
         "orders.updateStatus" => {

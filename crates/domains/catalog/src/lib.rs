@@ -115,9 +115,18 @@ pub struct ProductPatch {
     pub variants: Option<Vec<VariantInput>>,
 }
 
+lsn_db::id!(
+    /// A product's id.
+    pub ProductId
+);
+lsn_db::id!(
+    /// A variant's id (what carts, stock and order lines point at).
+    pub VariantId
+);
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Variant {
-    pub id: String,
+    pub id: VariantId,
     pub sku: String,
     pub title: String,
     pub options: BTreeMap<String, String>,
@@ -137,7 +146,7 @@ pub struct Image {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Product {
-    pub id: String,
+    pub id: ProductId,
     pub slug: String,
     pub title: String,
     pub description: String,
@@ -586,7 +595,7 @@ impl Catalog {
                 .iter()
                 .map(|r| {
                     Ok(Variant {
-                        id: r.try_get(0)?,
+                        id: r.try_parse(0)?,
                         sku: r.try_get(1)?,
                         title: r.try_get(2)?,
                         options: serde_json::from_str(&r.try_get::<String, _>(3)?).unwrap_or_default(),
@@ -851,7 +860,7 @@ fn decode_cursor(c: &str) -> Option<(i64, String)> {
 fn product_from(r: &Row) -> Result<Product, lsn_db::Error> {
     let tags: String = r.try_get(6)?;
     Ok(Product {
-        id: r.try_get(0)?,
+        id: r.try_parse(0)?,
         slug: r.try_get(1)?,
         title: r.try_get(2)?,
         description: r.try_get(3)?,

@@ -302,7 +302,7 @@ async fn stock_level(State(c): State<Commerce>, user: AuthUser, Path(sku): Path<
 // ----------------------------------------------------------------------------- cart
 
 pub fn owner(user: &Option<AuthUser>, jar: &CookieJar) -> Owner {
-    Owner { user_id: user.as_ref().map(|u| u.user.id.clone()), guest_token: jar.get(CART_COOKIE).map(|c| c.value().to_string()) }
+    Owner { user_id: user.as_ref().map(|u| u.user.id.to_string()), guest_token: jar.get(CART_COOKIE).map(|c| c.value().to_string()) }
 }
 
 pub fn cart_cookie(c: &Commerce, token: String) -> Cookie<'static> {
@@ -460,7 +460,7 @@ async fn checkout(
 /// different rights), its customer, or a guest with its token.
 fn viewer(user: &Option<AuthUser>, headers: &HeaderMap, token: Option<String>, scope: Scope) -> Option<Viewer> {
     if let Some(u) = user {
-        return Some(if u.allows(Access::Staff(scope)) { Viewer::Staff } else { Viewer::Customer(u.user.id.clone()) });
+        return Some(if u.allows(Access::Staff(scope)) { Viewer::Staff } else { Viewer::Customer(u.user.id.to_string()) });
     }
     headers.get("x-order-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(token).map(Viewer::Guest)
 }

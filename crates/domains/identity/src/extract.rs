@@ -95,7 +95,7 @@ pub struct AuthUser {
 impl AuthUser {
     pub fn actor(&self) -> Actor {
         Actor {
-            id: Some(self.user.id.clone()),
+            id: Some(self.user.id.to_string()),
             label: format!("user:{}", self.user.email.as_deref().unwrap_or(&self.user.id)),
             ip: self.meta.ip.clone(),
             user_agent: self.meta.user_agent.clone(),

@@ -298,7 +298,7 @@ async fn admin_set_role(
 ) -> ApiResult<Json<Value>> {
     user.require_staff()?;
     let role: Role = b.role.parse().map_err(|m: String| ApiError::validation(json!({ "role": m })))?;
-    if uid == user.user.id {
+    if user.user.id == uid.as_str() {
         return Err(ApiError::conflict("own_role", "You cannot change your own role."));
     }
     let updated = id.change_role(&user.actor(), Some(user.user.role), &uid, role).await?;

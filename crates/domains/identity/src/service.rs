@@ -75,9 +75,14 @@ impl FromStr for Role {
     }
 }
 
+lsn_db::id!(
+    /// An account's id.
+    pub UserId
+);
+
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub email: Option<String>,
     pub name: String,
     pub role: Role,
@@ -91,7 +96,7 @@ const USER_COLS: &str = "id, email, name, role, status, created_at, last_login_a
 fn user_from(r: &Row, offset: usize) -> Result<User, lsn_db::Error> {
     let role: String = r.try_get(offset + 3)?;
     Ok(User {
-        id: r.try_get(offset)?,
+        id: r.try_parse(offset)?,
         email: r.try_get(offset + 1)?,
         name: r.try_get(offset + 2)?,
         role: role.parse().map_err(|e: String| lsn_db::Error::decode(e))?,
@@ -516,7 +521,7 @@ impl Identity {
         let token = random_token(32);
         let csrf = self.csrf_for(&token);
         let expires_at = now + SESSION_TTL_MS;
-        let (uid, hash, csrf2, actor, method) = (user.id.clone(), hash_token(&token), csrf.clone(), actor.clone(), method.to_string());
+        let (uid, hash, csrf2, actor, method) = (user.id.to_string(), hash_token(&token), csrf.clone(), actor.clone(), method.to_string());
         self.db
             .transaction(move |tx| {
                 let (uid, hash, csrf, actor, method) = (uid.clone(), hash.clone(), csrf2.clone(), actor.clone(), method.clone());
@@ -532,7 +537,7 @@ impl Identity {
                         .execute(&mut **tx)
                         .await?;
                     lsn_db::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(now).bind(&uid).execute(&mut **tx).await?;
-                    let actor = Actor { id: Some(uid.clone()), ..actor };
+                    let actor = Actor { id: Some(uid.to_string()), ..actor };
                     audit::record(&mut **tx, now, &actor, "auth.login", Some(&uid), &json!({ "method": method })).await?;
                     Ok::<_, IdentityError>(())
                 })

@@ -64,7 +64,7 @@ impl Live {
             None => {
                 // The pinned card lists variants by id; accept a SKU of the pinned product too.
                 let p = self.catalog.get(pinned["id"].as_str().unwrap_or_default(), true).await.ok().flatten();
-                p.and_then(|p| p.variants.into_iter().find(|v| v.sku == key || v.id == key).map(|v| v.id))
+                p.and_then(|p| p.variants.into_iter().find(|v| v.sku == key || v.id == key).map(|v| v.id.into_string()))
                     .ok_or_else(|| invalid("sku", "a variant of the pinned product"))?
             }
         };

@@ -94,7 +94,7 @@ impl Live {
             return Err(Refusal { code: "forbidden", message: "Hosts cannot send gifts to themselves.".into() });
         }
         let now = self.clock.now_ms();
-        let (uid, host, sid) = (user.id.clone(), room.host_id.clone(), show_id.to_string());
+        let (uid, host, sid) = (user.id.to_string(), room.host_id.clone(), show_id.to_string());
         let sent = self
             .db
             .transaction(move |tx| {

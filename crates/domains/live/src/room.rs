@@ -328,22 +328,22 @@ impl Room {
         let is_host = user.id == self.host_id || user.role.is_staff();
         {
             let mut st = self.lock();
-            if st.banned.contains(&user.id) {
+            if st.banned.contains(user.id.as_str()) {
                 return Err(refuse("banned", "You were removed from this show."));
             }
-            if st.muted.contains(&user.id) {
+            if st.muted.contains(user.id.as_str()) {
                 return Err(refuse("muted", "You are muted in this show."));
             }
             if !is_host {
                 let slow = st.slow_mode_secs;
                 if slow > 0 {
-                    if let Some(last) = st.last_chat.get(&user.id) {
+                    if let Some(last) = st.last_chat.get(user.id.as_str()) {
                         if now - last < slow * 1000 {
                             return Err(refuse("slow_mode", format!("Slow mode is on: one message every {slow} seconds.")));
                         }
                     }
                 }
-                let q = st.recent_chat.entry(user.id.clone()).or_default();
+                let q = st.recent_chat.entry(user.id.to_string()).or_default();
                 while q.front().is_some_and(|t| *t <= now - CHAT_WINDOW_MS) {
                     q.pop_front();
                 }
@@ -352,7 +352,7 @@ impl Room {
                 }
                 q.push_back(now);
             }
-            st.last_chat.insert(user.id.clone(), now);
+            st.last_chat.insert(user.id.to_string(), now);
         }
         let id = lsn_core::ids::new_id();
         let clean = filter_profanity(text);

@@ -219,7 +219,7 @@ async fn coin_pack(State(l): State<Live>, user: AuthUser, JsonBody(b): JsonBody<
     user.require(Access::Staff(Scope::CatalogWrite))?;
     let p = l.catalog.get(&b.sku, true).await.ok().flatten();
     let variant = match p {
-        Some(p) => p.variants.into_iter().find(|v| v.sku == b.sku).map(|v| v.id),
+        Some(p) => p.variants.into_iter().find(|v| v.sku == b.sku).map(|v| v.id.into_string()),
         None => lsn_db::query("SELECT id FROM catalog_variants WHERE sku = $1")
             .bind(&b.sku)
             .fetch_optional(l.db.read())

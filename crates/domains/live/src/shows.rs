@@ -55,9 +55,14 @@ pub enum VideoSource {
     Hls { url: String },
 }
 
+lsn_db::id!(
+    /// A show's id.
+    pub ShowId
+);
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Show {
-    pub id: String,
+    pub id: ShowId,
     pub title: String,
     pub description: String,
     pub host_id: String,
@@ -96,7 +101,7 @@ fn show_from(r: &Row) -> Result<Show, lsn_db::Error> {
     let kind: String = r.try_get(9)?;
     let url: Option<String> = r.try_get(10)?;
     Ok(Show {
-        id: r.try_get(0)?,
+        id: r.try_parse(0)?,
         title: r.try_get(1)?,
         description: r.try_get(2)?,
         host_id: r.try_get(3)?,
@@ -175,7 +180,7 @@ impl Live {
                 }
                 h.clone()
             }
-            _ => caller.id.clone(),
+            _ => caller.id.to_string(),
         };
         let mut lineup = Vec::new();
         for (i, p) in input.lineup.iter().enumerate() {

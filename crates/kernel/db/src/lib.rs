@@ -12,6 +12,7 @@ pub mod backup;
 pub mod dialect;
 mod error;
 mod group;
+mod ids;
 mod lite;
 mod migrate;
 mod pool;
@@ -19,6 +20,8 @@ mod retry;
 mod sql;
 
 pub use error::{Error, ErrorKind};
+#[doc(hidden)]
+pub use lsn_core::ids::new_id;
 pub use migrate::{Migration, MigrationStatus, Schema, HISTORY};
 pub use pool::{check_sqlite_file, Backend, BoxFuture, Db, DbError, DbTarget, Reader, Writer};
 pub use retry::{is_foreign_key_violation, is_retryable, is_unavailable, is_unique_violation, TxError};

@@ -62,7 +62,7 @@ pub struct ShowCard {
 
 fn show_card(ctx: &Ctx, s: &lsn_live::Show) -> ShowCard {
     let when = ctx.local_time(s.scheduled_at, "%a %-d %b, %-I:%M %P");
-    ShowCard { id: s.id.clone(), title: s.title.clone(), host: s.host_name.clone(), live: s.status == "live", when }
+    ShowCard { id: s.id.to_string(), title: s.title.clone(), host: s.host_name.clone(), live: s.status == "live", when }
 }
 
 pub struct Category {
@@ -302,7 +302,7 @@ async fn product_page(ctx: &Ctx, slug: &str, error: Option<String>, notice: Opti
             };
             let available = v.status == "active" && v.available > 0;
             VariantChoice {
-                id: v.id.clone(),
+                id: v.id.to_string(),
                 label,
                 price: money(v.price),
                 available,
@@ -707,7 +707,7 @@ impl Failure {
 
 fn viewer(ctx: &Ctx, number: &str) -> Option<Viewer> {
     if let Some(u) = &ctx.user {
-        return Some(if u.user.role.is_staff() { Viewer::Staff } else { Viewer::Customer(u.user.id.clone()) });
+        return Some(if u.user.role.is_staff() { Viewer::Staff } else { Viewer::Customer(u.user.id.to_string()) });
     }
     ctx.jar.get(&format!("lsn_order_{number}")).map(|c| Viewer::Guest(c.value().to_string()))
 }

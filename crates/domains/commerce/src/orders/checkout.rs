@@ -344,7 +344,7 @@ impl Commerce {
         };
         let viewer = match (&guest_token, user) {
             (Some(t), _) => Viewer::Guest(t.clone()),
-            (None, Some(u)) => Viewer::Customer(u.id.clone()),
+            (None, Some(u)) => Viewer::Customer(u.id.to_string()),
             _ => Viewer::Staff,
         };
         let order = self.order(&order_id, &viewer).await?;

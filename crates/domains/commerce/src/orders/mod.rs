@@ -91,9 +91,14 @@ pub struct Transition {
     pub at: i64,
 }
 
+lsn_db::id!(
+    /// An order's id.
+    pub OrderId
+);
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Order {
-    pub id: String,
+    pub id: OrderId,
     pub number: String,
     pub user_id: Option<String>,
     pub email: String,
@@ -124,7 +129,7 @@ const ORDER_COLS: &str = "id, number, user_id, email, status, channel_code, curr
 fn order_from(r: &Row) -> Result<Order, lsn_db::Error> {
     let addr: String = r.try_get(15)?;
     Ok(Order {
-        id: r.try_get(0)?,
+        id: r.try_parse(0)?,
         number: r.try_get(1)?,
         user_id: r.try_get(2)?,
         email: r.try_get(3)?,
