@@ -60,8 +60,10 @@ fn every_error_code_is_documented() {
         }
         codes.extend(api_error_codes(code));
     }
-    // Commerce's codes are an enum (lsn_commerce::Code); the others are still literals.
+    // Commerce's and live's codes are enums (lsn_commerce::Code, lsn_live::Code); the others are
+    // still literals.
     codes.extend(lsn_commerce::Code::ALL.iter().map(|c| c.as_str()));
+    codes.extend(lsn_live::Code::ALL.iter().map(|c| c.as_str()));
     let errors = std::fs::read_to_string(root.join("docs/errors.md")).expect("errors.md");
     let protocol = std::fs::read_to_string(root.join("docs/live-protocol.md")).expect("live-protocol.md");
     assert!(codes.len() > 80, "found the codes: {codes:?}");
@@ -89,10 +91,14 @@ fn every_code_answers_with_its_documented_status() {
         })
         .collect();
     let mut wrong = Vec::new();
-    for code in lsn_commerce::Code::ALL {
+    let all = lsn_commerce::Code::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.status()))
+        .chain(lsn_live::Code::ALL.iter().map(|c| (c.as_str(), c.status())));
+    for (code, status) in all {
         let documented: Vec<u16> = rows.iter().filter(|(_, codes)| codes.contains(&format!("`{code}`"))).map(|(s, _)| *s).collect();
-        if documented != [code.status().as_u16()] {
-            wrong.push(format!("{code}: answers {}, documented {documented:?}", code.status().as_u16()));
+        if documented != [status.as_u16()] {
+            wrong.push(format!("{code}: answers {}, documented {documented:?}", status.as_u16()));
         }
     }
     assert!(rows.len() > 30, "read the table");

@@ -5,6 +5,7 @@
 //! The winner pays through an offer reserved for them; an unpaid win can go to the next bidder.
 
 use crate::shows::{Live, LiveError};
+use crate::Code;
 use lsn_commerce::offers::{self, OfferInput};
 use lsn_db::{Row, RowExt};
 use serde::{Deserialize, Serialize};
@@ -111,7 +112,7 @@ fn invalid(field: &str, msg: &str) -> LiveError {
     LiveError::Validation(json!({ field: msg }))
 }
 
-fn rule(code: &'static str, message: impl Into<String>) -> LiveError {
+fn rule(code: Code, message: impl Into<String>) -> LiveError {
     LiveError::Rule { code, message: message.into() }
 }
 
@@ -133,14 +134,14 @@ pub fn resolve_bid(
     leader_max: i64,
     bidder: &str,
     max: i64,
-) -> Result<(i64, String, i64), (&'static str, i64)> {
-    let plus = |a: i64, b: i64| a.checked_add(b).ok_or(("amount_out_of_range", lsn_core::money::MAX_AMOUNT));
+) -> Result<(i64, String, i64), (Code, i64)> {
+    let plus = |a: i64, b: i64| a.checked_add(b).ok_or((Code::AmountOutOfRange, lsn_core::money::MAX_AMOUNT));
     match leader {
-        None if max < price => Err(("bid_too_low", price)),
+        None if max < price => Err((Code::BidTooLow, price)),
         None => Ok((price, bidder.to_string(), max)),
         Some(l) if l == bidder => {
             if max <= leader_max {
-                Err(("bid_too_low", plus(leader_max, 1)?))
+                Err((Code::BidTooLow, plus(leader_max, 1)?))
             } else {
                 Ok((price, bidder.to_string(), max))
             }
@@ -148,7 +149,7 @@ pub fn resolve_bid(
         Some(l) => {
             let next = plus(price, increment)?;
             if max < next {
-                Err(("bid_too_low", next))
+                Err((Code::BidTooLow, next))
             } else if max > leader_max {
                 Ok((plus(leader_max, increment)?.min(max), bidder.to_string(), max))
             } else {
@@ -187,7 +188,7 @@ impl Live {
     pub async fn start_auction(&self, show_id: &str, user: &lsn_identity::User, d: &AuctionInput) -> Result<Auction, LiveError> {
         let show = self.authorize_host(show_id, user).await?;
         if show.status == "ended" {
-            return Err(rule("show_ended", "The show has ended."));
+            return Err(rule(Code::ShowEnded, "The show has ended."));
         }
         bounded(d.starting_price, 1).map_err(|m| invalid("starting_price", &m))?;
         if !(1..=MAX_INCREMENT).contains(&d.increment) {
@@ -206,7 +207,7 @@ impl Live {
             return Err(invalid("soft_close_secs", "1 to 120 seconds"));
         }
         let room = self.hub.room(show_id).await?;
-        let pinned = room.pinned().ok_or(rule("nothing_pinned", "Pin the product first."))?;
+        let pinned = room.pinned().ok_or(rule(Code::NothingPinned, "Pin the product first."))?;
         let key =
             d.variant_id.clone().or(d.sku.clone()).ok_or_else(|| invalid("sku", "give the sku or variant_id of the pinned product"))?;
         let product = self.catalog.get(pinned["id"].as_str().unwrap_or_default(), true).await.ok().flatten();
@@ -254,7 +255,7 @@ impl Live {
             let row = self.auction_row(auction_id).await?;
             let now = self.clock.now_ms();
             if row.a.status != "open" || now >= row.a.ends_at {
-                return Err(rule("auction_closed", "Bidding has closed."));
+                return Err(rule(Code::AuctionClosed, "Bidding has closed."));
             }
             if row.a.show_id.is_empty() {
                 return Err(LiveError::NotFound);
@@ -298,7 +299,7 @@ impl Live {
             }
             return Ok(a);
         }
-        Err(rule("busy", "Too many bids at once; try again."))
+        Err(rule(Code::Busy, "Too many bids at once; try again."))
     }
 
     async fn close_when_due(&self, id: &str) {
@@ -398,18 +399,18 @@ impl Live {
         let a = self.auction(auction_id).await?;
         self.authorize_host(&a.show_id, user).await?;
         let (Some(winner), Some(deal)) = (a.winner_id.clone(), a.deal_id.clone()) else {
-            return Err(rule("no_winner", "The auction has no winner to replace."));
+            return Err(rule(Code::NoWinner, "The auction has no winner to replace."));
         };
-        let offer = offers::get(&self.db, self.clock.now_ms(), &deal).await.map_err(|e| rule("award_failed", e.to_string()))?;
+        let offer = offers::get(&self.db, self.clock.now_ms(), &deal).await.map_err(|e| rule(Code::AwardFailed, e.to_string()))?;
         if lsn_commerce::orders::read::paid_for_offer(&self.db, &deal).await? > 0 {
-            return Err(rule("already_paid", "The winner has paid."));
+            return Err(rule(Code::AlreadyPaid, "The winner has paid."));
         }
         let next = lsn_db::query("SELECT user_id, MAX(max_amount) FROM auction_bids WHERE auction_id = $1 AND user_id <> $2 GROUP BY user_id ORDER BY MAX(max_amount) DESC LIMIT 1")
             .bind(auction_id)
             .bind(&winner)
             .fetch_optional(self.db.read())
             .await?
-            .ok_or(rule("no_next_bidder", "Nobody else bid."))?;
+            .ok_or(rule(Code::NoNextBidder, "Nobody else bid."))?;
         let (next_user, next_max): (String, i64) = (next.try_get(0)?, next.try_get(1)?);
         let amount = next_max.min(a.winning_amount.unwrap_or(next_max));
         let now = self.clock.now_ms();
@@ -450,7 +451,7 @@ async fn award_in(tx: &mut lsn_db::Tx, now: i64, a: &Auction, winner: &str, amou
     };
     let id = offers::create_in(tx, now, &input).await.map_err(|e| match e {
         lsn_commerce::CommerceError::Db(e) => LiveError::Db(e),
-        other => rule("award_failed", other.to_string()),
+        other => rule(Code::AwardFailed, other.to_string()),
     })?;
     lsn_db::query("UPDATE auctions SET winner_id = $1, winning_amount = $2, offer_id = $3 WHERE id = $4")
         .bind(winner)
@@ -465,21 +466,22 @@ async fn award_in(tx: &mut lsn_db::Tx, now: i64, a: &Auction, winner: &str, amou
 #[cfg(test)]
 mod tests {
     use super::resolve_bid;
+    use crate::Code;
 
     #[test]
     fn proxy_bidding() {
         // First bid opens at the starting price.
         assert_eq!(resolve_bid(1000, 100, None, 0, "a", 1200), Ok((1000, "a".into(), 1200)));
-        assert_eq!(resolve_bid(1000, 100, None, 0, "a", 900), Err(("bid_too_low", 1000)));
+        assert_eq!(resolve_bid(1000, 100, None, 0, "a", 900), Err((Code::BidTooLow, 1000)));
         // A lower challenger is answered by the leader's proxy.
         assert_eq!(resolve_bid(1000, 100, Some("a"), 1200, "b", 1100), Ok((1200, "a".into(), 1200)));
         // A higher challenger leads, one increment above the old maximum.
         assert_eq!(resolve_bid(1200, 100, Some("a"), 1200, "b", 2000), Ok((1300, "b".into(), 2000)));
-        assert_eq!(resolve_bid(1200, 100, Some("a"), 1200, "b", 1250), Err(("bid_too_low", 1300)));
+        assert_eq!(resolve_bid(1200, 100, Some("a"), 1200, "b", 1250), Err((Code::BidTooLow, 1300)));
         // The leader may raise their own maximum without moving the price.
         assert_eq!(resolve_bid(1300, 100, Some("b"), 2000, "b", 2500), Ok((1300, "b".into(), 2500)));
         // The bid that won an auction for $1.01: refused, never wrapped.
-        assert_eq!(resolve_bid(5000, 100, Some("a"), i64::MAX, "b", i64::MAX), Err(("amount_out_of_range", lsn_core::money::MAX_AMOUNT)));
+        assert_eq!(resolve_bid(5000, 100, Some("a"), i64::MAX, "b", i64::MAX), Err((Code::AmountOutOfRange, lsn_core::money::MAX_AMOUNT)));
         assert!(super::bounded(i64::MAX, 1).is_err() && super::bounded(0, 1).is_err());
     }
 }
@@ -514,7 +516,7 @@ mod properties {
                     prop_assert_eq!(m, max.max(leader_max));
                 }
                 Err((code, min)) => {
-                    prop_assert_eq!(code, "bid_too_low");
+                    prop_assert_eq!(code, crate::Code::BidTooLow);
                     prop_assert!(max < min);
                 }
             }

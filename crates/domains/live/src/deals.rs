@@ -4,6 +4,7 @@
 //! never more is sold than the deal quantity, and every viewer sees the remaining count.
 
 use crate::shows::{Live, LiveError};
+use crate::Code;
 use lsn_commerce::offers::{self, Offer, OfferInput};
 use serde::Deserialize;
 use serde_json::json;
@@ -45,7 +46,7 @@ impl Live {
     pub async fn start_deal(&self, show_id: &str, user: &lsn_identity::User, d: &DealInput) -> Result<Offer, LiveError> {
         let show = self.authorize_host(show_id, user).await?;
         if show.status != "live" {
-            return Err(LiveError::Rule { code: "show_not_live", message: "Deals run during a live show.".into() });
+            return Err(LiveError::Rule { code: Code::ShowNotLive, message: "Deals run during a live show.".into() });
         }
         if !COUNTDOWN_SECS.contains(&d.countdown_secs) {
             return Err(invalid("countdown_secs", "10 to 300 seconds"));
@@ -54,7 +55,7 @@ impl Live {
             return Err(invalid("duration_secs", "60 to 1200 seconds (1 to 20 minutes)"));
         }
         let room = self.hub.room(show_id).await?;
-        let pinned = room.pinned().ok_or(LiveError::Rule { code: "nothing_pinned", message: "Pin the product first.".into() })?;
+        let pinned = room.pinned().ok_or(LiveError::Rule { code: Code::NothingPinned, message: "Pin the product first.".into() })?;
         let key =
             d.variant_id.clone().or(d.sku.clone()).ok_or_else(|| invalid("sku", "give the sku or variant_id of the pinned product"))?;
         let variant =
@@ -150,6 +151,6 @@ fn commerce_error(e: lsn_commerce::CommerceError) -> LiveError {
         lsn_commerce::CommerceError::Validation(v) => LiveError::Validation(v),
         lsn_commerce::CommerceError::NotFound => LiveError::NotFound,
         lsn_commerce::CommerceError::Db(e) => LiveError::Db(e),
-        other => LiveError::Rule { code: "deal_refused", message: other.to_string() },
+        other => LiveError::Rule { code: Code::DealRefused, message: other.to_string() },
     }
 }

@@ -7,6 +7,8 @@
 
 pub mod auctions;
 pub mod bus;
+pub mod codes;
+pub use codes::Code;
 pub mod deals;
 pub mod gifts;
 pub mod openapi;

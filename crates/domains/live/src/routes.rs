@@ -652,7 +652,7 @@ struct ClientMessage {
 fn live_refusal(e: LiveError) -> Refusal {
     match e {
         LiveError::Validation(v) => Refusal { code: "invalid_message", message: v.to_string() },
-        LiveError::Rule { code, message } => Refusal { code, message },
+        LiveError::Rule { code, message } => Refusal { code: code.as_str(), message },
         LiveError::Forbidden => Refusal { code: "forbidden", message: "Only the show's host can do that.".into() },
         other => Refusal { code: "unavailable", message: other.to_string() },
     }
@@ -822,7 +822,7 @@ async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage)
                 .map_err(|e| Refusal { code: "invalid_message", message: format!("deal: {e}") })?;
             live.start_deal(&room.show_id, u, &d).await.map(|_| None).map_err(|e| match e {
                 LiveError::Validation(v) => Refusal { code: "invalid_deal", message: v.to_string() },
-                LiveError::Rule { code, message } => Refusal { code, message },
+                LiveError::Rule { code, message } => Refusal { code: code.as_str(), message },
                 other => Refusal { code: "unavailable", message: other.to_string() },
             })
         }

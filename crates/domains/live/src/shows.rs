@@ -1,6 +1,7 @@
 //! Shows: create, schedule, start, end; the lineup; the stats a show leaves behind.
 
 use crate::room::Hub;
+use crate::Code;
 use lsn_db::{Db, Row, RowExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -11,7 +12,7 @@ pub enum LiveError {
     #[error("invalid input")]
     Validation(Value),
     #[error("{code}: {message}")]
-    Rule { code: &'static str, message: String },
+    Rule { code: Code, message: String },
     #[error("not found")]
     NotFound,
     #[error("forbidden")]
@@ -34,7 +35,7 @@ impl From<LiveError> for lsn_core::ApiError {
         use lsn_core::ApiError;
         match e {
             LiveError::Validation(v) => ApiError::validation(v),
-            LiveError::Rule { code, message } => ApiError::conflict(code, message),
+            LiveError::Rule { code, message } => ApiError::new(code.status(), code.as_str(), message),
             LiveError::NotFound => ApiError::not_found(),
             LiveError::Forbidden => ApiError::forbidden(),
             LiveError::Db(e) if lsn_db::is_unavailable(&e) => ApiError::database_unavailable(e),
@@ -277,7 +278,7 @@ impl Live {
                 .execute(self.db.write())
                 .await?;
         if r.rows_affected() == 0 {
-            return Err(LiveError::Rule { code: "invalid_transition", message: "Only a scheduled show can start.".into() });
+            return Err(LiveError::Rule { code: Code::InvalidTransition, message: "Only a scheduled show can start.".into() });
         }
         let room = self.hub.room(show_id).await?;
         room.publish("show_started", json!({"started_at": now}), true).await;
@@ -293,7 +294,7 @@ impl Live {
             .execute(self.db.write())
             .await?;
         if r.rows_affected() == 0 {
-            return Err(LiveError::Rule { code: "invalid_transition", message: "Only a live show can end.".into() });
+            return Err(LiveError::Rule { code: Code::InvalidTransition, message: "Only a live show can end.".into() });
         }
         let room = self.hub.room(show_id).await?;
         let last = room.publish("show_ended", json!({"ended_at": now}), true).await;
