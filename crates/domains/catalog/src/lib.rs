@@ -358,7 +358,7 @@ pub struct Catalog {
     pub clock: lsn_core::SharedClock,
 }
 
-const PRODUCT_COLS: &str = "p.id, p.slug, p.title, p.description, p.status, c.name, p.tags, p.min_price, p.max_per_order, p.max_per_customer, p.created_at, p.updated_at";
+const PRODUCT_COLS: &str = "p.id, p.slug, p.title, p.description, p.status, c.name AS category, p.tags, p.min_price, p.max_per_order, p.max_per_customer, p.created_at, p.updated_at";
 
 impl Catalog {
     pub fn new(db: Db, clock: lsn_core::SharedClock) -> Self {
@@ -858,23 +858,23 @@ fn decode_cursor(c: &str) -> Option<(i64, String)> {
 }
 
 fn product_from(r: &Row) -> Result<Product, lsn_db::Error> {
-    let tags: String = r.try_get(6)?;
+    let tags: String = r.try_get("tags")?;
     Ok(Product {
-        id: r.try_parse(0)?,
-        slug: r.try_get(1)?,
-        title: r.try_get(2)?,
-        description: r.try_get(3)?,
-        status: r.try_get(4)?,
-        category: r.try_get(5)?,
+        id: r.try_parse("id")?,
+        slug: r.try_get("slug")?,
+        title: r.try_get("title")?,
+        description: r.try_get("description")?,
+        status: r.try_get("status")?,
+        category: r.try_get("category")?,
         tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect(),
-        min_price: r.try_get(7)?,
-        max_per_order: r.try_get(8)?,
-        max_per_customer: r.try_get(9)?,
+        min_price: r.try_get("min_price")?,
+        max_per_order: r.try_get("max_per_order")?,
+        max_per_customer: r.try_get("max_per_customer")?,
         in_stock: false,
         variants: Vec::new(),
         images: Vec::new(),
-        created_at: r.try_get(10)?,
-        updated_at: r.try_get(11)?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
     })
 }
 

@@ -96,28 +96,28 @@ pub struct ShowInput {
     pub host_id: Option<String>,
 }
 
-const SHOW_COLS: &str = "s.id, s.title, s.description, s.host_id, u.name, s.status, s.scheduled_at, s.started_at, s.ended_at, s.video_kind, s.video_url, s.slow_mode_secs, s.pinned_product_id, s.peak_viewers";
+const SHOW_COLS: &str = "s.id, s.title, s.description, s.host_id, u.name AS host_name, s.status, s.scheduled_at, s.started_at, s.ended_at, s.video_kind, s.video_url, s.slow_mode_secs, s.pinned_product_id, s.peak_viewers";
 
 fn show_from(r: &Row) -> Result<Show, lsn_db::Error> {
-    let kind: String = r.try_get(9)?;
-    let url: Option<String> = r.try_get(10)?;
+    let kind: String = r.try_get("video_kind")?;
+    let url: Option<String> = r.try_get("video_url")?;
     Ok(Show {
-        id: r.try_parse(0)?,
-        title: r.try_get(1)?,
-        description: r.try_get(2)?,
-        host_id: r.try_get(3)?,
-        host_name: r.try_get(4)?,
-        status: r.try_get(5)?,
-        scheduled_at: r.try_get(6)?,
-        started_at: r.try_get(7)?,
-        ended_at: r.try_get(8)?,
+        id: r.try_parse("id")?,
+        title: r.try_get("title")?,
+        description: r.try_get("description")?,
+        host_id: r.try_get("host_id")?,
+        host_name: r.try_get("host_name")?,
+        status: r.try_get("status")?,
+        scheduled_at: r.try_get("scheduled_at")?,
+        started_at: r.try_get("started_at")?,
+        ended_at: r.try_get("ended_at")?,
         video: match (kind.as_str(), url) {
             ("hls", Some(url)) => VideoSource::Hls { url },
             _ => VideoSource::None,
         },
-        slow_mode_secs: r.try_get(11)?,
-        pinned_product_id: r.try_get(12)?,
-        peak_viewers: r.try_get(13)?,
+        slow_mode_secs: r.try_get("slow_mode_secs")?,
+        pinned_product_id: r.try_get("pinned_product_id")?,
+        peak_viewers: r.try_get("peak_viewers")?,
         lineup: Vec::new(),
     })
 }

@@ -126,30 +126,31 @@ pub struct Order {
 
 const ORDER_COLS: &str = "id, number, user_id, email, status, channel_code, currency, subtotal, discount_total, shipping_total, gst_total, total, amount_paid, amount_refunded, shipping_method, shipping_address, disputed, payout_hold, reserved_until, placed_at, paid_at";
 
+/// An order from a row of [`ORDER_COLS`], its columns read by name.
 fn order_from(r: &Row) -> Result<Order, lsn_db::Error> {
-    let addr: String = r.try_get(15)?;
+    let addr: String = r.try_get("shipping_address")?;
     Ok(Order {
-        id: r.try_parse(0)?,
-        number: r.try_get(1)?,
-        user_id: r.try_get(2)?,
-        email: r.try_get(3)?,
-        status: r.try_parse(4)?,
-        channel: r.try_get(5)?,
-        currency: r.try_get(6)?,
-        subtotal: r.try_get(7)?,
-        discount_total: r.try_get(8)?,
-        shipping_total: r.try_get(9)?,
-        gst_total: r.try_get(10)?,
-        total: r.try_get(11)?,
-        amount_paid: r.try_get(12)?,
-        amount_refunded: r.try_get(13)?,
-        shipping_method: r.try_get(14)?,
+        id: r.try_parse("id")?,
+        number: r.try_get("number")?,
+        user_id: r.try_get("user_id")?,
+        email: r.try_get("email")?,
+        status: r.try_parse("status")?,
+        channel: r.try_get("channel_code")?,
+        currency: r.try_get("currency")?,
+        subtotal: r.try_get("subtotal")?,
+        discount_total: r.try_get("discount_total")?,
+        shipping_total: r.try_get("shipping_total")?,
+        gst_total: r.try_get("gst_total")?,
+        total: r.try_get("total")?,
+        amount_paid: r.try_get("amount_paid")?,
+        amount_refunded: r.try_get("amount_refunded")?,
+        shipping_method: r.try_get("shipping_method")?,
         shipping_address: serde_json::from_str(&addr).unwrap_or(Value::Null),
-        disputed: r.try_get::<i64, _>(16)? == 1,
-        payout_hold: r.try_get::<i64, _>(17)? == 1,
-        reserved_until: r.try_get(18)?,
-        placed_at: r.try_get(19)?,
-        paid_at: r.try_get(20)?,
+        disputed: r.try_get::<i64, _>("disputed")? == 1,
+        payout_hold: r.try_get::<i64, _>("payout_hold")? == 1,
+        reserved_until: r.try_get("reserved_until")?,
+        placed_at: r.try_get("placed_at")?,
+        paid_at: r.try_get("paid_at")?,
         items: Vec::new(),
         transitions: Vec::new(),
         payment: None,
@@ -187,7 +188,7 @@ impl Commerce {
             .await?;
         let Some(row) = row else { return Err(CommerceError::NotFound) };
         let mut o = order_from(&row)?;
-        let access: Option<String> = row.try_get(21)?;
+        let access: Option<String> = row.try_get("access_hash")?;
         let visible = match viewer {
             Viewer::Staff => true,
             Viewer::Customer(uid) => o.user_id.as_deref() == Some(uid),
