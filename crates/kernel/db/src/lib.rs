@@ -17,6 +17,7 @@ mod lite;
 mod migrate;
 mod pool;
 mod retry;
+mod row;
 mod sql;
 
 pub use error::{Error, ErrorKind};
@@ -25,6 +26,5 @@ pub use lsn_core::ids::new_id;
 pub use migrate::{Migration, MigrationStatus, Schema, HISTORY};
 pub use pool::{check_sqlite_file, Backend, BoxFuture, Db, DbError, DbTarget, Reader, Writer};
 pub use retry::{is_foreign_key_violation, is_retryable, is_unavailable, is_unique_violation, TxError};
-pub use sql::{
-    query, Conn, Decode, Done, Executor, IntoValue, Kind, Query, Row, RowExt, RowIndex, Slow, Target, ToValue, Tx, Typed, Value,
-};
+pub use row::{Decode, Done, IntoValue, Kind, Row, RowExt, RowIndex, ToValue, Typed, Value};
+pub use sql::{query, Conn, Executor, Query, Slow, Target, Tx};

@@ -7,18 +7,11 @@
 //! microseconds); writes run on the writer's connection, from the writer's own thread, so a whole
 //! write transaction runs there start to finish (see [`crate::group`]).
 
-use crate::sql::{Output, Row, Value, Want};
+use crate::row::{LiteRow, Output, Row, Value, Want};
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-/// A row read from SQLite: its values, and the statement's column names (shared by its rows).
-#[derive(Debug)]
-pub(crate) struct LiteRow {
-    pub(crate) names: Arc<[String]>,
-    pub(crate) values: Vec<rusqlite::types::Value>,
-}
 
 /// One connection, shared; `None` once closed.
 type Slot = Mutex<Option<rusqlite::Connection>>;
@@ -258,16 +251,6 @@ impl rusqlite::ToSql for Value {
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
-    }
-}
-
-pub(crate) fn type_name(v: &rusqlite::types::Value) -> &'static str {
-    match v {
-        rusqlite::types::Value::Null => "null",
-        rusqlite::types::Value::Integer(_) => "an integer",
-        rusqlite::types::Value::Real(_) => "a real",
-        rusqlite::types::Value::Text(_) => "text",
-        rusqlite::types::Value::Blob(_) => "a blob",
     }
 }
 
