@@ -93,16 +93,16 @@ pub struct User {
 
 const USER_COLS: &str = "id, email, name, role, status, created_at, last_login_at";
 
-fn user_from(r: &Row, offset: usize) -> Result<User, lsn_db::Error> {
-    let role: String = r.try_get(offset + 3)?;
+fn user_from(r: &Row) -> Result<User, lsn_db::Error> {
+    let role: String = r.try_get("role")?;
     Ok(User {
-        id: r.try_parse(offset)?,
-        email: r.try_get(offset + 1)?,
-        name: r.try_get(offset + 2)?,
+        id: r.try_parse("id")?,
+        email: r.try_get("email")?,
+        name: r.try_get("name")?,
         role: role.parse().map_err(|e: String| lsn_db::Error::decode(e))?,
-        status: r.try_get(offset + 4)?,
-        created_at: r.try_get(offset + 5)?,
-        last_login_at: r.try_get(offset + 6)?,
+        status: r.try_get("status")?,
+        created_at: r.try_get("created_at")?,
+        last_login_at: r.try_get("last_login_at")?,
     })
 }
 
@@ -197,13 +197,13 @@ impl Identity {
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, IdentityError> {
         let row = lsn_db::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1")).bind(id).fetch_optional(self.db.read()).await?;
-        Ok(row.map(|r| user_from(&r, 0)).transpose()?)
+        Ok(row.as_ref().map(user_from).transpose()?)
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, IdentityError> {
         let row =
             lsn_db::query(&format!("SELECT {USER_COLS} FROM users WHERE email = $1")).bind(email).fetch_optional(self.db.read()).await?;
-        Ok(row.map(|r| user_from(&r, 0)).transpose()?)
+        Ok(row.as_ref().map(user_from).transpose()?)
     }
 
     pub async fn list_users(&self, limit: i64) -> Result<Vec<User>, IdentityError> {
@@ -211,7 +211,7 @@ impl Identity {
             .bind(limit.clamp(1, 500))
             .fetch_all(self.db.read())
             .await?;
-        Ok(rows.iter().map(|r| user_from(r, 0)).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(user_from).collect::<Result<_, _>>()?)
     }
 
     /// Creates an active user directly (CLI, demo data); fails on a taken address.
@@ -445,7 +445,7 @@ impl Identity {
             .fetch_optional(self.db.read())
             .await?;
         let (user, stored) = match &row {
-            Some(r) => (Some(user_from(r, 0)?), r.try_get::<Option<String>, _>(7)?),
+            Some(r) => (Some(user_from(r)?), r.try_get::<Option<String>, _>("password_hash")?),
             None => (None, None),
         };
         let known = user.as_ref().is_some_and(|u| self.known_device(device, &u.id));
@@ -561,9 +561,9 @@ impl Identity {
         .fetch_optional(self.db.read())
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let expires_at: i64 = r.try_get(0)?;
-        let last_seen: i64 = r.try_get(1)?;
-        let user = user_from(&r, 2)?;
+        let expires_at: i64 = r.try_get("expires_at")?;
+        let last_seen: i64 = r.try_get("last_seen_at")?;
+        let user = user_from(&r)?;
         if expires_at <= now {
             lsn_db::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(self.db.write()).await?;
             return Ok(None);
@@ -921,9 +921,9 @@ impl Identity {
         .fetch_optional(self.db.read())
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let scopes: String = r.try_get(0)?;
-        let last: Option<i64> = r.try_get(1)?;
-        let user = user_from(&r, 2)?;
+        let scopes: String = r.try_get("scopes")?;
+        let last: Option<i64> = r.try_get("last_used_at")?;
+        let user = user_from(&r)?;
         if user.status != "active" {
             return Ok(None);
         }
