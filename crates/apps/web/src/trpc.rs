@@ -274,7 +274,10 @@ async fn call_api(s: &AppState, name: &str, input: Value, user: &Option<AuthUser
                 .as_str()
                 .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Input needs a \"status\"."))?;
             let label = signed_in(user)?.actor().label;
-            Ok(json!(c.update_status(&label, &id_of(&input)?, OrderStatus::from_field("status", status)?).await?))
+            Ok(json!(
+                c.update_status(&label, &lsn_commerce::orders::OrderId::from(id_of(&input)?), OrderStatus::from_field("status", status)?)
+                    .await?
+            ))
         }
         "streaming.listShows" => Ok(json!(s.live.list(input["status"].as_str(), input["limit"].as_i64().unwrap_or(50)).await?)),
         "streaming.startShow" | "streaming.endShow" => {

@@ -229,7 +229,9 @@ impl Commerce {
     }
 
     /// Staff moves an order along (processing, shipped, delivered) or cancels an unpaid one.
-    pub async fn update_status(&self, actor: &str, order_id: &str, to: OrderStatus) -> Result<Order, CommerceError> {
+    /// (`order_id` is the order's id, not its number: a typed id, so the two cannot be swapped
+    /// with the actor as three strings in a row could.)
+    pub async fn update_status(&self, actor: &str, order_id: &OrderId, to: OrderStatus) -> Result<Order, CommerceError> {
         if to.set_by_money() {
             return Err(CommerceError::rule(Code::InvalidTransition, format!("{to} is set by payments and refunds, not by hand.")));
         }
