@@ -125,31 +125,29 @@ pub async fn receive(c: &Commerce, body: &[u8], signature: Option<&str>) -> Resu
     let intent = event.as_ref().and_then(Event::intent).map(str::to_string);
     let (id, event_type, raw) = (envelope.id, envelope.kind, String::from_utf8_lossy(body).to_string());
     let about = intent.clone();
-    let c2 = c.clone();
     let result = c
         .db
-        .transaction(move |tx| {
-            let (id, event_type, raw, intent, c, event) = (id.clone(), event_type.clone(), raw.clone(), intent.clone(), c2.clone(), event.clone());
+        .transaction_with((id, event_type, raw, intent, c.clone(), event), move |tx, (id, event_type, raw, intent, c, event)| {
             Box::pin(async move {
                 let ins = lsn_db::query("INSERT INTO webhook_events (id, provider, type, object_id, created, received_at, payload) VALUES ($1, 'stripe', $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
-                    .bind(&id)
-                    .bind(&event_type)
-                    .bind(&intent)
+                    .bind(id)
+                    .bind(event_type)
+                    .bind(intent)
                     .bind(created)
                     .bind(now)
-                    .bind(&raw)
+                    .bind(raw)
                     .execute(&mut **tx)
                     .await?;
                 if ins.rows_affected() == 0 {
                     return Ok(Received::Duplicate);
                 }
-                let Some(event) = &event else {
-                    lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = 'ignored' WHERE id = $2").bind(now).bind(&id).execute(&mut **tx).await?;
+                let Some(event) = event else {
+                    lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = 'ignored' WHERE id = $2").bind(now).bind(id).execute(&mut **tx).await?;
                     return Ok(Received::Ignored);
                 };
-                let applied = orders::apply_event(&c, tx, now, event).await?;
+                let applied = orders::apply_event(c, tx, now, event).await?;
                 let outcome = if applied { "applied" } else { "deferred" };
-                lsn_db::query("UPDATE webhook_events SET processed_at = CASE WHEN $1 = 'applied' THEN $2 ELSE NULL END, outcome = $1 WHERE id = $3").bind(outcome).bind(now).bind(&id).execute(&mut **tx).await?;
+                lsn_db::query("UPDATE webhook_events SET processed_at = CASE WHEN $1 = 'applied' THEN $2 ELSE NULL END, outcome = $1 WHERE id = $3").bind(outcome).bind(now).bind(id).execute(&mut **tx).await?;
                 Ok::<_, CommerceError>(if applied { Received::Applied } else { Received::Deferred })
             })
         })
@@ -223,24 +221,24 @@ async fn retry_deferred_for(c: &Commerce, intent: &str) -> Result<usize, Commerc
 async fn retry_one(c: &Commerce, id: String, event_type: String, raw: String, received_at: i64) -> Result<bool, CommerceError> {
     let now = c.clock.now_ms();
     let expired = now - received_at > DEFERRED_TTL_MS;
-    let c2 = c.clone();
-    c.db.transaction(move |tx| {
-        let (id, event_type, raw, c) = (id.clone(), event_type.clone(), raw.clone(), c2.clone());
+    // Decoded once, outside the transaction (which may run more than once).
+    let event = stored(&raw);
+    c.db.transaction_with((id, event_type, event, c.clone()), move |tx, (id, event_type, event, c)| {
         Box::pin(async move {
             // Claim it: another node may be doing the same.
             let still: i64 = lsn_db::query("SELECT COUNT(*) FROM webhook_events WHERE id = $1 AND processed_at IS NULL")
-                .bind(&id)
+                .bind(id)
                 .fetch_one(&mut **tx)
                 .await?
                 .try_get(0)?;
             if still == 0 {
                 return Ok(false);
             }
-            let ok = match stored(&raw) {
-                Some(event) => orders::apply_event(&c, tx, now, &event).await?,
+            let ok = match event {
+                Some(event) => orders::apply_event(c, tx, now, event).await?,
                 None => {
                     tracing::warn!(event = %id, event_type = %event_type, "a deferred webhook event no longer decodes: recorded as expired");
-                    lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = 'expired' WHERE id = $2").bind(now).bind(&id).execute(&mut **tx).await?;
+                    lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = 'expired' WHERE id = $2").bind(now).bind(id).execute(&mut **tx).await?;
                     return Ok(false);
                 }
             };
@@ -251,7 +249,7 @@ async fn retry_one(c: &Commerce, id: String, event_type: String, raw: String, re
                 lsn_db::query("UPDATE webhook_events SET processed_at = $1, outcome = $2 WHERE id = $3")
                     .bind(now)
                     .bind(if ok { "applied" } else { "expired" })
-                    .bind(&id)
+                    .bind(id)
                     .execute(&mut **tx)
                     .await?;
             }
