@@ -38,8 +38,13 @@ export async function startShop() {
   }
   const browser = await chromium.launch({
     executablePath: process.env.LSN_CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+    // The shoppers here are in Australia: their browsers ask for English (Australia), so pages
+    // and the live script write amounts as "$11.00" (a US browser gets "A$11.00").
+    args: ["--no-sandbox", "--disable-dev-shm-usage", "--lang=en-AU"],
   });
+  // Every context (and page) of these tests is an Australian shopper's unless it says otherwise.
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = (options = {}) => newContext({ locale: "en-AU", ...options });
   const exited = new Promise((r) => proc.once("exit", r));
   return {
     base,

@@ -65,6 +65,8 @@ async fn keys_and_pages(app: TestApp) {
         "/logout",
         "/password/forgot",
         "/password/reset",
+        // The language switch: the browser's cookie, and the account's only with its session.
+        "/locale",
     ];
     for r in &table {
         if r.path.starts_with("/admin") || r.path.starts_with("/api/v1/admin") || r.path.starts_with("/api/v1/api-keys") {

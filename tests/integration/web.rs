@@ -441,3 +441,79 @@ async fn stripe_payment_page_uses_hosted_fields() {
     assert_eq!(s, 400);
     assert_eq!(all(&doc, "[data-payment-error]").len(), 1);
 }
+
+/// Pages in the visitor's language: `Accept-Language`, the switch (a cookie), the account's
+/// choice (which follows the person to a new browser at sign-in), per-locale money and dates.
+async fn languages(app: TestApp) {
+    shop(&app).await;
+    let header = |r: &reqwest::Response, h: &str| r.headers().get(h).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let get = |c: &Client, path: &str, lang: Option<&str>| {
+        let mut rq = c.get(app.url(path));
+        if let Some(l) = lang {
+            rq = rq.header("accept-language", l);
+        }
+        rq.send()
+    };
+    // The browser's languages choose, by weight; English (Australia) otherwise.
+    let c = app.client();
+    let r = get(&c, "/p/merino-beanie", Some("fr-FR, en-US;q=0.9, en;q=0.5")).await.expect("get");
+    assert_eq!(header(&r, "content-language"), "en-US");
+    let doc = Html::parse_document(&r.text().await.expect("body"));
+    assert_eq!(attr(&doc, "html", "lang"), "en-US");
+    assert_eq!(all(&doc, "[data-price]"), vec!["A$39.00"], "money as the US writes Australian dollars");
+    let r = get(&c, "/p/merino-beanie", None).await.expect("get");
+    assert_eq!(header(&r, "content-language"), "en-AU");
+    let doc = Html::parse_document(&r.text().await.expect("body"));
+    assert_eq!(all(&doc, "[data-price]"), vec!["$39.00"]);
+    assert_eq!(attr(&doc, "#site-locale option[selected]", "value"), "en-AU");
+
+    // The switch at the foot of the page keeps the choice in a cookie and comes back.
+    let csrf = attr(&doc, "input[name=csrf_token]", "value");
+    let (s, to, _) = post(&c, &app, "/locale", &[("csrf_token", &csrf), ("locale", "en-US"), ("back", "/p/merino-beanie")]).await;
+    assert_eq!((s, to.as_str()), (303, "/p/merino-beanie?notice=language"));
+    let r = get(&c, "/p/merino-beanie?notice=language", Some("en-AU")).await.expect("get");
+    assert_eq!(header(&r, "content-language"), "en-US", "the choice wins over the header");
+    let doc = Html::parse_document(&r.text().await.expect("body"));
+    assert_eq!(all(&doc, "[role=status]"), vec!["Language changed."]);
+    // A language LSN does not speak, a forged token or a far-away page change nothing.
+    let (s, _, _) = post(&c, &app, "/locale", &[("csrf_token", &csrf), ("locale", "xx-YY"), ("back", "/")]).await;
+    assert_eq!(s, 400);
+    let (s, _, _) = post(&c, &app, "/locale", &[("csrf_token", "forged"), ("locale", "en-AU"), ("back", "/")]).await;
+    assert_eq!(s, 403);
+    let (s, to, _) = post(&c, &app, "/locale", &[("csrf_token", &csrf), ("locale", "en-US"), ("back", "https://evil.example/")]).await;
+    assert_eq!(s, 303);
+    assert!(to.starts_with('/') && !to.starts_with("//"), "{to}");
+    let r = get(&c, "/", None).await.expect("get");
+    assert_eq!(header(&r, "content-language"), "en-US");
+    // Error pages answer in the language too.
+    let r = get(&c, "/no-such-page", None).await.expect("get");
+    assert_eq!((r.status().as_u16(), header(&r, "content-language")), (404, "en-US".into()));
+
+    // Signed in, the choice is kept with the account and follows the person to a new browser.
+    let user = app.user("lang@example.com", lsn_identity::Role::Customer).await;
+    let (c2, csrf2) = app.login("lang@example.com").await;
+    let (s, to, _) = post(&c2, &app, "/locale", &[("csrf_token", &csrf2), ("locale", "en-US"), ("back", "/account")]).await;
+    assert_eq!((s, to.as_str()), (303, "/account?notice=language"));
+    let kept = app.identity().locale_of(&user.id).await.expect("read");
+    assert_eq!(kept.map(|l| l.tag()), Some("en-US"));
+    let c3 = app.client();
+    let (_, login) = page(&c3, &app, "/login").await;
+    let csrf3 = attr(&login, "input[name=csrf_token]", "value");
+    let (s, _, _) =
+        post(&c3, &app, "/login", &[("csrf_token", &csrf3), ("email", "lang@example.com"), ("password", PASSWORD), ("next", "/account")])
+            .await;
+    assert_eq!(s, 303);
+    let r = get(&c3, "/account", Some("en-AU")).await.expect("get");
+    assert_eq!(header(&r, "content-language"), "en-US", "signing in brought the account's language");
+    let doc = Html::parse_document(&r.text().await.expect("body"));
+    assert_eq!(attr(&doc, "[data-language-form] option[selected]", "value"), "en-US");
+    // An API key of the account changes no one's account language.
+    let (_, key) =
+        app.identity().create_api_key(&lsn_identity::audit::Actor::system(), &user, "k", &["orders:read".to_string()]).await.expect("key");
+    let r =
+        Client::new().post(app.url("/locale")).bearer_auth(&key).form(&[("locale", "en-AU"), ("back", "/")]).send().await.expect("post");
+    assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
+    let kept = app.identity().locale_of(&user.id).await.expect("read");
+    assert_eq!(kept.map(|l| l.tag()), Some("en-US"));
+}
+crate::both!(pages_in_the_visitors_language, languages);

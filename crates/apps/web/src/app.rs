@@ -149,12 +149,13 @@ pub fn build_router(state: AppState, routes: Router) -> Router {
         .layer(middleware::from_fn_with_state(state.identity.clone(), lsn_identity::csrf::protect))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side. Try again shortly.")
-                .into_response()
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", lsn_core::i18n::t("error-internal")).into_response()
         }))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
         // Outside every refusal above, so each answers in its surface's shape and with the headers.
         .layer(middleware::from_fn(edge_errors))
+        // Outside the refusals too, so every answer (an error page included) is in its language.
+        .layer(middleware::from_fn(language))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -162,6 +163,18 @@ pub fn build_router(state: AppState, routes: Router) -> Router {
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+}
+
+/// Chooses the request's language (the `lsn_locale` cookie, then `Accept-Language`, then the
+/// default) and answers everything inside in it, saying which in `Content-Language`.
+async fn language(req: Request, next: Next) -> Response {
+    let cookie =
+        axum_extra::extract::CookieJar::from_headers(req.headers()).get(lsn_core::i18n::LOCALE_COOKIE).map(|c| c.value().to_string());
+    let accept = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let locale = lsn_core::i18n::Locale::negotiate(cookie.as_deref(), accept);
+    let mut res = lsn_core::i18n::scope(locale, next.run(req)).await;
+    res.headers_mut().insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale.tag()));
+    res
 }
 
 /// Refusals made before a handler runs answer in the shape of the surface asked: a body over the
@@ -179,7 +192,7 @@ async fn edge_errors(req: Request, next: Next) -> Response {
     let json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/json"));
     let res = if status == StatusCode::PAYLOAD_TOO_LARGE && !json {
         if path.starts_with("/api/") {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is over 2 MiB.").into_response()
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", lsn_core::i18n::t("error-payload-too-large")).into_response()
         } else {
             crate::site::error_response(StatusCode::PAYLOAD_TOO_LARGE)
         }

@@ -2,7 +2,12 @@
 // Reconnects on its own and resumes from the last event it saw, so a short drop loses nothing.
 const root = document.querySelector("[data-live]");
 const $ = (sel) => root.querySelector(sel);
-const money = (c) => `$${(c / 100).toFixed(2)}`;
+// Amounts as the page's language writes them (en-AU "$1,234.50", en-US "A$1,234.50", as the
+// server does), and the page's words from the server's translations (data-text).
+const moneyFormat = new Intl.NumberFormat(document.documentElement.lang || "en-AU", { style: "currency", currency: "AUD" });
+const money = (c) => moneyFormat.format(c / 100);
+const TEXT = JSON.parse(root.dataset.text || "{}");
+const T = (key, args = {}) => (TEXT[key] ?? key).replace(/\{(\w+)\}/g, (_, n) => String(args[n] ?? ""));
 const showId = root.dataset.show;
 const isHost = root.dataset.host === "true";
 let ws = null;
@@ -32,10 +37,10 @@ function addChat(m) {
   li.dataset.msg = m.id;
   const name = document.createElement("span");
   name.className = "chat-name";
-  name.textContent = m.name + (m.host ? " (host)" : "");
+  name.textContent = m.host ? `${m.name} ${T("host")}` : m.name;
   li.append(name, " ", m.text);
   if (isHost && !m.host) {
-    for (const [label, action] of [["Delete", "delete"], ["Mute", "mute"], ["Ban", "ban"]]) {
+    for (const [label, action] of [[T("delete"), "delete"], [T("mute"), "mute"], [T("ban"), "ban"]]) {
       const b = document.createElement("button");
       b.type = "button";
       b.className = "link-button small";
@@ -73,13 +78,13 @@ function renderPinned() {
   $("[data-pinned-title]").textContent = pinned.title;
   $("[data-pinned-price]").textContent = money(pinned.price);
   $("[data-pinned-compare]").textContent = pinned.compare_at_price > pinned.price ? money(pinned.compare_at_price) : "";
-  $("[data-pinned-stock]").textContent = pinned.available > 0 ? `${pinned.available} left` : "Sold out";
+  $("[data-pinned-stock]").textContent = pinned.available > 0 ? T("left", { count: pinned.available }) : T("sold-out");
   const sel = $("[data-pinned-variants]");
   sel.replaceChildren();
   for (const v of pinned.variants || []) {
     const o = document.createElement("option");
     o.value = v.id;
-    o.textContent = `${v.title || v.sku} — ${money(v.price)}${v.available > 0 ? "" : " (sold out)"}`;
+    o.textContent = `${v.title || v.sku} — ${money(v.price)}${v.available > 0 ? "" : ` ${T("variant-sold-out")}`}`;
     o.disabled = !(v.available > 0);
     sel.append(o);
   }
@@ -114,24 +119,24 @@ function tickDeal() {
   let phase;
   let left;
   if (deal.ended || deal.remaining <= 0) {
-    phase = deal.remaining <= 0 ? "Sold out" : "Deal over";
+    phase = deal.remaining <= 0 ? "sold-out" : "deal-over";
     left = 0;
   } else if (now < deal.starts_at) {
-    phase = "Starts in";
+    phase = "starts-in";
     left = deal.starts_at - now;
   } else if (now < deal.ends_at) {
-    phase = "Ends in";
+    phase = "ends-in";
     left = deal.ends_at - now;
   } else {
-    phase = "Deal over";
+    phase = "deal-over";
     left = 0;
   }
-  $("[data-deal-phase]").textContent = phase;
+  $("[data-deal-phase]").textContent = T(phase);
   $("[data-deal-countdown]").textContent = clock(left);
-  const open = phase === "Ends in";
+  const open = phase === "ends-in";
   buy.classList.toggle("disabled", !open);
   buy.setAttribute("aria-disabled", String(!open));
-  buy.textContent = open ? "Buy at deal price" : phase;
+  buy.textContent = open ? T("buy-deal") : T(phase);
 }
 
 $("[data-deal-buy]").addEventListener("click", (e) => {
@@ -147,9 +152,9 @@ function renderAuction() {
   $("[data-auction-price]").textContent = money(auction.price);
   $("[data-auction-bids]").textContent = String(auction.bids || 0);
   $("[data-auction-leader]").textContent = auction.leader_id
-    ? (me && auction.leader_id === me.id ? "You lead" : `Leader: ${auction.leader_name || "a bidder"}`)
-    : "No bids yet";
-  $("[data-bid-min]").textContent = `Bid ${money(auction.minimum_bid)}`;
+    ? (me && auction.leader_id === me.id ? T("you-lead") : T("leader", { name: auction.leader_name || T("a-bidder") }))
+    : T("no-bids");
+  $("[data-bid-min]").textContent = T("bid", { amount: money(auction.minimum_bid) });
   tickAuction();
 }
 
@@ -188,7 +193,7 @@ if (isHost) {
     e.preventDefault();
     const f = new FormData(e.target);
     const variant = $("[data-pinned-variants]").value;
-    if (!variant) return say("Pin a product first.", "[data-host-status]");
+    if (!variant) return say(T("pin-first"), "[data-host-status]");
     send({ type: "start_deal", deal: { variant_id: variant, price: dollars(f.get("price")), quantity: Number(f.get("quantity")),
       countdown_secs: Number(f.get("countdown_secs")), duration_secs: Number(f.get("duration_secs")) } });
   });
@@ -196,7 +201,7 @@ if (isHost) {
     e.preventDefault();
     const f = new FormData(e.target);
     const variant = $("[data-pinned-variants]").value;
-    if (!variant) return say("Pin a product first.", "[data-host-status]");
+    if (!variant) return say(T("pin-first"), "[data-host-status]");
     send({ type: "start_auction", auction: { variant_id: variant, starting_price: dollars(f.get("starting_price")),
       increment: dollars(f.get("increment") || 1), duration_secs: Number(f.get("duration_secs")), soft_close_secs: Number(f.get("soft_close_secs")) } });
   });
@@ -248,23 +253,23 @@ function handle(m) {
         renderAuction();
         const mine = me && m.winner_id === me.id;
         const res = $("[data-auction-result]");
-        res.textContent = mine ? `You won at ${money(m.amount)}! ` : `${m.winner_name} won at ${money(m.amount)}.`;
+        res.textContent = mine ? `${T("you-won", { amount: money(m.amount) })} ` : T("won", { name: m.winner_name, amount: money(m.amount) });
         if (mine) {
           const a = document.createElement("a");
           a.href = `/deals/${encodeURIComponent(m.deal_id)}/buy`;
           a.className = "btn btn-primary";
           a.dataset.payWin = "";
-          a.textContent = "Pay now";
+          a.textContent = T("pay-now");
           res.append(a);
         }
       }
       break;
-    case "auction_ended": if (auction && auction.id === m.auction_id) { auction.closed = true; renderAuction(); $("[data-auction-result]").textContent = m.reason === "no_bids" ? "No bids: not sold." : "Reserve not met: not sold."; } break;
-    case "gift_sent": ticker(`${m.from_name} sent a ${m.gift} 🎁`); break;
+    case "auction_ended": if (auction && auction.id === m.auction_id) { auction.closed = true; renderAuction(); $("[data-auction-result]").textContent = m.reason === "no_bids" ? T("not-sold-no-bids") : T("not-sold-reserve"); } break;
+    case "gift_sent": ticker(`${T("gift-sent", { name: m.from_name, gift: m.gift })} 🎁`); break;
     case "reaction": ticker(m.emoji); break;
     case "purchase": ticker(m.text); break;
-    case "user_banned": if (me && m.user_id === me.id) { stopped = true; say("You've been removed from this show."); } break;
-    case "user_muted": if (me && m.user_id === me.id) say("The host has muted you."); break;
+    case "user_banned": if (me && m.user_id === me.id) { stopped = true; say(T("removed")); } break;
+    case "user_muted": if (me && m.user_id === me.id) say(T("muted")); break;
     case "error": say(m.message, isHost && /deal|auction|pin|nothing_pinned/.test(m.code) ? "[data-host-status]" : "[data-chat-error]"); break;
     default: break;
   }

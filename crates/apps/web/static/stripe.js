@@ -11,7 +11,7 @@ if (form && window.Stripe) {
     button.disabled = true;
     const { error } = await stripe.confirmPayment({ elements, confirmParams: { return_url: form.dataset.returnUrl } });
     // Only reached when the payment could not be confirmed (success redirects to return_url).
-    document.getElementById("stripe-error").textContent = error?.message || "The payment did not go through.";
+    document.getElementById("stripe-error").textContent = error?.message || form.dataset.failed;
     button.disabled = false;
   });
 }

@@ -16,6 +16,7 @@ pub fn module() -> lsn_ops::Module {
     lsn_ops::Module::new("catalog").migrations(MIGRATIONS)
 }
 
+use lsn_core::i18n;
 use lsn_core::ids::new_id;
 use lsn_db::{is_unique_violation, Db, Row, RowExt, Tx};
 use serde::{Deserialize, Serialize};
@@ -54,7 +55,7 @@ impl From<CatalogError> for lsn_core::ApiError {
             CatalogError::NotFound => ApiError::not_found(),
             CatalogError::Duplicate(what) => ApiError::conflict(
                 if what == "sku" { "duplicate_sku" } else { "duplicate_slug" },
-                format!("That {what} is already used by another product."),
+                i18n::t_args("catalog-duplicate", &[("what", what)]),
             ),
             CatalogError::Db(e) if lsn_db::is_unavailable(&e) => ApiError::database_unavailable(e),
             CatalogError::Db(e) => ApiError::internal(e),
@@ -180,14 +181,14 @@ fn check_status(s: &str) -> Result<(), CatalogError> {
     if matches!(s, "draft" | "active" | "archived") {
         Ok(())
     } else {
-        Err(invalid("status", "use draft, active or archived"))
+        Err(invalid("status", &i18n::t("catalog-status")))
     }
 }
 
 fn clean_tags(tags: &[String]) -> Result<Vec<String>, CatalogError> {
     let mut out: Vec<String> = tags.iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
     if out.len() > 30 || out.iter().any(|t| t.chars().count() > 40 || t.contains(',')) {
-        return Err(invalid("tags", "at most 30 tags of 40 characters, no commas"));
+        return Err(invalid("tags", &i18n::t("catalog-tags")));
     }
     out.sort();
     out.dedup();
@@ -197,28 +198,28 @@ fn clean_tags(tags: &[String]) -> Result<Vec<String>, CatalogError> {
 fn check_variant(v: &VariantInput, i: usize) -> Result<(), CatalogError> {
     let sku_ok = !v.sku.is_empty() && v.sku.len() <= 64 && v.sku.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !sku_ok {
-        return Err(invalid(&format!("variants.{i}.sku"), "1 to 64 letters, digits, '-', '_' or '.'"));
+        return Err(invalid(&format!("variants.{i}.sku"), &i18n::t("catalog-sku")));
     }
     if !(0..=MAX_PRICE).contains(&v.price) {
-        return Err(invalid(&format!("variants.{i}.price"), "a price in cents from 0 to 100000000"));
+        return Err(invalid(&format!("variants.{i}.price"), &i18n::t("catalog-price")));
     }
     if let Some(c) = v.compare_at_price {
         if !(0..=MAX_PRICE).contains(&c) {
-            return Err(invalid(&format!("variants.{i}.compare_at_price"), "a price in cents from 0 to 100000000"));
+            return Err(invalid(&format!("variants.{i}.compare_at_price"), &i18n::t("catalog-price")));
         }
     }
     if v.options.len() > 5 || v.options.iter().any(|(k, val)| k.is_empty() || k.len() > 30 || val.is_empty() || val.len() > 60) {
-        return Err(invalid(&format!("variants.{i}.options"), "up to 5 options such as {\"size\": \"M\"}"));
+        return Err(invalid(&format!("variants.{i}.options"), &i18n::t("catalog-options")));
     }
     if v.title.as_ref().is_some_and(|t| t.chars().count() > 200) {
-        return Err(invalid(&format!("variants.{i}.title"), "at most 200 characters"));
+        return Err(invalid(&format!("variants.{i}.title"), &i18n::t_args("catalog-too-long", &[("max", "200")])));
     }
     Ok(())
 }
 
 fn check_limit(name: &str, v: Option<i64>) -> Result<(), CatalogError> {
     match v {
-        Some(n) if !(1..=10_000).contains(&n) => Err(invalid(name, "a number from 1 to 10000, or null")),
+        Some(n) if !(1..=10_000).contains(&n) => Err(invalid(name, &i18n::t("catalog-limit"))),
         _ => Ok(()),
     }
 }
@@ -236,11 +237,11 @@ fn variant_title(v: &VariantInput) -> String {
 async fn category_id(tx: &mut Tx, now: i64, name: Option<&str>) -> Result<Option<String>, CatalogError> {
     let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else { return Ok(None) };
     if name.chars().count() > 80 {
-        return Err(invalid("category", "at most 80 characters"));
+        return Err(invalid("category", &i18n::t_args("catalog-too-long", &[("max", "80")])));
     }
     let slug = slugify(name);
     if slug.is_empty() {
-        return Err(invalid("category", "needs letters or digits"));
+        return Err(invalid("category", &i18n::t("catalog-needs-letters")));
     }
     lsn_db::query("INSERT INTO categories (id, slug, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (slug) DO NOTHING")
         .bind(new_id())
@@ -368,10 +369,10 @@ impl Catalog {
     pub async fn create(&self, input: &ProductInput) -> Result<Product, CatalogError> {
         let title = input.title.trim().to_string();
         if title.is_empty() || title.chars().count() > 200 {
-            return Err(invalid("title", "1 to 200 characters"));
+            return Err(invalid("title", &i18n::t("catalog-title")));
         }
         if input.description.chars().count() > 20_000 {
-            return Err(invalid("description", "at most 20000 characters"));
+            return Err(invalid("description", &i18n::t_args("catalog-too-long", &[("max", "20000")])));
         }
         let status = input.status.clone().unwrap_or_else(|| "draft".into());
         check_status(&status)?;
@@ -379,18 +380,18 @@ impl Catalog {
         check_limit("max_per_order", input.max_per_order)?;
         check_limit("max_per_customer", input.max_per_customer)?;
         if input.variants.is_empty() || input.variants.len() > 100 {
-            return Err(invalid("variants", "1 to 100 variants"));
+            return Err(invalid("variants", &i18n::t("catalog-variants")));
         }
         let mut skus = std::collections::HashSet::new();
         for (i, v) in input.variants.iter().enumerate() {
             check_variant(v, i)?;
             if !skus.insert(v.sku.clone()) {
-                return Err(invalid(&format!("variants.{i}.sku"), "SKUs must differ"));
+                return Err(invalid(&format!("variants.{i}.sku"), &i18n::t("catalog-skus-differ")));
             }
         }
         let slug = input.slug.as_deref().map(slugify).unwrap_or_else(|| slugify(&title));
         if slug.is_empty() {
-            return Err(invalid("slug", "needs letters or digits"));
+            return Err(invalid("slug", &i18n::t("catalog-needs-letters")));
         }
         let now = self.clock.now_ms();
         let id = new_id();
@@ -433,7 +434,7 @@ impl Catalog {
     pub async fn update(&self, id: &str, patch: &ProductPatch) -> Result<Product, CatalogError> {
         if let Some(t) = &patch.title {
             if t.trim().is_empty() || t.chars().count() > 200 {
-                return Err(invalid("title", "1 to 200 characters"));
+                return Err(invalid("title", &i18n::t("catalog-title")));
             }
         }
         if let Some(s) = &patch.status {
@@ -630,7 +631,7 @@ impl Catalog {
             normalize(q.q.as_deref().unwrap_or("")).split(' ').filter(|t| !t.is_empty()).take(8).map(str::to_string).collect();
         let cursor = match q.cursor.as_deref() {
             None | Some("") => None,
-            Some(c) => Some(decode_cursor(c).ok_or_else(|| invalid("cursor", "not a cursor from a previous page"))?),
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| invalid("cursor", &i18n::t("catalog-cursor")))?),
         };
         let mut sql = format!("SELECT {PRODUCT_COLS} FROM products p LEFT JOIN categories c ON c.id = p.category_id WHERE 1 = 1");
         let mut binds: Vec<Bind> = Vec::new();
@@ -763,7 +764,7 @@ impl Catalog {
     /// Puts a product's images in the order given, which must name each of them exactly once.
     pub async fn order_images(&self, product_id: &str, image_ids: &[String]) -> Result<Vec<Image>, CatalogError> {
         if image_ids.len() > 100 {
-            return Err(CatalogError::Validation(json!({"image_ids": "at most 100 images"})));
+            return Err(CatalogError::Validation(json!({"image_ids": i18n::t("catalog-images-max")})));
         }
         let now = self.clock.now_ms();
         let (product_id, wanted) = (product_id.to_string(), image_ids.to_vec());
@@ -791,7 +792,7 @@ impl Catalog {
                     let distinct: std::collections::HashSet<&String> = wanted.iter().collect();
                     if wanted.len() != images.len() || distinct.len() != wanted.len() || !wanted.iter().all(|id| images.contains_key(id)) {
                         return Err(CatalogError::Validation(
-                            json!({"image_ids": format!("name each of the product's {} images exactly once", images.len())}),
+                            json!({"image_ids": i18n::t_args("catalog-images-order", &[("count", &images.len().to_string())])}),
                         ));
                     }
                     let mut ordered = Vec::with_capacity(wanted.len());
@@ -908,5 +909,14 @@ mod tests {
             Some((5, "0190a0b0-0000-7000-8000-000000000000".into()))
         );
         assert!(decode_cursor("garbage").is_none());
+    }
+
+    #[test]
+    fn messages_come_from_the_translation_files() {
+        assert_eq!(i18n::t("catalog-options"), "up to 5 options such as {\"size\": \"M\"}");
+        assert_eq!(i18n::t_args("catalog-too-long", &[("max", "200")]), "at most 200 characters");
+        assert_eq!(i18n::t_args("catalog-duplicate", &[("what", "sku")]), "That sku is already used by another product.");
+        assert_eq!(i18n::t_args("catalog-images-order", &[("count", "3")]), "name each of the product's 3 images exactly once");
+        assert_eq!(i18n::t("catalog-sku"), "1 to 64 letters, digits, '-', '_' or '.'");
     }
 }

@@ -1,6 +1,7 @@
 //! Australian delivery addresses: a known state or territory and a 4-digit postcode that
 //! belongs to it (Australia Post's ranges).
 
+use lsn_core::i18n;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -32,9 +33,9 @@ const RANGES: &[(&str, &[(u32, u32)])] = &[
 fn text(errors: &mut Map<String, Value>, field: &str, v: &str, max: usize, required: bool) -> String {
     let t = v.trim().to_string();
     if required && t.is_empty() {
-        errors.insert(field.into(), json!("required"));
+        errors.insert(field.into(), json!(i18n::t("commerce-address-required")));
     } else if t.chars().count() > max || t.chars().any(char::is_control) {
-        errors.insert(field.into(), json!(format!("at most {max} characters")));
+        errors.insert(field.into(), json!(i18n::t_args("commerce-too-long", &[("max", &max.to_string())])));
     }
     t
 }
@@ -53,15 +54,18 @@ impl Address {
         let ranges = RANGES.iter().find(|(s, _)| *s == state).map(|(_, r)| *r);
         match ranges {
             None => {
-                e.insert(f("state"), json!("use NSW, VIC, QLD, WA, SA, TAS, ACT or NT"));
+                e.insert(f("state"), json!(i18n::t("commerce-address-state")));
             }
             Some(r) => {
                 if postcode.len() != 4 || !postcode.chars().all(|c| c.is_ascii_digit()) {
-                    e.insert(f("postcode"), json!("a 4-digit postcode"));
+                    e.insert(f("postcode"), json!(i18n::t("commerce-address-postcode")));
                 } else {
                     let n: u32 = postcode.parse().unwrap_or(0);
                     if !r.iter().any(|(lo, hi)| (*lo..=*hi).contains(&n)) {
-                        e.insert(f("postcode"), json!(format!("{postcode} is not a {state} postcode")));
+                        e.insert(
+                            f("postcode"),
+                            json!(i18n::t_args("commerce-address-postcode-state", &[("postcode", &postcode), ("state", &state)])),
+                        );
                     }
                 }
             }
@@ -69,7 +73,7 @@ impl Address {
         let phone = self.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_string);
         if let Some(p) = &phone {
             if p.len() > 20 || !p.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '(' | ')' | '-')) {
-                e.insert(f("phone"), json!("digits, spaces, + ( ) - only"));
+                e.insert(f("phone"), json!(i18n::t("commerce-address-phone")));
             }
         }
         if e.is_empty() {
@@ -110,6 +114,20 @@ mod tests {
         let mut blank = addr("NSW", "2000");
         blank.name = " ".into();
         assert!(blank.validate("a").expect_err("name")["a.name"].is_string());
+    }
+
+    #[test]
+    fn messages_come_from_the_translation_files() {
+        let e = addr("VIC", "0800").validate("a").expect_err("wrong state");
+        assert_eq!(e["a.postcode"], "0800 is not a VIC postcode", "a leading zero is kept: the postcode is text, not a number");
+        let mut long = addr("NSW", "2000");
+        long.name = "x".repeat(101);
+        assert_eq!(long.validate("a").expect_err("long")["a.name"], "at most 100 characters");
+        assert_eq!(i18n::t("commerce-address-phone"), "digits, spaces, + ( ) - only");
+        assert_eq!(i18n::t_args("commerce-max-per-order-of", &[("max", "2"), ("title", "Mug")]), "At most 2 of Mug per order.");
+        assert_eq!(i18n::t_args("commerce-refund-at-most", &[("amount", "$12.50")]), "At most $12.50 can still be refunded.");
+        assert_eq!(i18n::t_args("commerce-cart-quantity", &[("max", "1000000")]), "a whole number from 1 to 1000000", "no digit grouping");
+        assert_eq!(i18n::t("commerce-payment-method"), "give a payment_method id (pm_…) or, in the sandbox, a test card_number");
     }
 
     use proptest::prelude::*;

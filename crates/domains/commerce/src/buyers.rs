@@ -10,6 +10,7 @@
 use crate::address::Address;
 use crate::Code;
 use crate::CommerceError;
+use lsn_core::i18n;
 use lsn_db::{RowExt, Tx};
 
 /// The buyer behind a checkout: the signed-in user (if any), the network the request came from
@@ -74,7 +75,7 @@ pub async fn take_unpaid(tx: &mut Tx, keys: &[String], limit: i64, per_network: 
     if q.execute(&mut **tx).await?.rows_affected() < keys.len() as u64 {
         return Err(CommerceError::rule(
             Code::TooManyUnpaidOrders,
-            format!("There are already {limit} unpaid orders for this buyer, network or address: pay or cancel one first."),
+            i18n::t_args("commerce-too-many-unpaid", &[("limit", &limit.to_string())]),
         ));
     }
     Ok(())

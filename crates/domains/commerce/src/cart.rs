@@ -5,6 +5,7 @@
 use crate::pricing::{self, shipping_options, Discount, LineIn};
 use crate::Code;
 use crate::CommerceError;
+use lsn_core::i18n;
 use lsn_core::ids::{hash_token, new_id, random_token};
 use lsn_db::{Db, RowExt};
 use serde::Serialize;
@@ -142,7 +143,9 @@ pub async fn resolve(db: &Db, now: i64, owner: &Owner, create: bool) -> Result<(
 }
 
 fn bad_quantity() -> CommerceError {
-    CommerceError::Validation(serde_json::json!({ "quantity": format!("a whole number from 1 to {MAX_LINE_QUANTITY}") }))
+    CommerceError::Validation(
+        serde_json::json!({ "quantity": i18n::t_args("commerce-cart-quantity", &[("max", &MAX_LINE_QUANTITY.to_string())]) }),
+    )
 }
 
 /// Sets a line's quantity (adding to what is there with `add`); 0 removes the line.
@@ -157,7 +160,7 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
     .bind(variant_or_sku)
     .fetch_optional(db.read())
     .await?;
-    let Some(v) = v else { return Err(CommerceError::rule(Code::UnknownVariant, "There is no such product variant.")) };
+    let Some(v) = v else { return Err(CommerceError::rule(Code::UnknownVariant, i18n::t("commerce-unknown-variant"))) };
     let (variant_id, vstatus, pstatus, max_per_order, available): (String, String, String, Option<i64>, i64) =
         (v.try_get(0)?, v.try_get(1)?, v.try_get(2)?, v.try_get(3)?, v.try_get(4)?);
     if quantity == 0 {
@@ -169,7 +172,7 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
         return Ok(());
     }
     if vstatus != "active" || pstatus != "active" {
-        return Err(CommerceError::rule(Code::Unavailable, "That product is not for sale."));
+        return Err(CommerceError::rule(Code::Unavailable, i18n::t("commerce-not-for-sale")));
     }
     let existing: i64 = lsn_db::query("SELECT quantity FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
         .bind(cart_id)
@@ -185,19 +188,23 @@ pub async fn set_item(db: &Db, now: i64, cart_id: &str, variant_or_sku: &str, qu
     }
     if let Some(m) = max_per_order {
         if new_qty > m {
-            return Err(CommerceError::rule(Code::QuantityLimit, format!("At most {m} per order.")));
+            return Err(CommerceError::rule(Code::QuantityLimit, i18n::t_args("commerce-max-per-order", &[("max", &m.to_string())])));
         }
     }
     if new_qty > available {
         return Err(CommerceError::rule(
             Code::OutOfStock,
-            if available <= 0 { "That product is sold out.".to_string() } else { format!("Only {available} left.") },
+            if available <= 0 {
+                i18n::t("commerce-sold-out")
+            } else {
+                i18n::t_args("commerce-only-left", &[("available", &available.to_string())])
+            },
         ));
     }
     let lines: i64 =
         lsn_db::query("SELECT COUNT(*) FROM cart_items WHERE cart_id = $1").bind(cart_id).fetch_one(db.read()).await?.try_get(0)?;
     if existing == 0 && lines >= MAX_LINES {
-        return Err(CommerceError::rule(Code::CartFull, format!("A cart holds at most {MAX_LINES} different items.")));
+        return Err(CommerceError::rule(Code::CartFull, i18n::t_args("commerce-cart-full", &[("max", &MAX_LINES.to_string())])));
     }
     let (cart, variant) = (cart_id.to_string(), variant_id.clone());
     db.transaction(move |tx| {

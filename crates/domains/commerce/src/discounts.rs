@@ -6,6 +6,7 @@
 use crate::pricing::Discount;
 use crate::Code;
 use crate::CommerceError;
+use lsn_core::i18n;
 use lsn_db::{RowExt, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -51,18 +52,21 @@ pub async fn create(db: &lsn_db::Db, now: i64, d: &DiscountInput) -> Result<Disc
     let code = normalize_code(&d.code);
     let mut errors = serde_json::Map::new();
     if code.is_empty() || code.len() > 40 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        errors.insert("code".into(), json!("1 to 40 letters, digits, '-' or '_'"));
+        errors.insert("code".into(), json!(i18n::t("commerce-discount-code")));
     }
     match d.kind.as_str() {
         "percent" if !(1..=100).contains(&d.value) => {
-            errors.insert("value".into(), json!("a whole percent from 1 to 100"));
+            errors.insert("value".into(), json!(i18n::t("commerce-discount-percent")));
         }
         "fixed" if !(1..=lsn_core::money::MAX_AMOUNT).contains(&d.value) => {
-            errors.insert("value".into(), json!(format!("cents off, from 1 to {}", lsn_core::money::MAX_AMOUNT)));
+            errors.insert(
+                "value".into(),
+                json!(i18n::t_args("commerce-discount-fixed", &[("max", &lsn_core::money::MAX_AMOUNT.to_string())])),
+            );
         }
         "percent" | "fixed" => {}
         _ => {
-            errors.insert("kind".into(), json!("percent or fixed"));
+            errors.insert("kind".into(), json!(i18n::t("commerce-discount-kind")));
         }
     }
     if let Err(m) = lsn_core::money::bounded(d.min_subtotal, 0, lsn_core::money::Currency::Aud) {
@@ -70,12 +74,12 @@ pub async fn create(db: &lsn_db::Db, now: i64, d: &DiscountInput) -> Result<Disc
     }
     if let (Some(s), Some(e)) = (d.starts_at, d.ends_at) {
         if e <= s {
-            errors.insert("ends_at".into(), json!("after starts_at"));
+            errors.insert("ends_at".into(), json!(i18n::t("commerce-after-start")));
         }
     }
     for (f, v) in [("usage_limit", d.usage_limit), ("per_customer_limit", d.per_customer_limit)] {
         if v.is_some_and(|n| n < 1) {
-            errors.insert(f.into(), json!("1 or more, or null"));
+            errors.insert(f.into(), json!(i18n::t("commerce-discount-limit")));
         }
     }
     if !errors.is_empty() {
@@ -97,7 +101,7 @@ pub async fn create(db: &lsn_db::Db, now: i64, d: &DiscountInput) -> Result<Disc
         .await;
     match r {
         Err(e) if lsn_db::is_unique_violation(&e, Some("code")) => {
-            return Err(CommerceError::rule(Code::DuplicateCode, "That code already exists."))
+            return Err(CommerceError::rule(Code::DuplicateCode, i18n::t("commerce-discount-duplicate")))
         }
         other => other?,
     };
@@ -139,7 +143,7 @@ pub async fn list(db: &lsn_db::Db) -> Result<Vec<DiscountCode>, CommerceError> {
 }
 
 fn unusable() -> CommerceError {
-    CommerceError::rule(Code::DiscountInvalid, "That discount code is not valid.")
+    CommerceError::rule(Code::DiscountInvalid, i18n::t("commerce-discount-invalid"))
 }
 
 /// Checks a code for a basket and takes one use of it (in total, and per customer under every
@@ -166,15 +170,15 @@ pub async fn redeem(
         return Err(unusable());
     }
     if starts.is_some_and(|s| now < s) {
-        return Err(CommerceError::rule(Code::DiscountNotStarted, "That discount code is not active yet."));
+        return Err(CommerceError::rule(Code::DiscountNotStarted, i18n::t("commerce-discount-not-started")));
     }
     if ends.is_some_and(|e| now >= e) {
-        return Err(CommerceError::rule(Code::DiscountExpired, "That discount code has expired."));
+        return Err(CommerceError::rule(Code::DiscountExpired, i18n::t("commerce-discount-expired")));
     }
     if subtotal < min_subtotal {
         return Err(CommerceError::rule(
             Code::DiscountMinimumNotMet,
-            format!("Spend at least {} to use that code.", lsn_core::money::Money::aud(min_subtotal)),
+            i18n::t_args("commerce-discount-minimum", &[("amount", &lsn_core::money::Money::aud(min_subtotal).to_string())]),
         ));
     }
     let taken = lsn_db::query(
@@ -184,7 +188,7 @@ pub async fn redeem(
     .execute(&mut **tx)
     .await?;
     if taken.rows_affected() == 0 {
-        return Err(CommerceError::rule(Code::DiscountExhausted, "That discount code has been used up."));
+        return Err(CommerceError::rule(Code::DiscountExhausted, i18n::t("commerce-discount-used-up")));
     }
     if let Some(limit) = per_customer {
         for key in customer_keys {
@@ -198,7 +202,7 @@ pub async fn redeem(
             .execute(&mut **tx)
             .await?;
             if r.rows_affected() == 0 {
-                return Err(CommerceError::rule(Code::DiscountCustomerLimit, "You have already used that discount code."));
+                return Err(CommerceError::rule(Code::DiscountCustomerLimit, i18n::t("commerce-discount-customer-used")));
             }
         }
     }

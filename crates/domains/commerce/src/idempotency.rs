@@ -13,6 +13,7 @@ use crate::Code;
 use crate::CommerceError;
 use axum::http::StatusCode;
 use axum_extra::extract::CookieJar;
+use lsn_core::i18n;
 use lsn_db::{Db, RowExt};
 use serde_json::Value;
 
@@ -45,7 +46,7 @@ pub fn scope_of(user_id: Option<&str>, jar: &CookieJar) -> String {
 
 pub async fn begin(db: &Db, now: i64, scope: &str, key: &str, hash: &str) -> Result<Begin, CommerceError> {
     if key.is_empty() || key.len() > 255 || key.chars().any(|c| c.is_control()) {
-        return Err(CommerceError::rule(Code::InvalidIdempotencyKey, "Idempotency-Key must be 1 to 255 printable characters."));
+        return Err(CommerceError::rule(Code::InvalidIdempotencyKey, i18n::t("commerce-idempotency-key")));
     }
     let ins = lsn_db::query(
         "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
@@ -87,11 +88,11 @@ pub async fn begin(db: &Db, now: i64, scope: &str, key: &str, hash: &str) -> Res
         }
     }
     if stored_hash != hash {
-        return Err(CommerceError::rule(Code::IdempotencyKeyReused, "This Idempotency-Key was used with a different request."));
+        return Err(CommerceError::rule(Code::IdempotencyKeyReused, i18n::t("commerce-idempotency-reused")));
     }
     match (status, body) {
         (Some(s), Some(b)) => Ok(Begin::Replay(s as u16, serde_json::from_str(&b).unwrap_or(Value::Null))),
-        _ => Err(CommerceError::rule(Code::IdempotencyInProgress, "A request with this Idempotency-Key is still being processed.")),
+        _ => Err(CommerceError::rule(Code::IdempotencyInProgress, i18n::t("commerce-idempotency-in-progress"))),
     }
 }
 

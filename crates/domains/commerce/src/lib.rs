@@ -21,6 +21,7 @@ pub mod routes;
 pub use codes::Code;
 pub mod summary;
 
+use lsn_core::i18n;
 use lsn_core::{ApiError, Config, SharedClock};
 use lsn_db::Db;
 use payments::PaymentProvider;
@@ -93,11 +94,12 @@ impl From<lsn_warehouse::stock::StockError> for CommerceError {
     fn from(e: lsn_warehouse::stock::StockError) -> Self {
         use lsn_warehouse::stock::StockError;
         match e {
-            StockError::Insufficient { variant_id, available } => {
-                CommerceError::rule(Code::OutOfStock, format!("Only {available} left of {variant_id}."))
-            }
-            StockError::UnknownBin(b) => CommerceError::rule(Code::UnknownBin, format!("There is no bin {b}.")),
-            StockError::BadQuantity => CommerceError::rule(Code::InvalidQuantity, "Quantity must be a positive whole number."),
+            StockError::Insufficient { variant_id, available } => CommerceError::rule(
+                Code::OutOfStock,
+                i18n::t_args("commerce-out-of-stock-of", &[("available", &available.to_string()), ("variant", &variant_id)]),
+            ),
+            StockError::UnknownBin(b) => CommerceError::rule(Code::UnknownBin, i18n::t_args("commerce-unknown-bin", &[("bin", &b)])),
+            StockError::BadQuantity => CommerceError::rule(Code::InvalidQuantity, i18n::t("commerce-bad-quantity")),
             StockError::Db(e) => CommerceError::Db(e),
         }
     }
@@ -105,7 +107,7 @@ impl From<lsn_warehouse::stock::StockError> for CommerceError {
 
 impl From<lsn_core::money::OutOfRange> for CommerceError {
     fn from(_: lsn_core::money::OutOfRange) -> Self {
-        CommerceError::rule(Code::AmountOutOfRange, "That comes to more than an order can hold.")
+        CommerceError::rule(Code::AmountOutOfRange, i18n::t("commerce-amount-out-of-range"))
     }
 }
 
@@ -114,9 +116,10 @@ impl From<lsn_catalog::CatalogError> for CommerceError {
         match e {
             lsn_catalog::CatalogError::Validation(v) => CommerceError::Validation(v),
             lsn_catalog::CatalogError::NotFound => CommerceError::NotFound,
-            lsn_catalog::CatalogError::Duplicate(w) => {
-                CommerceError::rule(if w == "sku" { Code::DuplicateSku } else { Code::DuplicateSlug }, format!("That {w} is already used."))
-            }
+            lsn_catalog::CatalogError::Duplicate(w) => CommerceError::rule(
+                if w == "sku" { Code::DuplicateSku } else { Code::DuplicateSlug },
+                i18n::t_args("commerce-duplicate", &[("what", w)]),
+            ),
             lsn_catalog::CatalogError::Db(e) => CommerceError::Db(e),
         }
     }
@@ -131,10 +134,7 @@ impl From<CommerceError> for ApiError {
             CommerceError::Forbidden => ApiError::forbidden(),
             CommerceError::Provider(m) => {
                 tracing::warn!("payment provider: {m}");
-                ApiError::unavailable(
-                    "payment_provider_unavailable",
-                    "The payment provider did not answer. Your order is saved: try paying again in a moment.",
-                )
+                ApiError::unavailable("payment_provider_unavailable", i18n::t("commerce-provider-unavailable"))
             }
             CommerceError::Db(e) if lsn_db::is_unavailable(&e) => ApiError::database_unavailable(e),
             CommerceError::Db(e) => ApiError::internal(e),

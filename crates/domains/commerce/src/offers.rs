@@ -5,6 +5,7 @@
 
 use crate::Code;
 use crate::CommerceError;
+use lsn_core::i18n;
 use lsn_db::{Db, Row, RowExt, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -251,16 +252,16 @@ pub async fn create(db: &Db, now: i64, input: &OfferInput) -> Result<Offer, Comm
 /// product's status now: the buyer has already won it.
 pub async fn create_in(tx: &mut Tx, now: i64, input: &OfferInput) -> Result<String, CommerceError> {
     if !(0..=lsn_catalog::MAX_PRICE).contains(&input.price) {
-        return Err(invalid("price", "a price in cents"));
+        return Err(invalid("price", &i18n::t("commerce-offer-price")));
     }
     if !(1..=100_000).contains(&input.quantity) {
-        return Err(invalid("quantity", "1 to 100000 units"));
+        return Err(invalid("quantity", &i18n::t("commerce-offer-quantity")));
     }
     if input.per_customer_limit.is_some_and(|l| !(1..=input.quantity).contains(&l)) {
-        return Err(invalid("per_customer_limit", "1 to the offer's quantity, or null"));
+        return Err(invalid("per_customer_limit", &i18n::t("commerce-offer-per-customer")));
     }
     if input.ends_at <= input.starts_at {
-        return Err(invalid("ends_at", "after starts_at"));
+        return Err(invalid("ends_at", &i18n::t("commerce-after-start")));
     }
     let v = lsn_db::query("SELECT status, product_status FROM catalog_variants WHERE id = $1")
         .bind(&input.variant_id)
@@ -269,7 +270,7 @@ pub async fn create_in(tx: &mut Tx, now: i64, input: &OfferInput) -> Result<Stri
     match v {
         Some(_) if input.reserved_for.is_some() => {}
         Some(r) if r.try_get::<String, _>(0)? == "active" && r.try_get::<String, _>(1)? == "active" => {}
-        _ => return Err(invalid("variant_id", "an active variant of an active product")),
+        _ => return Err(invalid("variant_id", &i18n::t("commerce-offer-variant"))),
     }
     let id = lsn_core::ids::new_id();
     lsn_db::query("INSERT INTO offers (id, variant_id, show_id, price, quantity, per_customer_limit, starts_at, ends_at, created_at, reserved_for) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
@@ -306,7 +307,7 @@ pub async fn claim(
     limit_keys: &[String],
 ) -> Result<(String, i64, Option<String>), CommerceError> {
     if !(1..=1000).contains(&qty) {
-        return Err(invalid("quantity", "a whole number from 1"));
+        return Err(invalid("quantity", &i18n::t("commerce-offer-claim-quantity")));
     }
     let reserved: Option<Option<String>> = lsn_db::query("SELECT reserved_for FROM offers WHERE id = $1")
         .bind(offer_id)
@@ -316,9 +317,7 @@ pub async fn claim(
         .transpose()?;
     match reserved {
         None => return Err(CommerceError::NotFound),
-        Some(Some(who)) if who != customer_key => {
-            return Err(CommerceError::rule(Code::DealReserved, "This offer is reserved for another buyer."))
-        }
+        Some(Some(who)) if who != customer_key => return Err(CommerceError::rule(Code::DealReserved, i18n::t("commerce-deal-reserved"))),
         _ => {}
     }
     let taken = lsn_db::query(
@@ -341,13 +340,13 @@ pub async fn claim(
     if taken.rows_affected() == 0 {
         let (starts, ends, cancelled, left): (i64, i64, i64, i64) = (r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?);
         return Err(if now < starts {
-            CommerceError::rule(Code::DealNotStarted, "The deal has not started yet.")
+            CommerceError::rule(Code::DealNotStarted, i18n::t("commerce-deal-not-started"))
         } else if cancelled == 1 || now >= ends {
-            CommerceError::rule(Code::DealEnded, "The deal has ended.")
+            CommerceError::rule(Code::DealEnded, i18n::t("commerce-deal-ended"))
         } else if left > 0 {
-            CommerceError::rule(Code::DealQuantityExceeded, format!("Only {left} left at the deal price."))
+            CommerceError::rule(Code::DealQuantityExceeded, i18n::t_args("commerce-deal-only-left", &[("left", &left.to_string())]))
         } else {
-            CommerceError::rule(Code::DealSoldOut, "The deal is sold out.")
+            CommerceError::rule(Code::DealSoldOut, i18n::t("commerce-deal-sold-out"))
         });
     }
     if let Some(limit) = limit {
@@ -363,7 +362,10 @@ pub async fn claim(
             .execute(&mut **tx)
             .await?;
             if r.rows_affected() == 0 {
-                return Err(CommerceError::rule(Code::DealCustomerLimit, format!("At most {limit} per customer at the deal price.")));
+                return Err(CommerceError::rule(
+                    Code::DealCustomerLimit,
+                    i18n::t_args("commerce-deal-per-customer", &[("max", &limit.to_string())]),
+                ));
             }
         }
     }

@@ -15,6 +15,7 @@ use axum::Json;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
 use lsn_catalog::{ProductInput, ProductPatch, SearchQuery};
+use lsn_core::i18n;
 use lsn_core::problem::{JsonBody, QueryArgs};
 use lsn_core::ApiError;
 use lsn_db::RowExt;
@@ -188,11 +189,7 @@ async fn order_images(
 /// adds it to the product (the API's upload and the admin's form both come here).
 pub async fn store_image(c: &Commerce, product_id: &str, ct: &str, body: &[u8], alt: &str) -> ApiResult<lsn_catalog::Image> {
     let Some((_, ext)) = IMAGE_TYPES.iter().find(|(t, _)| *t == ct) else {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_image_type",
-            "Upload a JPEG, PNG, WebP or GIF image as the request body.",
-        ));
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_image_type", i18n::t("commerce-image-type")));
     };
     let magic_ok = match *ext {
         "jpg" => body.starts_with(&[0xFF, 0xD8, 0xFF]),
@@ -201,13 +198,12 @@ pub async fn store_image(c: &Commerce, product_id: &str, ct: &str, body: &[u8], 
         _ => body.len() > 12 && &body[..4] == b"RIFF" && &body[8..12] == b"WEBP",
     };
     if body.is_empty() || !magic_ok {
-        return Err(ApiError::bad_request("invalid_image", "The body is not an image of the type it claims."));
+        return Err(ApiError::bad_request("invalid_image", i18n::t("commerce-image-invalid")));
     }
     let key = format!("{}.{ext}", lsn_core::ids::new_id());
-    c.media
-        .put(&key, ct, body)
-        .await
-        .map_err(|e| ApiError::unavailable("media_storage_unavailable", format!("The image could not be stored: {e}")))?;
+    c.media.put(&key, ct, body).await.map_err(|e| {
+        ApiError::unavailable("media_storage_unavailable", i18n::t_args("commerce-image-not-stored", &[("error", &e.to_string())]))
+    })?;
     let alt = alt.chars().take(200).collect::<String>();
     match c.catalog.add_image(product_id, &key, ct, body.len() as i64, &alt).await {
         Ok(img) => Ok(img),
@@ -252,7 +248,7 @@ async fn variant_by_sku(c: &Commerce, sku: &str) -> Result<String, ApiError> {
     r.map(|r| r.try_get::<String, _>(0))
         .transpose()
         .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::bad_request("unknown_variant", "There is no variant with that SKU."))
+        .ok_or_else(|| ApiError::bad_request("unknown_variant", i18n::t("commerce-unknown-sku")))
 }
 
 pub async fn move_stock(c: &Commerce, user: &AuthUser, b: StockBody, kind: &'static str) -> ApiResult<Json<Value>> {
@@ -260,10 +256,10 @@ pub async fn move_stock(c: &Commerce, user: &AuthUser, b: StockBody, kind: &'sta
     if kind == "received" && !(1..=1_000_000).contains(&b.quantity)
         || kind == "adjusted" && (b.quantity == 0 || b.quantity.abs() > 1_000_000)
     {
-        return Err(ApiError::validation(json!({"quantity": "a non-zero whole number up to 1000000 (positive when receiving)"})));
+        return Err(ApiError::validation(json!({"quantity": i18n::t("commerce-stock-quantity")})));
     }
     if b.reason.chars().count() > 200 {
-        return Err(ApiError::validation(json!({"reason": "at most 200 characters"})));
+        return Err(ApiError::validation(json!({"reason": i18n::t_args("commerce-too-long", &[("max", "200")])})));
     }
     let variant = variant_by_sku(c, &b.sku).await?;
     let now = c.clock.now_ms();
@@ -353,7 +349,7 @@ async fn add_item(
     jar: CookieJar,
     JsonBody(b): JsonBody<AddItem>,
 ) -> ApiResult<Response> {
-    let key = b.variant_id.or(b.sku).ok_or_else(|| ApiError::validation(json!({"sku": "give a sku or a variant_id"})))?;
+    let key = b.variant_id.or(b.sku).ok_or_else(|| ApiError::validation(json!({"sku": i18n::t("commerce-sku-or-variant")})))?;
     let now = c.clock.now_ms();
     let (id, token) = cart::resolve(&c.db, now, &owner(&user, &jar), true).await?;
     let id = id.ok_or_else(|| ApiError::internal("cart not created"))?;
@@ -442,13 +438,13 @@ async fn checkout(
     JsonBody(raw): JsonBody<Value>,
 ) -> ApiResult<Response> {
     let input: CheckoutInput = serde_json::from_value(raw.clone()).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("The body does not have the expected fields: {e}"))
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", i18n::t_args("commerce-invalid-body", &[("error", &e.to_string())]))
     })?;
     let scope = scope_of(&user, &jar);
     let (cart_id, _) = cart::resolve(&c.db, c.clock.now_ms(), &owner(&user, &jar), false).await?;
     let c2 = c.clone();
     idempotent(&c, &scope, &headers, "POST /api/v1/checkout", &raw, || async move {
-        let cart_id = cart_id.ok_or_else(|| ApiError::from(CommerceError::rule(Code::CartEmpty, "Your cart is empty.")))?;
+        let cart_id = cart_id.ok_or_else(|| ApiError::from(CommerceError::rule(Code::CartEmpty, i18n::t("commerce-cart-empty"))))?;
         let buyer = crate::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, jar.get(CART_COOKIE).map(|c| c.value()));
         let r = c2.checkout(&buyer, &cart_id, &input).await?;
         Ok((StatusCode::CREATED, json!(r)))
@@ -513,16 +509,12 @@ async fn pay(
     let v = viewer(&user, &headers, q.token, Scope::OrdersWrite).ok_or_else(ApiError::unauthorized)?;
     let order = c.order(&id, &v).await?;
     let b: PayBody = serde_json::from_value(raw.clone()).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("The body does not have the expected fields: {e}"))
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", i18n::t_args("commerce-invalid-body", &[("error", &e.to_string())]))
     })?;
     let method = match (b.payment_method, b.card_number) {
         (Some(pm), None) if pm.starts_with("pm_") && pm.len() < 100 => PaymentMethod::Id(pm),
         (None, Some(n)) if n.len() < 40 => PaymentMethod::TestCard(n),
-        _ => {
-            return Err(ApiError::validation(
-                json!({"payment_method": "give a payment_method id (pm_…) or, in the sandbox, a test card_number"}),
-            ))
-        }
+        _ => return Err(ApiError::validation(json!({"payment_method": i18n::t("commerce-payment-method")}))),
     };
     // The idempotency record keeps only a hash of the body, so no card number is stored.
     let scope = scope_of(&user, &jar);
@@ -594,7 +586,7 @@ async fn refund(
 ) -> ApiResult<Response> {
     staff(&user, Scope::OrdersWrite)?;
     let b: RefundBody = serde_json::from_value(raw.clone()).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", format!("The body does not have the expected fields: {e}"))
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", i18n::t_args("commerce-invalid-body", &[("error", &e.to_string())]))
     })?;
     let order = c.order(&id, &Viewer::Staff).await?;
     let c2 = c.clone();

@@ -18,12 +18,7 @@ use lsn_core::ApiError;
 const FORM_LIMIT: usize = 1024 * 1024;
 
 fn refused() -> Response {
-    ApiError::new(
-        axum::http::StatusCode::FORBIDDEN,
-        "csrf_failed",
-        "This request is missing its security token. Reload the page and try again.",
-    )
-    .into_response()
+    ApiError::new(axum::http::StatusCode::FORBIDDEN, "csrf_failed", lsn_core::i18n::t("identity-csrf")).into_response()
 }
 
 /// Whether `origin` is this shop (its public URL, or the host the request was sent to).
@@ -72,7 +67,8 @@ pub async fn protect(State(id): State<Identity>, req: Request, next: Next) -> Re
         return refused();
     }
     let Some((req, token)) = form_token(req).await else {
-        return ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The form is too large.").into_response();
+        return ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", lsn_core::i18n::t("identity-form-too-large"))
+            .into_response();
     };
     match token {
         Some(t) if id.csrf_matches(&session, &t) => next.run(req).await,

@@ -1,4 +1,5 @@
 use axum::http::StatusCode;
+use lsn_core::i18n;
 use lsn_core::ApiError;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,27 +49,25 @@ impl From<IdentityError> for ApiError {
         match e {
             IdentityError::Validation(fields) => ApiError::validation(fields),
             IdentityError::InvalidCredentials => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Email or password is incorrect.")
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", i18n::t("identity-invalid-credentials"))
             }
             IdentityError::RateLimited { retry_after_secs } => ApiError::too_many(retry_after_secs),
             IdentityError::Busy => {
-                let mut e = ApiError::unavailable("overloaded", "Too many sign-ins at once. Try again in a moment.");
+                let mut e = ApiError::unavailable("overloaded", i18n::t("identity-busy"));
                 e.headers.push(("retry-after", "1".into()));
                 e
             }
-            IdentityError::NotVerified => {
-                ApiError::new(StatusCode::FORBIDDEN, "email_not_verified", "Confirm your email address first: we sent you a link.")
-            }
-            IdentityError::InvalidToken => ApiError::bad_request("invalid_token", "This link is invalid, has expired or was already used."),
+            IdentityError::NotVerified => ApiError::new(StatusCode::FORBIDDEN, "email_not_verified", i18n::t("identity-not-verified")),
+            IdentityError::InvalidToken => ApiError::bad_request("invalid_token", i18n::t("identity-invalid-token")),
             IdentityError::Unauthenticated => ApiError::unauthorized(),
             IdentityError::Forbidden => ApiError::forbidden(),
             IdentityError::NotFound => ApiError::not_found(),
-            IdentityError::Conflict(code) => ApiError::conflict(code, "That conflicts with the current state."),
+            IdentityError::Conflict(code) => ApiError::conflict(code, i18n::t("identity-conflict")),
             IdentityError::OAuth(detail) => {
                 tracing::warn!("oauth sign-in failed: {detail}");
-                ApiError::bad_request("oauth_failed", "Sign-in with the identity provider failed. Try again.")
+                ApiError::bad_request("oauth_failed", i18n::t("identity-oauth-failed"))
             }
-            IdentityError::OAuthDisabled => ApiError::new(StatusCode::NOT_FOUND, "oauth_disabled", "OAuth sign-in is not configured."),
+            IdentityError::OAuthDisabled => ApiError::new(StatusCode::NOT_FOUND, "oauth_disabled", i18n::t("identity-oauth-disabled")),
             IdentityError::Db(e) if lsn_db::is_unavailable(&e) => ApiError::database_unavailable(e),
             IdentityError::Db(e) => ApiError::internal(e),
             IdentityError::Internal(e) => ApiError::internal(e),

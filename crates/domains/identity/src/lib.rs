@@ -8,12 +8,15 @@
 pub mod access;
 
 /// Identity's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
-pub const MIGRATIONS: &[lsn_db::Migration] =
-    &[lsn_db::Migration::portable(14, "user names view", include_str!("../migrations/0014_user_names.sql"))];
+pub const MIGRATIONS: &[lsn_db::Migration] = &[
+    lsn_db::Migration::portable(14, "user names view", include_str!("../migrations/0014_user_names.sql")),
+    lsn_db::Migration::portable(16, "user locale", include_str!("../migrations/0016_user_locale.sql")),
+];
 pub mod audit;
 pub mod csrf;
 pub mod error;
 pub mod extract;
+pub mod locale;
 pub mod oidc;
 pub mod openapi;
 pub mod password;

@@ -28,17 +28,19 @@ pub fn verify_dummy(password: &str) {
     let _ = verify(password, h);
 }
 
-/// Password rules: 10 to 1024 characters, not only whitespace.
-pub fn check_strength(password: &str) -> Result<(), &'static str> {
+/// Password rules: 10 to 1024 characters, not only whitespace. The error is the message for
+/// the field, in the current language.
+pub fn check_strength(password: &str) -> Result<(), String> {
+    use lsn_core::i18n::t;
     let n = password.chars().count();
     if n < 10 {
-        return Err("use at least 10 characters");
+        return Err(t("identity-password-short"));
     }
     if n > 1024 {
-        return Err("use at most 1024 characters");
+        return Err(t("identity-password-long"));
     }
     if password.trim().is_empty() {
-        return Err("password cannot be blank");
+        return Err(t("identity-password-blank"));
     }
     Ok(())
 }
@@ -136,5 +138,16 @@ mod tests {
         assert!(!super::verify("x", "not a hash"));
         assert!(super::check_strength("short").is_err());
         assert!(super::check_strength("long enough pw").is_ok());
+    }
+
+    #[test]
+    fn messages_come_from_the_translation_files() {
+        use lsn_core::i18n::{t, t_args};
+        assert_eq!(super::check_strength("short"), Err("use at least 10 characters".to_string()));
+        assert_eq!(super::check_strength(&" ".repeat(12)), Err("password cannot be blank".to_string()));
+        assert_eq!(t("identity-invalid-credentials"), "Email or password is incorrect.");
+        assert_eq!(t_args("identity-key-scopes", &[("scopes", "a, b")]), "choose one or more of: a, b");
+        assert_eq!(t_args("identity-role-unknown", &[("role", "\"boss\"")]), "unknown role \"boss\" (customer, creator, admin, owner)");
+        assert_eq!(t("identity-setting-key"), "use 1 to 100 letters, digits, '_', '.', '-'");
     }
 }

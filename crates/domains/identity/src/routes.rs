@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
+use lsn_core::i18n;
 use lsn_core::problem::{JsonBody, QueryArgs};
 use lsn_core::ApiError;
 use serde::Deserialize;
@@ -99,11 +100,7 @@ struct RegisterBody {
 
 async fn register(State(id): State<Identity>, meta: ClientMeta, JsonBody(b): JsonBody<RegisterBody>) -> ApiResult<Response> {
     id.register(&meta.anonymous_actor(), &b.email, &b.name, &b.password).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "status": "check_your_email", "message": "If the address can be used, a confirmation link is on its way." })),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "check_your_email", "message": i18n::t("identity-register-sent") }))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -166,11 +163,7 @@ struct ForgotBody {
 
 async fn forgot(State(id): State<Identity>, meta: ClientMeta, JsonBody(b): JsonBody<ForgotBody>) -> ApiResult<Response> {
     id.request_password_reset(&meta.anonymous_actor(), &b.email).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "status": "check_your_email", "message": "If the address has an account, a reset link is on its way." })),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "check_your_email", "message": i18n::t("identity-reset-sent") }))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -258,8 +251,7 @@ async fn create_key(State(id): State<Identity>, user: AuthUser, JsonBody(b): Jso
         return Err(IdentityError::Forbidden.into());
     }
     let (info, key) = id.create_api_key(&user.actor(), &user.user, &b.name, &b.scopes).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "api_key": info, "key": key, "note": "Store this key now: it is not shown again." })))
-        .into_response())
+    Ok((StatusCode::CREATED, Json(json!({ "api_key": info, "key": key, "note": i18n::t("identity-key-note") }))).into_response())
 }
 
 async fn list_keys(State(id): State<Identity>, user: AuthUser) -> ApiResult<Json<Value>> {
@@ -297,9 +289,11 @@ async fn admin_set_role(
     JsonBody(b): JsonBody<RoleBody>,
 ) -> ApiResult<Json<Value>> {
     user.require_staff()?;
-    let role: Role = b.role.parse().map_err(|m: String| ApiError::validation(json!({ "role": m })))?;
+    let role: Role = b.role.parse().map_err(|_: String| {
+        ApiError::validation(json!({ "role": i18n::t_args("identity-role-unknown", &[("role", &format!("{:?}", b.role))]) }))
+    })?;
     if user.user.id == uid.as_str() {
-        return Err(ApiError::conflict("own_role", "You cannot change your own role."));
+        return Err(ApiError::conflict("own_role", i18n::t("identity-own-role")));
     }
     let updated = id.change_role(&user.actor(), Some(user.user.role), &uid, role).await?;
     Ok(Json(json!({ "user": updated })))

@@ -217,7 +217,7 @@ impl Identity {
     /// Creates an active user directly (CLI, demo data); fails on a taken address.
     pub async fn create_user(&self, actor: &Actor, email: &str, name: &str, password: &str, role: Role) -> Result<User, IdentityError> {
         let email = Email::parse(email).map_err(|m| field_error("email", m))?;
-        password::check_strength(password).map_err(|m| field_error("password", m))?;
+        password::check_strength(password).map_err(|m| field_error("password", &m))?;
         let name = clean_name(name)?;
         let hash = password::hash_async(password.to_string()).await.map_err(|_| IdentityError::Busy)?.map_err(IdentityError::Internal)?;
         let now = self.now();
@@ -649,7 +649,7 @@ impl Identity {
     /// Sets a new password with a reset token; every session of the user is ended.
     pub async fn reset_password(&self, actor: &Actor, token: &str, new_password: &str) -> Result<(), IdentityError> {
         self.throttle_forms(actor).await?;
-        password::check_strength(new_password).map_err(|m| field_error("password", m))?;
+        password::check_strength(new_password).map_err(|m| field_error("password", &m))?;
         // A token that cannot work costs no hash: only a live link is worth the work.
         self.token_is_live(token, "reset").await?;
         let hash =
@@ -688,7 +688,7 @@ impl Identity {
         keep_session: Option<&str>,
     ) -> Result<(), IdentityError> {
         if current.len() > 4096 || new_password.len() > 4096 {
-            return Err(field_error("password", "at most 4096 characters"));
+            return Err(field_error("password", &t("identity-password-max")));
         }
         self.hash_limiter
             .hit(&format!("user:{user_id}"), self.now())
@@ -702,9 +702,9 @@ impl Identity {
             .transpose()?
             .flatten();
         if !password::verify_async(current.to_string(), stored).await.map_err(|_| IdentityError::Busy)? {
-            return Err(field_error("current_password", "that is not your current password"));
+            return Err(field_error("current_password", &t("identity-password-wrong")));
         }
-        password::check_strength(new_password).map_err(|m| field_error("password", m))?;
+        password::check_strength(new_password).map_err(|m| field_error("password", &m))?;
         let hash =
             password::hash_async(new_password.to_string()).await.map_err(|_| IdentityError::Busy)?.map_err(IdentityError::Internal)?;
         let now = self.now();
@@ -784,7 +784,7 @@ impl Identity {
         let valid_key =
             !key.is_empty() && key.len() <= 100 && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !valid_key {
-            return Err(field_error("key", "use 1 to 100 letters, digits, '_', '.', '-'"));
+            return Err(field_error("key", &t("identity-setting-key")));
         }
         let now = self.now();
         let before = self.get_setting(key).await?;
@@ -819,10 +819,10 @@ impl Identity {
     ) -> Result<(ApiKeyInfo, String), IdentityError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(field_error("name", "give the key a name of 1 to 100 characters"));
+            return Err(field_error("name", &t("identity-key-name")));
         }
         if scopes.is_empty() || scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
-            return Err(field_error("scopes", &format!("choose one or more of: {}", SCOPES.join(", "))));
+            return Err(field_error("scopes", &t_args("identity-key-scopes", &[("scopes", &SCOPES.join(", "))])));
         }
         if scopes.iter().any(|s| s == "admin") && !owner.role.is_staff() {
             return Err(IdentityError::Forbidden);
@@ -1041,7 +1041,7 @@ async fn insert_token(tx: &mut Tx, token: &str, user_id: &str, purpose: &str, no
 fn clean_name(name: &str) -> Result<String, IdentityError> {
     let n = name.trim();
     if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
-        return Err(field_error("name", "give a name of 1 to 100 characters"));
+        return Err(field_error("name", &t("identity-name")));
     }
     Ok(n.to_string())
 }

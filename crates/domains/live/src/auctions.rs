@@ -7,6 +7,7 @@
 use crate::shows::{Live, LiveError};
 use crate::Code;
 use lsn_commerce::offers::{self, OfferInput};
+use lsn_core::i18n;
 use lsn_db::{Row, RowExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -188,32 +189,31 @@ impl Live {
     pub async fn start_auction(&self, show_id: &str, user: &lsn_identity::User, d: &AuctionInput) -> Result<Auction, LiveError> {
         let show = self.authorize_host(show_id, user).await?;
         if show.status == "ended" {
-            return Err(rule(Code::ShowEnded, "The show has ended."));
+            return Err(rule(Code::ShowEnded, i18n::t("live-auction-show-ended")));
         }
         bounded(d.starting_price, 1).map_err(|m| invalid("starting_price", &m))?;
         if !(1..=MAX_INCREMENT).contains(&d.increment) {
-            return Err(invalid("increment", "1 cent to $100,000.00"));
+            return Err(invalid("increment", &i18n::t("live-increment")));
         }
         if let Some(r) = d.reserve_price {
-            bounded(r, d.starting_price).map_err(|m| invalid("reserve_price", &format!("at least the starting price: {m}")))?;
+            bounded(r, d.starting_price).map_err(|m| invalid("reserve_price", &i18n::t_args("live-reserve-price", &[("detail", &m)])))?;
         }
         if !(0..=300).contains(&d.countdown_secs) {
-            return Err(invalid("countdown_secs", "0 to 300 seconds"));
+            return Err(invalid("countdown_secs", &i18n::t_args("live-seconds", &[("min", "0"), ("max", "300")])));
         }
         if !(10..=3600).contains(&d.duration_secs) {
-            return Err(invalid("duration_secs", "10 to 3600 seconds"));
+            return Err(invalid("duration_secs", &i18n::t_args("live-seconds", &[("min", "10"), ("max", "3600")])));
         }
         if !(1..=120).contains(&d.soft_close_secs) {
-            return Err(invalid("soft_close_secs", "1 to 120 seconds"));
+            return Err(invalid("soft_close_secs", &i18n::t_args("live-seconds", &[("min", "1"), ("max", "120")])));
         }
         let room = self.hub.room(show_id).await?;
-        let pinned = room.pinned().ok_or(rule(Code::NothingPinned, "Pin the product first."))?;
-        let key =
-            d.variant_id.clone().or(d.sku.clone()).ok_or_else(|| invalid("sku", "give the sku or variant_id of the pinned product"))?;
+        let pinned = room.pinned().ok_or(rule(Code::NothingPinned, i18n::t("live-pin-first")))?;
+        let key = d.variant_id.clone().or(d.sku.clone()).ok_or_else(|| invalid("sku", &i18n::t("live-sku-of-pinned")))?;
         let product = self.catalog.get(pinned["id"].as_str().unwrap_or_default(), true).await.ok().flatten();
         let variant = product
             .and_then(|p| p.variants.into_iter().find(|v| v.sku == key || v.id == key))
-            .ok_or_else(|| invalid("sku", "a variant of the pinned product"))?;
+            .ok_or_else(|| invalid("sku", &i18n::t("live-variant-of-pinned")))?;
         let now = self.clock.now_ms();
         let id = lsn_core::ids::new_id();
         let starts_at = now + d.countdown_secs * 1000;
@@ -255,14 +255,17 @@ impl Live {
             let row = self.auction_row(auction_id).await?;
             let now = self.clock.now_ms();
             if row.a.status != "open" || now >= row.a.ends_at {
-                return Err(rule(Code::AuctionClosed, "Bidding has closed."));
+                return Err(rule(Code::AuctionClosed, i18n::t("live-bidding-closed")));
             }
             if row.a.show_id.is_empty() {
                 return Err(LiveError::NotFound);
             }
             let (price, leader, leader_max) =
-                resolve_bid(row.a.price, row.a.increment, row.a.leader_id.as_deref(), row.leader_max, &user.id, max)
-                    .map_err(|(code, min)| rule(code, format!("Bid at least {}.", lsn_core::money::Money::aud(min))))?;
+                resolve_bid(row.a.price, row.a.increment, row.a.leader_id.as_deref(), row.leader_max, &user.id, max).map_err(
+                    |(code, min)| {
+                        rule(code, i18n::t_args("live-bid-at-least", &[("amount", &lsn_core::money::Money::aud(min).to_string())]))
+                    },
+                )?;
             // Soft close: a bid in the last N seconds puts N seconds back on the clock.
             let open = now >= row.a.starts_at;
             let extend = open && !row.a.sudden_death && row.a.ends_at - now < row.a.soft_close_secs * 1000;
@@ -291,7 +294,8 @@ impl Live {
                 .await?;
             let a = self.auction(auction_id).await?;
             if let Some(room) = self.hub.existing(&a.show_id).await {
-                let leader_name = if leader == user.id { user.name.clone() } else { "the leading bidder".to_string() };
+                // Every viewer hears this: in the shop's default language, not the bidder's.
+                let leader_name = if leader == user.id { user.name.clone() } else { i18n::Locale::default().t("live-leading-bidder") };
                 room.publish("bid", json!({"auction_id": a.id, "price": a.price, "leader_id": a.leader_id, "leader_name": leader_name, "bids": a.bids, "minimum_bid": a.minimum_bid, "reserve_met": a.reserve_met}), true).await;
                 if extend {
                     room.publish("auction_extended", json!({"auction_id": a.id, "ends_at": a.ends_at}), true).await;
@@ -299,7 +303,7 @@ impl Live {
             }
             return Ok(a);
         }
-        Err(rule(Code::Busy, "Too many bids at once; try again."))
+        Err(rule(Code::Busy, i18n::t("live-bids-busy")))
     }
 
     async fn close_when_due(&self, id: &str) {
@@ -399,18 +403,18 @@ impl Live {
         let a = self.auction(auction_id).await?;
         self.authorize_host(&a.show_id, user).await?;
         let (Some(winner), Some(deal)) = (a.winner_id.clone(), a.deal_id.clone()) else {
-            return Err(rule(Code::NoWinner, "The auction has no winner to replace."));
+            return Err(rule(Code::NoWinner, i18n::t("live-no-winner")));
         };
         let offer = offers::get(&self.db, self.clock.now_ms(), &deal).await.map_err(|e| rule(Code::AwardFailed, e.to_string()))?;
         if lsn_commerce::orders::read::paid_for_offer(&self.db, &deal).await? > 0 {
-            return Err(rule(Code::AlreadyPaid, "The winner has paid."));
+            return Err(rule(Code::AlreadyPaid, i18n::t("live-winner-paid")));
         }
         let next = lsn_db::query("SELECT user_id, MAX(max_amount) FROM auction_bids WHERE auction_id = $1 AND user_id <> $2 GROUP BY user_id ORDER BY MAX(max_amount) DESC LIMIT 1")
             .bind(auction_id)
             .bind(&winner)
             .fetch_optional(self.db.read())
             .await?
-            .ok_or(rule(Code::NoNextBidder, "Nobody else bid."))?;
+            .ok_or(rule(Code::NoNextBidder, i18n::t("live-no-next-bidder")))?;
         let (next_user, next_max): (String, i64) = (next.try_get(0)?, next.try_get(1)?);
         let amount = next_max.min(a.winning_amount.unwrap_or(next_max));
         let now = self.clock.now_ms();

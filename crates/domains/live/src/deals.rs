@@ -6,6 +6,7 @@
 use crate::shows::{Live, LiveError};
 use crate::Code;
 use lsn_commerce::offers::{self, Offer, OfferInput};
+use lsn_core::i18n;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -46,18 +47,17 @@ impl Live {
     pub async fn start_deal(&self, show_id: &str, user: &lsn_identity::User, d: &DealInput) -> Result<Offer, LiveError> {
         let show = self.authorize_host(show_id, user).await?;
         if show.status != "live" {
-            return Err(LiveError::Rule { code: Code::ShowNotLive, message: "Deals run during a live show.".into() });
+            return Err(LiveError::Rule { code: Code::ShowNotLive, message: i18n::t("live-deal-not-live") });
         }
         if !COUNTDOWN_SECS.contains(&d.countdown_secs) {
-            return Err(invalid("countdown_secs", "10 to 300 seconds"));
+            return Err(invalid("countdown_secs", &i18n::t_args("live-seconds", &[("min", "10"), ("max", "300")])));
         }
         if !DURATION_SECS.contains(&d.duration_secs) {
-            return Err(invalid("duration_secs", "60 to 1200 seconds (1 to 20 minutes)"));
+            return Err(invalid("duration_secs", &i18n::t("live-deal-duration")));
         }
         let room = self.hub.room(show_id).await?;
-        let pinned = room.pinned().ok_or(LiveError::Rule { code: Code::NothingPinned, message: "Pin the product first.".into() })?;
-        let key =
-            d.variant_id.clone().or(d.sku.clone()).ok_or_else(|| invalid("sku", "give the sku or variant_id of the pinned product"))?;
+        let pinned = room.pinned().ok_or(LiveError::Rule { code: Code::NothingPinned, message: i18n::t("live-pin-first") })?;
+        let key = d.variant_id.clone().or(d.sku.clone()).ok_or_else(|| invalid("sku", &i18n::t("live-sku-of-pinned")))?;
         let variant =
             pinned["variants"].as_array().and_then(|vs| vs.iter().find(|v| v["id"] == key.as_str() || v["sku"] == key.as_str()).cloned());
         let variant_id = match variant {
@@ -66,7 +66,7 @@ impl Live {
                 // The pinned card lists variants by id; accept a SKU of the pinned product too.
                 let p = self.catalog.get(pinned["id"].as_str().unwrap_or_default(), true).await.ok().flatten();
                 p.and_then(|p| p.variants.into_iter().find(|v| v.sku == key || v.id == key).map(|v| v.id.into_string()))
-                    .ok_or_else(|| invalid("sku", "a variant of the pinned product"))?
+                    .ok_or_else(|| invalid("sku", &i18n::t("live-variant-of-pinned")))?
             }
         };
         let now = self.clock.now_ms();

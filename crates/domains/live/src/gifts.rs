@@ -5,6 +5,7 @@
 
 use crate::room::Refusal;
 use crate::shows::{Live, LiveError};
+use lsn_core::i18n;
 use lsn_db::RowExt;
 use serde_json::{json, Value};
 
@@ -27,7 +28,7 @@ impl Live {
     /// Marks a variant as a coin pack worth `coins` (staff).
     pub async fn set_coin_pack(&self, variant_id: &str, coins: i64) -> Result<(), LiveError> {
         if !(1..=1_000_000).contains(&coins) {
-            return Err(LiveError::Validation(json!({"coins": "1 to 1000000"})));
+            return Err(LiveError::Validation(json!({"coins": i18n::t("live-coins")})));
         }
         lsn_db::query(
             "INSERT INTO coin_packs (variant_id, coins) VALUES ($1, $2) ON CONFLICT (variant_id) DO UPDATE SET coins = excluded.coins",
@@ -86,12 +87,12 @@ impl Live {
         let Some((name, coins)) = GIFTS.iter().find(|(n, _)| *n == gift).copied() else {
             return Err(Refusal {
                 code: "unknown_gift",
-                message: format!("Send one of {}.", GIFTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")),
+                message: i18n::t_args("live-unknown-gift", &[("gifts", &GIFTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))]),
             });
         };
         let room = self.hub.room(show_id).await.map_err(|e| Refusal { code: "unavailable", message: e.to_string() })?;
         if user.id == room.host_id {
-            return Err(Refusal { code: "forbidden", message: "Hosts cannot send gifts to themselves.".into() });
+            return Err(Refusal { code: "forbidden", message: i18n::t("live-no-self-gift") });
         }
         let now = self.clock.now_ms();
         let (uid, host, sid) = (user.id.to_string(), room.host_id.clone(), show_id.to_string());
@@ -123,7 +124,10 @@ impl Live {
             .await
             .map_err(|e| Refusal { code: "unavailable", message: e.to_string() })?;
         if !sent {
-            return Err(Refusal { code: "insufficient_coins", message: format!("A {name} costs {coins} coins; buy more coins first.") });
+            return Err(Refusal {
+                code: "insufficient_coins",
+                message: i18n::t_args("live-insufficient-coins", &[("gift", name), ("coins", &coins.to_string())]),
+            });
         }
         let frame = room
             .publish(
@@ -153,9 +157,20 @@ impl Live {
         let Some(room) = self.hub.existing(&show).await else { return Ok(false) };
         let first = lsn_commerce::orders::read::lines(self.db.read(), order_id).await?.into_iter().next();
         let Some(lsn_commerce::orders::read::Line { title, quantity, .. }) = first else { return Ok(false) };
-        let place = if suburb.is_empty() { String::new() } else { format!(" in {suburb}") };
-        let text = format!("Someone{place} just bought {title}");
-        room.publish("purchase", json!({"text": text, "product": title, "quantity": quantity, "suburb": suburb}), false).await;
+        // Every viewer hears this: `text` is in the shop's default language, and `key` and `args`
+        // let a client say it in its viewer's.
+        let (key, args) = if suburb.is_empty() {
+            ("live-purchase-ticker-nowhere", json!({"title": title}))
+        } else {
+            ("live-purchase-ticker", json!({"suburb": suburb, "title": title}))
+        };
+        let text = i18n::Locale::default().t_args(key, &[("suburb", &suburb), ("title", &title)]);
+        room.publish(
+            "purchase",
+            json!({"text": text, "key": key, "args": args, "product": title, "quantity": quantity, "suburb": suburb}),
+            false,
+        )
+        .await;
         Ok(true)
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::shows::LiveError;
 use axum::extract::ws::Utf8Bytes;
+use lsn_core::i18n;
 use lsn_db::{Db, RowExt};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -316,30 +317,30 @@ impl Room {
     pub async fn chat(&self, user: &lsn_identity::User, text: &str) -> Result<Arc<Frame>, Refusal> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(refuse("empty_message", "Say something first."));
+            return Err(refuse("empty_message", i18n::t("live-chat-empty")));
         }
         if text.chars().count() > CHAT_MAX_CHARS {
-            return Err(refuse("message_too_long", format!("Keep it under {CHAT_MAX_CHARS} characters.")));
+            return Err(refuse("message_too_long", i18n::t_args("live-chat-too-long", &[("max", &CHAT_MAX_CHARS.to_string())])));
         }
         if text.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(refuse("invalid_message", "Control characters are not allowed."));
+            return Err(refuse("invalid_message", i18n::t("live-chat-control")));
         }
         let now = self.clock.now_ms();
         let is_host = user.id == self.host_id || user.role.is_staff();
         {
             let mut st = self.lock();
             if st.banned.contains(user.id.as_str()) {
-                return Err(refuse("banned", "You were removed from this show."));
+                return Err(refuse("banned", i18n::t("live-banned")));
             }
             if st.muted.contains(user.id.as_str()) {
-                return Err(refuse("muted", "You are muted in this show."));
+                return Err(refuse("muted", i18n::t("live-muted")));
             }
             if !is_host {
                 let slow = st.slow_mode_secs;
                 if slow > 0 {
                     if let Some(last) = st.last_chat.get(user.id.as_str()) {
                         if now - last < slow * 1000 {
-                            return Err(refuse("slow_mode", format!("Slow mode is on: one message every {slow} seconds.")));
+                            return Err(refuse("slow_mode", i18n::t_args("live-slow-mode", &[("seconds", &slow.to_string())])));
                         }
                     }
                 }
@@ -348,7 +349,7 @@ impl Room {
                     q.pop_front();
                 }
                 if q.len() >= CHAT_BURST {
-                    return Err(refuse("rate_limited", "You are sending messages too fast."));
+                    return Err(refuse("rate_limited", i18n::t("live-chat-too-fast")));
                 }
                 q.push_back(now);
             }
@@ -368,14 +369,14 @@ impl Room {
             .await;
         if let Err(e) = r {
             tracing::error!("chat message not stored: {e}");
-            return Err(refuse("unavailable", "The message could not be sent. Try again."));
+            return Err(refuse("unavailable", i18n::t("live-chat-not-sent")));
         }
         Ok(self.publish("chat", json!({"id": id, "user_id": user.id, "name": name, "text": clean, "host": is_host}), true).await)
     }
 
     pub async fn react(&self, emoji: &str) -> Result<Arc<Frame>, Refusal> {
         if !REACTIONS.contains(&emoji) {
-            return Err(refuse("invalid_reaction", format!("React with one of {}", REACTIONS.join(" "))));
+            return Err(refuse("invalid_reaction", i18n::t_args("live-reaction", &[("reactions", &REACTIONS.join(" "))])));
         }
         Ok(self.publish("reaction", json!({"emoji": emoji}), false).await)
     }
@@ -391,10 +392,10 @@ impl Room {
                 self.publish("chat_deleted", json!({"message_id": message_id, "by": actor}), true).await;
                 Ok(())
             }
-            Ok(_) => Err(refuse("not_found", "No such message in this show.")),
+            Ok(_) => Err(refuse("not_found", i18n::t("live-no-such-message"))),
             Err(e) => {
                 tracing::error!("delete message: {e}");
-                Err(refuse("unavailable", "Try again."))
+                Err(refuse("unavailable", i18n::t("live-try-again")))
             }
         }
     }
@@ -402,7 +403,7 @@ impl Room {
     /// Mutes, unmutes or bans `user_id` for this show; the change reaches every viewer at once.
     pub async fn moderate(&self, actor: &str, action: &str, user_id: &str) -> Result<(), Refusal> {
         if user_id == self.host_id {
-            return Err(refuse("forbidden", "The host cannot be moderated."));
+            return Err(refuse("forbidden", i18n::t("live-host-not-moderated")));
         }
         let now = self.clock.now_ms();
         let res = match action {
@@ -432,11 +433,11 @@ impl Room {
                     .execute(self.db.write())
                     .await
             }
-            _ => return Err(refuse("unknown_action", "mute, unmute or ban")),
+            _ => return Err(refuse("unknown_action", i18n::t("live-moderation-action"))),
         };
         if let Err(e) = res {
             tracing::error!("moderation not stored: {e}");
-            return Err(refuse("unavailable", "Try again."));
+            return Err(refuse("unavailable", i18n::t("live-try-again")));
         }
         let kind = match action {
             "mute" => "user_muted",
@@ -449,7 +450,7 @@ impl Room {
 
     pub async fn set_slow_mode(&self, actor: &str, seconds: i64) -> Result<(), Refusal> {
         if !(0..=300).contains(&seconds) {
-            return Err(refuse("invalid_slow_mode", "0 to 300 seconds"));
+            return Err(refuse("invalid_slow_mode", i18n::t_args("live-seconds", &[("min", "0"), ("max", "300")])));
         }
         self.lock().slow_mode_secs = seconds;
         let _ = lsn_db::query("UPDATE live_shows SET slow_mode_secs = $1 WHERE id = $2")
@@ -681,6 +682,23 @@ mod tests {
     fn profanity_is_masked() {
         assert_eq!(super::filter_profanity("What the FUCK, that's shitty!"), "What the ****, that's ******!");
         assert_eq!(super::filter_profanity("Scunthorpe classic"), "Scunthorpe classic");
+    }
+
+    #[test]
+    fn messages_come_from_the_translation_files() {
+        use lsn_core::i18n::{t, t_args, Locale};
+        assert_eq!(t_args("live-slow-mode", &[("seconds", "30")]), "Slow mode is on: one message every 30 seconds.");
+        assert_eq!(t_args("live-seconds", &[("min", "0"), ("max", "300")]), "0 to 300 seconds");
+        assert_eq!(t_args("live-field-required", &[("field", "text")]), "\"text\" is required");
+        assert_eq!(t_args("live-unknown-type", &[("kind", "\"dance\"")]), "Unknown message type \"dance\".");
+        assert_eq!(t("live-malformed"), "Expected a JSON object with a \"type\".");
+        assert_eq!(t("live-increment"), "1 cent to $100,000.00");
+        let ticker = |key, suburb, title| Locale::default().t_args(key, &[("suburb", suburb), ("title", title)]);
+        assert_eq!(
+            ticker("live-purchase-ticker", "Hobart", "Mystery Box — Default"),
+            "Someone in Hobart just bought Mystery Box — Default"
+        );
+        assert_eq!(ticker("live-purchase-ticker-nowhere", "", "Mug"), "Someone just bought Mug");
     }
 }
 

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::{SinkExt, StreamExt};
+use lsn_core::i18n;
 use lsn_core::problem::{JsonBody, QueryArgs};
 use lsn_core::ApiError;
 use lsn_identity::access::{api_refusal, Routes};
@@ -145,7 +146,7 @@ fn refusal(r: Refusal) -> ApiError {
 pub async fn post_message(l: &Live, user: &User, show_id: &str, text: &str) -> ApiResult<Value> {
     let show = l.get(show_id).await?;
     if show.status == "ended" {
-        return Err(ApiError::conflict("show_ended", "This show has ended."));
+        return Err(ApiError::conflict("show_ended", i18n::t("live-show-ended")));
     }
     let room = l.hub.room(show_id).await?;
     let frame = room.chat(user, text).await.map_err(refusal)?;
@@ -189,7 +190,7 @@ struct GiftBody {
 async fn gift(State(l): State<Live>, user: AuthUser, Path(id): Path<String>, JsonBody(b): JsonBody<GiftBody>) -> ApiResult<Response> {
     let show = l.get(&id).await?;
     if show.status != "live" {
-        return Err(ApiError::conflict("show_not_live", "Gifts are sent during a live show."));
+        return Err(ApiError::conflict("show_not_live", i18n::t("live-gifts-not-live")));
     }
     let sent = l.send_gift(&id, &user.user, &b.gift).await.map_err(|r| {
         if r.code == "insufficient_coins" {
@@ -229,7 +230,7 @@ async fn coin_pack(State(l): State<Live>, user: AuthUser, JsonBody(b): JsonBody<
             .transpose()
             .map_err(ApiError::internal)?,
     };
-    let variant = variant.ok_or_else(|| ApiError::bad_request("unknown_variant", "There is no variant with that SKU."))?;
+    let variant = variant.ok_or_else(|| ApiError::bad_request("unknown_variant", i18n::t("live-unknown-sku")))?;
     l.set_coin_pack(&variant, b.coins).await?;
     Ok(Json(json!({ "sku": b.sku, "coins": b.coins })))
 }
@@ -333,16 +334,12 @@ async fn ws(
         let origin = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
         let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok());
         if origin.is_some_and(|o| !lsn_identity::csrf::same_origin(o, host, &l.commerce.cfg.public_url)) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "origin_refused",
-                "This live room can be opened from this shop's own pages only.",
-            ));
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "origin_refused", i18n::t("live-origin-refused")));
         }
     }
     let show = l.get(&id).await?;
     if show.status == "ended" {
-        return Err(ApiError::new(StatusCode::GONE, "show_ended", "This show has ended; watch the replay."));
+        return Err(ApiError::new(StatusCode::GONE, "show_ended", i18n::t("live-show-ended-replay")));
     }
     let room = l.hub.room(&id).await?;
     if caller.as_ref().is_some_and(|u| room.is_banned(&u.user.id)) {
@@ -350,12 +347,15 @@ async fn ws(
     }
     let version = q.v.as_deref().map(|v| v.parse::<i64>().unwrap_or(-1)).unwrap_or(PROTOCOL_VERSION);
     let since = q.since.as_deref().map(|s| s.parse::<i64>().unwrap_or(-1));
+    // The socket runs in a task of its own: it keeps the request's language, so the viewer's
+    // refusals and errors are in it.
+    let locale = i18n::current();
     Ok(upgrade
         .read_buffer_size(4096)
         .write_buffer_size(4096)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| viewer(l, identity, room, caller, version, since, socket)))
+        .on_upgrade(move |socket| i18n::scope(locale, viewer(l, identity, room, caller, version, since, socket))))
 }
 
 fn error_frame(code: &str, message: &str) -> String {
@@ -455,8 +455,7 @@ async fn viewer(
 ) {
     let user = caller.as_ref().map(|c| c.user.clone());
     if !(1..=2).contains(&version) {
-        let _ =
-            socket.send(Message::Text(error_frame("unsupported_version", "This server speaks protocol versions 1 and 2.").into())).await;
+        let _ = socket.send(Message::Text(error_frame("unsupported_version", &i18n::t("live-unsupported-version")).into())).await;
         return close(socket, 1002, "unsupported protocol version").await;
     }
     // Subscribe first, then read the window: nothing can fall between the two.
@@ -472,15 +471,13 @@ async fn viewer(
     let mut catch_up: Vec<Arc<Frame>> = Vec::new();
     match since {
         None => {}
-        Some(s) if s < 0 => replies.push(error_frame("invalid_since", "since must be a sequence number")),
+        Some(s) if s < 0 => replies.push(error_frame("invalid_since", &i18n::t("live-invalid-since"))),
         Some(s) => match room.resume(s) {
             Resume::Missed(frames) => {
                 catch_up = frames.into_iter().filter(|f| f.seq <= start_seq).collect();
             }
             Resume::Resync => replies.push(json!({"v": PROTOCOL_VERSION, "type": "resync", "seq": start_seq}).to_string()),
-            Resume::FromTheFuture => {
-                replies.push(error_frame("sequence_from_future", "That sequence number was never sent; starting from now."))
-            }
+            Resume::FromTheFuture => replies.push(error_frame("sequence_from_future", &i18n::t("live-sequence-future"))),
         },
     }
     // Boxed, like the clean-up below: their database work is large and done once, and the
@@ -653,7 +650,7 @@ fn live_refusal(e: LiveError) -> Refusal {
     match e {
         LiveError::Validation(v) => Refusal { code: "invalid_message", message: v.to_string() },
         LiveError::Rule { code, message } => Refusal { code: code.as_str(), message },
-        LiveError::Forbidden => Refusal { code: "forbidden", message: "Only the show's host can do that.".into() },
+        LiveError::Forbidden => Refusal { code: "forbidden", message: i18n::t("live-host-only") },
         other => Refusal { code: "unavailable", message: other.to_string() },
     }
 }
@@ -684,9 +681,9 @@ async fn take(
     let reply = match incoming {
         None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Taken::Gone,
         Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Taken::Nothing,
-        Some(Ok(Message::Binary(_))) => Err(Refusal { code: "binary_not_supported", message: "Send JSON text frames.".into() }),
+        Some(Ok(Message::Binary(_))) => Err(Refusal { code: "binary_not_supported", message: i18n::t("live-binary") }),
         Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMessage>(text.as_str()) {
-            Err(_) => Err(Refusal { code: "malformed", message: "Expected a JSON object with a \"type\".".into() }),
+            Err(_) => Err(Refusal { code: "malformed", message: i18n::t("live-malformed") }),
             Ok(m) => {
                 let access = frame_access(&m.kind);
                 // Before acting for someone, ask whether they still are who they were.
@@ -694,22 +691,23 @@ async fn take(
                     if let Some(c) = caller.as_ref() {
                         match identity.recheck(c).await {
                             Ok(Some(fresh)) => *caller = Some(fresh),
-                            Ok(None) => {
-                                return Taken::SignedOut(error_frame("signed_out", "You are signed out; sign in again to take part."))
-                            }
-                            Err(_) => return Taken::Reply(error_frame("unavailable", "Try again in a moment.")),
+                            Ok(None) => return Taken::SignedOut(error_frame("signed_out", &i18n::t("live-signed-out"))),
+                            Err(_) => return Taken::Reply(error_frame("unavailable", &i18n::t("live-try-again-moment"))),
                         }
                     }
                 }
                 match access.map(|a| lsn_identity::access::check(caller.as_ref(), a)) {
                     None => Err(Refusal {
                         code: "unknown_type",
-                        message: format!("Unknown message type {:?}.", m.kind.chars().take(40).collect::<String>()),
+                        message: i18n::t_args(
+                            "live-unknown-type",
+                            &[("kind", &format!("{:?}", m.kind.chars().take(40).collect::<String>()))],
+                        ),
                     }),
                     Some(Err(lsn_identity::IdentityError::Unauthenticated)) => {
-                        Err(Refusal { code: "sign_in_required", message: "Sign in to take part.".into() })
+                        Err(Refusal { code: "sign_in_required", message: i18n::t("live-sign-in") })
                     }
-                    Some(Err(_)) => Err(Refusal { code: "forbidden", message: "Your account or key does not allow that.".into() }),
+                    Some(Err(_)) => Err(Refusal { code: "forbidden", message: i18n::t("live-not-allowed") }),
                     Some(Ok(())) => handle(live, room, caller.as_ref().map(|c| &c.user), m).await,
                 }
             }
@@ -772,13 +770,13 @@ fn frame_access(kind: &str) -> Option<Access> {
 }
 
 fn need<T>(v: Option<T>, field: &str) -> Result<T, Refusal> {
-    v.ok_or_else(|| Refusal { code: "invalid_message", message: format!("\"{field}\" is required") })
+    v.ok_or_else(|| Refusal { code: "invalid_message", message: i18n::t_args("live-field-required", &[("field", field)]) })
 }
 
 async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage) -> Result<Option<Value>, Refusal> {
     let host = user.is_some_and(|u| u.id == room.host_id || u.role.is_staff());
-    let signed_in = || user.ok_or(Refusal { code: "sign_in_required", message: "Sign in to take part.".into() });
-    let host_only = || if host { Ok(()) } else { Err(Refusal { code: "forbidden", message: "Only the show's host can do that.".into() }) };
+    let signed_in = || user.ok_or(Refusal { code: "sign_in_required", message: i18n::t("live-sign-in") });
+    let host_only = || if host { Ok(()) } else { Err(Refusal { code: "forbidden", message: i18n::t("live-host-only") }) };
     match m.kind.as_str() {
         "ping" => Ok(Some(json!({"v": PROTOCOL_VERSION, "type": "pong", "seq": room.latest_seq(), "viewers": room.viewer_count().await}))),
         "chat" => {
@@ -791,7 +789,7 @@ async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage)
             let pid = need(m.product_id, "product_id")?;
             let p = match live.catalog.get(&pid, false).await {
                 Ok(Some(p)) => p,
-                _ => return Err(Refusal { code: "unknown_product", message: "No active product with that id.".into() }),
+                _ => return Err(Refusal { code: "unknown_product", message: i18n::t("live-no-product") }),
             };
             let available: i64 = p.variants.iter().map(|v| v.available).sum();
             let product = json!({"id": p.id, "slug": p.slug, "title": p.title, "price": p.min_price, "compare_at_price": p.variants.first().and_then(|v| v.compare_at_price),
@@ -819,7 +817,7 @@ async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage)
             host_only()?;
             let u = signed_in()?;
             let d: crate::deals::DealInput = serde_json::from_value(m.deal.unwrap_or(Value::Null))
-                .map_err(|e| Refusal { code: "invalid_message", message: format!("deal: {e}") })?;
+                .map_err(|e| Refusal { code: "invalid_message", message: i18n::t_args("live-deal-body", &[("error", &e.to_string())]) })?;
             live.start_deal(&room.show_id, u, &d).await.map(|_| None).map_err(|e| match e {
                 LiveError::Validation(v) => Refusal { code: "invalid_deal", message: v.to_string() },
                 LiveError::Rule { code, message } => Refusal { code: code.as_str(), message },
@@ -833,8 +831,10 @@ async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage)
         "start_auction" => {
             host_only()?;
             let u = signed_in()?;
-            let d: crate::auctions::AuctionInput = serde_json::from_value(m.auction.unwrap_or(Value::Null))
-                .map_err(|e| Refusal { code: "invalid_message", message: format!("auction: {e}") })?;
+            let d: crate::auctions::AuctionInput = serde_json::from_value(m.auction.unwrap_or(Value::Null)).map_err(|e| Refusal {
+                code: "invalid_message",
+                message: i18n::t_args("live-auction-body", &[("error", &e.to_string())]),
+            })?;
             live.start_auction(&room.show_id, u, &d).await.map(|_| None).map_err(live_refusal)
         }
         "bid" => {
@@ -843,7 +843,7 @@ async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage)
             let amount = need(m.amount, "amount")?;
             match live.auction(&auction).await {
                 Ok(a) if a.show_id == room.show_id => live.bid(&auction, u, amount).await.map(|_| None).map_err(live_refusal),
-                _ => Err(Refusal { code: "not_found", message: "No such auction in this show.".into() }),
+                _ => Err(Refusal { code: "not_found", message: i18n::t("live-no-auction") }),
             }
         }
         "slow_mode" => {
@@ -853,7 +853,7 @@ async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage)
         }
         other => Err(Refusal {
             code: "unknown_type",
-            message: format!("Unknown message type {:?}.", other.chars().take(40).collect::<String>()),
+            message: i18n::t_args("live-unknown-type", &[("kind", &format!("{:?}", other.chars().take(40).collect::<String>()))]),
         }),
     }
 }

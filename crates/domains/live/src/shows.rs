@@ -2,6 +2,7 @@
 
 use crate::room::Hub;
 use crate::Code;
+use lsn_core::i18n;
 use lsn_db::{Db, Row, RowExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -153,14 +154,14 @@ impl Live {
     pub async fn create(&self, caller: &lsn_identity::User, input: &ShowInput) -> Result<Show, LiveError> {
         let title = input.title.trim();
         if title.is_empty() || title.chars().count() > 200 {
-            return Err(invalid("title", "1 to 200 characters"));
+            return Err(invalid("title", &i18n::t("live-title")));
         }
         if input.description.chars().count() > 5000 {
-            return Err(invalid("description", "at most 5000 characters"));
+            return Err(invalid("description", &i18n::t_args("live-too-long", &[("max", "5000")])));
         }
         let now = self.clock.now_ms();
         if input.scheduled_at < now - 24 * 3600 * 1000 || input.scheduled_at > now + 366 * 24 * 3600 * 1000 {
-            return Err(invalid("scheduled_at", "a time (Unix milliseconds) within the next year"));
+            return Err(invalid("scheduled_at", &i18n::t("live-scheduled-at")));
         }
         let video = match input.video_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
             None => None,
@@ -169,10 +170,10 @@ impl Live {
             {
                 Some(u.to_string())
             }
-            Some(_) => return Err(invalid("video_url", "an http(s) URL of an HLS playlist")),
+            Some(_) => return Err(invalid("video_url", &i18n::t("live-video-url"))),
         };
         if input.lineup.len() > 100 {
-            return Err(invalid("lineup", "at most 100 products"));
+            return Err(invalid("lineup", &i18n::t("live-lineup-max")));
         }
         let host = match &input.host_id {
             Some(h) if h != &caller.id => {
@@ -185,9 +186,9 @@ impl Live {
         };
         let mut lineup = Vec::new();
         for (i, p) in input.lineup.iter().enumerate() {
-            match self.catalog.get(p, true).await.map_err(|_| invalid(&format!("lineup.{i}"), "unknown product"))? {
+            match self.catalog.get(p, true).await.map_err(|_| invalid(&format!("lineup.{i}"), &i18n::t("live-unknown-product")))? {
                 Some(prod) if prod.status == "active" => lineup.push(prod.id),
-                _ => return Err(invalid(&format!("lineup.{i}"), "not an active product")),
+                _ => return Err(invalid(&format!("lineup.{i}"), &i18n::t("live-inactive-product"))),
             }
         }
         let id = lsn_core::ids::new_id();
@@ -198,7 +199,7 @@ impl Live {
                 Box::pin(async move {
                     let exists: i64 = lsn_db::query("SELECT COUNT(*) FROM user_names WHERE id = $1").bind(&host).fetch_one(&mut **tx).await?.try_get(0)?;
                     if exists == 0 {
-                        return Err(invalid("host_id", "unknown user"));
+                        return Err(invalid("host_id", &i18n::t("live-unknown-host")));
                     }
                     lsn_db::query("INSERT INTO live_shows (id, title, description, host_id, status, scheduled_at, video_kind, video_url, created_at, updated_at) VALUES ($1, $2, $3, $4, 'scheduled', $5, $6, $7, $8, $8)")
                         .bind(&id)
@@ -244,7 +245,7 @@ impl Live {
     pub async fn list(&self, status: Option<&str>, limit: i64) -> Result<Vec<Show>, LiveError> {
         if let Some(s) = status {
             if !["scheduled", "live", "ended"].contains(&s) {
-                return Err(invalid("status", "scheduled, live or ended"));
+                return Err(invalid("status", &i18n::t("live-status")));
             }
         }
         let rows = lsn_db::query(&format!(
@@ -278,7 +279,7 @@ impl Live {
                 .execute(self.db.write())
                 .await?;
         if r.rows_affected() == 0 {
-            return Err(LiveError::Rule { code: Code::InvalidTransition, message: "Only a scheduled show can start.".into() });
+            return Err(LiveError::Rule { code: Code::InvalidTransition, message: i18n::t("live-only-scheduled-start") });
         }
         let room = self.hub.room(show_id).await?;
         room.publish("show_started", json!({"started_at": now}), true).await;
@@ -294,7 +295,7 @@ impl Live {
             .execute(self.db.write())
             .await?;
         if r.rows_affected() == 0 {
-            return Err(LiveError::Rule { code: Code::InvalidTransition, message: "Only a live show can end.".into() });
+            return Err(LiveError::Rule { code: Code::InvalidTransition, message: i18n::t("live-only-live-end") });
         }
         let room = self.hub.room(show_id).await?;
         let last = room.publish("show_ended", json!({"ended_at": now}), true).await;

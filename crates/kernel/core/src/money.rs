@@ -55,7 +55,8 @@ pub fn bounded(minor: i64, min: i64, currency: Currency) -> Result<i64, String> 
     if (min..=max).contains(&minor) {
         Ok(minor)
     } else {
-        Err(format!("a whole number of cents from {min} to {max} ({})", Money { minor: max, currency }))
+        let amount = Money { minor: max, currency }.to_string();
+        Err(crate::i18n::t_args("money-bounded", &[("min", &min.to_string()), ("max", &max.to_string()), ("amount", &amount)]))
     }
 }
 
@@ -131,6 +132,7 @@ mod tests {
         assert_eq!(bounded(1, 1, Currency::Aud), Ok(1));
         assert!(bounded(0, 1, Currency::Aud).is_err());
         assert!(bounded(MAX_AMOUNT + 1, 0, Currency::Aud).expect_err("past the maximum").contains("$1000000.00"));
+        assert_eq!(bounded(0, 1, Currency::Aud), Err("a whole number of cents from 1 to 100000000 ($1000000.00)".to_string()));
         assert_eq!(checked_sum([1, 2, 3]), Ok(6));
         assert_eq!(checked_sum([i64::MAX, 1]), Err(OutOfRange));
         assert_eq!(checked_sum([MAX_ORDER_TOTAL, 1]), Err(OutOfRange));

@@ -26,19 +26,22 @@ impl ApiError {
     }
 
     pub fn validation(fields: Value) -> Self {
-        Self { fields: Some(fields), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Some fields are not valid.") }
+        Self {
+            fields: Some(fields),
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", crate::i18n::t("problem-validation"))
+        }
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in to continue.")
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", crate::i18n::t("problem-unauthenticated"))
     }
 
     pub fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "You do not have access to this.")
+        Self::new(StatusCode::FORBIDDEN, "forbidden", crate::i18n::t("problem-forbidden"))
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "Nothing was found here.")
+        Self::new(StatusCode::NOT_FOUND, "not_found", crate::i18n::t("problem-not-found"))
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
@@ -46,7 +49,7 @@ impl ApiError {
     }
 
     pub fn too_many(retry_after_secs: u64) -> Self {
-        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts. Try again later.");
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", crate::i18n::t("problem-rate-limited"));
         e.headers.push(("retry-after", retry_after_secs.max(1).to_string()));
         e
     }
@@ -58,7 +61,7 @@ impl ApiError {
     /// A 503 for a database that is out of reach: the request changed nothing, try again.
     pub fn database_unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::warn!(error = %cause, "database unavailable");
-        let mut e = Self::unavailable("database_unavailable", "The shop's database is not answering. Try again in a moment.");
+        let mut e = Self::unavailable("database_unavailable", crate::i18n::t("problem-database"));
         e.headers.push(("retry-after", "5".into()));
         e
     }
@@ -66,7 +69,7 @@ impl ApiError {
     /// A 500 whose cause is logged here and never sent to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side. Try again shortly.")
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", crate::i18n::t("problem-internal"))
     }
 
     pub fn body(&self) -> Value {

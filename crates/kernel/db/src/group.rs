@@ -254,6 +254,21 @@ mod tests {
             .collect()
     }
 
+    /// The writer's task runs a body in the language of the request that asked for it, so the
+    /// messages the body makes are in that language.
+    #[tokio::test]
+    async fn a_body_speaks_the_callers_language() {
+        use lsn_core::i18n::{current, scope, Locale};
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open(&dir).await;
+        assert!(db.group_commit_stats().is_some(), "a SQLite writer queue");
+        let other = Locale::all().last().unwrap_or_default();
+        let inside = scope(other, db.transaction(|_tx| Box::pin(async { Ok::<_, Refused>(current()) }))).await;
+        assert_eq!(inside.ok(), Some(other));
+        let outside = db.transaction(|_tx| Box::pin(async { Ok::<_, Refused>(current()) })).await;
+        assert_eq!(outside.ok(), Some(Locale::default()));
+    }
+
     /// The first transaction holds the writer long enough for all the others to queue, so they
     /// are committed in groups; within a group, each is kept or rolled back on its own.
     #[tokio::test]

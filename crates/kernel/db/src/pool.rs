@@ -411,7 +411,7 @@ impl Writer {
         if group::in_writer() {
             return Err(E::from(crate::Error::misuse("a write transaction cannot start inside another")));
         }
-        let (job, answer) = group::Job::new(f);
+        let (job, answer) = group::Job::new(in_callers_language(f));
         if let Err(job) = queue.send(job) {
             // The writer's task is gone (its runtime shut down): write from here.
             job.alone(conn.clone()).await;
@@ -422,6 +422,19 @@ impl Writer {
             Err(_) => Err(E::from(crate::Error::closed())),
         }
     }
+}
+
+/// `f` run in the language of the work that asked for it (the request's, see `lsn_core::i18n`):
+/// the writer's task is not the caller's, and the messages a body makes (a refusal, a field
+/// error) are for the caller.
+fn in_callers_language<T, E, F>(mut f: F) -> impl for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
+{
+    let locale = lsn_core::i18n::current();
+    move |tx| Box::pin(lsn_core::i18n::scope(locale, f(tx)))
 }
 
 /// Runs `f` in a write transaction of its own, with the retries [`Db::transaction`] describes.

@@ -164,6 +164,7 @@ impl Module {
         self
     }
 
+    /// An admin navigation entry: the page and the message key of its label (`admin-nav-…`).
     pub fn nav(mut self, path: &'static str, label: &'static str) -> Self {
         self.nav.push(NavEntry { path, label });
         self

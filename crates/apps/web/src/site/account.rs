@@ -7,6 +7,7 @@ use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::Form;
 use axum_extra::extract::cookie::Cookie;
+use lsn_core::i18n::{t, t_args, DateStyle, Locale, LOCALE_COOKIE};
 use lsn_identity::service::SESSION_COOKIE;
 use lsn_identity::IdentityError;
 use serde::Deserialize;
@@ -47,7 +48,7 @@ pub async fn login_page(ctx: Ctx, Query(a): Query<NextArg>) -> PageResult {
         return Ok(see_other(ctx.jar.clone(), &safe_next(a.next.as_deref())));
     }
     let page = Login {
-        chrome: ctx.chrome("Log in", "login", a.notice.as_deref()).await,
+        chrome: ctx.chrome(t("login-title"), "login", a.notice.as_deref()).await,
         form: FormState::default(),
         next: safe_next(a.next.as_deref()),
         error: None,
@@ -66,21 +67,23 @@ pub async fn login_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
         ctx.s.identity.login(&ctx.meta.anonymous_actor(), email, password, device.as_deref()).await
     };
     let (status, error) = match result {
-        Ok((_, session)) => {
-            let jar = lsn_identity::routes::with_session(&ctx.s.identity, ctx.jar.clone(), &session);
+        Ok((user, session)) => {
+            let mut jar = lsn_identity::routes::with_session(&ctx.s.identity, ctx.jar.clone(), &session);
+            // The account's language follows the person to this browser.
+            if let Ok(Some(locale)) = ctx.s.identity.locale_of(&user.id).await {
+                jar = jar.add(locale_cookie(&ctx, locale));
+            }
             return Ok(see_other(jar, &next));
         }
-        Err(IdentityError::InvalidCredentials) => (StatusCode::UNAUTHORIZED, "That email and password don't match an account.".to_string()),
-        Err(IdentityError::NotVerified) => {
-            (StatusCode::FORBIDDEN, "Confirm your email address first: open the link we sent you.".to_string())
-        }
+        Err(IdentityError::InvalidCredentials) => (StatusCode::UNAUTHORIZED, t("login-no-match")),
+        Err(IdentityError::NotVerified) => (StatusCode::FORBIDDEN, t("login-not-verified")),
         Err(IdentityError::RateLimited { retry_after_secs }) => {
-            (StatusCode::TOO_MANY_REQUESTS, format!("Too many attempts. Try again in {} minute(s).", retry_after_secs.div_ceil(60).max(1)))
+            (StatusCode::TOO_MANY_REQUESTS, t_args("login-rate-limited", &[("minutes", &retry_after_secs.div_ceil(60).max(1).to_string())]))
         }
-        Err(IdentityError::Busy) => (StatusCode::SERVICE_UNAVAILABLE, "Too many sign-ins at once. Try again in a moment.".to_string()),
+        Err(IdentityError::Busy) => (StatusCode::SERVICE_UNAVAILABLE, t("login-busy")),
         Err(e) => return Err(PageError::from(e)),
     };
-    let page = Login { chrome: ctx.chrome("Log in", "login", None).await, form: form_of(&f, &["email"]), next, error: Some(error) };
+    let page = Login { chrome: ctx.chrome(t("login-title"), "login", None).await, form: form_of(&f, &["email"]), next, error: Some(error) };
     Ok(ctx.render(status, &page))
 }
 
@@ -95,7 +98,7 @@ struct Register {
 
 pub async fn register_page(ctx: Ctx) -> PageResult {
     let page =
-        Register { chrome: ctx.chrome("Create an account", "register", None).await, form: FormState::default(), done: false, error: None };
+        Register { chrome: ctx.chrome(t("register-title"), "register", None).await, form: FormState::default(), done: false, error: None };
     Ok(ctx.ok(&page))
 }
 
@@ -107,14 +110,12 @@ pub async fn register_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
         Ok(()) => (StatusCode::OK, true, None),
         Err(IdentityError::Validation(fields)) => {
             form.absorb(Some(&fields));
-            (StatusCode::UNPROCESSABLE_ENTITY, false, Some("Check the highlighted fields.".to_string()))
+            (StatusCode::UNPROCESSABLE_ENTITY, false, Some(t("checkout-check-fields")))
         }
-        Err(IdentityError::RateLimited { .. }) => {
-            (StatusCode::TOO_MANY_REQUESTS, false, Some("Too many attempts. Try again shortly.".to_string()))
-        }
+        Err(IdentityError::RateLimited { .. }) => (StatusCode::TOO_MANY_REQUESTS, false, Some(t("register-rate-limited"))),
         Err(e) => return Err(PageError::from(e)),
     };
-    let page = Register { chrome: ctx.chrome("Create an account", "register", None).await, form, done, error };
+    let page = Register { chrome: ctx.chrome(t("register-title"), "register", None).await, form, done, error };
     Ok(ctx.render(status, &page))
 }
 
@@ -177,13 +178,13 @@ async fn account_page(ctx: &Ctx, notice: Option<&str>, form: FormState, error: O
         addresses,
         form,
         error,
-        chrome: ctx.chrome("Your account", "account", notice).await,
+        chrome: ctx.chrome(t("account-title"), "account", notice).await,
         email: user.user.email.clone().unwrap_or_default(),
         orders: orders
             .iter()
             .map(|o| OrderRow {
                 number: o.number.clone(),
-                placed: ctx.local_time(o.placed_at, "%-d %b %Y"),
+                placed: ctx.local_time(o.placed_at, DateStyle::Date),
                 status: o.status.to_string(),
                 status_label: status_label(o.status.as_str()),
                 total: money(o.total),
@@ -204,7 +205,7 @@ pub async fn change_password(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
         Err(IdentityError::Validation(fields)) => {
             let mut form = FormState::default();
             form.absorb(Some(&fields));
-            account_page(&ctx, None, form, Some("Your password was not changed.".into())).await
+            account_page(&ctx, None, form, Some(t("account-password-unchanged"))).await
         }
         Err(e) => Err(PageError::from(e)),
     }
@@ -219,7 +220,7 @@ struct Forgot {
 }
 
 pub async fn forgot_page(ctx: Ctx) -> PageResult {
-    let page = Forgot { chrome: ctx.chrome("Reset your password", "forgot", None).await, form: FormState::default(), done: false };
+    let page = Forgot { chrome: ctx.chrome(t("forgot-title"), "forgot", None).await, form: FormState::default(), done: false };
     Ok(ctx.ok(&page))
 }
 
@@ -231,7 +232,7 @@ pub async fn forgot_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
         Err(IdentityError::RateLimited { .. }) => return Err(PageError::status(StatusCode::TOO_MANY_REQUESTS)),
         Err(e) => return Err(PageError::from(e)),
     }
-    let page = Forgot { chrome: ctx.chrome("Reset your password", "forgot", None).await, form: form_of(&f, &["email"]), done: true };
+    let page = Forgot { chrome: ctx.chrome(t("forgot-title"), "forgot", None).await, form: form_of(&f, &["email"]), done: true };
     Ok(ctx.ok(&page))
 }
 
@@ -246,7 +247,7 @@ struct Reset {
 
 pub async fn reset_page(ctx: Ctx, Query(a): Query<NextArg>) -> PageResult {
     let token: String = a.token.unwrap_or_default().chars().take(200).collect();
-    let page = Reset { chrome: ctx.chrome("Choose a new password", "reset", None).await, form: FormState::default(), token, error: None };
+    let page = Reset { chrome: ctx.chrome(t("reset-title"), "reset", None).await, form: FormState::default(), token, error: None };
     Ok(ctx.ok(&page))
 }
 
@@ -260,12 +261,40 @@ pub async fn reset_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
             form.absorb(Some(&fields));
             (StatusCode::UNPROCESSABLE_ENTITY, None)
         }
-        Err(IdentityError::InvalidToken) => {
-            (StatusCode::BAD_REQUEST, Some("This link is invalid or has expired. Ask for a new one.".to_string()))
-        }
+        Err(IdentityError::InvalidToken) => (StatusCode::BAD_REQUEST, Some(t("reset-invalid-link"))),
         Err(e) => return Err(PageError::from(e)),
     };
-    let page =
-        Reset { chrome: ctx.chrome("Choose a new password", "reset", None).await, form, token: token.chars().take(200).collect(), error };
+    let page = Reset { chrome: ctx.chrome(t("reset-title"), "reset", None).await, form, token: token.chars().take(200).collect(), error };
     Ok(ctx.render(status, &page))
+}
+
+/// The browser's language cookie, for a year.
+fn locale_cookie(ctx: &Ctx, locale: Locale) -> Cookie<'static> {
+    Cookie::build((LOCALE_COOKIE, locale.tag()))
+        .http_only(true)
+        .same_site(axum_extra::extract::cookie::SameSite::Lax)
+        .secure(ctx.s.cfg.is_production())
+        .path("/")
+        .max_age(cookie::time::Duration::days(365))
+        .build()
+}
+
+/// The language switch (the foot of every page, and the account page): keeps the choice in the
+/// browser's cookie and, for a signed-in person, with their account; then back to the page.
+/// A language LSN does not speak is refused and changes nothing.
+pub async fn set_language(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+    let Some(locale) =
+        f.get("locale").and_then(|l| Locale::parse(l)).filter(|l| f.get("locale").is_some_and(|t| t.eq_ignore_ascii_case(l.tag())))
+    else {
+        return Err(PageError::status(StatusCode::BAD_REQUEST));
+    };
+    // Kept with the account only for the person signed in: an API key changes no one's account.
+    if let Some(u) = ctx.user.as_ref().filter(|u| u.session_token.is_some()) {
+        ctx.s.identity.set_locale(&u.user.id, Some(locale)).await?;
+    }
+    let back = safe_next(f.get("back").map(String::as_str));
+    let sep = if back.contains('?') { '&' } else { '?' };
+    // The notice is shown in the new language (the cookie is read by the next request).
+    let back = if back.contains("notice=") { back } else { format!("{back}{sep}notice=language") };
+    Ok(see_other(ctx.jar.clone().add(locale_cookie(&ctx, locale)), &back))
 }

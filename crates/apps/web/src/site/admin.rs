@@ -10,23 +10,25 @@ use axum::http::StatusCode;
 use axum::Form;
 use lsn_commerce::orders::{OrderStatus, Viewer};
 use lsn_commerce::CommerceError;
+use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_identity::{AuthUser, IdentityError, Role};
 use serde::Deserialize;
 use std::collections::HashMap;
 
 type Fields = HashMap<String, String>;
 
-/// The admin pages in the navigation (the app module declares them; `lsn_ops::NavEntry`).
+/// The admin pages in the navigation (the app module declares them; `lsn_ops::NavEntry`), each
+/// with the message key of its label.
 pub const ADMIN_NAV: &[(&str, &str)] = &[
-    ("/admin", "Dashboard"),
-    ("/admin/orders", "Orders"),
-    ("/admin/products", "Products"),
-    ("/admin/shows", "Shows"),
-    ("/admin/users", "Users"),
-    ("/admin/api-keys", "API keys"),
-    ("/admin/audit", "Audit log"),
-    ("/admin/jobs", "Jobs"),
-    ("/admin/mailbox", "Mailbox"),
+    ("/admin", "admin-nav-dashboard"),
+    ("/admin/orders", "admin-nav-orders"),
+    ("/admin/products", "admin-nav-products"),
+    ("/admin/shows", "admin-nav-shows"),
+    ("/admin/users", "admin-nav-users"),
+    ("/admin/api-keys", "admin-nav-api-keys"),
+    ("/admin/audit", "admin-nav-audit"),
+    ("/admin/jobs", "admin-nav-jobs"),
+    ("/admin/mailbox", "admin-nav-mailbox"),
 ];
 
 #[derive(Deserialize, Default)]
@@ -46,21 +48,22 @@ fn staff(ctx: &Ctx) -> Result<&AuthUser, PageError> {
 }
 
 fn when(ctx: &Ctx, ms: i64) -> String {
-    ctx.local_time(ms, "%-d %b %Y %-I:%M %P")
+    ctx.local_time(ms, DateStyle::DateTime)
 }
 
-fn admin_notice(n: Option<&str>) -> Option<&'static str> {
-    Some(match n? {
-        "refunded" => "Refund recorded.",
-        "refund_pending" => "Refund sent; the payment provider has not answered yet. It completes by itself when it does.",
-        "status" => "Status updated.",
-        "stock" => "Stock recorded.",
-        "saved" => "Saved.",
-        "image" => "Image added.",
-        "role" => "Role changed.",
-        "revoked" => "Key revoked.",
+fn admin_notice(n: Option<&str>) -> Option<String> {
+    let key = match n? {
+        "refunded" => "admin-notice-refunded",
+        "refund_pending" => "admin-notice-refund-pending",
+        "status" => "admin-notice-status",
+        "stock" => "admin-notice-stock",
+        "saved" => "admin-notice-saved",
+        "image" => "admin-notice-image",
+        "role" => "admin-notice-role",
+        "revoked" => "admin-notice-revoked",
         _ => return None,
-    })
+    };
+    Some(t(key))
 }
 
 // ----------------------------------------------------------------------------- tables
@@ -88,7 +91,7 @@ pub struct Select {
     selected: String,
 }
 
-fn t(s: impl Into<String>) -> Cell {
+fn cell(s: impl Into<String>) -> Cell {
     Cell { text: s.into(), ..Default::default() }
 }
 
@@ -100,6 +103,7 @@ fn num(s: impl Into<String>) -> Cell {
     Cell { text: s.into(), num: true, ..Default::default() }
 }
 
+/// A table: its `columns` and `empty` are message keys (translated by the template).
 #[derive(Default)]
 pub struct Table {
     key: &'static str,
@@ -118,9 +122,9 @@ pub struct Filter {
 
 pub struct Extra {
     action: String,
-    heading: &'static str,
-    fields: Vec<(&'static str, &'static str, &'static str, String)>,
-    button: &'static str,
+    heading: String,
+    fields: Vec<(&'static str, String, &'static str, String)>,
+    button: String,
 }
 
 #[derive(Template)]
@@ -164,7 +168,7 @@ async fn table_page(
 
 pub struct Kpi {
     key: &'static str,
-    label: &'static str,
+    label: String,
     value: String,
     spark: String,
 }
@@ -177,7 +181,7 @@ struct Dashboard {
     active: &'static str,
     error: Option<String>,
     kpis: Vec<Kpi>,
-    checks: Vec<(&'static str, bool)>,
+    checks: Vec<(String, bool)>,
     backend: &'static str,
     queue: String,
     traffic: String,
@@ -230,29 +234,29 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
         lsn_ops::jobs::queue_depth(db).await.unwrap_or_default().iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
     let recent = ctx.s.commerce.orders(None, None, None, 10).await?;
     let page = Dashboard {
-        chrome: ctx.chrome("Dashboard", "admin", None).await,
+        chrome: ctx.chrome(t("admin-nav-dashboard"), "admin", None).await,
         nav: ctx.s.folded().nav.clone(),
         active: "/admin",
         error: None,
         kpis: vec![
-            Kpi { key: "revenue", label: "Revenue today", value: money(rev_today), spark: spark(&revenue) },
-            Kpi { key: "orders", label: "Orders today", value: orders_today.to_string(), spark: spark(&count) },
+            Kpi { key: "revenue", label: t("admin-kpi-revenue"), value: money(rev_today), spark: spark(&revenue) },
+            Kpi { key: "orders", label: t("admin-kpi-orders"), value: orders_today.to_string(), spark: spark(&count) },
             Kpi {
                 key: "aov",
-                label: "Average order",
+                label: t("admin-kpi-aov"),
                 value: money(if orders_today > 0 { rev_today / orders_today } else { 0 }),
                 spark: String::new(),
             },
-            Kpi { key: "viewers", label: "Watching live", value: viewers.to_string(), spark: String::new() },
+            Kpi { key: "viewers", label: t("admin-kpi-viewers"), value: viewers.to_string(), spark: String::new() },
         ],
-        checks: vec![("database", db_ok), ("migrations", mig_ok)],
+        checks: vec![(t("admin-check-database"), db_ok), (t("admin-check-migrations"), mig_ok)],
         backend: db.backend().name(),
-        queue: if queue.is_empty() { "none queued".into() } else { queue },
+        queue: if queue.is_empty() { t("admin-none-queued") } else { queue },
         traffic: {
             let (total, errors, mean) = ctx.s.metrics.summary();
-            format!("since start: {total} requests, {errors} server errors, {mean:.1} ms mean")
+            t_args("admin-traffic", &[("requests", &total.to_string()), ("errors", &errors.to_string()), ("mean", &format!("{mean:.1}"))])
         },
-        table: orders_table(&ctx, &recent, "Latest orders"),
+        table: orders_table(&ctx, &recent, &t("admin-latest-orders")),
     };
     Ok(ctx.ok(&page))
 }
@@ -263,20 +267,20 @@ fn orders_table(ctx: &Ctx, orders: &[lsn_commerce::orders::Order], heading: &str
     Table {
         key: "orders",
         heading: heading.into(),
-        columns: vec!["Order", "Placed", "Customer", "Status", "Total"],
+        columns: vec!["account-order", "account-placed", "admin-col-customer", "account-status", "order-total"],
         rows: orders
             .iter()
             .map(|o| {
                 vec![
                     link(&o.number, format!("/admin/orders/{}", o.number)),
-                    t(when(ctx, o.placed_at)),
-                    t(&o.email),
-                    t(status_label(o.status.as_str())),
+                    cell(when(ctx, o.placed_at)),
+                    cell(&o.email),
+                    cell(status_label(o.status.as_str())),
                     num(money(o.total)),
                 ]
             })
             .collect(),
-        empty: "No orders.",
+        empty: "admin-empty-orders",
     }
 }
 
@@ -287,21 +291,21 @@ pub async fn orders(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
     let q = a.q.clone().unwrap_or_default().trim().to_lowercase();
     let shown: Vec<_> =
         orders.into_iter().filter(|o| q.is_empty() || o.number.to_lowercase().contains(&q) || o.email.contains(&q)).collect();
-    let mut options = vec![(String::new(), "Any status".to_string())];
+    let mut options = vec![(String::new(), t("admin-any-status"))];
     options.extend(OrderStatus::ALL.iter().map(|s| (s.to_string(), status_label(s.as_str()))));
     let filter = Filter {
         action: "/admin/orders",
         select: Some(Select {
             id: "f-status".into(),
             name: "status".into(),
-            label: "Status".into(),
+            label: t("account-status"),
             options,
             selected: status.map(|s| s.to_string()).unwrap_or_default(),
         }),
         search: true,
         q,
     };
-    table_page(&ctx, "Orders", "/admin/orders", orders_table(&ctx, &shown, ""), Some(filter), None, None).await
+    table_page(&ctx, &t("admin-nav-orders"), "/admin/orders", orders_table(&ctx, &shown, ""), Some(filter), None, None).await
 }
 
 #[derive(Template)]
@@ -311,7 +315,7 @@ struct OrderPage {
     nav: Vec<(&'static str, &'static str)>,
     active: &'static str,
     error: Option<String>,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     o: lsn_commerce::orders::Order,
     status_label: String,
     placed: String,
@@ -332,7 +336,7 @@ async fn order_view(ctx: &Ctx, number: &str, form: FormState, error: Option<Stri
     })?;
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = OrderPage {
-        chrome: ctx.chrome(format!("Order {}", o.number), "admin", None).await,
+        chrome: ctx.chrome(t_args("order-title", &[("number", &o.number)]), "admin", None).await,
         nav: ctx.s.folded().nav.clone(),
         active: "/admin/orders",
         error,
@@ -344,9 +348,13 @@ async fn order_view(ctx: &Ctx, number: &str, form: FormState, error: Option<Stri
             .transitions
             .iter()
             .map(|t| {
-                let from = t.from.as_deref().map(status_label).unwrap_or_else(|| "new".into());
-                let why = if t.reason.is_empty() { String::new() } else { format!(" ({})", t.reason) };
-                (when(ctx, t.at), format!("{from} → {} by {}{why}", status_label(&t.to), t.actor))
+                let from = t.from.as_deref().map(status_label).unwrap_or_else(|| lsn_core::i18n::t("admin-status-new"));
+                let key = if t.reason.is_empty() { "admin-transition" } else { "admin-transition-why" };
+                let line = lsn_core::i18n::t_args(
+                    key,
+                    &[("from", &from), ("to", &status_label(&t.to)), ("actor", &t.actor), ("reason", &t.reason)],
+                );
+                (when(ctx, t.at), line)
             })
             .collect(),
         total: money(o.total),
@@ -375,13 +383,13 @@ pub async fn refund(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>)
     let amount = match parse_dollars(f.get("amount").map(String::as_str).unwrap_or("")) {
         Ok(a) => a,
         Err(e) => {
-            form.errors.insert("amount".into(), e.into());
-            return order_view(&ctx, &number, form, Some("Check the amount.".into()), None).await;
+            form.errors.insert("amount".into(), e);
+            return order_view(&ctx, &number, form, Some(t("admin-check-amount")), None).await;
         }
     };
     let o = ctx.s.commerce.order(&number, &Viewer::Staff).await.map_err(|_| PageError::status(StatusCode::NOT_FOUND))?;
     let reason =
-        f.get("reason").map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).unwrap_or_else(|| "refund from the dashboard".into());
+        f.get("reason").map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).unwrap_or_else(|| "refund from the dashboard".into()); // recorded, not shown
     let restock = f.contains_key("restock");
     match ctx.s.commerce.refund(&user.actor().label, &o.id, amount, &reason, restock).await {
         Ok(r) => {
@@ -426,25 +434,25 @@ pub async fn products(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
     let table = Table {
         key: "products",
         heading: String::new(),
-        columns: vec!["Product", "Status", "Variants", "Stock", "From"],
+        columns: vec!["admin-col-product", "account-status", "admin-col-variants", "admin-col-stock", "admin-col-from"],
         rows: page
             .items
             .iter()
             .map(|p| {
                 vec![
                     link(&p.title, format!("/admin/products/{}", p.id)),
-                    t(&p.status),
+                    cell(&p.status),
                     num(p.variants.len().to_string()),
                     num(p.variants.iter().map(|v| v.available).sum::<i64>().to_string()),
                     num(money(p.min_price)),
                 ]
             })
             .collect(),
-        empty: "No products.",
+        empty: "admin-empty-products",
     };
     table_page(
         &ctx,
-        "Products",
+        &t("admin-nav-products"),
         "/admin/products",
         table,
         Some(Filter { action: "/admin/products", select: None, search: true, q }),
@@ -461,7 +469,7 @@ struct ProductPage {
     nav: Vec<(&'static str, &'static str)>,
     active: &'static str,
     error: Option<String>,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     p: lsn_catalog::Product,
     statuses: Vec<&'static str>,
     table: Table,
@@ -475,7 +483,7 @@ async fn product_view(ctx: &Ctx, id: &str, form: FormState, error: Option<String
     for v in &p.variants {
         let bins = lsn_warehouse::stock::bins_of(&ctx.s.db, &v.id).await.map_err(PageError::internal)?;
         let bins: Vec<String> = bins.iter().map(|b| format!("{} × {}", b.bin, b.quantity)).collect();
-        rows.push(vec![t(&v.sku), t(&v.title), num(money(v.price)), num(v.available.to_string()), t(bins.join(", "))]);
+        rows.push(vec![cell(&v.sku), cell(&v.title), num(money(v.price)), num(v.available.to_string()), cell(bins.join(", "))]);
     }
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = ProductPage {
@@ -487,10 +495,10 @@ async fn product_view(ctx: &Ctx, id: &str, form: FormState, error: Option<String
         statuses: vec!["draft", "active", "archived"],
         table: Table {
             key: "variants",
-            heading: "Variants and stock".into(),
-            columns: vec!["SKU", "Option", "Price", "Available", "Bins"],
+            heading: t("admin-variants-heading"),
+            columns: vec!["admin-col-sku", "product-option", "admin-col-price", "admin-col-available", "admin-col-bins"],
             rows,
-            empty: "No variants.",
+            empty: "admin-empty-variants",
         },
         form,
         p,
@@ -519,8 +527,8 @@ pub async fn product_stock(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Field
     let user = staff(&ctx)?;
     let mut form = FormState::new(f.clone());
     let Ok(quantity) = f.get("quantity").map(|q| q.trim()).unwrap_or("").parse::<i64>() else {
-        form.errors.insert("quantity".into(), "A whole number, negative to take stock out".into());
-        return product_view(&ctx, &id, form, Some("Check the quantity.".into()), None).await;
+        form.errors.insert("quantity".into(), t("admin-bad-stock-quantity"));
+        return product_view(&ctx, &id, form, Some(t("admin-check-quantity")), None).await;
     };
     let body = lsn_commerce::routes::StockBody {
         sku: f.get("sku").cloned().unwrap_or_default(),
@@ -547,29 +555,29 @@ pub async fn shows(ctx: Ctx) -> PageResult {
     let table = Table {
         key: "shows",
         heading: String::new(),
-        columns: vec!["Show", "Host", "Status", "Scheduled", "Peak viewers"],
+        columns: vec!["admin-col-show", "admin-col-host", "account-status", "admin-col-scheduled", "admin-col-peak"],
         rows: shows
             .iter()
             .map(|s| {
                 vec![
                     link(&s.title, format!("/shows/{}", s.id)),
-                    t(&s.host_name),
-                    t(&s.status),
-                    t(when(&ctx, s.scheduled_at)),
+                    cell(&s.host_name),
+                    cell(&s.status),
+                    cell(when(&ctx, s.scheduled_at)),
                     num(s.peak_viewers.to_string()),
                 ]
             })
             .collect(),
-        empty: "No shows yet.",
+        empty: "admin-empty-shows",
     };
-    table_page(&ctx, "Shows", "/admin/shows", table, None, None, None).await
+    table_page(&ctx, &t("admin-nav-shows"), "/admin/shows", table, None, None, None).await
 }
 
 fn role_select(id: &str, current: Role) -> Select {
     Select {
         id: format!("role-{id}"),
         name: "role".into(),
-        label: "Role".into(),
+        label: t("admin-col-role"),
         options: ["customer", "creator", "admin", "owner"].iter().map(|r| (r.to_string(), r.to_string())).collect(),
         selected: current.as_str().into(),
     }
@@ -581,30 +589,30 @@ pub async fn users(ctx: Ctx, Query(a): Query<Args>) -> PageResult {
     let table = Table {
         key: "users",
         heading: String::new(),
-        columns: vec!["Name", "Email", "Status", "Joined", "Role"],
+        columns: vec!["admin-col-name", "field-email", "account-status", "admin-col-joined", "admin-col-role"],
         rows: users
             .iter()
             .map(|u| {
                 vec![
-                    t(&u.name),
-                    t(u.email.clone().unwrap_or_default()),
-                    t(&u.status),
-                    t(when(&ctx, u.created_at)),
+                    cell(&u.name),
+                    cell(u.email.clone().unwrap_or_default()),
+                    cell(&u.status),
+                    cell(when(&ctx, u.created_at)),
                     Cell {
                         form: Some(CellForm {
                             action: format!("/admin/users/{}/role", u.id),
                             hidden: Vec::new(),
                             select: Some(role_select(&u.id, u.role)),
-                            button: "Change".into(),
+                            button: t("layout-language-change"),
                         }),
                         ..Default::default()
                     },
                 ]
             })
             .collect(),
-        empty: "No users.",
+        empty: "admin-empty-users",
     };
-    table_page(&ctx, "Users", "/admin/users", table, None, None, admin_notice(a.notice.as_deref()).map(str::to_string)).await
+    table_page(&ctx, &t("admin-nav-users"), "/admin/users", table, None, None, admin_notice(a.notice.as_deref())).await
 }
 
 pub async fn user_role(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
@@ -623,25 +631,25 @@ async fn keys_page(ctx: &Ctx, created: Option<String>, form: FormState, notice: 
     let keys = ctx.s.identity.list_api_keys(&user.user.id).await.map_err(PageError::internal)?;
     let table = Table {
         key: "api-keys",
-        heading: "Your keys".into(),
-        columns: vec!["Name", "Prefix", "Scopes", "Created", "Last used", ""],
+        heading: t("admin-your-keys"),
+        columns: vec!["admin-col-name", "admin-col-prefix", "admin-col-scopes", "admin-col-created", "admin-col-last-used", ""],
         rows: keys
             .iter()
             .map(|k| {
                 vec![
-                    t(&k.name),
-                    t(&k.prefix),
-                    t(k.scopes.join(", ")),
-                    t(when(ctx, k.created_at)),
-                    t(k.last_used_at.map(|w| when(ctx, w)).unwrap_or_else(|| "never".into())),
+                    cell(&k.name),
+                    cell(&k.prefix),
+                    cell(k.scopes.join(", ")),
+                    cell(when(ctx, k.created_at)),
+                    cell(k.last_used_at.map(|w| when(ctx, w)).unwrap_or_else(|| t("admin-never"))),
                     match k.revoked_at {
-                        Some(at) => t(format!("revoked {}", when(ctx, at))),
+                        Some(at) => cell(t_args("admin-revoked-at", &[("when", &when(ctx, at))])),
                         None => Cell {
                             form: Some(CellForm {
                                 action: format!("/admin/api-keys/{}/revoke", k.id),
                                 hidden: Vec::new(),
                                 select: None,
-                                button: "Revoke".into(),
+                                button: t("admin-revoke"),
                             }),
                             ..Default::default()
                         },
@@ -649,23 +657,23 @@ async fn keys_page(ctx: &Ctx, created: Option<String>, form: FormState, notice: 
                 ]
             })
             .collect(),
-        empty: "No keys yet.",
+        empty: "admin-empty-keys",
     };
     let extra = Extra {
         action: "/admin/api-keys".into(),
-        heading: "New key",
+        heading: t("admin-new-key"),
         fields: vec![
-            ("name", "Name", "text", form.value("name").to_string()),
-            ("scopes", "Scopes (space separated)", "text", "orders:read catalog:read".into()),
+            ("name", t("admin-col-name"), "text", form.value("name").to_string()),
+            ("scopes", t("admin-scopes-field"), "text", "orders:read catalog:read".into()),
         ],
-        button: "Create key",
+        button: t("admin-create-key"),
     };
     let page = TablePage {
-        chrome: ctx.chrome("API keys", "admin", None).await,
+        chrome: ctx.chrome(t("admin-nav-api-keys"), "admin", None).await,
         nav: ctx.s.folded().nav.clone(),
         active: "/admin/api-keys",
         error: None,
-        notice: created.map(|k| format!("Your new key (shown once, copy it now): {k}")).or(admin_notice(notice).map(str::to_string)),
+        notice: created.map(|k| t_args("admin-new-key-shown", &[("key", &k)])).or(admin_notice(notice)),
         filter: None,
         extra: Some(extra),
         form,
@@ -707,22 +715,22 @@ pub async fn audit(ctx: Ctx) -> PageResult {
     let table = Table {
         key: "audit",
         heading: String::new(),
-        columns: vec!["When", "Who", "Action", "Target", "From"],
+        columns: vec!["admin-col-when", "admin-col-who", "admin-col-action", "admin-col-target", "admin-col-from-ip"],
         rows: entries
             .iter()
             .map(|e| {
                 vec![
-                    t(when(&ctx, e.at)),
-                    t(&e.actor),
-                    t(&e.action),
-                    t(e.target.clone().unwrap_or_default()),
-                    t(e.ip.clone().unwrap_or_default()),
+                    cell(when(&ctx, e.at)),
+                    cell(&e.actor),
+                    cell(&e.action),
+                    cell(e.target.clone().unwrap_or_default()),
+                    cell(e.ip.clone().unwrap_or_default()),
                 ]
             })
             .collect(),
-        empty: "Nothing recorded yet.",
+        empty: "admin-empty-audit",
     };
-    table_page(&ctx, "Audit log", "/admin/audit", table, None, None, None).await
+    table_page(&ctx, &t("admin-nav-audit"), "/admin/audit", table, None, None, None).await
 }
 
 pub async fn jobs(ctx: Ctx) -> PageResult {
@@ -733,31 +741,31 @@ pub async fn jobs(ctx: Ctx) -> PageResult {
         .iter()
         .map(|s| {
             vec![
-                t(format!("⏱ {}", s.name)),
-                t(format!("{} · {}", s.cron, s.description)),
-                t(s.last_outcome.clone().unwrap_or_else(|| "not run yet".into())),
-                t(s.last_run_at.map(|w| when(&ctx, w)).unwrap_or_default()),
-                t(format!("next {}", when(&ctx, s.next_run_at))),
+                cell(format!("⏱ {}", s.name)),
+                cell(format!("{} · {}", s.cron, s.description)),
+                cell(s.last_outcome.clone().unwrap_or_else(|| t("admin-not-run"))),
+                cell(s.last_run_at.map(|w| when(&ctx, w)).unwrap_or_default()),
+                cell(t_args("admin-next-run", &[("when", &when(&ctx, s.next_run_at))])),
             ]
         })
         .collect();
     for r in &runs {
         rows.push(vec![
-            t(&r.kind),
-            t(r.schedule.as_ref().map(|s| format!("schedule {s}")).unwrap_or_default()),
-            t(&r.outcome),
-            t(when(&ctx, r.started_at)),
-            t(format!("{} ms{}", r.finished_at - r.started_at, r.error.as_ref().map(|e| format!(" · {e}")).unwrap_or_default())),
+            cell(&r.kind),
+            cell(r.schedule.as_ref().map(|s| t_args("admin-by-schedule", &[("schedule", s)])).unwrap_or_default()),
+            cell(&r.outcome),
+            cell(when(&ctx, r.started_at)),
+            cell(format!("{} ms{}", r.finished_at - r.started_at, r.error.as_ref().map(|e| format!(" · {e}")).unwrap_or_default())),
         ]);
     }
     let table = Table {
         key: "jobs",
-        heading: "Schedules, then the latest runs".into(),
-        columns: vec!["Job", "What", "Outcome", "When", ""],
+        heading: t("admin-jobs-heading"),
+        columns: vec!["admin-col-job", "admin-col-what", "admin-col-outcome", "admin-col-when", ""],
         rows,
-        empty: "Nothing yet.",
+        empty: "admin-empty-jobs",
     };
-    table_page(&ctx, "Jobs", "/admin/jobs", table, None, None, None).await
+    table_page(&ctx, &t("admin-nav-jobs"), "/admin/jobs", table, None, None, None).await
 }
 
 pub async fn mailbox(ctx: Ctx) -> PageResult {
@@ -765,12 +773,12 @@ pub async fn mailbox(ctx: Ctx) -> PageResult {
     let mails = lsn_mail::list_mailbox(&ctx.s.db, None, 100).await.map_err(PageError::internal)?;
     let table = Table {
         key: "mailbox",
-        heading: "Mail kept here while no SMTP_URL or SENDGRID_API_KEY is set".into(),
-        columns: vec!["When", "To", "Subject", "Text"],
-        rows: mails.iter().map(|m| vec![t(when(&ctx, m.created_at)), t(&m.to), t(&m.subject), t(&m.text)]).collect(),
-        empty: "No mail yet.",
+        heading: t("admin-mailbox-heading"),
+        columns: vec!["admin-col-when", "admin-col-to", "admin-col-subject", "admin-col-text"],
+        rows: mails.iter().map(|m| vec![cell(when(&ctx, m.created_at)), cell(&m.to), cell(&m.subject), cell(&m.text)]).collect(),
+        empty: "admin-empty-mail",
     };
-    table_page(&ctx, "Mailbox", "/admin/mailbox", table, None, None, None).await
+    table_page(&ctx, &t("admin-nav-mailbox"), "/admin/mailbox", table, None, None, None).await
 }
 
 pub async fn product_price(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
@@ -782,12 +790,12 @@ pub async fn product_price(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Field
         (Ok(Some(p)), Ok(c)) => (p, c),
         (p, c) => {
             if !matches!(p, Ok(Some(_))) {
-                form.errors.insert("price".into(), p.err().unwrap_or("Enter the price").into());
+                form.errors.insert("price".into(), p.err().unwrap_or_else(|| t("admin-enter-price")));
             }
             if let Err(e) = c {
-                form.errors.insert("compare_at_price".into(), e.into());
+                form.errors.insert("compare_at_price".into(), e);
             }
-            return product_view(&ctx, &id, form, Some("Check the price.".into()), None).await;
+            return product_view(&ctx, &id, form, Some(t("admin-check-price")), None).await;
         }
     };
     let p = ctx
@@ -800,7 +808,7 @@ pub async fn product_price(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Field
         .ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
     let sku = f.get("sku").cloned().unwrap_or_default();
     let Some(v) = p.variants.iter().find(|v| v.sku == sku) else {
-        return product_view(&ctx, &id, form, Some("Choose one of this product's variants.".into()), None).await;
+        return product_view(&ctx, &id, form, Some(t("admin-choose-variant")), None).await;
     };
     // Everything else about the variant stays as it is.
     let input = lsn_catalog::VariantInput {
@@ -831,16 +839,7 @@ pub async fn product_image(ctx: Ctx, Path(id): Path<String>, mut multipart: axum
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(_) => {
-                return product_view(
-                    &ctx,
-                    &id,
-                    FormState::default(),
-                    Some("The upload was cut short or too large (2 MB at most).".into()),
-                    None,
-                )
-                .await
-            }
+            Err(_) => return product_view(&ctx, &id, FormState::default(), Some(t("admin-upload-cut")), None).await,
         };
         match field.name() {
             Some("image") => {
@@ -852,7 +851,7 @@ pub async fn product_image(ctx: Ctx, Path(id): Path<String>, mut multipart: axum
         }
     }
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
-        return product_view(&ctx, &id, FormState::default(), Some("Choose an image to upload.".into()), None).await;
+        return product_view(&ctx, &id, FormState::default(), Some(t("admin-choose-image")), None).await;
     };
     match lsn_commerce::routes::store_image(&ctx.s.commerce, &id, &content_type, &bytes, &alt).await {
         Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/products/{id}?notice=image"))),

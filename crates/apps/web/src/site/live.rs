@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Form;
+use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_live::shows::VideoSource;
 use lsn_live::{LiveError, Show};
 use std::collections::HashMap;
@@ -37,8 +38,10 @@ struct ShowPage {
     lineup: Vec<LineupItem>,
     chat: Vec<ChatLine>,
     reactions: Vec<&'static str>,
-    gifts: Vec<(&'static str, &'static str, &'static str)>,
+    gifts: Vec<(&'static str, String, String)>,
     live_js: String,
+    /// The script's words in the page's language, as JSON (`data-text`).
+    js_text: String,
     /// For the host: watching now, unique viewers, orders, sales.
     stats: (i64, i64, i64, String),
 }
@@ -73,27 +76,63 @@ fn without_deleted(events: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
 
 /// One replay event as a line of text (chat, pins, deals, auctions; nothing personal).
 fn replay_text(e: &serde_json::Value) -> Option<String> {
-    let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let price = |v: &serde_json::Value| money(v.as_i64().unwrap_or(0));
     Some(match e["type"].as_str()? {
-        "show_started" => "The show started".into(),
-        "show_ended" => "The show ended".into(),
-        "chat" => format!("{}: {}", s("name"), s("text")),
-        "product_pinned" => format!(
-            "Pinned {} at {}",
-            e["product"]["title"].as_str().unwrap_or_default(),
-            money(e["product"]["price"].as_i64().unwrap_or(0))
-        ),
-        "deal_started" => format!(
-            "Flash deal: {} at {}",
-            e["deal"]["title"].as_str().unwrap_or_default(),
-            money(e["deal"]["price"].as_i64().unwrap_or(0))
-        ),
-        "deal_ended" => format!("Flash deal over: {} sold", e["sold"].as_i64().unwrap_or(0)),
-        "auction_started" => format!("Auction: {}", s("title")),
-        "auction_won" => format!("Auction won by {} at {}", s("winner_name"), money(e["amount"].as_i64().unwrap_or(0))),
-        "gift_sent" => format!("{} sent a {}", s("from_name"), s("gift")),
+        "show_started" => t("replay-show-started"),
+        "show_ended" => t("replay-show-ended"),
+        "chat" => t_args("replay-chat", &[("name", &s(&e["name"])), ("text", &s(&e["text"]))]),
+        "product_pinned" => t_args("replay-pinned", &[("title", &s(&e["product"]["title"])), ("price", &price(&e["product"]["price"]))]),
+        "deal_started" => t_args("replay-deal-started", &[("title", &s(&e["deal"]["title"])), ("price", &price(&e["deal"]["price"]))]),
+        "deal_ended" => t_args("replay-deal-ended", &[("count", &e["sold"].as_i64().unwrap_or(0).to_string())]),
+        "auction_started" => t_args("replay-auction-started", &[("title", &s(&e["title"]))]),
+        "auction_won" => t_args("replay-auction-won", &[("name", &s(&e["winner_name"])), ("price", &price(&e["amount"]))]),
+        "gift_sent" => t_args("replay-gift", &[("name", &s(&e["from_name"])), ("gift", &s(&e["gift"]))]),
         _ => return None,
     })
+}
+
+/// The words `live.js` shows (`live-js-<key>` messages) and the placeholders of each.
+pub(super) const SCRIPT_KEYS: &[(&str, &[&str])] = &[
+    ("host", &[]),
+    ("delete", &[]),
+    ("mute", &[]),
+    ("ban", &[]),
+    ("left", &["count"]),
+    ("sold-out", &[]),
+    ("variant-sold-out", &[]),
+    ("deal-over", &[]),
+    ("starts-in", &[]),
+    ("ends-in", &[]),
+    ("buy-deal", &[]),
+    ("you-lead", &[]),
+    ("leader", &["name"]),
+    ("a-bidder", &[]),
+    ("no-bids", &[]),
+    ("bid", &["amount"]),
+    ("you-won", &["amount"]),
+    ("won", &["name", "amount"]),
+    ("pay-now", &[]),
+    ("not-sold-no-bids", &[]),
+    ("not-sold-reserve", &[]),
+    ("gift-sent", &["name", "gift"]),
+    ("removed", &[]),
+    ("muted", &[]),
+    ("pin-first", &[]),
+];
+
+/// The script's words in the request's language, placeholders left as `{name}` for the script
+/// to fill in.
+fn script_text() -> String {
+    let map: serde_json::Map<String, serde_json::Value> = SCRIPT_KEYS
+        .iter()
+        .map(|(key, args)| {
+            let holes: Vec<(&str, String)> = args.iter().map(|a| (*a, format!("{{{a}}}"))).collect();
+            let holes: Vec<(&str, &str)> = holes.iter().map(|(a, h)| (*a, h.as_str())).collect();
+            (key.to_string(), serde_json::Value::String(t_args(&format!("live-js-{key}"), &holes)))
+        })
+        .collect();
+    serde_json::Value::Object(map).to_string()
 }
 
 pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
@@ -101,12 +140,12 @@ pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
     if show.status == "ended" {
         let events = without_deleted(ctx.s.live.replay(&id, 0, 1000).await.map_err(live_error)?);
         let page = ReplayPage {
-            chrome: ctx.chrome(format!("Replay: {}", show.title), "replay", None).await,
-            when: ctx.local_time(show.ended_at.unwrap_or(show.scheduled_at), "%-d %b %Y, %-I:%M %P"),
+            chrome: ctx.chrome(t_args("replay-title", &[("title", &show.title)]), "replay", None).await,
+            when: ctx.local_time(show.ended_at.unwrap_or(show.scheduled_at), DateStyle::DateTime),
             events: events
                 .iter()
                 .filter_map(|e| {
-                    Some(ReplayLine { at: ctx.local_time(e["at"].as_i64().unwrap_or(0), "%-I:%M:%S %P"), text: replay_text(e)? })
+                    Some(ReplayLine { at: ctx.local_time(e["at"].as_i64().unwrap_or(0), DateStyle::TimeSeconds), text: replay_text(e)? })
                 })
                 .collect(),
             show,
@@ -135,8 +174,8 @@ pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
             VideoSource::Hls { url } => Some(url.clone()),
             VideoSource::None => None,
         },
-        when: ctx.local_time(show.scheduled_at, "%a %-d %b, %-I:%M %P"),
-        status_label: super::sentence(&show.status),
+        when: ctx.local_time(show.scheduled_at, DateStyle::Upcoming),
+        status_label: t(&format!("show-status-{}", show.status)),
         lineup: show
             .lineup
             .iter()
@@ -149,14 +188,12 @@ pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
             .collect(),
         chat,
         reactions: vec!["❤️", "🔥", "👏", "😂", "😮", "🛒"],
-        gifts: vec![
-            ("rose", "🌹 Rose", "1 coin"),
-            ("heart", "💜 Heart", "5"),
-            ("fire", "🔥 Fire", "20"),
-            ("rocket", "🚀 Rocket", "100"),
-            ("crown", "👑 Crown", "500"),
-        ],
+        gifts: lsn_live::gifts::GIFTS
+            .iter()
+            .map(|(name, coins)| (*name, t(&format!("gift-{name}")), t_args("gift-coins", &[("count", &coins.to_string())])))
+            .collect(),
         live_js: assets::url("live.js"),
+        js_text: script_text(),
         show,
     };
     Ok(ctx.ok(&page))

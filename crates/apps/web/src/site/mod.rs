@@ -13,6 +13,8 @@ pub use admin::ADMIN_NAV;
 pub mod assets;
 mod live;
 mod shop;
+#[cfg(test)]
+mod text_lint;
 
 use crate::app::AppState;
 use askama::Template;
@@ -24,6 +26,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
+use lsn_core::i18n::{t, DateStyle, Locale};
 use lsn_identity::access::{Access, RouteAccess, Routes};
 use lsn_identity::csrf::{visitor_matches, visitor_token};
 use lsn_identity::service::SESSION_COOKIE;
@@ -90,7 +93,8 @@ pub fn router(state: &AppState) -> (Router<AppState>, Vec<RouteAccess>) {
         .get("/password/forgot", public, account::forgot_page)
         .post("/password/forgot", public, account::forgot_submit)
         .get("/password/reset", public, account::reset_page)
-        .post("/password/reset", public, account::reset_submit);
+        .post("/password/reset", public, account::reset_submit)
+        .post("/locale", public, account::set_language);
     let assets = Routes::new(page_refusal)
         .get("/static/{file}", public, assets::serve)
         .get("/sw.js", public, assets::service_worker)
@@ -147,6 +151,10 @@ pub struct Ctx {
     pub jar: CookieJar,
     pub meta: ClientMeta,
     pub csrf: String,
+    /// The request's language (chosen at the edge, `app::language`).
+    pub locale: Locale,
+    /// The page's own path and query, for the language switch to come back to.
+    pub path: String,
     new_visitor: Option<String>,
 }
 
@@ -164,7 +172,8 @@ impl FromRequestParts<AppState> for Ctx {
                 (visitor_token(&state.identity, &v), Some(v))
             }
         };
-        Ok(Ctx { s: state.clone(), user, jar, meta, csrf, new_visitor })
+        let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        Ok(Ctx { s: state.clone(), user, jar, meta, csrf, locale: lsn_core::i18n::current(), path, new_visitor })
     }
 }
 
@@ -179,7 +188,35 @@ pub struct Chrome {
     pub user: Option<UserChip>,
     pub csrf: String,
     pub cart_count: i64,
-    pub notice: Option<&'static str>,
+    pub notice: Option<String>,
+    pub locale: Locale,
+    /// Where the language switch sends the visitor back to.
+    pub back: String,
+}
+
+impl Chrome {
+    /// The page's text for `key` in the page's language (templates: `{{ chrome.t("key") }}`).
+    pub fn t(&self, key: &str) -> String {
+        if key.is_empty() {
+            return String::new();
+        }
+        self.locale.t(key)
+    }
+
+    /// The text for `key` with one named value.
+    pub fn t1(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
+        self.locale.t_args(key, &[(name, &value.to_string())])
+    }
+
+    /// The text for `key` with two named values.
+    pub fn t2(&self, key: &str, n1: &str, v1: impl std::fmt::Display, n2: &str, v2: impl std::fmt::Display) -> String {
+        self.locale.t_args(key, &[(n1, &v1.to_string()), (n2, &v2.to_string())])
+    }
+
+    /// The languages to switch to, this page's first.
+    pub fn languages(&self) -> Vec<(&'static str, &'static str, bool)> {
+        Locale::all().map(|l| (l.tag(), l.name(), l == self.locale)).collect()
+    }
 }
 
 pub struct UserChip {
@@ -188,23 +225,25 @@ pub struct UserChip {
 }
 
 /// Messages a redirect can ask for by name (`?notice=added`); nothing from the URL is echoed.
-fn notice(name: Option<&str>) -> Option<&'static str> {
-    Some(match name? {
-        "added" => "Added to your cart.",
-        "updated" => "Cart updated.",
-        "signed_in" => "Welcome back — you're signed in.",
-        "signed_out" => "You're signed out.",
-        "password" => "Password changed. Log in with the new one.",
-        "password_changed" => "Password changed. Your other sessions are signed out.",
+fn notice(name: Option<&str>) -> Option<String> {
+    let key = match name? {
+        "added" => "notice-added",
+        "updated" => "notice-updated",
+        "signed_in" => "notice-signed-in",
+        "signed_out" => "notice-signed-out",
+        "password" => "notice-password",
+        "password_changed" => "notice-password-changed",
+        "language" => "notice-language",
         _ => return None,
-    })
+    };
+    Some(t(key))
 }
 
 impl Ctx {
-    /// A moment (Unix milliseconds) in the shop's time zone, formatted (`strftime` style).
-    pub fn local_time(&self, ms: i64, fmt: &str) -> String {
+    /// A moment (Unix milliseconds) in the shop's time zone, as the page's language writes it.
+    pub fn local_time(&self, ms: i64, style: DateStyle) -> String {
         chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.with_timezone(&self.s.cfg.timezone).format(fmt).to_string())
+            .map(|t| self.locale.datetime(&t.with_timezone(&self.s.cfg.timezone), style))
             .unwrap_or_default()
     }
 
@@ -228,6 +267,8 @@ impl Ctx {
             csrf: self.csrf.clone(),
             cart_count,
             notice: notice(notice_name),
+            locale: self.locale,
+            back: self.path.clone(),
         }
     }
 
@@ -309,8 +350,9 @@ pub fn sentence(s: &str) -> String {
     }
 }
 
+/// An amount of the shop's currency in the page's language.
 pub fn money(minor: i64) -> String {
-    lsn_core::money::Money::aud(minor).to_string()
+    lsn_core::i18n::money(lsn_core::money::Money::aud(minor))
 }
 
 /// An error page: friendly text, the status, and for internal errors the request id only.
@@ -319,8 +361,8 @@ pub fn money(minor: i64) -> String {
 struct ErrorPage {
     chrome: Chrome,
     code: u16,
-    heading: &'static str,
-    message: &'static str,
+    heading: String,
+    message: String,
     request_id: Option<String>,
 }
 
@@ -365,24 +407,23 @@ fn plain_chrome(title: &str) -> Chrome {
         csrf: String::new(),
         cart_count: 0,
         notice: None,
+        locale: lsn_core::i18n::current(),
+        back: "/".into(),
     }
 }
 
 pub fn error_response(status: StatusCode) -> Response {
-    let (heading, message) = match status.as_u16() {
-        401 => ("Log in first", "This page is for signed-in staff. Log in with an admin account and try again."),
-        403 => ("Not allowed", "This page or action isn't available to you. If you were filling in a form, reload the page and try again."),
-        404 => ("Page not found", "That page does not exist or has moved."),
-        413 => ("Too large", "What you sent is too large."),
-        429 => ("Slow down", "Too many attempts. Wait a moment and try again."),
-        s if s >= 500 => ("Something went wrong", "Something went wrong on our side. Try again shortly."),
-        _ => ("That didn't work", "The request could not be completed."),
+    let kind = match status.as_u16() {
+        s @ (401 | 403 | 404 | 413 | 429) => s.to_string(),
+        s if s >= 500 => "500".into(),
+        _ => "other".into(),
     };
+    let (heading, message) = (t(&format!("error-{kind}-heading")), t(&format!("error-{kind}-message")));
     let request_id = (status.is_server_error()).then(|| REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into()));
-    let page = ErrorPage { chrome: plain_chrome(heading), code: status.as_u16(), heading, message, request_id };
+    let page = ErrorPage { chrome: plain_chrome(&heading), code: status.as_u16(), heading, message, request_id };
     match page.render() {
         Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
-        Err(_) => (status, heading).into_response(),
+        Err(_) => (status, page.heading).into_response(),
     }
 }
 
@@ -402,7 +443,7 @@ struct Offline {
 
 /// The page the service worker shows offline: the same for everyone, so it can be cached.
 async fn offline(State(s): State<AppState>) -> Response {
-    let mut chrome = plain_chrome("Offline");
+    let mut chrome = plain_chrome(&t("offline-title"));
     chrome.shop_name = s.cfg.shop_name.clone();
     match (Offline { chrome }).render() {
         Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),

@@ -11,6 +11,7 @@ use lsn_commerce::address::Address;
 use lsn_commerce::orders::{CheckoutInput, Order, OrderStatus, Viewer};
 use lsn_commerce::payments::{Confirmation, PaymentMethod};
 use lsn_commerce::{cart, idempotency, CommerceError};
+use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_core::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -43,7 +44,11 @@ fn card(p: &Product) -> Card {
     Card {
         slug: p.slug.clone(),
         title: p.title.clone(),
-        price: if p.variants.iter().any(|v| v.price != p.min_price) { format!("from {}", money(p.min_price)) } else { money(p.min_price) },
+        price: if p.variants.iter().any(|v| v.price != p.min_price) {
+            t_args("product-from", &[("price", &money(p.min_price))])
+        } else {
+            money(p.min_price)
+        },
         compare_at: compare.map(money),
         in_stock: p.in_stock,
         image: p.images.first().map(|i| i.url.clone()),
@@ -61,7 +66,7 @@ pub struct ShowCard {
 }
 
 fn show_card(ctx: &Ctx, s: &lsn_live::Show) -> ShowCard {
-    let when = ctx.local_time(s.scheduled_at, "%a %-d %b, %-I:%M %P");
+    let when = ctx.local_time(s.scheduled_at, DateStyle::Upcoming);
     ShowCard { id: s.id.to_string(), title: s.title.clone(), host: s.host_name.clone(), live: s.status == "live", when }
 }
 
@@ -101,7 +106,7 @@ pub async fn home(ctx: Ctx, Query(n): Query<NoticeArg>) -> PageResult {
     let q = SearchQuery { limit: Some(8), ..Default::default() };
     let products = ctx.s.commerce.catalog.search(&q, false).await.map_err(PageError::internal)?;
     let page = Home {
-        chrome: ctx.chrome("Live shopping", "home", n.notice.as_deref()).await,
+        chrome: ctx.chrome(t("home-title"), "home", n.notice.as_deref()).await,
         live: live.iter().map(|s| show_card(&ctx, s)).collect(),
         upcoming: upcoming.iter().map(|s| show_card(&ctx, s)).collect(),
         products: products.items.iter().map(card).collect(),
@@ -111,14 +116,7 @@ pub async fn home(ctx: Ctx, Query(n): Query<NoticeArg>) -> PageResult {
 }
 
 #[derive(Template)]
-#[template(
-    source = r#"{% extends "base.html" %}{% block content %}
-<h1>Shows</h1>
-<section class="section"><h2>Live now</h2>{% if live.is_empty() %}<p class="muted">Nobody is live right now.</p>{% else %}{% let shows = live %}{% include "show_grid.html" %}{% endif %}</section>
-<section class="section"><h2>Coming up</h2>{% if upcoming.is_empty() %}<p class="muted">No shows scheduled yet.</p>{% else %}{% let shows = upcoming %}{% include "show_grid.html" %}{% endif %}</section>
-{% endblock %}"#,
-    ext = "html"
-)]
+#[template(path = "shows.html")]
 struct Shows {
     chrome: Chrome,
     live: Vec<ShowCard>,
@@ -129,7 +127,7 @@ pub async fn shows(ctx: Ctx) -> PageResult {
     let live = ctx.s.live.list(Some("live"), 50).await.map_err(PageError::internal)?;
     let upcoming = ctx.s.live.list(Some("scheduled"), 50).await.map_err(PageError::internal)?;
     let page = Shows {
-        chrome: ctx.chrome("Shows", "shows", None).await,
+        chrome: ctx.chrome(t("layout-shows"), "shows", None).await,
         live: live.iter().map(|s| show_card(&ctx, s)).collect(),
         upcoming: upcoming.iter().map(|s| show_card(&ctx, s)).collect(),
     };
@@ -165,7 +163,7 @@ pub struct SearchArgs {
 }
 
 /// Dollars as typed (`12`, `12.5`, `$12.50`) to cents.
-pub fn parse_dollars(s: &str) -> Result<Option<i64>, &'static str> {
+pub fn parse_dollars(s: &str) -> Result<Option<i64>, String> {
     let t = s.trim().trim_start_matches('$').replace(',', "");
     if t.is_empty() {
         return Ok(None);
@@ -173,7 +171,7 @@ pub fn parse_dollars(s: &str) -> Result<Option<i64>, &'static str> {
     let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
     let digits = |x: &str| !x.is_empty() && x.len() <= 7 && x.chars().all(|c| c.is_ascii_digit());
     if !digits(whole) || frac.len() > 2 || !(frac.is_empty() || digits(frac)) {
-        return Err("Enter an amount in dollars, like 25 or 19.95");
+        return Err(lsn_core::i18n::t("search-bad-amount"));
     }
     let cents: i64 = format!("{frac:0<2}").parse().unwrap_or(0);
     Ok(Some(whole.parse::<i64>().unwrap_or(0) * 100 + cents))
@@ -183,11 +181,11 @@ pub async fn search(ctx: Ctx, Query(a): Query<SearchArgs>) -> PageResult {
     let mut form = FormState::default();
     let q_text: String = a.q.clone().unwrap_or_default().trim().chars().take(100).collect();
     let min = parse_dollars(a.min.as_deref().unwrap_or("")).unwrap_or_else(|e| {
-        form.errors.insert("min".into(), e.into());
+        form.errors.insert("min".into(), e);
         None
     });
     let max = parse_dollars(a.max.as_deref().unwrap_or("")).unwrap_or_else(|e| {
-        form.errors.insert("max".into(), e.into());
+        form.errors.insert("max".into(), e);
         None
     });
     let in_stock = a.in_stock.is_some();
@@ -234,7 +232,7 @@ pub async fn search(ctx: Ctx, Query(a): Query<SearchArgs>) -> PageResult {
         format!("/search?{}", u.finish())
     };
     let mut chrome =
-        ctx.chrome(if q_text.is_empty() { "All products".to_string() } else { format!("Search: {q_text}") }, "search", None).await;
+        ctx.chrome(if q_text.is_empty() { t("search-all") } else { t_args("search-title", &[("q", &q_text)]) }, "search", None).await;
     chrome.q = q_text.clone();
     let page = Search {
         chrome,
@@ -365,7 +363,7 @@ fn row(label: impl Into<String>, minor: i64) -> SummaryRow {
 }
 
 fn total_row(minor: i64) -> SummaryRow {
-    SummaryRow { label: "Total".into(), amount: money(minor), total: true }
+    SummaryRow { label: t("summary-total"), amount: money(minor), total: true }
 }
 
 #[derive(Template)]
@@ -385,8 +383,8 @@ async fn cart_view(ctx: &Ctx) -> Result<cart::CartView, PageError> {
 
 fn problem_text(p: &str) -> String {
     match p {
-        "insufficient_stock" => "Not enough stock for this quantity.".into(),
-        "unavailable" => "No longer available — remove it to check out.".into(),
+        "insufficient_stock" => t("cart-not-enough"),
+        "unavailable" => t("cart-unavailable"),
         other => other.replace('_', " "),
     }
 }
@@ -395,7 +393,7 @@ async fn cart_page(ctx: &Ctx, error: Option<String>, notice: Option<&str>) -> Pa
     let view = cart_view(ctx).await?;
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = CartPage {
-        chrome: ctx.chrome("Cart", "cart", notice).await,
+        chrome: ctx.chrome(t("cart-title"), "cart", notice).await,
         lines: view
             .lines
             .iter()
@@ -411,8 +409,8 @@ async fn cart_page(ctx: &Ctx, error: Option<String>, notice: Option<&str>) -> Pa
                 problem: l.problem.as_deref().map(problem_text),
             })
             .collect(),
-        summary: vec![row("Subtotal", view.subtotal), total_row(view.subtotal)],
-        gst_note: format!("Includes {} GST. Shipping is worked out at checkout.", money(view.gst_included)),
+        summary: vec![row(t("summary-subtotal"), view.subtotal), total_row(view.subtotal)],
+        gst_note: t_args("cart-gst-note", &[("gst", &money(view.gst_included))]),
         error,
     };
     Ok(ctx.render(status, &page))
@@ -425,7 +423,7 @@ pub async fn cart(ctx: Ctx, Query(n): Query<NoticeArg>) -> PageResult {
 fn quantity(f: &Fields) -> Result<i64, String> {
     match f.get("quantity").map(|q| q.trim()).unwrap_or("1").parse::<i64>() {
         Ok(q) if (0..=999).contains(&q) => Ok(q),
-        _ => Err("Enter a quantity from 1 to 999.".into()),
+        _ => Err(t("cart-bad-quantity")),
     }
 }
 
@@ -433,15 +431,15 @@ fn quantity(f: &Fields) -> Result<i64, String> {
 async fn change_cart(ctx: &Ctx, f: &Fields, add: bool) -> Result<axum_extra::extract::CookieJar, String> {
     let variant = f.get("variant").map(String::as_str).unwrap_or_default();
     if variant.is_empty() {
-        return Err("Choose an option first.".into());
+        return Err(t("cart-choose-option"));
     }
     let qty = quantity(f)?;
     if add && qty == 0 {
-        return Err("Enter a quantity from 1 to 999.".into());
+        return Err(t("cart-bad-quantity"));
     }
     let now = ctx.s.clock.now_ms();
     let (id, token) = cart::resolve(&ctx.s.db, now, &ctx.owner(), true).await.map_err(|e| ApiError::from(e).message)?;
-    let id = id.ok_or_else(|| "Your cart could not be created. Try again.".to_string())?;
+    let id = id.ok_or_else(|| t("cart-not-created"))?;
     cart::set_item(&ctx.s.db, now, &id, variant, qty, add).await.map_err(|e| ApiError::from(e).message)?;
     let jar = ctx.jar.clone();
     Ok(match token {
@@ -521,9 +519,9 @@ async fn checkout_form(ctx: &Ctx, buying: &Buying, form: FormState, error: Optio
             if view.lines.is_empty() {
                 return Ok(see_other(ctx.jar.clone(), "/cart"));
             }
-            (view.subtotal, row("Subtotal", view.subtotal))
+            (view.subtotal, row(t("summary-subtotal"), view.subtotal))
         }
-        Buying::Deal(o) => (o.price, row(format!("{} (deal price)", o.title), o.price)),
+        Buying::Deal(o) => (o.price, row(t_args("summary-deal-price", &[("title", &o.title)]), o.price)),
     };
     let options = lsn_commerce::pricing::shipping_options(subtotal);
     let method = Some(form.value("shipping_method").to_string())
@@ -531,22 +529,26 @@ async fn checkout_form(ctx: &Ctx, buying: &Buying, form: FormState, error: Optio
         .unwrap_or_else(|| "standard".into());
     let ship = options.iter().find(|o| o.code == method).map(|o| o.price).unwrap_or(0);
     let page = CheckoutPage {
-        chrome: ctx.chrome("Checkout", "checkout", None).await,
+        chrome: ctx.chrome(t("checkout-title"), "checkout", None).await,
         action: buying.action(),
         states: STATES.to_vec(),
         shipping: options
             .iter()
             .map(|o| ShipChoice {
                 code: o.code.into(),
-                name: o.name.into(),
-                price: if o.price == 0 { "Free".into() } else { money(o.price) },
-                note: o.note.into(),
+                name: t(&format!("shipping-{}", o.code)),
+                price: if o.price == 0 { t("summary-free") } else { money(o.price) },
+                note: if o.note.is_empty() {
+                    String::new()
+                } else {
+                    t_args(&format!("shipping-{}-note", o.code), &[("amount", &money(lsn_commerce::pricing::FREE_SHIPPING_OVER))])
+                },
             })
             .collect(),
         shipping_method: method,
         idempotency_key: lsn_core::ids::random_token(16),
-        summary: vec![first_row, row("Shipping", ship), total_row(subtotal + ship)],
-        gst_note: "Prices include GST. Discounts apply on the next step's total.".into(),
+        summary: vec![first_row, row(t("summary-shipping"), ship), total_row(subtotal + ship)],
+        gst_note: t("checkout-gst-note"),
         error,
         form,
     };
@@ -666,11 +668,11 @@ async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
             form.absorb(fail.fields.as_ref());
             let general = if fail.code.starts_with("discount") {
                 form.errors.insert("discount_code".into(), fail.message.clone());
-                Some("Check the discount code.".to_string())
+                Some(t("checkout-check-discount"))
             } else if form.errors.is_empty() {
                 Some(fail.message.clone())
             } else {
-                Some("Check the highlighted fields.".into())
+                Some(t("checkout-check-fields"))
             };
             return checkout_form(ctx, &buying, form, general, fail.status).await;
         }
@@ -697,7 +699,7 @@ impl Failure {
         Failure {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
             code: e["code"].as_str().unwrap_or_default().to_string(),
-            message: e["message"].as_str().unwrap_or("That didn't work.").to_string(),
+            message: e["message"].as_str().map(str::to_string).unwrap_or_else(|| t("checkout-failed")),
             fields: e.get("fields").cloned(),
         }
     }
@@ -721,24 +723,30 @@ async fn load_order(ctx: &Ctx, number: &str) -> Result<Order, PageError> {
 }
 
 fn order_summary(o: &Order) -> Vec<SummaryRow> {
-    let mut rows = vec![row("Subtotal", o.subtotal)];
+    let mut rows = vec![row(t("summary-subtotal"), o.subtotal)];
     if o.discount_total > 0 {
-        rows.push(row("Discount", -o.discount_total));
+        rows.push(row(t("summary-discount"), -o.discount_total));
     }
-    rows.push(row("Shipping", o.shipping_total));
+    rows.push(row(t("summary-shipping"), o.shipping_total));
     rows.push(total_row(o.total));
     if o.amount_refunded > 0 {
-        rows.push(row("Refunded", -o.amount_refunded));
+        rows.push(row(t("summary-refunded"), -o.amount_refunded));
     }
     rows
 }
 
-pub fn status_label(s: &str) -> String {
-    match s {
-        "pending_payment" => "Awaiting payment".into(),
-        "partially_refunded" => "Partly refunded".into(),
-        other => super::sentence(other),
+/// The message `key` if the page's language has one, else `raw` made readable.
+fn status_like(key: &str, raw: &str) -> String {
+    if lsn_core::i18n::current().has(key) {
+        t(key)
+    } else {
+        super::sentence(&raw.replace('_', " "))
     }
+}
+
+/// An order status as the page's language names it (`order-status-<status>`).
+pub fn status_label(s: &str) -> String {
+    status_like(&format!("order-status-{s}"), s)
 }
 
 pub struct ItemRow {
@@ -773,19 +781,19 @@ struct OrderPage {
 
 pub async fn order_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
     let o = load_order(&ctx, &number).await?;
-    let fmt = |ms: i64| ctx.local_time(ms, "%-d %b %Y, %-I:%M %P");
+    let fmt = |ms: i64| ctx.local_time(ms, DateStyle::DateTime);
     let payment_ok = o.payment.as_ref().is_some_and(|p| p["status"] == "succeeded");
     let paid = payment_ok || o.status.is_paid();
     let address = super::account::address_lines(&o.shipping_address);
-    let mut timeline = vec![Step { at: fmt(o.placed_at), text: "Order placed".into() }];
+    let mut timeline = vec![Step { at: fmt(o.placed_at), text: t("order-placed") }];
     timeline.extend(o.transitions.iter().map(|t| Step { at: fmt(t.at), text: status_label(&t.to) }));
     let page = OrderPage {
-        chrome: ctx.chrome(format!("Order {}", o.number), "order", None).await,
+        chrome: ctx.chrome(t_args("order-title", &[("number", &o.number)]), "order", None).await,
         number: o.number.clone(),
         email: o.email.clone(),
         status: o.status.to_string(),
         status_label: if payment_ok && o.status == OrderStatus::PendingPayment {
-            "Paid — confirming".into()
+            t("order-confirming")
         } else {
             status_label(o.status.as_str())
         },
@@ -797,10 +805,10 @@ pub async fn order_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
             .map(|i| ItemRow { title: i.title.clone(), sku: i.sku.clone(), quantity: i.quantity, total: money(i.line_total) })
             .collect(),
         address,
-        shipping_method: super::sentence(&o.shipping_method.replace('_', " ")),
+        shipping_method: status_like(&format!("shipping-{}", o.shipping_method), &o.shipping_method),
         timeline,
         summary: order_summary(&o),
-        gst_note: format!("Includes {} GST.", money(o.gst_total)),
+        gst_note: t_args("summary-gst", &[("gst", &money(o.gst_total))]),
     };
     Ok(ctx.ok(&page))
 }
@@ -837,7 +845,7 @@ async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, 
         intent["client_secret"].as_str().unwrap_or_default().to_string()
     };
     let page = PayPage {
-        chrome: ctx.chrome(format!("Pay for {}", o.number), "pay", None).await,
+        chrome: ctx.chrome(t_args("pay-title", &[("number", &o.number)]), "pay", None).await,
         number: o.number.clone(),
         total: money(o.total),
         form,
@@ -847,9 +855,9 @@ async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, 
         stripe_js: super::assets::url("stripe.js"),
         client_secret: secret,
         return_url: format!("{}/orders/{}", ctx.s.cfg.public_url.trim_end_matches('/'), o.number),
-        held_until: ctx.local_time(o.reserved_until, "%-I:%M %P"),
+        held_until: ctx.local_time(o.reserved_until, DateStyle::Time),
         summary: order_summary(o),
-        gst_note: format!("Includes {} GST.", money(o.gst_total)),
+        gst_note: t_args("summary-gst", &[("gst", &money(o.gst_total))]),
     };
     Ok(ctx.render(status, &page))
 }
@@ -871,7 +879,7 @@ pub async fn pay_submit(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fiel
     let card: String = f.get("card_number").map(|c| c.chars().filter(|c| !c.is_whitespace() && *c != '-').collect()).unwrap_or_default();
     let mut form = FormState::default();
     if card.len() < 12 || card.len() > 19 || !card.chars().all(|c| c.is_ascii_digit()) {
-        form.errors.insert("card_number".into(), "Enter the card number: 12 to 19 digits.".into());
+        form.errors.insert("card_number".into(), t("pay-bad-card"));
         return pay_form(&ctx, &o, form, None, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let key =
@@ -881,8 +889,7 @@ pub async fn pay_submit(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fiel
         Ok(Confirmation::Succeeded { .. } | Confirmation::Processing) => Ok(see_other(ctx.jar.clone(), &format!("/orders/{}", o.number))),
         Ok(Confirmation::RequiresAction { url }) => Ok(see_other(ctx.jar.clone(), &url)),
         Ok(Confirmation::Failed { message, .. }) => {
-            pay_form(&ctx, &o, form, Some(format!("Your card was not charged: {message} Try another card.")), StatusCode::PAYMENT_REQUIRED)
-                .await
+            pay_form(&ctx, &o, form, Some(t_args("pay-not-charged", &[("message", &message)])), StatusCode::PAYMENT_REQUIRED).await
         }
         Err(e) => {
             let api = ApiError::from(e);

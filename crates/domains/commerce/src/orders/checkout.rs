@@ -2,6 +2,7 @@
 //! stock in one transaction; a cart's unpaid order found again or replaced.
 
 use super::*;
+use lsn_core::i18n;
 
 /// What placing an order came to: the order (new, or the cart's unpaid order asked for again),
 /// or the cart's unpaid order to replace first.
@@ -35,7 +36,7 @@ impl Commerce {
                 }
             }
         }
-        Err(CommerceError::rule(Code::CheckoutBusy, "The cart changed while it was checked out; try again."))
+        Err(CommerceError::rule(Code::CheckoutBusy, i18n::t("commerce-checkout-busy")))
     }
 
     /// Buys `quantity` of a limited offer (a live flash deal) straight away, at the offer's price.
@@ -47,7 +48,7 @@ impl Commerce {
         input: &CheckoutInput,
     ) -> Result<CheckoutResult, CommerceError> {
         if input.discount_code.as_deref().is_some_and(|c| !c.trim().is_empty()) {
-            return Err(CommerceError::rule(Code::DiscountNotCombinable, "Discount codes do not apply to deals."));
+            return Err(CommerceError::rule(Code::DiscountNotCombinable, i18n::t("commerce-deal-no-discount")));
         }
         // Most buyers of a popular deal arrive after it sold out: answer them from memory or a
         // read, without queueing for the writer. The claim inside the transaction stays the
@@ -56,8 +57,8 @@ impl Commerce {
         let closed = |code: Code| {
             self.deals_in_flight.remember_closed(offer_id, code, now);
             match code {
-                Code::DealEnded => CommerceError::rule(code, "The deal has ended."),
-                _ => CommerceError::rule(code, "The deal is sold out."),
+                Code::DealEnded => CommerceError::rule(code, i18n::t("commerce-deal-ended")),
+                _ => CommerceError::rule(code, i18n::t("commerce-deal-sold-out")),
             }
         };
         if let Some(code) = self.deals_in_flight.closed(offer_id, now) {
@@ -74,7 +75,7 @@ impl Commerce {
         match offer.status {
             "sold_out" => return Err(closed(Code::DealSoldOut)),
             "ended" => return Err(closed(Code::DealEnded)),
-            "upcoming" => return Err(CommerceError::rule(Code::DealNotStarted, "The deal has not started yet.")),
+            "upcoming" => return Err(CommerceError::rule(Code::DealNotStarted, i18n::t("commerce-deal-not-started"))),
             _ => {}
         }
         // Those arriving while the last units are already being bought are answered here too
@@ -82,7 +83,7 @@ impl Commerce {
         let pass = if (1..=offer.remaining).contains(&quantity) {
             match self.deals_in_flight.enter(offer_id, quantity, offer.remaining) {
                 Some(p) => Some(p),
-                None => return Err(CommerceError::rule(Code::DealSoldOut, "The deal is sold out: its last units are being bought.")),
+                None => return Err(CommerceError::rule(Code::DealSoldOut, i18n::t("commerce-deal-last-units"))),
             }
         } else {
             None
@@ -112,7 +113,7 @@ impl Commerce {
         let email = match (user.and_then(|u| u.email.clone()), &input.email) {
             (_, Some(e)) => lsn_core::Email::parse(e).map_err(|m| CommerceError::Validation(json!({"email": m})))?,
             (Some(e), None) => lsn_core::Email::parse(&e).map_err(|m| CommerceError::Validation(json!({"email": m})))?,
-            (None, None) => return Err(CommerceError::Validation(json!({"email": "required for guest checkout"}))),
+            (None, None) => return Err(CommerceError::Validation(json!({"email": i18n::t("commerce-email-required")}))),
         };
         // Checkouts per customer: the signed-in user, else the cart, else (a guest buying a
         // deal) the mailbox the receipt goes to.
@@ -127,7 +128,7 @@ impl Commerce {
             .await
             .map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
         if !["standard", "express"].contains(&input.shipping_method.as_str()) {
-            return Err(CommerceError::Validation(json!({"shipping_method": "standard or express"})));
+            return Err(CommerceError::Validation(json!({"shipping_method": i18n::t("commerce-shipping-method")})));
         }
         let customer_key = user.map(|u| format!("user:{}", u.id)).unwrap_or_else(|| format!("email:{email}"));
         let limit_keys = buyers::limit_keys(buyer, &email);
@@ -196,10 +197,10 @@ impl Commerce {
                         }
                     };
                     if lines.is_empty() {
-                        return Err(CommerceError::rule(Code::CartEmpty, "Your cart is empty."));
+                        return Err(CommerceError::rule(Code::CartEmpty, i18n::t("commerce-cart-empty")));
                     }
                     if let Some(l) = lines.iter().find(|l| l.problem.as_deref() == Some("unavailable")) {
-                        return Err(CommerceError::rule(Code::Unavailable, format!("{} is no longer for sale.", l.product_title)));
+                        return Err(CommerceError::rule(Code::Unavailable, i18n::t_args("commerce-no-longer-for-sale", &[("title", &l.product_title)])));
                     }
                     // What this checkout asks for: the same again is the same order.
                     let mut wanted: Vec<String> = lines.iter().map(|l| format!("{}x{}", l.variant_id, l.quantity)).collect();
@@ -222,7 +223,7 @@ impl Commerce {
                     }
                     for (pid, (qty, max_order, max_customer, title)) in &per_product {
                         if max_order.is_some_and(|m| *qty > m) {
-                            return Err(CommerceError::rule(Code::QuantityLimit, format!("At most {} of {title} per order.", max_order.unwrap_or(0))));
+                            return Err(CommerceError::rule(Code::QuantityLimit, i18n::t_args("commerce-max-per-order-of", &[("max", &max_order.unwrap_or(0).to_string()), ("title", title)])));
                         }
                         if let Some(limit) = max_customer {
                             for key in &limit_keys {
@@ -238,7 +239,7 @@ impl Commerce {
                                 .execute(&mut **tx)
                                 .await?;
                                 if r.rows_affected() == 0 {
-                                    return Err(CommerceError::rule(Code::CustomerLimit, format!("At most {limit} of {title} per customer.")));
+                                    return Err(CommerceError::rule(Code::CustomerLimit, i18n::t_args("commerce-max-per-customer-of", &[("max", &limit.to_string()), ("title", title)])));
                                 }
                             }
                         }

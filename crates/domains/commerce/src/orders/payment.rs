@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::payments::events::Event;
+use lsn_core::i18n;
 
 impl Commerce {
     /// The order's payment intent, created at the provider if it is not there yet (idempotent:
@@ -54,7 +55,7 @@ impl Commerce {
                 // Cancelled while the intent was being made: nobody may pay it.
                 let job = NewJob::new(CANCEL_INTENT_JOB, json!({"intent_id": intent.id})).dedupe(format!("cancel:{}", intent.id));
                 lsn_ops::enqueue(self.db.write(), &job, now).await?;
-                return Err(CommerceError::rule(Code::OrderNotPayable, "This order was cancelled; check out again."));
+                return Err(CommerceError::rule(Code::OrderNotPayable, i18n::t("commerce-order-cancelled")));
             }
             // Another request recorded the same intent (the provider's key is the order's) first.
         }
@@ -91,10 +92,7 @@ impl Commerce {
             .await
             .map_err(|retry_after_secs| CommerceError::RateLimited { retry_after_secs })?;
         if matches!(method, PaymentMethod::TestCard(_)) && self.sandbox.is_none() {
-            return Err(CommerceError::rule(
-                Code::CardNumberNotAccepted,
-                "Card numbers are entered in Stripe's secure fields, not sent to the shop.",
-            ));
+            return Err(CommerceError::rule(Code::CardNumberNotAccepted, i18n::t("commerce-card-number")));
         }
         let now = self.clock.now_ms();
         let leased = lsn_db::query(
@@ -152,9 +150,7 @@ impl Commerce {
         let (order, payment): (OrderStatus, String) = (r.try_parse(0)?, r.try_get(1)?);
         Ok(match unpaid(order) {
             Err(e) => e,
-            Ok(()) if payment == "canceled" => {
-                CommerceError::rule(Code::OrderNotPayable, "This order's payment was cancelled; check out again.")
-            }
+            Ok(()) if payment == "canceled" => CommerceError::rule(Code::OrderNotPayable, i18n::t("commerce-payment-cancelled")),
             Ok(()) => in_progress(),
         })
     }
@@ -181,7 +177,7 @@ impl Commerce {
         let (order, intent, payment, lease): (OrderStatus, String, String, Option<i64>) =
             (r.try_parse(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
         if order != OrderStatus::PendingPayment {
-            return Err(CommerceError::rule(Code::InvalidTransition, "Only an unpaid order can be cancelled."));
+            return Err(CommerceError::rule(Code::InvalidTransition, i18n::t("commerce-only-unpaid-cancel")));
         }
         if lease.is_some_and(|t| t > now) || matches!(payment.as_str(), "succeeded" | "processing") {
             return Err(in_progress());
@@ -216,7 +212,7 @@ impl Commerce {
                     .await?;
                     let Some(p) = p else { return Err(in_progress()) };
                     if !cancel_unpaid(tx, now, &oid, &reason, &actor).await? {
-                        return Err(CommerceError::rule(Code::InvalidTransition, "Only an unpaid order can be cancelled."));
+                        return Err(CommerceError::rule(Code::InvalidTransition, i18n::t("commerce-only-unpaid-cancel")));
                     }
                     let (status, received): (String, Option<i64>) = (p.try_get(0)?, p.try_get(1)?);
                     if status == "mismatch" {
@@ -233,12 +229,12 @@ impl Commerce {
     /// with the actor as three strings in a row could.)
     pub async fn update_status(&self, actor: &str, order_id: &OrderId, to: OrderStatus) -> Result<Order, CommerceError> {
         if to.set_by_money() {
-            return Err(CommerceError::rule(Code::InvalidTransition, format!("{to} is set by payments and refunds, not by hand.")));
+            return Err(CommerceError::rule(Code::InvalidTransition, i18n::t_args("commerce-set-by-money", &[("status", to.as_str())])));
         }
         if to == OrderStatus::Cancelled {
             let status = self.order(order_id, &Viewer::Staff).await?.status;
             if status != OrderStatus::PendingPayment {
-                return Err(CommerceError::rule(Code::InvalidTransition, "A paid order is cancelled by refunding it."));
+                return Err(CommerceError::rule(Code::InvalidTransition, i18n::t("commerce-paid-cancel")));
             }
             self.cancel_unpaid_order(order_id, "cancelled by staff", actor).await?;
             return self.order(order_id, &Viewer::Staff).await;
@@ -254,7 +250,7 @@ impl Commerce {
                         .ok_or(CommerceError::NotFound)?
                         .try_parse(0)?;
                     if !transition(tx, now, id, from, to, actor, "status update").await? {
-                        return Err(CommerceError::rule(Code::InvalidTransition, "The order changed meanwhile; reload it."));
+                        return Err(CommerceError::rule(Code::InvalidTransition, i18n::t("commerce-order-changed")));
                     }
                     Ok::<_, CommerceError>(())
                 })
@@ -273,13 +269,13 @@ impl Commerce {
 pub(super) fn unpaid(status: OrderStatus) -> Result<(), CommerceError> {
     match status {
         OrderStatus::PendingPayment => Ok(()),
-        OrderStatus::Cancelled => Err(CommerceError::rule(Code::OrderNotPayable, "This order was cancelled; check out again.")),
-        _ => Err(CommerceError::rule(Code::AlreadyPaid, "This order is already paid.")),
+        OrderStatus::Cancelled => Err(CommerceError::rule(Code::OrderNotPayable, i18n::t("commerce-order-cancelled"))),
+        _ => Err(CommerceError::rule(Code::AlreadyPaid, i18n::t("commerce-already-paid"))),
     }
 }
 
 pub(super) fn in_progress() -> CommerceError {
-    CommerceError::rule(Code::PaymentInProgress, "A payment for this order is being processed; wait for it to finish.")
+    CommerceError::rule(Code::PaymentInProgress, i18n::t("commerce-payment-in-progress"))
 }
 
 /// Cancels an unpaid order inside `tx`: releases its stock, its deal units, its discount use and

@@ -2,6 +2,7 @@
 //! and the automatic refund of money an order does not owe.
 
 use super::*;
+use lsn_core::i18n;
 
 impl Commerce {
     /// Refunds all (`amount: None`) or part of a paid order through the provider, optionally
@@ -25,30 +26,30 @@ impl Commerce {
         let refundable = o.amount_paid - o.amount_refunded;
         if refundable <= 0 {
             // Pending refunds count: what the provider has not confirmed yet is already claimed.
-            return Err(CommerceError::rule(Code::RefundExceedsPaid, "Nothing more can be refunded on this order."));
+            return Err(CommerceError::rule(Code::RefundExceedsPaid, i18n::t("commerce-refund-nothing-left")));
         }
         let amount = amount.unwrap_or(refundable);
         if amount <= 0 {
-            return Err(CommerceError::Validation(json!({"amount": "a positive amount in cents"})));
+            return Err(CommerceError::Validation(json!({"amount": i18n::t("commerce-refund-amount")})));
         }
         if amount > refundable {
             return Err(CommerceError::rule(
                 Code::RefundExceedsPaid,
-                format!("At most {} can still be refunded.", lsn_core::money::Money::aud(refundable.max(0))),
+                i18n::t_args("commerce-refund-at-most", &[("amount", &lsn_core::money::Money::aud(refundable.max(0)).to_string())]),
             ));
         }
         if restock && amount != refundable {
-            return Err(CommerceError::Validation(json!({"restock": "restocking goes with a full refund of what remains"})));
+            return Err(CommerceError::Validation(json!({"restock": i18n::t("commerce-refund-restock")})));
         }
         if reason.chars().count() > 500 {
-            return Err(CommerceError::Validation(json!({"reason": "at most 500 characters"})));
+            return Err(CommerceError::Validation(json!({"reason": i18n::t_args("commerce-too-long", &[("max", "500")])})));
         }
         let has_payment = lsn_db::query("SELECT COUNT(*) FROM payments WHERE order_id = $1 AND status = 'succeeded'")
             .bind(order_id)
             .fetch_one(self.db.read())
             .await?;
         if has_payment.try_get::<i64, _>(0)? == 0 {
-            return Err(CommerceError::rule(Code::NotPaid, "This order has no successful payment to refund."));
+            return Err(CommerceError::rule(Code::NotPaid, i18n::t("commerce-refund-no-payment")));
         }
         let refund_id = lsn_core::ids::new_id();
         let (oid, rid, actor_s, reason_s) = (order_id.to_string(), refund_id.clone(), actor.to_string(), reason.to_string());
@@ -67,7 +68,7 @@ impl Commerce {
                     .execute(&mut **tx)
                     .await?;
                     if claimed.rows_affected() == 0 {
-                        return Err(CommerceError::rule(Code::RefundExceedsPaid, "Nothing more can be refunded on this order."));
+                        return Err(CommerceError::rule(Code::RefundExceedsPaid, i18n::t("commerce-refund-nothing-left")));
                     }
                     lsn_db::query("INSERT INTO refunds (id, order_id, amount, reason, restock, status, actor, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)")
                         .bind(&rid)
@@ -109,7 +110,7 @@ impl Commerce {
         .bind(&order_id)
         .fetch_optional(self.db.read())
         .await?
-        .ok_or_else(|| CommerceError::rule(Code::NotPaid, "This order has no successful payment to refund."))?
+        .ok_or_else(|| CommerceError::rule(Code::NotPaid, i18n::t("commerce-refund-no-payment")))?
         .try_get(0)?;
         let outcome = match self.provider.refund(&intent, amount, &format!("refund:{refund_id}")).await {
             Ok(r) => Ok(r.id),

@@ -2,6 +2,7 @@
 //! expected state plus an `order_transitions` row, inside the caller's transaction.
 
 use super::*;
+use lsn_core::i18n;
 
 /// Where an order is. Stored and sent as its snake-case name (`pending_payment`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,7 +75,7 @@ impl OrderStatus {
     pub fn from_field(field: &str, value: &str) -> Result<OrderStatus, CommerceError> {
         value.parse().map_err(|_: UnknownStatus| {
             let choices: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
-            CommerceError::Validation(json!({ field: format!("one of {}", choices.join(", ")) }))
+            CommerceError::Validation(json!({ field: i18n::t_args("commerce-status-choice", &[("choices", &choices.join(", "))]) }))
         })
     }
 }
@@ -113,7 +114,10 @@ pub async fn transition(
     reason: &str,
 ) -> Result<bool, CommerceError> {
     if !from.can_become(to) {
-        return Err(CommerceError::rule(Code::InvalidTransition, format!("An order cannot go from {from} to {to}.")));
+        return Err(CommerceError::rule(
+            Code::InvalidTransition,
+            i18n::t_args("commerce-transition", &[("from", from.as_str()), ("to", to.as_str())]),
+        ));
     }
     let r = lsn_db::query("UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
         .bind(to)

@@ -1,5 +1,26 @@
 # LSN's user-facing text, English (Australia). Other languages are added as files beside this
-# one (locales/<lang>/main.ftl) without touching code.
+# one (locales/<lang>/main.ftl) without touching code. A language file needs only the messages it
+# changes: any other falls back to this file.
+
+## Numbers, money and dates (chrono's strftime patterns)
+number-group = ,
+number-decimal = .
+money-aud = { $sign }${ $amount }
+money-usd = { $sign }US${ $amount }
+date-date = %-d %b %Y
+date-datetime = %-d %b %Y, %-I:%M %P
+date-upcoming = %a %-d %b, %-I:%M %P
+date-time = %-I:%M %P
+date-time-seconds = %-I:%M:%S %P
+
+## The API's general problems (each code's default message)
+problem-validation = Some fields are not valid.
+problem-unauthenticated = Sign in to continue.
+problem-forbidden = You do not have access to this.
+problem-not-found = Nothing was found here.
+problem-rate-limited = Too many attempts. Try again later.
+problem-database = The shop's database is not answering. Try again in a moment.
+problem-internal = Something went wrong on our side. Try again shortly.
 
 ## Email: confirm an address
 email-verify-subject = Confirm your email address
