@@ -6,7 +6,8 @@
 bench_init() {
   port=$1
   base="http://127.0.0.1:$port"
-  cargo build --release -q -p lsn -p lsn-bench
+  # LSN_BENCH_NO_BUILD=1 runs the binaries already in target/release (to compare two builds).
+  [ -n "${LSN_BENCH_NO_BUILD:-}" ] || cargo build --release -q -p lsn -p lsn-bench
   work=$(mktemp -d)
   trap bench_cleanup EXIT
   export LSN_DATA_DIR="$work/data" PORT=$port LSN_DEMO=false LSN_LOG=warn

@@ -39,6 +39,8 @@ pub struct AppStateParts {
     pub commerce: lsn_commerce::Commerce,
     pub live: lsn_live::Live,
     pub metrics: Arc<HttpMetrics>,
+    /// What every page knows about the shop, and who answers for each visitor (`lsn_ui`).
+    pub site: Arc<lsn_ui::Site>,
     /// What the modules contribute beyond routes and background work, set once the runtime has
     /// folded them.
     pub folded: std::sync::OnceLock<Folded>,
@@ -89,6 +91,14 @@ impl AppState {
         let identity = Identity::new(db.clone(), cfg.clone(), clock.clone());
         let commerce = lsn_commerce::Commerce::new(db.clone(), cfg.clone(), clock.clone());
         let live = lsn_live::Live::new(commerce.clone());
+        let site = Arc::new(lsn_ui::Site {
+            shop_name: cfg.shop_name.clone(),
+            timezone: cfg.timezone,
+            production: cfg.is_production(),
+            session: Arc::new(lsn_identity::pages::PageSession(identity.clone())),
+            badge: Arc::new(lsn_commerce::badge::CartBadge(commerce.clone())),
+            nav: std::sync::OnceLock::new(),
+        });
         Self(Arc::new(AppStateParts {
             db,
             cfg,
@@ -97,6 +107,7 @@ impl AppState {
             commerce,
             live,
             metrics: Arc::new(HttpMetrics::default()),
+            site,
             folded: std::sync::OnceLock::new(),
         }))
     }
@@ -145,6 +156,7 @@ pub fn build_router(state: AppState, routes: Router) -> Router {
         .fallback(pages::not_found)
         // What each route's access check asks, and whom to believe about the client's address.
         .layer(axum::Extension(state.identity.clone()))
+        .layer(axum::Extension(state.site.clone()))
         .layer(axum::Extension(lsn_identity::extract::TrustedProxies(Arc::new(state.cfg.trusted_proxies.clone()))))
         .layer(middleware::from_fn_with_state(state.identity.clone(), lsn_identity::csrf::protect))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
@@ -168,10 +180,16 @@ pub fn build_router(state: AppState, routes: Router) -> Router {
 /// Chooses the request's language (the `lsn_locale` cookie, then `Accept-Language`, then the
 /// default) and answers everything inside in it, saying which in `Content-Language`.
 async fn language(req: Request, next: Next) -> Response {
-    let cookie =
-        axum_extra::extract::CookieJar::from_headers(req.headers()).get(lsn_core::i18n::LOCALE_COOKIE).map(|c| c.value().to_string());
+    // Read in place (no cookie jar, no copies): this runs on every request, the checkout's too.
+    let cookie = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(lsn_core::i18n::LOCALE_COOKIE).and_then(|rest| rest.strip_prefix('=')));
     let accept = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    let locale = lsn_core::i18n::Locale::negotiate(cookie.as_deref(), accept);
+    let locale = lsn_core::i18n::Locale::negotiate(cookie, accept);
     let mut res = lsn_core::i18n::scope(locale, next.run(req)).await;
     res.headers_mut().insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale.tag()));
     res
@@ -194,7 +212,7 @@ async fn edge_errors(req: Request, next: Next) -> Response {
         if path.starts_with("/api/") {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", lsn_core::i18n::t("error-payload-too-large")).into_response()
         } else {
-            crate::site::error_response(StatusCode::PAYLOAD_TOO_LARGE)
+            lsn_ui::error_response(StatusCode::PAYLOAD_TOO_LARGE)
         }
     } else {
         res

@@ -10,5 +10,5 @@ pub async fn not_found(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
         return ApiError::not_found().into_response();
     }
-    crate::site::error_response(StatusCode::NOT_FOUND)
+    lsn_ui::error_response(StatusCode::NOT_FOUND)
 }

@@ -56,7 +56,9 @@ impl Runtime {
         let mut problems = wiring.problems();
         problems.extend(wiring.schema_problems(schema(), lsn_db::HISTORY));
         anyhow::ensure!(problems.is_empty(), "the modules are wired wrong:\n  {}", problems.join("\n  "));
-        let _ = state.folded.set(crate::app::Folded::from_wiring(&wiring));
+        let folded = crate::app::Folded::from_wiring(&wiring);
+        let _ = state.site.nav.set(folded.nav.clone());
+        let _ = state.folded.set(folded);
         let worker = Worker::new(db.clone(), wiring.registry.clone(), clock.clone());
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
         Ok(Self {

@@ -7,6 +7,7 @@
 //! row written with its effects); a repeated `Idempotency-Key` returns the first answer.
 
 pub mod address;
+pub mod badge;
 pub mod buyers;
 pub mod cart;
 pub mod codes;

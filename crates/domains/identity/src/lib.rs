@@ -19,6 +19,7 @@ pub mod extract;
 pub mod locale;
 pub mod oidc;
 pub mod openapi;
+pub mod pages;
 pub mod password;
 pub mod routes;
 pub mod service;

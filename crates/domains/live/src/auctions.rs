@@ -208,7 +208,7 @@ impl Live {
             return Err(invalid("soft_close_secs", &i18n::t_args("live-seconds", &[("min", "1"), ("max", "120")])));
         }
         let room = self.hub.room(show_id).await?;
-        let pinned = room.pinned().ok_or(rule(Code::NothingPinned, i18n::t("live-pin-first")))?;
+        let pinned = room.pinned().ok_or_else(|| rule(Code::NothingPinned, i18n::t("live-pin-first")))?;
         let key = d.variant_id.clone().or(d.sku.clone()).ok_or_else(|| invalid("sku", &i18n::t("live-sku-of-pinned")))?;
         let product = self.catalog.get(pinned["id"].as_str().unwrap_or_default(), true).await.ok().flatten();
         let variant = product
@@ -414,7 +414,7 @@ impl Live {
             .bind(&winner)
             .fetch_optional(self.db.read())
             .await?
-            .ok_or(rule(Code::NoNextBidder, i18n::t("live-no-next-bidder")))?;
+            .ok_or_else(|| rule(Code::NoNextBidder, i18n::t("live-no-next-bidder")))?;
         let (next_user, next_max): (String, i64) = (next.try_get(0)?, next.try_get(1)?);
         let amount = next_max.min(a.winning_amount.unwrap_or(next_max));
         let now = self.clock.now_ms();

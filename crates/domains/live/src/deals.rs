@@ -56,7 +56,7 @@ impl Live {
             return Err(invalid("duration_secs", &i18n::t("live-deal-duration")));
         }
         let room = self.hub.room(show_id).await?;
-        let pinned = room.pinned().ok_or(LiveError::Rule { code: Code::NothingPinned, message: i18n::t("live-pin-first") })?;
+        let pinned = room.pinned().ok_or_else(|| LiveError::Rule { code: Code::NothingPinned, message: i18n::t("live-pin-first") })?;
         let key = d.variant_id.clone().or(d.sku.clone()).ok_or_else(|| invalid("sku", &i18n::t("live-sku-of-pinned")))?;
         let variant =
             pinned["variants"].as_array().and_then(|vs| vs.iter().find(|v| v["id"] == key.as_str() || v["sku"] == key.as_str()).cloned());

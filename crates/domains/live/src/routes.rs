@@ -775,7 +775,7 @@ fn need<T>(v: Option<T>, field: &str) -> Result<T, Refusal> {
 
 async fn handle(live: &Live, room: &Room, user: Option<&User>, m: ClientMessage) -> Result<Option<Value>, Refusal> {
     let host = user.is_some_and(|u| u.id == room.host_id || u.role.is_staff());
-    let signed_in = || user.ok_or(Refusal { code: "sign_in_required", message: i18n::t("live-sign-in") });
+    let signed_in = || user.ok_or_else(|| Refusal { code: "sign_in_required", message: i18n::t("live-sign-in") });
     let host_only = || if host { Ok(()) } else { Err(Refusal { code: "forbidden", message: i18n::t("live-host-only") }) };
     match m.kind.as_str() {
         "ping" => Ok(Some(json!({"v": PROTOCOL_VERSION, "type": "pong", "seq": room.latest_seq(), "viewers": room.viewer_count().await}))),

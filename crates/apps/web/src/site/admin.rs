@@ -2,7 +2,7 @@
 //! users and roles, API keys, the audit log, jobs and schedules, the development mailbox and
 //! system health. Only admins and owners get in.
 
-use super::shop::{parse_dollars, status_label};
+use super::shop::status_label;
 use super::{money, see_other, Chrome, Ctx, FormState, PageError, PageResult};
 use askama::Template;
 use axum::extract::{Path, Query};
@@ -12,6 +12,8 @@ use lsn_commerce::orders::{OrderStatus, Viewer};
 use lsn_commerce::CommerceError;
 use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_identity::{AuthUser, IdentityError, Role};
+use lsn_ui::parse_dollars;
+use lsn_ui::table::{cell, link, num, table_page, Cell, CellForm, Extra, Filter, Select, Table, TablePage};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -64,104 +66,6 @@ fn admin_notice(n: Option<&str>) -> Option<String> {
         _ => return None,
     };
     Some(t(key))
-}
-
-// ----------------------------------------------------------------------------- tables
-
-#[derive(Default)]
-pub struct Cell {
-    text: String,
-    href: Option<String>,
-    num: bool,
-    form: Option<CellForm>,
-}
-
-pub struct CellForm {
-    action: String,
-    hidden: Vec<(String, String)>,
-    select: Option<Select>,
-    button: String,
-}
-
-pub struct Select {
-    id: String,
-    name: String,
-    label: String,
-    options: Vec<(String, String)>,
-    selected: String,
-}
-
-fn cell(s: impl Into<String>) -> Cell {
-    Cell { text: s.into(), ..Default::default() }
-}
-
-fn link(s: impl Into<String>, href: impl Into<String>) -> Cell {
-    Cell { text: s.into(), href: Some(href.into()), ..Default::default() }
-}
-
-fn num(s: impl Into<String>) -> Cell {
-    Cell { text: s.into(), num: true, ..Default::default() }
-}
-
-/// A table: its `columns` and `empty` are message keys (translated by the template).
-#[derive(Default)]
-pub struct Table {
-    key: &'static str,
-    heading: String,
-    columns: Vec<&'static str>,
-    rows: Vec<Vec<Cell>>,
-    empty: &'static str,
-}
-
-pub struct Filter {
-    action: &'static str,
-    select: Option<Select>,
-    search: bool,
-    q: String,
-}
-
-pub struct Extra {
-    action: String,
-    heading: String,
-    fields: Vec<(&'static str, String, &'static str, String)>,
-    button: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin_table.html")]
-struct TablePage {
-    chrome: Chrome,
-    nav: Vec<(&'static str, &'static str)>,
-    active: &'static str,
-    error: Option<String>,
-    notice: Option<String>,
-    filter: Option<Filter>,
-    extra: Option<Extra>,
-    form: FormState,
-    table: Table,
-}
-
-async fn table_page(
-    ctx: &Ctx,
-    title: &str,
-    active: &'static str,
-    table: Table,
-    filter: Option<Filter>,
-    extra: Option<Extra>,
-    notice: Option<String>,
-) -> PageResult {
-    let page = TablePage {
-        chrome: ctx.chrome(title, "admin", None).await,
-        nav: ctx.s.folded().nav.clone(),
-        active,
-        error: None,
-        notice,
-        filter,
-        extra,
-        form: FormState::default(),
-        table,
-    };
-    Ok(ctx.ok(&page))
 }
 
 // ----------------------------------------------------------------------------- dashboard
@@ -235,7 +139,7 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
     let recent = ctx.s.commerce.orders(None, None, None, 10).await?;
     let page = Dashboard {
         chrome: ctx.chrome(t("admin-nav-dashboard"), "admin", None).await,
-        nav: ctx.s.folded().nav.clone(),
+        nav: ctx.nav(),
         active: "/admin",
         error: None,
         kpis: vec![
@@ -337,7 +241,7 @@ async fn order_view(ctx: &Ctx, number: &str, form: FormState, error: Option<Stri
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = OrderPage {
         chrome: ctx.chrome(t_args("order-title", &[("number", &o.number)]), "admin", None).await,
-        nav: ctx.s.folded().nav.clone(),
+        nav: ctx.nav(),
         active: "/admin/orders",
         error,
         notice: admin_notice(notice),
@@ -488,7 +392,7 @@ async fn product_view(ctx: &Ctx, id: &str, form: FormState, error: Option<String
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = ProductPage {
         chrome: ctx.chrome(p.title.clone(), "admin", None).await,
-        nav: ctx.s.folded().nav.clone(),
+        nav: ctx.nav(),
         active: "/admin/products",
         error,
         notice: admin_notice(notice),
@@ -670,7 +574,7 @@ async fn keys_page(ctx: &Ctx, created: Option<String>, form: FormState, notice: 
     };
     let page = TablePage {
         chrome: ctx.chrome(t("admin-nav-api-keys"), "admin", None).await,
-        nav: ctx.s.folded().nav.clone(),
+        nav: ctx.nav(),
         active: "/admin/api-keys",
         error: None,
         notice: created.map(|k| t_args("admin-new-key-shown", &[("key", &k)])).or(admin_notice(notice)),

@@ -1,7 +1,7 @@
 //! The live show page, its host controls, the replay of an ended show, and buying a flash deal
 //! (or an auction win) from the room.
 
-use super::{assets, money, see_other, Chrome, Ctx, PageError, PageResult};
+use super::{money, see_other, Chrome, Ctx, PageError, PageResult};
 use askama::Template;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -9,6 +9,7 @@ use axum::Form;
 use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_live::shows::VideoSource;
 use lsn_live::{LiveError, Show};
+use lsn_ui::assets;
 use std::collections::HashMap;
 
 type Fields = HashMap<String, String>;

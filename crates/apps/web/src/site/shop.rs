@@ -13,6 +13,7 @@ use lsn_commerce::payments::{Confirmation, PaymentMethod};
 use lsn_commerce::{cart, idempotency, CommerceError};
 use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_core::ApiError;
+use lsn_ui::parse_dollars;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -160,21 +161,6 @@ pub struct SearchArgs {
     max: Option<String>,
     in_stock: Option<String>,
     cursor: Option<String>,
-}
-
-/// Dollars as typed (`12`, `12.5`, `$12.50`) to cents.
-pub fn parse_dollars(s: &str) -> Result<Option<i64>, String> {
-    let t = s.trim().trim_start_matches('$').replace(',', "");
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
-    let digits = |x: &str| !x.is_empty() && x.len() <= 7 && x.chars().all(|c| c.is_ascii_digit());
-    if !digits(whole) || frac.len() > 2 || !(frac.is_empty() || digits(frac)) {
-        return Err(lsn_core::i18n::t("search-bad-amount"));
-    }
-    let cents: i64 = format!("{frac:0<2}").parse().unwrap_or(0);
-    Ok(Some(whole.parse::<i64>().unwrap_or(0) * 100 + cents))
 }
 
 pub async fn search(ctx: Ctx, Query(a): Query<SearchArgs>) -> PageResult {
@@ -740,7 +726,7 @@ fn status_like(key: &str, raw: &str) -> String {
     if lsn_core::i18n::current().has(key) {
         t(key)
     } else {
-        super::sentence(&raw.replace('_', " "))
+        lsn_ui::sentence(&raw.replace('_', " "))
     }
 }
 
@@ -852,7 +838,7 @@ async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, 
         error,
         idempotency_key: lsn_core::ids::random_token(16),
         stripe_key: key,
-        stripe_js: super::assets::url("stripe.js"),
+        stripe_js: lsn_ui::assets::url("stripe.js"),
         client_secret: secret,
         return_url: format!("{}/orders/{}", ctx.s.cfg.public_url.trim_end_matches('/'), o.number),
         held_until: ctx.local_time(o.reserved_until, DateStyle::Time),
@@ -897,28 +883,6 @@ pub async fn pay_submit(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fiel
                 return Err(PageError::status(api.status));
             }
             pay_form(&ctx, &o, form, Some(api.message), api.status).await
-        }
-    }
-}
-
-#[cfg(test)]
-mod properties {
-    use super::parse_dollars;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Amounts as a person types them come back as the same cents.
-        #[test]
-        fn dollars_round_trip(cents in 0i64..1_000_000_000) {
-            let typed = format!("{}.{:02}", cents / 100, cents % 100);
-            prop_assert_eq!(parse_dollars(&typed), Ok(Some(cents)));
-            prop_assert_eq!(parse_dollars(&format!("${typed}")), Ok(Some(cents)));
-        }
-
-        /// Anything else is refused or read, never a panic.
-        #[test]
-        fn any_text_is_answered(text in ".{0,40}") {
-            let _ = parse_dollars(&text);
         }
     }
 }

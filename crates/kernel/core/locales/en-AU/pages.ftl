@@ -473,3 +473,4 @@ admin-check-price = Check the price.
 admin-choose-variant = Choose one of this product's variants.
 admin-upload-cut = The upload was cut short or too large (2 MB at most).
 admin-choose-image = Choose an image to upload.
+manifest-description = Live shopping: watch the show, chat, buy in one tap.

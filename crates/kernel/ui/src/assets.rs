@@ -14,18 +14,13 @@ struct Asset {
 }
 
 const FILES: &[Asset] = &[
-    Asset { name: "lsn.css", mime: "text/css; charset=utf-8", body: include_bytes!("../../static/lsn.css"), fingerprinted: true },
-    Asset { name: "lsn.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../static/lsn.js"), fingerprinted: true },
-    Asset { name: "live.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../static/live.js"), fingerprinted: true },
-    Asset { name: "icon-192.png", mime: "image/png", body: include_bytes!("../../static/icon-192.png"), fingerprinted: false },
-    Asset { name: "icon-512.png", mime: "image/png", body: include_bytes!("../../static/icon-512.png"), fingerprinted: false },
-    Asset {
-        name: "stripe.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/stripe.js"),
-        fingerprinted: true,
-    },
-    Asset { name: "icon.svg", mime: "image/svg+xml", body: include_bytes!("../../static/icon.svg"), fingerprinted: false },
+    Asset { name: "lsn.css", mime: "text/css; charset=utf-8", body: include_bytes!("../static/lsn.css"), fingerprinted: true },
+    Asset { name: "lsn.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../static/lsn.js"), fingerprinted: true },
+    Asset { name: "live.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../static/live.js"), fingerprinted: true },
+    Asset { name: "icon-192.png", mime: "image/png", body: include_bytes!("../static/icon-192.png"), fingerprinted: false },
+    Asset { name: "icon-512.png", mime: "image/png", body: include_bytes!("../static/icon-512.png"), fingerprinted: false },
+    Asset { name: "stripe.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../static/stripe.js"), fingerprinted: true },
+    Asset { name: "icon.svg", mime: "image/svg+xml", body: include_bytes!("../static/icon.svg"), fingerprinted: false },
 ];
 
 /// The public name of an embedded file: `lsn.css` → `lsn.1a2b3c4d5e.css`.
@@ -64,7 +59,7 @@ pub async fn serve(Path(file): Path<String>) -> Response {
     ([(header::CONTENT_TYPE, a.mime), (header::CACHE_CONTROL, cache)], a.body).into_response()
 }
 
-const SERVICE_WORKER: &[u8] = include_bytes!("../../static/sw.js");
+const SERVICE_WORKER: &[u8] = include_bytes!("../static/sw.js");
 
 /// The service worker, served from the root so it may control every page.
 pub async fn service_worker() -> Response {
@@ -72,11 +67,11 @@ pub async fn service_worker() -> Response {
 }
 
 /// The web app manifest (installable on phones and desktops).
-pub async fn manifest(axum::extract::State(s): axum::extract::State<crate::app::AppState>) -> Response {
+pub async fn manifest(axum::Extension(site): axum::Extension<std::sync::Arc<crate::Site>>) -> Response {
     let body = serde_json::json!({
-        "name": s.cfg.shop_name,
-        "short_name": s.cfg.shop_name.chars().take(12).collect::<String>(),
-        "description": "Live shopping: watch the show, chat, buy in one tap.",
+        "name": site.shop_name,
+        "short_name": site.shop_name.chars().take(12).collect::<String>(),
+        "description": lsn_core::i18n::t("manifest-description"),
         "start_url": "/",
         "scope": "/",
         "display": "standalone",
