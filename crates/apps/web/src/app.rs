@@ -136,7 +136,7 @@ pub fn module(state: &AppState) -> lsn_ops::Module {
         // Each procedure is checked with its own access (`trpc::PROCEDURES`).
         .route("ANY", "/api/trpc/{name}", public, axum::routing::any(crate::trpc::handle))
         .into_parts();
-    let (site, site_table) = crate::site::router(state);
+    let (site, site_table) = crate::site::router();
     let mut m = lsn_ops::Module::new("web")
         .api(lsn_ops::Routed::new(api.with_state(state.clone()), table))
         .pages(lsn_ops::Routed::new(site.with_state(state.clone()), site_table))
@@ -159,6 +159,8 @@ pub fn build_router(state: AppState, routes: Router) -> Router {
         .layer(axum::Extension(state.site.clone()))
         .layer(axum::Extension(lsn_identity::extract::TrustedProxies(Arc::new(state.cfg.trusted_proxies.clone()))))
         .layer(middleware::from_fn_with_state(state.identity.clone(), lsn_identity::csrf::protect))
+        .layer(middleware::from_fn_with_state(state.identity.clone(), crate::site::visitor_csrf))
+        .layer(middleware::from_fn(lsn_ui::request_scope))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", lsn_core::i18n::t("error-internal")).into_response()

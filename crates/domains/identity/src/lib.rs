@@ -48,8 +48,10 @@ impl Identity {
     /// operations module's mail job).
     pub fn module(&self) -> lsn_ops::Module {
         let (router, table) = routes::router::<Identity>().into_parts();
+        let (pages, page_table) = pages::router();
         lsn_ops::Module::new("identity")
             .api(lsn_ops::Routed::new(router.with_state(self.clone()), table))
+            .pages(lsn_ops::Routed::new(pages.with_state(self.clone()), page_table))
             .openapi(openapi::fragment())
             .undocumented("/api/oauth/login", "a browser's redirect to the OpenID Connect provider, not a JSON call")
             .undocumented("/api/oauth/callback", "the OpenID Connect provider's redirect back, not a JSON call")

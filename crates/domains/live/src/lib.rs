@@ -12,6 +12,7 @@ pub use codes::Code;
 pub mod deals;
 pub mod gifts;
 pub mod openapi;
+pub mod pages;
 pub mod room;
 pub mod routes;
 pub mod shows;
@@ -53,8 +54,10 @@ impl Live {
     pub fn module(&self, identity: &lsn_identity::Identity) -> lsn_ops::Module {
         let (router, table) = routes::router::<routes::RouteState>().into_parts();
         let state = routes::RouteState { live: self.clone(), identity: identity.clone() };
+        let (pages, page_table) = pages::router();
         lsn_ops::Module::new("live")
-            .api(lsn_ops::Routed::new(router.with_state(state), table))
+            .api(lsn_ops::Routed::new(router.with_state(state.clone()), table))
+            .pages(lsn_ops::Routed::new(pages.with_state(state), page_table))
             .openapi(openapi::fragment())
             .summary(std::sync::Arc::new(summary::Shows(self.clone())))
             .undocumented("/api/v1/live/shows/{id}/ws", "the room's WebSocket, described frame by frame in docs/live-protocol.md")

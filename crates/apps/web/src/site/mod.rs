@@ -11,7 +11,6 @@
 pub(crate) mod account;
 mod admin;
 pub use admin::ADMIN_NAV;
-mod live;
 mod shop;
 #[cfg(test)]
 mod text_lint;
@@ -20,7 +19,7 @@ use crate::app::AppState;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use axum_extra::extract::CookieJar;
@@ -32,7 +31,7 @@ pub use lsn_ui::{money, see_other, Chrome, FormState, PageError, PageResult, VIS
 
 /// The site's pages and forms, each with who may open or send it (`lsn_identity::access`, the
 /// same check as the API's), and the route table the access tests walk.
-pub fn router(state: &AppState) -> (Router<AppState>, Vec<RouteAccess>) {
+pub fn router() -> (Router<AppState>, Vec<RouteAccess>) {
     use lsn_identity::access::{Access::*, Scope::*};
     let public = Access::PUBLIC;
     let buyer = Anyone(Some(OrdersWrite));
@@ -50,10 +49,6 @@ pub fn router(state: &AppState) -> (Router<AppState>, Vec<RouteAccess>) {
         .get("/orders/{number}", Anyone(Some(OrdersRead)), shop::order_page)
         .get("/orders/{number}/pay", buyer, shop::pay_page)
         .post("/orders/{number}/pay", buyer, shop::pay_submit)
-        .get("/shows/{id}", public, live::show_page)
-        .post("/shows/{id}/start", Creator(LiveWrite), live::start)
-        .post("/shows/{id}/end", Creator(LiveWrite), live::end)
-        .post("/shows/{id}/chat", SignedIn(Some(LiveWrite)), live::chat)
         .get("/deals/{id}/buy", buyer, shop::deal_page)
         .post("/deals/{id}/buy", buyer, shop::deal_submit)
         .get("/admin", staff, admin::dashboard)
@@ -77,19 +72,10 @@ pub fn router(state: &AppState) -> (Router<AppState>, Vec<RouteAccess>) {
         .get("/admin/audit", staff, admin::audit)
         .get("/admin/jobs", staff, admin::jobs)
         .get("/admin/mailbox", staff, admin::mailbox)
-        .get("/login", public, account::login_page)
-        .post("/login", public, account::login_submit)
-        .get("/register", public, account::register_page)
-        .post("/register", public, account::register_submit)
-        .post("/logout", public, account::logout)
         // A visitor who is not signed in is sent to log in (and back) by the page itself.
         .get("/account", public, account::account)
-        .post("/account/password", Session, account::change_password)
-        .get("/password/forgot", public, account::forgot_page)
-        .post("/password/forgot", public, account::forgot_submit)
-        .get("/password/reset", public, account::reset_page)
-        .post("/password/reset", public, account::reset_submit)
-        .post("/locale", public, account::set_language);
+        .post("/account/password", Session, account::change_password);
+
     let assets = Routes::new(page_refusal)
         .get("/static/{file}", public, lsn_ui::assets::serve)
         .get("/sw.js", public, lsn_ui::assets::service_worker)
@@ -98,21 +84,18 @@ pub fn router(state: &AppState) -> (Router<AppState>, Vec<RouteAccess>) {
     let (pages, mut table) = pages.into_parts();
     let (assets, asset_table) = assets.into_parts();
     table.extend(asset_table);
-    let router = pages
-        .layer(middleware::from_fn_with_state(state.identity.clone(), visitor_csrf))
-        .layer(middleware::from_fn(lsn_ui::request_scope))
-        .merge(assets);
-    (router, table)
+    (pages.merge(assets), table)
 }
 
 /// A page's answer to a refused visit: log in (401) or not allowed (403), as a page.
 fn page_refusal(e: lsn_identity::IdentityError) -> Response {
-    lsn_ui::error_response(lsn_core::ApiError::from(e).status)
+    lsn_identity::pages::refusal(e)
 }
 
-/// Refuses a form post without a session unless it carries the visitor cookie's token.
-async fn visitor_csrf(State(id): State<Identity>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || lsn_identity::extract::bearer_key(req.headers()).is_some() {
+/// Refuses a page's form post without a session unless it carries the visitor cookie's token
+/// (every module's pages: the app installs it around the whole router; the API is not a form).
+pub async fn visitor_csrf(State(id): State<Identity>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || req.uri().path().starts_with("/api/") || lsn_identity::extract::bearer_key(req.headers()).is_some() {
         return next.run(req).await;
     }
     let jar = CookieJar::from_headers(req.headers());

@@ -210,7 +210,7 @@ fn every_message_key_named_in_pages_and_code_exists() {
     dynamic.extend(["scheduled", "live", "ended"].iter().map(|s| format!("show-status-{s}")));
     dynamic.extend(lsn_live::gifts::GIFTS.iter().map(|(g, _)| format!("gift-{g}")));
     dynamic.extend(super::ADMIN_NAV.iter().map(|(_, key)| key.to_string()));
-    dynamic.extend(super::live::SCRIPT_KEYS.iter().map(|(key, _)| format!("live-js-{key}")));
+    dynamic.extend(lsn_live::pages::SCRIPT_KEYS.iter().map(|(key, _)| format!("live-js-{key}")));
     // The admin tables' column headings and empty-table texts are keys the template translates.
     let admin = std::fs::read_to_string(crate_dir().join("src/site/admin.rs")).expect("admin.rs");
     for list in between(&admin, "columns: vec![", "]") {

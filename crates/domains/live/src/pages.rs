@@ -1,15 +1,19 @@
-//! The live show page, its host controls, the replay of an ended show, and buying a flash deal
-//! (or an auction win) from the room.
+//! Live's pages: the show page with its host controls (start, end, chat without JavaScript) and
+//! the replay of an ended show. Buying a flash deal or an auction win is commerce's page.
 
-use super::{money, see_other, Chrome, Ctx, PageError, PageResult};
+use crate::routes::RouteState;
+use crate::shows::VideoSource;
+use crate::Live;
+use crate::{LiveError, Show};
 use askama::Template;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Form;
 use lsn_core::i18n::{t, t_args, DateStyle};
-use lsn_live::shows::VideoSource;
-use lsn_live::{LiveError, Show};
+use lsn_identity::access::{Access, RouteAccess, Routes};
+use lsn_identity::MaybeUser;
 use lsn_ui::assets;
+use lsn_ui::{money, see_other, Chrome, Ctx, PageError, PageResult};
 use std::collections::HashMap;
 
 type Fields = HashMap<String, String>;
@@ -94,7 +98,7 @@ fn replay_text(e: &serde_json::Value) -> Option<String> {
 }
 
 /// The words `live.js` shows (`live-js-<key>` messages) and the placeholders of each.
-pub(super) const SCRIPT_KEYS: &[(&str, &[&str])] = &[
+pub const SCRIPT_KEYS: &[(&str, &[&str])] = &[
     ("host", &[]),
     ("delete", &[]),
     ("mute", &[]),
@@ -136,10 +140,10 @@ fn script_text() -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
-    let show = ctx.s.live.get(&id).await.map_err(live_error)?;
+async fn show_page(ctx: Ctx, MaybeUser(user): MaybeUser, State(live): State<Live>, Path(id): Path<String>) -> PageResult {
+    let show = live.get(&id).await.map_err(live_error)?;
     if show.status == "ended" {
-        let events = without_deleted(ctx.s.live.replay(&id, 0, 1000).await.map_err(live_error)?);
+        let events = without_deleted(live.replay(&id, 0, 1000).await.map_err(live_error)?);
         let page = ReplayPage {
             chrome: ctx.chrome(t_args("replay-title", &[("title", &show.title)]), "replay", None).await,
             when: ctx.local_time(show.ended_at.unwrap_or(show.scheduled_at), DateStyle::DateTime),
@@ -153,9 +157,9 @@ pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
         };
         return Ok(ctx.ok(&page));
     }
-    let is_host = ctx.user.as_ref().is_some_and(|u| u.user.id == show.host_id || u.user.role.is_staff());
+    let is_host = user.as_ref().is_some_and(|u| u.user.id == show.host_id || u.user.role.is_staff());
     // The latest chat, so the page is readable before the socket connects (or without JS).
-    let recent = without_deleted(ctx.s.live.recent(&id, 200).await.map_err(live_error)?);
+    let recent = without_deleted(live.recent(&id, 200).await.map_err(live_error)?);
     let chats: Vec<&serde_json::Value> = recent.iter().filter(|e| e["type"] == "chat").collect();
     let chat: Vec<ChatLine> = chats[chats.len().saturating_sub(30)..]
         .iter()
@@ -165,7 +169,7 @@ pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
             text: e["text"].as_str().unwrap_or_default().into(),
         })
         .collect();
-    let stats = if is_host { ctx.s.live.stats(&id).await.map_err(live_error)? } else { serde_json::Value::Null };
+    let stats = if is_host { live.stats(&id).await.map_err(live_error)? } else { serde_json::Value::Null };
     let n = |k: &str| stats[k].as_i64().unwrap_or(0);
     let page = ShowPage {
         stats: (n("viewers_now"), n("unique_viewers"), n("orders"), money(n("revenue"))),
@@ -189,7 +193,7 @@ pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
             .collect(),
         chat,
         reactions: vec!["❤️", "🔥", "👏", "😂", "😮", "🛒"],
-        gifts: lsn_live::gifts::GIFTS
+        gifts: crate::gifts::GIFTS
             .iter()
             .map(|(name, coins)| (*name, t(&format!("gift-{name}")), t_args("gift-coins", &[("count", &coins.to_string())])))
             .collect(),
@@ -200,28 +204,39 @@ pub async fn show_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
     Ok(ctx.ok(&page))
 }
 
-async fn host_action(ctx: &Ctx, id: &str, start: bool) -> PageResult {
-    let Some(user) = &ctx.user else { return Err(PageError::status(StatusCode::FORBIDDEN)) };
-    let r = if start { ctx.s.live.start(id, &user.user).await } else { ctx.s.live.end(id, &user.user).await };
+async fn host_action(ctx: &Ctx, live: &Live, user: Option<lsn_identity::AuthUser>, id: &str, start: bool) -> PageResult {
+    let Some(user) = &user else { return Err(PageError::status(StatusCode::FORBIDDEN)) };
+    let r = if start { live.start(id, &user.user).await } else { live.end(id, &user.user).await };
     r.map_err(live_error)?;
     Ok(see_other(ctx.jar.clone(), &format!("/shows/{id}")))
 }
 
-pub async fn start(ctx: Ctx, Path(id): Path<String>) -> PageResult {
-    host_action(&ctx, &id, true).await
+async fn start(ctx: Ctx, MaybeUser(user): MaybeUser, State(live): State<Live>, Path(id): Path<String>) -> PageResult {
+    host_action(&ctx, &live, user, &id, true).await
 }
 
-pub async fn end(ctx: Ctx, Path(id): Path<String>) -> PageResult {
-    host_action(&ctx, &id, false).await
+async fn end(ctx: Ctx, MaybeUser(user): MaybeUser, State(live): State<Live>, Path(id): Path<String>) -> PageResult {
+    host_action(&ctx, &live, user, &id, false).await
 }
 
 /// Chat without JavaScript: the plain form posts here.
-pub async fn chat(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
-    let Some(user) = &ctx.user else { return Ok(see_other(ctx.jar.clone(), &format!("/login?next=/shows/{id}"))) };
+async fn chat(ctx: Ctx, MaybeUser(user): MaybeUser, State(live): State<Live>, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    let Some(user) = &user else { return Ok(see_other(ctx.jar.clone(), &format!("/login?next=/shows/{id}"))) };
     let text = f.get("text").map(String::as_str).unwrap_or_default();
-    match lsn_live::routes::post_message(&ctx.s.live, &user.user, &id, text).await {
+    match crate::routes::post_message(&live, &user.user, &id, text).await {
         Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/shows/{id}"))),
         Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => Err(PageError::status(e.status)),
         Err(e) => Err(PageError::from(e)),
     }
+}
+
+/// Live's pages and forms, each with who may open or send it.
+pub fn router() -> (axum::Router<RouteState>, Vec<RouteAccess>) {
+    use lsn_identity::access::{Access::*, Scope::*};
+    Routes::new(lsn_identity::pages::refusal)
+        .get("/shows/{id}", Access::PUBLIC, show_page)
+        .post("/shows/{id}/start", Creator(LiveWrite), start)
+        .post("/shows/{id}/end", Creator(LiveWrite), end)
+        .post("/shows/{id}/chat", SignedIn(Some(LiveWrite)), chat)
+        .into_parts()
 }
