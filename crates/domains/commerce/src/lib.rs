@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod offers;
 pub mod openapi;
 pub mod orders;
+pub mod pages;
 pub mod payments;
 pub mod pricing;
 pub mod routes;
@@ -211,8 +212,10 @@ impl Commerce {
         use lsn_ops::Schedule;
         let (router, table) = routes::router::<routes::RouteState>().into_parts();
         let state = routes::RouteState { commerce: self.clone(), identity: identity.clone() };
+        let (pages, page_table) = pages::router::<routes::RouteState>();
         lsn_ops::Module::new("commerce")
-            .api(lsn_ops::Routed::new(router.with_state(state), table))
+            .api(lsn_ops::Routed::new(router.with_state(state.clone()), table))
+            .pages(lsn_ops::Routed::new(pages.with_state(state), page_table))
             .openapi(openapi::fragment())
             .undocumented("/media/{key}", "product images' bytes, not JSON")
             .summary(Arc::new(summary::Orders(self.clone())))

@@ -9,6 +9,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Form;
+use lsn_commerce::pages::{self as shop, Ctx as CommercePage};
 use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_identity::access::{Access, RouteAccess, Routes};
 use lsn_identity::MaybeUser;
@@ -230,11 +231,63 @@ async fn chat(ctx: Ctx, MaybeUser(user): MaybeUser, State(live): State<Live>, Pa
     }
 }
 
+/// A show as its card in a grid (`show_grid.html`).
+pub struct ShowCard {
+    pub id: String,
+    pub title: String,
+    pub host: String,
+    pub live: bool,
+    pub when: String,
+}
+
+pub fn show_card(ctx: &lsn_ui::Ctx, s: &Show) -> ShowCard {
+    let when = ctx.local_time(s.scheduled_at, DateStyle::Upcoming);
+    ShowCard { id: s.id.to_string(), title: s.title.clone(), host: s.host_name.clone(), live: s.status == "live", when }
+}
+
+#[derive(Template)]
+#[template(path = "shows.html")]
+struct Shows {
+    chrome: Chrome,
+    live: Vec<ShowCard>,
+    upcoming: Vec<ShowCard>,
+}
+
+async fn shows(ctx: Ctx, State(live): State<Live>) -> PageResult {
+    let on = live.list(Some("live"), 50).await.map_err(PageError::internal)?;
+    let upcoming = live.list(Some("scheduled"), 50).await.map_err(PageError::internal)?;
+    let page = Shows {
+        chrome: ctx.chrome(t("layout-shows"), "shows", None).await,
+        live: on.iter().map(|s| show_card(&ctx, s)).collect(),
+        upcoming: upcoming.iter().map(|s| show_card(&ctx, s)).collect(),
+    };
+    Ok(ctx.ok(&page))
+}
+
+/// The checkout of one unit of a flash deal (or an auction win) from the room: commerce's
+/// checkout form; after it, everyone in the room sees what is left.
+async fn deal_page(ctx: CommercePage, Path(id): Path<String>) -> PageResult {
+    let offer = shop::deal_offer(&ctx, &id).await?;
+    let form = shop::prefilled(&ctx).await;
+    shop::checkout_form(&ctx, &shop::Buying::Deal(Box::new(offer)), form, None, StatusCode::OK).await
+}
+
+async fn deal_submit(ctx: CommercePage, State(live): State<Live>, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
+    let offer = shop::deal_offer(&ctx, &id).await?;
+    let answer = shop::place(&ctx, shop::Buying::Deal(Box::new(offer)), &f).await;
+    // What is left, to the room (the same count again for a refused or repeated form).
+    let _ = live.deal_sold(&id).await;
+    answer
+}
+
 /// Live's pages and forms, each with who may open or send it.
 pub fn router() -> (axum::Router<RouteState>, Vec<RouteAccess>) {
     use lsn_identity::access::{Access::*, Scope::*};
     Routes::new(lsn_identity::pages::refusal)
+        .get("/shows", Access::PUBLIC, shows)
         .get("/shows/{id}", Access::PUBLIC, show_page)
+        .get("/deals/{id}/buy", Anyone(Some(OrdersWrite)), deal_page)
+        .post("/deals/{id}/buy", Anyone(Some(OrdersWrite)), deal_submit)
         .post("/shows/{id}/start", Creator(LiveWrite), start)
         .post("/shows/{id}/end", Creator(LiveWrite), end)
         .post("/shows/{id}/chat", SignedIn(Some(LiveWrite)), chat)

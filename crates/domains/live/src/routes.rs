@@ -42,6 +42,12 @@ impl FromRef<RouteState> for Live {
     }
 }
 
+impl FromRef<RouteState> for lsn_commerce::Commerce {
+    fn from_ref(s: &RouteState) -> lsn_commerce::Commerce {
+        s.live.commerce.clone()
+    }
+}
+
 impl FromRef<RouteState> for Identity {
     fn from_ref(s: &RouteState) -> Identity {
         s.identity.clone()

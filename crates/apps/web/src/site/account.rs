@@ -1,12 +1,12 @@
 //! The account page: the customer's orders and addresses (commerce's) and their password and
 //! language (identity's), composed by the app.
 
-use super::shop::status_label;
 use super::{money, see_other, Chrome, Ctx, FormState, PageError, PageResult};
 use askama::Template;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::Form;
+use lsn_commerce::pages::status_label;
 use lsn_core::i18n::{t, DateStyle};
 use lsn_identity::service::SESSION_COOKIE;
 use lsn_identity::IdentityError;

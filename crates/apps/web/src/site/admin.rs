@@ -2,13 +2,13 @@
 //! users and roles, API keys, the audit log, jobs and schedules, the development mailbox and
 //! system health. Only admins and owners get in.
 
-use super::shop::status_label;
 use super::{money, see_other, Chrome, Ctx, FormState, PageError, PageResult};
 use askama::Template;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::Form;
 use lsn_commerce::orders::{OrderStatus, Viewer};
+use lsn_commerce::pages::status_label;
 use lsn_commerce::CommerceError;
 use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_identity::{AuthUser, IdentityError, Role};

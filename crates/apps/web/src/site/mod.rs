@@ -11,7 +11,7 @@
 pub(crate) mod account;
 mod admin;
 pub use admin::ADMIN_NAV;
-mod shop;
+mod home;
 #[cfg(test)]
 mod text_lint;
 
@@ -34,23 +34,9 @@ pub use lsn_ui::{money, see_other, Chrome, FormState, PageError, PageResult, VIS
 pub fn router() -> (Router<AppState>, Vec<RouteAccess>) {
     use lsn_identity::access::{Access::*, Scope::*};
     let public = Access::PUBLIC;
-    let buyer = Anyone(Some(OrdersWrite));
     let staff = Staff(Admin);
     let pages = Routes::new(page_refusal)
-        .get("/", public, shop::home)
-        .get("/shows", public, shop::shows)
-        .get("/search", public, shop::search)
-        .get("/p/{slug}", public, shop::product)
-        .get("/cart", Anyone(Some(OrdersRead)), shop::cart)
-        .post("/cart/add", buyer, shop::cart_add)
-        .post("/cart/update", buyer, shop::cart_update)
-        .get("/checkout", buyer, shop::checkout_page)
-        .post("/checkout", buyer, shop::checkout_submit)
-        .get("/orders/{number}", Anyone(Some(OrdersRead)), shop::order_page)
-        .get("/orders/{number}/pay", buyer, shop::pay_page)
-        .post("/orders/{number}/pay", buyer, shop::pay_submit)
-        .get("/deals/{id}/buy", buyer, shop::deal_page)
-        .post("/deals/{id}/buy", buyer, shop::deal_submit)
+        .get("/", public, home::home)
         .get("/admin", staff, admin::dashboard)
         .get("/admin/orders", staff, admin::orders)
         .get("/admin/orders/{number}", staff, admin::order)

@@ -1,46 +1,123 @@
-//! Storefront pages: home, show schedule, search, product, cart, checkout, payment, orders.
+//! Commerce's pages, the storefront: search, product, cart, checkout, payment and the order
+//! page (the checkout of a live flash deal or an auction win is live's page, built from
+//! [`checkout_form`] and [`place`]).
 
-use super::{money, see_other, Chrome, Ctx, FormState, PageError, PageResult};
+use crate::address::Address;
+use crate::orders::{CheckoutInput, Order, OrderStatus, Viewer};
+use crate::payments::{Confirmation, PaymentMethod};
+use crate::{cart, idempotency, Commerce, CommerceError};
 use askama::Template;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::extract::{Path, Query};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Form;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use lsn_catalog::{Product, SearchQuery};
-use lsn_commerce::address::Address;
-use lsn_commerce::orders::{CheckoutInput, Order, OrderStatus, Viewer};
-use lsn_commerce::payments::{Confirmation, PaymentMethod};
-use lsn_commerce::{cart, idempotency, CommerceError};
 use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_core::ApiError;
+use lsn_identity::access::{Access, RouteAccess, Routes};
+use lsn_identity::{AuthUser, ClientMeta, Identity, MaybeUser};
 use lsn_ui::parse_dollars;
+use lsn_ui::{money, see_other, Chrome, FormState, PageError, PageResult};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
 type Fields = HashMap<String, String>;
 
+/// Commerce's page context: the shared one (`lsn_ui::Ctx`, through `Deref`) with commerce, the
+/// caller and where they call from. Any module whose state gives commerce and identity can
+/// take it (live's deal checkout does).
+pub struct Ctx {
+    pub ui: lsn_ui::Ctx,
+    pub c: Commerce,
+    pub user: Option<AuthUser>,
+    pub meta: ClientMeta,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = lsn_ui::Ctx;
+    fn deref(&self) -> &lsn_ui::Ctx {
+        &self.ui
+    }
+}
+
+impl<S> FromRequestParts<S> for Ctx
+where
+    S: Send + Sync,
+    Commerce: FromRef<S>,
+    Identity: FromRef<S>,
+{
+    type Rejection = axum::response::Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ui = lsn_ui::Ctx::from_request_parts(parts, state).await?;
+        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await.map_err(lsn_identity::pages::refusal)?;
+        let meta = ClientMeta::from_request_parts(parts, state).await.map_err(|e| match e {})?;
+        Ok(Ctx { ui, c: Commerce::from_ref(state), user, meta })
+    }
+}
+
+impl Ctx {
+    pub fn owner(&self) -> cart::Owner {
+        crate::routes::owner(&self.user, &self.jar)
+    }
+}
+
+/// An address as lines of text.
+pub fn address_lines(a: &serde_json::Value) -> Vec<String> {
+    let s = |k: &str| a[k].as_str().unwrap_or_default().trim().to_string();
+    [s("name"), s("line1"), s("line2"), format!("{} {} {}", s("suburb"), s("state"), s("postcode")).trim().to_string()]
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Commerce's pages and forms, each with who may open or send it.
+pub fn router<S>() -> (axum::Router<S>, Vec<RouteAccess>)
+where
+    S: Clone + Send + Sync + 'static,
+    Commerce: FromRef<S>,
+    Identity: FromRef<S>,
+{
+    use lsn_identity::access::{Access::*, Scope::*};
+    let public = Access::PUBLIC;
+    let buyer = Anyone(Some(OrdersWrite));
+    Routes::new(lsn_identity::pages::refusal)
+        .get("/search", public, search)
+        .get("/p/{slug}", public, product)
+        .get("/cart", Anyone(Some(OrdersRead)), cart)
+        .post("/cart/add", buyer, cart_add)
+        .post("/cart/update", buyer, cart_update)
+        .get("/checkout", buyer, checkout_page)
+        .post("/checkout", buyer, checkout_submit)
+        .get("/orders/{number}", Anyone(Some(OrdersRead)), order_page)
+        .get("/orders/{number}/pay", buyer, pay_page)
+        .post("/orders/{number}/pay", buyer, pay_submit)
+        .into_parts()
+}
+
 #[derive(Deserialize, Default)]
 pub struct NoticeArg {
-    notice: Option<String>,
+    pub notice: Option<String>,
 }
 
 pub struct Card {
-    slug: String,
-    title: String,
-    price: String,
-    compare_at: Option<String>,
-    in_stock: bool,
-    image: Option<String>,
-    image_alt: String,
-    initials: String,
+    pub slug: String,
+    pub title: String,
+    pub price: String,
+    pub compare_at: Option<String>,
+    pub in_stock: bool,
+    pub image: Option<String>,
+    pub image_alt: String,
+    pub initials: String,
 }
 
-fn initials(title: &str) -> String {
+pub fn initials(title: &str) -> String {
     title.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect::<String>().to_uppercase()
 }
 
-fn card(p: &Product) -> Card {
+pub fn card(p: &Product) -> Card {
     let compare = p.variants.iter().filter_map(|v| v.compare_at_price.filter(|c| *c > v.price)).max();
     Card {
         slug: p.slug.clone(),
@@ -58,81 +135,19 @@ fn card(p: &Product) -> Card {
     }
 }
 
-pub struct ShowCard {
-    id: String,
-    title: String,
-    host: String,
-    live: bool,
-    when: String,
-}
-
-fn show_card(ctx: &Ctx, s: &lsn_live::Show) -> ShowCard {
-    let when = ctx.local_time(s.scheduled_at, DateStyle::Upcoming);
-    ShowCard { id: s.id.to_string(), title: s.title.clone(), host: s.host_name.clone(), live: s.status == "live", when }
-}
-
 pub struct Category {
-    slug: String,
-    name: String,
+    pub slug: String,
+    pub name: String,
 }
 
-async fn categories(ctx: &Ctx) -> Vec<Category> {
-    ctx.s
-        .commerce
-        .catalog
+pub async fn categories(c: &Commerce) -> Vec<Category> {
+    c.catalog
         .categories()
         .await
         .unwrap_or_default()
         .iter()
         .map(|c| Category { slug: c["slug"].as_str().unwrap_or_default().into(), name: c["name"].as_str().unwrap_or_default().into() })
         .collect()
-}
-
-// ----------------------------------------------------------------------------- home, shows
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct Home {
-    chrome: Chrome,
-    live: Vec<ShowCard>,
-    upcoming: Vec<ShowCard>,
-    products: Vec<Card>,
-    categories: Vec<Category>,
-}
-
-pub async fn home(ctx: Ctx, Query(n): Query<NoticeArg>) -> PageResult {
-    let shows = &ctx.s.live;
-    let live = shows.list(Some("live"), 6).await.map_err(PageError::internal)?;
-    let upcoming = shows.list(Some("scheduled"), 6).await.map_err(PageError::internal)?;
-    let q = SearchQuery { limit: Some(8), ..Default::default() };
-    let products = ctx.s.commerce.catalog.search(&q, false).await.map_err(PageError::internal)?;
-    let page = Home {
-        chrome: ctx.chrome(t("home-title"), "home", n.notice.as_deref()).await,
-        live: live.iter().map(|s| show_card(&ctx, s)).collect(),
-        upcoming: upcoming.iter().map(|s| show_card(&ctx, s)).collect(),
-        products: products.items.iter().map(card).collect(),
-        categories: categories(&ctx).await,
-    };
-    Ok(ctx.ok(&page))
-}
-
-#[derive(Template)]
-#[template(path = "shows.html")]
-struct Shows {
-    chrome: Chrome,
-    live: Vec<ShowCard>,
-    upcoming: Vec<ShowCard>,
-}
-
-pub async fn shows(ctx: Ctx) -> PageResult {
-    let live = ctx.s.live.list(Some("live"), 50).await.map_err(PageError::internal)?;
-    let upcoming = ctx.s.live.list(Some("scheduled"), 50).await.map_err(PageError::internal)?;
-    let page = Shows {
-        chrome: ctx.chrome(t("layout-shows"), "shows", None).await,
-        live: live.iter().map(|s| show_card(&ctx, s)).collect(),
-        upcoming: upcoming.iter().map(|s| show_card(&ctx, s)).collect(),
-    };
-    Ok(ctx.ok(&page))
 }
 
 // ----------------------------------------------------------------------------- search
@@ -163,7 +178,7 @@ pub struct SearchArgs {
     cursor: Option<String>,
 }
 
-pub async fn search(ctx: Ctx, Query(a): Query<SearchArgs>) -> PageResult {
+async fn search(ctx: Ctx, Query(a): Query<SearchArgs>) -> PageResult {
     let mut form = FormState::default();
     let q_text: String = a.q.clone().unwrap_or_default().trim().chars().take(100).collect();
     let min = parse_dollars(a.min.as_deref().unwrap_or("")).unwrap_or_else(|e| {
@@ -186,7 +201,7 @@ pub async fn search(ctx: Ctx, Query(a): Query<SearchArgs>) -> PageResult {
         limit: Some(24),
         ..Default::default()
     };
-    let (products, next) = match ctx.s.commerce.catalog.search(&query, false).await {
+    let (products, next) = match ctx.c.catalog.search(&query, false).await {
         Ok(p) => (p.items.iter().map(card).collect(), p.next_cursor),
         Err(e) => {
             let api = ApiError::from(e);
@@ -222,7 +237,7 @@ pub async fn search(ctx: Ctx, Query(a): Query<SearchArgs>) -> PageResult {
     chrome.q = q_text.clone();
     let page = Search {
         chrome,
-        categories: categories(&ctx).await,
+        categories: categories(&ctx.c).await,
         category: category.clone(),
         min: a.min.clone().unwrap_or_default(),
         max: a.max.clone().unwrap_or_default(),
@@ -266,7 +281,7 @@ struct ProductPage {
 }
 
 async fn product_page(ctx: &Ctx, slug: &str, error: Option<String>, notice: Option<&str>) -> PageResult {
-    let Some(p) = ctx.s.commerce.catalog.get(slug, false).await.map_err(PageError::internal)? else {
+    let Some(p) = ctx.c.catalog.get(slug, false).await.map_err(PageError::internal)? else {
         return Err(PageError::status(StatusCode::NOT_FOUND));
     };
     if p.status != "active" {
@@ -310,7 +325,7 @@ async fn product_page(ctx: &Ctx, slug: &str, error: Option<String>, notice: Opti
         initials: initials(&p.title),
         price: money(first.map(|v| v.price).unwrap_or(p.min_price)),
         compare_at: first.and_then(|v| v.compare_at_price.filter(|c| *c > v.price)).map(money),
-        free_over: money(lsn_commerce::pricing::FREE_SHIPPING_OVER),
+        free_over: money(crate::pricing::FREE_SHIPPING_OVER),
         variants,
         max_qty: p.max_per_order.unwrap_or(99).clamp(1, 999),
         description: p.description.split("\n\n").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
@@ -320,7 +335,7 @@ async fn product_page(ctx: &Ctx, slug: &str, error: Option<String>, notice: Opti
     Ok(ctx.render(status, &page))
 }
 
-pub async fn product(ctx: Ctx, Path(slug): Path<String>, Query(n): Query<NoticeArg>) -> PageResult {
+async fn product(ctx: Ctx, Path(slug): Path<String>, Query(n): Query<NoticeArg>) -> PageResult {
     product_page(&ctx, &slug, None, n.notice.as_deref()).await
 }
 
@@ -363,8 +378,8 @@ struct CartPage {
 }
 
 async fn cart_view(ctx: &Ctx) -> Result<cart::CartView, PageError> {
-    let (id, _) = cart::resolve(&ctx.s.db, ctx.s.clock.now_ms(), &ctx.owner(), false).await?;
-    Ok(cart::view(&ctx.s.db, id.as_deref()).await?)
+    let (id, _) = cart::resolve(&ctx.c.db, ctx.c.clock.now_ms(), &ctx.owner(), false).await?;
+    Ok(cart::view(&ctx.c.db, id.as_deref()).await?)
 }
 
 fn problem_text(p: &str) -> String {
@@ -402,7 +417,7 @@ async fn cart_page(ctx: &Ctx, error: Option<String>, notice: Option<&str>) -> Pa
     Ok(ctx.render(status, &page))
 }
 
-pub async fn cart(ctx: Ctx, Query(n): Query<NoticeArg>) -> PageResult {
+async fn cart(ctx: Ctx, Query(n): Query<NoticeArg>) -> PageResult {
     cart_page(&ctx, None, n.notice.as_deref()).await
 }
 
@@ -423,18 +438,18 @@ async fn change_cart(ctx: &Ctx, f: &Fields, add: bool) -> Result<axum_extra::ext
     if add && qty == 0 {
         return Err(t("cart-bad-quantity"));
     }
-    let now = ctx.s.clock.now_ms();
-    let (id, token) = cart::resolve(&ctx.s.db, now, &ctx.owner(), true).await.map_err(|e| ApiError::from(e).message)?;
+    let now = ctx.c.clock.now_ms();
+    let (id, token) = cart::resolve(&ctx.c.db, now, &ctx.owner(), true).await.map_err(|e| ApiError::from(e).message)?;
     let id = id.ok_or_else(|| t("cart-not-created"))?;
-    cart::set_item(&ctx.s.db, now, &id, variant, qty, add).await.map_err(|e| ApiError::from(e).message)?;
+    cart::set_item(&ctx.c.db, now, &id, variant, qty, add).await.map_err(|e| ApiError::from(e).message)?;
     let jar = ctx.jar.clone();
     Ok(match token {
-        Some(t) => jar.add(lsn_commerce::routes::cart_cookie(&ctx.s.commerce, t)),
+        Some(t) => jar.add(crate::routes::cart_cookie(&ctx.c, t)),
         None => jar,
     })
 }
 
-pub async fn cart_add(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+async fn cart_add(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     match change_cart(&ctx, &f, true).await {
         // "Buy now" in a live room goes straight to checkout.
         Ok(jar) if f.get("next").is_some_and(|n| n == "/checkout") => Ok(see_other(jar, "/checkout")),
@@ -450,7 +465,7 @@ pub async fn cart_add(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     }
 }
 
-pub async fn cart_update(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+async fn cart_update(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     match change_cart(&ctx, &f, false).await {
         Ok(jar) => Ok(see_other(jar, "/cart?notice=updated")),
         Err(msg) => cart_page(&ctx, Some(msg), None).await,
@@ -484,9 +499,9 @@ struct CheckoutPage {
 const STATES: [&str; 8] = ["ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA"];
 
 /// What is being bought: the cart, or one unit of a flash deal (or an auction win).
-enum Buying {
+pub enum Buying {
     Cart,
-    Deal(Box<lsn_commerce::offers::Offer>),
+    Deal(Box<crate::offers::Offer>),
 }
 
 impl Buying {
@@ -498,7 +513,7 @@ impl Buying {
     }
 }
 
-async fn checkout_form(ctx: &Ctx, buying: &Buying, form: FormState, error: Option<String>, status: StatusCode) -> PageResult {
+pub async fn checkout_form(ctx: &Ctx, buying: &Buying, form: FormState, error: Option<String>, status: StatusCode) -> PageResult {
     let (subtotal, first_row) = match buying {
         Buying::Cart => {
             let view = cart_view(ctx).await?;
@@ -509,7 +524,7 @@ async fn checkout_form(ctx: &Ctx, buying: &Buying, form: FormState, error: Optio
         }
         Buying::Deal(o) => (o.price, row(t_args("summary-deal-price", &[("title", &o.title)]), o.price)),
     };
-    let options = lsn_commerce::pricing::shipping_options(subtotal);
+    let options = crate::pricing::shipping_options(subtotal);
     let method = Some(form.value("shipping_method").to_string())
         .filter(|m| options.iter().any(|o| o.code == m))
         .unwrap_or_else(|| "standard".into());
@@ -527,7 +542,7 @@ async fn checkout_form(ctx: &Ctx, buying: &Buying, form: FormState, error: Optio
                 note: if o.note.is_empty() {
                     String::new()
                 } else {
-                    t_args(&format!("shipping-{}-note", o.code), &[("amount", &money(lsn_commerce::pricing::FREE_SHIPPING_OVER))])
+                    t_args(&format!("shipping-{}-note", o.code), &[("amount", &money(crate::pricing::FREE_SHIPPING_OVER))])
                 },
             })
             .collect(),
@@ -542,10 +557,10 @@ async fn checkout_form(ctx: &Ctx, buying: &Buying, form: FormState, error: Optio
 }
 
 /// A signed-in customer's form starts with the address of their latest order.
-async fn prefilled(ctx: &Ctx) -> FormState {
+pub async fn prefilled(ctx: &Ctx) -> FormState {
     let mut values = HashMap::new();
     if let Some(u) = &ctx.user {
-        if let Ok(orders) = ctx.s.commerce.orders(Some(&u.user.id), None, None, 1).await {
+        if let Ok(orders) = ctx.c.orders(Some(&u.user.id), None, None, 1).await {
             if let Some(Value::Object(a)) = orders.first().map(|o| o.shipping_address.clone()) {
                 for k in ["name", "line1", "line2", "suburb", "state", "postcode", "phone"] {
                     if let Some(v) = a.get(k).and_then(Value::as_str) {
@@ -558,45 +573,34 @@ async fn prefilled(ctx: &Ctx) -> FormState {
     FormState::new(values)
 }
 
-pub async fn checkout_page(ctx: Ctx) -> PageResult {
+async fn checkout_page(ctx: Ctx) -> PageResult {
     let form = prefilled(&ctx).await;
     checkout_form(&ctx, &Buying::Cart, form, None, StatusCode::OK).await
 }
 
-async fn deal_offer(ctx: &Ctx, id: &str) -> Result<lsn_commerce::offers::Offer, PageError> {
-    lsn_commerce::offers::get(&ctx.s.db, ctx.s.clock.now_ms(), id).await.map_err(|e| match e {
+pub async fn deal_offer(ctx: &Ctx, id: &str) -> Result<crate::offers::Offer, PageError> {
+    crate::offers::get(&ctx.c.db, ctx.c.clock.now_ms(), id).await.map_err(|e| match e {
         CommerceError::NotFound => PageError::status(StatusCode::NOT_FOUND),
         other => PageError::from(other),
     })
-}
-
-pub async fn deal_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
-    let offer = deal_offer(&ctx, &id).await?;
-    let form = prefilled(&ctx).await;
-    checkout_form(&ctx, &Buying::Deal(Box::new(offer)), form, None, StatusCode::OK).await
-}
-
-pub async fn deal_submit(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
-    let offer = deal_offer(&ctx, &id).await?;
-    place(&ctx, Buying::Deal(Box::new(offer)), &f).await
 }
 
 fn order_cookie(ctx: &Ctx, number: &str, token: String) -> Cookie<'static> {
     Cookie::build((format!("lsn_order_{number}"), token))
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(ctx.s.cfg.is_production())
+        .secure(ctx.c.cfg.is_production())
         .path(format!("/orders/{number}"))
         .max_age(cookie::time::Duration::days(30))
         .build()
 }
 
-pub async fn checkout_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
+async fn checkout_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     place(&ctx, Buying::Cart, &f).await
 }
 
 /// Places the order from a submitted checkout form, once per form (its idempotency key).
-async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
+pub async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
     let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let opt = |k: &str| Some(get(k)).filter(|v| !v.is_empty());
     let input = CheckoutInput {
@@ -614,7 +618,7 @@ async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
         discount_code: opt("discount_code"),
     };
     let what = match &buying {
-        Buying::Cart => match cart::resolve(&ctx.s.db, ctx.s.clock.now_ms(), &ctx.owner(), false).await?.0 {
+        Buying::Cart => match cart::resolve(&ctx.c.db, ctx.c.clock.now_ms(), &ctx.owner(), false).await?.0 {
             Some(id) => format!("cart:{id}"),
             None => return Ok(see_other(ctx.jar.clone(), "/cart")),
         },
@@ -627,18 +631,14 @@ async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
     };
     let key = opt("idempotency_key").unwrap_or_else(|| lsn_core::ids::random_token(16));
     let body = json!({"buying": what, "input": serde_json::to_value(f).unwrap_or(Value::Null)});
-    let now = ctx.s.clock.now_ms();
-    let answer = idempotency::once(&ctx.s.db, now, &scope, Some(&key), "POST checkout form", &body, || async {
-        let device = ctx.jar.get(super::VISITOR_COOKIE).map(|c| c.value().to_string());
-        let buyer = lsn_commerce::buyers::Buyer::new(ctx.user.as_ref().map(|u| &u.user), &ctx.meta, device.as_deref());
+    let now = ctx.c.clock.now_ms();
+    let answer = idempotency::once(&ctx.c.db, now, &scope, Some(&key), "POST checkout form", &body, || async {
+        let device = ctx.jar.get(lsn_ui::VISITOR_COOKIE).map(|c| c.value().to_string());
+        let buyer = crate::buyers::Buyer::new(ctx.user.as_ref().map(|u| &u.user), &ctx.meta, device.as_deref());
         let r = match &buying {
-            Buying::Cart => ctx.s.commerce.checkout(&buyer, what.trim_start_matches("cart:"), &input).await,
-            Buying::Deal(o) => ctx.s.commerce.buy_offer(&buyer, &o.id, 1, &input).await,
+            Buying::Cart => ctx.c.checkout(&buyer, what.trim_start_matches("cart:"), &input).await,
+            Buying::Deal(o) => ctx.c.buy_offer(&buyer, &o.id, 1, &input).await,
         }?;
-        if let Buying::Deal(o) = &buying {
-            // Everyone in the room sees what is left.
-            let _ = ctx.s.live.deal_sold(&o.id).await;
-        }
         Ok((StatusCode::CREATED, json!(r)))
     })
     .await?;
@@ -702,7 +702,7 @@ fn viewer(ctx: &Ctx, number: &str) -> Option<Viewer> {
 
 async fn load_order(ctx: &Ctx, number: &str) -> Result<Order, PageError> {
     let v = viewer(ctx, number).ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
-    ctx.s.commerce.order(number, &v).await.map_err(|e| match e {
+    ctx.c.order(number, &v).await.map_err(|e| match e {
         CommerceError::NotFound => PageError::status(StatusCode::NOT_FOUND),
         other => PageError::from(other),
     })
@@ -765,12 +765,12 @@ struct OrderPage {
     gst_note: String,
 }
 
-pub async fn order_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
+async fn order_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
     let o = load_order(&ctx, &number).await?;
     let fmt = |ms: i64| ctx.local_time(ms, DateStyle::DateTime);
     let payment_ok = o.payment.as_ref().is_some_and(|p| p["status"] == "succeeded");
     let paid = payment_ok || o.status.is_paid();
-    let address = super::account::address_lines(&o.shipping_address);
+    let address = address_lines(&o.shipping_address);
     let mut timeline = vec![Step { at: fmt(o.placed_at), text: t("order-placed") }];
     timeline.extend(o.transitions.iter().map(|t| Step { at: fmt(t.at), text: status_label(&t.to) }));
     let page = OrderPage {
@@ -818,16 +818,16 @@ struct PayPage {
 }
 
 async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, status: StatusCode) -> PageResult {
-    let stripe = ctx.s.cfg.provider("STRIPE_SECRET_KEY").is_some();
+    let stripe = ctx.c.cfg.provider("STRIPE_SECRET_KEY").is_some();
     let key = if stripe {
-        ctx.s.cfg.provider("VITE_STRIPE_PUBLISHABLE_KEY").map(|k| k.expose().to_string()).unwrap_or_default()
+        ctx.c.cfg.provider("VITE_STRIPE_PUBLISHABLE_KEY").map(|k| k.expose().to_string()).unwrap_or_default()
     } else {
         String::new()
     };
     let secret = if key.is_empty() {
         String::new()
     } else {
-        let intent = ctx.s.commerce.ensure_intent(&o.id).await?;
+        let intent = ctx.c.ensure_intent(&o.id).await?;
         intent["client_secret"].as_str().unwrap_or_default().to_string()
     };
     let page = PayPage {
@@ -840,7 +840,7 @@ async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, 
         stripe_key: key,
         stripe_js: lsn_ui::assets::url("stripe.js"),
         client_secret: secret,
-        return_url: format!("{}/orders/{}", ctx.s.cfg.public_url.trim_end_matches('/'), o.number),
+        return_url: format!("{}/orders/{}", ctx.c.cfg.public_url.trim_end_matches('/'), o.number),
         held_until: ctx.local_time(o.reserved_until, DateStyle::Time),
         summary: order_summary(o),
         gst_note: t_args("summary-gst", &[("gst", &money(o.gst_total))]),
@@ -848,7 +848,7 @@ async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, 
     Ok(ctx.render(status, &page))
 }
 
-pub async fn pay_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
+async fn pay_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
     let o = load_order(&ctx, &number).await?;
     if o.status != OrderStatus::PendingPayment {
         return Ok(see_other(ctx.jar.clone(), &format!("/orders/{}", o.number)));
@@ -856,7 +856,7 @@ pub async fn pay_page(ctx: Ctx, Path(number): Path<String>) -> PageResult {
     pay_form(&ctx, &o, FormState::default(), None, StatusCode::OK).await
 }
 
-pub async fn pay_submit(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>) -> PageResult {
+async fn pay_submit(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>) -> PageResult {
     let o = load_order(&ctx, &number).await?;
     if o.status != OrderStatus::PendingPayment {
         return Ok(see_other(ctx.jar.clone(), &format!("/orders/{}", o.number)));
@@ -871,7 +871,7 @@ pub async fn pay_submit(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fiel
     let key =
         f.get("idempotency_key").filter(|k| !k.is_empty() && k.len() <= 64).cloned().unwrap_or_else(|| lsn_core::ids::random_token(16));
     let key = format!("web-pay:{}:{key}", o.id);
-    match ctx.s.commerce.pay(&o.id, &PaymentMethod::TestCard(card), &key).await {
+    match ctx.c.pay(&o.id, &PaymentMethod::TestCard(card), &key).await {
         Ok(Confirmation::Succeeded { .. } | Confirmation::Processing) => Ok(see_other(ctx.jar.clone(), &format!("/orders/{}", o.number))),
         Ok(Confirmation::RequiresAction { url }) => Ok(see_other(ctx.jar.clone(), &url)),
         Ok(Confirmation::Failed { message, .. }) => {
