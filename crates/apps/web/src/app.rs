@@ -60,7 +60,12 @@ impl Folded {
     pub fn from_wiring(w: &lsn_ops::Wiring) -> Self {
         Self {
             openapi: crate::openapi::document(&w.openapi_paths, &w.openapi_schemas),
-            nav: w.nav.iter().map(|n| (n.path, n.label)).collect(),
+            nav: {
+                // The dashboard first, then each module's pages in the order they are folded.
+                let mut nav: Vec<_> = w.nav.iter().map(|n| (n.path, n.label)).collect();
+                nav.sort_by_key(|(path, _)| *path != "/admin");
+                nav
+            },
             health: w.health.clone(),
             metrics: w.metrics.clone(),
             summary: w.summary.clone(),

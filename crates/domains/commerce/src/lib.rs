@@ -7,6 +7,7 @@
 //! row written with its effects); a repeated `Idempotency-Key` returns the first answer.
 
 pub mod address;
+pub mod admin;
 pub mod badge;
 pub mod buyers;
 pub mod cart;
@@ -212,8 +213,11 @@ impl Commerce {
         use lsn_ops::Schedule;
         let (router, table) = routes::router::<routes::RouteState>().into_parts();
         let state = routes::RouteState { commerce: self.clone(), identity: identity.clone() };
-        let (pages, page_table) = pages::router::<routes::RouteState>();
-        lsn_ops::Module::new("commerce")
+        let (pages, mut page_table) = pages::router::<routes::RouteState>();
+        let (admin_pages, admin_table) = admin::router::<routes::RouteState>();
+        page_table.extend(admin_table);
+        let pages = pages.merge(admin_pages);
+        let mut m = lsn_ops::Module::new("commerce")
             .api(lsn_ops::Routed::new(router.with_state(state.clone()), table))
             .pages(lsn_ops::Routed::new(pages.with_state(state), page_table))
             .openapi(openapi::fragment())
@@ -261,7 +265,11 @@ impl Commerce {
             .external(orders::ORDER_CANCELLED, "the order's event record; fulfilment (#18) and operations (#15) subscribe")
             .external(orders::PAYMENT_FAILED, "the order's event record; risk (#17) and alerts (#15) subscribe")
             .external(orders::ORDER_REFUNDED, "the order's event record; commissions (#16) and analytics (#15) subscribe")
-            .external(orders::ORDER_DISPUTE_CLOSED, "the order's event record; payout holds (#16) subscribe")
+            .external(orders::ORDER_DISPUTE_CLOSED, "the order's event record; payout holds (#16) subscribe");
+        for (path, label) in admin::NAV {
+            m = m.nav(path, label);
+        }
+        m
     }
 }
 

@@ -6,6 +6,7 @@
 //! account; every security-relevant change is written to the audit log in the same transaction.
 
 pub mod access;
+pub mod admin;
 
 /// Identity's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
 pub const MIGRATIONS: &[lsn_db::Migration] = &[
@@ -48,8 +49,11 @@ impl Identity {
     /// operations module's mail job).
     pub fn module(&self) -> lsn_ops::Module {
         let (router, table) = routes::router::<Identity>().into_parts();
-        let (pages, page_table) = pages::router();
-        lsn_ops::Module::new("identity")
+        let (pages, mut page_table) = pages::router();
+        let (admin_pages, admin_table) = admin::router();
+        page_table.extend(admin_table);
+        let pages = pages.merge(admin_pages);
+        let mut m = lsn_ops::Module::new("identity")
             .api(lsn_ops::Routed::new(router.with_state(self.clone()), table))
             .pages(lsn_ops::Routed::new(pages.with_state(self.clone()), page_table))
             .openapi(openapi::fragment())
@@ -65,6 +69,10 @@ impl Identity {
                 job_kind: CLEANUP_JOB,
                 payload: serde_json::json!({}),
                 description: "Remove expired sessions, one-time tokens and old sign-in failures",
-            })
+            });
+        for (path, label) in admin::NAV {
+            m = m.nav(path, label);
+        }
+        m
     }
 }

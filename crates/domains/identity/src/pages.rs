@@ -49,10 +49,10 @@ pub fn refusal(e: crate::IdentityError) -> Response {
 /// Identity's page context: the shared one (`lsn_ui::Ctx`, through `Deref`) with identity, the
 /// caller and where they call from.
 pub struct Ctx {
-    ui: lsn_ui::Ctx,
-    id: Identity,
-    user: Option<AuthUser>,
-    meta: ClientMeta,
+    pub ui: lsn_ui::Ctx,
+    pub id: Identity,
+    pub user: Option<AuthUser>,
+    pub meta: ClientMeta,
 }
 
 impl std::ops::Deref for Ctx {

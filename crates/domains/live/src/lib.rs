@@ -58,6 +58,7 @@ impl Live {
         lsn_ops::Module::new("live")
             .api(lsn_ops::Routed::new(router.with_state(state.clone()), table))
             .pages(lsn_ops::Routed::new(pages.with_state(state), page_table))
+            .nav("/admin/shows", "admin-nav-shows")
             .openapi(openapi::fragment())
             .summary(std::sync::Arc::new(summary::Shows(self.clone())))
             .undocumented("/api/v1/live/shows/{id}/ws", "the room's WebSocket, described frame by frame in docs/live-protocol.md")

@@ -14,6 +14,7 @@ use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_identity::access::{Access, RouteAccess, Routes};
 use lsn_identity::MaybeUser;
 use lsn_ui::assets;
+use lsn_ui::table::{cell, link, num, table_page, when, Table};
 use lsn_ui::{money, see_other, Chrome, Ctx, PageError, PageResult};
 use std::collections::HashMap;
 
@@ -280,6 +281,29 @@ async fn deal_submit(ctx: CommercePage, State(live): State<Live>, Path(id): Path
     answer
 }
 
+async fn admin_shows(ctx: Ctx, State(live): State<Live>) -> PageResult {
+    let shows = live.list(None, 200).await.map_err(PageError::internal)?;
+    let table = Table {
+        key: "shows",
+        heading: String::new(),
+        columns: vec!["admin-col-show", "admin-col-host", "account-status", "admin-col-scheduled", "admin-col-peak"],
+        rows: shows
+            .iter()
+            .map(|s| {
+                vec![
+                    link(&s.title, format!("/shows/{}", s.id)),
+                    cell(&s.host_name),
+                    cell(&s.status),
+                    cell(when(&ctx, s.scheduled_at)),
+                    num(s.peak_viewers.to_string()),
+                ]
+            })
+            .collect(),
+        empty: "admin-empty-shows",
+    };
+    table_page(&ctx, &t("admin-nav-shows"), "/admin/shows", table, None, None, None).await
+}
+
 /// Live's pages and forms, each with who may open or send it.
 pub fn router() -> (axum::Router<RouteState>, Vec<RouteAccess>) {
     use lsn_identity::access::{Access::*, Scope::*};
@@ -291,5 +315,6 @@ pub fn router() -> (axum::Router<RouteState>, Vec<RouteAccess>) {
         .post("/shows/{id}/start", Creator(LiveWrite), start)
         .post("/shows/{id}/end", Creator(LiveWrite), end)
         .post("/shows/{id}/chat", SignedIn(Some(LiveWrite)), chat)
+        .get("/admin/shows", Staff(Admin), admin_shows)
         .into_parts()
 }

@@ -111,3 +111,37 @@ pub async fn table_page(
     };
     Ok(ctx.ok(&page))
 }
+
+/// The query of an admin list: a search, a status filter, a notice to show.
+#[derive(serde::Deserialize, Default)]
+pub struct AdminArgs {
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub notice: Option<String>,
+}
+
+/// A moment as the admin tables show it (date and time, the shop's zone, the page's language).
+pub fn when(ctx: &Ctx, ms: i64) -> String {
+    ctx.local_time(ms, lsn_core::i18n::DateStyle::DateTime)
+}
+
+/// The admin message a redirect asks for by name (`?notice=refund_pending` →
+/// `admin-notice-refund-pending`); a name with no message shows nothing.
+pub fn admin_notice(name: Option<&str>) -> Option<String> {
+    let name = name?;
+    if name.is_empty() || name.len() > 40 || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        return None;
+    }
+    let key = format!("admin-notice-{}", name.replace('_', "-"));
+    lsn_core::i18n::current().has(&key).then(|| lsn_core::i18n::t(&key))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn admin_notices_are_messages_by_name_only() {
+        assert_eq!(super::admin_notice(Some("refund_pending")).map(|n| n.starts_with("Refund sent")), Some(true));
+        assert_eq!(super::admin_notice(Some("../etc")), None);
+        assert_eq!(super::admin_notice(Some("nothing_like_it")), None);
+    }
+}

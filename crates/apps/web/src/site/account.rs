@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::Form;
-use lsn_commerce::pages::status_label;
+use lsn_commerce::pages::{address_lines, status_label};
 use lsn_core::i18n::{t, DateStyle};
 use lsn_identity::service::SESSION_COOKIE;
 use lsn_identity::IdentityError;
@@ -37,15 +37,6 @@ struct Account {
     addresses: Vec<Vec<String>>,
     form: FormState,
     error: Option<String>,
-}
-
-/// An address as lines of text.
-pub fn address_lines(a: &serde_json::Value) -> Vec<String> {
-    let s = |k: &str| a[k].as_str().unwrap_or_default().trim().to_string();
-    [s("name"), s("line1"), s("line2"), format!("{} {} {}", s("suburb"), s("state"), s("postcode")).trim().to_string()]
-        .into_iter()
-        .filter(|l| !l.is_empty())
-        .collect()
 }
 
 pub async fn account(ctx: Ctx, Query(a): Query<NoticeArg>) -> PageResult {

@@ -209,14 +209,21 @@ fn every_message_key_named_in_pages_and_code_exists() {
     dynamic.extend(lsn_commerce::pricing::shipping_options(0).iter().map(|o| format!("shipping-{}", o.code)));
     dynamic.extend(["scheduled", "live", "ended"].iter().map(|s| format!("show-status-{s}")));
     dynamic.extend(lsn_live::gifts::GIFTS.iter().map(|(g, _)| format!("gift-{g}")));
-    dynamic.extend(super::ADMIN_NAV.iter().map(|(_, key)| key.to_string()));
+    for nav in [super::ADMIN_NAV, lsn_commerce::admin::NAV, lsn_identity::admin::NAV] {
+        dynamic.extend(nav.iter().map(|(_, key)| key.to_string()));
+    }
     dynamic.extend(lsn_live::pages::SCRIPT_KEYS.iter().map(|(key, _)| format!("live-js-{key}")));
     // The admin tables' column headings and empty-table texts are keys the template translates.
-    let admin = std::fs::read_to_string(crate_dir().join("src/site/admin.rs")).expect("admin.rs");
-    for list in between(&admin, "columns: vec![", "]") {
-        dynamic.extend(list.split('"').skip(1).step_by(2).filter(|k| !k.is_empty()).map(str::to_string));
+    let mut rust = Vec::new();
+    files(&crate_dir().join("../.."), "rs", &mut rust);
+    for path in rust.iter().filter(|p| !p.ends_with("text_lint.rs")) {
+        let text = std::fs::read_to_string(path).expect("readable source");
+        for list in between(&text, "columns: vec![", "]") {
+            dynamic.extend(list.split('"').skip(1).step_by(2).filter(|k| !k.is_empty()).map(str::to_string));
+        }
+        dynamic.extend(keys_after(&text, "empty: \"").into_iter().map(str::to_string));
+        dynamic.extend(keys_after(&text, ".nav(\"/admin").into_iter().map(str::to_string));
     }
-    dynamic.extend(keys_after(&admin, "empty: \"").into_iter().map(str::to_string));
     for key in dynamic {
         if !en.has(&key) {
             missing.push(format!("(built at run time): {key}"));
