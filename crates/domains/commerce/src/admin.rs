@@ -19,11 +19,7 @@ type Fields = HashMap<String, String>;
 
 /// The staff member asking (the routes let only admins and owners in).
 fn staff(ctx: &Ctx) -> Result<&AuthUser, PageError> {
-    match &ctx.user {
-        Some(u) if u.user.role.is_staff() => Ok(u),
-        Some(_) => Err(PageError::status(StatusCode::FORBIDDEN)),
-        None => Err(PageError::status(StatusCode::UNAUTHORIZED)),
-    }
+    lsn_identity::pages::staff(&ctx.user)
 }
 
 /// Commerce's admin pages and forms (staff only), and its entries in the admin navigation.

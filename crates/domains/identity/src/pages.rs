@@ -41,6 +41,15 @@ impl lsn_ui::Session for PageSession {
     }
 }
 
+/// The staff member asking: admins and owners; anyone else is sent to log in or refused.
+pub fn staff(user: &Option<AuthUser>) -> Result<&AuthUser, lsn_ui::PageError> {
+    match user {
+        Some(u) if u.user.role.is_staff() => Ok(u),
+        Some(_) => Err(lsn_ui::PageError::status(lsn_ui::StatusCode::FORBIDDEN)),
+        None => Err(lsn_ui::PageError::status(lsn_ui::StatusCode::UNAUTHORIZED)),
+    }
+}
+
 /// A page's answer to a refused visit: log in (401) or not allowed (403), as a page.
 pub fn refusal(e: crate::IdentityError) -> Response {
     lsn_ui::error_response(lsn_core::ApiError::from(e).status)

@@ -4,18 +4,13 @@
 
 use super::{money, Chrome, Ctx, PageError, PageResult};
 use askama::Template;
-use axum::http::StatusCode;
 use lsn_core::i18n::{t, t_args};
 use lsn_identity::AuthUser;
 use lsn_ui::table::{cell, table_page, when, Cell, Table};
 
-/// Admins and owners; everyone else is sent to log in or refused.
+/// The staff member asking (the routes let only admins and owners in).
 fn staff(ctx: &Ctx) -> Result<&AuthUser, PageError> {
-    match &ctx.user {
-        Some(u) if u.user.role.is_staff() => Ok(u),
-        Some(_) => Err(PageError::status(StatusCode::FORBIDDEN)),
-        None => Err(PageError::status(StatusCode::UNAUTHORIZED)),
-    }
+    lsn_identity::pages::staff(&ctx.user)
 }
 
 /// The admin pages in the navigation (the app module declares them; `lsn_ops::NavEntry`), each
