@@ -154,6 +154,9 @@ pub fn module(state: &AppState) -> lsn_ops::Module {
     m
 }
 
+/// The largest request body LSN reads (2 MiB): over it, `payload_too_large`.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// The whole app around the modules' merged routes: the fallback page and the middleware.
 pub fn build_router(state: AppState, routes: Router) -> Router {
     let x_request_id = header::HeaderName::from_static("x-request-id");
@@ -164,17 +167,15 @@ pub fn build_router(state: AppState, routes: Router) -> Router {
         .layer(axum::Extension(state.site.clone()))
         .layer(axum::Extension(lsn_identity::extract::TrustedProxies(Arc::new(state.cfg.trusted_proxies.clone()))))
         .layer(middleware::from_fn_with_state(state.identity.clone(), lsn_identity::csrf::protect))
-        .layer(middleware::from_fn_with_state(state.identity.clone(), crate::site::visitor_csrf))
-        .layer(middleware::from_fn(lsn_ui::request_scope))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", lsn_core::i18n::t("error-internal")).into_response()
         }))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         // Outside every refusal above, so each answers in its surface's shape and with the headers.
         .layer(middleware::from_fn(edge_errors))
         // Outside the refusals too, so every answer (an error page included) is in its language.
-        .layer(middleware::from_fn(language))
+        .layer(middleware::from_fn_with_state(state.identity.clone(), request_context))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -184,9 +185,11 @@ pub fn build_router(state: AppState, routes: Router) -> Router {
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
 }
 
-/// Chooses the request's language (the `lsn_locale` cookie, then `Accept-Language`, then the
-/// default) and answers everything inside in it, saying which in `Content-Language`.
-async fn language(req: Request, next: Next) -> Response {
+/// One middleware for what every request carries (one layer, not three, on the checkout's path):
+/// its language — the `lsn_locale` cookie, then `Accept-Language`, then the default — in which
+/// everything inside answers, said in `Content-Language`; and for a page (not `/api/`) the
+/// request id its error page shows and the visitor-token check of its forms.
+async fn request_context(State(identity): State<lsn_identity::Identity>, req: Request, next: Next) -> Response {
     // Read in place (no cookie jar, no copies): this runs on every request, the checkout's too.
     let cookie = req
         .headers()
@@ -197,7 +200,12 @@ async fn language(req: Request, next: Next) -> Response {
         .find_map(|kv| kv.trim().strip_prefix(lsn_core::i18n::LOCALE_COOKIE).and_then(|rest| rest.strip_prefix('=')));
     let accept = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let locale = lsn_core::i18n::Locale::negotiate(cookie, accept);
-    let mut res = lsn_core::i18n::scope(locale, next.run(req)).await;
+    let mut res = if req.uri().path().starts_with("/api/") {
+        lsn_core::i18n::scope(locale, next.run(req)).await
+    } else {
+        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+        lsn_core::i18n::scope(locale, lsn_ui::with_request_id(id, crate::site::visitor_csrf(State(identity), req, next))).await
+    };
     res.headers_mut().insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(locale.tag()));
     res
 }

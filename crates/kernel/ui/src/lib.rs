@@ -16,10 +16,9 @@ pub mod assets;
 pub mod table;
 
 use askama::Template;
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
@@ -304,10 +303,9 @@ tokio::task_local! {
     static REQUEST_ID: String;
 }
 
-/// Keeps the request id at hand for the error pages (a middleware of the pages).
-pub async fn request_scope(req: Request, next: Next) -> Response {
-    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-    REQUEST_ID.scope(id, next.run(req)).await
+/// Runs a page's request with its id at hand for the error pages (`x-request-id`).
+pub async fn with_request_id<F: std::future::Future>(id: String, fut: F) -> F::Output {
+    REQUEST_ID.scope(id, fut).await
 }
 
 /// An error page: friendly text, the status, and for internal errors the request id only.

@@ -71,6 +71,12 @@ pub async fn visitor_csrf(State(id): State<Identity>, req: Request, next: Next) 
         return next.run(req).await; // checked by lsn_identity::csrf::protect
     }
     let visitor = jar.get(VISITOR_COOKIE).map(|c| c.value().to_string());
+    // A body declared over the limit is refused before any of it is read (as the body limit
+    // inside would), rather than waited for.
+    let declared = req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > crate::app::BODY_LIMIT as u64) {
+        return PageError::status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+    }
     let Some((req, token)) = lsn_identity::csrf::form_token(req).await else {
         return PageError::status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
     };
