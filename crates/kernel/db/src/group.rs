@@ -14,9 +14,9 @@
 //! every transaction body allows (see [`crate::Db::transaction`]).
 
 use crate::lite::LiteConn;
-use crate::pool::{transaction_on, Begin, BoxFuture};
 use crate::retry::{is_retryable, TxError};
 use crate::sql::{query, Tx};
+use crate::tx::{transaction_on, Begin, BoxFuture};
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,18 +1,15 @@
 use crate::group;
 use crate::lite::{self, LiteConn, LitePool};
-use crate::retry::{is_retryable, TxError};
-use crate::sql::{query, Tx};
-pub use futures_core_shim::BoxFuture;
+use crate::retry::TxError;
+use crate::row::{Output, Value, Want};
+use crate::sql::{query, Executor, On, ReadOn, Target, Tx, WriteOne};
+use crate::tx::{transaction_on, Begin, BoxFuture};
 use lsn_core::config::{Config, Durability};
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-
-pub mod futures_core_shim {
-    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -173,11 +170,50 @@ pub(crate) enum WriterInner {
     },
 }
 
-/// What a transaction begins on when it runs by itself.
-#[derive(Clone, Copy)]
-pub(crate) enum Begin<'a> {
-    Any(&'a AnyPool),
-    Lite(&'a LiteConn),
+impl<'e> Executor<'e> for &'e Reader {
+    fn target(self) -> Target<'e> {
+        Target(On::Read(self.on()))
+    }
+}
+
+impl<'e> Executor<'e> for &'e Writer {
+    fn target(self) -> Target<'e> {
+        Target(On::Write(self))
+    }
+}
+
+/// A read to run off the request threads: `query(…).execute(Slow(db.read()))`.
+pub struct Slow<'e>(pub &'e Reader);
+
+impl<'e> Executor<'e> for Slow<'e> {
+    fn target(self) -> Target<'e> {
+        Target(On::Slow(self.0.on()))
+    }
+}
+
+impl Reader {
+    fn on(&self) -> ReadOn<'_> {
+        match &self.0 {
+            ReaderInner::Any(pool) => ReadOn::Any(pool),
+            ReaderInner::Lite(pool) => ReadOn::Lite(pool),
+        }
+    }
+}
+
+impl WriteOne for Writer {
+    fn write_one<'a>(&'a self, sql: &'a str, args: Vec<Value>, want: Want) -> BoxFuture<'a, Result<Output, crate::Error>> {
+        match &self.0 {
+            WriterInner::Any(pool) => Box::pin(async move { Ok(crate::sql::any_run(pool, sql, args, want).await?) }),
+            // One statement is a transaction of its own, through the writer's queue.
+            WriterInner::Lite { .. } => {
+                let sql = Arc::<str>::from(sql);
+                Box::pin(self.transaction(move |tx| {
+                    let (sql, args) = (sql.clone(), args.clone());
+                    Box::pin(async move { crate::sql::run_conn(tx, &sql, args, want).await })
+                }))
+            }
+        }
+    }
 }
 
 impl Db {
@@ -437,38 +473,6 @@ where
     move |tx| Box::pin(lsn_core::i18n::scope(locale, f(tx)))
 }
 
-/// Runs `f` in a write transaction of its own, with the retries [`Db::transaction`] describes.
-pub(crate) async fn transaction_on<T, E, F>(on: Begin<'_>, mut f: F) -> Result<T, E>
-where
-    E: TxError,
-    F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>>,
-{
-    let _gate = match on {
-        Begin::Lite(conn) => Some(conn.gate().await),
-        Begin::Any(_) => None,
-    };
-    let mut attempt: u32 = 0;
-    loop {
-        attempt += 1;
-        let mut tx = Tx::begin(on).await.map_err(|e| E::from(e.into()))?;
-        let result = match f(&mut tx).await {
-            Ok(v) => tx.commit().await.map(|_| v).map_err(|e| E::from(e.into())),
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        };
-        match result {
-            Err(e) if attempt < 8 && e.as_db().is_some_and(is_retryable) => {
-                let backoff = 2u64.pow(attempt.min(6)) + rand_jitter();
-                tracing::debug!(attempt, backoff_ms = backoff, "retrying transaction after a serialization failure");
-                tokio::time::sleep(Duration::from_millis(backoff)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
 /// A single-threaded runtime on a thread of its own that runs SQLite write transactions, or
 /// `None` (transactions then run where they are called) if the thread cannot be started.
 fn writer_runtime() -> Option<&'static tokio::runtime::Handle> {
@@ -492,11 +496,6 @@ fn writer_runtime() -> Option<&'static tokio::runtime::Handle> {
         }
     })
     .as_ref()
-}
-
-fn rand_jitter() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    u64::from(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 16)
 }
 
 fn is_connect_error(e: &sqlx::Error) -> bool {

@@ -6,11 +6,34 @@
 //! which runs on the writer's own thread, runs start to finish there without one.
 
 use crate::error::Error;
-use crate::lite::{self, LiteConn};
-use crate::pool::{Begin, Reader, ReaderInner, Writer, WriterInner};
+use crate::lite::{self, LiteConn, LitePool};
 use crate::row::{Done, IntoValue, Kind, Output, Row, Value, Want};
-use sqlx::Any;
+use sqlx::{Any, AnyPool};
 use std::sync::Arc;
+
+/// A boxed future that can cross threads (a transaction's body).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// What a transaction begins on when it runs by itself.
+#[derive(Clone, Copy)]
+pub(crate) enum Begin<'a> {
+    Any(&'a AnyPool),
+    Lite(&'a LiteConn),
+}
+
+/// Where reads run: the pool's readers.
+#[derive(Clone, Copy)]
+pub(crate) enum ReadOn<'e> {
+    Any(&'e AnyPool),
+    Lite(&'e Arc<LitePool>),
+}
+
+/// The writer, as a statement sees it: one statement is a write of its own (on SQLite, through
+/// the writer's queue). The pool's [`crate::Writer`] is one; this is how the query layer runs on
+/// it without knowing the pool (the layers: row → lite → sql → tx → group → pool).
+pub(crate) trait WriteOne: Send + Sync {
+    fn write_one<'a>(&'a self, sql: &'a str, args: Vec<Value>, want: Want) -> BoxFuture<'a, Result<Output, Error>>;
+}
 
 /// A statement and its parameters (`$1`, `$2`, … in the SQL).
 #[must_use = "a query does nothing until executed"]
@@ -50,40 +73,29 @@ impl<'q> Query<'q> {
     }
 
     async fn run(self, target: Target<'_>, want: Want) -> Result<Output, Error> {
-        match target {
-            Target::Read(Reader(ReaderInner::Any(pool)))
-            | Target::Slow(Reader(ReaderInner::Any(pool)))
-            | Target::Write(Writer(WriterInner::Any(pool))) => Ok(any_run(pool, self.sql, self.args, want).await?),
-            Target::Read(Reader(ReaderInner::Lite(pool))) => Ok(pool.with(|c| lite::run(c, self.sql, &self.args, want))?),
-            Target::Slow(Reader(ReaderInner::Lite(pool))) => {
+        match target.0 {
+            On::Read(ReadOn::Any(pool)) | On::Slow(ReadOn::Any(pool)) => Ok(any_run(pool, self.sql, self.args, want).await?),
+            On::Read(ReadOn::Lite(pool)) => Ok(pool.with(|c| lite::run(c, self.sql, &self.args, want))?),
+            On::Slow(ReadOn::Lite(pool)) => {
                 let (pool, sql, args) = (pool.clone(), self.sql.to_owned(), self.args);
                 Ok(tokio::task::spawn_blocking(move || pool.with_slow(|c| lite::run(c, &sql, &args, want)))
                     .await
                     .map_err(|e| Error::misuse(format!("a database read failed: {e}")))??)
             }
-            Target::Write(writer @ Writer(WriterInner::Lite { .. })) => {
-                // One statement is a transaction of its own, through the writer's queue.
-                let (sql, args) = (Arc::<str>::from(self.sql), self.args);
-                writer
-                    .transaction(move |tx| {
-                        let (sql, args) = (sql.clone(), args.clone());
-                        Box::pin(async move { run_conn(tx, &sql, args, want).await })
-                    })
-                    .await
-            }
-            Target::Conn(conn) => run_conn(conn, self.sql, self.args, want).await,
+            On::Write(writer) => writer.write_one(self.sql, self.args, want).await,
+            On::Conn(conn) => run_conn(conn, self.sql, self.args, want).await,
         }
     }
 }
 
-async fn run_conn(conn: &mut Conn, sql: &str, args: Vec<Value>, want: Want) -> Result<Output, Error> {
+pub(crate) async fn run_conn(conn: &mut Conn, sql: &str, args: Vec<Value>, want: Want) -> Result<Output, Error> {
     match conn.inner_mut()? {
         ConnRef::Any(c) => Ok(any_run(c, sql, args, want).await?),
         ConnRef::Lite(c) => Ok(c.with(|c| lite::run(c, sql, &args, want))?),
     }
 }
 
-async fn any_run<'c, E>(executor: E, sql: &str, args: Vec<Value>, want: Want) -> Result<Output, sqlx::Error>
+pub(crate) async fn any_run<'c, E>(executor: E, sql: &str, args: Vec<Value>, want: Want) -> Result<Output, sqlx::Error>
 where
     E: sqlx::Executor<'c, Database = Any>,
 {
@@ -217,13 +229,15 @@ impl Drop for Tx {
     }
 }
 
-/// Where a statement runs.
-pub enum Target<'e> {
-    Read(&'e Reader),
+/// Where a statement runs (made by the [`Executor`]s of this crate).
+pub struct Target<'e>(pub(crate) On<'e>);
+
+pub(crate) enum On<'e> {
+    Read(ReadOn<'e>),
     /// A read that may take long (a backup, an export): on SQLite it runs on a blocking thread
     /// instead of the request's, on a connection of its own.
-    Slow(&'e Reader),
-    Write(&'e Writer),
+    Slow(ReadOn<'e>),
+    Write(&'e dyn WriteOne),
     Conn(&'e mut Conn),
 }
 
@@ -232,37 +246,16 @@ pub trait Executor<'e>: Send {
     fn target(self) -> Target<'e>;
 }
 
-impl<'e> Executor<'e> for &'e Reader {
-    fn target(self) -> Target<'e> {
-        Target::Read(self)
-    }
-}
-
-impl<'e> Executor<'e> for &'e Writer {
-    fn target(self) -> Target<'e> {
-        Target::Write(self)
-    }
-}
-
 impl<'e> Executor<'e> for &'e mut Conn {
     fn target(self) -> Target<'e> {
-        Target::Conn(self)
-    }
-}
-
-/// A read to run off the request threads: `query(…).execute(Slow(db.read()))`.
-pub struct Slow<'e>(pub &'e Reader);
-
-impl<'e> Executor<'e> for Slow<'e> {
-    fn target(self) -> Target<'e> {
-        Target::Slow(self.0)
+        Target(On::Conn(self))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Db, DbTarget, ErrorKind, RowExt};
+    use crate::{Db, DbTarget, ErrorKind, RowExt, Slow};
     use lsn_core::config::Durability;
 
     async fn open(dir: &tempfile::TempDir) -> Db {
