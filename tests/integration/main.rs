@@ -18,6 +18,7 @@ mod ownership;
 mod platform;
 mod providers;
 mod races;
+mod schedules;
 mod security;
 mod signin;
 mod stripe;

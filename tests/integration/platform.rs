@@ -133,10 +133,16 @@ both!(orphaned_jobs_go_back_to_the_queue, orphaned_jobs);
 async fn schedules_fire_once(app: TestApp) {
     let db = app.rt.state.db.clone();
     let tz = chrono_tz::Australia::Sydney;
-    let a = lsn_ops::Scheduler::new(db.clone(), tz, "node-a");
-    let b = lsn_ops::Scheduler::new(db.clone(), tz, "node-b");
-    let sched =
-        [Schedule { name: "test_every_minute", cron: "0 * * * * *", job_kind: "test.tick", payload: json!({}), description: "test" }];
+    let a = lsn_ops::Scheduler::new(db.clone(), tz, "node-a", false);
+    let b = lsn_ops::Scheduler::new(db.clone(), tz, "node-b", false);
+    let sched = [Schedule {
+        name: "test_every_minute",
+        cron: "0 * * * * *",
+        job_kind: "test.tick",
+        payload: json!({}),
+        description: "test",
+        autonomous: false,
+    }];
     a.register(&sched, app.clock.now()).await.expect("register");
     b.register(&sched, app.clock.now()).await.expect("register");
     app.clock.advance(chrono::Duration::seconds(61));

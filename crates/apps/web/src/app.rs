@@ -138,6 +138,10 @@ pub fn module(state: &AppState) -> lsn_ops::Module {
         .get("/api/v1/admin/jobs/schedules", Staff(Admin), schedules)
         .get("/api/v1/admin/jobs/history/{name}", Staff(Admin), history)
         .get("/api/v1/admin/jobs/queue", Staff(Admin), queue)
+        .put("/api/v1/admin/jobs/schedules/{name}", Staff(Admin), retime)
+        .post("/api/v1/admin/jobs/schedules/{name}/pause", Staff(Admin), pause)
+        .post("/api/v1/admin/jobs/schedules/{name}/resume", Staff(Admin), resume)
+        .post("/api/v1/admin/jobs/schedules/{name}/run", Staff(Admin), run_now)
         // Each procedure is checked with its own access (`trpc::PROCEDURES`).
         .route("ANY", "/api/trpc/{name}", public, axum::routing::any(crate::trpc::handle))
         .into_parts();
@@ -371,6 +375,77 @@ async fn history(
     user.require_staff()?;
     let rows = lsn_ops::schedule::history(&s.db, &name, q.limit.unwrap_or(30).clamp(1, 500)).await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "name": name, "runs": rows })))
+}
+
+/// The scheduler as a person's controls see it (the shop's zone, `ENABLE_AUTONOMOUS`).
+pub fn scheduler(s: &AppState) -> lsn_ops::schedule::Scheduler {
+    lsn_ops::schedule::Scheduler::new(s.db.clone(), s.cfg.timezone, "admin", s.cfg.enable_autonomous)
+}
+
+/// A refused control as its problem: an unknown task is a 404, a bad expression `invalid_cron`.
+pub fn control_error(e: lsn_ops::schedule::ControlError) -> ApiError {
+    use lsn_ops::schedule::ControlError::*;
+    match e {
+        Unknown(_) => ApiError::not_found(),
+        InvalidCron(m) => {
+            let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_cron", m.chars().take(200).collect::<String>());
+            e.fields = Some(json!({ "cron": e.message.clone() }));
+            e
+        }
+        Db(e) => ApiError::internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct RetimeBody {
+    cron: Option<String>,
+}
+
+async fn retime(
+    State(s): State<AppState>,
+    user: AuthUser,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    lsn_core::problem::JsonBody(b): lsn_core::problem::JsonBody<RetimeBody>,
+) -> Result<Json<Value>, ApiError> {
+    user.require_staff()?;
+    let row = scheduler(&s).set_cron(&name, b.cron.as_deref(), s.clock.now()).await.map_err(control_error)?;
+    Ok(Json(json!({ "schedule": row })))
+}
+
+async fn set_paused(s: &AppState, name: &str, paused: bool) -> Result<Json<Value>, ApiError> {
+    if !scheduler(s).set_enabled(name, !paused).await.map_err(ApiError::internal)? {
+        return Err(ApiError::not_found());
+    }
+    let row = lsn_ops::schedule::get(&s.db, name).await.map_err(ApiError::internal)?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(json!({ "schedule": row })))
+}
+
+async fn pause(
+    State(s): State<AppState>,
+    user: AuthUser,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    user.require_staff()?;
+    set_paused(&s, &name, true).await
+}
+
+async fn resume(
+    State(s): State<AppState>,
+    user: AuthUser,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    user.require_staff()?;
+    set_paused(&s, &name, false).await
+}
+
+async fn run_now(
+    State(s): State<AppState>,
+    user: AuthUser,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    user.require_staff()?;
+    let job = scheduler(&s).run_now(&name, s.clock.now()).await.map_err(control_error)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "name": name, "job_id": job, "queued": job.is_some() }))).into_response())
 }
 
 async fn queue(State(s): State<AppState>, user: AuthUser) -> Result<Json<Value>, ApiError> {

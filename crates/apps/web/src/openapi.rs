@@ -13,6 +13,10 @@ pub fn fragment() -> Value {
             "/readyz": {"get": op("Readiness: database and migrations", "operations", 200, obj(), &[503], None, none.clone(), Who::Public)},
             "/api/v1/admin/jobs/schedules": {"get": op("Scheduled tasks", "operations", 200, obj(), &[401, 403], None, none.clone(), Who::Staff)},
             "/api/v1/admin/jobs/history/{name}": {"get": op("Runs of a schedule or job kind", "operations", 200, obj(), &[400, 401, 403], None, json!([path_id("name"), query("limit", json!({"type": "integer"}))]), Who::Staff)},
+            "/api/v1/admin/jobs/schedules/{name}": {"put": op("Re-time a scheduled task (cron in the shop's time zone; null: the code's)", "operations", 200, obj(), &[401, 403, 404], Some(json!({"type": "object", "properties": {"cron": {"type": ["string", "null"]}}})), json!([path_id("name")]), Who::Staff)},
+            "/api/v1/admin/jobs/schedules/{name}/pause": {"post": op("Pause a scheduled task", "operations", 200, obj(), &[401, 403, 404], None, json!([path_id("name")]), Who::Staff)},
+            "/api/v1/admin/jobs/schedules/{name}/resume": {"post": op("Resume a paused task", "operations", 200, obj(), &[401, 403, 404], None, json!([path_id("name")]), Who::Staff)},
+            "/api/v1/admin/jobs/schedules/{name}/run": {"post": op("Run a scheduled task now", "operations", 202, obj(), &[401, 403, 404], None, json!([path_id("name")]), Who::Staff)},
             "/api/v1/admin/jobs/queue": {"get": op("Job queue depth", "operations", 200, obj(), &[401, 403], None, none.clone(), Who::Staff)},
             "/api/v1/admin/mailbox": {"get": op("Development mailbox", "operations", 200, obj(), &[400, 401, 403], None, json!([query("to", json!({"type": "string"})), query("limit", json!({"type": "integer"}))]), Who::Staff)}
         },

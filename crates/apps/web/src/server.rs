@@ -60,7 +60,7 @@ impl Runtime {
         let _ = state.site.nav.set(folded.nav.clone());
         let _ = state.folded.set(folded);
         let worker = Worker::new(db.clone(), wiring.registry.clone(), clock.clone());
-        let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string());
+        let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string(), cfg.enable_autonomous);
         Ok(Self {
             state,
             worker,

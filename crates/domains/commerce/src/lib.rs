@@ -245,6 +245,7 @@ impl Commerce {
                 payload: serde_json::json!({}),
                 description:
                     "Cancel unpaid orders whose 15-minute stock reservation ran out, giving back their stock, deal units and discount uses",
+                autonomous: false,
             })
             .schedule(Schedule {
                 name: "webhook_retry",
@@ -252,6 +253,7 @@ impl Commerce {
                 job_kind: payments::webhook::RETRY_JOB,
                 payload: serde_json::json!({}),
                 description: "Apply deferred payment events whose predecessor has arrived; expire those older than 3 days",
+                autonomous: false,
             })
             .schedule(Schedule {
                 name: "idempotency_cleanup",
@@ -259,6 +261,7 @@ impl Commerce {
                 job_kind: idempotency::CLEANUP_JOB,
                 payload: serde_json::json!({}),
                 description: "Delete Idempotency-Key records older than 24 hours",
+                autonomous: false,
             })
             .publishes(TOPICS)
             .external(orders::ORDER_PLACED, "the order's event record; fraud checks (#17) and attribution (#16) subscribe")

@@ -69,6 +69,7 @@ impl Identity {
                 job_kind: CLEANUP_JOB,
                 payload: serde_json::json!({}),
                 description: "Remove expired sessions, one-time tokens and old sign-in failures",
+                autonomous: false,
             });
         for (path, label) in admin::NAV {
             m = m.nav(path, label);

@@ -71,6 +71,7 @@ impl Live {
                 job_kind: CLOSE_AUCTIONS_JOB,
                 payload: serde_json::json!({}),
                 description: "Close auctions whose time is up and offer the item to the winner (also after a restart)",
+                autonomous: false,
             })
     }
 }

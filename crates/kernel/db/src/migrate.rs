@@ -55,6 +55,7 @@ pub const HISTORY: &[Migration] = &[
     portable!(10, "hoarding", "../migrations/0010_hoarding.sql"),
     portable!(11, "order paid", "../migrations/0011_order_paid.sql"),
     portable!(15, "order paid job", "../migrations/0015_order_paid_job.sql"),
+    portable!(17, "schedule controls", "../migrations/0017_schedule_controls.sql"),
 ];
 
 /// Every migration this binary knows, in version order: the kernel's [`HISTORY`] and each

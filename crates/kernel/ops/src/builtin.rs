@@ -71,6 +71,7 @@ pub fn module(db: lsn_db::Db, transport: Arc<dyn Transport>, from: String, backu
             job_kind: BACKUP_RUN,
             payload: json!({"kind": "daily"}),
             description: "Daily full backup at 2 AM UTC (kept 30 days)",
+            autonomous: false,
         })
         .schedule(Schedule {
             name: "backup_hourly",
@@ -78,6 +79,7 @@ pub fn module(db: lsn_db::Db, transport: Arc<dyn Transport>, from: String, backu
             job_kind: BACKUP_RUN,
             payload: json!({"kind": "hourly"}),
             description: "Hourly backup during business hours (kept 7 days)",
+            autonomous: false,
         })
 }
 

@@ -418,7 +418,7 @@ mod tests {
     }
 
     fn schedule(name: &'static str, kind: &'static str) -> Schedule {
-        Schedule { name, cron: "0 * * * * *", job_kind: kind, payload: Value::Null, description: "test" }
+        Schedule { name, cron: "0 * * * * *", job_kind: kind, payload: Value::Null, description: "test", autonomous: false }
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct Schedule {
     pub job_kind: &'static str,
     pub payload: Value,
     pub description: &'static str,
+    /// An autonomous task (the runbook's: summaries, alerts, recovery mails…) runs only when
+    /// `ENABLE_AUTONOMOUS` is true; a safety job (reservation expiry, clean-ups) always runs.
+    pub autonomous: bool,
 }
 
 /// The next time `expr` fires strictly after `after`, in `tz` (or UTC with `CRON_TZ=UTC `).
@@ -39,10 +42,15 @@ pub fn next_after(expr: &str, tz: Tz, after: DateTime<Utc>) -> Result<DateTime<U
 #[derive(Debug, Clone, Serialize)]
 pub struct ScheduleRow {
     pub name: String,
+    /// The expression in force: a person's re-timing, else the code's.
     pub cron: String,
+    /// The code's expression (what re-timing back to default restores).
+    pub default_cron: String,
     pub job_kind: String,
     pub description: String,
+    /// Not paused.
     pub enabled: bool,
+    pub autonomous: bool,
     pub next_run_at: i64,
     pub last_run_at: Option<i64>,
     pub last_outcome: Option<String>,
@@ -65,22 +73,37 @@ pub struct Scheduler {
     db: Db,
     tz: Tz,
     holder: String,
+    autonomous: bool,
+}
+
+/// Why a person's change to a schedule was refused (nothing was changed).
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("no schedule is named {0}")]
+    Unknown(String),
+    #[error("{0}")]
+    InvalidCron(String),
+    #[error(transparent)]
+    Db(#[from] lsn_db::Error),
 }
 
 impl Scheduler {
-    pub fn new(db: Db, tz: Tz, holder: impl Into<String>) -> Self {
-        Self { db, tz, holder: holder.into() }
+    /// A scheduler for the shop's time zone; `autonomous` is `ENABLE_AUTONOMOUS` (whether the
+    /// autonomous tasks run).
+    pub fn new(db: Db, tz: Tz, holder: impl Into<String>, autonomous: bool) -> Self {
+        Self { db, tz, holder: holder.into(), autonomous }
     }
 
-    /// Inserts or updates the code-defined schedules, keeping each one's enabled flag and its
-    /// next due time when the expression did not change.
+    /// Inserts or updates the code-defined schedules, keeping each one's paused flag, a
+    /// person's re-timing, and its next due time when the expression in force did not change.
     pub async fn register(&self, schedules: &[Schedule], now: DateTime<Utc>) -> Result<(), anyhow::Error> {
         for s in schedules {
             let next = next_after(s.cron, self.tz, now).map_err(anyhow::Error::msg)?.timestamp_millis();
             lsn_db::query(
-                "INSERT INTO schedules (name, cron, job_kind, payload, description, enabled, next_run_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7) \
+                "INSERT INTO schedules (name, cron, job_kind, payload, description, enabled, autonomous, next_run_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8) \
                  ON CONFLICT (name) DO UPDATE SET job_kind = excluded.job_kind, payload = excluded.payload, description = excluded.description, \
-                 next_run_at = CASE WHEN schedules.cron = excluded.cron THEN schedules.next_run_at ELSE excluded.next_run_at END, \
+                 autonomous = excluded.autonomous, \
+                 next_run_at = CASE WHEN schedules.cron = excluded.cron OR schedules.cron_override IS NOT NULL THEN schedules.next_run_at ELSE excluded.next_run_at END, \
                  cron = excluded.cron, updated_at = excluded.updated_at",
             )
             .bind(s.name)
@@ -88,12 +111,51 @@ impl Scheduler {
             .bind(s.job_kind)
             .bind(s.payload.to_string())
             .bind(s.description)
+            .bind(i64::from(s.autonomous))
             .bind(next)
             .bind(now.timestamp_millis())
             .execute(self.db.write())
             .await?;
         }
         Ok(())
+    }
+
+    /// Re-times `name` to `cron` (in the shop's time zone), or back to the code's expression with
+    /// `None`; its next run moves accordingly. A bad expression is refused and changes nothing.
+    pub async fn set_cron(&self, name: &str, cron: Option<&str>, now: DateTime<Utc>) -> Result<ScheduleRow, ControlError> {
+        let current = get(&self.db, name).await?.ok_or_else(|| ControlError::Unknown(name.to_string()))?;
+        let cron = cron.map(str::trim).filter(|c| !c.is_empty());
+        if cron.is_some_and(|c| c.len() > 100) {
+            return Err(ControlError::InvalidCron("a cron expression is at most 100 characters".into()));
+        }
+        let effective = cron.unwrap_or(&current.default_cron);
+        let next = next_after(effective, self.tz, now).map_err(ControlError::InvalidCron)?.timestamp_millis();
+        lsn_db::query("UPDATE schedules SET cron_override = $1, next_run_at = $2, updated_at = $3 WHERE name = $4")
+            .bind(cron)
+            .bind(next)
+            .bind(now.timestamp_millis())
+            .bind(name)
+            .execute(self.db.write())
+            .await?;
+        get(&self.db, name).await?.ok_or_else(|| ControlError::Unknown(name.to_string()))
+    }
+
+    /// Queues `name`'s job now, outside its timetable (its next run stays as it was). A paused
+    /// task runs too: "run now" is a person's decision. Returns the job's id (`None`: a run
+    /// asked for in the same second is queued already).
+    pub async fn run_now(&self, name: &str, now: DateTime<Utc>) -> Result<Option<String>, ControlError> {
+        let row = lsn_db::query("SELECT job_kind, payload FROM schedules WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.db.read())
+            .await?
+            .ok_or_else(|| ControlError::Unknown(name.to_string()))?;
+        let kind: String = row.try_get("job_kind")?;
+        let payload: String = row.try_get("payload")?;
+        let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
+        let now_ms = now.timestamp_millis();
+        // One manual run per task per second, however often the button is pressed.
+        let job = NewJob::new(kind, payload).schedule(name.to_string()).dedupe(format!("sched:{name}:now:{}", now_ms / 1000));
+        Ok(enqueue(self.db.write(), &job, now_ms).await?)
     }
 
     /// When this node holds the scheduler lease, enqueues every due schedule once and moves it
@@ -104,9 +166,11 @@ impl Scheduler {
             return Ok(Vec::new());
         }
         let due = lsn_db::query(
-            "SELECT name, cron, job_kind, payload, next_run_at FROM schedules WHERE enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at",
+            "SELECT name, COALESCE(cron_override, cron), job_kind, payload, next_run_at FROM schedules \
+             WHERE enabled = 1 AND next_run_at <= $1 AND (autonomous = 0 OR $2 = 1) ORDER BY next_run_at",
         )
         .bind(now_ms)
+        .bind(i64::from(self.autonomous))
         .fetch_all(self.db.read())
         .await?;
         let mut fired = Vec::new();
@@ -148,6 +212,7 @@ impl Scheduler {
         Ok(fired)
     }
 
+    /// Pauses (`false`) or resumes a task; `false` when there is no such task.
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<bool, lsn_db::Error> {
         let r = lsn_db::query("UPDATE schedules SET enabled = $1 WHERE name = $2")
             .bind(i64::from(enabled))
@@ -160,27 +225,34 @@ impl Scheduler {
 
 /// Every schedule with its last outcome (the runbook's `getScheduledTasks`).
 pub async fn list(db: &Db) -> Result<Vec<ScheduleRow>, lsn_db::Error> {
-    let rows = lsn_db::query(
-        "SELECT s.name, s.cron, s.job_kind, s.description, s.enabled, s.next_run_at, s.last_run_at, \
-         (SELECT r.outcome FROM job_runs r WHERE r.schedule = s.name ORDER BY r.started_at DESC, r.id DESC LIMIT 1) \
-         FROM schedules s ORDER BY s.name",
-    )
-    .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ScheduleRow {
-                name: r.try_get(0)?,
-                cron: r.try_get(1)?,
-                job_kind: r.try_get(2)?,
-                description: r.try_get(3)?,
-                enabled: r.try_get::<i64, _>(4)? == 1,
-                next_run_at: r.try_get(5)?,
-                last_run_at: r.try_get(6)?,
-                last_outcome: r.try_get(7)?,
-            })
-        })
-        .collect()
+    let rows = lsn_db::query(&format!("{SCHEDULE_SELECT} ORDER BY s.name")).fetch_all(db.read()).await?;
+    rows.iter().map(schedule_row).collect()
+}
+
+/// One schedule, if there is one of that name.
+pub async fn get(db: &Db, name: &str) -> Result<Option<ScheduleRow>, lsn_db::Error> {
+    let row = lsn_db::query(&format!("{SCHEDULE_SELECT} WHERE s.name = $1")).bind(name).fetch_optional(db.read()).await?;
+    row.as_ref().map(schedule_row).transpose()
+}
+
+const SCHEDULE_SELECT: &str = "SELECT s.name, COALESCE(s.cron_override, s.cron) AS cron, s.cron AS default_cron, s.job_kind, \
+     s.description, s.enabled, s.autonomous, s.next_run_at, s.last_run_at, \
+     (SELECT r.outcome FROM job_runs r WHERE r.schedule = s.name ORDER BY r.started_at DESC, r.id DESC LIMIT 1) AS last_outcome \
+     FROM schedules s";
+
+fn schedule_row(r: &lsn_db::Row) -> Result<ScheduleRow, lsn_db::Error> {
+    Ok(ScheduleRow {
+        name: r.try_get("name")?,
+        cron: r.try_get("cron")?,
+        default_cron: r.try_get("default_cron")?,
+        job_kind: r.try_get("job_kind")?,
+        description: r.try_get("description")?,
+        enabled: r.try_get::<i64, _>("enabled")? == 1,
+        autonomous: r.try_get::<i64, _>("autonomous")? == 1,
+        next_run_at: r.try_get("next_run_at")?,
+        last_run_at: r.try_get("last_run_at")?,
+        last_outcome: r.try_get("last_outcome")?,
+    })
 }
 
 /// The latest runs of a schedule or job kind (the runbook's `getTaskHistory`).

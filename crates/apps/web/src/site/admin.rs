@@ -4,9 +4,13 @@
 
 use super::{money, Chrome, Ctx, PageError, PageResult};
 use askama::Template;
+use axum::extract::{Path, Query};
+use axum::Form;
 use lsn_core::i18n::{t, t_args};
 use lsn_identity::AuthUser;
-use lsn_ui::table::{cell, table_page, when, Cell, Table};
+use lsn_ui::table::{admin_notice, cell, table_page, when, AdminArgs, Cell, CellForm, Extra, Select, Table, TablePage};
+use lsn_ui::{see_other, FormState};
+use std::collections::HashMap;
 
 /// The staff member asking (the routes let only admins and owners in).
 fn staff(ctx: &Ctx) -> Result<&AuthUser, PageError> {
@@ -115,19 +119,48 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
     Ok(ctx.ok(&page))
 }
 
-pub async fn jobs(ctx: Ctx) -> PageResult {
+pub async fn jobs(ctx: Ctx, Query(a): Query<AdminArgs>) -> PageResult {
     staff(&ctx)?;
+    jobs_view(&ctx, FormState::default(), None, admin_notice(a.notice.as_deref())).await
+}
+
+/// The schedules (with their controls: run now, pause or resume; a form to re-time one), then
+/// the latest runs.
+async fn jobs_view(ctx: &Ctx, form: FormState, error: Option<String>, notice: Option<String>) -> PageResult {
     let schedules = lsn_ops::schedule::list(&ctx.s.db).await.map_err(PageError::internal)?;
     let runs = lsn_ops::schedule::recent_runs(&ctx.s.db, 100).await.map_err(PageError::internal)?;
     let mut rows: Vec<Vec<Cell>> = schedules
         .iter()
         .map(|s| {
+            let mut what = format!("{} · {}", s.cron, s.description);
+            if s.autonomous {
+                what = format!("{what} · {}", t(if ctx.s.cfg.enable_autonomous { "admin-autonomous" } else { "admin-autonomous-off" }));
+            }
+            if !s.enabled {
+                what = format!("{what} · {}", t("admin-paused"));
+            }
+            let pause = if s.enabled { ("pause", t("admin-pause")) } else { ("resume", t("admin-resume")) };
             vec![
                 cell(format!("⏱ {}", s.name)),
-                cell(format!("{} · {}", s.cron, s.description)),
+                cell(what),
                 cell(s.last_outcome.clone().unwrap_or_else(|| t("admin-not-run"))),
-                cell(s.last_run_at.map(|w| when(&ctx, w)).unwrap_or_default()),
-                cell(t_args("admin-next-run", &[("when", &when(&ctx, s.next_run_at))])),
+                cell(s.last_run_at.map(|w| when(ctx, w)).unwrap_or_default()),
+                Cell {
+                    text: t_args("admin-next-run", &[("when", &when(ctx, s.next_run_at))]),
+                    form: Some(CellForm {
+                        action: format!("/admin/jobs/{}/control", s.name),
+                        hidden: Vec::new(),
+                        select: Some(Select {
+                            id: format!("ctl-{}", s.name),
+                            name: "action".into(),
+                            label: t("admin-task-action"),
+                            options: vec![("run".into(), t("admin-run-now")), (pause.0.into(), pause.1)],
+                            selected: "run".into(),
+                        }),
+                        button: t("admin-apply"),
+                    }),
+                    ..Default::default()
+                },
             ]
         })
         .collect();
@@ -136,7 +169,7 @@ pub async fn jobs(ctx: Ctx) -> PageResult {
             cell(&r.kind),
             cell(r.schedule.as_ref().map(|s| t_args("admin-by-schedule", &[("schedule", s)])).unwrap_or_default()),
             cell(&r.outcome),
-            cell(when(&ctx, r.started_at)),
+            cell(when(ctx, r.started_at)),
             cell(format!("{} ms{}", r.finished_at - r.started_at, r.error.as_ref().map(|e| format!(" · {e}")).unwrap_or_default())),
         ]);
     }
@@ -147,7 +180,77 @@ pub async fn jobs(ctx: Ctx) -> PageResult {
         rows,
         empty: "admin-empty-jobs",
     };
-    table_page(&ctx, &t("admin-nav-jobs"), "/admin/jobs", table, None, None, None).await
+    let extra = Extra {
+        action: "/admin/jobs/retime".into(),
+        heading: t("admin-retime-heading"),
+        fields: vec![
+            ("name", t("admin-retime-name"), "text", form.value("name").to_string()),
+            ("cron", t("admin-retime-cron"), "text", form.value("cron").to_string()),
+        ],
+        button: t("admin-retime-button"),
+    };
+    let status = if error.is_some() { lsn_ui::StatusCode::BAD_REQUEST } else { lsn_ui::StatusCode::OK };
+    let page = TablePage {
+        chrome: ctx.chrome(t("admin-nav-jobs"), "admin", None).await,
+        nav: ctx.nav(),
+        active: "/admin/jobs",
+        error,
+        notice,
+        filter: None,
+        extra: Some(extra),
+        form,
+        table,
+    };
+    Ok(ctx.render(status, &page))
+}
+
+/// Run now, pause or resume one task.
+pub async fn job_control(ctx: Ctx, Path(name): Path<String>, Form(f): Form<HashMap<String, String>>) -> PageResult {
+    staff(&ctx)?;
+    let scheduler = crate::app::scheduler(&ctx.s);
+    let notice = match f.get("action").map(String::as_str) {
+        Some("run") => {
+            scheduler.run_now(&name, ctx.s.clock.now()).await.map_err(|e| PageError::from(crate::app::control_error(e)))?;
+            "task_queued"
+        }
+        Some(action @ ("pause" | "resume")) => {
+            if !scheduler.set_enabled(&name, action == "resume").await.map_err(PageError::internal)? {
+                return Err(PageError::not_found());
+            }
+            if action == "pause" {
+                "task_paused"
+            } else {
+                "task_resumed"
+            }
+        }
+        _ => return jobs_view(&ctx, FormState::default(), Some(t("admin-task-unknown-action")), None).await,
+    };
+    Ok(see_other(ctx.jar.clone(), &format!("/admin/jobs?notice={notice}")))
+}
+
+/// Re-time a task (an empty expression: back to the code's).
+pub async fn job_retime(ctx: Ctx, Form(f): Form<HashMap<String, String>>) -> PageResult {
+    staff(&ctx)?;
+    let name = f.get("name").map(|n| n.trim().to_string()).unwrap_or_default();
+    let cron = f.get("cron").map(String::as_str);
+    match crate::app::scheduler(&ctx.s).set_cron(&name, cron, ctx.s.clock.now()).await {
+        Ok(_) => Ok(see_other(ctx.jar.clone(), "/admin/jobs?notice=task_retimed")),
+        Err(e) => {
+            let mut form = FormState::new(f.clone());
+            let message = match &e {
+                lsn_ops::schedule::ControlError::Unknown(_) => {
+                    form.errors.insert("name".into(), t("admin-task-unknown"));
+                    t("admin-task-unknown")
+                }
+                lsn_ops::schedule::ControlError::InvalidCron(m) => {
+                    form.errors.insert("cron".into(), m.clone());
+                    t("admin-check-cron")
+                }
+                lsn_ops::schedule::ControlError::Db(e) => return Err(PageError::internal(e)),
+            };
+            jobs_view(&ctx, form, Some(message), None).await
+        }
+    }
 }
 
 pub async fn mailbox(ctx: Ctx) -> PageResult {

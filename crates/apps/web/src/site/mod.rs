@@ -39,6 +39,8 @@ pub fn router() -> (Router<AppState>, Vec<RouteAccess>) {
         .get("/", public, home::home)
         .get("/admin", staff, admin::dashboard)
         .get("/admin/jobs", staff, admin::jobs)
+        .post("/admin/jobs/retime", staff, admin::job_retime)
+        .post("/admin/jobs/{name}/control", staff, admin::job_control)
         .get("/admin/mailbox", staff, admin::mailbox)
         // A visitor who is not signed in is sent to log in (and back) by the page itself.
         .get("/account", public, account::account)

@@ -474,3 +474,24 @@ admin-choose-variant = Choose one of this product's variants.
 admin-upload-cut = The upload was cut short or too large (2 MB at most).
 admin-choose-image = Choose an image to upload.
 manifest-description = Live shopping: watch the show, chat, buy in one tap.
+
+## Admin: scheduled tasks
+admin-autonomous = autonomous
+admin-autonomous-off = autonomous, off (ENABLE_AUTONOMOUS is false)
+admin-paused = paused
+admin-pause = Pause
+admin-resume = Resume
+admin-run-now = Run now
+admin-apply = Apply
+admin-task-action = What to do
+admin-retime-heading = Re-time a task
+admin-retime-name = Task
+admin-retime-cron = Cron (sec min hour day month weekday, shop time; empty: the default)
+admin-retime-button = Re-time
+admin-task-unknown = No task of that name.
+admin-task-unknown-action = Choose run now, pause or resume.
+admin-check-cron = Check the cron expression.
+admin-notice-task-queued = Task queued; it runs in a moment.
+admin-notice-task-paused = Task paused.
+admin-notice-task-resumed = Task resumed.
+admin-notice-task-retimed = Task re-timed.

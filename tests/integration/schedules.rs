@@ -1,0 +1,119 @@
+//! A person's controls over the scheduled tasks (issue 15): re-time (a bad expression changes
+//! nothing), pause and resume, run now; the re-timing survives a restart; autonomous tasks run
+//! only with `ENABLE_AUTONOMOUS`; on the API and the admin page, on both databases.
+
+use crate::both;
+use crate::common::{json, TestApp};
+use lsn_core::Clock;
+use lsn_identity::Role;
+use serde_json::{json, Value};
+
+fn find<'a>(list: &'a Value, name: &str) -> &'a Value {
+    list["schedules"].as_array().and_then(|a| a.iter().find(|s| s["name"] == name)).unwrap_or_else(|| panic!("{name} listed"))
+}
+
+async fn controls(app: TestApp) {
+    app.user("ops@example.com", Role::Admin).await;
+    let (c, csrf) = app.login("ops@example.com").await;
+    let get = || c.get(app.url("/api/v1/admin/jobs/schedules")).send();
+    let (s, list) = json(get().await.expect("list")).await;
+    assert_eq!(s, 200);
+    let expiry = find(&list, "reservation_expiry");
+    assert_eq!((expiry["cron"].as_str(), expiry["default_cron"].as_str()), (Some("0 * * * * *"), Some("0 * * * * *")));
+    assert_eq!(expiry["autonomous"], false, "a safety job");
+
+    // Re-timed: the expression in force and the next run move; the code's default is kept.
+    let put = |name: &str, body: Value| {
+        c.put(app.url(&format!("/api/v1/admin/jobs/schedules/{name}"))).header("x-csrf-token", &csrf).json(&body).send()
+    };
+    let (s, b) = json(put("reservation_expiry", json!({"cron": "0 */5 * * * *"})).await.expect("put")).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!((b["schedule"]["cron"].as_str(), b["schedule"]["default_cron"].as_str()), (Some("0 */5 * * * *"), Some("0 * * * * *")));
+    let next = b["schedule"]["next_run_at"].as_i64().expect("next");
+    assert!(next > app.clock.now_ms() && next <= app.clock.now_ms() + 5 * 60_000);
+
+    // Bad input: a clear 4xx, nothing changed.
+    for bad in [json!({"cron": "61 * * * * *"}), json!({"cron": "not a cron"}), json!({"cron": "x".repeat(101)})] {
+        let (s, b) = json(put("reservation_expiry", bad.clone()).await.expect("put")).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (400, Some("invalid_cron")), "{bad}: {b}");
+        assert!(b["error"]["fields"]["cron"].is_string());
+    }
+    let (s, _) = json(put("no_such_task", json!({"cron": "0 * * * * *"})).await.expect("put")).await;
+    assert_eq!(s, 404);
+    let (_, list) = json(get().await.expect("list")).await;
+    assert_eq!(find(&list, "reservation_expiry")["cron"], "0 */5 * * * *", "the refused changes left it as it was");
+
+    // Paused: the scheduler passes it by; resumed: it runs again. Run now queues it at once.
+    let post = |path: String| c.post(app.url(&path)).header("x-csrf-token", &csrf).send();
+    let (s, b) = json(post("/api/v1/admin/jobs/schedules/webhook_retry/pause".into()).await.expect("pause")).await;
+    assert_eq!((s, b["schedule"]["enabled"].as_bool()), (200, Some(false)));
+    let (s, _) = json(post("/api/v1/admin/jobs/schedules/no_such_task/pause".into()).await.expect("pause")).await;
+    assert_eq!(s, 404);
+    app.clock.advance(chrono::Duration::hours(2));
+    let tz = app.rt.state.cfg.timezone;
+    let scheduler = lsn_ops::schedule::Scheduler::new(app.rt.state.db.clone(), tz, "test-node", false);
+    let fired = scheduler.tick(app.clock.now()).await.expect("tick");
+    assert!(fired.iter().any(|n| n == "reservation_expiry") && !fired.iter().any(|n| n == "webhook_retry"), "{fired:?}");
+    let (s, b) = json(post("/api/v1/admin/jobs/schedules/webhook_retry/resume".into()).await.expect("resume")).await;
+    assert_eq!((s, b["schedule"]["enabled"].as_bool()), (200, Some(true)));
+    let (s, b) = json(post("/api/v1/admin/jobs/schedules/idempotency_cleanup/run".into()).await.expect("run")).await;
+    assert_eq!((s, b["queued"].as_bool()), (202, Some(true)), "{b}");
+    app.run_jobs().await;
+    let (_, h) = json(c.get(app.url("/api/v1/admin/jobs/history/idempotency_cleanup")).send().await.expect("history")).await;
+    let job = b["job_id"].as_str().expect("job id");
+    let run = h["runs"].as_array().and_then(|r| r.iter().find(|r| r["job_id"] == job)).unwrap_or_else(|| panic!("the run now: {h}"));
+    assert_eq!((run["outcome"].as_str(), run["schedule"].as_str()), (Some("succeeded"), Some("idempotency_cleanup")));
+
+    // Autonomous tasks wait for ENABLE_AUTONOMOUS; safety jobs do not.
+    let auto = lsn_ops::Schedule {
+        name: "autonomous_probe",
+        cron: "0 * * * * *",
+        job_kind: "identity.cleanup",
+        payload: json!({}),
+        description: "an autonomous task for the test",
+        autonomous: true,
+    };
+    scheduler.register(&[auto], app.clock.now()).await.expect("register");
+    app.clock.advance(chrono::Duration::minutes(2));
+    let fired = scheduler.tick(app.clock.now()).await.expect("tick");
+    assert!(!fired.iter().any(|n| n == "autonomous_probe") && fired.iter().any(|n| n == "webhook_retry"), "{fired:?}");
+    let on = lsn_ops::schedule::Scheduler::new(app.rt.state.db.clone(), tz, "test-node", true);
+    let fired = on.tick(app.clock.now()).await.expect("tick");
+    assert!(fired.iter().any(|n| n == "autonomous_probe"), "{fired:?}");
+
+    // The re-timing is a person's: a restart (which registers the code's schedules) keeps it.
+    let app = app.restart().await;
+    let (c, _) = app.login("ops@example.com").await;
+    let (_, list) = json(c.get(app.url("/api/v1/admin/jobs/schedules")).send().await.expect("list")).await;
+    assert_eq!(find(&list, "reservation_expiry")["cron"], "0 */5 * * * *");
+}
+both!(scheduled_tasks_are_retimed_paused_and_run_by_a_person, controls);
+
+/// The same controls on the admin's jobs page.
+async fn page(app: TestApp) {
+    app.user("ops@example.com", Role::Admin).await;
+    let (c, csrf) = app.login("ops@example.com").await;
+    let form = |path: &str, fields: &[(&str, &str)]| {
+        let mut f: Vec<(&str, &str)> = vec![("csrf_token", &csrf)];
+        f.extend_from_slice(fields);
+        let f: Vec<(String, String)> = f.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        c.post(app.url(path)).form(&f).send()
+    };
+    let r = form("/admin/jobs/webhook_retry/control", &[("action", "pause")]).await.expect("post");
+    assert_eq!(r.status(), 303);
+    let html = c.get(app.url("/admin/jobs?notice=task_paused")).send().await.expect("get").text().await.expect("body");
+    assert!(html.contains("Task paused.") && html.contains("paused"), "the notice and the state");
+    let r = form("/admin/jobs/retime", &[("name", "webhook_retry"), ("cron", "bogus")]).await.expect("post");
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("Check the cron expression.") && html.contains("value=\"bogus\""), "the error, the input kept");
+    let r = form("/admin/jobs/retime", &[("name", "webhook_retry"), ("cron", "30 */2 * * * *")]).await.expect("post");
+    assert_eq!(r.status(), 303);
+    let row = lsn_ops::schedule::get(&app.rt.state.db, "webhook_retry").await.expect("read").expect("row");
+    assert_eq!((row.cron.as_str(), row.enabled), ("30 */2 * * * *", false));
+    let r = form("/admin/jobs/retime", &[("name", "webhook_retry"), ("cron", "")]).await.expect("post");
+    assert_eq!(r.status(), 303);
+    let row = lsn_ops::schedule::get(&app.rt.state.db, "webhook_retry").await.expect("read").expect("row");
+    assert_eq!(row.cron, row.default_cron, "an empty expression restores the code's");
+}
+both!(the_jobs_page_controls_the_tasks, page);
