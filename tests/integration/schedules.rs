@@ -117,3 +117,57 @@ async fn page(app: TestApp) {
     assert_eq!(row.cron, row.default_cron, "an empty expression restores the code's");
 }
 both!(the_jobs_page_controls_the_tasks, page);
+
+/// The runbook's daily summary at 8 AM shop time: mailed to FOUNDER_EMAIL once for the day
+/// before, only with ENABLE_AUTONOMOUS=true.
+async fn summary_with(backend: crate::common::Backend, autonomous: bool) {
+    let flag = if autonomous { "true" } else { "false" };
+    let Some(app) = TestApp::spawn(
+        backend,
+        &[("ENABLE_AUTONOMOUS", flag), ("FOUNDER_EMAIL", "founder@example.com"), ("LSN_TIMEZONE", "Australia/Sydney")],
+    )
+    .await
+    else {
+        return;
+    };
+    let tz = app.rt.state.cfg.timezone;
+    // 7:59:30 tomorrow in the shop, then past 8 AM.
+    let tomorrow = app.clock.now().with_timezone(&tz).date_naive().succ_opt().expect("date");
+    let before = tomorrow.and_hms_opt(7, 59, 30).expect("time").and_local_timezone(tz).single().expect("local").with_timezone(&chrono::Utc);
+    app.clock.set(before);
+    let scheduler = lsn_ops::schedule::Scheduler::new(app.rt.state.db.clone(), tz, "test-node", autonomous);
+    scheduler.tick(app.clock.now()).await.expect("tick");
+    app.clock.advance(chrono::Duration::seconds(45));
+    let fired = scheduler.tick(app.clock.now()).await.expect("tick");
+    assert_eq!(fired.iter().any(|n| n == "daily_summary"), autonomous, "{fired:?}");
+    let mails = app.mails_to("founder@example.com").await;
+    if !autonomous {
+        assert!(mails.is_empty(), "no summary without ENABLE_AUTONOMOUS");
+        return;
+    }
+    assert_eq!(mails.len(), 1);
+    let day = tomorrow.pred_opt().expect("date").format("%Y-%m-%d").to_string();
+    assert!(mails[0].subject.contains(&day), "{}", mails[0].subject);
+    assert!(mails[0].text.contains("Orders") && mails[0].text.contains("orders paid"), "{}", mails[0].text);
+    // Run again for the same day (a person's "run now"): still one mail.
+    let (c, csrf) = {
+        app.user("ops@example.com", Role::Admin).await;
+        app.login("ops@example.com").await
+    };
+    app.clock.advance(chrono::Duration::seconds(5));
+    let (s, _) =
+        json(c.post(app.url("/api/v1/admin/jobs/schedules/daily_summary/run")).header("x-csrf-token", &csrf).send().await.expect("run"))
+            .await;
+    assert_eq!(s, 202);
+    assert_eq!(app.mails_to("founder@example.com").await.len(), 1, "one summary a day");
+}
+
+async fn summary_on(backend: crate::common::Backend) {
+    summary_with(backend, true).await;
+}
+
+async fn summary_off(backend: crate::common::Backend) {
+    summary_with(backend, false).await;
+}
+crate::both_backends!(the_daily_summary_is_mailed_at_8_am_when_autonomous, summary_on);
+crate::both_backends!(the_daily_summary_waits_for_enable_autonomous, summary_off);

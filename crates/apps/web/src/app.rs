@@ -147,6 +147,8 @@ pub fn module(state: &AppState) -> lsn_ops::Module {
         .into_parts();
     let (site, site_table) = crate::site::router();
     let mut m = lsn_ops::Module::new("web")
+        .job(crate::summary::DAILY_SUMMARY_JOB, Arc::new(crate::summary::DailySummary(state.clone())))
+        .schedule(crate::summary::schedule())
         .api(lsn_ops::Routed::new(api.with_state(state.clone()), table))
         .pages(lsn_ops::Routed::new(site.with_state(state.clone()), site_table))
         .openapi(crate::openapi::fragment())

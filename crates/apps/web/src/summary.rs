@@ -29,6 +29,64 @@ pub async fn render(sections: &[Arc<dyn SummarySection>], from: i64, until: i64)
     out
 }
 
+/// The job that mails the daily summary.
+pub const DAILY_SUMMARY_JOB: &str = "ops.daily_summary";
+
+/// The runbook's "Daily summary: 8 AM" task: an autonomous task, so it runs only with
+/// `ENABLE_AUTONOMOUS=true`.
+pub fn schedule() -> lsn_ops::Schedule {
+    lsn_ops::Schedule {
+        name: "daily_summary",
+        cron: "0 0 8 * * *",
+        job_kind: DAILY_SUMMARY_JOB,
+        payload: serde_json::json!({}),
+        description: "Mail the daily summary of yesterday to FOUNDER_EMAIL (8 AM shop time)",
+        autonomous: true,
+    }
+}
+
+/// `ops.daily_summary`: yesterday's summary (or `{"date": "YYYY-MM-DD"}`'s) mailed to
+/// `FOUNDER_EMAIL`, once per day however often the job runs (the mail's id is the day's).
+pub struct DailySummary(pub crate::app::AppState);
+
+#[async_trait::async_trait]
+impl lsn_ops::JobHandler for DailySummary {
+    async fn run(&self, ctx: &lsn_ops::JobContext, payload: &serde_json::Value) -> Result<(), lsn_ops::JobError> {
+        let s = &self.0;
+        let tz = s.cfg.timezone;
+        let date = match payload.get("date").and_then(|d| d.as_str()) {
+            Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|e| lsn_ops::JobError::Fail(format!("bad date {d:?}: {e}")))?,
+            None => {
+                let today = ctx.clock.now().with_timezone(&tz).date_naive();
+                today.pred_opt().unwrap_or(today)
+            }
+        };
+        let Some(to) = s.cfg.founder_email.clone() else {
+            tracing::info!(%date, "daily summary not mailed: FOUNDER_EMAIL is not set");
+            return Ok(());
+        };
+        let (from, until) = day(tz, date);
+        let text = render(&s.folded().summary, from, until).await;
+        let date_text = date.format("%Y-%m-%d").to_string();
+        let msg = lsn_mail::Message {
+            to,
+            subject: lsn_core::i18n::t_args("summary-mail-subject", &[("shop", &s.cfg.shop_name), ("date", &date_text)]),
+            text,
+            html: None,
+            tag: Some("daily_summary".into()),
+            message_id: Some(format!("daily-summary-{date_text}")),
+        };
+        let now = ctx.clock.now_ms();
+        s.db.transaction(move |tx| {
+            let msg = msg.clone();
+            Box::pin(async move { lsn_ops::builtin::queue_mail(tx, now, msg).await })
+        })
+        .await
+        .map_err(|e| lsn_ops::JobError::Retry(e.to_string()))?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

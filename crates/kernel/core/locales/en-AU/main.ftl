@@ -47,6 +47,7 @@ email-order-total = Total paid: { $total } (includes GST)
 email-order-track = Track it at { $link }
 
 ## Daily summary (each module's section)
+summary-mail-subject = { $shop }: the day of { $date }
 summary-orders-title = Orders
 summary-orders-paid = { $count ->
     [one] 1 order paid
