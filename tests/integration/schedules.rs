@@ -171,3 +171,27 @@ async fn summary_off(backend: crate::common::Backend) {
 }
 crate::both_backends!(the_daily_summary_is_mailed_at_8_am_when_autonomous, summary_on);
 crate::both_backends!(the_daily_summary_waits_for_enable_autonomous, summary_off);
+
+/// The runbook's hourly low-stock alerts: one open task per active variant under 10 available,
+/// not one per hour; a variant with stock to spare gets none.
+async fn low_stock(app: TestApp) {
+    let low = app.product(json!({"title": "Rare Mug", "status": "active", "variants": [{"sku": "RARE-MUG", "price": 1500}]})).await;
+    let plenty = app.product(json!({"title": "Common Mug", "status": "active", "variants": [{"sku": "COMMON-MUG", "price": 1500}]})).await;
+    app.stock(&low.variants[0].id, 4).await;
+    app.stock(&plenty.variants[0].id, 50).await;
+    let tz = app.rt.state.cfg.timezone;
+    let scheduler = lsn_ops::schedule::Scheduler::new(app.rt.state.db.clone(), tz, "test-node", true);
+    scheduler.tick(app.clock.now()).await.expect("tick");
+    for _ in 0..2 {
+        app.clock.advance(chrono::Duration::hours(1));
+        let fired = scheduler.tick(app.clock.now()).await.expect("tick");
+        assert!(fired.iter().any(|n| n == "low_stock_alerts"), "{fired:?}");
+        app.run_jobs().await;
+    }
+    let tasks = lsn_ops::tasks::recent(&app.rt.state.db, 50).await.expect("tasks");
+    let low_tasks: Vec<_> = tasks.iter().filter(|t| t.kind == "low_stock").collect();
+    assert_eq!(low_tasks.len(), 1, "one task for the one low variant, over two hours: {low_tasks:?}");
+    assert_eq!(low_tasks[0].reference.as_deref(), Some(low.variants[0].id.as_str()));
+    assert!(low_tasks[0].title.contains("RARE-MUG") && low_tasks[0].title.contains("4 left"), "{}", low_tasks[0].title);
+}
+both!(low_stock_alerts_open_one_task_per_low_variant, low_stock);

@@ -3,6 +3,7 @@
 //! `init` creates the runbook's Phase 1 core data and is idempotent: every row has a stable
 //! code, and a second run inserts nothing.
 
+pub mod alerts;
 pub mod stock;
 pub mod summary;
 
@@ -28,6 +29,8 @@ pub fn module(db: lsn_db::Db) -> lsn_ops::Module {
         .migrations(MIGRATIONS)
         .publishes(&[stock::INVENTORY_LOW])
         .external(stock::INVENTORY_LOW, "the stock's event record; low-stock alerts (#15) and reordering (#18) subscribe")
+        .job(alerts::LOW_STOCK_JOB, std::sync::Arc::new(alerts::LowStock(db.clone())))
+        .schedule(alerts::schedule())
         .health(std::sync::Arc::new(CoreData(db.clone())))
         .summary(std::sync::Arc::new(summary::Stock(db)))
 }

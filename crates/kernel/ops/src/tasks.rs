@@ -32,6 +32,22 @@ pub async fn open(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str, 
     Ok(())
 }
 
+/// Opens a task of `kind` about `reference` unless one is open already (a check that runs every
+/// hour opens one task per problem, not one per run). Returns whether it opened one.
+pub async fn open_once(tx: &mut Tx, now: i64, kind: &str, title: &str, detail: &str, reference: &str) -> Result<bool, lsn_db::Error> {
+    let n: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM tasks WHERE kind = $1 AND ref = $2 AND status = 'open'")
+        .bind(kind)
+        .bind(reference)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?;
+    if n > 0 {
+        return Ok(false);
+    }
+    open(tx, now, kind, title, detail, reference).await?;
+    Ok(true)
+}
+
 /// Whether a task of `kind` about `reference` whose detail mentions `mention` exists already
 /// (so an event delivered twice opens one task).
 pub async fn exists(tx: &mut Tx, kind: &str, reference: &str, mention: &str) -> Result<bool, lsn_db::Error> {

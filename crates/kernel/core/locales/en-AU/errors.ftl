@@ -218,3 +218,7 @@ live-sequence-future = That sequence number was never sent; starting from now.
 live-purchase-ticker = Someone in { $suburb } just bought { $title }
 live-purchase-ticker-nowhere = Someone just bought { $title }
 live-leading-bidder = the leading bidder
+
+## Warehouse: low-stock alerts (the hourly task's tasks for a person)
+warehouse-low-stock-title = Low stock: { $sku } ({ $available } left)
+warehouse-low-stock-detail = { $title } ({ $sku }) has { $available } available, under { $threshold }. Reorder or restock it.

@@ -1,0 +1,93 @@
+//! The runbook's "low-stock alerts: hourly" task: every active variant with fewer than
+//! [`LOW_STOCK_THRESHOLD`] units available gets one open task for a person (the admin's tasks),
+//! however many hours it stays low; once the task is done, the next low hour opens a new one.
+//! An autonomous task: it runs only with `ENABLE_AUTONOMOUS=true`.
+
+use crate::stock::LOW_STOCK_THRESHOLD;
+use lsn_core::i18n::t_args;
+use lsn_db::{Db, RowExt};
+use serde_json::Value;
+
+pub const LOW_STOCK_JOB: &str = "warehouse.low_stock_alerts";
+pub const LOW_STOCK_TASK: &str = "low_stock";
+
+pub fn schedule() -> lsn_ops::Schedule {
+    lsn_ops::Schedule {
+        name: "low_stock_alerts",
+        cron: "0 0 * * * *",
+        job_kind: LOW_STOCK_JOB,
+        payload: serde_json::json!({}),
+        description: "Open a task for each active variant below 10 units available (hourly)",
+        autonomous: true,
+    }
+}
+
+pub struct LowStock(pub Db);
+
+/// A variant running low, as the task names it.
+struct Low {
+    variant_id: String,
+    sku: String,
+    title: String,
+    available: i64,
+}
+
+#[async_trait::async_trait]
+impl lsn_ops::JobHandler for LowStock {
+    async fn run(&self, ctx: &lsn_ops::JobContext, _payload: &Value) -> Result<(), lsn_ops::JobError> {
+        let retry = |e: lsn_db::Error| lsn_ops::JobError::Retry(e.to_string());
+        // Stock is the warehouse's; the names come from the catalog's public view.
+        let rows = lsn_db::query(
+            "SELECT s.variant_id, s.on_hand - s.reserved AS available, v.sku, v.product_title, v.title \
+             FROM stock_levels s JOIN catalog_variants v ON v.id = s.variant_id \
+             WHERE s.on_hand - s.reserved < $1 AND v.status = 'active' AND v.product_status = 'active' \
+             ORDER BY available, v.sku LIMIT 500",
+        )
+        .bind(LOW_STOCK_THRESHOLD)
+        .fetch_all(self.0.read())
+        .await
+        .map_err(retry)?;
+        let low: Vec<Low> = rows
+            .iter()
+            .map(|r| {
+                let product: String = r.try_get("product_title")?;
+                let variant: String = r.try_get("title")?;
+                Ok(Low {
+                    variant_id: r.try_get("variant_id")?,
+                    sku: r.try_get("sku")?,
+                    title: if variant.is_empty() { product } else { format!("{product} — {variant}") },
+                    available: r.try_get("available")?,
+                })
+            })
+            .collect::<Result<_, lsn_db::Error>>()
+            .map_err(retry)?;
+        if low.is_empty() {
+            return Ok(());
+        }
+        let now = ctx.clock.now_ms();
+        let texts: Vec<(String, String, String)> = low
+            .iter()
+            .map(|l| {
+                let available = l.available.max(0).to_string();
+                let title = t_args("warehouse-low-stock-title", &[("sku", &l.sku), ("available", &available)]);
+                let detail = t_args(
+                    "warehouse-low-stock-detail",
+                    &[("title", &l.title), ("sku", &l.sku), ("available", &available), ("threshold", &LOW_STOCK_THRESHOLD.to_string())],
+                );
+                (l.variant_id.clone(), title, detail)
+            })
+            .collect();
+        self.0
+            .transaction(move |tx| {
+                let texts = texts.clone();
+                Box::pin(async move {
+                    for (variant, title, detail) in &texts {
+                        lsn_ops::tasks::open_once(tx, now, LOW_STOCK_TASK, title, detail, variant).await?;
+                    }
+                    Ok::<_, lsn_db::Error>(())
+                })
+            })
+            .await
+            .map_err(retry)
+    }
+}
