@@ -195,3 +195,48 @@ async fn low_stock(app: TestApp) {
     assert!(low_tasks[0].title.contains("RARE-MUG") && low_tasks[0].title.contains("4 left"), "{}", low_tasks[0].title);
 }
 both!(low_stock_alerts_open_one_task_per_low_variant, low_stock);
+
+/// The runbook's abandoned-cart recovery every 2 hours: a signed-in customer's cart left for over
+/// 2 hours gets one reminder, in their language; left again after a change, one more.
+async fn carts(app: TestApp) {
+    let p = app.product(json!({"title": "Left Mug", "status": "active", "variants": [{"sku": "LEFT-MUG", "price": 1500}]})).await;
+    app.stock(&p.variants[0].id, 20).await;
+    app.user("ann@example.com", Role::Customer).await;
+    let (c, csrf) = app.login("ann@example.com").await;
+    let add = |qty: i64| {
+        c.post(app.url("/api/v1/cart/items")).header("x-csrf-token", &csrf).json(&json!({"sku": "LEFT-MUG", "quantity": qty})).send()
+    };
+    assert!(add(2).await.expect("add").status().is_success());
+    // A guest's cart has nobody to write to.
+    let guest = app.client();
+    assert!(guest
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"sku": "LEFT-MUG", "quantity": 1}))
+        .send()
+        .await
+        .expect("add")
+        .status()
+        .is_success());
+
+    let tz = app.rt.state.cfg.timezone;
+    let scheduler = lsn_ops::schedule::Scheduler::new(app.rt.state.db.clone(), tz, "test-node", true);
+    let run = |hours: i64| {
+        app.clock.advance(chrono::Duration::hours(hours));
+        let s = scheduler.clone();
+        let now = app.clock.now();
+        async move { s.tick(now).await.expect("tick") }
+    };
+    let fired = run(3).await;
+    assert!(fired.iter().any(|n| n == "abandoned_cart_recovery"), "{fired:?}");
+    let mails = app.mails_to("ann@example.com").await;
+    assert_eq!(mails.len(), 1, "one reminder");
+    assert_eq!(mails[0].subject, "You left something in your cart");
+    assert!(mails[0].text.contains("2 items") && mails[0].text.contains("/cart"), "{}", mails[0].text);
+    run(2).await;
+    assert_eq!(app.mails_to("ann@example.com").await.len(), 1, "not one per run");
+    // Left again after a change: one more.
+    assert!(add(1).await.expect("add").status().is_success());
+    run(3).await;
+    assert_eq!(app.mails_to("ann@example.com").await.len(), 2);
+}
+both!(abandoned_carts_get_one_reminder_each_time_they_are_left, carts);

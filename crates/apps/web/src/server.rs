@@ -26,8 +26,14 @@ pub struct Runtime {
 /// Every schema step the app knows: the kernel's history and each domain's own, in version order.
 pub fn schema() -> &'static lsn_db::Schema {
     static SCHEMA: std::sync::LazyLock<lsn_db::Schema> = std::sync::LazyLock::new(|| {
-        lsn_db::Schema::new(&[lsn_db::HISTORY, lsn_warehouse::MIGRATIONS, lsn_catalog::MIGRATIONS, lsn_identity::MIGRATIONS])
-            .expect("two domains ship a migration with one version") // checked by the schema test
+        lsn_db::Schema::new(&[
+            lsn_db::HISTORY,
+            lsn_warehouse::MIGRATIONS,
+            lsn_catalog::MIGRATIONS,
+            lsn_identity::MIGRATIONS,
+            lsn_commerce::MIGRATIONS,
+        ])
+        .expect("two domains ship a migration with one version") // checked by the schema test
     });
     &SCHEMA
 }

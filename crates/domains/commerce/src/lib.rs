@@ -7,6 +7,11 @@
 //! row written with its effects); a repeated `Idempotency-Key` returns the first answer.
 
 pub mod address;
+pub mod recovery;
+
+/// Commerce's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
+pub const MIGRATIONS: &[lsn_db::Migration] =
+    &[lsn_db::Migration::portable(19, "cart recovery", include_str!("../migrations/0019_cart_recovery.sql"))];
 pub mod admin;
 pub mod badge;
 pub mod buyers;
@@ -263,6 +268,9 @@ impl Commerce {
                 description: "Delete Idempotency-Key records older than 24 hours",
                 autonomous: false,
             })
+            .migrations(MIGRATIONS)
+            .job(recovery::ABANDONED_CARTS_JOB, Arc::new(recovery::AbandonedCarts(self.clone())))
+            .schedule(recovery::schedule())
             .publishes(TOPICS)
             .external(orders::ORDER_PLACED, "the order's event record; fraud checks (#17) and attribution (#16) subscribe")
             .external(orders::ORDER_CANCELLED, "the order's event record; fulfilment (#18) and operations (#15) subscribe")

@@ -12,6 +12,7 @@ pub mod admin;
 pub const MIGRATIONS: &[lsn_db::Migration] = &[
     lsn_db::Migration::portable(14, "user names view", include_str!("../migrations/0014_user_names.sql")),
     lsn_db::Migration::portable(16, "user locale", include_str!("../migrations/0016_user_locale.sql")),
+    lsn_db::Migration::portable(18, "user contacts view", include_str!("../migrations/0018_user_contacts.sql")),
 ];
 pub mod audit;
 pub mod csrf;

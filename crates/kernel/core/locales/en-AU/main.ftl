@@ -46,6 +46,16 @@ email-order-intro = Thank you for your order { $number }.
 email-order-total = Total paid: { $total } (includes GST)
 email-order-track = Track it at { $link }
 
+## Email: a cart left behind (the abandoned-cart reminder)
+email-cart-subject = You left something in your cart
+email-cart-greeting = Hi { $name },
+email-cart-intro = { $count ->
+    [one] There is 1 item waiting in your cart at { $shop }.
+   *[other] There are { $count } items waiting in your cart at { $shop }.
+}
+email-cart-action = Finish your order here: { $link }
+email-cart-ignore = Prices and stock can change. If you do not want it any more, ignore this message.
+
 ## Daily summary (each module's section)
 summary-mail-subject = { $shop }: the day of { $date }
 summary-orders-title = Orders
