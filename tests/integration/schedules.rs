@@ -192,6 +192,10 @@ async fn low_stock(app: TestApp) {
     let low_tasks: Vec<_> = tasks.iter().filter(|t| t.kind == "low_stock").collect();
     assert_eq!(low_tasks.len(), 1, "one task for the one low variant, over two hours: {low_tasks:?}");
     assert_eq!(low_tasks[0].reference.as_deref(), Some(low.variants[0].id.as_str()));
+    // Each run says what it did.
+    let runs = lsn_ops::schedule::history(&app.rt.state.db, "low_stock_alerts", 5).await.expect("history");
+    let outputs: Vec<_> = runs.iter().filter_map(|r| r.output.as_deref()).collect();
+    assert!(outputs.contains(&"1 variants low, 1 new tasks") && outputs.contains(&"1 variants low, 0 new tasks"), "{outputs:?}");
     assert!(low_tasks[0].title.contains("RARE-MUG") && low_tasks[0].title.contains("4 left"), "{}", low_tasks[0].title);
 }
 both!(low_stock_alerts_open_one_task_per_low_variant, low_stock);

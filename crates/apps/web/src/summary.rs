@@ -63,6 +63,7 @@ impl lsn_ops::JobHandler for DailySummary {
         };
         let Some(to) = s.cfg.founder_email.clone() else {
             tracing::info!(%date, "daily summary not mailed: FOUNDER_EMAIL is not set");
+            ctx.report(format!("{date}: not mailed, FOUNDER_EMAIL is not set"));
             return Ok(());
         };
         let (from, until) = day(tz, date);
@@ -77,12 +78,14 @@ impl lsn_ops::JobHandler for DailySummary {
             message_id: Some(format!("daily-summary-{date_text}")),
         };
         let now = ctx.clock.now_ms();
+        let report = format!("{date_text}: mailed to {}", msg.to);
         s.db.transaction(move |tx| {
             let msg = msg.clone();
             Box::pin(async move { lsn_ops::builtin::queue_mail(tx, now, msg).await })
         })
         .await
         .map_err(|e| lsn_ops::JobError::Retry(e.to_string()))?;
+        ctx.report(report);
         Ok(())
     }
 }

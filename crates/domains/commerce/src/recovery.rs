@@ -74,6 +74,7 @@ impl lsn_ops::JobHandler for AbandonedCarts {
             .collect::<Result<_, lsn_db::Error>>()
             .map_err(retry)?;
         let link = format!("{}/cart", c.cfg.public_url.trim_end_matches('/'));
+        let mut sent = 0;
         for l in left {
             let lang = l.locale.as_deref().and_then(Locale::parse).unwrap_or_default();
             let items = l.items.to_string();
@@ -107,13 +108,16 @@ impl lsn_ops::JobHandler for AbandonedCarts {
                     .await?;
                     if marked.rows_affected() == 1 {
                         lsn_ops::builtin::queue_mail(tx, now, msg).await?;
+                        return Ok::<_, lsn_db::Error>(true);
                     }
-                    Ok::<_, lsn_db::Error>(())
+                    Ok(false)
                 })
             })
             .await
-            .map_err(retry)?;
+            .map_err(retry)?
+            .then(|| sent += 1);
         }
+        ctx.report(format!("{sent} reminders sent"));
         Ok(())
     }
 }

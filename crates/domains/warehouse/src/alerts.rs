@@ -62,8 +62,10 @@ impl lsn_ops::JobHandler for LowStock {
             .collect::<Result<_, lsn_db::Error>>()
             .map_err(retry)?;
         if low.is_empty() {
+            ctx.report("no variant is low");
             return Ok(());
         }
+        let count = low.len();
         let now = ctx.clock.now_ms();
         let texts: Vec<(String, String, String)> = low
             .iter()
@@ -77,17 +79,23 @@ impl lsn_ops::JobHandler for LowStock {
                 (l.variant_id.clone(), title, detail)
             })
             .collect();
-        self.0
+        let opened = self
+            .0
             .transaction(move |tx| {
                 let texts = texts.clone();
                 Box::pin(async move {
+                    let mut opened = 0;
                     for (variant, title, detail) in &texts {
-                        lsn_ops::tasks::open_once(tx, now, LOW_STOCK_TASK, title, detail, variant).await?;
+                        if lsn_ops::tasks::open_once(tx, now, LOW_STOCK_TASK, title, detail, variant).await? {
+                            opened += 1;
+                        }
                     }
-                    Ok::<_, lsn_db::Error>(())
+                    Ok::<_, lsn_db::Error>(opened)
                 })
             })
             .await
-            .map_err(retry)
+            .map_err(retry)?;
+        ctx.report(format!("{count} variants low, {opened} new tasks"));
+        Ok(())
     }
 }

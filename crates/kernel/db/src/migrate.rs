@@ -56,6 +56,7 @@ pub const HISTORY: &[Migration] = &[
     portable!(11, "order paid", "../migrations/0011_order_paid.sql"),
     portable!(15, "order paid job", "../migrations/0015_order_paid_job.sql"),
     portable!(17, "schedule controls", "../migrations/0017_schedule_controls.sql"),
+    portable!(20, "run output", "../migrations/0020_run_output.sql"),
 ];
 
 /// Every migration this binary knows, in version order: the kernel's [`HISTORY`] and each

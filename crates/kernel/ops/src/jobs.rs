@@ -144,6 +144,24 @@ pub struct JobContext {
     pub clock: SharedClock,
     pub job_id: String,
     pub attempt: i64,
+    output: std::sync::Mutex<Option<String>>,
+}
+
+impl JobContext {
+    pub fn new(db: Db, clock: SharedClock, job_id: String, attempt: i64) -> Self {
+        Self { db, clock, job_id, attempt, output: std::sync::Mutex::new(None) }
+    }
+
+    /// What the run did, in a line for a person (`3 reminders sent`): kept with the run in its
+    /// history (the last report of a run wins; at most 500 characters).
+    pub fn report(&self, text: impl Into<String>) {
+        let text: String = text.into().chars().take(500).collect();
+        *self.output.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
+    }
+
+    fn take_output(&self) -> Option<String> {
+        self.output.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 #[async_trait::async_trait]
@@ -293,7 +311,7 @@ impl Worker {
         }
         let finished = self.clock.now_ms();
         let mut done = Vec::with_capacity(claimed.len());
-        for (c, result) in claimed.into_iter().zip(results) {
+        for (c, (result, output)) in claimed.into_iter().zip(results) {
             let (outcome, error) = match result {
                 Ok(()) => (Outcome::Succeeded, None),
                 Err(JobError::Retry(e)) if c.attempts < c.max_attempts => {
@@ -304,9 +322,9 @@ impl Worker {
             if let Some(e) = &error {
                 tracing::warn!(job_id = %c.id, kind = %c.kind, attempt = c.attempts, outcome = outcome.label(), "job failed: {e}");
             }
-            done.push((c, outcome, error));
+            done.push((c, outcome, error, output));
         }
-        let batch: Arc<Vec<(Claimed, Outcome, Option<String>)>> = Arc::new(done);
+        let batch: Arc<Vec<Finished>> = Arc::new(done);
         let (rec, worker) = (batch.clone(), self.id.clone());
         self.db
             .transaction(move |tx| {
@@ -319,24 +337,29 @@ impl Worker {
             .await?;
         Ok(batch
             .iter()
-            .map(|(c, outcome, error)| {
+            .map(|(c, outcome, error, _)| {
                 metrics_job(&c.kind, outcome.label());
                 RunReport { job_id: c.id.clone(), kind: c.kind.clone(), outcome: outcome.clone(), error: error.clone() }
             })
             .collect())
     }
 
-    async fn execute(&self, c: &Claimed) -> Result<(), JobError> {
+    /// Runs one job: its result and what it reported.
+    async fn execute(&self, c: &Claimed) -> (Result<(), JobError>, Option<String>) {
         let Some(h) = self.registry.handlers.get(&c.kind) else {
-            return Err(JobError::Fail(format!("no handler for job kind {:?}", c.kind)));
+            return (Err(JobError::Fail(format!("no handler for job kind {:?}", c.kind))), None);
         };
-        let p = serde_json::from_str::<Value>(&c.payload).map_err(|e| JobError::Fail(format!("payload is not JSON: {e}")))?;
-        let ctx = JobContext { db: self.db.clone(), clock: self.clock.clone(), job_id: c.id.clone(), attempt: c.attempts };
+        let p = match serde_json::from_str::<Value>(&c.payload) {
+            Ok(p) => p,
+            Err(e) => return (Err(JobError::Fail(format!("payload is not JSON: {e}"))), None),
+        };
+        let ctx = JobContext::new(self.db.clone(), self.clock.clone(), c.id.clone(), c.attempts);
         let lock = Duration::from_millis(self.lock_ms.max(1000) as u64 - 500);
-        match tokio::time::timeout(lock, h.run(&ctx, &p)).await {
+        let result = match tokio::time::timeout(lock, h.run(&ctx, &p)).await {
             Ok(r) => r,
             Err(_) => Err(JobError::Retry("timed out".into())),
-        }
+        };
+        (result, ctx.take_output())
     }
 
     /// Runs due jobs until none is left; for tests and the CLI.
@@ -371,6 +394,9 @@ impl Worker {
     }
 }
 
+/// A job run: the job, its outcome, its error and what it reported.
+type Finished = (Claimed, Outcome, Option<String>, Option<String>);
+
 struct Claimed {
     id: String,
     kind: String,
@@ -394,14 +420,8 @@ impl Outcome {
 
 /// Writes a batch's outcomes: one statement for all the successes, one per failure, and one
 /// multi-row insert into the run history.
-async fn record_outcomes(
-    tx: &mut lsn_db::Tx,
-    batch: &[(Claimed, Outcome, Option<String>)],
-    started: i64,
-    finished: i64,
-    worker: &str,
-) -> Result<(), lsn_db::Error> {
-    let ok: Vec<&str> = batch.iter().filter(|(_, o, _)| *o == Outcome::Succeeded).map(|(c, _, _)| c.id.as_str()).collect();
+async fn record_outcomes(tx: &mut lsn_db::Tx, batch: &[Finished], started: i64, finished: i64, worker: &str) -> Result<(), lsn_db::Error> {
+    let ok: Vec<&str> = batch.iter().filter(|(_, o, _, _)| *o == Outcome::Succeeded).map(|(c, _, _, _)| c.id.as_str()).collect();
     if !ok.is_empty() {
         let sql = format!(
             "UPDATE jobs SET status = 'succeeded', finished_at = $1, last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE id IN ({})",
@@ -413,7 +433,7 @@ async fn record_outcomes(
         }
         q.execute(&mut **tx).await?;
     }
-    for (c, outcome, error) in batch.iter().filter(|(_, o, _)| *o != Outcome::Succeeded) {
+    for (c, outcome, error, _) in batch.iter().filter(|(_, o, _, _)| *o != Outcome::Succeeded) {
         let (status, run_at, finished_at) = match outcome {
             Outcome::Retrying { next_run_at } => ("queued", Some(*next_run_at), None),
             _ => ("dead", None, Some(finished)),
@@ -431,11 +451,11 @@ async fn record_outcomes(
         .await?;
     }
     let sql = format!(
-        "INSERT INTO job_runs (id, job_id, kind, schedule, attempt, started_at, finished_at, outcome, error, worker) VALUES {}",
-        (0..batch.len()).map(|i| format!("({})", placeholders(1 + i * 10, 10, 1))).collect::<Vec<_>>().join(", ")
+        "INSERT INTO job_runs (id, job_id, kind, schedule, attempt, started_at, finished_at, outcome, error, worker, output) VALUES {}",
+        (0..batch.len()).map(|i| format!("({})", placeholders(1 + i * 11, 11, 1))).collect::<Vec<_>>().join(", ")
     );
     let mut q = lsn_db::query(&sql);
-    for (c, outcome, error) in batch {
+    for (c, outcome, error, output) in batch {
         q = q
             .bind(lsn_core::ids::new_id())
             .bind(&c.id)
@@ -446,7 +466,8 @@ async fn record_outcomes(
             .bind(finished)
             .bind(outcome.label())
             .bind(error)
-            .bind(worker);
+            .bind(worker)
+            .bind(output);
     }
     q.execute(&mut **tx).await?;
     Ok(())

@@ -66,6 +66,8 @@ pub struct RunRow {
     pub finished_at: i64,
     pub outcome: String,
     pub error: Option<String>,
+    /// What the run reported it did (`JobContext::report`).
+    pub output: Option<String>,
 }
 
 #[derive(Clone)]
@@ -258,7 +260,7 @@ fn schedule_row(r: &lsn_db::Row) -> Result<ScheduleRow, lsn_db::Error> {
 /// The latest runs of a schedule or job kind (the runbook's `getTaskHistory`).
 pub async fn history(db: &Db, name: &str, limit: i64) -> Result<Vec<RunRow>, lsn_db::Error> {
     let rows = lsn_db::query(
-        "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error, schedule FROM job_runs WHERE schedule = $1 OR kind = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+        "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error, schedule, output FROM job_runs WHERE schedule = $1 OR kind = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
     )
     .bind(name)
     .bind(limit)
@@ -270,7 +272,7 @@ pub async fn history(db: &Db, name: &str, limit: i64) -> Result<Vec<RunRow>, lsn
 /// The latest runs of every job, newest first (the admin's jobs page).
 pub async fn recent_runs(db: &Db, limit: i64) -> Result<Vec<RunRow>, lsn_db::Error> {
     let rows = lsn_db::query(
-        "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error, schedule FROM job_runs ORDER BY started_at DESC, id DESC LIMIT $1",
+        "SELECT job_id, kind, attempt, started_at, finished_at, outcome, error, schedule, output FROM job_runs ORDER BY started_at DESC, id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db.read())
@@ -288,6 +290,7 @@ fn run_row(r: &lsn_db::Row) -> Result<RunRow, lsn_db::Error> {
         outcome: r.try_get(5)?,
         error: r.try_get(6)?,
         schedule: r.try_get(7)?,
+        output: r.try_get(8)?,
     })
 }
 

@@ -170,7 +170,12 @@ async fn jobs_view(ctx: &Ctx, form: FormState, error: Option<String>, notice: Op
             cell(r.schedule.as_ref().map(|s| t_args("admin-by-schedule", &[("schedule", s)])).unwrap_or_default()),
             cell(&r.outcome),
             cell(when(ctx, r.started_at)),
-            cell(format!("{} ms{}", r.finished_at - r.started_at, r.error.as_ref().map(|e| format!(" · {e}")).unwrap_or_default())),
+            cell(format!(
+                "{} ms{}{}",
+                r.finished_at - r.started_at,
+                r.output.as_ref().map(|o| format!(" · {o}")).unwrap_or_default(),
+                r.error.as_ref().map(|e| format!(" · {e}")).unwrap_or_default()
+            )),
         ]);
     }
     let table = Table {
