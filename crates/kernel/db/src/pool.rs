@@ -178,7 +178,10 @@ impl<'e> Executor<'e> for &'e Reader {
 
 impl<'e> Executor<'e> for &'e Writer {
     fn target(self) -> Target<'e> {
-        Target(On::Write(self))
+        match &self.0 {
+            WriterInner::Any(pool) => Target(On::WriteAny(pool)),
+            WriterInner::Lite { .. } => Target(On::Write(self)),
+        }
     }
 }
 

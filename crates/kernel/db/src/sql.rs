@@ -74,7 +74,9 @@ impl<'q> Query<'q> {
 
     async fn run(self, target: Target<'_>, want: Want) -> Result<Output, Error> {
         match target.0 {
-            On::Read(ReadOn::Any(pool)) | On::Slow(ReadOn::Any(pool)) => Ok(any_run(pool, self.sql, self.args, want).await?),
+            On::Read(ReadOn::Any(pool)) | On::Slow(ReadOn::Any(pool)) | On::WriteAny(pool) => {
+                Ok(any_run(pool, self.sql, self.args, want).await?)
+            }
             On::Read(ReadOn::Lite(pool)) => Ok(pool.with(|c| lite::run(c, self.sql, &self.args, want))?),
             On::Slow(ReadOn::Lite(pool)) => {
                 let (pool, sql, args) = (pool.clone(), self.sql.to_owned(), self.args);
@@ -234,6 +236,8 @@ pub struct Target<'e>(pub(crate) On<'e>);
 
 pub(crate) enum On<'e> {
     Read(ReadOn<'e>),
+    /// A write on PostgreSQL: straight to the pool (no queue, no boxed future).
+    WriteAny(&'e AnyPool),
     /// A read that may take long (a backup, an export): on SQLite it runs on a blocking thread
     /// instead of the request's, on a connection of its own.
     Slow(ReadOn<'e>),
