@@ -160,6 +160,18 @@ async fn summary_with(backend: crate::common::Backend, autonomous: bool) {
             .await;
     assert_eq!(s, 202);
     assert_eq!(app.mails_to("founder@example.com").await.len(), 1, "one summary a day");
+    // The runbook's own calls, with its literal input.
+    let q =
+        url::form_urlencoded::byte_serialize(json!({"taskName": "daily_summary", "limit": 30}).to_string().as_bytes()).collect::<String>();
+    let (s, h) = json(c.get(app.url(&format!("/api/trpc/system.getTaskHistory?input={q}"))).send().await.expect("history")).await;
+    assert_eq!(s, 200, "{h}");
+    let runs = h["result"]["data"].as_array().expect("runs");
+    assert!(runs.len() >= 2 && runs.iter().all(|r| r["outcome"] == "succeeded"), "{h}");
+    assert!(runs.iter().any(|r| r["output"].as_str().is_some_and(|o| o.contains("mailed to founder@example.com"))), "{h}");
+    let (s, t) = json(c.get(app.url("/api/trpc/system.getScheduledTasks")).send().await.expect("tasks")).await;
+    assert_eq!(s, 200);
+    let task = t["result"]["data"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "daily_summary")).cloned().expect("listed");
+    assert_eq!((task["cron"].as_str(), task["autonomous"].as_bool()), (Some("0 0 8 * * *"), Some(true)));
 }
 
 async fn summary_on(backend: crate::common::Backend) {
