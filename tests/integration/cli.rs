@@ -61,6 +61,9 @@ fn init_is_idempotent_and_doctor_checks_everything() {
         assert!(t.contains(want), "missing {want:?} in\n{t}");
     }
     assert!(!t.contains('✗'), "{t}");
+    // Every ✓ is a check: an integration with no client says so instead.
+    assert!(t.contains("– Slack: not built yet, comes with issue 15 (alerts)") && !t.contains("✓ Slack"), "{t}");
+    assert!(t.contains("– Sendle: not built yet, comes with nothing: Sendle halted bookings"), "{t}");
     let real = lsn(d, &[("STRIPE_SECRET_KEY", "sk_test_123")], &["doctor"]);
     assert!(text(&real).contains("✓ Stripe: credentials set (real client)"));
     assert!(!text(&real).contains("sk_test_123"), "secrets are never printed");

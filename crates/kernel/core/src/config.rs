@@ -188,6 +188,24 @@ pub const INTEGRATIONS: &[(&str, &[&str])] = &[
     ("OAuth", &["OAUTH_SERVER_URL", "VITE_APP_ID"]),
 ];
 
+/// Integrations whose variables LSN reads but whose client is not built yet, with where it
+/// comes (`lsn doctor` says so instead of claiming a sandbox that does not exist).
+pub const NOT_BUILT: &[(&str, &str)] = &[
+    ("PayPal", "a later issue (wallets and buy now, pay later)"),
+    ("Afterpay", "a later issue (buy now, pay later)"),
+    ("Zip", "a later issue (buy now, pay later)"),
+    ("Slack", "issue 15 (alerts)"),
+    ("Twilio", "issue 15 (alerts)"),
+    ("HeyGen", "issue 19 (the avatar host)"),
+    ("Agora", "issue 19 (live video)"),
+    ("ElevenLabs", "issue 19 (the avatar host's voice)"),
+    ("CJ Dropshipping", "issue 18 (sourcing)"),
+    ("Wise", "issue 16 (payouts)"),
+    ("Australia Post", "issue 18 (shipping)"),
+    ("Sendle", "nothing: Sendle halted bookings in January 2026, so LSN does not build its client"),
+    ("TikTok Shop", "a later issue (sales channels)"),
+];
+
 const PROVIDER_VARS: &[&str] = &[
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
