@@ -75,7 +75,7 @@ pub fn orders_table(ctx: &lsn_ui::Ctx, orders: &[crate::orders::Order], heading:
 async fn orders(ctx: Ctx, Query(a): Query<AdminArgs>) -> PageResult {
     staff(&ctx)?;
     let status = a.status.as_deref().and_then(|s| s.parse::<OrderStatus>().ok());
-    let orders = ctx.c.orders(None, status, None, 100).await?;
+    let orders = ctx.state.orders(None, status, None, 100).await?;
     let q = a.q.clone().unwrap_or_default().trim().to_lowercase();
     let shown: Vec<_> =
         orders.into_iter().filter(|o| q.is_empty() || o.number.to_lowercase().contains(&q) || o.email.contains(&q)).collect();
@@ -118,7 +118,7 @@ struct OrderPage {
 }
 
 async fn order_view(ctx: &Ctx, number: &str, form: FormState, error: Option<String>, notice: Option<&str>) -> PageResult {
-    let o = ctx.c.order(number, &Viewer::Staff).await.map_err(|e| match e {
+    let o = ctx.state.order(number, &Viewer::Staff).await.map_err(|e| match e {
         CommerceError::NotFound => PageError::status(StatusCode::NOT_FOUND),
         other => PageError::from(other),
     })?;
@@ -175,11 +175,11 @@ async fn refund(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>) -> 
             return order_view(&ctx, &number, form, Some(t("admin-check-amount")), None).await;
         }
     };
-    let o = ctx.c.order(&number, &Viewer::Staff).await.map_err(|_| PageError::status(StatusCode::NOT_FOUND))?;
+    let o = ctx.state.order(&number, &Viewer::Staff).await.map_err(|_| PageError::status(StatusCode::NOT_FOUND))?;
     let reason =
         f.get("reason").map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).unwrap_or_else(|| "refund from the dashboard".into()); // recorded, not shown
     let restock = f.contains_key("restock");
-    match ctx.c.refund(&user.actor().label, &o.id, amount, &reason, restock).await {
+    match ctx.state.refund(&user.actor().label, &o.id, amount, &reason, restock).await {
         Ok(r) => {
             let notice = if r.pending { "refund_pending" } else { "refunded" };
             Ok(see_other(ctx.jar.clone(), &format!("/admin/orders/{number}?notice={notice}")))
@@ -197,10 +197,10 @@ async fn refund(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>) -> 
 
 async fn order_status(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>) -> PageResult {
     let user = staff(&ctx)?;
-    let o = ctx.c.order(&number, &Viewer::Staff).await.map_err(|_| PageError::status(StatusCode::NOT_FOUND))?;
+    let o = ctx.state.order(&number, &Viewer::Staff).await.map_err(|_| PageError::status(StatusCode::NOT_FOUND))?;
     let to = OrderStatus::from_field("status", f.get("status").map_or("", String::as_str));
     let done = match to {
-        Ok(to) => ctx.c.update_status(&user.actor().label, &o.id, to).await,
+        Ok(to) => ctx.state.update_status(&user.actor().label, &o.id, to).await,
         Err(e) => Err(e),
     };
     match done {
@@ -218,7 +218,7 @@ async fn products(ctx: Ctx, Query(a): Query<AdminArgs>) -> PageResult {
     staff(&ctx)?;
     let q = a.q.clone().unwrap_or_default();
     let query = lsn_catalog::SearchQuery { q: Some(q.clone()).filter(|q| !q.trim().is_empty()), limit: Some(100), ..Default::default() };
-    let page = ctx.c.catalog.search(&query, true).await.map_err(PageError::internal)?;
+    let page = ctx.state.catalog.search(&query, true).await.map_err(PageError::internal)?;
     let table = Table {
         key: "products",
         heading: String::new(),
@@ -265,10 +265,10 @@ struct ProductPage {
 }
 
 async fn product_view(ctx: &Ctx, id: &str, form: FormState, error: Option<String>, notice: Option<&str>) -> PageResult {
-    let p = ctx.c.catalog.get(id, true).await.map_err(PageError::internal)?.ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
+    let p = ctx.state.catalog.get(id, true).await.map_err(PageError::internal)?.ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
     let mut rows = Vec::new();
     for v in &p.variants {
-        let bins = lsn_warehouse::stock::bins_of(&ctx.c.db, &v.id).await.map_err(PageError::internal)?;
+        let bins = lsn_warehouse::stock::bins_of(&ctx.state.db, &v.id).await.map_err(PageError::internal)?;
         let bins: Vec<String> = bins.iter().map(|b| format!("{} × {}", b.bin, b.quantity)).collect();
         rows.push(vec![cell(&v.sku), cell(&v.title), num(money(v.price)), num(v.available.to_string()), cell(bins.join(", "))]);
     }
@@ -301,7 +301,7 @@ async fn product(ctx: Ctx, Path(id): Path<String>, Query(a): Query<AdminArgs>) -
 async fn product_status(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
     staff(&ctx)?;
     let patch = lsn_catalog::ProductPatch { status: f.get("status").cloned(), ..Default::default() };
-    match ctx.c.catalog.update(&id, &patch).await {
+    match ctx.state.catalog.update(&id, &patch).await {
         Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/products/{id}?notice=saved"))),
         Err(e) => {
             let api = lsn_core::ApiError::from(e);
@@ -324,7 +324,7 @@ async fn product_stock(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) 
         reason: f.get("reason").cloned().unwrap_or_default(),
     };
     let kind = if quantity > 0 { "received" } else { "adjusted" };
-    match crate::routes::move_stock(&ctx.c, user, body, kind).await {
+    match crate::routes::move_stock(&ctx.state, user, body, kind).await {
         Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/products/{id}?notice=stock"))),
         Err(api) if api.status.is_client_error() => {
             form.absorb(api.fields.as_ref());
@@ -351,7 +351,7 @@ async fn product_price(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) 
             return product_view(&ctx, &id, form, Some(t("admin-check-price")), None).await;
         }
     };
-    let p = ctx.c.catalog.get(&id, true).await.map_err(PageError::internal)?.ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
+    let p = ctx.state.catalog.get(&id, true).await.map_err(PageError::internal)?.ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
     let sku = f.get("sku").cloned().unwrap_or_default();
     let Some(v) = p.variants.iter().find(|v| v.sku == sku) else {
         return product_view(&ctx, &id, form, Some(t("admin-choose-variant")), None).await;
@@ -365,7 +365,7 @@ async fn product_price(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) 
         compare_at_price: compare,
     };
     let patch = lsn_catalog::ProductPatch { variants: Some(vec![input]), ..Default::default() };
-    match ctx.c.catalog.update(&id, &patch).await {
+    match ctx.state.catalog.update(&id, &patch).await {
         Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/products/{id}?notice=saved"))),
         Err(e) => {
             let api = lsn_core::ApiError::from(e);
@@ -399,7 +399,7 @@ async fn product_image(ctx: Ctx, Path(id): Path<String>, mut multipart: axum::ex
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         return product_view(&ctx, &id, FormState::default(), Some(t("admin-choose-image")), None).await;
     };
-    match crate::routes::store_image(&ctx.c, &id, &content_type, &bytes, &alt).await {
+    match crate::routes::store_image(&ctx.state, &id, &content_type, &bytes, &alt).await {
         Ok(_) => Ok(see_other(ctx.jar.clone(), &format!("/admin/products/{id}?notice=image"))),
         Err(api) if api.status.is_client_error() && api.status != StatusCode::NOT_FOUND => {
             product_view(&ctx, &id, FormState::default(), Some(api.message), None).await

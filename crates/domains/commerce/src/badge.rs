@@ -1,6 +1,6 @@
 //! The number on every page's cart link (`lsn_ui::Badge`).
 
-use crate::cart::{self, Owner, CART_COOKIE};
+use crate::cart::{self, Owner};
 use crate::Commerce;
 use axum_extra::extract::CookieJar;
 
@@ -9,7 +9,7 @@ pub struct CartBadge(pub Commerce);
 #[async_trait::async_trait]
 impl lsn_ui::Badge for CartBadge {
     async fn cart_count(&self, user_id: Option<&str>, jar: &CookieJar) -> i64 {
-        let owner = Owner { user_id: user_id.map(str::to_string), guest_token: jar.get(CART_COOKIE).map(|c| c.value().to_string()) };
+        let owner = Owner::of(user_id, jar);
         match cart::resolve(&self.0.db, self.0.clock.now_ms(), &owner, false).await {
             Ok((Some(id), _)) => cart::item_count(&self.0.db, &id).await.unwrap_or(0),
             _ => 0,

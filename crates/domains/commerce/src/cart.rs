@@ -21,6 +21,13 @@ pub struct Owner {
     pub guest_token: Option<String>,
 }
 
+impl Owner {
+    /// The cart's owner for a request: the signed-in user, and the browser's guest cart cookie.
+    pub fn of(user_id: Option<&str>, jar: &axum_extra::extract::CookieJar) -> Owner {
+        Owner { user_id: user_id.map(str::to_string), guest_token: jar.get(CART_COOKIE).map(|c| c.value().to_string()) }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CartLine {
     pub variant_id: String,

@@ -7,9 +7,8 @@ use crate::orders::{CheckoutInput, Order, OrderStatus, Viewer};
 use crate::payments::{Confirmation, PaymentMethod};
 use crate::{cart, idempotency, Commerce, CommerceError};
 use askama::Template;
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRef;
 use axum::extract::{Path, Query};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Form;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -17,7 +16,7 @@ use lsn_catalog::{Product, SearchQuery};
 use lsn_core::i18n::{t, t_args, DateStyle};
 use lsn_core::ApiError;
 use lsn_identity::access::{Access, RouteAccess, Routes};
-use lsn_identity::{AuthUser, ClientMeta, Identity, MaybeUser};
+use lsn_identity::Identity;
 use lsn_ui::parse_dollars;
 use lsn_ui::{money, see_other, Chrome, FormState, PageError, PageResult};
 use serde::Deserialize;
@@ -26,42 +25,13 @@ use std::collections::HashMap;
 
 type Fields = HashMap<String, String>;
 
-/// Commerce's page context: the shared one (`lsn_ui::Ctx`, through `Deref`) with commerce, the
-/// caller and where they call from. Any module whose state gives commerce and identity can
-/// take it (live's deal checkout does).
-pub struct Ctx {
-    pub ui: lsn_ui::Ctx,
-    pub c: Commerce,
-    pub user: Option<AuthUser>,
-    pub meta: ClientMeta,
-}
+/// Commerce's page context (any module whose state gives commerce and identity can take it:
+/// live's deal checkout does).
+pub type Ctx = lsn_identity::pages::Page<Commerce>;
 
-impl std::ops::Deref for Ctx {
-    type Target = lsn_ui::Ctx;
-    fn deref(&self) -> &lsn_ui::Ctx {
-        &self.ui
-    }
-}
-
-impl<S> FromRequestParts<S> for Ctx
-where
-    S: Send + Sync,
-    Commerce: FromRef<S>,
-    Identity: FromRef<S>,
-{
-    type Rejection = axum::response::Response;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ui = lsn_ui::Ctx::from_request_parts(parts, state).await?;
-        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await.map_err(lsn_identity::pages::refusal)?;
-        let meta = ClientMeta::from_request_parts(parts, state).await.map_err(|e| match e {})?;
-        Ok(Ctx { ui, c: Commerce::from_ref(state), user, meta })
-    }
-}
-
-impl Ctx {
-    pub fn owner(&self) -> cart::Owner {
-        crate::routes::owner(&self.user, &self.jar)
-    }
+/// Whose cart a page works on: the signed-in customer's, else the browser's guest cart.
+pub fn owner(ctx: &Ctx) -> cart::Owner {
+    crate::routes::owner(&ctx.user, &ctx.jar)
 }
 
 /// An address as lines of text.
@@ -201,7 +171,7 @@ async fn search(ctx: Ctx, Query(a): Query<SearchArgs>) -> PageResult {
         limit: Some(24),
         ..Default::default()
     };
-    let (products, next) = match ctx.c.catalog.search(&query, false).await {
+    let (products, next) = match ctx.state.catalog.search(&query, false).await {
         Ok(p) => (p.items.iter().map(card).collect(), p.next_cursor),
         Err(e) => {
             let api = ApiError::from(e);
@@ -237,7 +207,7 @@ async fn search(ctx: Ctx, Query(a): Query<SearchArgs>) -> PageResult {
     chrome.q = q_text.clone();
     let page = Search {
         chrome,
-        categories: categories(&ctx.c).await,
+        categories: categories(&ctx.state).await,
         category: category.clone(),
         min: a.min.clone().unwrap_or_default(),
         max: a.max.clone().unwrap_or_default(),
@@ -281,7 +251,7 @@ struct ProductPage {
 }
 
 async fn product_page(ctx: &Ctx, slug: &str, error: Option<String>, notice: Option<&str>) -> PageResult {
-    let Some(p) = ctx.c.catalog.get(slug, false).await.map_err(PageError::internal)? else {
+    let Some(p) = ctx.state.catalog.get(slug, false).await.map_err(PageError::internal)? else {
         return Err(PageError::status(StatusCode::NOT_FOUND));
     };
     if p.status != "active" {
@@ -378,8 +348,8 @@ struct CartPage {
 }
 
 async fn cart_view(ctx: &Ctx) -> Result<cart::CartView, PageError> {
-    let (id, _) = cart::resolve(&ctx.c.db, ctx.c.clock.now_ms(), &ctx.owner(), false).await?;
-    Ok(cart::view(&ctx.c.db, id.as_deref()).await?)
+    let (id, _) = cart::resolve(&ctx.state.db, ctx.state.clock.now_ms(), &owner(ctx), false).await?;
+    Ok(cart::view(&ctx.state.db, id.as_deref()).await?)
 }
 
 fn problem_text(p: &str) -> String {
@@ -438,13 +408,13 @@ async fn change_cart(ctx: &Ctx, f: &Fields, add: bool) -> Result<axum_extra::ext
     if add && qty == 0 {
         return Err(t("cart-bad-quantity"));
     }
-    let now = ctx.c.clock.now_ms();
-    let (id, token) = cart::resolve(&ctx.c.db, now, &ctx.owner(), true).await.map_err(|e| ApiError::from(e).message)?;
+    let now = ctx.state.clock.now_ms();
+    let (id, token) = cart::resolve(&ctx.state.db, now, &owner(ctx), true).await.map_err(|e| ApiError::from(e).message)?;
     let id = id.ok_or_else(|| t("cart-not-created"))?;
-    cart::set_item(&ctx.c.db, now, &id, variant, qty, add).await.map_err(|e| ApiError::from(e).message)?;
+    cart::set_item(&ctx.state.db, now, &id, variant, qty, add).await.map_err(|e| ApiError::from(e).message)?;
     let jar = ctx.jar.clone();
     Ok(match token {
-        Some(t) => jar.add(crate::routes::cart_cookie(&ctx.c, t)),
+        Some(t) => jar.add(crate::routes::cart_cookie(&ctx.state, t)),
         None => jar,
     })
 }
@@ -560,7 +530,7 @@ pub async fn checkout_form(ctx: &Ctx, buying: &Buying, form: FormState, error: O
 pub async fn prefilled(ctx: &Ctx) -> FormState {
     let mut values = HashMap::new();
     if let Some(u) = &ctx.user {
-        if let Ok(orders) = ctx.c.orders(Some(&u.user.id), None, None, 1).await {
+        if let Ok(orders) = ctx.state.orders(Some(&u.user.id), None, None, 1).await {
             if let Some(Value::Object(a)) = orders.first().map(|o| o.shipping_address.clone()) {
                 for k in ["name", "line1", "line2", "suburb", "state", "postcode", "phone"] {
                     if let Some(v) = a.get(k).and_then(Value::as_str) {
@@ -579,7 +549,7 @@ async fn checkout_page(ctx: Ctx) -> PageResult {
 }
 
 pub async fn deal_offer(ctx: &Ctx, id: &str) -> Result<crate::offers::Offer, PageError> {
-    crate::offers::get(&ctx.c.db, ctx.c.clock.now_ms(), id).await.map_err(|e| match e {
+    crate::offers::get(&ctx.state.db, ctx.state.clock.now_ms(), id).await.map_err(|e| match e {
         CommerceError::NotFound => PageError::status(StatusCode::NOT_FOUND),
         other => PageError::from(other),
     })
@@ -589,7 +559,7 @@ fn order_cookie(ctx: &Ctx, number: &str, token: String) -> Cookie<'static> {
     Cookie::build((format!("lsn_order_{number}"), token))
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(ctx.c.cfg.is_production())
+        .secure(ctx.state.cfg.is_production())
         .path(format!("/orders/{number}"))
         .max_age(cookie::time::Duration::days(30))
         .build()
@@ -618,7 +588,7 @@ pub async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
         discount_code: opt("discount_code"),
     };
     let what = match &buying {
-        Buying::Cart => match cart::resolve(&ctx.c.db, ctx.c.clock.now_ms(), &ctx.owner(), false).await?.0 {
+        Buying::Cart => match cart::resolve(&ctx.state.db, ctx.state.clock.now_ms(), &owner(ctx), false).await?.0 {
             Some(id) => format!("cart:{id}"),
             None => return Ok(see_other(ctx.jar.clone(), "/cart")),
         },
@@ -631,13 +601,13 @@ pub async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
     };
     let key = opt("idempotency_key").unwrap_or_else(|| lsn_core::ids::random_token(16));
     let body = json!({"buying": what, "input": serde_json::to_value(f).unwrap_or(Value::Null)});
-    let now = ctx.c.clock.now_ms();
-    let answer = idempotency::once(&ctx.c.db, now, &scope, Some(&key), "POST checkout form", &body, || async {
+    let now = ctx.state.clock.now_ms();
+    let answer = idempotency::once(&ctx.state.db, now, &scope, Some(&key), "POST checkout form", &body, || async {
         let device = ctx.jar.get(lsn_ui::VISITOR_COOKIE).map(|c| c.value().to_string());
         let buyer = crate::buyers::Buyer::new(ctx.user.as_ref().map(|u| &u.user), &ctx.meta, device.as_deref());
         let r = match &buying {
-            Buying::Cart => ctx.c.checkout(&buyer, what.trim_start_matches("cart:"), &input).await,
-            Buying::Deal(o) => ctx.c.buy_offer(&buyer, &o.id, 1, &input).await,
+            Buying::Cart => ctx.state.checkout(&buyer, what.trim_start_matches("cart:"), &input).await,
+            Buying::Deal(o) => ctx.state.buy_offer(&buyer, &o.id, 1, &input).await,
         }?;
         Ok((StatusCode::CREATED, json!(r)))
     })
@@ -702,7 +672,7 @@ fn viewer(ctx: &Ctx, number: &str) -> Option<Viewer> {
 
 async fn load_order(ctx: &Ctx, number: &str) -> Result<Order, PageError> {
     let v = viewer(ctx, number).ok_or_else(|| PageError::status(StatusCode::NOT_FOUND))?;
-    ctx.c.order(number, &v).await.map_err(|e| match e {
+    ctx.state.order(number, &v).await.map_err(|e| match e {
         CommerceError::NotFound => PageError::status(StatusCode::NOT_FOUND),
         other => PageError::from(other),
     })
@@ -818,16 +788,16 @@ struct PayPage {
 }
 
 async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, status: StatusCode) -> PageResult {
-    let stripe = ctx.c.cfg.provider("STRIPE_SECRET_KEY").is_some();
+    let stripe = ctx.state.cfg.provider("STRIPE_SECRET_KEY").is_some();
     let key = if stripe {
-        ctx.c.cfg.provider("VITE_STRIPE_PUBLISHABLE_KEY").map(|k| k.expose().to_string()).unwrap_or_default()
+        ctx.state.cfg.provider("VITE_STRIPE_PUBLISHABLE_KEY").map(|k| k.expose().to_string()).unwrap_or_default()
     } else {
         String::new()
     };
     let secret = if key.is_empty() {
         String::new()
     } else {
-        let intent = ctx.c.ensure_intent(&o.id).await?;
+        let intent = ctx.state.ensure_intent(&o.id).await?;
         intent["client_secret"].as_str().unwrap_or_default().to_string()
     };
     let page = PayPage {
@@ -840,7 +810,7 @@ async fn pay_form(ctx: &Ctx, o: &Order, form: FormState, error: Option<String>, 
         stripe_key: key,
         stripe_js: lsn_ui::assets::url("stripe.js"),
         client_secret: secret,
-        return_url: format!("{}/orders/{}", ctx.c.cfg.public_url.trim_end_matches('/'), o.number),
+        return_url: format!("{}/orders/{}", ctx.state.cfg.public_url.trim_end_matches('/'), o.number),
         held_until: ctx.local_time(o.reserved_until, DateStyle::Time),
         summary: order_summary(o),
         gst_note: t_args("summary-gst", &[("gst", &money(o.gst_total))]),
@@ -871,7 +841,7 @@ async fn pay_submit(ctx: Ctx, Path(number): Path<String>, Form(f): Form<Fields>)
     let key =
         f.get("idempotency_key").filter(|k| !k.is_empty() && k.len() <= 64).cloned().unwrap_or_else(|| lsn_core::ids::random_token(16));
     let key = format!("web-pay:{}:{key}", o.id);
-    match ctx.c.pay(&o.id, &PaymentMethod::TestCard(card), &key).await {
+    match ctx.state.pay(&o.id, &PaymentMethod::TestCard(card), &key).await {
         Ok(Confirmation::Succeeded { .. } | Confirmation::Processing) => Ok(see_other(ctx.jar.clone(), &format!("/orders/{}", o.number))),
         Ok(Confirmation::RequiresAction { url }) => Ok(see_other(ctx.jar.clone(), &url)),
         Ok(Confirmation::Failed { message, .. }) => {

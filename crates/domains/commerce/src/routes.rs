@@ -298,7 +298,7 @@ async fn stock_level(State(c): State<Commerce>, user: AuthUser, Path(sku): Path<
 // ----------------------------------------------------------------------------- cart
 
 pub fn owner(user: &Option<AuthUser>, jar: &CookieJar) -> Owner {
-    Owner { user_id: user.as_ref().map(|u| u.user.id.to_string()), guest_token: jar.get(CART_COOKIE).map(|c| c.value().to_string()) }
+    Owner::of(user.as_ref().map(|u| u.user.id.as_str()), jar)
 }
 
 pub fn cart_cookie(c: &Commerce, token: String) -> Cookie<'static> {

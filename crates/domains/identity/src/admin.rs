@@ -49,7 +49,7 @@ fn role_select(id: &str, current: Role) -> Select {
 
 async fn users(ctx: Ctx, Query(a): Query<AdminArgs>) -> PageResult {
     staff(&ctx)?;
-    let users = ctx.id.list_users(500).await.map_err(PageError::internal)?;
+    let users = ctx.state.list_users(500).await.map_err(PageError::internal)?;
     let table = Table {
         key: "users",
         heading: String::new(),
@@ -82,7 +82,7 @@ async fn users(ctx: Ctx, Query(a): Query<AdminArgs>) -> PageResult {
 async fn user_role(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
     let user = staff(&ctx)?;
     let role: Role = f.get("role").and_then(|r| r.parse().ok()).ok_or_else(|| PageError::status(StatusCode::UNPROCESSABLE_ENTITY))?;
-    match ctx.id.change_role(&user.actor(), Some(user.user.role), &id, role).await {
+    match ctx.state.change_role(&user.actor(), Some(user.user.role), &id, role).await {
         Ok(_) => Ok(see_other(ctx.jar.clone(), "/admin/users?notice=role")),
         Err(IdentityError::Forbidden) => Err(PageError::status(StatusCode::FORBIDDEN)),
         Err(IdentityError::NotFound) => Err(PageError::status(StatusCode::NOT_FOUND)),
@@ -92,7 +92,7 @@ async fn user_role(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Fields>) -> P
 
 async fn keys_page(ctx: &Ctx, created: Option<String>, form: FormState, notice: Option<&str>) -> PageResult {
     let user = staff(ctx)?;
-    let keys = ctx.id.list_api_keys(&user.user.id).await.map_err(PageError::internal)?;
+    let keys = ctx.state.list_api_keys(&user.user.id).await.map_err(PageError::internal)?;
     let table = Table {
         key: "api-keys",
         heading: t("admin-your-keys"),
@@ -153,7 +153,7 @@ async fn api_keys(ctx: Ctx, Query(a): Query<AdminArgs>) -> PageResult {
 async fn api_key_create(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     let user = staff(&ctx)?;
     let scopes: Vec<String> = f.get("scopes").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
-    match ctx.id.create_api_key(&user.actor(), &user.user, f.get("name").map(String::as_str).unwrap_or(""), &scopes).await {
+    match ctx.state.create_api_key(&user.actor(), &user.user, f.get("name").map(String::as_str).unwrap_or(""), &scopes).await {
         Ok((_, secret)) => keys_page(&ctx, Some(secret), FormState::default(), None).await,
         Err(IdentityError::Validation(v)) => {
             let mut form = FormState::new(f.clone());
@@ -166,7 +166,7 @@ async fn api_key_create(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
 
 async fn api_key_revoke(ctx: Ctx, Path(id): Path<String>) -> PageResult {
     let user = staff(&ctx)?;
-    ctx.id.revoke_api_key(&user.actor(), &user.user.id, true, &id).await.map_err(|e| match e {
+    ctx.state.revoke_api_key(&user.actor(), &user.user.id, true, &id).await.map_err(|e| match e {
         IdentityError::NotFound => PageError::status(StatusCode::NOT_FOUND),
         other => PageError::from(other),
     })?;
@@ -175,7 +175,7 @@ async fn api_key_revoke(ctx: Ctx, Path(id): Path<String>) -> PageResult {
 
 async fn audit(ctx: Ctx) -> PageResult {
     staff(&ctx)?;
-    let entries = crate::audit::list(&ctx.id.db, None, None, 200).await.map_err(PageError::internal)?;
+    let entries = crate::audit::list(&ctx.state.db, None, None, 200).await.map_err(PageError::internal)?;
     let table = Table {
         key: "audit",
         heading: String::new(),

@@ -8,7 +8,7 @@ use crate::extract::{ClientMeta, MaybeUser};
 use crate::service::{Identity, SESSION_COOKIE};
 use crate::{AuthUser, IdentityError};
 use askama::Template;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRef, FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -55,31 +55,41 @@ pub fn refusal(e: crate::IdentityError) -> Response {
     lsn_ui::error_response(lsn_core::ApiError::from(e).status)
 }
 
-/// Identity's page context: the shared one (`lsn_ui::Ctx`, through `Deref`) with identity, the
-/// caller and where they call from.
-pub struct Ctx {
+/// A domain's page context: the shared one (`lsn_ui::Ctx`, through `Deref`) with the domain's
+/// state (any state the router's can give, `T: FromRef<S>`), the caller and where they call
+/// from. Each domain's pages name theirs (`Page<Identity>`, `Page<Commerce>`, the app's).
+pub struct Page<T> {
     pub ui: lsn_ui::Ctx,
-    pub id: Identity,
+    pub state: T,
     pub user: Option<AuthUser>,
     pub meta: ClientMeta,
 }
 
-impl std::ops::Deref for Ctx {
+impl<T> std::ops::Deref for Page<T> {
     type Target = lsn_ui::Ctx;
     fn deref(&self) -> &lsn_ui::Ctx {
         &self.ui
     }
 }
 
-impl FromRequestParts<Identity> for Ctx {
+impl<S, T> FromRequestParts<S> for Page<T>
+where
+    S: Send + Sync,
+    T: FromRef<S>,
+    Identity: FromRef<S>,
+{
     type Rejection = axum::response::Response;
-    async fn from_request_parts(parts: &mut Parts, state: &Identity) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ui = lsn_ui::Ctx::from_request_parts(parts, state).await?;
+        // Resolved once per request: the page session's look-up above is reused.
         let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await.map_err(refusal)?;
         let meta = ClientMeta::from_request_parts(parts, state).await.map_err(|e| match e {})?;
-        Ok(Ctx { ui, id: state.clone(), user, meta })
+        Ok(Page { ui, state: T::from_ref(state), user, meta })
     }
 }
+
+/// Identity's own pages' context.
+pub type Ctx = Page<Identity>;
 
 /// Identity's pages and forms, each with who may open or send it.
 pub fn router() -> (axum::Router<Identity>, Vec<crate::access::RouteAccess>) {
@@ -147,14 +157,14 @@ async fn login_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
         Err(IdentityError::InvalidCredentials)
     } else {
         let device = ctx.jar.get(crate::service::DEVICE_COOKIE).map(|c| c.value().to_string());
-        ctx.id.login(&ctx.meta.anonymous_actor(), email, password, device.as_deref()).await
+        ctx.state.login(&ctx.meta.anonymous_actor(), email, password, device.as_deref()).await
     };
     let (status, error) = match result {
         Ok((user, session)) => {
-            let mut jar = crate::routes::with_session(&ctx.id, ctx.jar.clone(), &session);
+            let mut jar = crate::routes::with_session(&ctx.state, ctx.jar.clone(), &session);
             // The account's language follows the person to this browser.
-            if let Ok(Some(locale)) = ctx.id.locale_of(&user.id).await {
-                jar = jar.add(locale_cookie(&ctx, locale));
+            if let Ok(Some(locale)) = ctx.state.locale_of(&user.id).await {
+                jar = jar.add(ctx.cookie(LOCALE_COOKIE, locale.tag().to_string()));
             }
             return Ok(see_other(jar, &next));
         }
@@ -188,7 +198,7 @@ async fn register_page(ctx: Ctx) -> PageResult {
 async fn register_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
     let mut form = form_of(&f, &["email", "name"]);
-    let (status, done, error) = match ctx.id.register(&ctx.meta.anonymous_actor(), get("email"), get("name"), get("password")).await {
+    let (status, done, error) = match ctx.state.register(&ctx.meta.anonymous_actor(), get("email"), get("name"), get("password")).await {
         Ok(()) => (StatusCode::OK, true, None),
         Err(IdentityError::Validation(fields)) => {
             form.absorb(Some(&fields));
@@ -204,7 +214,7 @@ async fn register_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
 async fn logout(ctx: Ctx) -> PageResult {
     if let Some(token) = ctx.jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
         let actor = ctx.user.as_ref().map(|u| u.actor()).unwrap_or_else(|| ctx.meta.anonymous_actor());
-        ctx.id.logout(&actor, &token).await?;
+        ctx.state.logout(&actor, &token).await?;
     }
     let jar = ctx.jar.clone().remove(Cookie::build(SESSION_COOKIE).path("/").build());
     Ok(see_other(jar, "/?notice=signed_out"))
@@ -225,7 +235,7 @@ async fn forgot_page(ctx: Ctx) -> PageResult {
 
 async fn forgot_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     let email = f.get("email").map(String::as_str).unwrap_or_default();
-    match ctx.id.request_password_reset(&ctx.meta.anonymous_actor(), email).await {
+    match ctx.state.request_password_reset(&ctx.meta.anonymous_actor(), email).await {
         // The same answer whether or not the address has an account.
         Ok(()) | Err(IdentityError::Validation(_)) | Err(IdentityError::NotFound) => {}
         Err(IdentityError::RateLimited { .. }) => return Err(PageError::status(StatusCode::TOO_MANY_REQUESTS)),
@@ -254,7 +264,7 @@ async fn reset_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     let token = f.get("token").cloned().unwrap_or_default();
     let password = f.get("password").map(String::as_str).unwrap_or_default();
     let mut form = FormState::default();
-    let (status, error) = match ctx.id.reset_password(&ctx.meta.anonymous_actor(), &token, password).await {
+    let (status, error) = match ctx.state.reset_password(&ctx.meta.anonymous_actor(), &token, password).await {
         Ok(()) => return Ok(see_other(ctx.jar.clone(), "/login?notice=password")),
         Err(IdentityError::Validation(fields)) => {
             form.absorb(Some(&fields));
@@ -265,17 +275,6 @@ async fn reset_submit(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     };
     let page = Reset { chrome: ctx.chrome(t("reset-title"), "reset", None).await, form, token: token.chars().take(200).collect(), error };
     Ok(ctx.render(status, &page))
-}
-
-/// The browser's language cookie, for a year.
-fn locale_cookie(ctx: &Ctx, locale: Locale) -> Cookie<'static> {
-    Cookie::build((LOCALE_COOKIE, locale.tag()))
-        .http_only(true)
-        .same_site(axum_extra::extract::cookie::SameSite::Lax)
-        .secure(ctx.site.production)
-        .path("/")
-        .max_age(cookie::time::Duration::days(365))
-        .build()
 }
 
 /// The language switch (the foot of every page, and the account page): keeps the choice in the
@@ -289,11 +288,11 @@ async fn set_language(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     };
     // Kept with the account only for the person signed in: an API key changes no one's account.
     if let Some(u) = ctx.user.as_ref().filter(|u| u.session_token.is_some()) {
-        ctx.id.set_locale(&u.user.id, Some(locale)).await?;
+        ctx.state.set_locale(&u.user.id, Some(locale)).await?;
     }
     let back = safe_next(f.get("back").map(String::as_str));
     let sep = if back.contains('?') { '&' } else { '?' };
     // The notice is shown in the new language (the cookie is read by the next request).
     let back = if back.contains("notice=") { back } else { format!("{back}{sep}notice=language") };
-    Ok(see_other(ctx.jar.clone().add(locale_cookie(&ctx, locale)), &back))
+    Ok(see_other(ctx.jar.clone().add(ctx.cookie(LOCALE_COOKIE, locale.tag().to_string())), &back))
 }

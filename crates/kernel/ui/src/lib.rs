@@ -149,11 +149,16 @@ impl Chrome {
 /// The message a redirect asks for by name (`?notice=signed_in` → `notice-signed-in`); nothing
 /// from the URL is echoed, and a name with no message shows nothing.
 pub fn notice(name: Option<&str>) -> Option<String> {
-    let name = name?;
+    message_by_name("notice", name?)
+}
+
+/// The message `<prefix>-<name>` (underscores as dashes) when `name` is a plain lowercase name
+/// and the message exists; nothing from the URL is ever shown itself.
+pub(crate) fn message_by_name(prefix: &str, name: &str) -> Option<String> {
     if name.is_empty() || name.len() > 40 || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
         return None;
     }
-    let key = format!("notice-{}", name.replace('_', "-"));
+    let key = format!("{prefix}-{}", name.replace('_', "-"));
     lsn_core::i18n::current().has(&key).then(|| t(&key))
 }
 

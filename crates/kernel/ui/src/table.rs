@@ -128,12 +128,7 @@ pub fn when(ctx: &Ctx, ms: i64) -> String {
 /// The admin message a redirect asks for by name (`?notice=refund_pending` →
 /// `admin-notice-refund-pending`); a name with no message shows nothing.
 pub fn admin_notice(name: Option<&str>) -> Option<String> {
-    let name = name?;
-    if name.is_empty() || name.len() > 40 || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-        return None;
-    }
-    let key = format!("admin-notice-{}", name.replace('_', "-"));
-    lsn_core::i18n::current().has(&key).then(|| lsn_core::i18n::t(&key))
+    crate::message_by_name("admin-notice", name?)
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ async fn account_page(ctx: &Ctx, notice: Option<&str>, form: FormState, error: O
     let Some(user) = &ctx.user else {
         return Ok(see_other(ctx.jar.clone(), "/login?next=/account"));
     };
-    let orders = ctx.s.commerce.orders(Some(&user.user.id), None, None, 50).await?;
+    let orders = ctx.state.commerce.orders(Some(&user.user.id), None, None, 50).await?;
     // The distinct addresses of their orders, newest first.
     let mut addresses: Vec<Vec<String>> = Vec::new();
     for o in &orders {
@@ -83,7 +83,8 @@ pub async fn change_password(ctx: Ctx, Form(f): Form<Fields>) -> PageResult {
     };
     let get = |k: &str| f.get(k).map(String::as_str).unwrap_or_default();
     let keep = ctx.jar.get(SESSION_COOKIE).map(|c| c.value().to_string());
-    match ctx.s.identity.change_password(&user.actor(), &user.user.id, get("current_password"), get("password"), keep.as_deref()).await {
+    match ctx.state.identity.change_password(&user.actor(), &user.user.id, get("current_password"), get("password"), keep.as_deref()).await
+    {
         Ok(()) => Ok(see_other(ctx.jar.clone(), "/account?notice=password_changed")),
         Err(IdentityError::Validation(fields)) => {
             let mut form = FormState::default();

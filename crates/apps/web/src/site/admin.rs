@@ -60,17 +60,17 @@ fn spark(values: &[i64]) -> String {
 
 /// The shop's calendar day (in its time zone) of a moment in Unix milliseconds.
 fn local_day(ctx: &Ctx, ms: i64) -> Option<chrono::NaiveDate> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&ctx.s.cfg.timezone).date_naive())
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&ctx.state.cfg.timezone).date_naive())
 }
 
 pub async fn dashboard(ctx: Ctx) -> PageResult {
     staff(&ctx)?;
-    let db = &ctx.s.db;
-    let now = ctx.s.clock.now_ms();
+    let db = &ctx.state.db;
+    let now = ctx.state.clock.now_ms();
     let today = local_day(&ctx, now).ok_or_else(|| PageError::internal("clock out of range"))?;
     // A day more than 14 × 24 h back, so a daylight-saving change cannot cut off the first day;
     // each order then counts on its own calendar day in the shop's time zone.
-    let paid = ctx.s.commerce.paid_since(now - 15 * 86_400_000).await?;
+    let paid = ctx.state.commerce.paid_since(now - 15 * 86_400_000).await?;
     let (mut revenue, mut count) = (vec![0i64; 14], vec![0i64; 14]);
     for &(at, amount) in &paid {
         let Some(ago) = local_day(&ctx, at).map(|d| (today - d).num_days()) else { continue };
@@ -81,8 +81,8 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
     }
     let (rev_today, orders_today) = (revenue[13], count[13]);
     let mut viewers = 0;
-    for s in ctx.s.live.list(Some("live"), 100).await.map_err(PageError::internal)? {
-        if let Some(room) = ctx.s.live.hub.existing(&s.id).await {
+    for s in ctx.state.live.list(Some("live"), 100).await.map_err(PageError::internal)? {
+        if let Some(room) = ctx.state.live.hub.existing(&s.id).await {
             viewers += room.viewer_count().await;
         }
     }
@@ -90,7 +90,7 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
     let mig_ok = db.migration_status(crate::schema()).await.is_ok_and(|m| m.is_current());
     let queue =
         lsn_ops::jobs::queue_depth(db).await.unwrap_or_default().iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
-    let recent = ctx.s.commerce.orders(None, None, None, 10).await?;
+    let recent = ctx.state.commerce.orders(None, None, None, 10).await?;
     let page = Dashboard {
         chrome: ctx.chrome(t("admin-nav-dashboard"), "admin", None).await,
         nav: ctx.nav(),
@@ -111,7 +111,7 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
         backend: db.backend().name(),
         queue: if queue.is_empty() { t("admin-none-queued") } else { queue },
         traffic: {
-            let (total, errors, mean) = ctx.s.metrics.summary();
+            let (total, errors, mean) = ctx.state.metrics.summary();
             t_args("admin-traffic", &[("requests", &total.to_string()), ("errors", &errors.to_string()), ("mean", &format!("{mean:.1}"))])
         },
         table: lsn_commerce::admin::orders_table(&ctx.ui, &recent, &t("admin-latest-orders")),
@@ -127,14 +127,14 @@ pub async fn jobs(ctx: Ctx, Query(a): Query<AdminArgs>) -> PageResult {
 /// The schedules (with their controls: run now, pause or resume; a form to re-time one), then
 /// the latest runs.
 async fn jobs_view(ctx: &Ctx, form: FormState, error: Option<String>, notice: Option<String>) -> PageResult {
-    let schedules = lsn_ops::schedule::list(&ctx.s.db).await.map_err(PageError::internal)?;
-    let runs = lsn_ops::schedule::recent_runs(&ctx.s.db, 100).await.map_err(PageError::internal)?;
+    let schedules = lsn_ops::schedule::list(&ctx.state.db).await.map_err(PageError::internal)?;
+    let runs = lsn_ops::schedule::recent_runs(&ctx.state.db, 100).await.map_err(PageError::internal)?;
     let mut rows: Vec<Vec<Cell>> = schedules
         .iter()
         .map(|s| {
             let mut what = format!("{} · {}", s.cron, s.description);
             if s.autonomous {
-                what = format!("{what} · {}", t(if ctx.s.cfg.enable_autonomous { "admin-autonomous" } else { "admin-autonomous-off" }));
+                what = format!("{what} · {}", t(if ctx.state.cfg.enable_autonomous { "admin-autonomous" } else { "admin-autonomous-off" }));
             }
             if !s.enabled {
                 what = format!("{what} · {}", t("admin-paused"));
@@ -212,10 +212,10 @@ async fn jobs_view(ctx: &Ctx, form: FormState, error: Option<String>, notice: Op
 /// Run now, pause or resume one task.
 pub async fn job_control(ctx: Ctx, Path(name): Path<String>, Form(f): Form<HashMap<String, String>>) -> PageResult {
     staff(&ctx)?;
-    let scheduler = crate::app::scheduler(&ctx.s);
+    let scheduler = crate::app::scheduler(&ctx.state);
     let notice = match f.get("action").map(String::as_str) {
         Some("run") => {
-            scheduler.run_now(&name, ctx.s.clock.now()).await.map_err(|e| PageError::from(crate::app::control_error(e)))?;
+            scheduler.run_now(&name, ctx.state.clock.now()).await.map_err(|e| PageError::from(crate::app::control_error(e)))?;
             "task_queued"
         }
         Some(action @ ("pause" | "resume")) => {
@@ -238,7 +238,7 @@ pub async fn job_retime(ctx: Ctx, Form(f): Form<HashMap<String, String>>) -> Pag
     staff(&ctx)?;
     let name = f.get("name").map(|n| n.trim().to_string()).unwrap_or_default();
     let cron = f.get("cron").map(String::as_str);
-    match crate::app::scheduler(&ctx.s).set_cron(&name, cron, ctx.s.clock.now()).await {
+    match crate::app::scheduler(&ctx.state).set_cron(&name, cron, ctx.state.clock.now()).await {
         Ok(_) => Ok(see_other(ctx.jar.clone(), "/admin/jobs?notice=task_retimed")),
         Err(e) => {
             let mut form = FormState::new(f.clone());
@@ -260,7 +260,7 @@ pub async fn job_retime(ctx: Ctx, Form(f): Form<HashMap<String, String>>) -> Pag
 
 pub async fn mailbox(ctx: Ctx) -> PageResult {
     staff(&ctx)?;
-    let mails = lsn_mail::list_mailbox(&ctx.s.db, None, 100).await.map_err(PageError::internal)?;
+    let mails = lsn_mail::list_mailbox(&ctx.state.db, None, 100).await.map_err(PageError::internal)?;
     let table = Table {
         key: "mailbox",
         heading: t("admin-mailbox-heading"),

@@ -20,17 +20,17 @@ struct Home {
 }
 
 pub async fn home(ctx: Ctx, Query(n): Query<NoticeArg>) -> PageResult {
-    let shows = &ctx.s.live;
+    let shows = &ctx.state.live;
     let live = shows.list(Some("live"), 6).await.map_err(PageError::internal)?;
     let upcoming = shows.list(Some("scheduled"), 6).await.map_err(PageError::internal)?;
     let q = SearchQuery { limit: Some(8), ..Default::default() };
-    let products = ctx.s.commerce.catalog.search(&q, false).await.map_err(PageError::internal)?;
+    let products = ctx.state.commerce.catalog.search(&q, false).await.map_err(PageError::internal)?;
     let page = Home {
         chrome: ctx.chrome(t("home-title"), "home", n.notice.as_deref()).await,
         live: live.iter().map(|s| show_card(&ctx, s)).collect(),
         upcoming: upcoming.iter().map(|s| show_card(&ctx, s)).collect(),
         products: products.items.iter().map(card).collect(),
-        categories: categories(&ctx.s.commerce).await,
+        categories: categories(&ctx.state.commerce).await,
     };
     Ok(ctx.ok(&page))
 }

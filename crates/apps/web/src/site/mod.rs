@@ -16,8 +16,7 @@ mod home;
 mod text_lint;
 
 use crate::app::AppState;
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -26,7 +25,7 @@ use axum_extra::extract::CookieJar;
 use lsn_identity::access::{Access, RouteAccess, Routes};
 use lsn_identity::csrf::visitor_matches;
 use lsn_identity::service::SESSION_COOKIE;
-use lsn_identity::{AuthUser, ClientMeta, Identity, MaybeUser};
+use lsn_identity::Identity;
 pub use lsn_ui::{money, see_other, Chrome, FormState, PageError, PageResult, VISITOR_COOKIE};
 
 /// The site's pages and forms, each with who may open or send it (`lsn_identity::access`, the
@@ -35,7 +34,7 @@ pub fn router() -> (Router<AppState>, Vec<RouteAccess>) {
     use lsn_identity::access::{Access::*, Scope::*};
     let public = Access::PUBLIC;
     let staff = Staff(Admin);
-    let pages = Routes::new(page_refusal)
+    let pages = Routes::new(lsn_identity::pages::refusal)
         .get("/", public, home::home)
         .get("/admin", staff, admin::dashboard)
         .get("/admin/jobs", staff, admin::jobs)
@@ -46,7 +45,7 @@ pub fn router() -> (Router<AppState>, Vec<RouteAccess>) {
         .get("/account", public, account::account)
         .post("/account/password", Session, account::change_password);
 
-    let assets = Routes::new(page_refusal)
+    let assets = Routes::new(lsn_identity::pages::refusal)
         .get("/static/{file}", public, lsn_ui::assets::serve)
         .get("/sw.js", public, lsn_ui::assets::service_worker)
         .get("/manifest.webmanifest", public, lsn_ui::assets::manifest)
@@ -55,11 +54,6 @@ pub fn router() -> (Router<AppState>, Vec<RouteAccess>) {
     let (assets, asset_table) = assets.into_parts();
     table.extend(asset_table);
     (pages.merge(assets), table)
-}
-
-/// A page's answer to a refused visit: log in (401) or not allowed (403), as a page.
-fn page_refusal(e: lsn_identity::IdentityError) -> Response {
-    lsn_identity::pages::refusal(e)
 }
 
 /// Refuses a page's form post without a session unless it carries the visitor cookie's token
@@ -88,35 +82,5 @@ pub async fn visitor_csrf(State(id): State<Identity>, req: Request, next: Next) 
     }
 }
 
-/// The app's page context: the shared one (`lsn_ui::Ctx`, reached through `Deref`) with the
-/// app's state, the caller and where they call from.
-pub struct Ctx {
-    pub ui: lsn_ui::Ctx,
-    pub s: AppState,
-    pub user: Option<AuthUser>,
-    pub meta: ClientMeta,
-}
-
-impl std::ops::Deref for Ctx {
-    type Target = lsn_ui::Ctx;
-    fn deref(&self) -> &lsn_ui::Ctx {
-        &self.ui
-    }
-}
-
-impl FromRequestParts<AppState> for Ctx {
-    type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ui = lsn_ui::Ctx::from_request_parts(parts, state).await?;
-        // Resolved once per request: the session's look-up above is reused.
-        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await.map_err(page_refusal)?;
-        let meta = ClientMeta::from_request_parts(parts, state).await.map_err(|e| match e {})?;
-        Ok(Ctx { ui, s: state.clone(), user, meta })
-    }
-}
-
-impl Ctx {
-    pub fn owner(&self) -> lsn_commerce::cart::Owner {
-        lsn_commerce::routes::owner(&self.user, &self.jar)
-    }
-}
+/// The app's page context (its composed pages: home, account, the dashboard, jobs, mailbox).
+pub type Ctx = lsn_identity::pages::Page<AppState>;
