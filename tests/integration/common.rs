@@ -115,6 +115,7 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
     pairs: Vec<(String, String)>,
     background: bool,
+    extra: fn() -> Vec<lsn_ops::Module>,
 }
 
 impl TestApp {
@@ -127,6 +128,17 @@ impl TestApp {
     /// Starts LSN as `lsn serve` runs it: with `background`, its workers and scheduler run on
     /// their own (following the test's manual clock).
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)], background: bool) -> Option<TestApp> {
+        Self::spawn_with_modules(backend, extra, background, Vec::new).await
+    }
+
+    /// [`TestApp::spawn_with`] with the modules `modules` makes folded in beside the app's own
+    /// (made again at each restart).
+    pub async fn spawn_with_modules(
+        backend: Backend,
+        extra: &[(&str, &str)],
+        background: bool,
+        modules: fn() -> Vec<lsn_ops::Module>,
+    ) -> Option<TestApp> {
         let (database_url, sqlite_dir) = fresh_database(backend).await?;
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut pairs: Vec<(String, String)> = vec![
@@ -145,7 +157,7 @@ impl TestApp {
             pairs.push((k.to_string(), v.to_string()));
         }
         let clock = ManualClock::new(chrono::Utc::now());
-        let (addr, rt, shutdown, server) = Self::start(&pairs, &clock, background).await;
+        let (addr, rt, shutdown, server) = Self::start(&pairs, &clock, background, modules).await;
         Some(TestApp {
             addr,
             base: format!("http://{addr}"),
@@ -159,6 +171,7 @@ impl TestApp {
             server: Some(server),
             pairs,
             background,
+            extra: modules,
         })
     }
 
@@ -166,6 +179,7 @@ impl TestApp {
         pairs: &[(String, String)],
         clock: &ManualClock,
         background: bool,
+        modules: fn() -> Vec<lsn_ops::Module>,
     ) -> (SocketAddr, Runtime, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -174,7 +188,7 @@ impl TestApp {
             pairs.push(("LSN_PUBLIC_URL".into(), format!("http://{addr}")));
         }
         let cfg = Config::from_sources(None, pairs).expect("config");
-        let rt = lsn_web::prepare(cfg, Arc::new(clock.clone())).await.expect("prepare");
+        let rt = lsn_web::prepare_with(cfg, Arc::new(clock.clone()), modules()).await.expect("prepare");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serve_rt = rt.clone();
         let server = tokio::spawn(async move {
@@ -196,7 +210,7 @@ impl TestApp {
             let _ = server.await;
         }
         let pairs: Vec<(String, String)> = self.pairs.iter().filter(|(k, _)| k != "LSN_PUBLIC_URL").cloned().collect();
-        let (addr, rt, shutdown, server) = Self::start(&pairs, &self.clock, self.background).await;
+        let (addr, rt, shutdown, server) = Self::start(&pairs, &self.clock, self.background, self.extra).await;
         self.addr = addr;
         self.base = format!("http://{addr}");
         self.rt = rt;

@@ -24,3 +24,4 @@ mod signin;
 mod stripe;
 mod web;
 mod wiring;
+mod workflows;

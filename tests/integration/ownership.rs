@@ -10,7 +10,21 @@ use std::path::{Path, PathBuf};
 /// Table → the crate (its folder under `crates/`) that owns it.
 const TABLES: &[(&str, &[&str])] = &[
     ("kernel/db", &["schema_migrations"]),
-    ("kernel/ops", &["jobs", "job_runs", "schedules", "outbox", "leases", "tasks"]),
+    (
+        "kernel/ops",
+        &[
+            "jobs",
+            "job_runs",
+            "schedules",
+            "outbox",
+            "leases",
+            "tasks",
+            "workflow_definitions",
+            "workflow_runs",
+            "workflow_steps",
+            "workflow_events",
+        ],
+    ),
     ("integrations/mail", &["mailbox"]),
     ("domains/identity", &["users", "sessions", "api_keys", "audit_log", "login_failures", "user_tokens", "settings"]),
     ("domains/catalog", &["products", "variants", "categories", "product_images", "products_fts"]),

@@ -54,6 +54,8 @@ pub struct Folded {
     pub health: Vec<Arc<dyn lsn_ops::HealthCheck>>,
     pub metrics: Vec<Arc<dyn lsn_ops::Metrics>>,
     pub summary: Vec<Arc<dyn lsn_ops::SummarySection>>,
+    /// The durable workflow engine (what a person's decisions and cancellations go through).
+    pub engine: Option<lsn_ops::Engine>,
 }
 
 impl Folded {
@@ -69,6 +71,7 @@ impl Folded {
             health: w.health.clone(),
             metrics: w.metrics.clone(),
             summary: w.summary.clone(),
+            engine: None,
         }
     }
 }
@@ -150,6 +153,8 @@ pub fn module(state: &AppState) -> lsn_ops::Module {
         .job(crate::summary::DAILY_SUMMARY_JOB, Arc::new(crate::summary::DailySummary(state.clone())))
         .schedule(crate::summary::schedule())
         .api(lsn_ops::Routed::new(api.with_state(state.clone()), table))
+        .api(crate::workflows::routed(state))
+        .openapi(crate::workflows::openapi())
         .pages(lsn_ops::Routed::new(site.with_state(state.clone()), site_table))
         .openapi(crate::openapi::fragment())
         .undocumented("/metrics", "Prometheus text for a scraper, not JSON")

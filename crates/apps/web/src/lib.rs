@@ -16,6 +16,7 @@ pub mod server;
 pub mod site;
 pub mod summary;
 pub mod trpc;
+pub mod workflows;
 
 pub use app::{build_router, AppState};
-pub use server::{modules, prepare, schema, serve, shutdown_signal, Runtime};
+pub use server::{modules, prepare, prepare_with, schema, serve, shutdown_signal, Runtime};

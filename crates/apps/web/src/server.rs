@@ -17,6 +17,8 @@ pub struct Runtime {
     pub state: AppState,
     pub worker: Worker,
     pub scheduler: Scheduler,
+    /// Every module's durable workflows.
+    pub engine: lsn_ops::Engine,
     pub schedules: Vec<Schedule>,
     pub subscribers: Vec<Subscriber>,
     /// Every module, folded (see `lsn_ops::module`).
@@ -56,21 +58,37 @@ impl Runtime {
     /// Builds the process around an open, migrated database. Refuses to build one whose wiring
     /// has a problem (a job without a handler, a schedule nobody runs, a topic nobody hears).
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::with_modules(db, cfg, clock, Vec::new())
+    }
+
+    /// [`Runtime::new`] with modules beyond the app's own (a test's workflows), folded and
+    /// checked like every other.
+    pub fn with_modules(db: Db, cfg: Arc<Config>, clock: SharedClock, extra: Vec<lsn_ops::Module>) -> anyhow::Result<Self> {
         let state = AppState::new(db.clone(), cfg.clone(), clock.clone());
         let transport = lsn_mail::from_config(&cfg, db.clone()).map_err(|e| anyhow::anyhow!("mail transport: {e}"))?;
-        let wiring = Wiring::fold(modules(&state, transport));
+        let mut all = modules(&state, transport);
+        all.extend(extra);
+        let wiring = Wiring::fold(all);
         let mut problems = wiring.problems();
         problems.extend(wiring.schema_problems(schema(), lsn_db::HISTORY));
         anyhow::ensure!(problems.is_empty(), "the modules are wired wrong:\n  {}", problems.join("\n  "));
-        let folded = crate::app::Folded::from_wiring(&wiring);
+        let worker = Worker::new(db.clone(), wiring.registry.clone(), clock.clone());
+        let engine = lsn_ops::Engine::new(
+            db.clone(),
+            clock.clone(),
+            lsn_ops::workflow::Definitions::new(wiring.workflows.iter().cloned()),
+            worker.id(),
+        );
+        let mut folded = crate::app::Folded::from_wiring(&wiring);
+        folded.engine = Some(engine.clone());
         let _ = state.site.nav.set(folded.nav.clone());
         let _ = state.folded.set(folded);
-        let worker = Worker::new(db.clone(), wiring.registry.clone(), clock.clone());
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string(), cfg.enable_autonomous);
         Ok(Self {
             state,
             worker,
             scheduler,
+            engine,
             schedules: wiring.schedules.clone(),
             subscribers: wiring.subscribers.clone(),
             wiring: Arc::new(wiring),
@@ -87,13 +105,15 @@ impl Runtime {
         &self.wiring.routes
     }
 
-    /// Runs every due job, dispatching outbox events first (tests and `lsn jobs run`).
+    /// Runs every due job and workflow step, dispatching outbox events first (tests and
+    /// `lsn jobs run`).
     pub async fn run_jobs_until_idle(&self) -> anyhow::Result<Vec<lsn_ops::jobs::RunReport>> {
         let mut all = Vec::new();
         loop {
             let dispatched = lsn_ops::outbox::dispatch(&self.state.db, &self.subscribers, self.state.clock.now_ms(), 500).await?;
             let ran = self.worker.run_until_idle().await?;
-            let idle = dispatched == 0 && ran.is_empty();
+            let steps = self.engine.run_until_idle().await?;
+            let idle = dispatched == 0 && ran.is_empty() && steps == 0;
             all.extend(ran);
             if idle {
                 return Ok(all);
@@ -104,6 +124,11 @@ impl Runtime {
 
 /// Connects and migrates as the configuration says; in development an empty shop gets the demo.
 pub async fn prepare(cfg: Config, clock: SharedClock) -> anyhow::Result<Runtime> {
+    prepare_with(cfg, clock, Vec::new()).await
+}
+
+/// [`prepare`] with modules beyond the app's own (see [`Runtime::with_modules`]).
+pub async fn prepare_with(cfg: Config, clock: SharedClock, extra: Vec<lsn_ops::Module>) -> anyhow::Result<Runtime> {
     let cfg = Arc::new(cfg);
     let db = Db::connect(&cfg).await?;
     if cfg.auto_migrate {
@@ -117,7 +142,7 @@ pub async fn prepare(cfg: Config, clock: SharedClock) -> anyhow::Result<Runtime>
             st.latest
         );
     }
-    let rt = Runtime::new(db.clone(), cfg.clone(), clock.clone())?;
+    let rt = Runtime::with_modules(db.clone(), cfg.clone(), clock.clone(), extra)?;
     if let Some(url) = &cfg.redis_url {
         let bus = lsn_live::bus::Bus::connect(url.expose()).await.context("REDIS_URL: cannot connect")?;
         rt.state.live.hub.attach_bus(bus).await.context("REDIS_URL: cannot subscribe")?;
@@ -134,6 +159,13 @@ pub async fn prepare(cfg: Config, clock: SharedClock) -> anyhow::Result<Runtime>
         tracing::info!("empty development database: demo shop loaded ({report})");
     }
     rt.scheduler.register(&rt.schedules, clock.now()).await?;
+    // Records each workflow version's steps (refusing a version whose steps changed while runs
+    // of it are unfinished) and puts back steps a stopped process had claimed.
+    match rt.engine.prepare().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(steps = n, "put back workflow steps left running by a process that stopped without finishing them"),
+        Err(e) => anyhow::bail!("workflows: {e}"),
+    }
     Ok(rt)
 }
 
@@ -156,6 +188,7 @@ pub async fn serve(
         for _ in 0..2 {
             tasks.push(tokio::spawn(rt.worker.clone().run(stop_rx.clone())));
         }
+        tasks.push(tokio::spawn(rt.engine.clone().run(stop_rx.clone())));
         tasks.push(tokio::spawn(background_loop(rt.clone(), stop_rx.clone())));
     }
     let router = rt.router();
@@ -199,6 +232,9 @@ async fn background_loop(rt: Runtime, mut stop: watch::Receiver<bool>) {
         if ticks % 300 == 0 {
             if let Err(e) = rt.worker.reclaim_stale().await {
                 tracing::warn!("reclaiming stale jobs: {e}");
+            }
+            if let Err(e) = rt.engine.reclaim_stale().await {
+                tracing::warn!("reclaiming stale workflow steps: {e}");
             }
         }
         ticks += 1;

@@ -13,8 +13,10 @@ pub mod module;
 pub mod outbox;
 pub mod schedule;
 pub mod tasks;
+pub mod workflow;
 
 pub use jobs::{enqueue, JobContext, JobError, JobHandler, NewJob, Registry, Worker};
 pub use module::{Check, HealthCheck, Metrics, Module, NavEntry, Routed, SummarySection, Wiring};
 pub use outbox::{publish, Subscriber};
 pub use schedule::{Schedule, Scheduler};
+pub use workflow::{Engine, Step, StepCx, StepError, Workflow};

@@ -100,6 +100,8 @@ pub struct Module {
     pub external: Vec<(&'static str, &'static str)>,
     /// Job kinds this domain queues itself (not through a schedule or a subscription).
     pub enqueues: Vec<&'static str>,
+    /// Its durable workflows, every version still running anywhere.
+    pub workflows: Vec<crate::workflow::Workflow>,
 }
 
 impl Module {
@@ -189,6 +191,12 @@ impl Module {
         self.limits.push(l);
         self
     }
+
+    /// A workflow definition (register each version a run may still be on).
+    pub fn workflow(mut self, w: crate::workflow::Workflow) -> Self {
+        self.workflows.push(w);
+        self
+    }
 }
 
 /// A documented operation: `(METHOD, path)`.
@@ -224,6 +232,8 @@ pub struct Wiring {
     pub limits: Vec<Arc<crate::limit::RateLimit>>,
     /// Every module's schema steps, in version order.
     pub migrations: Vec<&'static lsn_db::Migration>,
+    /// Every module's workflow definitions.
+    pub workflows: Vec<crate::workflow::Workflow>,
     duplicates: Vec<String>,
 }
 
@@ -297,6 +307,13 @@ impl Wiring {
                 w.limits.push(l);
             }
             w.migrations.extend(m.migrations.iter());
+            for wf in m.workflows {
+                if w.workflows.iter().any(|x| x.name == wf.name && x.version == wf.version) {
+                    w.duplicates.push(format!("workflow {} version {} is defined twice (the second by {})", wf.name, wf.version, m.name));
+                }
+                w.duplicates.extend(wf.problems());
+                w.workflows.push(wf);
+            }
         }
         w.migrations.sort_by_key(|m| m.version);
         w
