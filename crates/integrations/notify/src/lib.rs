@@ -76,11 +76,7 @@ pub fn sms_from_config(cfg: &Config, db: lsn_db::Db) -> Arc<dyn Sms> {
     }
 }
 
-/// Whether a number is E.164 (`+` then 8 to 15 digits, the first not 0).
-pub fn is_e164(s: &str) -> bool {
-    let Some(d) = s.strip_prefix('+') else { return false };
-    (8..=15).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()) && !d.starts_with('0')
-}
+pub use lsn_core::config::is_e164;
 
 /// Classifies a provider's HTTP answer that is not a success.
 fn failure(provider: &str, status: reqwest::StatusCode, retry_after: Option<u64>, detail: String) -> SendError {

@@ -459,6 +459,7 @@ pub async fn deliveries(db: &Db, alert_id: Option<&str>, limit: i64) -> Result<V
 
 /// Records a delivery and queues its job in `tx`; the id is derived from what it delivers, so a
 /// retried fan-out records and queues each one once.
+#[expect(clippy::too_many_arguments, reason = "one row's columns, bound in order")]
 async fn queue_delivery(
     tx: &mut Tx,
     now: i64,
@@ -733,6 +734,21 @@ impl JobHandler for EscalateJob {
         ctx.report(format!("{escalated} alerts escalated"));
         Ok(())
     }
+}
+
+/// Queues a Slack message that belongs to no alert (the runbook's `system.sendSlackAlert` test):
+/// recorded as a delivery and posted by a job, as every alert is. Returns the delivery's id.
+pub async fn queue_slack(db: &Db, now: i64, severity: Severity, message: &str) -> Result<String, lsn_db::Error> {
+    let id = lsn_core::ids::new_id();
+    let head = format!("{} {}", severity.emoji(), t(&format!("alert-severity-{}", severity.as_str())));
+    let msg = slack_message(&head, message);
+    let did = id.clone();
+    db.transaction(move |tx| {
+        let (did, msg) = (did.clone(), msg.clone());
+        Box::pin(async move { queue_delivery(tx, now, &did, None, "slack", "webhook", false, json!({"slack": msg})).await })
+    })
+    .await?;
+    Ok(id)
 }
 
 /// The monitoring and alerting part of the operations layer: the thresholds' evaluation every

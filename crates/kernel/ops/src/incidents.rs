@@ -177,6 +177,7 @@ pub async fn timeline(db: &Db, id: &str) -> Result<Vec<Event>, lsn_db::Error> {
 /// A change to incident `id`: `set` (an `UPDATE incidents SET …` fragment with `$3…` binds
 /// given by `binds`) and its timeline entry, in one transaction; refused once it is resolved
 /// unless `after_resolution` (the post-mortem is written afterwards).
+#[expect(clippy::too_many_arguments, reason = "one row's columns, bound in order")]
 async fn change(
     db: &Db,
     now: i64,
