@@ -62,7 +62,9 @@ fn init_is_idempotent_and_doctor_checks_everything() {
     }
     assert!(!t.contains('✗'), "{t}");
     // Every ✓ is a check: an integration with no client says so instead.
-    assert!(t.contains("– Slack: not built yet, comes with issue 15 (alerts)") && !t.contains("✓ Slack"), "{t}");
+    assert!(t.contains("✓ Slack: sandbox (SLACK_WEBHOOK_URL unset)") && !t.contains("– Slack"), "{t}");
+    assert!(t.contains("✓ Twilio: sandbox (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER unset)"), "{t}");
+    assert!(t.contains("– HeyGen: not built yet"), "{t}");
     assert!(t.contains("– Sendle: not built yet, comes with nothing: Sendle halted bookings"), "{t}");
     let real = lsn(d, &[("STRIPE_SECRET_KEY", "sk_test_123")], &["doctor"]);
     assert!(text(&real).contains("✓ Stripe: credentials set (real client)"));

@@ -65,6 +65,7 @@ fn every_error_code_is_documented() {
     codes.extend(lsn_commerce::Code::ALL.iter().map(|c| c.as_str()));
     codes.extend(lsn_live::Code::ALL.iter().map(|c| c.as_str()));
     codes.extend(lsn_ops::workflow::Code::ALL.iter().map(|c| c.as_str()));
+    codes.extend(lsn_ops::Code::ALL.iter().map(|c| c.as_str()));
     let errors = std::fs::read_to_string(root.join("docs/errors.md")).expect("errors.md");
     let protocol = std::fs::read_to_string(root.join("docs/live-protocol.md")).expect("live-protocol.md");
     assert!(codes.len() > 80, "found the codes: {codes:?}");
@@ -96,7 +97,8 @@ fn every_code_answers_with_its_documented_status() {
         .iter()
         .map(|c| (c.as_str(), c.status()))
         .chain(lsn_live::Code::ALL.iter().map(|c| (c.as_str(), c.status())))
-        .chain(lsn_ops::workflow::Code::ALL.iter().map(|c| (c.as_str(), c.status())));
+        .chain(lsn_ops::workflow::Code::ALL.iter().map(|c| (c.as_str(), c.status())))
+        .chain(lsn_ops::Code::ALL.iter().map(|c| (c.as_str(), c.status())));
     for (code, status) in all {
         let documented: Vec<u16> = rows.iter().filter(|(_, codes)| codes.contains(&format!("`{code}`"))).map(|(s, _)| *s).collect();
         if documented != [status.as_u16()] {

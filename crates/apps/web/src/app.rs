@@ -56,6 +56,8 @@ pub struct Folded {
     pub summary: Vec<Arc<dyn lsn_ops::SummarySection>>,
     /// The durable workflow engine (what a person's decisions and cancellations go through).
     pub engine: Option<lsn_ops::Engine>,
+    /// Every alert type the modules define.
+    pub alert_types: Vec<lsn_ops::AlertType>,
 }
 
 impl Folded {
@@ -72,6 +74,7 @@ impl Folded {
             metrics: w.metrics.clone(),
             summary: w.summary.clone(),
             engine: None,
+            alert_types: w.alert_types.values().copied().collect(),
         }
     }
 }
@@ -145,6 +148,26 @@ pub fn module(state: &AppState) -> lsn_ops::Module {
         .post("/api/v1/admin/jobs/schedules/{name}/pause", Staff(Admin), pause)
         .post("/api/v1/admin/jobs/schedules/{name}/resume", Staff(Admin), resume)
         .post("/api/v1/admin/jobs/schedules/{name}/run", Staff(Admin), run_now)
+        .get("/api/v1/admin/thresholds", Staff(Admin), crate::ops::thresholds)
+        .put("/api/v1/admin/thresholds/{metric}", Staff(Admin), crate::ops::put_threshold)
+        .get("/api/v1/admin/alerts", Staff(Admin), crate::ops::alerts)
+        .post("/api/v1/admin/alerts/{id}/acknowledge", Staff(Admin), crate::ops::acknowledge)
+        .post("/api/v1/admin/alerts/{id}/resolve", Staff(Admin), crate::ops::resolve_alert)
+        .post("/api/v1/admin/alerts/silences", Staff(Admin), crate::ops::add_silence)
+        .delete("/api/v1/admin/alerts/silences/{id}", Staff(Admin), crate::ops::end_silence)
+        .get("/api/v1/admin/alerts/deliveries", Staff(Admin), crate::ops::deliveries)
+        .post("/api/v1/admin/alerts/test/slack", Staff(Admin), crate::ops::trpc_send_slack)
+        .post("/api/v1/admin/alerts/test/email", Staff(Admin), crate::ops::test_email)
+        .get("/api/v1/admin/incidents", Staff(Admin), crate::ops::incidents)
+        .post("/api/v1/admin/incidents", Staff(Admin), crate::ops::open_incident)
+        .get("/api/v1/admin/incidents/{id}", Staff(Admin), crate::ops::incident)
+        .post("/api/v1/admin/incidents/{id}/assign", Staff(Admin), crate::ops::assign_incident)
+        .post("/api/v1/admin/incidents/{id}/notes", Staff(Admin), crate::ops::incident_note)
+        .post("/api/v1/admin/incidents/{id}/resolve", Staff(Admin), crate::ops::resolve_incident)
+        .put("/api/v1/admin/incidents/{id}/postmortem", Staff(Admin), crate::ops::postmortem)
+        .post("/api/v1/admin/tasks/{id}/assign", Staff(Admin), crate::ops::assign_task)
+        .post("/api/v1/admin/tasks/{id}/done", Staff(Admin), crate::ops::task_done)
+        .post("/api/v1/admin/tasks/{id}/dismiss", Staff(Admin), crate::ops::task_dismiss)
         // Each procedure is checked with its own access (`trpc::PROCEDURES`).
         .route("ANY", "/api/trpc/{name}", public, axum::routing::any(crate::trpc::handle))
         .into_parts();
@@ -157,6 +180,9 @@ pub fn module(state: &AppState) -> lsn_ops::Module {
         .openapi(crate::workflows::openapi())
         .pages(lsn_ops::Routed::new(site.with_state(state.clone()), site_table))
         .openapi(crate::openapi::fragment())
+        .openapi(crate::ops::fragment())
+        .alert_type(crate::ops::API_RATE_LIMIT)
+        .raises(&[crate::ops::API_RATE_LIMIT.name])
         .undocumented("/metrics", "Prometheus text for a scraper, not JSON")
         .undocumented("/api/openapi.json", "the document itself");
     for (path, label) in crate::site::ADMIN_NAV {
@@ -256,6 +282,9 @@ async fn record_metrics(State(s): State<AppState>, req: Request, next: Next) -> 
     let res = next.run(req).await;
     let route = route.unwrap_or_else(|| if res.status() == StatusCode::NOT_FOUND { "unmatched".into() } else { "other".into() });
     s.metrics.observe(&method, &route, res.status().as_u16(), start.elapsed().as_secs_f64());
+    if res.status() == StatusCode::TOO_MANY_REQUESTS {
+        crate::ops::rate_limited(&s, &route);
+    }
     res
 }
 

@@ -11,6 +11,7 @@ pub mod app;
 pub mod demo;
 pub mod metrics;
 pub mod openapi;
+pub mod ops;
 pub mod pages;
 pub mod server;
 pub mod site;

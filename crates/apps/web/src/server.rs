@@ -42,9 +42,10 @@ pub fn schema() -> &'static lsn_db::Schema {
 
 /// Every module of the app, folded by [`Runtime::new`]: adding a domain is adding its line here
 /// (and its migrations to [`schema`]).
-pub fn modules(state: &AppState, transport: Arc<dyn lsn_mail::Transport>) -> Vec<lsn_ops::Module> {
+pub fn modules(state: &AppState, transport: Arc<dyn lsn_mail::Transport>, sources: lsn_ops::monitor::Sources) -> Vec<lsn_ops::Module> {
     vec![
         lsn_ops::builtin::module(state.db.clone(), transport, state.cfg.mail_from.clone(), state.cfg.backup_dir()),
+        lsn_ops::alerts::module(&state.db, channels(state), sources),
         state.identity.module(),
         lsn_warehouse::module(state.db.clone()),
         lsn_catalog::module(),
@@ -52,6 +53,22 @@ pub fn modules(state: &AppState, transport: Arc<dyn lsn_mail::Transport>) -> Vec
         state.live.module(&state.identity),
         crate::app::module(state),
     ]
+}
+
+/// Where alerts go, as the configuration says: Slack and SMS (real clients or their sandboxes),
+/// and the people who get critical ones by e-mail and SMS.
+pub fn channels(state: &AppState) -> lsn_ops::alerts::Channels {
+    let cfg = &state.cfg;
+    let mut email_to: Vec<String> = cfg.founder_email.iter().cloned().collect();
+    email_to.extend(cfg.alert_email_to.iter().filter(|e| cfg.founder_email.as_ref().is_none_or(|f| f != *e)).cloned());
+    lsn_ops::alerts::Channels {
+        slack: lsn_notify::slack_from_config(cfg, state.db.clone()),
+        sms: lsn_notify::sms_from_config(cfg, state.db.clone()),
+        email_to,
+        sms_to: cfg.alert_sms_to.clone(),
+        admin_url: cfg.public_url.trim_end_matches('/').to_string(),
+        escalate_after_mins: cfg.alert_escalate_minutes,
+    }
 }
 
 impl Runtime {
@@ -66,9 +83,11 @@ impl Runtime {
     pub fn with_modules(db: Db, cfg: Arc<Config>, clock: SharedClock, extra: Vec<lsn_ops::Module>) -> anyhow::Result<Self> {
         let state = AppState::new(db.clone(), cfg.clone(), clock.clone());
         let transport = lsn_mail::from_config(&cfg, db.clone()).map_err(|e| anyhow::anyhow!("mail transport: {e}"))?;
-        let mut all = modules(&state, transport);
+        let sources = lsn_ops::monitor::Sources::default();
+        let mut all = modules(&state, transport, sources.clone());
         all.extend(extra);
         let wiring = Wiring::fold(all);
+        sources.set(&wiring.metric_sources);
         let mut problems = wiring.problems();
         problems.extend(wiring.schema_problems(schema(), lsn_db::HISTORY));
         anyhow::ensure!(problems.is_empty(), "the modules are wired wrong:\n  {}", problems.join("\n  "));
@@ -216,6 +235,7 @@ pub async fn serve(
 
 async fn background_loop(rt: Runtime, mut stop: watch::Receiver<bool>) {
     let mut ticks: u64 = 0;
+    let sampler = lsn_ops::monitor::Sampler::new(rt.worker.id().to_string());
     loop {
         if *stop.borrow() {
             break;
@@ -227,6 +247,12 @@ async fn background_loop(rt: Runtime, mut stop: watch::Receiver<bool>) {
         if ticks % 5 == 0 {
             if let Err(e) = rt.scheduler.tick(now).await {
                 tracing::warn!("scheduler: {e:#}");
+            }
+        }
+        // Every 10 s: this node's measurements of itself, for the monitoring thresholds.
+        if ticks % 50 == 0 {
+            if let Err(e) = sampler.record(&rt.state.db, now.timestamp_millis(), process_sample(&rt.state)).await {
+                tracing::warn!("recording this node's measurements: {e}");
             }
         }
         if ticks % 300 == 0 {
@@ -244,6 +270,22 @@ async fn background_loop(rt: Runtime, mut stop: watch::Receiver<bool>) {
         }
     }
     let _ = lsn_ops::lease::release(&rt.state.db, "scheduler", rt.worker.id()).await;
+}
+
+/// What this process measured of itself, with its fullest database pool's share in use.
+pub fn process_sample(state: &AppState) -> lsn_ops::monitor::ProcessSample {
+    let mut s = state.metrics.sample();
+    let max = f64::from(state.cfg.db_max_connections.max(1));
+    s.db_pct = state
+        .db
+        .pool_stats()
+        .iter()
+        .map(|(name, size, idle)| {
+            let cap = if *name == "write" && state.db.backend() == lsn_db::Backend::Sqlite { 1.0 } else { max };
+            (f64::from(*size) - *idle as f64).max(0.0) / cap * 100.0
+        })
+        .reduce(f64::max);
+    s
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -47,6 +47,9 @@ pub const PROCEDURES: &[(&str, Kind, Access)] = {
         ("streaming.startShow", Mutation, Creator(LiveWrite)),
         ("streaming.endShow", Mutation, Creator(LiveWrite)),
         ("streaming.sendMessage", Mutation, SignedIn(Some(LiveWrite))),
+        ("system.updateAlertThreshold", Mutation, Staff(Admin)),
+        ("system.sendSlackAlert", Mutation, Staff(Admin)),
+        ("system.sendTestEmail", Mutation, Staff(Admin)),
     ]
 };
 
@@ -310,6 +313,14 @@ async fn call_api(s: &AppState, name: &str, input: Value, user: &Option<AuthUser
                 .await
                 .map_err(ApiError::internal)?))
         }
+        "system.updateAlertThreshold" => {
+            let metric = input["metric"].as_str().ok_or_else(|| {
+                ApiError::from(lsn_ops::OpsError::field(lsn_ops::Code::UnknownMetric, "metric", lsn_core::i18n::t("ops-metric-needed")))
+            })?;
+            crate::ops::update_threshold(s, metric, &input, &signed_in(user)?.actor().label).await
+        }
+        "system.sendSlackAlert" => crate::ops::send_slack_alert(s, &input).await,
+        "system.sendTestEmail" => crate::ops::send_test_email(s, &input).await,
         _ => Err(ApiError::not_found()),
     }
 }

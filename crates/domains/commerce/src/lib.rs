@@ -7,6 +7,7 @@
 //! row written with its effects); a repeated `Idempotency-Key` returns the first answer.
 
 pub mod address;
+pub mod monitoring;
 pub mod recovery;
 
 /// Commerce's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
@@ -228,6 +229,8 @@ impl Commerce {
             .openapi(openapi::fragment())
             .undocumented("/media/{key}", "product images' bytes, not JSON")
             .summary(Arc::new(summary::Orders(self.clone())))
+            .alert_type(monitoring::PAYMENT_FAILED)
+            .metric_source(Arc::new(monitoring::FailedPayments(self.db.clone())))
             .limit(self.limits.checkout.clone())
             .limit(self.limits.pay.clone())
             .undocumented("/api/sandbox/3ds/{intent}", "the payment sandbox's 3-D Secure challenge page, shown to a person")

@@ -1,6 +1,7 @@
 //! The runbook's "low-stock alerts: hourly" task: every active variant with fewer than
 //! [`LOW_STOCK_THRESHOLD`] units available gets one open task for a person (the admin's tasks),
 //! however many hours it stays low; once the task is done, the next low hour opens a new one.
+//! Each new task also raises the warehouse's `low_stock` alert (Slack and the admin's alerts).
 //! An autonomous task: it runs only with `ENABLE_AUTONOMOUS=true`.
 
 use crate::stock::LOW_STOCK_THRESHOLD;
@@ -9,6 +10,15 @@ use lsn_db::{Db, RowExt};
 use serde_json::Value;
 
 pub const LOW_STOCK_JOB: &str = "warehouse.low_stock_alerts";
+
+/// The runbook's "low stock alerts (< 10 units)" Slack alert: one per variant when its task
+/// opens, at most one a day per variant.
+pub const LOW_STOCK_ALERT: lsn_ops::AlertType = lsn_ops::AlertType {
+    name: "low_stock",
+    description: "An active variant has fewer than 10 units available",
+    cooldown_secs: 86_400,
+    incident: lsn_ops::Priority::P3,
+};
 pub const LOW_STOCK_TASK: &str = "low_stock";
 
 pub fn schedule() -> lsn_ops::Schedule {
@@ -88,6 +98,7 @@ impl lsn_ops::JobHandler for LowStock {
                     for (variant, title, detail) in &texts {
                         if lsn_ops::tasks::open_once(tx, now, LOW_STOCK_TASK, title, detail, variant).await? {
                             opened += 1;
+                            lsn_ops::alerts::raise(tx, now, &LOW_STOCK_ALERT, variant, lsn_ops::Severity::Warning, title, detail).await?;
                         }
                     }
                     Ok::<_, lsn_db::Error>(opened)

@@ -31,6 +31,8 @@ pub fn module(db: lsn_db::Db) -> lsn_ops::Module {
         .external(stock::INVENTORY_LOW, "the stock's event record; low-stock alerts (#15) and reordering (#18) subscribe")
         .job(alerts::LOW_STOCK_JOB, std::sync::Arc::new(alerts::LowStock(db.clone())))
         .schedule(alerts::schedule())
+        .alert_type(alerts::LOW_STOCK_ALERT)
+        .raises(&[alerts::LOW_STOCK_ALERT.name])
         .health(std::sync::Arc::new(CoreData(db.clone())))
         .summary(std::sync::Arc::new(summary::Stock(db)))
 }

@@ -92,6 +92,13 @@ pub struct Config {
     /// Unpaid checkouts one network may hold at once (0: no cap per network).
     pub max_unpaid_per_network: i64,
     pub log_format_json: bool,
+    /// Who gets critical alerts and escalations by e-mail besides `FOUNDER_EMAIL`
+    /// (`LSN_ALERT_EMAIL_TO`).
+    pub alert_email_to: Vec<String>,
+    /// Who gets critical alerts and escalations by SMS, in E.164 (`LSN_ALERT_SMS_TO`).
+    pub alert_sms_to: Vec<String>,
+    /// Minutes before an unacknowledged critical alert is escalated (`LSN_ALERT_ESCALATE_MINUTES`).
+    pub alert_escalate_minutes: i64,
     /// Every provider variable that was set, by name (values redacted in `Debug`).
     pub providers: BTreeMap<&'static str, Secret>,
 }
@@ -143,12 +150,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "10",
         "how long one request to a provider (Stripe, SendGrid) may take before it counts as failed and is retried",
     ),
-    ("SLACK_WEBHOOK_URL", "-", "Slack incoming webhook for alerts"),
-    ("TWILIO_ACCOUNT_SID", "-", "Twilio account SID"),
+    ("SLACK_WEBHOOK_URL", "- (sandbox)", "Slack incoming webhook for alerts (unset: the sandbox records what would be posted)"),
+    ("TWILIO_ACCOUNT_SID", "- (sandbox)", "Twilio account SID (with a credential and TWILIO_PHONE_NUMBER: critical alerts by SMS)"),
     ("TWILIO_AUTH_TOKEN", "-", "Twilio auth token"),
-    ("TWILIO_API_KEY", "-", "Twilio API key"),
+    ("TWILIO_API_KEY", "-", "Twilio API key (with TWILIO_API_SECRET, used instead of the auth token)"),
     ("TWILIO_API_SECRET", "-", "Twilio API secret"),
-    ("TWILIO_PHONE_NUMBER", "-", "Twilio sender number"),
+    ("TWILIO_PHONE_NUMBER", "-", "Twilio sender number (the SMS's From)"),
+    ("TWILIO_API_BASE", "https://api.twilio.com", "Twilio API base URL (tests point it at a local fake)"),
+    ("LSN_ALERT_EMAIL_TO", "-", "comma-separated addresses that get critical alerts by e-mail, besides FOUNDER_EMAIL"),
+    ("LSN_ALERT_SMS_TO", "-", "comma-separated E.164 numbers that get critical alerts by SMS"),
+    ("LSN_ALERT_ESCALATE_MINUTES", "15", "minutes before an unacknowledged critical alert is escalated (1 to 1440)"),
     ("HEYGEN_API_KEY", "-", "HeyGen API key"),
     ("AGORA_APP_ID", "-", "Agora App ID"),
     ("ELEVENLABS_API_KEY", "-", "ElevenLabs API key"),
@@ -178,7 +189,7 @@ pub const INTEGRATIONS: &[(&str, &[&str])] = &[
     ("SendGrid", &["SENDGRID_API_KEY"]),
     ("SMTP", &["SMTP_URL"]),
     ("Slack", &["SLACK_WEBHOOK_URL"]),
-    ("Twilio", &["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]),
+    ("Twilio", &["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER"]),
     ("HeyGen", &["HEYGEN_API_KEY"]),
     ("Agora", &["AGORA_APP_ID"]),
     ("ElevenLabs", &["ELEVENLABS_API_KEY"]),
@@ -198,8 +209,6 @@ pub const NOT_BUILT: &[(&str, &str)] = &[
     ("PayPal", "a later issue (wallets and buy now, pay later)"),
     ("Afterpay", "a later issue (buy now, pay later)"),
     ("Zip", "a later issue (buy now, pay later)"),
-    ("Slack", "issue 15 (alerts)"),
-    ("Twilio", "issue 15 (alerts)"),
     ("HeyGen", "issue 19 (the avatar host)"),
     ("Agora", "issue 19 (live video)"),
     ("ElevenLabs", "issue 19 (the avatar host's voice)"),
@@ -229,6 +238,7 @@ const PROVIDER_VARS: &[&str] = &[
     "TWILIO_API_KEY",
     "TWILIO_API_SECRET",
     "TWILIO_PHONE_NUMBER",
+    "TWILIO_API_BASE",
     "HEYGEN_API_KEY",
     "AGORA_APP_ID",
     "ELEVENLABS_API_KEY",
@@ -248,6 +258,12 @@ const PROVIDER_VARS: &[&str] = &[
     "OAUTH_SERVER_URL",
     "VITE_APP_ID",
 ];
+
+/// Whether a number is E.164 (`+` then 8 to 15 digits, the first not 0).
+pub fn is_e164(s: &str) -> bool {
+    let Some(d) = s.strip_prefix('+') else { return false };
+    (8..=15).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()) && !d.starts_with('0')
+}
 
 impl Config {
     /// Reads `lsn.toml` (if any) and the process environment.
@@ -406,6 +422,27 @@ impl Config {
                 .filter(|n| (0..=100_000).contains(n))
                 .ok_or_else(|| invalid("LSN_MAX_UNPAID_PER_NETWORK", "expected a number from 0 (no cap) to 100000"))?,
         };
+        let list = |k: &str| {
+            get(k)
+                .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let alert_email_to = list("LSN_ALERT_EMAIL_TO")
+            .iter()
+            .map(|e| crate::Email::parse(e).map(|e| e.to_string()).map_err(|r| invalid("LSN_ALERT_EMAIL_TO", r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let alert_sms_to = list("LSN_ALERT_SMS_TO");
+        if let Some(bad) = alert_sms_to.iter().find(|n| !is_e164(n)) {
+            return Err(invalid("LSN_ALERT_SMS_TO", format!("{bad:?} is not an E.164 number (+61400000000)")));
+        }
+        let alert_escalate_minutes = match get("LSN_ALERT_ESCALATE_MINUTES") {
+            None => 15,
+            Some(n) => n
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1440).contains(n))
+                .ok_or_else(|| invalid("LSN_ALERT_ESCALATE_MINUTES", "expected a number of minutes from 1 to 1440"))?,
+        };
         let mut providers = BTreeMap::new();
         for name in PROVIDER_VARS {
             if let Some(v) = get(name) {
@@ -443,6 +480,9 @@ impl Config {
             max_unpaid_checkouts,
             max_unpaid_per_network,
             log_format_json,
+            alert_email_to,
+            alert_sms_to,
+            alert_escalate_minutes,
             providers,
         };
         if cfg.env == Environment::Production {

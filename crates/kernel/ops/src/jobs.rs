@@ -125,6 +125,10 @@ pub enum JobError {
     /// Retrying cannot help: the job goes straight to `dead`.
     #[error("{0}")]
     Fail(String),
+    /// Try again no sooner than `after_ms` from now (a provider's `Retry-After`), unless
+    /// attempts are used up.
+    #[error("{reason} (retry after {after_ms} ms)")]
+    RetryAfter { after_ms: i64, reason: String },
 }
 
 impl From<lsn_db::Error> for JobError {
@@ -316,6 +320,10 @@ impl Worker {
                 Ok(()) => (Outcome::Succeeded, None),
                 Err(JobError::Retry(e)) if c.attempts < c.max_attempts => {
                     (Outcome::Retrying { next_run_at: finished + backoff_ms(c.attempts) }, Some(e))
+                }
+                Err(JobError::RetryAfter { after_ms, reason }) if c.attempts < c.max_attempts => {
+                    let wait = after_ms.clamp(1, 3_600_000);
+                    (Outcome::Retrying { next_run_at: finished + wait }, Some(format!("{reason} (retry after {wait} ms)")))
                 }
                 Err(e) => (Outcome::Dead, Some(e.to_string())),
             };

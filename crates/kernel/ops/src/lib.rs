@@ -5,16 +5,22 @@
 //! request writes a job or an outbox event in the same transaction as its change; a worker
 //! performs it afterwards, retrying with backoff, and records every run.
 
+pub mod alerts;
 pub mod builtin;
+pub mod codes;
+pub mod incidents;
 pub mod jobs;
 pub mod lease;
 pub mod limit;
 pub mod module;
+pub mod monitor;
 pub mod outbox;
 pub mod schedule;
 pub mod tasks;
 pub mod workflow;
 
+pub use alerts::{AlertType, Priority, Severity};
+pub use codes::{Code, OpsError};
 pub use jobs::{enqueue, JobContext, JobError, JobHandler, NewJob, Registry, Worker};
 pub use module::{Check, HealthCheck, Metrics, Module, NavEntry, Routed, SummarySection, Wiring};
 pub use outbox::{publish, Subscriber};

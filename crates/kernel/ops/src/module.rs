@@ -102,6 +102,12 @@ pub struct Module {
     pub enqueues: Vec<&'static str>,
     /// Its durable workflows, every version still running anywhere.
     pub workflows: Vec<crate::workflow::Workflow>,
+    /// The alert types this domain defines (`lsn_ops::alerts`).
+    pub alert_types: Vec<crate::alerts::AlertType>,
+    /// The alert types this domain raises (its own or another's).
+    pub raises: Vec<&'static str>,
+    /// Where the monitoring thresholds' readings come from (each raises its alert type).
+    pub metric_sources: Vec<Arc<dyn crate::monitor::MetricSource>>,
 }
 
 impl Module {
@@ -197,6 +203,25 @@ impl Module {
         self.workflows.push(w);
         self
     }
+
+    /// Defines an alert type (the domain that raises it defines it).
+    pub fn alert_type(mut self, t: crate::alerts::AlertType) -> Self {
+        self.alert_types.push(t);
+        self
+    }
+
+    /// Declares the alert types this module raises.
+    pub fn raises(mut self, names: &[&'static str]) -> Self {
+        self.raises.extend_from_slice(names);
+        self
+    }
+
+    /// A monitoring metric's source; it raises its alert type.
+    pub fn metric_source(mut self, m: Arc<dyn crate::monitor::MetricSource>) -> Self {
+        self.raises.push(m.alert_type().name);
+        self.metric_sources.push(m);
+        self
+    }
 }
 
 /// A documented operation: `(METHOD, path)`.
@@ -234,6 +259,11 @@ pub struct Wiring {
     pub migrations: Vec<&'static lsn_db::Migration>,
     /// Every module's workflow definitions.
     pub workflows: Vec<crate::workflow::Workflow>,
+    /// Alert type name → its definition.
+    pub alert_types: BTreeMap<&'static str, crate::alerts::AlertType>,
+    /// Alert type → the modules that raise it.
+    pub raised: BTreeMap<&'static str, BTreeSet<&'static str>>,
+    pub metric_sources: Vec<Arc<dyn crate::monitor::MetricSource>>,
     duplicates: Vec<String>,
 }
 
@@ -314,6 +344,20 @@ impl Wiring {
                 w.duplicates.extend(wf.problems());
                 w.workflows.push(wf);
             }
+            for t in m.alert_types {
+                if w.alert_types.insert(t.name, t).is_some() {
+                    w.duplicates.push(format!("alert type {} is defined twice (the second by {})", t.name, m.name));
+                }
+            }
+            for r in m.raises {
+                w.raised.entry(r).or_default().insert(m.name);
+            }
+            for src in m.metric_sources {
+                if w.metric_sources.iter().any(|x| x.metric() == src.metric()) {
+                    w.duplicates.push(format!("metric {} has two sources (the second from {})", src.metric(), m.name));
+                }
+                w.metric_sources.push(src);
+            }
         }
         w.migrations.sort_by_key(|m| m.version);
         w
@@ -388,6 +432,19 @@ impl Wiring {
         for n in &self.nav {
             if !self.routes.iter().any(|r| r.method == "GET" && r.path == n.path) {
                 out.push(format!("the admin navigation links {} ({}), which is no page", n.path, n.label));
+            }
+        }
+        for (t, by) in &self.raised {
+            if !self.alert_types.contains_key(t) {
+                out.push(format!(
+                    "alert type {t} is raised by {} but no module defines it",
+                    by.iter().copied().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        for t in self.alert_types.keys() {
+            if !self.raised.contains_key(t) {
+                out.push(format!("alert type {t} is defined but nothing raises it"));
             }
         }
         out
@@ -473,6 +530,19 @@ mod tests {
             table.push(RouteAccess { method, path, access: lsn_core::access::Access::PUBLIC });
         }
         Routed::new(router, table)
+    }
+
+    const KIND: crate::alerts::AlertType =
+        crate::alerts::AlertType { name: "a_alert", description: "test", cooldown_secs: 60, incident: crate::alerts::Priority::P3 };
+
+    #[test]
+    fn a_raised_alert_type_must_be_defined_and_a_defined_one_raised() {
+        let sound = Wiring::fold([Module::new("a").alert_type(KIND), Module::new("b").raises(&["a_alert"])]);
+        assert_eq!(sound.problems(), Vec::<String>::new());
+        let p = Wiring::fold([Module::new("a").raises(&["ghost"]).alert_type(KIND).alert_type(KIND)]).problems().join("\n");
+        assert!(p.contains("alert type ghost is raised by a but no module defines it"), "{p}");
+        assert!(p.contains("alert type a_alert is defined twice"), "{p}");
+        assert!(p.contains("alert type a_alert is defined but nothing raises it"), "{p}");
     }
 
     #[test]

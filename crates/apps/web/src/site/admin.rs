@@ -19,8 +19,15 @@ fn staff(ctx: &Ctx) -> Result<&AuthUser, PageError> {
 
 /// The admin pages in the navigation (the app module declares them; `lsn_ops::NavEntry`), each
 /// with the message key of its label.
-pub const ADMIN_NAV: &[(&str, &str)] =
-    &[("/admin", "admin-nav-dashboard"), ("/admin/jobs", "admin-nav-jobs"), ("/admin/mailbox", "admin-nav-mailbox")];
+pub const ADMIN_NAV: &[(&str, &str)] = &[
+    ("/admin", "admin-nav-dashboard"),
+    ("/admin/jobs", "admin-nav-jobs"),
+    ("/admin/alerts", "admin-nav-alerts"),
+    ("/admin/thresholds", "admin-nav-thresholds"),
+    ("/admin/incidents", "admin-nav-incidents"),
+    ("/admin/tasks", "admin-nav-tasks"),
+    ("/admin/mailbox", "admin-nav-mailbox"),
+];
 
 // ----------------------------------------------------------------------------- dashboard
 

@@ -12,6 +12,7 @@ pub(crate) mod account;
 mod admin;
 pub use admin::ADMIN_NAV;
 mod home;
+mod ops;
 #[cfg(test)]
 mod text_lint;
 
@@ -41,6 +42,17 @@ pub fn router() -> (Router<AppState>, Vec<RouteAccess>) {
         .post("/admin/jobs/retime", staff, admin::job_retime)
         .post("/admin/jobs/{name}/control", staff, admin::job_control)
         .get("/admin/mailbox", staff, admin::mailbox)
+        .get("/admin/alerts", staff, ops::alerts)
+        .post("/admin/alerts/silence", staff, ops::alert_silence)
+        .post("/admin/alerts/{id}/control", staff, ops::alert_control)
+        .get("/admin/thresholds", staff, ops::thresholds)
+        .post("/admin/thresholds", staff, ops::threshold_update)
+        .get("/admin/incidents", staff, ops::incidents)
+        .post("/admin/incidents", staff, ops::incident_open)
+        .get("/admin/incidents/{id}", staff, ops::incident)
+        .post("/admin/incidents/{id}", staff, ops::incident_update)
+        .get("/admin/tasks", staff, ops::tasks)
+        .post("/admin/tasks/{id}/control", staff, ops::task_control)
         // A visitor who is not signed in is sent to log in (and back) by the page itself.
         .get("/account", public, account::account)
         .post("/account/password", Session, account::change_password);
