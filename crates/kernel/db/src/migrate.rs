@@ -58,8 +58,8 @@ pub const HISTORY: &[Migration] = &[
     portable!(17, "schedule controls", "../migrations/0017_schedule_controls.sql"),
     portable!(20, "run output", "../migrations/0020_run_output.sql"),
     portable!(21, "workflows", "../migrations/0021_workflows.sql"),
-    portable!(23, "monitoring and alerts", "../migrations/0023_monitoring_alerts.sql"),
-    portable!(24, "incidents and tasks", "../migrations/0024_incidents_tasks.sql"),
+    portable!(22, "monitoring and alerts", "../migrations/0022_monitoring_alerts.sql"),
+    portable!(23, "incidents and tasks", "../migrations/0023_incidents_tasks.sql"),
 ];
 
 /// Every migration this binary knows, in version order: the kernel's [`HISTORY`] and each

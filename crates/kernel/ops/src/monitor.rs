@@ -1,5 +1,5 @@
 //! Monitoring: the runbook's thresholds as data (`alert_thresholds`, seeded with its nine levels
-//! by migration 23, editable by a person), measured every minute by the `monitoring` schedule
+//! by migration 22, editable by a person), measured every minute by the `monitoring` schedule
 //! from LSN's own measurements, raising and resolving alerts as the readings cross them.
 //!
 //! Where the readings come from: each metric has one [`MetricSource`], contributed by the module
