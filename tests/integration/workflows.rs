@@ -135,8 +135,11 @@ async fn decisions_and_refusals(backend: crate::common::Backend) {
     // The decision: approved, once.
     let (s, b) = json(post(path.clone(), json!({"approved": true, "note": "checked the invoice"})).await.expect("signal")).await;
     assert_eq!(s, 200, "{b}");
+    // A second decision is refused: the wait was signalled, or (the engine being quick) the run
+    // has already ended.
     let (s, b) = json(post(path.clone(), json!({"approved": false})).await.expect("signal")).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (409, Some("already_signalled")), "{b}");
+    assert_eq!(s, 409, "{b}");
+    assert!(matches!(b["error"]["code"].as_str(), Some("already_signalled" | "run_finished")), "{b}");
     wait_for(&app, &run, "succeeded").await;
     let (_, b) = json(c.get(app.url(&format!("/api/v1/admin/workflows/{run}"))).send().await.expect("show")).await;
     let approval = b["steps"].as_array().expect("steps").iter().find(|s| s["step"] == "approval").expect("approval").clone();
