@@ -5,6 +5,7 @@ mod common;
 
 mod access;
 mod alerts;
+mod analytics;
 mod cli;
 mod commerce;
 mod docs;

@@ -30,6 +30,7 @@ const TABLES: &[(&str, &[&str])] = &[
             "alert_silences",
             "incidents",
             "incident_events",
+            "analytics_buckets",
         ],
     ),
     ("integrations/notify", &["notify_sandbox"]),

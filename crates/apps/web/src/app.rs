@@ -56,6 +56,8 @@ pub struct Folded {
     pub summary: Vec<Arc<dyn lsn_ops::SummarySection>>,
     /// The durable workflow engine (what a person's decisions and cancellations go through).
     pub engine: Option<lsn_ops::Engine>,
+    /// Every module's analytics sources (what `GET /api/v1/admin/analytics` lists).
+    pub figures: lsn_ops::analytics::Sources,
     /// Every alert type the modules define.
     pub alert_types: Vec<lsn_ops::AlertType>,
 }
@@ -74,6 +76,7 @@ impl Folded {
             metrics: w.metrics.clone(),
             summary: w.summary.clone(),
             engine: None,
+            figures: Default::default(),
             alert_types: w.alert_types.values().copied().collect(),
         }
     }

@@ -7,6 +7,7 @@
 
 #![recursion_limit = "512"]
 
+pub mod analytics;
 pub mod app;
 pub mod demo;
 pub mod metrics;

@@ -34,6 +34,7 @@ pub fn schema() -> &'static lsn_db::Schema {
             lsn_catalog::MIGRATIONS,
             lsn_identity::MIGRATIONS,
             lsn_commerce::MIGRATIONS,
+            lsn_live::MIGRATIONS,
         ])
         .expect("two domains ship a migration with one version") // checked by the schema test
     });
@@ -42,10 +43,16 @@ pub fn schema() -> &'static lsn_db::Schema {
 
 /// Every module of the app, folded by [`Runtime::new`]: adding a domain is adding its line here
 /// (and its migrations to [`schema`]).
-pub fn modules(state: &AppState, transport: Arc<dyn lsn_mail::Transport>, sources: lsn_ops::monitor::Sources) -> Vec<lsn_ops::Module> {
+pub fn modules(
+    state: &AppState,
+    transport: Arc<dyn lsn_mail::Transport>,
+    sources: lsn_ops::monitor::Sources,
+    figures: lsn_ops::analytics::Sources,
+) -> Vec<lsn_ops::Module> {
     vec![
         lsn_ops::builtin::module(state.db.clone(), transport, state.cfg.mail_from.clone(), state.cfg.backup_dir()),
         lsn_ops::alerts::module(&state.db, channels(state), sources),
+        lsn_ops::analytics::module(figures).api(crate::analytics::routed(state)).openapi(crate::analytics::openapi()),
         state.identity.module(),
         lsn_warehouse::module(state.db.clone()),
         lsn_catalog::module(),
@@ -84,10 +91,12 @@ impl Runtime {
         let state = AppState::new(db.clone(), cfg.clone(), clock.clone());
         let transport = lsn_mail::from_config(&cfg, db.clone()).map_err(|e| anyhow::anyhow!("mail transport: {e}"))?;
         let sources = lsn_ops::monitor::Sources::default();
-        let mut all = modules(&state, transport, sources.clone());
+        let figures = lsn_ops::analytics::Sources::default();
+        let mut all = modules(&state, transport, sources.clone(), figures.clone());
         all.extend(extra);
         let wiring = Wiring::fold(all);
         sources.set(&wiring.metric_sources);
+        figures.set(&wiring.analytics);
         let mut problems = wiring.problems();
         problems.extend(wiring.schema_problems(schema(), lsn_db::HISTORY));
         anyhow::ensure!(problems.is_empty(), "the modules are wired wrong:\n  {}", problems.join("\n  "));
@@ -100,6 +109,7 @@ impl Runtime {
         );
         let mut folded = crate::app::Folded::from_wiring(&wiring);
         folded.engine = Some(engine.clone());
+        folded.figures = figures.clone();
         let _ = state.site.nav.set(folded.nav.clone());
         let _ = state.folded.set(folded);
         let scheduler = Scheduler::new(db, cfg.timezone, worker.id().to_string(), cfg.enable_autonomous);

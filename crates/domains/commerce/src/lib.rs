@@ -7,12 +7,15 @@
 //! row written with its effects); a repeated `Idempotency-Key` returns the first answer.
 
 pub mod address;
+pub mod analytics;
 pub mod monitoring;
 pub mod recovery;
 
 /// Commerce's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
-pub const MIGRATIONS: &[lsn_db::Migration] =
-    &[lsn_db::Migration::portable(19, "cart recovery", include_str!("../migrations/0019_cart_recovery.sql"))];
+pub const MIGRATIONS: &[lsn_db::Migration] = &[
+    lsn_db::Migration::portable(19, "cart recovery", include_str!("../migrations/0019_cart_recovery.sql")),
+    lsn_db::Migration::portable(25, "orders by paid time", include_str!("../migrations/0025_orders_paid_at.sql")),
+];
 pub mod admin;
 pub mod badge;
 pub mod buyers;
@@ -229,6 +232,7 @@ impl Commerce {
             .openapi(openapi::fragment())
             .undocumented("/media/{key}", "product images' bytes, not JSON")
             .summary(Arc::new(summary::Orders(self.clone())))
+            .analytics(Arc::new(analytics::Sales(self.db.clone())))
             .alert_type(monitoring::PAYMENT_FAILED)
             .metric_source(Arc::new(monitoring::FailedPayments(self.db.clone())))
             .limit(self.limits.checkout.clone())

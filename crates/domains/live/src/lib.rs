@@ -5,6 +5,7 @@
 //!
 //! One node serves a room in process; spanning nodes through Redis comes with the scale-out work.
 
+pub mod analytics;
 pub mod auctions;
 pub mod bus;
 pub mod codes;
@@ -19,6 +20,10 @@ pub mod shows;
 pub mod summary;
 
 pub use room::{Hub, Room};
+
+/// The live domain's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
+pub const MIGRATIONS: &[lsn_db::Migration] =
+    &[lsn_db::Migration::portable(26, "live events by time", include_str!("../migrations/0026_live_by_time.sql"))];
 pub use shows::{Live, LiveError, Show};
 
 pub const CLOSE_AUCTIONS_JOB: &str = "live.close_auctions";
@@ -56,6 +61,8 @@ impl Live {
         let state = routes::RouteState { live: self.clone(), identity: identity.clone() };
         let (pages, page_table) = pages::router();
         lsn_ops::Module::new("live")
+            .migrations(MIGRATIONS)
+            .analytics(std::sync::Arc::new(analytics::Activity(self.db.clone())))
             .api(lsn_ops::Routed::new(router.with_state(state.clone()), table))
             .pages(lsn_ops::Routed::new(pages.with_state(state), page_table))
             .nav("/admin/shows", "admin-nav-shows")

@@ -4,6 +4,7 @@
 //! code, and a second run inserts nothing.
 
 pub mod alerts;
+pub mod analytics;
 pub mod stock;
 pub mod summary;
 
@@ -34,6 +35,7 @@ pub fn module(db: lsn_db::Db) -> lsn_ops::Module {
         .alert_type(alerts::LOW_STOCK_ALERT)
         .raises(&[alerts::LOW_STOCK_ALERT.name])
         .health(std::sync::Arc::new(CoreData(db.clone())))
+        .analytics(std::sync::Arc::new(analytics::Stock(db.clone())))
         .summary(std::sync::Arc::new(summary::Stock(db)))
 }
 

@@ -6,6 +6,7 @@
 //! performs it afterwards, retrying with backoff, and records every run.
 
 pub mod alerts;
+pub mod analytics;
 pub mod builtin;
 pub mod codes;
 pub mod incidents;

@@ -102,6 +102,8 @@ pub struct Module {
     pub enqueues: Vec<&'static str>,
     /// Its durable workflows, every version still running anywhere.
     pub workflows: Vec<crate::workflow::Workflow>,
+    /// Its figures for the analytics aggregation.
+    pub analytics: Vec<Arc<dyn crate::analytics::AnalyticsSource>>,
     /// The alert types this domain defines (`lsn_ops::alerts`).
     pub alert_types: Vec<crate::alerts::AlertType>,
     /// The alert types this domain raises (its own or another's).
@@ -198,6 +200,12 @@ impl Module {
         self
     }
 
+    /// A source of figures for the analytics aggregation (the dashboard's charts).
+    pub fn analytics(mut self, a: Arc<dyn crate::analytics::AnalyticsSource>) -> Self {
+        self.analytics.push(a);
+        self
+    }
+
     /// A workflow definition (register each version a run may still be on).
     pub fn workflow(mut self, w: crate::workflow::Workflow) -> Self {
         self.workflows.push(w);
@@ -259,6 +267,8 @@ pub struct Wiring {
     pub migrations: Vec<&'static lsn_db::Migration>,
     /// Every module's workflow definitions.
     pub workflows: Vec<crate::workflow::Workflow>,
+    /// Every module's analytics sources.
+    pub analytics: Vec<Arc<dyn crate::analytics::AnalyticsSource>>,
     /// Alert type name → its definition.
     pub alert_types: BTreeMap<&'static str, crate::alerts::AlertType>,
     /// Alert type → the modules that raise it.
@@ -343,6 +353,14 @@ impl Wiring {
                 }
                 w.duplicates.extend(wf.problems());
                 w.workflows.push(wf);
+            }
+            for a in m.analytics {
+                for metric in a.metrics() {
+                    if w.analytics.iter().any(|x| x.metrics().iter().any(|y| y.name == metric.name)) {
+                        w.duplicates.push(format!("analytics metric {} is measured twice (the second by {})", metric.name, m.name));
+                    }
+                }
+                w.analytics.push(a);
             }
             for t in m.alert_types {
                 if w.alert_types.insert(t.name, t).is_some() {

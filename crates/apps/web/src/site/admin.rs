@@ -47,6 +47,8 @@ struct Dashboard {
     error: Option<String>,
     kpis: Vec<Kpi>,
     checks: Vec<(String, bool)>,
+    /// When the charts' figures were aggregated (a sentence), if ever.
+    figures_as_of: String,
     backend: &'static str,
     queue: String,
     traffic: String,
@@ -75,18 +77,20 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
     let db = &ctx.state.db;
     let now = ctx.state.clock.now_ms();
     let today = local_day(&ctx, now).ok_or_else(|| PageError::internal("clock out of range"))?;
-    // A day more than 14 × 24 h back, so a daylight-saving change cannot cut off the first day;
-    // each order then counts on its own calendar day in the shop's time zone.
-    let paid = ctx.state.commerce.paid_since(now - 15 * 86_400_000).await?;
-    let (mut revenue, mut count) = (vec![0i64; 14], vec![0i64; 14]);
-    for &(at, amount) in &paid {
-        let Some(ago) = local_day(&ctx, at).map(|d| (today - d).num_days()) else { continue };
-        if (0..14).contains(&ago) {
-            revenue[13 - ago as usize] += amount;
-            count[13 - ago as usize] += 1;
-        }
-    }
-    let (rev_today, orders_today) = (revenue[13], count[13]);
+    // The 13 days before today from the analytics aggregation's buckets; today itself from the
+    // orders, so its figure is never up to 15 minutes behind.
+    let tz = ctx.state.cfg.timezone;
+    let figure = |name| lsn_ops::analytics::Metric { name, kind: lsn_ops::analytics::Kind::Sum, label: "" };
+    let mut revenue = lsn_ops::analytics::daily(db, figure("revenue_cents"), tz, now, 14).await.map_err(PageError::internal)?;
+    let mut count = lsn_ops::analytics::daily(db, figure("orders_paid"), tz, now, 14).await.map_err(PageError::internal)?;
+    let (rev_today, orders_today) = {
+        let paid = ctx.state.commerce.paid_since(now - 86_400_000 - 3_600_000).await?;
+        let todays = paid.iter().filter(|(at, _)| local_day(&ctx, *at) == Some(today));
+        todays.fold((0i64, 0i64), |(r, n), (_, amount)| (r.saturating_add(*amount), n + 1))
+    };
+    revenue[13] = rev_today;
+    count[13] = orders_today;
+    let as_of = lsn_ops::analytics::last_computed(db).await.map_err(PageError::internal)?;
     let mut viewers = 0;
     for s in ctx.state.live.list(Some("live"), 100).await.map_err(PageError::internal)? {
         if let Some(room) = ctx.state.live.hub.existing(&s.id).await {
@@ -115,6 +119,13 @@ pub async fn dashboard(ctx: Ctx) -> PageResult {
             Kpi { key: "viewers", label: t("admin-kpi-viewers"), value: viewers.to_string(), spark: String::new() },
         ],
         checks: vec![(t("admin-check-database"), db_ok), (t("admin-check-migrations"), mig_ok)],
+        figures_as_of: match as_of {
+            Some(at) => {
+                let when = chrono::DateTime::from_timestamp_millis(at).unwrap_or_default().with_timezone(&tz);
+                t_args("admin-figures-as-of", &[("when", &lsn_core::i18n::datetime(&when, lsn_core::i18n::DateStyle::DateTime))])
+            }
+            None => t("admin-figures-never"),
+        },
         backend: db.backend().name(),
         queue: if queue.is_empty() { t("admin-none-queued") } else { queue },
         traffic: {
