@@ -108,8 +108,13 @@ where
             Value::Null(Kind::I16) => q.bind(None::<i16>),
             Value::Null(Kind::I32) => q.bind(None::<i32>),
             Value::Null(Kind::I64) => q.bind(None::<i64>),
-            Value::Null(Kind::F32) => q.bind(None::<f32>),
-            Value::Null(Kind::F64) => q.bind(None::<f64>),
+            // sqlx 0.8's Any driver swaps the two float NULLs when it hands them to PostgreSQL
+            // (`AnyTypeInfoKind::Double` becomes an `Option<f32>`, `Real` an `Option<f64>`), so
+            // a statement first run with a NULL `f64` is prepared with a `float4` parameter and
+            // every later `f64` on that connection fails with "incorrect binary data format".
+            // Binding the other NULL gives PostgreSQL the type the column has.
+            Value::Null(Kind::F32) => q.bind(None::<f64>),
+            Value::Null(Kind::F64) => q.bind(None::<f32>),
             Value::Null(Kind::Text) => q.bind(None::<String>),
             Value::Null(Kind::Blob) => q.bind(None::<Vec<u8>>),
             Value::Bool(v) => q.bind(v),
@@ -261,6 +266,26 @@ mod tests {
     use super::*;
     use crate::{Db, DbTarget, ErrorKind, RowExt, Slow};
     use lsn_core::config::Durability;
+
+    /// One connection, so the statement prepared with the NULL is the one the number reuses.
+    #[tokio::test]
+    async fn a_null_float_then_a_float_on_postgres() {
+        let Ok(url) = std::env::var("LSN_TEST_DATABASE_URL") else {
+            assert_ne!(std::env::var("LSN_TEST_REQUIRE_ALL").as_deref(), Ok("1"), "LSN_TEST_DATABASE_URL is not set");
+            return;
+        };
+        let db = Db::connect_target(&DbTarget::parse(&url).expect("url"), 1, Durability::Full, 1).await.expect("open");
+        let t = format!("float_nulls_{}", std::process::id());
+        query(&format!("CREATE TABLE {t} (k TEXT PRIMARY KEY, d DOUBLE PRECISION, r REAL)")).execute(db.write()).await.expect("table");
+        query(&format!("INSERT INTO {t} (k) VALUES ('a')")).execute(db.write()).await.expect("row");
+        let set = format!("UPDATE {t} SET d = $1, r = $2 WHERE k = 'a'");
+        for (d, r) in [(None, None), (Some(1.5f64), Some(2.5f32)), (None, None), (Some(-3.25), Some(0.5))] {
+            query(&set).bind(d).bind(r).execute(db.write()).await.expect("update");
+            let row = query(&format!("SELECT d, r FROM {t} WHERE k = 'a'")).fetch_one(db.read()).await.expect("read");
+            assert_eq!((row.try_get::<Option<f64>, _>(0).expect("d"), row.try_get::<Option<f32>, _>(1).expect("r")), (d, r));
+        }
+        query(&format!("DROP TABLE {t}")).execute(db.write()).await.expect("drop");
+    }
 
     async fn open(dir: &tempfile::TempDir) -> Db {
         let db = Db::connect_target(&DbTarget::Sqlite(dir.path().join("q.db")), 4, Durability::Full, 1).await.expect("open");
