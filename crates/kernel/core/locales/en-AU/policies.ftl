@@ -25,3 +25,31 @@ policy-fact-member = { $fact } must be one of { $members }.
 ## The task an escalation opens
 policy-task-title = A person decides { $action } for { $subject } ({ $policy })
 policy-task-detail = Version { $version } of the policy escalated this decision ({ $decision }) with the facts { $facts }.
+policy-approval-flag = approval_required is true or false.
+
+## Admin: the policies page
+admin-nav-policies = Policies
+admin-policies-heading = Policies, their versions and the newest decisions
+admin-col-policy = Policy
+admin-col-condition = Condition
+admin-policy = { $policy } (decides { $action })
+admin-policy-escalation = A person decides when { $fact } { $when } { $threshold }
+admin-policy-version = Version { $version } in force (newest { $latest })
+admin-policy-version-row = { $policy } version { $version }
+admin-policy-in-force = In force
+admin-policy-activate = Put in force
+admin-policy-dry-run = Dry run against recent decisions
+admin-policy-decision = Decision of { $policy } version { $version }
+admin-policy-outcome-allow = Allowed
+admin-policy-outcome-deny = Denied
+admin-policy-outcome-escalate = Escalated to a person
+admin-policy-test = Test
+admin-policy-form = Save a new version, or dry-run a condition
+admin-policy-threshold = Escalation threshold (empty: keep the current one)
+admin-policy-note = Note (why)
+admin-policy-dry-run-field = Only dry-run it against the recent decisions
+admin-policy-button = Save or dry-run
+admin-policy-unknown = There is no policy of that name.
+admin-policy-dry-run-result = Replayed { $cases } recent decisions: { $changed } would change ({ $skipped } could not be replayed).
+admin-notice-policy-saved = New policy version saved and in force.
+admin-notice-policy-activated = Policy version put in force.
