@@ -23,7 +23,7 @@
 //! allows the action or denies it (and with `approval_required`, an allowed action escalates).
 //! The condition is compiled once per version and kept (versions never change once saved), so a
 //! decision costs one read of the active version, an evaluation of microseconds and the insert
-//! of its log row (`lsn-policybench` measures it).
+//! of its log row (`cargo run --release -p lsn-ops --example policybench` measures the evaluation).
 
 use crate::codes::{Code, OpsError};
 use cel_parser::ast::{operators as op, CallExpr, Expr, IdedExpr};
