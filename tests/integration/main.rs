@@ -18,6 +18,7 @@ mod integrity;
 mod live;
 mod ownership;
 mod platform;
+mod policies;
 mod providers;
 mod races;
 mod schedules;

@@ -44,6 +44,9 @@ pub struct AppStateParts {
     /// What the modules contribute beyond routes and background work, set once the runtime has
     /// folded them.
     pub folded: std::sync::OnceLock<Folded>,
+    /// The policies' decisions (their kinds set once the modules are folded; a domain's module
+    /// takes a clone to ask for decisions).
+    pub policies: lsn_ops::Policies,
 }
 
 /// The modules' OpenAPI document, admin navigation, health checks, metrics and summary sections.
@@ -113,7 +116,9 @@ impl AppState {
             badge: Arc::new(lsn_commerce::badge::CartBadge(commerce.clone())),
             nav: std::sync::OnceLock::new(),
         });
+        let policies = lsn_ops::Policies::new(db.clone(), clock.clone());
         Self(Arc::new(AppStateParts {
+            policies,
             db,
             cfg,
             clock,
@@ -181,6 +186,8 @@ pub fn module(state: &AppState) -> lsn_ops::Module {
         .api(lsn_ops::Routed::new(api.with_state(state.clone()), table))
         .api(crate::workflows::routed(state))
         .openapi(crate::workflows::openapi())
+        .api(crate::policies::routed(state))
+        .openapi(crate::policies::openapi())
         .pages(lsn_ops::Routed::new(site.with_state(state.clone()), site_table))
         .openapi(crate::openapi::fragment())
         .openapi(crate::ops::fragment())

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
+pub mod policies;
 pub mod server;
 pub mod site;
 pub mod summary;

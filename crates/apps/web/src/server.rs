@@ -97,6 +97,7 @@ impl Runtime {
         let wiring = Wiring::fold(all);
         sources.set(&wiring.metric_sources);
         figures.set(&wiring.analytics);
+        state.policies.set_kinds(&wiring.policy_kinds);
         let mut problems = wiring.problems();
         problems.extend(wiring.schema_problems(schema(), lsn_db::HISTORY));
         anyhow::ensure!(problems.is_empty(), "the modules are wired wrong:\n  {}", problems.join("\n  "));
@@ -188,6 +189,8 @@ pub async fn prepare_with(cfg: Config, clock: SharedClock, extra: Vec<lsn_ops::M
         tracing::info!("empty development database: demo shop loaded ({report})");
     }
     rt.scheduler.register(&rt.schedules, clock.now()).await?;
+    // Each policy's default condition is its version 1 the first time LSN runs.
+    rt.state.policies.seed().await.map_err(|e| anyhow::anyhow!("seeding the policies: {e}"))?;
     // Records each workflow version's steps (refusing a version whose steps changed while runs
     // of it are unfinished) and puts back steps a stopped process had claimed.
     match rt.engine.prepare().await {

@@ -61,6 +61,7 @@ pub const HISTORY: &[Migration] = &[
     portable!(22, "monitoring and alerts", "../migrations/0022_monitoring_alerts.sql"),
     portable!(23, "incidents and tasks", "../migrations/0023_incidents_tasks.sql"),
     portable!(24, "analytics", "../migrations/0024_analytics.sql"),
+    portable!(27, "policies", "../migrations/0027_policies.sql"),
 ];
 
 /// Every migration this binary knows, in version order: the kernel's [`HISTORY`] and each

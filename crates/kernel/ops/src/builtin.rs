@@ -1,8 +1,9 @@
 //! Jobs and schedules the operations crate owns: sending mail, taking backups, dispatching the
-//! outbox.
+//! outbox; and the runbook's two example policies, until their domains exist.
 
 use crate::jobs::{enqueue, JobContext, JobError, JobHandler, NewJob};
 use crate::module::Module;
+use crate::policy::{Fact, Passes, PolicyKind};
 use crate::schedule::Schedule;
 use lsn_db::backup::{self, BackupKind};
 use lsn_mail::{MailError, Message, Transport};
@@ -56,11 +57,54 @@ impl JobHandler for BackupJob {
     }
 }
 
+/// The creator tiers, lowest first (the creators domain will own them).
+pub const CREATOR_TIERS: &[&str] = &["bronze", "silver", "gold", "platinum"];
+
+/// The runbook's fraud policy: an order whose risk score is over 70 and under 90 is sent to
+/// review; 90 or more escalates to a person. Registered here until the risk domain exists, which
+/// takes it over (with the facts its risk check computes).
+pub const FRAUD_REVIEW: PolicyKind = PolicyKind {
+    name: "fraud_review",
+    action: "review_order",
+    description: "Whether an order is held for a fraud review",
+    facts: &[
+        Fact::number("risk_score", 0.0, 100.0, "The order's fraud risk score, 0 to 100"),
+        Fact::number("order_total", 0.0, 1_000_000.0, "The order's total in dollars"),
+        Fact::flag("first_order", "Whether it is the buyer's first order"),
+        Fact::number("account_age_days", 0.0, 36_500.0, "Days since the buyer's account was made (0 for a guest)"),
+    ],
+    condition: "risk_score > 70 AND risk_score < 90",
+    escalation_fact: "risk_score",
+    escalate_when: Passes::AtLeast,
+    escalation_threshold: 90.0,
+    approval_required: false,
+};
+
+/// The runbook's payout policy: a payout of $500 or less to a creator of silver tier or above is
+/// approved; more than $500 escalates to a person. Registered here until the creators domain
+/// exists, which takes it over.
+pub const PAYOUT_APPROVAL: PolicyKind = PolicyKind {
+    name: "payout_approval",
+    action: "approve_payout",
+    description: "Whether a creator's payout is approved without a person",
+    facts: &[
+        Fact::number("amount", 0.0, 1_000_000.0, "The payout in dollars"),
+        Fact::ordinal("creator_tier", CREATOR_TIERS, "The creator's tier: bronze < silver < gold < platinum"),
+    ],
+    condition: "amount <= 500 AND creator_tier >= 'silver'",
+    escalation_fact: "amount",
+    escalate_when: Passes::Above,
+    escalation_threshold: 500.0,
+    approval_required: false,
+};
+
 /// The operations crate's own background work: sending queued mail (every domain queues it
 /// through [`queue_mail`]) and the runbook's backup strategy (daily full backups at 2 AM UTC,
 /// hourly ones in business hours).
 pub fn module(db: lsn_db::Db, transport: Arc<dyn Transport>, from: String, backup_dir: PathBuf) -> Module {
     Module::new("operations")
+        .policy(FRAUD_REVIEW)
+        .policy(PAYOUT_APPROVAL)
         .summary(Arc::new(Operations { db, backup_dir: backup_dir.clone() }))
         .job(MAIL_SEND, Arc::new(MailJob { transport, from }))
         .job(BACKUP_RUN, Arc::new(BackupJob { dir: backup_dir }))

@@ -1,4 +1,4 @@
-//! The operations layer's error codes (monitoring, alerts, incidents, tasks) and the HTTP status
+//! The operations layer's error codes (monitoring, alerts, incidents, tasks, policies) and the HTTP status
 //! each answers with (documented in `docs/errors.md`; `tests/integration/docs.rs` holds the two
 //! together).
 
@@ -6,7 +6,12 @@ lsn_core::error_codes! {
     /// Why the operations layer refused a request that was well-formed.
     pub enum Code {
         AlertNotFiring = ("alert_not_firing", CONFLICT),
+        ConditionNotBoolean = ("condition_not_boolean", BAD_REQUEST),
+        ConditionTooLong = ("condition_too_long", BAD_REQUEST),
+        ConditionTypeMismatch = ("condition_type_mismatch", BAD_REQUEST),
         IncidentResolved = ("incident_resolved", CONFLICT),
+        InvalidCondition = ("invalid_condition", BAD_REQUEST),
+        InvalidFact = ("invalid_fact", BAD_REQUEST),
         InvalidMessage = ("invalid_message", BAD_REQUEST),
         InvalidNote = ("invalid_note", BAD_REQUEST),
         InvalidPriority = ("invalid_priority", BAD_REQUEST),
@@ -14,8 +19,13 @@ lsn_core::error_codes! {
         InvalidSeverity = ("invalid_severity", BAD_REQUEST),
         InvalidSilence = ("invalid_silence", BAD_REQUEST),
         InvalidThreshold = ("invalid_threshold", BAD_REQUEST),
+        MissingFact = ("missing_fact", BAD_REQUEST),
+        PolicyFailed = ("policy_failed", UNPROCESSABLE_ENTITY),
         TaskClosed = ("task_closed", CONFLICT),
         UnknownAlertType = ("unknown_alert_type", BAD_REQUEST),
+        UnknownFact = ("unknown_fact", BAD_REQUEST),
+        UnknownFunction = ("unknown_function", BAD_REQUEST),
+        UnknownMember = ("unknown_member", BAD_REQUEST),
         UnknownMetric = ("unknown_metric", BAD_REQUEST),
         UnknownOwner = ("unknown_owner", BAD_REQUEST),
     }
@@ -40,6 +50,15 @@ impl OpsError {
 
     pub fn field(code: Code, field: &'static str, message: impl Into<String>) -> Self {
         OpsError::Rule { code, message: message.into(), field: Some(field) }
+    }
+}
+
+impl lsn_db::TxError for OpsError {
+    fn as_db(&self) -> Option<&lsn_db::Error> {
+        match self {
+            OpsError::Db(e) => Some(e),
+            _ => None,
+        }
     }
 }
 

@@ -110,6 +110,8 @@ pub struct Module {
     pub raises: Vec<&'static str>,
     /// Where the monitoring thresholds' readings come from (each raises its alert type).
     pub metric_sources: Vec<Arc<dyn crate::monitor::MetricSource>>,
+    /// The kinds of policy whose decisions this domain asks for (`lsn_ops::policy`).
+    pub policies: Vec<crate::policy::PolicyKind>,
 }
 
 impl Module {
@@ -224,6 +226,12 @@ impl Module {
         self
     }
 
+    /// A kind of policy this domain asks for decisions of (its facts, action and default).
+    pub fn policy(mut self, kind: crate::policy::PolicyKind) -> Self {
+        self.policies.push(kind);
+        self
+    }
+
     /// A monitoring metric's source; it raises its alert type.
     pub fn metric_source(mut self, m: Arc<dyn crate::monitor::MetricSource>) -> Self {
         self.raises.push(m.alert_type().name);
@@ -274,6 +282,8 @@ pub struct Wiring {
     /// Alert type → the modules that raise it.
     pub raised: BTreeMap<&'static str, BTreeSet<&'static str>>,
     pub metric_sources: Vec<Arc<dyn crate::monitor::MetricSource>>,
+    /// Every module's kinds of policy.
+    pub policy_kinds: Vec<crate::policy::PolicyKind>,
     duplicates: Vec<String>,
 }
 
@@ -375,6 +385,13 @@ impl Wiring {
                     w.duplicates.push(format!("metric {} has two sources (the second from {})", src.metric(), m.name));
                 }
                 w.metric_sources.push(src);
+            }
+            for kind in m.policies {
+                if w.policy_kinds.iter().any(|k| k.name == kind.name) {
+                    w.duplicates.push(format!("policy {} is defined twice (the second by {})", kind.name, m.name));
+                }
+                w.duplicates.extend(kind.problems());
+                w.policy_kinds.push(kind);
             }
         }
         w.migrations.sort_by_key(|m| m.version);
@@ -581,6 +598,28 @@ mod tests {
         assert!(p.contains("GET /api/a is routed twice (the second time by b)"), "{p}");
         assert!(!p.contains("/api/raw is routed"), "{p}");
         assert!(!p.contains("/admin/a (A)"), "{p}");
+    }
+
+    #[test]
+    fn a_policy_kind_defined_twice_or_with_a_bad_default_is_named() {
+        use crate::policy::{Fact, Passes, PolicyKind};
+        const FACTS: &[Fact] = &[Fact::number("score", 0.0, 100.0, "test")];
+        const GOOD: PolicyKind = PolicyKind {
+            name: "p",
+            action: "act",
+            description: "test",
+            facts: FACTS,
+            condition: "score > 10",
+            escalation_fact: "score",
+            escalate_when: Passes::AtLeast,
+            escalation_threshold: 90.0,
+            approval_required: false,
+        };
+        assert_eq!(Wiring::fold([Module::new("a").policy(GOOD)]).problems(), Vec::<String>::new());
+        let bad = PolicyKind { name: "q", condition: "scor > 10", ..GOOD };
+        let p = Wiring::fold([Module::new("a").policy(GOOD).policy(bad), Module::new("b").policy(GOOD)]).problems().join("\n");
+        assert!(p.contains("policy p is defined twice (the second by b)"), "{p}");
+        assert!(p.contains("policy q: the default condition \"scor > 10\" does not validate"), "{p}");
     }
 
     #[test]

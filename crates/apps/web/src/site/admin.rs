@@ -26,6 +26,7 @@ pub const ADMIN_NAV: &[(&str, &str)] = &[
     ("/admin/thresholds", "admin-nav-thresholds"),
     ("/admin/incidents", "admin-nav-incidents"),
     ("/admin/tasks", "admin-nav-tasks"),
+    ("/admin/policies", "admin-nav-policies"),
     ("/admin/mailbox", "admin-nav-mailbox"),
 ];
 

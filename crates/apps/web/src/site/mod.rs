@@ -53,6 +53,9 @@ pub fn router() -> (Router<AppState>, Vec<RouteAccess>) {
         .post("/admin/incidents/{id}", staff, ops::incident_update)
         .get("/admin/tasks", staff, ops::tasks)
         .post("/admin/tasks/{id}/control", staff, ops::task_control)
+        .get("/admin/policies", staff, ops::policies)
+        .post("/admin/policies", staff, ops::policy_save)
+        .post("/admin/policies/{name}/versions/{version}/control", staff, ops::policy_control)
         // A visitor who is not signed in is sent to log in (and back) by the page itself.
         .get("/account", public, account::account)
         .post("/account/password", Session, account::change_password);

@@ -478,3 +478,153 @@ pub async fn task_control(ctx: Ctx, Path(id): Path<String>, Form(f): Form<HashMa
         Err(e) => tasks_view(&ctx, Some(e.to_string()), None).await,
     }
 }
+
+// ----------------------------------------------------------------------------- policies
+
+pub async fn policies(ctx: Ctx, Query(a): Query<AdminArgs>) -> PageResult {
+    staff(&ctx)?;
+    policies_view(&ctx, FormState::default(), None, admin_notice(a.notice.as_deref())).await
+}
+
+/// Every policy with its version in force, each version (put one in force, dry-run it), and the
+/// newest decisions; the form saves a new version or dry-runs the condition written.
+async fn policies_view(ctx: &Ctx, form: FormState, error: Option<String>, notice: Option<String>) -> PageResult {
+    let policies = &ctx.state.policies;
+    let mut rows = Vec::new();
+    for p in policies.list().await.map_err(|e| PageError::internal(e.to_string()))? {
+        let name = p["name"].as_str().unwrap_or_default().to_string();
+        rows.push(vec![
+            cell(t_args("admin-policy", &[("policy", &name), ("action", p["action"].as_str().unwrap_or_default())])),
+            cell(p["condition"].as_str().unwrap_or_default()),
+            cell(t_args(
+                "admin-policy-escalation",
+                &[
+                    ("fact", p["escalation"]["fact"].as_str().unwrap_or_default()),
+                    ("when", p["escalation"]["when"].as_str().unwrap_or_default()),
+                    ("threshold", &p["escalation"]["threshold"].as_f64().map(|v| v.to_string()).unwrap_or_default()),
+                ],
+            )),
+            cell(t_args(
+                "admin-policy-version",
+                &[("version", &p["active_version"].to_string()), ("latest", &p["latest_version"].to_string())],
+            )),
+            cell(String::new()),
+        ]);
+        let (_, versions) = policies.get(&name).await.map_err(|e| PageError::internal(e.to_string()))?;
+        for v in versions.iter().take(10) {
+            let mut opts = vec![("dry_run".to_string(), t("admin-policy-dry-run"))];
+            if !v.active {
+                opts.insert(0, ("activate".to_string(), t("admin-policy-activate")));
+            }
+            rows.push(vec![
+                cell(t_args("admin-policy-version-row", &[("policy", &name), ("version", &v.version.to_string())])),
+                cell(&v.condition),
+                cell(if v.note.is_empty() { v.created_by.clone() } else { format!("{} · {}", v.created_by, v.note) }),
+                cell(if v.active { t("admin-policy-in-force") } else { when(ctx, v.created_at) }),
+                control(format!("/admin/policies/{name}/versions/{}/control", v.version), &format!("{name}-{}", v.version), opts),
+            ]);
+        }
+    }
+    for d in policies.decisions(None, 20).await.map_err(|e| PageError::internal(e.to_string()))? {
+        rows.push(vec![
+            cell(t_args("admin-policy-decision", &[("policy", &d.policy), ("version", &d.version.to_string())])),
+            cell(d.facts.to_string()),
+            cell(t(&format!("admin-policy-outcome-{}", d.outcome.as_str()))),
+            cell(when(ctx, d.decided_at)),
+            cell(if d.test { t("admin-policy-test") } else { d.subject.clone().unwrap_or_default() }),
+        ]);
+    }
+    let table = Table {
+        key: "policies",
+        heading: t("admin-policies-heading"),
+        columns: vec!["admin-col-policy", "admin-col-condition", "admin-col-text", "admin-col-when", ""],
+        rows,
+        empty: "admin-empty-jobs",
+    };
+    let extra = Extra {
+        action: "/admin/policies".into(),
+        heading: t("admin-policy-form"),
+        fields: vec![
+            ("policy", t("admin-col-policy"), "text", form.value("policy").to_string()),
+            ("condition", t("admin-col-condition"), "text", form.value("condition").to_string()),
+            ("escalation_threshold", t("admin-policy-threshold"), "text", form.value("escalation_threshold").to_string()),
+            ("note", t("admin-policy-note"), "text", form.value("note").to_string()),
+            ("dry_run", t("admin-policy-dry-run-field"), "checkbox", "1".to_string()),
+        ],
+        button: t("admin-policy-button"),
+    };
+    page(ctx, &t("admin-nav-policies"), "/admin/policies", table, Some(extra), form, error, notice).await
+}
+
+/// What a dry run found, in a sentence.
+fn dry_run_notice(r: &lsn_ops::policy::DryRun) -> String {
+    t_args(
+        "admin-policy-dry-run-result",
+        &[("cases", &r.cases.to_string()), ("changed", &r.changed.to_string()), ("skipped", &r.skipped.to_string())],
+    )
+}
+
+/// Saves the form's condition as a new version of its policy (in force at once), or with
+/// "dry run" ticked replays the recent decisions under it and says what would change.
+pub async fn policy_save(ctx: Ctx, Form(f): Form<HashMap<String, String>>) -> PageResult {
+    let user = staff(&ctx)?;
+    let v = |k: &str| f.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+    let mut form = FormState::new(f.clone());
+    let body = serde_json::json!({
+        "condition": v("condition"),
+        "escalation_threshold": match v("escalation_threshold") {
+            s if s.is_empty() => serde_json::Value::Null,
+            s => s.parse::<f64>().map(serde_json::Value::from).unwrap_or_else(|_| serde_json::Value::String(s)),
+        },
+    });
+    let policies = &ctx.state.policies;
+    let result = async {
+        let p = crate::policies::proposal(&body)?;
+        if f.contains_key("dry_run") {
+            let r = policies.dry_run(&v("policy"), &p, lsn_ops::policy::DRY_RUN_CASES).await?;
+            return Ok(Some(dry_run_notice(&r)));
+        }
+        policies.save(&v("policy"), &p, &v("note"), true, &user.actor().label).await?;
+        Ok::<_, lsn_ops::OpsError>(None)
+    }
+    .await;
+    match result {
+        Ok(None) => Ok(see_other(ctx.jar.clone(), "/admin/policies?notice=policy_saved")),
+        Ok(Some(notice)) => policies_view(&ctx, form, None, Some(notice)).await,
+        Err(lsn_ops::OpsError::NotFound) => {
+            form.errors.insert("policy".into(), t("admin-policy-unknown"));
+            policies_view(&ctx, form, Some(t("admin-policy-unknown")), None).await
+        }
+        Err(e) => {
+            let message = refused(e.into(), &mut form)?;
+            policies_view(&ctx, form, Some(message), None).await
+        }
+    }
+}
+
+/// A version's control: put it in force, or dry-run its condition against the recent decisions.
+pub async fn policy_control(ctx: Ctx, Path((name, version)): Path<(String, i64)>, Form(f): Form<HashMap<String, String>>) -> PageResult {
+    let user = staff(&ctx)?;
+    let policies = &ctx.state.policies;
+    match f.get("action").map(String::as_str) {
+        Some("activate") => match policies.activate(&name, version, &user.actor().label).await {
+            Ok(_) => Ok(see_other(ctx.jar.clone(), "/admin/policies?notice=policy_activated")),
+            Err(lsn_ops::OpsError::NotFound) => Err(PageError::not_found()),
+            Err(e) => policies_view(&ctx, FormState::default(), Some(e.to_string()), None).await,
+        },
+        Some("dry_run") => {
+            let (_, versions) = policies.get(&name).await.map_err(|_| PageError::not_found())?;
+            let v = versions.into_iter().find(|v| v.version == version).ok_or_else(PageError::not_found)?;
+            let p = lsn_ops::policy::Proposal {
+                condition: v.condition,
+                escalation_threshold: Some(v.escalation_threshold),
+                approval_required: Some(v.approval_required),
+            };
+            match policies.dry_run(&name, &p, lsn_ops::policy::DRY_RUN_CASES).await {
+                Ok(r) => policies_view(&ctx, FormState::default(), None, Some(dry_run_notice(&r))).await,
+                Err(e) => policies_view(&ctx, FormState::default(), Some(e.to_string()), None).await,
+            }
+        }
+        _ => policies_view(&ctx, FormState::default(), Some(t("admin-task-unknown-action")), None).await,
+    }
+}
