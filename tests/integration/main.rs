@@ -21,6 +21,7 @@ mod platform;
 mod policies;
 mod providers;
 mod races;
+mod schedule_races;
 mod schedules;
 mod security;
 mod signin;

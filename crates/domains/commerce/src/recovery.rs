@@ -49,7 +49,7 @@ impl lsn_ops::JobHandler for AbandonedCarts {
              CAST((SELECT COALESCE(SUM(i.quantity), 0) FROM cart_items i WHERE i.cart_id = c.id) AS BIGINT) AS items \
              FROM carts c JOIN user_contacts u ON u.id = c.user_id \
              WHERE c.updated_at <= $1 AND c.updated_at >= $2 \
-             AND (c.recovery_sent_at IS NULL OR c.recovery_sent_at < c.updated_at) \
+             AND (c.recovery_sent_at IS NULL OR c.recovery_sent_at <= c.updated_at) \
              AND EXISTS (SELECT 1 FROM cart_items i WHERE i.cart_id = c.id) \
              AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.user_id = c.user_id AND o.placed_at >= c.updated_at) \
              ORDER BY c.updated_at LIMIT 200",
@@ -96,10 +96,12 @@ impl lsn_ops::JobHandler for AbandonedCarts {
             c.db.transaction(move |tx| {
                 let (cart, msg) = (cart.clone(), msg.clone());
                 Box::pin(async move {
-                    // Once: only the run that marks the cart sends its reminder.
+                    // Once: only the run that marks the cart sends its reminder. A cart changed in
+                    // the same millisecond as its mark (`recovery_sent_at = updated_at`) counts as
+                    // left again: a mark is always at least 2 hours after the change it answers.
                     let marked = lsn_db::query(
                         "UPDATE carts SET recovery_sent_at = $1 WHERE id = $2 AND updated_at = $3 \
-                         AND (recovery_sent_at IS NULL OR recovery_sent_at < updated_at)",
+                         AND (recovery_sent_at IS NULL OR recovery_sent_at <= updated_at)",
                     )
                     .bind(now)
                     .bind(&cart)

@@ -192,24 +192,38 @@ impl Scheduler {
             };
             let payload: Value = serde_json::from_str(&payload).unwrap_or(Value::Null);
             let job = NewJob::new(kind, payload).schedule(name.clone()).dedupe(format!("sched:{name}:{due_at}"));
-            let (n2, job2) = (name.clone(), job.clone());
-            self.db
+            let (n2, job2, autonomous) = (name.clone(), job.clone(), i64::from(self.autonomous));
+            // The task fires only if it is still as this tick read it: due at that time, enabled,
+            // allowed. A person who paused or re-timed it in between wins (the row is locked on
+            // PostgreSQL and its condition read again; SQLite writes one transaction at a time),
+            // so no run is queued after a pause has been answered.
+            let moved = self
+                .db
                 .transaction(move |tx| {
                     let (name, job) = (n2.clone(), job2.clone());
                     Box::pin(async move {
-                        enqueue(&mut **tx, &job, now_ms).await?;
-                        lsn_db::query("UPDATE schedules SET next_run_at = $1, last_run_at = $2 WHERE name = $3 AND next_run_at = $4")
-                            .bind(next)
-                            .bind(now_ms)
-                            .bind(&name)
-                            .bind(due_at)
-                            .execute(&mut **tx)
-                            .await?;
-                        Ok::<_, lsn_db::Error>(())
+                        let moved = lsn_db::query(
+                            "UPDATE schedules SET next_run_at = $1, last_run_at = $2 WHERE name = $3 AND next_run_at = $4 \
+                             AND enabled = 1 AND (autonomous = 0 OR $5 = 1)",
+                        )
+                        .bind(next)
+                        .bind(now_ms)
+                        .bind(&name)
+                        .bind(due_at)
+                        .bind(autonomous)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected();
+                        if moved == 1 {
+                            enqueue(&mut **tx, &job, now_ms).await?;
+                        }
+                        Ok::<_, lsn_db::Error>(moved == 1)
                     })
                 })
                 .await?;
-            fired.push(name);
+            if moved {
+                fired.push(name);
+            }
         }
         Ok(fired)
     }
