@@ -76,6 +76,7 @@ impl lsn_ops::JobHandler for DailySummary {
             html: None,
             tag: Some("daily_summary".into()),
             message_id: Some(format!("daily-summary-{date_text}")),
+            attachments: Vec::new(),
         };
         let now = ctx.clock.now_ms();
         let report = format!("{date_text}: mailed to {}", msg.to);

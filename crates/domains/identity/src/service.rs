@@ -302,6 +302,7 @@ impl Identity {
                             tag: Some("register_existing".into()),
                             // One notice an hour, however often a stranger signs up with the address.
                             message_id: Some(format!("register-existing-{}-{}", hash_token(&email), now / 3_600_000)),
+                            attachments: Vec::new(),
                         },
                         None => {
                             let id = new_id();
@@ -327,6 +328,7 @@ impl Identity {
                                 html: None,
                                 tag: Some("verify_email".into()),
                                 message_id: None,
+                                attachments: Vec::new(),
                             }
                         }
                     };
@@ -638,6 +640,7 @@ impl Identity {
                         html: None,
                         tag: Some("password_reset".into()),
                         message_id: None,
+                        attachments: Vec::new(),
                     };
                     lsn_ops::builtin::queue_mail(tx, now, msg).await?;
                     Ok::<_, IdentityError>(())

@@ -60,6 +60,7 @@ pub const HISTORY: &[Migration] = &[
     portable!(21, "workflows", "../migrations/0021_workflows.sql"),
     portable!(22, "monitoring and alerts", "../migrations/0022_monitoring_alerts.sql"),
     portable!(23, "incidents and tasks", "../migrations/0023_incidents_tasks.sql"),
+    portable!(25, "mail attachments", "../migrations/0025_mail_attachments.sql"),
 ];
 
 /// Every migration this binary knows, in version order: the kernel's [`HISTORY`] and each

@@ -113,6 +113,7 @@ impl JobHandler for OrderPaid {
             html: None,
             tag: Some("order_confirmation".into()),
             message_id: Some(format!("order-confirmation-{order_id}")),
+            attachments: Vec::new(),
         };
         let now = ctx.clock.now_ms();
         c.db.transaction_with((msg, order_id), move |tx, (msg, order_id)| {
