@@ -1026,14 +1026,29 @@ async fn daily_summary(app: TestApp) {
     let (s, paid) = pay(&app, &c, &checkout, "4242 4242 4242 4242").await;
     assert_eq!(s, 200, "{paid}");
     app.run_jobs().await;
-    let now = app.clock.now_ms();
-    let text = lsn_web::summary::render(&app.rt.wiring.summary, now - 3_600_000, now + 3_600_000).await;
+    let tz = app.rt.state.cfg.timezone;
+    let today = app.clock.now().with_timezone(&tz).date_naive();
+    let report = lsn_web::summary::report(&app.rt.state, lsn_ops::summary::Period::daily(tz, today)).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let revenue = report.sections.iter().find(|s| s.title == "Revenue").expect("commerce's section");
     let total = checkout["order"]["total"].as_i64().expect("total");
-    let taken = format!("  1 order paid, {} taken\n", lsn_core::money::Money::aud(total));
-    assert!(text.contains(&taken), "{taken:?} in:\n{text}");
-    assert!(text.contains("Operations\n  ") && text.contains("Stock\n  ") && text.contains("Live\n  "), "{text}");
-    // A day later nothing was sold.
-    let text = lsn_web::summary::render(&app.rt.wiring.summary, now + 86_400_000, now + 2 * 86_400_000).await;
-    assert!(text.contains("  0 orders paid, $0.00 taken\n"), "{text}");
+    assert_eq!(revenue.figures[0].value, lsn_ops::summary::Measure::Money(total));
+    assert_eq!(revenue.figures[1].value, lsn_ops::summary::Measure::Count(1));
+    assert_eq!(revenue.figures[2].value, lsn_ops::summary::Measure::Money(total), "the average of one order");
+    assert_eq!(revenue.tables[0].rows[0][0], "SUM-1", "the top product");
+    let csv = String::from_utf8(revenue.csv[0].to_bytes()).expect("utf-8");
+    let number = checkout["order"]["number"].as_str().expect("number");
+    assert!(csv.starts_with("number,paid_at,status,units,total,amount_paid,amount_refunded,from_live_room\r\n"), "{csv}");
+    assert!(csv.contains(&format!("{number},")) && csv.contains(",2,") && csv.contains(",no\r\n"), "{csv}");
+    let hours: i64 = revenue.charts[0].points.iter().map(|(_, m)| m.raw()).sum();
+    assert_eq!(hours, total, "the hourly chart adds up to the day");
+    let names: Vec<&str> = report.sections.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(names, ["System health", "Inventory alerts", "Revenue", "Live Streaming"], "each module's own, in the folded order");
+    // The next day nothing was sold, and the figures compare with this one.
+    let next = lsn_web::summary::report(&app.rt.state, lsn_ops::summary::Period::daily(tz, today.succ_opt().expect("date"))).await;
+    let revenue = next.sections.iter().find(|s| s.title == "Revenue").expect("commerce's section");
+    assert_eq!(revenue.figures[0].value, lsn_ops::summary::Measure::Money(0));
+    assert_eq!(revenue.figures[0].previous, Some(lsn_ops::summary::Measure::Money(total)));
+    assert!(revenue.csv.is_empty(), "no orders, no file");
 }
 both!(daily_summary_on_both_databases, daily_summary);

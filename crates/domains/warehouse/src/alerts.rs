@@ -6,7 +6,7 @@
 
 use crate::stock::LOW_STOCK_THRESHOLD;
 use lsn_core::i18n::t_args;
-use lsn_db::{Db, RowExt};
+use lsn_db::Db;
 use serde_json::Value;
 
 pub const LOW_STOCK_JOB: &str = "warehouse.low_stock_alerts";
@@ -34,43 +34,11 @@ pub fn schedule() -> lsn_ops::Schedule {
 
 pub struct LowStock(pub Db);
 
-/// A variant running low, as the task names it.
-struct Low {
-    variant_id: String,
-    sku: String,
-    title: String,
-    available: i64,
-}
-
 #[async_trait::async_trait]
 impl lsn_ops::JobHandler for LowStock {
     async fn run(&self, ctx: &lsn_ops::JobContext, _payload: &Value) -> Result<(), lsn_ops::JobError> {
         let retry = |e: lsn_db::Error| lsn_ops::JobError::Retry(e.to_string());
-        // Stock is the warehouse's; the names come from the catalog's public view.
-        let rows = lsn_db::query(
-            "SELECT s.variant_id, s.on_hand - s.reserved AS available, v.sku, v.product_title, v.title \
-             FROM stock_levels s JOIN catalog_variants v ON v.id = s.variant_id \
-             WHERE s.on_hand - s.reserved < $1 AND v.status = 'active' AND v.product_status = 'active' \
-             ORDER BY available, v.sku LIMIT 500",
-        )
-        .bind(LOW_STOCK_THRESHOLD)
-        .fetch_all(self.0.read())
-        .await
-        .map_err(retry)?;
-        let low: Vec<Low> = rows
-            .iter()
-            .map(|r| {
-                let product: String = r.try_get("product_title")?;
-                let variant: String = r.try_get("title")?;
-                Ok(Low {
-                    variant_id: r.try_get("variant_id")?,
-                    sku: r.try_get("sku")?,
-                    title: if variant.is_empty() { product } else { format!("{product} — {variant}") },
-                    available: r.try_get("available")?,
-                })
-            })
-            .collect::<Result<_, lsn_db::Error>>()
-            .map_err(retry)?;
+        let low = crate::summary::low_variants(&self.0, 500).await.map_err(retry)?;
         if low.is_empty() {
             ctx.report("no variant is low");
             return Ok(());

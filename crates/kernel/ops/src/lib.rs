@@ -16,6 +16,7 @@ pub mod module;
 pub mod monitor;
 pub mod outbox;
 pub mod schedule;
+pub mod summary;
 pub mod tasks;
 pub mod workflow;
 
