@@ -301,7 +301,10 @@ async fn full_order_flow(app: TestApp) {
     let (_, cart) = json(c.get(app.url("/api/v1/cart")).send().await.expect("cart")).await;
     assert_eq!(cart["cart"]["item_count"], 0, "bought lines leave the cart");
     let mail = app.mails_to("ann@example.com").await;
-    assert!(mail.iter().any(|m| m.subject.contains(o.number.as_str()) && m.text.contains("$75.95")), "order confirmation mailed");
+    let confirmation = mail.iter().find(|m| m.tag.as_deref() == Some("order_confirmation")).expect("order confirmation mailed");
+    assert!(confirmation.subject.contains(o.number.as_str()) && confirmation.text.contains("Total paid: $75.95"), "{}", confirmation.text);
+    let html = confirmation.html.as_deref().expect("its HTML part");
+    assert!(html.contains(&format!("/orders/{}", o.number)) && html.contains("$75.95"), "{html}");
     // Card numbers never reach the database.
     for table in ["payments", "idempotency_keys", "jobs", "webhook_events", "orders", "audit_log"] {
         let n = count(&app, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE CAST({table}.* AS TEXT) LIKE '%4242424242424242%' OR CAST({table}.* AS TEXT) LIKE '%4242 4242%'").replace("CAST(payments.* AS TEXT)", "COALESCE(card_last4, '')").replace("CAST(idempotency_keys.* AS TEXT)", "COALESCE(response_body, '') || request_hash").replace("CAST(jobs.* AS TEXT)", "payload").replace("CAST(webhook_events.* AS TEXT)", "payload").replace("CAST(orders.* AS TEXT)", "shipping_address").replace("CAST(audit_log.* AS TEXT)", "detail")).await;

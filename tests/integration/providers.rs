@@ -220,7 +220,8 @@ async fn mail_job_retries_until_sendgrid_is_back() {
     assert_eq!(runs[0].outcome, lsn_ops::jobs::Outcome::Succeeded);
     let got = fake.received.lock().expect("lock").clone();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0]["subject"], "Confirm your email address");
+    assert_eq!(got[0]["subject"], "Welcome to LSN Live: confirm your email address");
+    assert!(got[0]["content"][1]["value"].as_str().expect("html").contains("/api/auth/verify?token="), "the HTML part has the link too");
     assert!(got[0]["content"][0]["value"].as_str().expect("text").contains("/api/auth/verify?token="));
     assert!(lsn_mail::list_mailbox(&app.rt.state.db, None, 10).await.expect("mailbox").is_empty(), "SendGrid replaces the mailbox");
 }

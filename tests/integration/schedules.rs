@@ -253,6 +253,31 @@ async fn low_stock(app: TestApp) {
 }
 both!(low_stock_alerts_open_one_task_per_low_variant, low_stock);
 
+/// The low-stock alert e-mail: one per run that opened tasks, listing the variants that newly ran
+/// low, to FOUNDER_EMAIL and LSN_ALERT_EMAIL_TO; none while they stay low.
+async fn low_stock_mail(backend: crate::common::Backend) {
+    let env = [("FOUNDER_EMAIL", "founder@example.com"), ("LSN_ALERT_EMAIL_TO", "ops@example.com")];
+    let Some(app) = TestApp::spawn(backend, &env).await else { return };
+    let low = app.product(json!({"title": "Rare Mug", "status": "active", "variants": [{"sku": "RARE-MUG", "price": 1500}]})).await;
+    app.stock(&low.variants[0].id, 4).await;
+    let tz = app.rt.state.cfg.timezone;
+    let scheduler = lsn_ops::schedule::Scheduler::new(app.rt.state.db.clone(), tz, "test-node", true);
+    scheduler.tick(app.clock.now()).await.expect("tick");
+    for _ in 0..2 {
+        app.clock.advance(chrono::Duration::hours(1));
+        scheduler.tick(app.clock.now()).await.expect("tick");
+        app.run_jobs().await;
+    }
+    for to in ["founder@example.com", "ops@example.com"] {
+        let mails: Vec<_> = app.mails_to(to).await.into_iter().filter(|m| m.tag.as_deref() == Some("low_stock_alert")).collect();
+        assert_eq!(mails.len(), 1, "one mail over two hours to {to}");
+        assert_eq!(mails[0].subject, "LSN Live: 1 product is low on stock");
+        assert!(mails[0].text.contains("- RARE-MUG  Rare Mug — Default: 4") && mails[0].text.contains("/admin/tasks"), "{}", mails[0].text);
+        assert!(mails[0].html.as_deref().is_some_and(|h| h.contains("<td style=\"border-bottom:1px solid #e4e4e7;\">RARE-MUG</td>")));
+    }
+}
+crate::both_backends!(low_stock_alerts_are_mailed_once, low_stock_mail);
+
 /// The runbook's abandoned-cart recovery every 2 hours: a signed-in customer's cart left for over
 /// 2 hours gets one reminder, in their language; left again after a change, one more.
 async fn carts(app: TestApp) {
