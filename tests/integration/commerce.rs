@@ -1046,12 +1046,34 @@ async fn daily_summary(app: TestApp) {
     let hours: i64 = revenue.charts[0].points.iter().map(|(_, m)| m.raw()).sum();
     assert_eq!(hours, total, "the hourly chart adds up to the day");
     let names: Vec<&str> = report.sections.iter().map(|s| s.title.as_str()).collect();
-    assert_eq!(names, ["System health", "Inventory alerts", "Revenue", "Live Streaming"], "each module's own, in the folded order");
+    assert_eq!(names, ["Revenue", "Live Streaming", "Inventory alerts", "System health"], "each module's own, in the runbook's order");
     // The next day nothing was sold, and the figures compare with this one.
     let next = lsn_web::summary::report(&app.rt.state, lsn_ops::summary::Period::daily(tz, today.succ_opt().expect("date"))).await;
     let revenue = next.sections.iter().find(|s| s.title == "Revenue").expect("commerce's section");
     assert_eq!(revenue.figures[0].value, lsn_ops::summary::Measure::Money(0));
     assert_eq!(revenue.figures[0].previous, Some(lsn_ops::summary::Measure::Money(total)));
     assert!(revenue.csv.is_empty(), "no orders, no file");
+    // The admin shows the day's report as the mail does, its chart in the page, its files to download.
+    app.user("boss@example.com", Role::Admin).await;
+    let (admin, _) = app.login("boss@example.com").await;
+    let day = today.format("%Y-%m-%d").to_string();
+    let r = admin.get(app.url(&format!("/admin/summary?date={day}"))).send().await.expect("page");
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("Daily Summary") && html.contains("src=\"data:image/png;base64,"), "{html}");
+    let file = format!("orders-{day}.csv");
+    assert!(html.contains(&format!("/admin/summary/files/{file}?date={day}")), "{html}");
+    let r = admin.get(app.url(&format!("/admin/summary/files/{file}?date={day}"))).send().await.expect("csv");
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("csv").contains(number), "the day's orders");
+    let r = admin.get(app.url(&format!("/admin/summary/files/nothing.csv?date={day}"))).send().await.expect("csv");
+    assert_eq!(r.status(), 404);
+    let r = admin.get(app.url("/admin/summary?date=31/12/2025")).send().await.expect("page");
+    assert_eq!(r.status(), 400, "a day that is no date");
+    assert!(r.text().await.expect("body").contains("Give the day as a date"));
+    let weekly = admin.get(app.url(&format!("/admin/summary?date={day}&weekly=1"))).send().await.expect("page").text().await.expect("body");
+    assert!(weekly.contains("Weekly Report") && weekly.contains("vs the week before"), "{weekly}");
+    let r = app.client().get(app.url("/admin/summary")).send().await.expect("page");
+    assert_ne!(r.status(), 200, "staff only");
 }
 both!(daily_summary_on_both_databases, daily_summary);

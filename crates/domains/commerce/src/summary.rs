@@ -52,6 +52,10 @@ impl lsn_ops::SummarySection for Orders {
         "summary-orders-title"
     }
 
+    fn rank(&self) -> u8 {
+        10
+    }
+
     async fn section(&self, p: &Period) -> anyhow::Result<Section> {
         let c = &self.0;
         let db = &c.db;

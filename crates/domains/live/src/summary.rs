@@ -40,6 +40,10 @@ impl lsn_ops::SummarySection for Shows {
         "summary-live-title"
     }
 
+    fn rank(&self) -> u8 {
+        20
+    }
+
     async fn section(&self, p: &Period) -> anyhow::Result<Section> {
         let l = &self.0;
         let (streams, minutes, viewers) = on_air(l, p.from, p.until).await?;

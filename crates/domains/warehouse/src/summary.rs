@@ -54,6 +54,10 @@ impl lsn_ops::SummarySection for Stock {
         "summary-stock-title"
     }
 
+    fn rank(&self) -> u8 {
+        50
+    }
+
     async fn section(&self, _p: &Period) -> anyhow::Result<Section> {
         let low = low_variants(&self.0, 5_000).await?;
         let out = low.iter().filter(|l| l.available == 0).count() as i64;

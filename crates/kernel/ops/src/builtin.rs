@@ -121,6 +121,10 @@ impl crate::summary::SummarySection for Operations {
         "summary-ops-title"
     }
 
+    fn rank(&self) -> u8 {
+        90
+    }
+
     async fn section(&self, p: &crate::summary::Period) -> anyhow::Result<crate::summary::Section> {
         use crate::summary::{Figure, Measure::Count, Section};
         use lsn_core::i18n::{t, t_args};

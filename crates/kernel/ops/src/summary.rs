@@ -18,6 +18,11 @@ use std::sync::Arc;
 pub trait SummarySection: Send + Sync {
     /// The Fluent key of the section's heading (shown with the error when the section fails).
     fn title(&self) -> &'static str;
+    /// Where the section stands in the report, lowest first, in the runbook's order: revenue
+    /// (10), live streaming (20), creators (30), fraud (40), inventory (50), system health (90).
+    fn rank(&self) -> u8 {
+        60
+    }
     async fn section(&self, period: &Period) -> anyhow::Result<Section>;
 }
 
@@ -442,10 +447,13 @@ impl Report {
     }
 }
 
-/// Asks every module for its section of `period`, in the order they were folded.
+/// Asks every module for its section of `period`, in the order of their ranks (then the order
+/// they were folded).
 pub async fn build(sections: &[Arc<dyn SummarySection>], shop: &str, period: Period) -> Report {
     let mut report = Report { shop: shop.to_string(), period, sections: Vec::new(), failed: Vec::new() };
-    for s in sections {
+    let mut ordered: Vec<&Arc<dyn SummarySection>> = sections.iter().collect();
+    ordered.sort_by_key(|s| s.rank());
+    for s in ordered {
         match s.section(&period).await {
             Ok(section) => report.sections.push(section),
             Err(e) => {

@@ -130,3 +130,10 @@ summary-ops-gave-up = { $count ->
     [one] 1 job gave up: see the jobs page
    *[other] { $count } jobs gave up: see the jobs page
 }
+
+## The admin's summary page
+admin-nav-summary = Summary
+admin-summary-date = Day (the last day of a week)
+admin-summary-weekly = Weekly report
+admin-summary-show = Show
+admin-summary-bad-date = Give the day as a date (YYYY-MM-DD).
