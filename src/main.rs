@@ -62,11 +62,19 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// Print the daily summary: every module's section for one day in the shop's time zone.
+    /// The daily summary (or, with --weekly, the weekly report): every module's section for one
+    /// day (or the seven days ending it) in the shop's time zone. Printed as text, or written as
+    /// the mail's HTML to --out with its chart images and CSV files beside it.
     Summary {
-        /// The day (YYYY-MM-DD); yesterday when left out.
+        /// The day (YYYY-MM-DD), or the last day of the week; yesterday when left out.
         #[arg(long)]
         date: Option<String>,
+        /// The weekly report: the seven days ending --date, against the seven before.
+        #[arg(long)]
+        weekly: bool,
+        /// Write the HTML report to this file (the images and CSV files go beside it).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Scheduled tasks and the job queue.
     Jobs {
@@ -222,18 +230,37 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Summary { date } => {
+        Command::Summary { date, weekly, out } => {
             let today = chrono::Utc::now().with_timezone(&cfg.timezone).date_naive();
             let date = match date {
                 Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
                     .map_err(|_| anyhow::anyhow!("--date: give a day as YYYY-MM-DD, not {d:?}"))?,
                 None => today.pred_opt().unwrap_or(today),
             };
+            let period = if weekly {
+                lsn_ops::summary::Period::weekly(cfg.timezone, date)
+            } else {
+                lsn_ops::summary::Period::daily(cfg.timezone, date)
+            };
             let db = open(&cfg).await?;
             let rt = lsn_web::Runtime::new(db, std::sync::Arc::new(cfg.clone()), clock::system())?;
-            let (from, until) = lsn_web::summary::day(cfg.timezone, date);
-            println!("{} — {date}", cfg.shop_name);
-            print!("{}", lsn_web::summary::render(&rt.wiring.summary, from, until).await);
+            let report = lsn_web::summary::report(&rt.state, period).await;
+            let images = if out.is_some() { lsn_mails::Images::Files } else { lsn_mails::Images::Inline };
+            let mail = lsn_mails::summary(&lsn_web::summary::brand(&cfg), &report, images)?;
+            match out {
+                None => print!("{}", mail.text),
+                Some(path) => {
+                    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+                    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                    std::fs::write(&path, &mail.html).with_context(|| format!("cannot write {}", path.display()))?;
+                    println!("✓ {}", path.display());
+                    for a in &mail.attachments {
+                        let file = dir.join(&a.filename);
+                        std::fs::write(&file, &a.content).with_context(|| format!("cannot write {}", file.display()))?;
+                        println!("✓ {}", file.display());
+                    }
+                }
+            }
         }
         Command::Jobs { command } => {
             let db = open(&cfg).await?;

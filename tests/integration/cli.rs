@@ -210,14 +210,25 @@ fn summary_prints_every_modules_section_for_a_day() {
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     for want in [
-        "— 2026-12-01",
-        "Orders\n  0 orders paid, $0.00 taken\n  0 refunds, $0.00 given back\n  0 unpaid orders cancelled\n  0 orders waiting for payment now",
-        "Stock\n  ",
-        "Live\n  0 shows ended",
-        "Operations\n  0 jobs run, 0 failed and retried, 0 given up\n  0 tasks open for a person\n  no backup yet",
+        "📊 LSN Live - Daily Summary\nDate: 1 Dec 2026\n",
+        "💰 Revenue\n- Total: $0.00 (no change vs yesterday)\n- Orders: 0 (no change vs yesterday)\n- AOV: $0.00 (no change vs yesterday)\n",
+        "📦 Inventory alerts\n- Low stock (< 10 units): ",
+        "🎥 Live Streaming\n- Streams: 0 (0 h total) (no change vs yesterday)\n",
+        "🩺 System health\n- Jobs run: 0 (no change vs yesterday)\n",
+        "- No backup yet\n",
+        "⚠️ Action items\n",
     ] {
         assert!(t.contains(want), "{want:?} in:\n{t}");
     }
+    // The weekly report, written as the mail's HTML with its image and files beside it.
+    let out =
+        lsn(d, &[("LSN_TIMEZONE", "Australia/Sydney")], &["summary", "--weekly", "--date", "2026-12-06", "--out", "reports/week.html"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let html = std::fs::read_to_string(d.join("reports/week.html")).expect("html");
+    assert!(html.contains("LSN Live - Weekly Report") && html.contains("30 Nov 2026 – 6 Dec 2026"), "{html}");
+    assert!(html.contains("src=\"chart-revenue-2026-11-30_2026-12-06.png\""), "{html}");
+    let png = std::fs::read(d.join("reports/chart-revenue-2026-11-30_2026-12-06.png")).expect("chart beside it");
+    assert_eq!(&png[..4], b"\x89PNG");
     let bad = lsn(d, &[], &["summary", "--date", "yesterday"]);
     assert!(!bad.status.success() && text(&bad).contains("--date: give a day as YYYY-MM-DD"), "{}", text(&bad));
 }

@@ -301,7 +301,10 @@ async fn full_order_flow(app: TestApp) {
     let (_, cart) = json(c.get(app.url("/api/v1/cart")).send().await.expect("cart")).await;
     assert_eq!(cart["cart"]["item_count"], 0, "bought lines leave the cart");
     let mail = app.mails_to("ann@example.com").await;
-    assert!(mail.iter().any(|m| m.subject.contains(o.number.as_str()) && m.text.contains("$75.95")), "order confirmation mailed");
+    let confirmation = mail.iter().find(|m| m.tag.as_deref() == Some("order_confirmation")).expect("order confirmation mailed");
+    assert!(confirmation.subject.contains(o.number.as_str()) && confirmation.text.contains("Total paid: $75.95"), "{}", confirmation.text);
+    let html = confirmation.html.as_deref().expect("its HTML part");
+    assert!(html.contains(&format!("/orders/{}", o.number)) && html.contains("$75.95"), "{html}");
     // Card numbers never reach the database.
     for table in ["payments", "idempotency_keys", "jobs", "webhook_events", "orders", "audit_log"] {
         let n = count(&app, &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE CAST({table}.* AS TEXT) LIKE '%4242424242424242%' OR CAST({table}.* AS TEXT) LIKE '%4242 4242%'").replace("CAST(payments.* AS TEXT)", "COALESCE(card_last4, '')").replace("CAST(idempotency_keys.* AS TEXT)", "COALESCE(response_body, '') || request_hash").replace("CAST(jobs.* AS TEXT)", "payload").replace("CAST(webhook_events.* AS TEXT)", "payload").replace("CAST(orders.* AS TEXT)", "shipping_address").replace("CAST(audit_log.* AS TEXT)", "detail")).await;
@@ -1026,14 +1029,51 @@ async fn daily_summary(app: TestApp) {
     let (s, paid) = pay(&app, &c, &checkout, "4242 4242 4242 4242").await;
     assert_eq!(s, 200, "{paid}");
     app.run_jobs().await;
-    let now = app.clock.now_ms();
-    let text = lsn_web::summary::render(&app.rt.wiring.summary, now - 3_600_000, now + 3_600_000).await;
+    let tz = app.rt.state.cfg.timezone;
+    let today = app.clock.now().with_timezone(&tz).date_naive();
+    let report = lsn_web::summary::report(&app.rt.state, lsn_ops::summary::Period::daily(tz, today)).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let revenue = report.sections.iter().find(|s| s.title == "Revenue").expect("commerce's section");
     let total = checkout["order"]["total"].as_i64().expect("total");
-    let taken = format!("  1 order paid, {} taken\n", lsn_core::money::Money::aud(total));
-    assert!(text.contains(&taken), "{taken:?} in:\n{text}");
-    assert!(text.contains("Operations\n  ") && text.contains("Stock\n  ") && text.contains("Live\n  "), "{text}");
-    // A day later nothing was sold.
-    let text = lsn_web::summary::render(&app.rt.wiring.summary, now + 86_400_000, now + 2 * 86_400_000).await;
-    assert!(text.contains("  0 orders paid, $0.00 taken\n"), "{text}");
+    assert_eq!(revenue.figures[0].value, lsn_ops::summary::Measure::Money(total));
+    assert_eq!(revenue.figures[1].value, lsn_ops::summary::Measure::Count(1));
+    assert_eq!(revenue.figures[2].value, lsn_ops::summary::Measure::Money(total), "the average of one order");
+    assert_eq!(revenue.tables[0].rows[0][0], "SUM-1", "the top product");
+    let csv = String::from_utf8(revenue.csv[0].to_bytes()).expect("utf-8");
+    let number = checkout["order"]["number"].as_str().expect("number");
+    assert!(csv.starts_with("number,paid_at,status,units,total,amount_paid,amount_refunded,from_live_room\r\n"), "{csv}");
+    assert!(csv.contains(&format!("{number},")) && csv.contains(",2,") && csv.contains(",no\r\n"), "{csv}");
+    let hours: i64 = revenue.charts[0].points.iter().map(|(_, m)| m.raw()).sum();
+    assert_eq!(hours, total, "the hourly chart adds up to the day");
+    let names: Vec<&str> = report.sections.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(names, ["Revenue", "Live Streaming", "Inventory alerts", "System health"], "each module's own, in the runbook's order");
+    // The next day nothing was sold, and the figures compare with this one.
+    let next = lsn_web::summary::report(&app.rt.state, lsn_ops::summary::Period::daily(tz, today.succ_opt().expect("date"))).await;
+    let revenue = next.sections.iter().find(|s| s.title == "Revenue").expect("commerce's section");
+    assert_eq!(revenue.figures[0].value, lsn_ops::summary::Measure::Money(0));
+    assert_eq!(revenue.figures[0].previous, Some(lsn_ops::summary::Measure::Money(total)));
+    assert!(revenue.csv.is_empty(), "no orders, no file");
+    // The admin shows the day's report as the mail does, its chart in the page, its files to download.
+    app.user("boss@example.com", Role::Admin).await;
+    let (admin, _) = app.login("boss@example.com").await;
+    let day = today.format("%Y-%m-%d").to_string();
+    let r = admin.get(app.url(&format!("/admin/summary?date={day}"))).send().await.expect("page");
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("Daily Summary") && html.contains("src=\"data:image/png;base64,"), "{html}");
+    let file = format!("orders-{day}.csv");
+    assert!(html.contains(&format!("/admin/summary/files/{file}?date={day}")), "{html}");
+    let r = admin.get(app.url(&format!("/admin/summary/files/{file}?date={day}"))).send().await.expect("csv");
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("csv").contains(number), "the day's orders");
+    let r = admin.get(app.url(&format!("/admin/summary/files/nothing.csv?date={day}"))).send().await.expect("csv");
+    assert_eq!(r.status(), 404);
+    let r = admin.get(app.url("/admin/summary?date=31/12/2025")).send().await.expect("page");
+    assert_eq!(r.status(), 400, "a day that is no date");
+    assert!(r.text().await.expect("body").contains("Give the day as a date"));
+    let weekly = admin.get(app.url(&format!("/admin/summary?date={day}&weekly=1"))).send().await.expect("page").text().await.expect("body");
+    assert!(weekly.contains("Weekly Report") && weekly.contains("vs the week before"), "{weekly}");
+    let r = app.client().get(app.url("/admin/summary")).send().await.expect("page");
+    assert_ne!(r.status(), 200, "staff only");
 }
 both!(daily_summary_on_both_databases, daily_summary);

@@ -38,7 +38,7 @@ async fn register_verify_login(app: TestApp) {
     let mails = app.mails_to("new@example.com").await;
     assert_eq!(mails.len(), 2);
     assert!(mails.iter().any(|m| m.tag.as_deref() == Some("register_existing")));
-    let verify = mails.iter().find(|m| m.tag.as_deref() == Some("verify_email")).expect("verify mail");
+    let verify = mails.iter().find(|m| m.tag.as_deref() == Some("welcome")).expect("verify mail");
     let token = token_in(&verify.text);
 
     let r = c.get(app.url(&format!("/api/auth/verify?token={token}"))).send().await.expect("send");

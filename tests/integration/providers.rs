@@ -70,6 +70,22 @@ async fn sendgrid_send(State(f): State<FakeSendGrid>, headers: HeaderMap, body: 
         _ => errors
             .push(json!({"message": "The content value must be a string at least one character in length.", "field": "content.0.value"})),
     }
+    for (i, a) in v["attachments"].as_array().into_iter().flatten().enumerate() {
+        use base64::Engine;
+        let decoded = a["content"].as_str().and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok());
+        if decoded.is_none_or(|d| d.is_empty()) {
+            errors.push(json!({"message": "The attachment content must be base64 encoded.", "field": format!("attachments.{i}.content")}));
+        }
+        if a["filename"].as_str().is_none_or(str::is_empty) {
+            errors.push(json!({"message": "The attachment filename parameter is required.", "field": format!("attachments.{i}.filename")}));
+        }
+        match a["disposition"].as_str() {
+            None | Some("attachment") => {}
+            Some("inline") if a["content_id"].as_str().is_some_and(|c| !c.is_empty()) => {}
+            Some("inline") => errors.push(json!({"message": "The content_id parameter is required if disposition is set to inline.", "field": format!("attachments.{i}.content_id")})),
+            Some(_) => errors.push(json!({"message": "The disposition must be inline or attachment.", "field": format!("attachments.{i}.disposition")})),
+        }
+    }
     if !errors.is_empty() {
         return (StatusCode::BAD_REQUEST, Json(json!({ "errors": errors }))).into_response();
     }
@@ -107,6 +123,7 @@ fn msg() -> Message {
         html: Some("<p>Thanks!</p>".into()),
         tag: Some("order_confirmation".into()),
         message_id: Some("m-1".into()),
+        attachments: Vec::new(),
     }
 }
 
@@ -137,6 +154,50 @@ async fn sendgrid_client_sends_what_the_api_expects() {
     assert!(matches!(down.send("a@b.co", &msg()).await, Err(MailError::Transient(_))));
 }
 
+fn with_attachments() -> Message {
+    Message {
+        html: Some("<p><img src=\"cid:chart-revenue\" alt=\"\"></p>".into()),
+        attachments: vec![
+            lsn_mail::Attachment::inline("chart-revenue", "revenue.png", "image/png", vec![137, 80, 78, 71, 13, 10]),
+            lsn_mail::Attachment::file("orders-2026-12-01.csv", "text/csv", b"number,total\nLSN-1,10.00\n".to_vec()),
+        ],
+        ..msg()
+    }
+}
+
+/// Inline images go to SendGrid as `disposition: inline` with the `content_id` the HTML names;
+/// files as attachments; both Base64.
+#[tokio::test]
+async fn sendgrid_client_sends_inline_images_and_files() {
+    let (fake, base) = fake_sendgrid().await;
+    let t = lsn_mail::SendGridTransport::new(lsn_core::Secret::new("SG.test-key"), &base, TIMEOUT);
+    t.send("Shop <orders@shop.example>", &with_attachments()).await.expect("send");
+    let got = fake.received.lock().expect("lock")[0].clone();
+    assert_eq!(
+        got["attachments"],
+        json!([
+            {"content": "iVBORw0K", "filename": "revenue.png", "type": "image/png", "disposition": "inline", "content_id": "chart-revenue"},
+            {"content": "bnVtYmVyLHRvdGFsCkxTTi0xLDEwLjAwCg==", "filename": "orders-2026-12-01.csv", "type": "text/csv", "disposition": "attachment"},
+        ])
+    );
+    // An empty file is refused by the API (and so, permanently, by the client).
+    let empty = Message { attachments: vec![lsn_mail::Attachment::file("empty.csv", "text/csv", Vec::new())], ..msg() };
+    assert!(matches!(t.send("a@b.co", &empty).await, Err(MailError::Permanent(e)) if e.contains("base64")));
+}
+
+/// The development mailbox keeps what the mail carried, attachments included.
+#[tokio::test]
+async fn the_mailbox_keeps_attachments() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite, &[]).await else { return };
+    let mailbox = lsn_mail::MailboxTransport::new(app.rt.state.db.clone());
+    mailbox.send("LSN <no-reply@shop.example>", &with_attachments()).await.expect("send");
+    mailbox.send("LSN <no-reply@shop.example>", &Message { message_id: Some("m-2".into()), ..msg() }).await.expect("send");
+    let got = lsn_mail::list_mailbox(&app.rt.state.db, Some("buyer@example.com"), 10).await.expect("mailbox");
+    let with = got.iter().find(|m| m.id == "m-1").expect("m-1");
+    assert_eq!(with.attachments, with_attachments().attachments);
+    assert!(got.iter().find(|m| m.id == "m-2").expect("m-2").attachments.is_empty());
+}
+
 /// Mail waits in the job queue while SendGrid is down and goes out when it is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_job_retries_until_sendgrid_is_back() {
@@ -159,7 +220,8 @@ async fn mail_job_retries_until_sendgrid_is_back() {
     assert_eq!(runs[0].outcome, lsn_ops::jobs::Outcome::Succeeded);
     let got = fake.received.lock().expect("lock").clone();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0]["subject"], "Confirm your email address");
+    assert_eq!(got[0]["subject"], "Welcome to LSN Live: confirm your email address");
+    assert!(got[0]["content"][1]["value"].as_str().expect("html").contains("/api/auth/verify?token="), "the HTML part has the link too");
     assert!(got[0]["content"][0]["value"].as_str().expect("text").contains("/api/auth/verify?token="));
     assert!(lsn_mail::list_mailbox(&app.rt.state.db, None, 10).await.expect("mailbox").is_empty(), "SendGrid replaces the mailbox");
 }

@@ -124,7 +124,12 @@ async fn summary_with(backend: crate::common::Backend, autonomous: bool) {
     let flag = if autonomous { "true" } else { "false" };
     let Some(app) = TestApp::spawn(
         backend,
-        &[("ENABLE_AUTONOMOUS", flag), ("FOUNDER_EMAIL", "founder@example.com"), ("LSN_TIMEZONE", "Australia/Sydney")],
+        &[
+            ("ENABLE_AUTONOMOUS", flag),
+            ("FOUNDER_EMAIL", "founder@example.com"),
+            ("LSN_SUMMARY_TO", "cfo@example.com"),
+            ("LSN_TIMEZONE", "Australia/Sydney"),
+        ],
     )
     .await
     else {
@@ -148,7 +153,15 @@ async fn summary_with(backend: crate::common::Backend, autonomous: bool) {
     assert_eq!(mails.len(), 1);
     let day = tomorrow.pred_opt().expect("date").format("%Y-%m-%d").to_string();
     assert!(mails[0].subject.contains(&day), "{}", mails[0].subject);
-    assert!(mails[0].text.contains("Orders") && mails[0].text.contains("orders paid"), "{}", mails[0].text);
+    let m = &mails[0];
+    assert!(m.text.contains("💰 Revenue\n- Total: $0.00") && m.text.contains("⚠️ Action items"), "{}", m.text);
+    let html = m.html.as_deref().expect("an HTML part");
+    assert!(html.contains("<img src=\"cid:chart-revenue\"") && html.contains("Daily Summary"), "{html}");
+    let chart = m.attachments.iter().find(|a| a.content_id.as_deref() == Some("chart-revenue")).expect("the chart, inline");
+    assert_eq!((chart.content_type.as_str(), &chart.content[..4]), ("image/png", &b"\x89PNG"[..]));
+    let stakeholder = app.mails_to("cfo@example.com").await;
+    assert_eq!(stakeholder.len(), 1, "LSN_SUMMARY_TO gets it too");
+    assert_eq!((stakeholder[0].subject.as_str(), stakeholder[0].html.as_deref()), (m.subject.as_str(), Some(html)));
     // Run again for the same day (a person's "run now"): still one mail.
     let (c, csrf) = {
         app.user("ops@example.com", Role::Admin).await;
@@ -167,7 +180,7 @@ async fn summary_with(backend: crate::common::Backend, autonomous: bool) {
     assert_eq!(s, 200, "{h}");
     let runs = h["result"]["data"].as_array().expect("runs");
     assert!(runs.len() >= 2 && runs.iter().all(|r| r["outcome"] == "succeeded"), "{h}");
-    assert!(runs.iter().any(|r| r["output"].as_str().is_some_and(|o| o.contains("mailed to founder@example.com"))), "{h}");
+    assert!(runs.iter().any(|r| r["output"].as_str().is_some_and(|o| o.contains("mailed to founder@example.com, cfo@example.com"))), "{h}");
     let (s, t) = json(c.get(app.url("/api/trpc/system.getScheduledTasks")).send().await.expect("tasks")).await;
     assert_eq!(s, 200);
     let task = t["result"]["data"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "daily_summary")).cloned().expect("listed");
@@ -183,6 +196,34 @@ async fn summary_off(backend: crate::common::Backend) {
 }
 crate::both_backends!(the_daily_summary_is_mailed_at_8_am_when_autonomous, summary_on);
 crate::both_backends!(the_daily_summary_waits_for_enable_autonomous, summary_off);
+
+/// The weekly report: Mondays at 8 AM shop time, the seven days to Sunday, beside that day's summary.
+async fn weekly(backend: crate::common::Backend) {
+    let env = [("ENABLE_AUTONOMOUS", "true"), ("FOUNDER_EMAIL", "founder@example.com"), ("LSN_TIMEZONE", "Australia/Sydney")];
+    let Some(app) = TestApp::spawn(backend, &env).await else { return };
+    let tz = app.rt.state.cfg.timezone;
+    let mut monday = app.clock.now().with_timezone(&tz).date_naive().succ_opt().expect("date");
+    while chrono::Datelike::weekday(&monday) != chrono::Weekday::Mon {
+        monday = monday.succ_opt().expect("date");
+    }
+    let before = monday.and_hms_opt(7, 59, 30).expect("time").and_local_timezone(tz).single().expect("local").with_timezone(&chrono::Utc);
+    app.clock.set(before);
+    let scheduler = lsn_ops::schedule::Scheduler::new(app.rt.state.db.clone(), tz, "test-node", true);
+    scheduler.tick(app.clock.now()).await.expect("tick");
+    app.clock.advance(chrono::Duration::seconds(45));
+    let fired = scheduler.tick(app.clock.now()).await.expect("tick");
+    assert!(fired.iter().any(|n| n == "weekly_report") && fired.iter().any(|n| n == "daily_summary"), "{fired:?}");
+    let mails = app.mails_to("founder@example.com").await;
+    assert_eq!(mails.len(), 2, "{:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>());
+    let week = mails.iter().find(|m| m.tag.as_deref() == Some("weekly_summary")).expect("the weekly report");
+    let sunday = monday.pred_opt().expect("date");
+    let first = sunday - chrono::Duration::days(6);
+    assert!(week.subject.starts_with("LSN Live: the week of "), "{}", week.subject);
+    assert!(week.text.contains("Weekly Report") && week.text.contains("vs the week before"), "{}", week.text);
+    let chart = week.attachments.iter().find(|a| a.content_id.as_deref() == Some("chart-revenue")).expect("chart");
+    assert_eq!(chart.filename, format!("chart-revenue-{}_{}.png", first.format("%Y-%m-%d"), sunday.format("%Y-%m-%d")));
+}
+crate::both_backends!(the_weekly_report_is_mailed_on_mondays, weekly);
 
 /// The runbook's hourly low-stock alerts: one open task per active variant under 10 available,
 /// not one per hour; a variant with stock to spare gets none.
@@ -211,6 +252,31 @@ async fn low_stock(app: TestApp) {
     assert!(low_tasks[0].title.contains("RARE-MUG") && low_tasks[0].title.contains("4 left"), "{}", low_tasks[0].title);
 }
 both!(low_stock_alerts_open_one_task_per_low_variant, low_stock);
+
+/// The low-stock alert e-mail: one per run that opened tasks, listing the variants that newly ran
+/// low, to FOUNDER_EMAIL and LSN_ALERT_EMAIL_TO; none while they stay low.
+async fn low_stock_mail(backend: crate::common::Backend) {
+    let env = [("FOUNDER_EMAIL", "founder@example.com"), ("LSN_ALERT_EMAIL_TO", "ops@example.com")];
+    let Some(app) = TestApp::spawn(backend, &env).await else { return };
+    let low = app.product(json!({"title": "Rare Mug", "status": "active", "variants": [{"sku": "RARE-MUG", "price": 1500}]})).await;
+    app.stock(&low.variants[0].id, 4).await;
+    let tz = app.rt.state.cfg.timezone;
+    let scheduler = lsn_ops::schedule::Scheduler::new(app.rt.state.db.clone(), tz, "test-node", true);
+    scheduler.tick(app.clock.now()).await.expect("tick");
+    for _ in 0..2 {
+        app.clock.advance(chrono::Duration::hours(1));
+        scheduler.tick(app.clock.now()).await.expect("tick");
+        app.run_jobs().await;
+    }
+    for to in ["founder@example.com", "ops@example.com"] {
+        let mails: Vec<_> = app.mails_to(to).await.into_iter().filter(|m| m.tag.as_deref() == Some("low_stock_alert")).collect();
+        assert_eq!(mails.len(), 1, "one mail over two hours to {to}");
+        assert_eq!(mails[0].subject, "LSN Live: 1 product is low on stock");
+        assert!(mails[0].text.contains("- RARE-MUG  Rare Mug — Default: 4") && mails[0].text.contains("/admin/tasks"), "{}", mails[0].text);
+        assert!(mails[0].html.as_deref().is_some_and(|h| h.contains("<td style=\"border-bottom:1px solid #e4e4e7;\">RARE-MUG</td>")));
+    }
+}
+crate::both_backends!(low_stock_alerts_are_mailed_once, low_stock_mail);
 
 /// The runbook's abandoned-cart recovery every 2 hours: a signed-in customer's cart left for over
 /// 2 hours gets one reminder, in their language; left again after a change, one more.

@@ -183,6 +183,7 @@ pub fn module(state: &AppState) -> lsn_ops::Module {
     let mut m = lsn_ops::Module::new("web")
         .job(crate::summary::DAILY_SUMMARY_JOB, Arc::new(crate::summary::DailySummary(state.clone())))
         .schedule(crate::summary::schedule())
+        .schedule(crate::summary::weekly_schedule())
         .api(lsn_ops::Routed::new(api.with_state(state.clone()), table))
         .api(crate::workflows::routed(state))
         .openapi(crate::workflows::openapi())

@@ -97,7 +97,15 @@ pub async fn send_test_email(s: &AppState, input: &Value) -> ApiResult<Value> {
         return Err(OpsError::field(Code::InvalidMessage, "body", t("ops-invalid-message")).into());
     }
     let now = s.clock.now_ms();
-    let msg = lsn_mail::Message { to: to.clone(), subject, text: body, html: None, tag: Some("test".into()), message_id: None };
+    let msg = lsn_mail::Message {
+        to: to.clone(),
+        subject,
+        text: body,
+        html: None,
+        tag: Some("test".into()),
+        message_id: None,
+        attachments: Vec::new(),
+    };
     let id =
         s.db.transaction(move |tx| {
             let msg = msg.clone();

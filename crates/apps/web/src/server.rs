@@ -54,7 +54,10 @@ pub fn modules(
         lsn_ops::alerts::module(&state.db, channels(state), sources),
         lsn_ops::analytics::module(figures).api(crate::analytics::routed(state)).openapi(crate::analytics::openapi()),
         state.identity.module(),
-        lsn_warehouse::module(state.db.clone()),
+        lsn_warehouse::module(
+            state.db.clone(),
+            lsn_warehouse::alerts::AlertMail { to: alert_email_to(&state.cfg), brand: crate::summary::brand(&state.cfg) },
+        ),
         lsn_catalog::module(),
         state.commerce.module(&state.identity),
         state.live.module(&state.identity),
@@ -62,12 +65,18 @@ pub fn modules(
     ]
 }
 
+/// Who gets alerts by e-mail: `FOUNDER_EMAIL` and `LSN_ALERT_EMAIL_TO`, each once.
+pub fn alert_email_to(cfg: &Config) -> Vec<String> {
+    let mut to: Vec<String> = cfg.founder_email.iter().cloned().collect();
+    to.extend(cfg.alert_email_to.iter().filter(|e| cfg.founder_email.as_ref().is_none_or(|f| f != *e)).cloned());
+    to
+}
+
 /// Where alerts go, as the configuration says: Slack and SMS (real clients or their sandboxes),
 /// and the people who get critical ones by e-mail and SMS.
 pub fn channels(state: &AppState) -> lsn_ops::alerts::Channels {
     let cfg = &state.cfg;
-    let mut email_to: Vec<String> = cfg.founder_email.iter().cloned().collect();
-    email_to.extend(cfg.alert_email_to.iter().filter(|e| cfg.founder_email.as_ref().is_none_or(|f| f != *e)).cloned());
+    let email_to = alert_email_to(cfg);
     lsn_ops::alerts::Channels {
         slack: lsn_notify::slack_from_config(cfg, state.db.clone()),
         sms: lsn_notify::sms_from_config(cfg, state.db.clone()),

@@ -91,6 +91,7 @@ impl lsn_ops::JobHandler for AbandonedCarts {
                 html: None,
                 tag: Some("abandoned_cart".into()),
                 message_id: Some(format!("cart-recovery-{}-{}", l.cart, l.updated_at)),
+                attachments: Vec::new(),
             };
             let (cart, updated_at) = (l.cart.clone(), l.updated_at);
             c.db.transaction(move |tx| {

@@ -281,11 +281,13 @@ impl Identity {
         let now = self.now();
         let token = random_token(32);
         let public = self.cfg.public_url.clone();
+        let brand = lsn_mails::Brand::new(&self.cfg.shop_name, &public);
         let actor = actor.clone();
         let email = email.to_string();
         self.db
             .transaction(move |tx| {
                 let (email, name, hash, token, public, actor) = (email.clone(), name.clone(), hash.clone(), token.clone(), public.clone(), actor.clone());
+                let brand = brand.clone();
                 Box::pin(async move {
                     let existing = lsn_db::query("SELECT id, status FROM users WHERE email = $1").bind(&email).fetch_optional(&mut **tx).await?;
                     let msg = match existing {
@@ -302,6 +304,7 @@ impl Identity {
                             tag: Some("register_existing".into()),
                             // One notice an hour, however often a stranger signs up with the address.
                             message_id: Some(format!("register-existing-{}-{}", hash_token(&email), now / 3_600_000)),
+                            attachments: Vec::new(),
                         },
                         None => {
                             let id = new_id();
@@ -315,19 +318,8 @@ impl Identity {
                                 .await?;
                             insert_token(tx, &token, &id, "verify", now, VERIFY_TTL_MS).await?;
                             audit::record(&mut **tx, now, &actor, "user.register", Some(&id), &json!({ "email": email })).await?;
-                            Message {
-                                to: email.clone(),
-                                subject: t("email-verify-subject"),
-                                text: format!(
-                                    "{}\n\n{}\n{public}/api/auth/verify?token={token}\n\n{}",
-                                    t_args("email-verify-welcome", &[("name", &name)]),
-                                    t("email-verify-action"),
-                                    t("email-verify-note")
-                                ),
-                                html: None,
-                                tag: Some("verify_email".into()),
-                                message_id: None,
-                            }
+                            let welcome = lsn_mails::Welcome { name: name.clone(), confirm_link: format!("{public}/api/auth/verify?token={token}") };
+                            brand.render(&welcome).map_err(|e| IdentityError::Internal(e.to_string()))?.message(&email, "welcome", None)
                         }
                     };
                     lsn_ops::builtin::queue_mail(tx, now, msg).await?;
@@ -600,9 +592,10 @@ impl Identity {
         };
         let now = self.now();
         let (email, public, actor) = (email.to_string(), self.cfg.public_url.clone(), actor.clone());
+        let brand = lsn_mails::Brand::new(&self.cfg.shop_name, &public);
         self.db
             .transaction(move |tx| {
-                let (email, public, actor) = (email.clone(), public.clone(), actor.clone());
+                let (email, public, actor, brand) = (email.clone(), public.clone(), actor.clone(), brand.clone());
                 Box::pin(async move {
                     let row = lsn_db::query("SELECT id FROM users WHERE email = $1 AND status <> 'disabled'")
                         .bind(&email)
@@ -626,19 +619,9 @@ impl Identity {
                     let token = random_token(32);
                     insert_token(tx, &token, &uid, "reset", now, RESET_TTL_MS).await?;
                     audit::record(&mut **tx, now, &actor, "auth.password_reset_requested", Some(&uid), &json!({})).await?;
-                    let msg = Message {
-                        to: email,
-                        subject: t("email-reset-subject"),
-                        text: format!(
-                            "{}\n\n{}\n{public}/password/reset?token={token}\n\n{}",
-                            t("email-reset-intro"),
-                            t("email-reset-action"),
-                            t("email-reset-ignore")
-                        ),
-                        html: None,
-                        tag: Some("password_reset".into()),
-                        message_id: None,
-                    };
+                    let reset = lsn_mails::PasswordReset { link: format!("{public}/password/reset?token={token}") };
+                    let msg =
+                        brand.render(&reset).map_err(|e| IdentityError::Internal(e.to_string()))?.message(&email, "password_reset", None);
                     lsn_ops::builtin::queue_mail(tx, now, msg).await?;
                     Ok::<_, IdentityError>(())
                 })

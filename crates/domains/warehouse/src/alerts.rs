@@ -1,12 +1,14 @@
 //! The runbook's "low-stock alerts: hourly" task: every active variant with fewer than
 //! [`LOW_STOCK_THRESHOLD`] units available gets one open task for a person (the admin's tasks),
 //! however many hours it stays low; once the task is done, the next low hour opens a new one.
-//! Each new task also raises the warehouse's `low_stock` alert (Slack and the admin's alerts).
+//! Each new task also raises the warehouse's `low_stock` alert (Slack and the admin's alerts),
+//! and one low-stock alert e-mail per run lists the variants that newly ran low (to
+//! `FOUNDER_EMAIL` and `LSN_ALERT_EMAIL_TO`).
 //! An autonomous task: it runs only with `ENABLE_AUTONOMOUS=true`.
 
 use crate::stock::LOW_STOCK_THRESHOLD;
 use lsn_core::i18n::t_args;
-use lsn_db::{Db, RowExt};
+use lsn_db::Db;
 use serde_json::Value;
 
 pub const LOW_STOCK_JOB: &str = "warehouse.low_stock_alerts";
@@ -32,53 +34,31 @@ pub fn schedule() -> lsn_ops::Schedule {
     }
 }
 
-pub struct LowStock(pub Db);
+/// Who gets the low-stock alert e-mail, and who signs it.
+#[derive(Debug, Clone)]
+pub struct AlertMail {
+    pub to: Vec<String>,
+    pub brand: lsn_mails::Brand,
+}
 
-/// A variant running low, as the task names it.
-struct Low {
-    variant_id: String,
-    sku: String,
-    title: String,
-    available: i64,
+pub struct LowStock {
+    pub db: Db,
+    pub mail: AlertMail,
 }
 
 #[async_trait::async_trait]
 impl lsn_ops::JobHandler for LowStock {
     async fn run(&self, ctx: &lsn_ops::JobContext, _payload: &Value) -> Result<(), lsn_ops::JobError> {
         let retry = |e: lsn_db::Error| lsn_ops::JobError::Retry(e.to_string());
-        // Stock is the warehouse's; the names come from the catalog's public view.
-        let rows = lsn_db::query(
-            "SELECT s.variant_id, s.on_hand - s.reserved AS available, v.sku, v.product_title, v.title \
-             FROM stock_levels s JOIN catalog_variants v ON v.id = s.variant_id \
-             WHERE s.on_hand - s.reserved < $1 AND v.status = 'active' AND v.product_status = 'active' \
-             ORDER BY available, v.sku LIMIT 500",
-        )
-        .bind(LOW_STOCK_THRESHOLD)
-        .fetch_all(self.0.read())
-        .await
-        .map_err(retry)?;
-        let low: Vec<Low> = rows
-            .iter()
-            .map(|r| {
-                let product: String = r.try_get("product_title")?;
-                let variant: String = r.try_get("title")?;
-                Ok(Low {
-                    variant_id: r.try_get("variant_id")?,
-                    sku: r.try_get("sku")?,
-                    title: if variant.is_empty() { product } else { format!("{product} — {variant}") },
-                    available: r.try_get("available")?,
-                })
-            })
-            .collect::<Result<_, lsn_db::Error>>()
-            .map_err(retry)?;
+        let low = crate::summary::low_variants(&self.db, 500).await.map_err(retry)?;
         if low.is_empty() {
             ctx.report("no variant is low");
             return Ok(());
         }
         let count = low.len();
         let now = ctx.clock.now_ms();
-        let texts: Vec<(String, String, String)> = low
-            .iter()
+        let texts: Vec<(crate::summary::LowVariant, String, String)> = low
+            .into_iter()
             .map(|l| {
                 let available = l.available.max(0).to_string();
                 let title = t_args("warehouse-low-stock-title", &[("sku", &l.sku), ("available", &available)]);
@@ -86,22 +66,40 @@ impl lsn_ops::JobHandler for LowStock {
                     "warehouse-low-stock-detail",
                     &[("title", &l.title), ("sku", &l.sku), ("available", &available), ("threshold", &LOW_STOCK_THRESHOLD.to_string())],
                 );
-                (l.variant_id.clone(), title, detail)
+                (l, title, detail)
             })
             .collect();
+        let mail = self.mail.clone();
         let opened = self
-            .0
-            .transaction(move |tx| {
-                let texts = texts.clone();
+            .db
+            .transaction_with((texts, mail), move |tx, (texts, mail)| {
                 Box::pin(async move {
-                    let mut opened = 0;
-                    for (variant, title, detail) in &texts {
-                        if lsn_ops::tasks::open_once(tx, now, LOW_STOCK_TASK, title, detail, variant).await? {
-                            opened += 1;
-                            lsn_ops::alerts::raise(tx, now, &LOW_STOCK_ALERT, variant, lsn_ops::Severity::Warning, title, detail).await?;
+                    let mut opened = Vec::new();
+                    for (l, title, detail) in texts.iter() {
+                        if lsn_ops::tasks::open_once(tx, now, LOW_STOCK_TASK, title, detail, &l.variant_id).await? {
+                            opened.push(lsn_mails::LowItem { sku: l.sku.clone(), title: l.title.clone(), available: l.available });
+                            lsn_ops::alerts::raise(tx, now, &LOW_STOCK_ALERT, &l.variant_id, lsn_ops::Severity::Warning, title, detail)
+                                .await?;
                         }
                     }
-                    Ok::<_, lsn_db::Error>(opened)
+                    let n = opened.len();
+                    if n > 0 && !mail.to.is_empty() {
+                        let alert = lsn_mails::LowStockAlert {
+                            items: opened,
+                            threshold: LOW_STOCK_THRESHOLD,
+                            link: mail.brand.link("/admin/tasks"),
+                        };
+                        // A template that cannot render is a bug to log, not a reason to lose the tasks.
+                        match mail.brand.render(&alert) {
+                            Ok(m) => {
+                                for to in &mail.to {
+                                    lsn_ops::builtin::queue_mail(tx, now, m.clone().message(to, "low_stock_alert", None)).await?;
+                                }
+                            }
+                            Err(e) => tracing::error!("low-stock alert mail: {e}"),
+                        }
+                    }
+                    Ok::<_, lsn_db::Error>(n)
                 })
             })
             .await

@@ -23,14 +23,15 @@ pub const BIN_COLUMNS: i64 = 10;
 pub const BIN_LEVELS: i64 = 3;
 pub const LIVE_CHANNEL: &str = "lsn-live";
 
-/// The warehouse as a module: its schema steps, the `inventory.low` events it publishes and
-/// the check that its core data (warehouse, zones, bins, channel, supplier) is there.
-pub fn module(db: lsn_db::Db) -> lsn_ops::Module {
+/// The warehouse as a module: its schema steps, the `inventory.low` events it publishes, the
+/// hourly low-stock task (mailing `mail.to`), its summary section and the check that its core
+/// data (warehouse, zones, bins, channel, supplier) is there.
+pub fn module(db: lsn_db::Db, mail: alerts::AlertMail) -> lsn_ops::Module {
     lsn_ops::Module::new("warehouse")
         .migrations(MIGRATIONS)
         .publishes(&[stock::INVENTORY_LOW])
         .external(stock::INVENTORY_LOW, "the stock's event record; low-stock alerts (#15) and reordering (#18) subscribe")
-        .job(alerts::LOW_STOCK_JOB, std::sync::Arc::new(alerts::LowStock(db.clone())))
+        .job(alerts::LOW_STOCK_JOB, std::sync::Arc::new(alerts::LowStock { db: db.clone(), mail }))
         .schedule(alerts::schedule())
         .alert_type(alerts::LOW_STOCK_ALERT)
         .raises(&[alerts::LOW_STOCK_ALERT.name])

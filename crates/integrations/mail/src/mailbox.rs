@@ -1,4 +1,4 @@
-use crate::{MailError, Message, Transport};
+use crate::{Attachment, MailError, Message, Transport};
 use lsn_db::{Db, RowExt};
 use serde::Serialize;
 
@@ -18,6 +18,8 @@ pub struct MailboxEntry {
     pub text: String,
     pub html: Option<String>,
     pub tag: Option<String>,
+    /// Files and inline images, as sent.
+    pub attachments: Vec<Attachment>,
     pub created_at: i64,
 }
 
@@ -36,9 +38,13 @@ impl Transport for MailboxTransport {
     async fn send(&self, from: &str, msg: &Message) -> Result<Option<String>, MailError> {
         let id = msg.message_id.clone().unwrap_or_else(lsn_core::ids::new_id);
         let now = chrono::Utc::now().timestamp_millis();
+        let attachments = match msg.attachments.is_empty() {
+            true => None,
+            false => Some(serde_json::to_string(&msg.attachments).map_err(|e| MailError::Permanent(format!("attachments: {e}")))?),
+        };
         // A retried job must not store the same message twice.
         let res = lsn_db::query(
-            "INSERT INTO mailbox (id, to_addr, from_addr, subject, text_body, html_body, tag, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO mailbox (id, to_addr, from_addr, subject, text_body, html_body, tag, attachments, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&id)
         .bind(&msg.to)
@@ -47,6 +53,7 @@ impl Transport for MailboxTransport {
         .bind(&msg.text)
         .bind(&msg.html)
         .bind(&msg.tag)
+        .bind(&attachments)
         .bind(now)
         .execute(self.db.write())
         .await;
@@ -58,7 +65,7 @@ impl Transport for MailboxTransport {
 /// The newest messages, optionally only those to one address.
 pub async fn list(db: &Db, to: Option<&str>, limit: i64) -> Result<Vec<MailboxEntry>, lsn_db::Error> {
     let rows = lsn_db::query(
-        "SELECT id, to_addr, from_addr, subject, text_body, html_body, tag, created_at FROM mailbox \
+        "SELECT id, to_addr, from_addr, subject, text_body, html_body, tag, attachments, created_at FROM mailbox \
          WHERE ($1 = '' OR to_addr = $1) ORDER BY created_at DESC, id DESC LIMIT $2",
     )
     .bind(to.unwrap_or(""))
@@ -75,7 +82,12 @@ pub async fn list(db: &Db, to: Option<&str>, limit: i64) -> Result<Vec<MailboxEn
                 text: r.try_get(4)?,
                 html: r.try_get(5)?,
                 tag: r.try_get(6)?,
-                created_at: r.try_get(7)?,
+                // What this mailbox wrote itself; a row it cannot read shows no attachments.
+                attachments: r
+                    .try_get::<Option<String>, _>(7)?
+                    .and_then(|j| serde_json::from_str(&j).map_err(|e| tracing::warn!("mailbox attachments unreadable: {e}")).ok())
+                    .unwrap_or_default(),
+                created_at: r.try_get(8)?,
             })
         })
         .collect()

@@ -46,6 +46,25 @@ impl SendGridTransport {
         if let Some(tag) = &msg.tag {
             body["categories"] = json!([tag]);
         }
+        if !msg.attachments.is_empty() {
+            // An inline image is `disposition: inline` with the `content_id` its `cid:` names.
+            let files: Vec<Value> = msg
+                .attachments
+                .iter()
+                .map(|a| {
+                    let mut f = json!({ "content": a.base64(), "filename": a.filename, "type": a.content_type });
+                    match &a.content_id {
+                        Some(id) => {
+                            f["disposition"] = json!("inline");
+                            f["content_id"] = json!(id);
+                        }
+                        None => f["disposition"] = json!("attachment"),
+                    }
+                    f
+                })
+                .collect();
+            body["attachments"] = json!(files);
+        }
         body
     }
 }

@@ -76,6 +76,9 @@ pub struct Config {
     pub enable_autonomous: bool,
     pub enable_autonomous_streams: bool,
     pub founder_email: Option<String>,
+    /// Who gets the daily summary and the weekly report besides `FOUNDER_EMAIL`
+    /// (`LSN_SUMMARY_TO`).
+    pub summary_to: Vec<String>,
     pub oauth: Option<OAuthConfig>,
     pub owner_open_id: Option<String>,
     pub owner_name: Option<String>,
@@ -125,7 +128,8 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "run the autonomous tasks (daily summary, low-stock alerts, abandoned-cart reminders); safety jobs run either way",
     ),
     ("ENABLE_AUTONOMOUS_STREAMS", "false", "enable 24/7 autonomous streaming"),
-    ("FOUNDER_EMAIL", "-", "receives the daily summary at 8 AM shop time (with `ENABLE_AUTONOMOUS`)"),
+    ("FOUNDER_EMAIL", "-", "receives the daily summary at 8 AM shop time and the weekly report on Mondays (with `ENABLE_AUTONOMOUS`)"),
+    ("LSN_SUMMARY_TO", "-", "comma-separated stakeholders who get the daily summary and the weekly report, besides FOUNDER_EMAIL"),
     ("OAUTH_SERVER_URL", "-", "OpenID Connect issuer URL (enables OAuth login)"),
     ("VITE_OAUTH_PORTAL_URL", "-", "login portal URL shown to users (optional)"),
     ("VITE_APP_ID", "-", "OAuth client id"),
@@ -431,6 +435,13 @@ impl Config {
             .iter()
             .map(|e| crate::Email::parse(e).map(|e| e.to_string()).map_err(|r| invalid("LSN_ALERT_EMAIL_TO", r)))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut summary_to: Vec<String> = Vec::new();
+        for e in list("LSN_SUMMARY_TO") {
+            let e = crate::Email::parse(&e).map(|e| e.to_string()).map_err(|r| invalid("LSN_SUMMARY_TO", r))?;
+            if !summary_to.contains(&e) && founder_email.as_ref() != Some(&e) {
+                summary_to.push(e);
+            }
+        }
         let alert_sms_to = list("LSN_ALERT_SMS_TO");
         if let Some(bad) = alert_sms_to.iter().find(|n| !is_e164(n)) {
             return Err(invalid("LSN_ALERT_SMS_TO", format!("{bad:?} is not an E.164 number (+61400000000)")));
@@ -465,6 +476,7 @@ impl Config {
             enable_autonomous: flag("ENABLE_AUTONOMOUS", false)?,
             enable_autonomous_streams: flag("ENABLE_AUTONOMOUS_STREAMS", false)?,
             founder_email,
+            summary_to,
             oauth,
             owner_open_id: get("OWNER_OPEN_ID"),
             owner_name: get("OWNER_NAME"),
@@ -547,6 +559,16 @@ mod tests {
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_sources(None, pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn summary_stakeholders_are_addresses_without_repeats() {
+        let c = cfg(&[("FOUNDER_EMAIL", "me@shop.example"), ("LSN_SUMMARY_TO", " cfo@shop.example, Me@shop.example,,cfo@shop.example ")])
+            .expect("valid");
+        assert_eq!(c.summary_to, ["cfo@shop.example"], "trimmed, the founder and repeats left out");
+        assert!(cfg(&[]).expect("defaults").summary_to.is_empty());
+        let bad = cfg(&[("LSN_SUMMARY_TO", "cfo@shop.example, not-an-address")]).expect_err("refused");
+        assert!(bad.to_string().contains("LSN_SUMMARY_TO"), "{bad}");
     }
 
     #[test]

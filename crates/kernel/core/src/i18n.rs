@@ -234,8 +234,8 @@ mod tests {
 
     #[test]
     fn looks_up_and_fills_in() {
-        assert_eq!(t("email-verify-subject"), "Confirm your email address");
-        assert_eq!(t_args("email-order-subject", &[("number", "LSN-ABC1234")]), "Order LSN-ABC1234 confirmed");
+        assert_eq!(t("mail-reset-subject"), "Reset your password");
+        assert_eq!(t_args("mail-order-subject", &[("number", "LSN-ABC1234")]), "Order LSN-ABC1234 confirmed");
         assert_eq!(t_args("summary-orders-cancelled", &[("count", "1")]), "1 unpaid order cancelled");
         assert_eq!(t_args("summary-orders-cancelled", &[("count", "0")]), "0 unpaid orders cancelled");
         assert_eq!(t_args("summary-orders-cancelled", &[("count", "12")]), "12 unpaid orders cancelled");

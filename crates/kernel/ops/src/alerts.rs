@@ -579,6 +579,7 @@ impl JobHandler for NotifyJob {
                                     html: None,
                                     tag: Some("alert".into()),
                                     message_id: Some(did.clone()),
+                                    attachments: Vec::new(),
                                 };
                                 queue_mail(tx, now, msg).await?;
                                 lsn_db::query("UPDATE alert_deliveries SET status = 'handed_to_mail' WHERE id = $1")

@@ -127,23 +127,18 @@ pub fn module(db: lsn_db::Db, transport: Arc<dyn Transport>, from: String, backu
         })
 }
 
-/// The operations section of the daily summary: how the background work went, what waits for a
-/// person, and the newest backup.
+/// The operations section of the summary, the runbook's "system health": how the background
+/// work went (against the period before), the alerts raised, what waits for a person (open
+/// tasks, firing alerts, open incidents: action items) and the newest backup.
 struct Operations {
     db: lsn_db::Db,
     backup_dir: PathBuf,
 }
 
-#[async_trait::async_trait]
-impl crate::module::SummarySection for Operations {
-    fn title(&self) -> &'static str {
-        "summary-ops-title"
-    }
-
-    async fn lines(&self, from: i64, until: i64) -> anyhow::Result<Vec<String>> {
-        use lsn_core::i18n::t_args;
+impl Operations {
+    async fn runs(&self, from: i64, until: i64) -> Result<(i64, i64, i64), lsn_db::Error> {
         use lsn_db::RowExt;
-        let runs = lsn_db::query(
+        let r = lsn_db::query(
             "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN outcome = 'dead' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM job_runs WHERE finished_at >= $1 AND finished_at < $2",
         )
@@ -151,25 +146,61 @@ impl crate::module::SummarySection for Operations {
         .bind(until)
         .fetch_one(self.db.read())
         .await?;
-        let open: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE status = 'open'")
-            .fetch_one(self.db.read())
-            .await?
-            .try_get(0)?;
+        Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+    }
+
+    async fn count(&self, sql: &str, from: Option<(i64, i64)>) -> Result<i64, lsn_db::Error> {
+        use lsn_db::RowExt;
+        let mut q = lsn_db::query(sql);
+        if let Some((a, b)) = from {
+            q = q.bind(a).bind(b);
+        }
+        q.fetch_one(self.db.read()).await?.try_get(0)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::summary::SummarySection for Operations {
+    fn title(&self) -> &'static str {
+        "summary-ops-title"
+    }
+
+    fn rank(&self) -> u8 {
+        90
+    }
+
+    async fn section(&self, p: &crate::summary::Period) -> anyhow::Result<crate::summary::Section> {
+        use crate::summary::{Figure, Measure::Count, Section};
+        use lsn_core::i18n::{t, t_args};
+        let (runs, failed, dead) = self.runs(p.from, p.until).await?;
+        let (prev_runs, prev_failed, prev_dead) = self.runs(p.prev_from, p.prev_until).await?;
+        const ALERTS: &str = "SELECT CAST(COUNT(*) AS BIGINT) FROM alerts WHERE first_at >= $1 AND first_at < $2";
+        let alerts = self.count(ALERTS, Some((p.from, p.until))).await?;
+        let prev_alerts = self.count(ALERTS, Some((p.prev_from, p.prev_until))).await?;
+        let tasks = self.count("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE status = 'open'", None).await?;
+        let firing = self.count("SELECT CAST(COUNT(*) AS BIGINT) FROM alerts WHERE status = 'firing'", None).await?;
+        let incidents = self.count("SELECT CAST(COUNT(*) AS BIGINT) FROM incidents WHERE status <> 'resolved'", None).await?;
         let newest = backup::list(&self.backup_dir)?.pop();
-        Ok(vec![
-            t_args(
-                "summary-ops-jobs",
-                &[
-                    ("runs", &runs.try_get::<i64, _>(0)?.to_string()),
-                    ("failed", &runs.try_get::<i64, _>(1)?.to_string()),
-                    ("dead", &runs.try_get::<i64, _>(2)?.to_string()),
-                ],
-            ),
-            t_args("summary-ops-tasks", &[("count", &open.to_string())]),
-            match newest {
+        let mut s = Section::new("summary-ops-title")
+            .icon("🩺")
+            .figure(Figure::new(t("summary-ops-runs"), Count(runs)).against(Count(prev_runs)))
+            .figure(Figure::new(t("summary-ops-failed"), Count(failed)).against(Count(prev_failed)))
+            .figure(Figure::new(t("summary-ops-dead"), Count(dead)).against(Count(prev_dead)))
+            .figure(Figure::new(t("summary-ops-alerts"), Count(alerts)).against(Count(prev_alerts)))
+            .note(match newest {
                 Some(b) => t_args("summary-ops-backups", &[("when", &b.taken_at.format("%Y-%m-%d %H:%M UTC").to_string())]),
-                None => lsn_core::i18n::t("summary-ops-no-backup"),
-            },
-        ])
+                None => t("summary-ops-no-backup"),
+            });
+        for (n, key) in [
+            (tasks, "summary-ops-tasks"),
+            (firing, "summary-ops-firing"),
+            (incidents, "summary-ops-incidents"),
+            (dead, "summary-ops-gave-up"),
+        ] {
+            if n > 0 {
+                s = s.action(t_args(key, &[("count", &n.to_string())]));
+            }
+        }
+        Ok(s)
     }
 }

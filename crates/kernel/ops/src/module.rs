@@ -12,6 +12,7 @@
 use crate::jobs::{JobHandler, Registry};
 use crate::outbox::Subscriber;
 use crate::schedule::Schedule;
+pub use crate::summary::SummarySection;
 use lsn_core::access::RouteAccess;
 use serde::Serialize;
 use serde_json::Value;
@@ -57,15 +58,6 @@ pub trait HealthCheck: Send + Sync {
 #[async_trait::async_trait]
 pub trait Metrics: Send + Sync {
     async fn render(&self, out: &mut String);
-}
-
-/// A section of the daily summary: what happened in `[from, until)` (Unix milliseconds), as a
-/// few lines a person reads in seconds (already translated).
-#[async_trait::async_trait]
-pub trait SummarySection: Send + Sync {
-    /// The Fluent key of the section's heading.
-    fn title(&self) -> &'static str;
-    async fn lines(&self, from: i64, until: i64) -> anyhow::Result<Vec<String>>;
 }
 
 /// One domain's part of the process.

@@ -13,6 +13,7 @@ mod admin;
 pub use admin::ADMIN_NAV;
 mod home;
 mod ops;
+mod summary;
 #[cfg(test)]
 mod text_lint;
 
@@ -42,6 +43,8 @@ pub fn router() -> (Router<AppState>, Vec<RouteAccess>) {
         .post("/admin/jobs/retime", staff, admin::job_retime)
         .post("/admin/jobs/{name}/control", staff, admin::job_control)
         .get("/admin/mailbox", staff, admin::mailbox)
+        .get("/admin/summary", staff, summary::page)
+        .get("/admin/summary/files/{name}", staff, summary::file)
         .get("/admin/alerts", staff, ops::alerts)
         .post("/admin/alerts/silence", staff, ops::alert_silence)
         .post("/admin/alerts/{id}/control", staff, ops::alert_control)

@@ -74,12 +74,6 @@ pub struct OrderPaid {
     pub commerce: Commerce,
 }
 
-struct MailOrder {
-    email: String,
-    number: String,
-    amount_paid: i64,
-}
-
 #[async_trait::async_trait]
 impl JobHandler for OrderPaid {
     async fn run(&self, ctx: &JobContext, payload: &Value) -> Result<(), JobError> {
@@ -88,32 +82,35 @@ impl JobHandler for OrderPaid {
         // One read of what the mail says (not the whole order: this runs once per paid order,
         // beside the checkout, on the same threads).
         let rows = lsn_db::query(
-            "SELECT o.email, o.number, o.amount_paid, i.quantity, i.title, i.line_total FROM orders o \
-             JOIN order_items i ON i.order_id = o.id WHERE o.id = $1 ORDER BY i.position",
+            "SELECT o.email, o.number, o.amount_paid, o.shipping_total, o.discount_total, o.gst_total, i.quantity, i.title, i.line_total \
+             FROM orders o JOIN order_items i ON i.order_id = o.id WHERE o.id = $1 ORDER BY i.position",
         )
         .bind(&order_id)
         .fetch_all(c.db.read())
         .await?;
         let Some(first) = rows.first() else { return Err(JobError::Fail(format!("order {order_id} has no lines"))) };
-        let o = MailOrder { email: first.try_get(0)?, number: first.try_get(1)?, amount_paid: first.try_get(2)? };
-        let mut lines = String::new();
-        for r in &rows {
-            let (quantity, title, total): (i64, String, i64) = (r.try_get(3)?, r.try_get(4)?, r.try_get(5)?);
-            lines.push_str(&format!("  {quantity} × {title}  {}\n", lsn_core::money::Money::aud(total)));
-        }
-        let msg = lsn_mail::Message {
-            to: o.email.clone(),
-            subject: t_args("email-order-subject", &[("number", &o.number)]),
-            text: format!(
-                "{}\n\n{lines}\n{}\n\n{}\n",
-                t_args("email-order-intro", &[("number", &o.number)]),
-                t_args("email-order-total", &[("total", &lsn_core::money::Money::aud(o.amount_paid).to_string())]),
-                t_args("email-order-track", &[("link", &format!("{}/orders/{}", c.cfg.public_url, o.number))]),
-            ),
-            html: None,
-            tag: Some("order_confirmation".into()),
-            message_id: Some(format!("order-confirmation-{order_id}")),
+        let aud = |v: i64| lsn_core::money::Money::aud(v);
+        let email: String = first.try_get("email")?;
+        let number: String = first.try_get("number")?;
+        let lines = rows
+            .iter()
+            .map(|r| {
+                Ok(lsn_mails::Line { quantity: r.try_get("quantity")?, title: r.try_get("title")?, total: aud(r.try_get("line_total")?) })
+            })
+            .collect::<Result<Vec<_>, lsn_db::Error>>()?;
+        let confirmation = lsn_mails::OrderConfirmation {
+            link: format!("{}/orders/{number}", c.cfg.public_url.trim_end_matches('/')),
+            number,
+            lines,
+            shipping: aud(first.try_get("shipping_total")?),
+            discount: aud(first.try_get("discount_total")?),
+            gst: aud(first.try_get("gst_total")?),
+            total: aud(first.try_get("amount_paid")?),
         };
+        let msg = lsn_mails::Brand::new(&c.cfg.shop_name, &c.cfg.public_url)
+            .render(&confirmation)
+            .map_err(|e| JobError::Fail(format!("cannot render the order confirmation: {e}")))?
+            .message(&email, "order_confirmation", Some(format!("order-confirmation-{order_id}")));
         let now = ctx.clock.now_ms();
         c.db.transaction_with((msg, order_id), move |tx, (msg, order_id)| {
             Box::pin(async move {

@@ -29,7 +29,6 @@ use crate::buyers::{self, Buyer};
 use crate::payments::{Cancelled, Confirmation, IntentRequest, PaymentMethod};
 use crate::pricing::{self, Discount, LineIn};
 use crate::{cart, discounts, offers, Code, Commerce, CommerceError, RESERVATION_MS};
-use lsn_core::i18n::t_args;
 use lsn_db::{Row, RowExt, Tx};
 use lsn_ops::jobs::{JobContext, JobError, JobHandler, NewJob};
 use lsn_warehouse::stock;

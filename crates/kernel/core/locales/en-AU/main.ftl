@@ -22,29 +22,11 @@ problem-rate-limited = Too many attempts. Try again later.
 problem-database = The shop's database is not answering. Try again in a moment.
 problem-internal = Something went wrong on our side. Try again shortly.
 
-## Email: confirm an address
-email-verify-subject = Confirm your email address
-email-verify-welcome = Welcome to LSN, { $name }!
-email-verify-action = Confirm your address to finish creating your account:
-email-verify-note = The link works once, for 48 hours.
-
 ## Email: someone registered with an address that has an account
 email-existing-subject = Someone tried to register with your address
 email-existing-intro = Someone (perhaps you) tried to create an account with this address, but it already has one.
 email-existing-action = If it was you, sign in at { $login } or reset your password at { $reset }.
 email-existing-ignore = If it was not, you can ignore this message.
-
-## Email: password reset
-email-reset-subject = Reset your password
-email-reset-intro = Someone asked to reset the password of your LSN account.
-email-reset-action = Choose a new password here (the link works once, for one hour):
-email-reset-ignore = If it was not you, ignore this message: your password stays as it is.
-
-## Email: order confirmation
-email-order-subject = Order { $number } confirmed
-email-order-intro = Thank you for your order { $number }.
-email-order-total = Total paid: { $total } (includes GST)
-email-order-track = Track it at { $link }
 
 ## Email: a cart left behind (the abandoned-cart reminder)
 email-cart-subject = You left something in your cart
@@ -55,52 +37,3 @@ email-cart-intro = { $count ->
 }
 email-cart-action = Finish your order here: { $link }
 email-cart-ignore = Prices and stock can change. If you do not want it any more, ignore this message.
-
-## Daily summary (each module's section)
-summary-mail-subject = { $shop }: the day of { $date }
-summary-orders-title = Orders
-summary-orders-paid = { $count ->
-    [one] 1 order paid
-   *[other] { $count } orders paid
-}, { $total } taken
-summary-orders-refunds = { $count ->
-    [one] 1 refund
-   *[other] { $count } refunds
-}, { $total } given back
-summary-orders-cancelled = { $count ->
-    [one] 1 unpaid order cancelled
-   *[other] { $count } unpaid orders cancelled
-}
-summary-orders-waiting = { $count ->
-    [one] 1 order waiting for payment now
-   *[other] { $count } orders waiting for payment now
-}
-summary-live-title = Live
-summary-live-shows = { $count ->
-    [one] 1 show ended
-   *[other] { $count } shows ended
-}, { $viewers } viewers at the busiest moment
-summary-live-sales = { $count ->
-    [one] 1 order from live rooms
-   *[other] { $count } orders from live rooms
-}, { $total } net of refunds
-summary-stock-title = Stock
-summary-stock-low = { $count ->
-    [one] 1 variant below { $threshold } available
-   *[other] { $count } variants below { $threshold } available
-}
-summary-stock-out = { $count ->
-    [one] 1 variant sold out
-   *[other] { $count } variants sold out
-}
-summary-ops-title = Operations
-summary-ops-jobs = { $runs ->
-    [one] 1 job run
-   *[other] { $runs } jobs run
-}, { $failed } failed and retried, { $dead } given up
-summary-ops-tasks = { $count ->
-    [one] 1 task open for a person
-   *[other] { $count } tasks open for a person
-}
-summary-ops-backups = last backup: { $when }
-summary-ops-no-backup = no backup yet
