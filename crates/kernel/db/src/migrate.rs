@@ -62,6 +62,7 @@ pub const HISTORY: &[Migration] = &[
     portable!(23, "incidents and tasks", "../migrations/0023_incidents_tasks.sql"),
     portable!(24, "analytics", "../migrations/0024_analytics.sql"),
     portable!(27, "policies", "../migrations/0027_policies.sql"),
+    portable!(28, "self-healing", "../migrations/0028_healing.sql"),
 ];
 
 /// Every migration this binary knows, in version order: the kernel's [`HISTORY`] and each
