@@ -21,6 +21,7 @@ fn staff(ctx: &Ctx) -> Result<&AuthUser, PageError> {
 /// with the message key of its label.
 pub const ADMIN_NAV: &[(&str, &str)] = &[
     ("/admin", "admin-nav-dashboard"),
+    ("/admin/autonomy", "admin-nav-autonomy"),
     ("/admin/jobs", "admin-nav-jobs"),
     ("/admin/alerts", "admin-nav-alerts"),
     ("/admin/thresholds", "admin-nav-thresholds"),
