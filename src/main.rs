@@ -405,18 +405,26 @@ async fn doctor(cfg: &Config) -> anyhow::Result<ExitCode> {
     let dir = &cfg.data_dir;
     let writable = std::fs::create_dir_all(dir).is_ok() && tempfile::tempfile_in(dir).is_ok();
     line(writable, format!("data directory {} writable", dir.display()));
-    for (name, real) in cfg.integration_modes() {
-        let vars = lsn_core::config::INTEGRATIONS.iter().find(|(n, _)| *n == name).map(|(_, v)| v.join(", ")).unwrap_or_default();
-        // An integration with no client yet is said to be missing, not checked: no ✓, no ✗.
-        if let Some((_, when)) = lsn_core::config::NOT_BUILT.iter().find(|(n, _)| *n == name) {
-            let set = if real { format!("; {vars} set but not used") } else { String::new() };
-            println!("– {name}: not built yet, comes with {when}{set}");
-            continue;
+    use lsn_web::doctor::{self, Mark};
+    let mut lines = doctor::providers(cfg).await;
+    lines.push(doctor::breakers(&db).await);
+    // The workflows this binary has, as `lsn serve` folds them.
+    match lsn_web::Runtime::new(db.clone(), std::sync::Arc::new(cfg.clone()), lsn_core::clock::system()) {
+        Ok(rt) => {
+            let known: Vec<(&'static str, i64)> = rt.wiring.workflows.iter().map(|w| (w.name, w.version)).collect();
+            lines.push(doctor::workflows(&db, &known).await);
         }
-        line(
-            true,
-            format!("{name}: {}", if real { "credentials set (real client)".to_string() } else { format!("sandbox ({vars} unset)") }),
-        );
+        Err(e) => line(false, format!("modules: {e:#}")),
+    }
+    lines.push(doctor::jobs(&db, chrono::Utc::now().timestamp_millis()).await);
+    lines.push(doctor::disk(cfg, &db));
+    for l in lines {
+        match l.mark {
+            Mark::Ok => line(true, l.text),
+            Mark::Fail => line(false, l.text),
+            // An integration with no client yet is said to be missing, not checked: no ✓, no ✗.
+            Mark::Skip => println!("– {}", l.text),
+        }
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -55,20 +55,35 @@ fn init_is_idempotent_and_doctor_checks_everything() {
         "✓ database reachable (SQLite",
         schema.as_str(),
         "✓ core data: 1 warehouse, 4 zones, 150 bins, 1 channel, 1 supplier(s)",
-        "✓ Stripe: sandbox (STRIPE_SECRET_KEY unset)",
-        "✓ SendGrid: sandbox",
+        "✓ Stripe: sandbox: records only (STRIPE_SECRET_KEY unset)",
+        "✓ SendGrid: sandbox: records only, in the development mailbox",
+        "✓ circuit breakers: none has ever opened",
+        "✓ workflows: 0 unfinished run(s), every version registered",
+        "✓ jobs: none stuck",
+        "✓ disk space for backups in",
     ] {
         assert!(t.contains(want), "missing {want:?} in\n{t}");
     }
     assert!(!t.contains('✗'), "{t}");
     // Every ✓ is a check: an integration with no client says so instead.
-    assert!(t.contains("✓ Slack: sandbox (SLACK_WEBHOOK_URL unset)") && !t.contains("– Slack"), "{t}");
-    assert!(t.contains("✓ Twilio: sandbox (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER unset)"), "{t}");
+    assert!(t.contains("✓ Slack: sandbox: records only (SLACK_WEBHOOK_URL unset)") && !t.contains("– Slack"), "{t}");
+    assert!(t.contains("✓ Twilio: sandbox: records only (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER unset)"), "{t}");
     assert!(t.contains("– HeyGen: not built yet"), "{t}");
     assert!(t.contains("– Sendle: not built yet, comes with nothing: Sendle halted bookings"), "{t}");
-    let real = lsn(d, &[("STRIPE_SECRET_KEY", "sk_test_123")], &["doctor"]);
-    assert!(text(&real).contains("✓ Stripe: credentials set (real client)"));
+    // A real client's credentials are checked: their shape, then a call that changes nothing
+    // (here against a port where nothing listens: a ✗ saying so, and a failing doctor).
+    let real = lsn(d, &[("STRIPE_SECRET_KEY", "sk_test_123"), ("STRIPE_API_BASE", "http://127.0.0.1:9")], &["doctor"]);
+    assert!(
+        text(&real).contains("✗ Stripe: credentials set (real client, test key); balance read: 127.0.0.1 unreachable"),
+        "{}",
+        text(&real)
+    );
+    assert!(!real.status.success());
     assert!(!text(&real).contains("sk_test_123"), "secrets are never printed");
+    let bad = lsn(d, &[("STRIPE_SECRET_KEY", "pk_live_oops"), ("SENDGRID_API_KEY", "nope")], &["doctor"]);
+    assert!(text(&bad).contains("✗ Stripe: STRIPE_SECRET_KEY does not look like a Stripe secret key"), "{}", text(&bad));
+    assert!(text(&bad).contains("✗ SendGrid: SENDGRID_API_KEY does not look like a SendGrid key"), "{}", text(&bad));
+    assert!(!text(&bad).contains("pk_live_oops"), "secrets are never printed");
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod docs;
 mod edges;
 mod faults;
 mod fuzz;
+mod healing;
 mod hoarding;
 mod identity;
 mod integrity;

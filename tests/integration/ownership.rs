@@ -34,6 +34,8 @@ const TABLES: &[(&str, &[&str])] = &[
             "policies",
             "policy_versions",
             "policy_decisions",
+            "healing_events",
+            "circuit_breakers",
         ],
     ),
     ("integrations/notify", &["notify_sandbox"]),

@@ -228,18 +228,19 @@ async fn mail_job_retries_until_sendgrid_is_back() {
 
 // ---------------------------------------------------------------- SMTP
 
-#[tokio::test]
-async fn smtp_client_delivers_to_a_real_smtp_server() {
+/// A real SMTP server (Debian's aiosmtpd) on a free port, storing what it gets in a maildir:
+/// the process, its port and the directory (`box/new` holds the messages); `None` without it.
+async fn start_smtp() -> Option<(std::process::Child, u16, tempfile::TempDir)> {
     let python = std::env::var("LSN_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
     let has = std::process::Command::new(&python).args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success());
     if !has {
         assert!(!crate::common::require_all(), "aiosmtpd missing but LSN_TEST_REQUIRE_ALL=1");
         eprintln!("skipping: aiosmtpd not installed (scripts/test.sh installs python3-aiosmtpd)");
-        return;
+        return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let maildir = tempfile::tempdir().expect("dir");
-    let mut child = std::process::Command::new(&python)
+    let child = std::process::Command::new(&python)
         .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
         .arg(maildir.path().join("box"))
         .spawn()
@@ -250,6 +251,49 @@ async fn smtp_client_delivers_to_a_real_smtp_server() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    Some((child, port, maildir))
+}
+
+fn maildir_messages(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("box/new"))
+        .map(|d| d.filter_map(|e| e.ok()).filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+        .unwrap_or_default()
+}
+
+/// With SendGrid and SMTP both configured, a message SendGrid fails to take goes out through
+/// SMTP at once, and the fallback is a healing event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sendgrid_failing_falls_back_to_smtp() {
+    let Some((mut child, port, maildir)) = start_smtp().await else { return };
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let Some((app, fake)) = sendgrid_app(&[("SMTP_URL", smtp.as_str())]).await else { return };
+    *fake.answer.lock().expect("lock") = 503;
+    let db = app.rt.state.db.clone();
+    db.transaction(|tx| Box::pin(async move { lsn_ops::builtin::queue_mail(tx, 0, msg()).await.map(|_| ()) })).await.expect("queue");
+    let mut runs = app.run_jobs().await;
+    for _ in 0..5 {
+        // aiosmtpd may still be starting on a loaded machine: the job retries, as in production.
+        if runs.iter().any(|r| r.outcome == lsn_ops::jobs::Outcome::Succeeded) {
+            break;
+        }
+        app.clock.advance(chrono::Duration::seconds(60));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        runs = app.run_jobs().await;
+    }
+    let delivered = maildir_messages(maildir.path());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(runs.iter().any(|r| r.outcome == lsn_ops::jobs::Outcome::Succeeded), "{runs:?}");
+    assert!(fake.faults.seen() >= 1 && fake.received.lock().expect("lock").is_empty(), "SendGrid was asked and took nothing");
+    assert_eq!(delivered.len(), 1, "sent once, through SMTP");
+    assert!(delivered[0].contains("Subject: Your order A1"), "{}", delivered[0]);
+    let events = lsn_ops::healing::events(&db, Some("sendgrid"), 10).await.expect("events");
+    assert!(events.iter().any(|e| e.action == "fallback" && e.outcome == "healed" && e.detail.contains("smtp")), "{events:?}");
+}
+
+#[tokio::test]
+async fn smtp_client_delivers_to_a_real_smtp_server() {
+    let Some((mut child, port, maildir)) = start_smtp().await else { return };
     let t = lsn_mail::SmtpTransport::from_url(&format!("smtp://127.0.0.1:{port}")).expect("transport");
     // A transient answer is retried, as the mail job retries it (the server may still be
     // starting up on a loaded machine when the port first answers).
@@ -261,9 +305,7 @@ async fn smtp_client_delivers_to_a_real_smtp_server() {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         result = t.send("LSN <no-reply@shop.example>", &msg()).await;
     }
-    let delivered: Vec<String> = std::fs::read_dir(maildir.path().join("box/new"))
-        .map(|d| d.filter_map(|e| e.ok()).filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
-        .unwrap_or_default();
+    let delivered = maildir_messages(maildir.path());
     let _ = child.kill();
     let _ = child.wait();
     result.expect("smtp send");

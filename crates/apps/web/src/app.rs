@@ -33,6 +33,8 @@ impl std::ops::Deref for AppState {
 /// What a [`AppState`] holds (reached through it by `Deref`).
 pub struct AppStateParts {
     pub db: Db,
+    /// The process's circuit breakers and its record of healing events (`lsn_ops::healing`).
+    pub healing: lsn_ops::healing::Healing,
     pub cfg: Arc<Config>,
     pub clock: SharedClock,
     pub identity: Identity,
@@ -106,7 +108,8 @@ impl FromRef<AppState> for Identity {
 impl AppState {
     pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
         let identity = Identity::new(db.clone(), cfg.clone(), clock.clone());
-        let commerce = lsn_commerce::Commerce::new(db.clone(), cfg.clone(), clock.clone());
+        let healing = lsn_ops::healing::Healing::new(db.clone(), clock.clone(), lsn_ops::healing::Healing::node_name());
+        let commerce = lsn_commerce::Commerce::new(db.clone(), cfg.clone(), clock.clone(), &healing);
         let live = lsn_live::Live::new(commerce.clone());
         let site = Arc::new(lsn_ui::Site {
             shop_name: cfg.shop_name.clone(),
@@ -119,6 +122,7 @@ impl AppState {
         let policies = lsn_ops::Policies::new(db.clone(), clock.clone());
         Self(Arc::new(AppStateParts {
             policies,
+            healing,
             db,
             cfg,
             clock,
@@ -189,6 +193,8 @@ pub fn module(state: &AppState) -> lsn_ops::Module {
         .openapi(crate::workflows::openapi())
         .api(crate::policies::routed(state))
         .openapi(crate::policies::openapi())
+        .api(crate::autonomy::routed(state))
+        .openapi(crate::autonomy::openapi())
         .pages(lsn_ops::Routed::new(site.with_state(state.clone()), site_table))
         .openapi(crate::openapi::fragment())
         .openapi(crate::ops::fragment())

@@ -9,7 +9,9 @@
 
 pub mod analytics;
 pub mod app;
+pub mod autonomy;
 pub mod demo;
+pub mod doctor;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;

@@ -77,13 +77,46 @@ pub fn alert_email_to(cfg: &Config) -> Vec<String> {
 pub fn channels(state: &AppState) -> lsn_ops::alerts::Channels {
     let cfg = &state.cfg;
     let email_to = alert_email_to(cfg);
+    let breaker = |name| state.healing.breaker(name, lsn_ops::healing::BreakerConfig::default());
+    // The sandboxes only write a row: a breaker guards the real clients.
+    let mut slack = lsn_notify::slack_from_config(cfg, state.db.clone());
+    if slack.name() != "sandbox" {
+        slack = Arc::new(lsn_ops::healing::GuardedSlack { inner: slack, breaker: breaker("slack") });
+    }
+    let mut sms = lsn_notify::sms_from_config(cfg, state.db.clone());
+    if sms.name() != "sandbox" {
+        sms = Arc::new(lsn_ops::healing::GuardedSms { inner: sms, breaker: breaker("twilio") });
+    }
     lsn_ops::alerts::Channels {
-        slack: lsn_notify::slack_from_config(cfg, state.db.clone()),
-        sms: lsn_notify::sms_from_config(cfg, state.db.clone()),
+        slack,
+        sms,
         email_to,
         sms_to: cfg.alert_sms_to.clone(),
         admin_url: cfg.public_url.trim_end_matches('/').to_string(),
         escalate_after_mins: cfg.alert_escalate_minutes,
+    }
+}
+
+/// The mail transport the configuration asks for, its real client behind a circuit breaker; with
+/// both SendGrid and SMTP configured, SendGrid falls back to SMTP (`lsn_ops::healing`).
+pub fn mail_transport(state: &AppState) -> anyhow::Result<Arc<dyn lsn_mail::Transport>> {
+    use lsn_ops::healing::{BreakerConfig, FallbackTransport, GuardedTransport};
+    let cfg = &state.cfg;
+    let primary = lsn_mail::from_config(cfg, state.db.clone()).map_err(|e| anyhow::anyhow!("mail transport: {e}"))?;
+    if matches!(cfg.mail, lsn_core::config::MailTransport::Mailbox) {
+        return Ok(primary);
+    }
+    let guard = |inner: Arc<dyn lsn_mail::Transport>| -> Arc<dyn lsn_mail::Transport> {
+        let breaker = state.healing.breaker(inner.name(), BreakerConfig::default());
+        Arc::new(GuardedTransport { inner, breaker })
+    };
+    let primary = guard(primary);
+    match (&cfg.mail, cfg.provider("SMTP_URL")) {
+        (lsn_core::config::MailTransport::SendGrid { .. }, Some(url)) => {
+            let smtp = lsn_mail::SmtpTransport::from_url(url.expose()).map_err(|e| anyhow::anyhow!("SMTP_URL (the fallback): {e}"))?;
+            Ok(Arc::new(FallbackTransport::new(primary, guard(Arc::new(smtp)), state.healing.clone())))
+        }
+        _ => Ok(primary),
     }
 }
 
@@ -98,7 +131,7 @@ impl Runtime {
     /// checked like every other.
     pub fn with_modules(db: Db, cfg: Arc<Config>, clock: SharedClock, extra: Vec<lsn_ops::Module>) -> anyhow::Result<Self> {
         let state = AppState::new(db.clone(), cfg.clone(), clock.clone());
-        let transport = lsn_mail::from_config(&cfg, db.clone()).map_err(|e| anyhow::anyhow!("mail transport: {e}"))?;
+        let transport = mail_transport(&state)?;
         let sources = lsn_ops::monitor::Sources::default();
         let figures = lsn_ops::analytics::Sources::default();
         let mut all = modules(&state, transport, sources.clone(), figures.clone());
@@ -204,7 +237,11 @@ pub async fn prepare_with(cfg: Config, clock: SharedClock, extra: Vec<lsn_ops::M
     // of it are unfinished) and puts back steps a stopped process had claimed.
     match rt.engine.prepare().await {
         Ok(0) => {}
-        Ok(n) => tracing::warn!(steps = n, "put back workflow steps left running by a process that stopped without finishing them"),
+        Ok(n) => {
+            tracing::warn!(steps = n, "put back workflow steps left running by a process that stopped without finishing them");
+            let detail = format!("{n} workflow step(s) left running by a stopped process put back to run again");
+            rt.state.healing.record("workflows", "resumed", "healed", &detail).await;
+        }
         Err(e) => anyhow::bail!("workflows: {e}"),
     }
     Ok(rt)
@@ -223,7 +260,11 @@ pub async fn serve(
     if background {
         match rt.worker.reclaim_orphans().await {
             Ok(0) => {}
-            Ok(n) => tracing::warn!(jobs = n, "put back jobs left running by a process that stopped without finishing them"),
+            Ok(n) => {
+                tracing::warn!(jobs = n, "put back jobs left running by a process that stopped without finishing them");
+                let detail = format!("{n} job(s) left running by a stopped process put back in the queue");
+                rt.state.healing.record("jobs", "resumed", "healed", &detail).await;
+            }
             Err(e) => tracing::warn!("reclaiming jobs at start-up: {e}"),
         }
         for _ in 0..2 {
@@ -258,6 +299,7 @@ pub async fn serve(
 async fn background_loop(rt: Runtime, mut stop: watch::Receiver<bool>) {
     let mut ticks: u64 = 0;
     let sampler = lsn_ops::monitor::Sampler::new(rt.worker.id().to_string());
+    let mut watch = DbWatch::default();
     loop {
         if *stop.borrow() {
             break;
@@ -277,12 +319,28 @@ async fn background_loop(rt: Runtime, mut stop: watch::Receiver<bool>) {
                 tracing::warn!("recording this node's measurements: {e}");
             }
         }
+        // Every 2 s: is the database there? An outage is recorded when it is back.
+        if ticks % 10 == 0 {
+            watch.tick(&rt.state, now.timestamp_millis()).await;
+        }
         if ticks % 300 == 0 {
-            if let Err(e) = rt.worker.reclaim_stale().await {
-                tracing::warn!("reclaiming stale jobs: {e}");
+            match rt.worker.reclaim_stale().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    rt.state
+                        .healing
+                        .record("jobs", "resumed", "healed", &format!("{n} job(s) whose worker stopped answering put back in the queue"))
+                        .await
+                }
+                Err(e) => tracing::warn!("reclaiming stale jobs: {e}"),
             }
-            if let Err(e) = rt.engine.reclaim_stale().await {
-                tracing::warn!("reclaiming stale workflow steps: {e}");
+            match rt.engine.reclaim_stale().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    let detail = format!("{n} workflow step(s) whose node stopped answering put back to run again");
+                    rt.state.healing.record("workflows", "resumed", "healed", &detail).await;
+                }
+                Err(e) => tracing::warn!("reclaiming stale workflow steps: {e}"),
             }
         }
         ticks += 1;
@@ -292,6 +350,33 @@ async fn background_loop(rt: Runtime, mut stop: watch::Receiver<bool>) {
         }
     }
     let _ = lsn_ops::lease::release(&rt.state.db, "scheduler", rt.worker.id()).await;
+}
+
+/// Watches the database from this node: the first failed ping starts an outage, the first
+/// good one after it ends it, and then (the database being back) the outage is recorded as a
+/// healing event: how long it lasted and that the pool reconnected.
+#[derive(Default)]
+pub struct DbWatch {
+    down_since: Option<(i64, String)>,
+}
+
+impl DbWatch {
+    pub async fn tick(&mut self, state: &AppState, now: i64) {
+        match (state.db.ping().await, &self.down_since) {
+            (Ok(()), None) => {}
+            (Ok(()), Some((since, why))) => {
+                let detail = format!("unreachable for {} s ({why}); the pool reconnected", (now - since).max(0) / 1000);
+                tracing::info!("database reachable again: {detail}");
+                state.healing.record("database", "reconnected", "healed", &detail).await;
+                self.down_since = None;
+            }
+            (Err(e), None) => {
+                tracing::warn!("database unreachable: {e}");
+                self.down_since = Some((now, e.to_string().chars().take(200).collect()));
+            }
+            (Err(_), Some(_)) => {}
+        }
+    }
 }
 
 /// What this process measured of itself, with its fullest database pool's share in use.

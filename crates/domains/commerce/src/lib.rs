@@ -182,15 +182,20 @@ pub struct CommerceParts {
 }
 
 impl Commerce {
-    pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock) -> Self {
+    /// Commerce with its payment provider: Stripe behind its circuit breaker (from `healing`)
+    /// when `STRIPE_SECRET_KEY` is set, else the sandbox.
+    pub fn new(db: Db, cfg: Arc<Config>, clock: SharedClock, healing: &lsn_ops::healing::Healing) -> Self {
         let catalog = lsn_catalog::Catalog::new(db.clone(), clock.clone());
         let (provider, sandbox): (Arc<dyn PaymentProvider>, _) = match cfg.provider("STRIPE_SECRET_KEY") {
             Some(key) => (
-                Arc::new(payments::stripe::Stripe::new(
-                    key.clone(),
-                    cfg.provider("STRIPE_API_BASE").map(|s| s.expose()),
-                    cfg.provider_timeout,
-                )),
+                Arc::new(payments::Guarded {
+                    inner: Arc::new(payments::stripe::Stripe::new(
+                        key.clone(),
+                        cfg.provider("STRIPE_API_BASE").map(|s| s.expose()),
+                        cfg.provider_timeout,
+                    )),
+                    breaker: healing.breaker("stripe", lsn_ops::healing::BreakerConfig::default()),
+                }),
                 None,
             ),
             None => {

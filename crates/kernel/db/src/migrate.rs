@@ -63,6 +63,7 @@ pub const HISTORY: &[Migration] = &[
     portable!(24, "analytics", "../migrations/0024_analytics.sql"),
     portable!(27, "policies", "../migrations/0027_policies.sql"),
     portable!(28, "mail attachments", "../migrations/0028_mail_attachments.sql"),
+    portable!(29, "self-healing", "../migrations/0029_healing.sql"),
 ];
 
 /// Every migration this binary knows, in version order: the kernel's [`HISTORY`] and each

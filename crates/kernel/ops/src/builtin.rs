@@ -108,6 +108,9 @@ pub fn module(db: lsn_db::Db, transport: Arc<dyn Transport>, from: String, backu
         .summary(Arc::new(Operations { db, backup_dir: backup_dir.clone() }))
         .job(MAIL_SEND, Arc::new(MailJob { transport, from }))
         .job(BACKUP_RUN, Arc::new(BackupJob { dir: backup_dir }))
+        .job(crate::cleanup::CLEANUP_JOB, Arc::new(crate::cleanup::CleanupJob { keep: crate::cleanup::Retention::default() }))
+        .alert_type(crate::healing::PROVIDER_UNAVAILABLE)
+        .raises(&[crate::healing::PROVIDER_UNAVAILABLE.name])
         .enqueues(&[MAIL_SEND])
         .schedule(Schedule {
             name: "backup_daily",
@@ -123,6 +126,14 @@ pub fn module(db: lsn_db::Db, transport: Arc<dyn Transport>, from: String, backu
             job_kind: BACKUP_RUN,
             payload: json!({"kind": "hourly"}),
             description: "Hourly backup during business hours (kept 7 days)",
+            autonomous: false,
+        })
+        .schedule(Schedule {
+            name: "cleanup",
+            cron: "0 30 3 * * *",
+            job_kind: crate::cleanup::CLEANUP_JOB,
+            payload: json!({}),
+            description: "Remove finished jobs, job runs, workflow runs, resolved alerts, policy decisions and healing events past their retention (daily at 3:30 AM)",
             autonomous: false,
         })
 }

@@ -7,8 +7,11 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod autonomy;
 pub mod builtin;
+pub mod cleanup;
 pub mod codes;
+pub mod healing;
 pub mod incidents;
 pub mod jobs;
 pub mod lease;

@@ -22,6 +22,7 @@ fn staff(ctx: &Ctx) -> Result<&AuthUser, PageError> {
 pub const ADMIN_NAV: &[(&str, &str)] = &[
     ("/admin", "admin-nav-dashboard"),
     ("/admin/summary", "admin-nav-summary"),
+    ("/admin/autonomy", "admin-nav-autonomy"),
     ("/admin/jobs", "admin-nav-jobs"),
     ("/admin/alerts", "admin-nav-alerts"),
     ("/admin/thresholds", "admin-nav-thresholds"),

@@ -11,6 +11,7 @@
 pub(crate) mod account;
 mod admin;
 pub use admin::ADMIN_NAV;
+mod autonomy;
 mod home;
 mod ops;
 mod summary;
@@ -56,6 +57,7 @@ pub fn router() -> (Router<AppState>, Vec<RouteAccess>) {
         .post("/admin/incidents/{id}", staff, ops::incident_update)
         .get("/admin/tasks", staff, ops::tasks)
         .post("/admin/tasks/{id}/control", staff, ops::task_control)
+        .get("/admin/autonomy", staff, autonomy::dashboard)
         .get("/admin/policies", staff, ops::policies)
         .post("/admin/policies", staff, ops::policy_save)
         .post("/admin/policies/{name}/versions/{version}/control", staff, ops::policy_control)

@@ -83,3 +83,48 @@ pub trait PaymentProvider: Send + Sync {
     async fn cancel(&self, intent_id: &str, idempotency_key: &str) -> Result<Cancelled, ProviderError>;
     async fn refund(&self, intent_id: &str, amount: i64, idempotency_key: &str) -> Result<RefundResult, ProviderError>;
 }
+
+/// A payment provider behind its circuit breaker (`lsn_ops::healing`): after repeated failures
+/// of the provider (unreachable, timeouts, 5xx) calls fail at once as `Unavailable` — the
+/// checkout's 503 `payment_provider_unavailable`, a refund's retry — until a probe succeeds. A
+/// refusal of the request itself (a declined card, a bad parameter) shows the provider is up.
+///
+/// There is no backup payment provider: the sandbox is no substitute for a real one, and the
+/// seam for one is here — a second `PaymentProvider` behind its own breaker — once LSN has a
+/// second client (PayPal, a later issue) and records which provider holds each intent.
+pub struct Guarded {
+    pub inner: std::sync::Arc<dyn PaymentProvider>,
+    pub breaker: std::sync::Arc<lsn_ops::healing::Breaker>,
+}
+
+fn health<T>(r: &Result<T, ProviderError>) -> lsn_ops::healing::Outcome {
+    match r {
+        Ok(_) | Err(ProviderError::Rejected(_)) => lsn_ops::healing::Outcome::Success,
+        Err(ProviderError::Unavailable(e)) => lsn_ops::healing::Outcome::Failure(e.clone()),
+    }
+}
+
+impl Guarded {
+    async fn guard<T>(&self, call: impl std::future::Future<Output = Result<T, ProviderError>>) -> Result<T, ProviderError> {
+        self.breaker.call(call, health).await.unwrap_or_else(|open| Err(ProviderError::Unavailable(open.to_string())))
+    }
+}
+
+#[async_trait::async_trait]
+impl PaymentProvider for Guarded {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    async fn create_intent(&self, req: &IntentRequest) -> Result<Intent, ProviderError> {
+        self.guard(self.inner.create_intent(req)).await
+    }
+    async fn confirm(&self, intent_id: &str, method: &PaymentMethod, idempotency_key: &str) -> Result<Confirmation, ProviderError> {
+        self.guard(self.inner.confirm(intent_id, method, idempotency_key)).await
+    }
+    async fn cancel(&self, intent_id: &str, idempotency_key: &str) -> Result<Cancelled, ProviderError> {
+        self.guard(self.inner.cancel(intent_id, idempotency_key)).await
+    }
+    async fn refund(&self, intent_id: &str, amount: i64, idempotency_key: &str) -> Result<RefundResult, ProviderError> {
+        self.guard(self.inner.refund(intent_id, amount, idempotency_key)).await
+    }
+}
