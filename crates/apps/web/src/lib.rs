@@ -10,6 +10,7 @@
 pub mod analytics;
 pub mod app;
 pub mod demo;
+pub mod demo_history;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;

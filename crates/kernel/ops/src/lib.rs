@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod builtin;
 pub mod codes;
+pub mod demo;
 pub mod incidents;
 pub mod jobs;
 pub mod lease;
