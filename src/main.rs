@@ -176,6 +176,7 @@ async fn run(cli: Cli, cfg: Config) -> anyhow::Result<ExitCode> {
             if demo {
                 let rt = lsn_web::Runtime::new(db.clone(), std::sync::Arc::new(cfg.clone()), clock::system())?;
                 println!("✓ demo: {}", lsn_web::demo::load(&rt.state.identity, &rt.state.commerce, &rt.state.live).await?);
+                println!("✓ demo: {}", lsn_web::demo_history::load(&rt).await?);
             }
         }
         Command::Doctor => return doctor(&cfg).await,

@@ -8,6 +8,7 @@ mod alerts;
 mod analytics;
 mod cli;
 mod commerce;
+mod demo;
 mod docs;
 mod edges;
 mod faults;

@@ -19,9 +19,9 @@ pub const DEMO_USERS: &[(&str, &str, Role)] = &[
 ];
 
 /// Title, category, tags, description, base price in cents, option name, option values.
-type DemoProduct = (&'static str, &'static str, &'static str, &'static str, i64, &'static str, &'static [&'static str]);
+pub type DemoProduct = (&'static str, &'static str, &'static str, &'static str, i64, &'static str, &'static [&'static str]);
 
-const PRODUCTS: &[DemoProduct] = &[
+pub const PRODUCTS: &[DemoProduct] = &[
     (
         "Linen Button-Up Shirt",
         "Apparel",
@@ -183,7 +183,8 @@ pub async fn load(id: &Identity, commerce: &lsn_commerce::Commerce, live: &lsn_l
         users += 1;
     }
     let mut products = 0;
-    let now = commerce.clock.now_ms();
+    // Stock arrived when the generated history starts ([`crate::demo_history`]).
+    let now = commerce.clock.now_ms() - crate::demo_history::DAYS * 86_400_000;
     for (i, (title, category, tags, description, price, option, values)) in PRODUCTS.iter().enumerate() {
         let slug = lsn_catalog::slugify(title);
         if commerce.catalog.get(&slug, true).await?.is_some() {

@@ -11,6 +11,7 @@ pub mod analytics;
 pub mod app;
 pub mod autonomy;
 pub mod demo;
+pub mod demo_history;
 pub mod doctor;
 pub mod metrics;
 pub mod openapi;

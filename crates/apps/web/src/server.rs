@@ -229,6 +229,8 @@ pub async fn prepare_with(cfg: Config, clock: SharedClock, extra: Vec<lsn_ops::M
     if cfg.demo && !cfg.is_production() && crate::demo::is_empty(&db).await? {
         let report = crate::demo::load(&rt.state.identity, &rt.state.commerce, &rt.state.live).await?;
         tracing::info!("empty development database: demo shop loaded ({report})");
+        let history = crate::demo_history::load(&rt).await?;
+        tracing::info!("demo history loaded ({history})");
     }
     rt.scheduler.register(&rt.schedules, clock.now()).await?;
     // Each policy's default condition is its version 1 the first time LSN runs.

@@ -21,6 +21,7 @@ pub mod badge;
 pub mod buyers;
 pub mod cart;
 pub mod codes;
+pub mod demo;
 pub mod discounts;
 pub mod idempotency;
 pub mod offers;

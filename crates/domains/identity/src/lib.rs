@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[lsn_db::Migration] = &[
 ];
 pub mod audit;
 pub mod csrf;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod locale;

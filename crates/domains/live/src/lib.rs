@@ -11,6 +11,7 @@ pub mod bus;
 pub mod codes;
 pub use codes::Code;
 pub mod deals;
+pub mod demo;
 pub mod gifts;
 pub mod openapi;
 pub mod pages;

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod demo;
 pub mod stock;
 pub mod summary;
 

@@ -11,6 +11,7 @@ pub mod autonomy;
 pub mod builtin;
 pub mod cleanup;
 pub mod codes;
+pub mod demo;
 pub mod healing;
 pub mod incidents;
 pub mod jobs;

@@ -144,17 +144,7 @@ impl JobHandler for DisputeTask {
             .db
             .transaction_with((order_id, number, reason, dispute), move |tx, (order_id, number, reason, dispute)| {
                 Box::pin(async move {
-                    if !lsn_ops::tasks::exists(tx, "dispute", order_id, dispute).await? {
-                        open_task(
-                            tx,
-                            now,
-                            "dispute",
-                            &format!("Respond to the dispute on order {number}"),
-                            &format!("Reason: {reason}. Gather evidence in the Stripe dashboard before the deadline (dispute {dispute})."),
-                            order_id,
-                        )
-                        .await?;
-                    }
+                    dispute_task(tx, now, order_id, number, reason, dispute).await?;
                     Ok::<_, CommerceError>(())
                 })
             })
@@ -218,4 +208,27 @@ impl JobHandler for CancelIntentJob {
             Err(crate::payments::ProviderError::Unavailable(m)) => Err(JobError::Retry(m)),
         }
     }
+}
+
+/// The task to answer a dispute, opened once per dispute.
+pub(crate) async fn dispute_task(
+    tx: &mut Tx,
+    now: i64,
+    order_id: &str,
+    number: &str,
+    reason: &str,
+    dispute: &str,
+) -> Result<(), lsn_db::Error> {
+    if !lsn_ops::tasks::exists(tx, "dispute", order_id, dispute).await? {
+        open_task(
+            tx,
+            now,
+            "dispute",
+            &format!("Respond to the dispute on order {number}"),
+            &format!("Reason: {reason}. Gather evidence in the Stripe dashboard before the deadline (dispute {dispute})."),
+            order_id,
+        )
+        .await?;
+    }
+    Ok(())
 }

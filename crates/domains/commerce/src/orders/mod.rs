@@ -17,6 +17,7 @@ pub mod read;
 mod refunds;
 mod state;
 
+pub(crate) use jobs::dispute_task;
 pub use jobs::*;
 pub use payment::apply_event;
 pub use refunds::Refunded;
