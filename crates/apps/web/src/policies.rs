@@ -55,7 +55,7 @@ pub fn openapi() -> Value {
         "/api/v1/admin/policies/{name}/versions/{version}/activate": {"post": op("Put a version in force (an older one: a rollback)", "operations", 200, obj(), &[400, 401, 403, 404], None, json!([path_id("name"), path_id("version")]), Who::Staff)},
         "/api/v1/admin/policies/{name}/dry-run": {"post": op("Replay the recent logged decisions under a proposed condition: how many outcomes change, and which", "operations", 200, obj(), &[400, 401, 403, 404], body(dry_body, &["condition"]), name(), Who::Staff)},
         "/api/v1/admin/policies/{name}/evaluate": {"post": op("Decide over given facts with the version in force (or the one named): a trial, logged as a test only when log is true", "operations", 200, obj(), &[400, 401, 403, 404, 422], body(json!({"facts": {"type": "object"}, "version": {"type": "integer"}, "log": {"type": "boolean"}}), &["facts"]), name(), Who::Staff)},
-        "/api/v1/admin/policy-decisions": {"get": op("The newest policy decisions: version, facts, outcome, time", "operations", 200, obj(), &[400, 401, 403], None, json!([query("policy", json!({"type": "string"})), query("limit", json!({"type": "integer", "maximum": 1000}))]), Who::Staff)}
+        "/api/v1/admin/policy-decisions": {"get": op("The newest policy decisions: version, facts, outcome, time (404: no policy of that name)", "operations", 200, obj(), &[400, 401, 403, 404], None, json!([query("policy", json!({"type": "string"})), query("limit", json!({"type": "integer", "maximum": 1000}))]), Who::Staff)}
     }})
 }
 
