@@ -105,11 +105,13 @@ fn bench_workflow() -> Workflow {
         }))
         .step(quick("b").after(&["a"]))
         .step(quick("c").after(&["a"]))
-        .step(Step::run("d", |_| async move {
-            FINISHED.fetch_add(1, Ordering::Relaxed);
-            Ok(json!({"step": "d"}))
-        })
-        .after(&["b", "c"]))
+        .step(
+            Step::run("d", |_| async move {
+                FINISHED.fetch_add(1, Ordering::Relaxed);
+                Ok(json!({"step": "d"}))
+            })
+            .after(&["b", "c"]),
+        )
 }
 
 async fn count(db: &Db, sql: &str) -> anyhow::Result<i64> {
