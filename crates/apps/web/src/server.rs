@@ -272,7 +272,11 @@ pub async fn serve(
         for _ in 0..2 {
             tasks.push(tokio::spawn(rt.worker.clone().run(stop_rx.clone())));
         }
-        tasks.push(tokio::spawn(rt.engine.clone().run(stop_rx.clone())));
+        // With no workflow registered there is nothing it could run: no claim every 250 ms on the
+        // writer the checkout shares.
+        if !rt.engine.definitions().all().is_empty() {
+            tasks.push(tokio::spawn(rt.engine.clone().run(stop_rx.clone())));
+        }
         tasks.push(tokio::spawn(background_loop(rt.clone(), stop_rx.clone())));
     }
     let router = rt.router();

@@ -76,10 +76,6 @@ pub async fn has_orders(db: &Db) -> Result<bool, lsn_db::Error> {
     Ok(lsn_db::query("SELECT 1 FROM orders LIMIT 1").fetch_optional(db.read()).await?.is_some())
 }
 
-fn values(rows: usize, cols: usize) -> String {
-    (0..rows).map(|i| format!("({})", lsn_ops::jobs::placeholders(1 + i * cols, cols, 1))).collect::<Vec<_>>().join(", ")
-}
-
 /// (from, to, at, reason)
 type Transition = (Option<&'static str>, &'static str, i64, &'static str);
 
@@ -140,7 +136,7 @@ async fn insert_orders(tx: &mut Tx, batch: &[Priced<'_>]) -> Result<(), lsn_db::
     let sql = format!(
         "INSERT INTO orders (id, number, user_id, email, status, channel_code, currency, subtotal, discount_total, shipping_total, gst_total, total, \
          amount_paid, amount_refunded, customer_key, shipping_method, shipping_address, disputed, show_id, reserved_until, placed_at, paid_at, updated_at) VALUES {}",
-        values(batch.len(), 23)
+        lsn_ops::jobs::rows(batch.len(), 23)
     );
     let mut q = lsn_db::query(&sql);
     for p in batch {
@@ -176,7 +172,7 @@ async fn insert_orders(tx: &mut Tx, batch: &[Priced<'_>]) -> Result<(), lsn_db::
     for part in items.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO order_items (id, order_id, variant_id, sku, title, unit_price, quantity, line_total, line_discount, gst, position) VALUES {}",
-            values(part.len(), 11)
+            lsn_ops::jobs::rows(part.len(), 11)
         );
         let mut q = lsn_db::query(&sql);
         for (p, i) in part {
@@ -200,7 +196,7 @@ async fn insert_orders(tx: &mut Tx, batch: &[Priced<'_>]) -> Result<(), lsn_db::
     for part in moves.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO order_transitions (id, order_id, from_status, to_status, actor, reason, at) VALUES {}",
-            values(part.len(), 7)
+            lsn_ops::jobs::rows(part.len(), 7)
         );
         let mut q = lsn_db::query(&sql);
         for (p, (from, to, at, why)) in part {
@@ -219,7 +215,7 @@ async fn insert_payments(tx: &mut Tx, batch: &[Priced<'_>], now: i64) -> Result<
     let intent = |p: &Priced| format!("pi_demo_{}", p.o.number.trim_start_matches("LSN-").to_lowercase());
     let sql = format!(
         "INSERT INTO payments (id, order_id, provider, intent_id, amount, currency, status, card_brand, card_last4, amount_received, created_at, updated_at) VALUES {}",
-        values(paid.len(), 12)
+        lsn_ops::jobs::rows(paid.len(), 12)
     );
     let mut q = lsn_db::query(&sql);
     for (i, p) in paid.iter().enumerate() {
@@ -243,7 +239,7 @@ async fn insert_payments(tx: &mut Tx, batch: &[Priced<'_>], now: i64) -> Result<
     // The sandbox provider's own record of each intent, so a refund from the admin works on them.
     let sql = format!(
         "INSERT INTO sandbox_intents (id, amount, currency, status, amount_refunded, metadata, created_at) VALUES {}",
-        values(paid.len(), 7)
+        lsn_ops::jobs::rows(paid.len(), 7)
     );
     let mut q = lsn_db::query(&sql);
     for p in &paid {
@@ -261,7 +257,7 @@ async fn insert_payments(tx: &mut Tx, batch: &[Priced<'_>], now: i64) -> Result<
     if !refunded.is_empty() {
         let sql = format!(
             "INSERT INTO refunds (id, order_id, amount, reason, restock, provider_ref, status, actor, created_at) VALUES {}",
-            values(refunded.len(), 9)
+            lsn_ops::jobs::rows(refunded.len(), 9)
         );
         let mut q = lsn_db::query(&sql);
         for p in &refunded {
@@ -288,7 +284,7 @@ async fn insert_payments(tx: &mut Tx, batch: &[Priced<'_>], now: i64) -> Result<
     if !disputed.is_empty() {
         let sql = format!(
             "INSERT INTO disputes (id, order_id, amount, reason, status, opened_at, closed_at) VALUES {}",
-            values(disputed.len(), 7)
+            lsn_ops::jobs::rows(disputed.len(), 7)
         );
         let mut q = lsn_db::query(&sql);
         for (p, d, at) in &disputed {

@@ -55,10 +55,6 @@ pub struct History {
 
 const ROWS_PER_STATEMENT: usize = 200;
 
-fn values(rows: usize, cols: usize) -> String {
-    (0..rows).map(|i| format!("({})", lsn_ops::jobs::placeholders(1 + i * cols, cols, 1))).collect::<Vec<_>>().join(", ")
-}
-
 /// The most viewers in the room at once.
 fn peak(viewers: &[&Viewer]) -> i64 {
     let mut edges: Vec<(i64, i64)> = viewers.iter().flat_map(|v| [(v.joined_at, 1), (v.left_at, -1)]).collect();
@@ -76,7 +72,7 @@ async fn shows(tx: &mut Tx, h: &History) -> Result<(), lsn_db::Error> {
     for chunk in h.shows.chunks(ROWS_PER_STATEMENT / 4) {
         let sql = format!(
             "INSERT INTO live_shows (id, title, description, host_id, status, scheduled_at, started_at, ended_at, peak_viewers, created_at, updated_at) VALUES {}",
-            values(chunk.len(), 11)
+            lsn_ops::jobs::rows(chunk.len(), 11)
         );
         let mut q = lsn_db::query(&sql);
         for s in chunk {
@@ -99,7 +95,7 @@ async fn shows(tx: &mut Tx, h: &History) -> Result<(), lsn_db::Error> {
         let lineup: Vec<(&str, &str, i64)> =
             chunk.iter().flat_map(|s| s.lineup.iter().enumerate().map(|(i, p)| (s.id.as_str(), p.as_str(), i as i64))).collect();
         for part in lineup.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!("INSERT INTO live_lineup (show_id, product_id, position) VALUES {}", values(part.len(), 3));
+            let sql = format!("INSERT INTO live_lineup (show_id, product_id, position) VALUES {}", lsn_ops::jobs::rows(part.len(), 3));
             let mut q = lsn_db::query(&sql);
             for (s, p, i) in part {
                 q = q.bind(*s).bind(*p).bind(*i);
@@ -112,7 +108,10 @@ async fn shows(tx: &mut Tx, h: &History) -> Result<(), lsn_db::Error> {
 
 async fn audience(tx: &mut Tx, h: &History) -> Result<(), lsn_db::Error> {
     for chunk in h.viewers.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!("INSERT INTO live_viewers (id, show_id, viewer_key, joined_at, left_at) VALUES {}", values(chunk.len(), 5));
+        let sql = format!(
+            "INSERT INTO live_viewers (id, show_id, viewer_key, joined_at, left_at) VALUES {}",
+            lsn_ops::jobs::rows(chunk.len(), 5)
+        );
         let mut q = lsn_db::query(&sql);
         for v in chunk {
             q = q.bind(lsn_core::ids::new_id()).bind(&v.show_id).bind(&v.viewer_key).bind(v.joined_at).bind(v.left_at);
@@ -120,7 +119,8 @@ async fn audience(tx: &mut Tx, h: &History) -> Result<(), lsn_db::Error> {
         q.execute(&mut **tx).await?;
     }
     for chunk in h.chat.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!("INSERT INTO live_chat_messages (id, show_id, user_id, name, text, at) VALUES {}", values(chunk.len(), 6));
+        let sql =
+            format!("INSERT INTO live_chat_messages (id, show_id, user_id, name, text, at) VALUES {}", lsn_ops::jobs::rows(chunk.len(), 6));
         let mut q = lsn_db::query(&sql);
         for c in chunk {
             q = q.bind(lsn_core::ids::new_id()).bind(&c.show_id).bind(&c.user_id).bind(&c.name).bind(&c.text).bind(c.at);
@@ -130,7 +130,7 @@ async fn audience(tx: &mut Tx, h: &History) -> Result<(), lsn_db::Error> {
     for chunk in h.gifts.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO gift_ledger (id, show_id, from_user_id, to_user_id, gift, coins, value_cents, at) VALUES {}",
-            values(chunk.len(), 8)
+            lsn_ops::jobs::rows(chunk.len(), 8)
         );
         let mut q = lsn_db::query(&sql);
         for g in chunk {

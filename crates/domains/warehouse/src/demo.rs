@@ -56,7 +56,7 @@ pub async fn sales(tx: &mut Tx, opened_at: i64, sales: &[Sale]) -> Result<usize,
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO stock_movements (id, variant_id, bin_id, kind, quantity, reason, ref, actor, created_at) VALUES {}",
-            (0..chunk.len()).map(|i| format!("({})", lsn_ops::jobs::placeholders(1 + i * 9, 9, 1))).collect::<Vec<_>>().join(", ")
+            lsn_ops::jobs::rows(chunk.len(), 9)
         );
         let mut q = lsn_db::query(&sql);
         for (v, bin, kind, qty, reason, reference, at) in chunk {

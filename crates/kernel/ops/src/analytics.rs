@@ -162,7 +162,7 @@ pub async fn aggregate(db: &Db, sources: &Sources, now: i64) -> Result<String, J
                 let sql = format!(
                     "INSERT INTO analytics_buckets (bucket_start, metric, value, computed_at) VALUES {} \
                      ON CONFLICT (bucket_start, metric) DO UPDATE SET value = excluded.value, computed_at = excluded.computed_at",
-                    (0..chunk.len()).map(|i| format!("({})", crate::jobs::placeholders(1 + i * 4, 4, 1))).collect::<Vec<_>>().join(", ")
+                    crate::jobs::rows(chunk.len(), 4)
                 );
                 let mut q = lsn_db::query(&sql);
                 for (b, m, v) in chunk {

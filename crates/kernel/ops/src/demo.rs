@@ -80,7 +80,7 @@ pub async fn run_log(db: &Db, schedules: &[Schedule], tz: chrono_tz::Tz, from: i
             for chunk in runs.chunks(ROWS_PER_STATEMENT) {
                 let sql = format!(
                     "INSERT INTO job_runs (id, job_id, kind, schedule, attempt, started_at, finished_at, outcome, error, worker, output) VALUES {}",
-                    (0..chunk.len()).map(|i| format!("({})", crate::jobs::placeholders(1 + i * 11, 11, 1))).collect::<Vec<_>>().join(", ")
+                    crate::jobs::rows(chunk.len(), 11)
                 );
                 let mut q = lsn_db::query(&sql);
                 for (kind, schedule, attempt, started, finished, outcome, error, out) in chunk {

@@ -460,7 +460,7 @@ async fn record_outcomes(tx: &mut lsn_db::Tx, batch: &[Finished], started: i64, 
     }
     let sql = format!(
         "INSERT INTO job_runs (id, job_id, kind, schedule, attempt, started_at, finished_at, outcome, error, worker, output) VALUES {}",
-        (0..batch.len()).map(|i| format!("({})", placeholders(1 + i * 11, 11, 1))).collect::<Vec<_>>().join(", ")
+        rows(batch.len(), 11)
     );
     let mut q = lsn_db::query(&sql);
     for (c, outcome, error, output) in batch {
@@ -479,6 +479,11 @@ async fn record_outcomes(tx: &mut lsn_db::Tx, batch: &[Finished], started: i64, 
     }
     q.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// `($1, …, $cols), ($cols+1, …), …`: the `VALUES` of a multi-row insert of `rows` rows.
+pub fn rows(rows: usize, cols: usize) -> String {
+    (0..rows).map(|i| format!("({})", placeholders(1 + i * cols, cols, 1))).collect::<Vec<_>>().join(", ")
 }
 
 /// `$first, $first+step, …` (`count` placeholders), for statements built for a batch.

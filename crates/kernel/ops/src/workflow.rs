@@ -456,7 +456,7 @@ pub async fn start_in(tx: &mut Tx, def: &Workflow, input: &Value, key: Option<&s
     .await?;
     let sql = format!(
         "INSERT INTO workflow_steps (id, run_id, step, kind, has_undo, status, deps_left, run_at, wait_ms) VALUES {}",
-        (0..def.steps.len()).map(|i| format!("({})", crate::jobs::placeholders(1 + i * 9, 9, 1))).collect::<Vec<_>>().join(", ")
+        crate::jobs::rows(def.steps.len(), 9)
     );
     let mut q = lsn_db::query(&sql);
     for s in &def.steps {
@@ -662,17 +662,11 @@ impl Engine {
         }
         // One process serves an SQLite file, so every step marked running belonged to a process
         // that died. On PostgreSQL another node may be running them: their locks expire instead.
-        let all = self.db.backend() == lsn_db::Backend::Sqlite;
-        let sql = if all {
-            "UPDATE workflow_steps SET status = 'queued', locked_by = NULL, locked_until = NULL WHERE status = 'running'"
-        } else {
-            "UPDATE workflow_steps SET status = 'queued', locked_by = NULL, locked_until = NULL WHERE status = 'running' AND locked_until < $1"
-        };
-        let mut q = lsn_db::query(sql);
-        if !all {
-            q = q.bind(now);
+        if self.db.backend() != lsn_db::Backend::Sqlite {
+            return Ok(self.reclaim_stale().await?);
         }
-        Ok(q.execute(self.db.write()).await?.rows_affected())
+        let sql = "UPDATE workflow_steps SET status = 'queued', locked_by = NULL, locked_until = NULL WHERE status = 'running'";
+        Ok(lsn_db::query(sql).execute(self.db.write()).await?.rows_affected())
     }
 
     /// Extends this engine's claims on the steps it is running (see [`LOCK`]).
