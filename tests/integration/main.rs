@@ -8,6 +8,7 @@ mod alerts;
 mod analytics;
 mod cli;
 mod commerce;
+mod creators;
 mod demo;
 mod docs;
 mod edges;

@@ -40,6 +40,7 @@ pub struct AppStateParts {
     pub identity: Identity,
     pub commerce: lsn_commerce::Commerce,
     pub live: lsn_live::Live,
+    pub creators: lsn_creators::Creators,
     pub metrics: Arc<HttpMetrics>,
     /// What every page knows about the shop, and who answers for each visitor (`lsn_ui`).
     pub site: Arc<lsn_ui::Site>,
@@ -120,7 +121,16 @@ impl AppState {
             nav: std::sync::OnceLock::new(),
         });
         let policies = lsn_ops::Policies::new(db.clone(), clock.clone());
+        let data_key = cfg.provider("LSN_DATA_KEY").map(|k| k.expose().to_string()).unwrap_or_else(|| cfg.jwt_secret.expose().to_string());
+        let creators = lsn_creators::Creators::new(
+            live.clone(),
+            identity.clone(),
+            policies.clone(),
+            lsn_creators::bank::Key::derive(&data_key),
+            lsn_creators::Settings::from_env(|k| cfg.provider(k).map(|v| v.expose().to_string())),
+        );
         Self(Arc::new(AppStateParts {
+            creators,
             policies,
             healing,
             db,

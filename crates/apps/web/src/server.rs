@@ -35,6 +35,7 @@ pub fn schema() -> &'static lsn_db::Schema {
             lsn_identity::MIGRATIONS,
             lsn_commerce::MIGRATIONS,
             lsn_live::MIGRATIONS,
+            lsn_creators::MIGRATIONS,
         ])
         .expect("two domains ship a migration with one version") // checked by the schema test
     });
@@ -61,6 +62,7 @@ pub fn modules(
         lsn_catalog::module(),
         state.commerce.module(&state.identity),
         state.live.module(&state.identity),
+        state.creators.module(&state.identity),
         crate::app::module(state),
     ]
 }

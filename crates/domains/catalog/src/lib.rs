@@ -8,8 +8,10 @@
 pub mod media;
 
 /// The catalog's schema steps (its earlier tables are in [`lsn_db::HISTORY`]).
-pub const MIGRATIONS: &[lsn_db::Migration] =
-    &[lsn_db::Migration::portable(13, "catalog views", include_str!("../migrations/0013_catalog_views.sql"))];
+pub const MIGRATIONS: &[lsn_db::Migration] = &[
+    lsn_db::Migration::portable(13, "catalog views", include_str!("../migrations/0013_catalog_views.sql")),
+    lsn_db::Migration::portable(34, "variant category", include_str!("../migrations/0034_catalog_variant_category.sql")),
+];
 
 /// The catalog as a module: for now its schema steps (its routes are still served by commerce).
 pub fn module() -> lsn_ops::Module {

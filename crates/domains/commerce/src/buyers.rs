@@ -20,11 +20,23 @@ pub struct Buyer {
     pub user: Option<lsn_identity::User>,
     pub network: String,
     pub device: Option<String>,
+    /// The visitor cookie (`VISITOR_COOKIE`) a referral click set: kept with the order so the
+    /// creators domain can tie the click to it.
+    pub visitor: Option<String>,
 }
+
+/// The cookie a referral click sets: one random id per browser.
+pub const VISITOR_COOKIE: &str = "lsn_vid";
 
 impl Buyer {
     pub fn new(user: Option<&lsn_identity::User>, meta: &lsn_identity::ClientMeta, device: Option<&str>) -> Self {
-        Self { user: user.cloned(), network: meta.network(), device: device.map(str::to_string) }
+        Self { user: user.cloned(), network: meta.network(), device: device.map(str::to_string), visitor: None }
+    }
+
+    /// The visitor cookie's value, when it is a well-formed id (anything else is ignored).
+    pub fn with_visitor(mut self, visitor: Option<&str>) -> Self {
+        self.visitor = visitor.filter(|v| lsn_core::ids::is_valid_id(v)).map(str::to_string);
+        self
     }
 }
 

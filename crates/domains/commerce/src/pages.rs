@@ -604,7 +604,8 @@ pub async fn place(ctx: &Ctx, buying: Buying, f: &Fields) -> PageResult {
     let now = ctx.state.clock.now_ms();
     let answer = idempotency::once(&ctx.state.db, now, &scope, Some(&key), "POST checkout form", &body, || async {
         let device = ctx.jar.get(lsn_ui::VISITOR_COOKIE).map(|c| c.value().to_string());
-        let buyer = crate::buyers::Buyer::new(ctx.user.as_ref().map(|u| &u.user), &ctx.meta, device.as_deref());
+        let buyer = crate::buyers::Buyer::new(ctx.user.as_ref().map(|u| &u.user), &ctx.meta, device.as_deref())
+            .with_visitor(ctx.jar.get(crate::buyers::VISITOR_COOKIE).map(|c| c.value()));
         let r = match &buying {
             Buying::Cart => ctx.state.checkout(&buyer, what.trim_start_matches("cart:"), &input).await,
             Buying::Deal(o) => ctx.state.buy_offer(&buyer, &o.id, 1, &input).await,

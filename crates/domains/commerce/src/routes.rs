@@ -445,7 +445,8 @@ async fn checkout(
     let c2 = c.clone();
     idempotent(&c, &scope, &headers, "POST /api/v1/checkout", &raw, || async move {
         let cart_id = cart_id.ok_or_else(|| ApiError::from(CommerceError::rule(Code::CartEmpty, i18n::t("commerce-cart-empty"))))?;
-        let buyer = crate::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, jar.get(CART_COOKIE).map(|c| c.value()));
+        let buyer = crate::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, jar.get(CART_COOKIE).map(|c| c.value()))
+            .with_visitor(jar.get(crate::buyers::VISITOR_COOKIE).map(|c| c.value()));
         let r = c2.checkout(&buyer, &cart_id, &input).await?;
         Ok((StatusCode::CREATED, json!(r)))
     })

@@ -36,7 +36,7 @@ pub const IP_LOGIN_LIMIT: usize = 30;
 pub const IP_LOGIN_WINDOW_MS: i64 = 5 * 60 * 1000;
 
 /// Scopes an API key may carry (`crate::access::Scope`).
-pub const SCOPES: &[&str] = &["catalog:read", "catalog:write", "orders:read", "orders:write", "live:write", "admin"];
+pub const SCOPES: &[&str] = &["catalog:read", "catalog:write", "orders:read", "orders:write", "live:write", "creators", "admin"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -299,7 +299,8 @@ async fn buy_deal(
     JsonBody(b): JsonBody<BuyBody>,
 ) -> ApiResult<Response> {
     let device = jar.get(lsn_commerce::cart::CART_COOKIE).map(|c| c.value().to_string());
-    let buyer = lsn_commerce::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, device.as_deref());
+    let buyer = lsn_commerce::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, device.as_deref())
+        .with_visitor(jar.get(lsn_commerce::buyers::VISITOR_COOKIE).map(|c| c.value()));
     let r = l.commerce.buy_offer(&buyer, &deal, b.quantity, &b.checkout).await?;
     let offer = l.deal_sold(&deal).await?;
     Ok((StatusCode::CREATED, Json(json!({ "order": r.order, "payment": r.payment, "order_token": r.order_token, "deal": offer })))

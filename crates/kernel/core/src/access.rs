@@ -10,13 +10,15 @@ pub enum Scope {
     OrdersRead,
     OrdersWrite,
     LiveWrite,
+    /// A creator's own portal: their links, earnings, payouts and statements.
+    Creators,
     /// Everything the key's user may do.
     Admin,
 }
 
 impl Scope {
     pub const ALL: &'static [Scope] =
-        &[Scope::CatalogRead, Scope::CatalogWrite, Scope::OrdersRead, Scope::OrdersWrite, Scope::LiveWrite, Scope::Admin];
+        &[Scope::CatalogRead, Scope::CatalogWrite, Scope::OrdersRead, Scope::OrdersWrite, Scope::LiveWrite, Scope::Creators, Scope::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -25,6 +27,7 @@ impl Scope {
             Scope::OrdersRead => "orders:read",
             Scope::OrdersWrite => "orders:write",
             Scope::LiveWrite => "live:write",
+            Scope::Creators => "creators",
             Scope::Admin => "admin",
         }
     }

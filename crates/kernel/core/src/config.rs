@@ -122,6 +122,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("LSN_LOG_FORMAT", "text (json in production)", "`text` or `json`"),
     ("LSN_CONFIG", "./lsn.toml", "optional configuration file"),
     ("JWT_SECRET", "(development default)", "signs tokens; required in production, 32+ characters"),
+    ("LSN_DATA_KEY", "(derived from JWT_SECRET)", "the secret bank details are encrypted under; set it once and keep it"),
+    ("LSN_CREATOR_HOLD_DAYS", "30", "days a commission is held before it can be paid out (1 to 90)"),
+    ("LSN_ATTRIBUTION_WINDOW_DAYS", "30", "days a referral click attributes a purchase (1 to 365)"),
+    ("LSN_ATTRIBUTION_MODEL", "last_touch", "`last_touch` or `first_touch`"),
+    ("LSN_PAYOUT_MINIMUM", "50", "the smallest creator payout, in dollars"),
     (
         "ENABLE_AUTONOMOUS",
         "false",
@@ -261,6 +266,11 @@ const PROVIDER_VARS: &[&str] = &[
     "S3_REGION",
     "OAUTH_SERVER_URL",
     "VITE_APP_ID",
+    "LSN_DATA_KEY",
+    "LSN_CREATOR_HOLD_DAYS",
+    "LSN_ATTRIBUTION_WINDOW_DAYS",
+    "LSN_ATTRIBUTION_MODEL",
+    "LSN_PAYOUT_MINIMUM",
 ];
 
 /// Whether a number is E.164 (`+` then 8 to 15 digits, the first not 0).

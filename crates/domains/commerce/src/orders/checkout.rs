@@ -163,10 +163,12 @@ impl Commerce {
             limit_keys,
             unpaid_keys,
         );
+        let (visitor, network) = (buyer.visitor.clone(), buyer.network.clone());
         let placed = self
             .db
             .transaction(move |tx| {
                 let (order_id, number, email, customer_key, address, input, source, guest_token, user_id, limit_keys, unpaid_keys) = args.clone();
+                let (visitor, network) = (visitor.clone(), network.clone());
                 Box::pin(async move {
                     let mut open_order: Option<(String, Option<String>)> = None;
                     let (lines, cart_id, offer_id, show_id) = match &source {
@@ -261,8 +263,8 @@ impl Commerce {
                     let reserved_until = now + RESERVATION_MS;
                     lsn_db::query(
                         "INSERT INTO orders (id, number, user_id, email, status, channel_code, currency, subtotal, discount_total, shipping_total, gst_total, total, discount_code_id, customer_key, \
-                         shipping_method, shipping_address, reserved_until, placed_at, updated_at, access_hash, cart_id, offer_id, show_id, limit_keys, unpaid_keys, checkout_hash) \
-                         VALUES ($1, $2, $3, $4, 'pending_payment', $5, 'AUD', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19, $20, $21, $22, $23)",
+                         shipping_method, shipping_address, reserved_until, placed_at, updated_at, access_hash, cart_id, offer_id, show_id, limit_keys, unpaid_keys, checkout_hash, visitor_id, network) \
+                         VALUES ($1, $2, $3, $4, 'pending_payment', $5, 'AUD', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
                     )
                     .bind(&order_id)
                     .bind(&number)
@@ -287,6 +289,8 @@ impl Commerce {
                     .bind(limit_keys.join(" "))
                     .bind(unpaid_keys.join(" "))
                     .bind(&checkout_hash)
+                    .bind(&visitor)
+                    .bind(&network)
                     .execute(&mut **tx)
                     .await?;
                     for (i, (l, out)) in lines.iter().zip(&t.lines).enumerate() {

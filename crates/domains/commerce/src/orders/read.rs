@@ -89,3 +89,92 @@ pub async fn show_sales(db: &Db, show_id: &str) -> Result<(i64, i64), lsn_db::Er
     .await?;
     Ok((r.try_get(0)?, r.try_get(1)?))
 }
+
+/// What the creators domain needs of a sale to attribute it and price its commission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sale {
+    pub order_id: String,
+    pub number: String,
+    pub user_id: Option<String>,
+    pub email: String,
+    pub customer_key: String,
+    pub show_id: Option<String>,
+    pub discount_code_id: Option<String>,
+    pub visitor_id: Option<String>,
+    pub network: Option<String>,
+    pub currency: String,
+    pub amount_paid: i64,
+    pub amount_refunded: i64,
+    pub paid_at: Option<i64>,
+    pub placed_at: i64,
+    pub lines: Vec<SaleLine>,
+}
+
+/// One line of a sale: what was paid for it after its share of the discount, GST and shipping
+/// left out (what a commission is a share of).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleLine {
+    pub item_id: String,
+    pub variant_id: String,
+    pub title: String,
+    pub quantity: i64,
+    pub net: i64,
+}
+
+/// A paid (or past paid) order as a sale; `None` when it is unknown or was never paid.
+pub async fn sale(db: &Db, order_id: &str) -> Result<Option<Sale>, lsn_db::Error> {
+    let Some(r) = lsn_db::query(
+        "SELECT id, number, user_id, email, customer_key, show_id, discount_code_id, visitor_id, network, currency, amount_paid, amount_refunded, paid_at, placed_at \
+         FROM orders WHERE id = $1 AND paid_at IS NOT NULL",
+    )
+    .bind(order_id)
+    .fetch_optional(db.read())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let lines = lsn_db::query(
+        "SELECT id, variant_id, title, quantity, line_total - line_discount - gst FROM order_items WHERE order_id = $1 ORDER BY position",
+    )
+    .bind(order_id)
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(|l| {
+        Ok(SaleLine {
+            item_id: l.try_get(0)?,
+            variant_id: l.try_get(1)?,
+            title: l.try_get(2)?,
+            quantity: l.try_get(3)?,
+            net: l.try_get(4)?,
+        })
+    })
+    .collect::<Result<Vec<_>, lsn_db::Error>>()?;
+    Ok(Some(Sale {
+        order_id: r.try_get(0)?,
+        number: r.try_get(1)?,
+        user_id: r.try_get(2)?,
+        email: r.try_get(3)?,
+        customer_key: r.try_get(4)?,
+        show_id: r.try_get(5)?,
+        discount_code_id: r.try_get(6)?,
+        visitor_id: r.try_get(7)?,
+        network: r.try_get(8)?,
+        currency: r.try_get(9)?,
+        amount_paid: r.try_get(10)?,
+        amount_refunded: r.try_get(11)?,
+        paid_at: r.try_get(12)?,
+        placed_at: r.try_get(13)?,
+        lines,
+    }))
+}
+
+/// Orders the customer (`customer_key`) paid before `before` (a first order has none).
+pub async fn earlier_orders(db: &Db, customer_key: &str, before: i64) -> Result<i64, lsn_db::Error> {
+    lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE customer_key = $1 AND paid_at IS NOT NULL AND placed_at < $2")
+        .bind(customer_key)
+        .bind(before)
+        .fetch_one(db.read())
+        .await?
+        .try_get(0)
+}

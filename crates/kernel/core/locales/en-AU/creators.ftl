@@ -1,0 +1,42 @@
+# The creators domain's messages, English (Australia).
+
+creators-model = use last_touch or first_touch
+creators-unknown-setting = not a setting (hold_days, window_days, model, minimum_payout, max_signups_per_device, max_signups_per_network)
+creators-setting-range = a whole number from { $min } to { $max }
+creators-settings-object = an object of settings to change
+creators-too-long = at most { $max } characters
+creators-rate = a rate in basis points from 0 to 8000 (0 to 80 %)
+creators-not-approved = Your creator profile is not approved (yet).
+creators-not-a-creator = You are not a creator: apply first.
+creators-handle = 3 to 30 lower-case letters, digits, '-' or '_'
+creators-display-name = 1 to 80 characters
+creators-abn = an Australian Business Number: 11 digits that pass its check
+creators-already-applied = You have already applied.
+creators-handle-taken = That handle is taken.
+creators-transition = Cannot { $action } a creator who is { $status }.
+creators-action = use approve, reject, suspend or reinstate
+creators-changed-meanwhile = The creator was changed meanwhile: look again.
+creators-currency = a currency Wise pays out in (three letters, such as AUD, USD or EUR)
+creators-tier = use bronze, silver, gold or platinum
+creators-min-sales = cents from 0 to 100000000000
+creators-scope = use product or category
+creators-target = the id of a product or category
+creators-collab-kind = use open or targeted
+creators-title = 1 to 120 characters
+creators-collab-dates = the end must be after the start
+creators-collab-invite = invite known creators (targeted collaborations only, at most 1000)
+creators-not-invited = That collaboration is by invitation.
+creators-link-target = a page of this shop: a path starting with /
+creators-link-code = 3 to 32 letters, digits, '-' or '_'
+creators-link-taken = That link code is taken.
+creators-days = a number of days from 1 to 365
+creators-status = use applied, approved, rejected or suspended
+
+summary-creators-title = Creators
+summary-creators-active = Creators earning
+summary-creators-commissions = Commissions (net of reversals)
+summary-creators-pending = Payouts pending
+summary-creators-pending-total = Pending payout total
+summary-creators-programme = { $approved } approved creators.
+summary-creators-approvals = { $count } payouts need approval (over the policy's limit)
+summary-creators-applications = { $count } creator applications to decide

@@ -1,0 +1,301 @@
+//! The creator economy through the real server: an application approved, a link clicked, a
+//! purchase attributed on the server with its reason, the commission held, approved, reversed by
+//! a refund and held by a dispute; self-referral refused; unknown codes ignored.
+
+use crate::both;
+use crate::common::{deliver_event, json, TestApp};
+use lsn_core::Clock;
+use serde_json::{json, Value};
+
+struct Session {
+    c: reqwest::Client,
+    csrf: String,
+}
+
+impl Session {
+    async fn send(&self, app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.c.request(method, app.url(path)).header("x-csrf-token", &self.csrf);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        json(r.send().await.expect("send")).await
+    }
+}
+
+async fn session(app: &TestApp, email: &str, role: lsn_identity::Role) -> Session {
+    app.user(email, role).await;
+    let (c, csrf) = app.login(email).await;
+    Session { c, csrf }
+}
+
+/// A creator applied, approved by staff, with one link; returns the creator's session, their
+/// id and the link's code.
+async fn approved_creator(app: &TestApp, staff: &Session, email: &str, handle: &str) -> (Session, String, String) {
+    let me = session(app, email, lsn_identity::Role::Customer).await;
+    let (s, b) = me
+        .send(
+            app,
+            reqwest::Method::POST,
+            "/api/v1/creators/apply",
+            Some(json!({"handle": handle, "display_name": "Ann Creator", "abn": "51 824 753 556"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let id = b["creator"]["id"].as_str().expect("id").to_string();
+    // Not approved yet: the portal refuses (the role is still customer).
+    let (s, _) = me.send(app, reqwest::Method::GET, "/api/v1/creators/me/links", None).await;
+    assert_eq!(s, 403);
+    let (s, b) = staff
+        .send(
+            app,
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/creators/{id}/decision"),
+            Some(json!({"action": "approve", "note": "good audience"})),
+        )
+        .await;
+    assert_eq!((s, b["creator"]["status"].as_str()), (200, Some("approved")), "{b}");
+    let (s, b) = me
+        .send(app, reqwest::Method::POST, "/api/v1/creators/me/links", Some(json!({"target": "/products", "label": "Instagram bio"})))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let code = b["link"]["code"].as_str().expect("code").to_string();
+    (me, id, code)
+}
+
+/// A browser follows `/r/{code}`: where it is sent.
+async fn click(app: &TestApp, c: &reqwest::Client, code: &str) -> String {
+    let r = c
+        .get(app.url(&format!("/r/{code}")))
+        .header("user-agent", "Mozilla/5.0 test")
+        .header("sec-fetch-dest", "document")
+        .send()
+        .await
+        .expect("click");
+    assert!(r.status().is_redirection(), "{}", r.status());
+    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+}
+
+/// Buys one `sku` with the browser `c` (signed in or a guest) and pays; returns the order id.
+async fn buy(app: &TestApp, c: &reqwest::Client, csrf: Option<&str>, sku: &str, email: &str) -> String {
+    buy_paid(app, c, csrf, sku, email).await.0
+}
+
+/// [`buy`], with the payment intent.
+async fn buy_paid(app: &TestApp, c: &reqwest::Client, csrf: Option<&str>, sku: &str, email: &str) -> (String, String) {
+    let with = |r: reqwest::RequestBuilder| match csrf {
+        Some(t) => r.header("x-csrf-token", t),
+        None => r,
+    };
+    let r = with(c.post(app.url("/api/v1/cart/items"))).json(&json!({"sku": sku, "quantity": 1})).send().await.expect("add");
+    assert_eq!(r.status(), 200);
+    let addr = json!({"name": "I", "line1": "1 Test St", "suburb": "Sydney", "state": "NSW", "postcode": "2000"});
+    let (s, co) = json(
+        with(c.post(app.url("/api/v1/checkout"))).json(&json!({"email": email, "shipping_address": addr})).send().await.expect("checkout"),
+    )
+    .await;
+    assert_eq!(s, 201, "{co}");
+    let id = co["order"]["id"].as_str().expect("id").to_string();
+    let mut pay = with(c.post(app.url(&format!("/api/v1/orders/{id}/pay")))).json(&json!({"card_number": "4242 4242 4242 4242"}));
+    if let Some(t) = co["order_token"].as_str() {
+        pay = pay.header("x-order-token", t);
+    }
+    let (s, b) = json(pay.send().await.expect("pay")).await;
+    assert_eq!(s, 200, "{b}");
+    app.run_jobs().await;
+    (id, co["payment"]["intent_id"].as_str().unwrap_or_default().to_string())
+}
+
+async fn product(app: &TestApp, sku: &str, price: i64) {
+    let p = app.product(json!({"title": format!("Thing {sku}"), "status": "active", "variants": [{"sku": sku, "price": price}]})).await;
+    app.stock(&p.variants[0].id, 50).await;
+}
+
+/// The creator's ledger through the portal API (signed in afresh: the tests move the clock past
+/// a session's life).
+async fn ledger(email: &str, app: &TestApp) -> Value {
+    let (c, csrf) = app.login(email).await;
+    let (s, b) = Session { c, csrf }.send(app, reqwest::Method::GET, "/api/v1/creators/me/ledger", None).await;
+    assert_eq!(s, 200, "{b}");
+    b
+}
+
+/// Link click → purchase → commission (pending) → hold period → approved; a refund of half
+/// claws half back; the attribution says why it was given.
+async fn attribution_flow(app: TestApp) {
+    let staff = session(&app, "boss@example.com", lsn_identity::Role::Admin).await;
+    const EMAIL: &str = "ann@example.com";
+    let (me, creator_id, code) = approved_creator(&app, &staff, EMAIL, "ann").await;
+    // $110.00 GST included: $100.00 before GST; bronze earns 5 %.
+    product(&app, "CRT-1", 11_000).await;
+    let shopper = app.client();
+    assert_eq!(click(&app, &shopper, &code).await, "/products");
+    let order = buy(&app, &shopper, None, "CRT-1", "shopper@example.com").await;
+    let (s, a) = staff.send(&app, reqwest::Method::GET, &format!("/api/v1/admin/creators/attributions/{order}"), None).await;
+    assert_eq!(s, 200, "{a}");
+    let a = &a["attribution"];
+    assert_eq!(
+        (a["status"].as_str(), a["reason"].as_str(), a["creator_id"].as_str()),
+        (Some("attributed"), Some("link_click"), Some(creator_id.as_str())),
+        "{a}"
+    );
+    assert_eq!((a["base"].as_i64(), a["commission"].as_i64()), (Some(10_000), Some(500)), "{a}");
+    assert_eq!(a["detail"]["matched_by"], "visitor");
+    let b = ledger(EMAIL, &app).await;
+    assert_eq!((b["balance"]["pending"].as_i64(), b["balance"]["available"].as_i64()), (Some(500), Some(0)), "{b}");
+    // Attributing again (a redelivered event) changes nothing.
+    app.rt.state.creators.attribute_order(&order).await.expect("again");
+    assert_eq!(ledger(EMAIL, &app).await["balance"]["pending"].as_i64(), Some(500));
+
+    // The holding period passes.
+    app.clock.advance(chrono::Duration::days(31));
+    assert_eq!(app.rt.state.creators.approve_due().await.expect("approve"), 1);
+    let b = ledger(EMAIL, &app).await;
+    assert_eq!((b["balance"]["pending"].as_i64(), b["balance"]["available"].as_i64()), (Some(0), Some(500)), "{b}");
+
+    // A refund of half after the hold: half the commission is clawed back from the balance.
+    let total = app.rt.state.commerce.order(&order, &lsn_commerce::orders::Viewer::Staff).await.expect("order").total;
+    app.rt.state.commerce.refund("staff", &order, Some(total / 2), "customer asked", false).await.expect("refund");
+    app.run_jobs().await;
+    let b = ledger(EMAIL, &app).await;
+    assert_eq!((b["balance"]["available"].as_i64(), b["balance"]["reversed"].as_i64()), (Some(250), Some(250)), "{b}");
+    assert!(b["entries"].as_array().expect("entries").iter().any(|e| e["kind"] == "clawback" && e["amount"] == -250), "{b}");
+    // The rest, refunded while the first refund's event is redelivered: the whole reversed, once.
+    app.rt.state.commerce.refund("staff", &order, None, "rest", false).await.expect("refund");
+    app.run_jobs().await;
+    app.rt.state.creators.order_refunded(&order).await.expect("again");
+    let b = ledger(EMAIL, &app).await;
+    assert_eq!((b["balance"]["available"].as_i64(), b["balance"]["reversed"].as_i64()), (Some(0), Some(500)), "{b}");
+
+    // The stats count the click and the order.
+    let (c, csrf) = app.login(EMAIL).await;
+    let _ = me;
+    let (s, st) = Session { c, csrf }.send(&app, reqwest::Method::GET, "/api/v1/creators/me/stats?days=60", None).await;
+    assert_eq!(
+        (s, st["clicks"].as_i64(), st["orders"].as_i64(), st["conversion_bps"].as_i64()),
+        (200, Some(1), Some(1), Some(10_000)),
+        "{st}"
+    );
+}
+both!(a_link_click_purchase_earns_a_held_commission_that_refunds_reverse, attribution_flow);
+
+/// A dispute during the hold keeps the commission from being approved; lost, it is reversed. A
+/// dispute after approval takes it out of the balance; won, it comes back.
+async fn disputes(app: TestApp) {
+    let staff = session(&app, "boss@example.com", lsn_identity::Role::Admin).await;
+    const EMAIL: &str = "ben@example.com";
+    let (_me, _, code) = approved_creator(&app, &staff, EMAIL, "ben").await;
+    product(&app, "CRT-2", 22_000).await;
+    let shopper = app.client();
+    click(&app, &shopper, &code).await;
+    let first = buy_paid(&app, &shopper, None, "CRT-2", "s1@example.com").await.1;
+    let dispute = |intent: &str, id: &str, status: Option<&str>, n: u32| {
+        let (kind, status) = match status {
+            Some(s) => ("charge.dispute.closed", s.to_string()),
+            None => ("charge.dispute.created", "needs_response".to_string()),
+        };
+        json!({"id": format!("evt_{id}_{n}"), "object": "event", "type": kind, "created": 300 + n,
+            "data": {"object": {"id": id, "object": "dispute", "payment_intent": intent, "amount": 22_000, "reason": "fraudulent", "status": status}}})
+    };
+    let send = |ev: Value| {
+        let app = &app;
+        async move {
+            let (s, b) = deliver_event(app, lsn_commerce::DEV_WEBHOOK_SECRET, &ev).await;
+            assert_eq!(s, 200, "{b}");
+            app.run_jobs().await;
+        }
+    };
+    send(dispute(&first, "dp_a", None, 1)).await;
+    app.clock.advance(chrono::Duration::days(31));
+    app.rt.state.creators.approve_due().await.expect("approve");
+    let b = ledger(EMAIL, &app).await;
+    assert_eq!((b["balance"]["pending"].as_i64(), b["balance"]["available"].as_i64()), (Some(1000), Some(0)), "held, not approved: {b}");
+    send(dispute(&first, "dp_a", Some("lost"), 2)).await;
+    app.rt.state.creators.approve_due().await.expect("approve");
+    let b = ledger(EMAIL, &app).await;
+    assert_eq!(
+        (b["balance"]["pending"].as_i64(), b["balance"]["available"].as_i64(), b["balance"]["reversed"].as_i64()),
+        (Some(0), Some(0), Some(1000)),
+        "{b}"
+    );
+
+    // Approved first, then disputed and won.
+    let second = buy_paid(&app, &shopper, None, "CRT-2", "s2@example.com").await.1;
+    app.clock.advance(chrono::Duration::days(31));
+    app.rt.state.creators.approve_due().await.expect("approve");
+    assert_eq!(ledger(EMAIL, &app).await["balance"]["available"].as_i64(), Some(1000));
+    send(dispute(&second, "dp_b", None, 3)).await;
+    // The same event again changes nothing.
+    send(dispute(&second, "dp_b", None, 3)).await;
+    let b = ledger(EMAIL, &app).await;
+    assert_eq!((b["balance"]["available"].as_i64(), b["balance"]["held"].as_i64()), (Some(0), Some(1000)), "{b}");
+    send(dispute(&second, "dp_b", Some("won"), 4)).await;
+    let b = ledger(EMAIL, &app).await;
+    assert_eq!((b["balance"]["available"].as_i64(), b["balance"]["held"].as_i64()), (Some(1000), Some(0)), "{b}");
+}
+both!(disputes_hold_commissions_and_a_lost_one_reverses_them, disputes);
+
+/// A creator buying through their own link is refused and flagged; so is a second new account
+/// from the same browser; an unknown code just takes the shopper to the shop.
+async fn abuse(app: TestApp) {
+    let staff = session(&app, "boss@example.com", lsn_identity::Role::Admin).await;
+    let (me, _, code) = approved_creator(&app, &staff, "cat@example.com", "cat").await;
+    product(&app, "CRT-3", 5_500).await;
+    // Their own click, signed in: recorded as refused.
+    click(&app, &me.c, &code).await;
+    let own = buy(&app, &me.c, Some(&me.csrf), "CRT-3", "cat@example.com").await;
+    assert!(app.rt.state.creators.attribution(&own).await.expect("attribution").is_none(), "a refused click attributes nothing");
+    // A guest checkout with the creator's e-mail from a fresh browser that clicked: self-referral.
+    let b2 = app.client();
+    click(&app, &b2, &code).await;
+    let sneaky = buy(&app, &b2, None, "CRT-3", "Cat@Example.com").await;
+    let a = app.rt.state.creators.attribution(&sneaky).await.expect("attribution").expect("recorded");
+    assert_eq!((a.status, a.reason, a.commission), ("refused", "self_referral", 0));
+    // One browser, two new customers: the second is refused as repeated sign-ups.
+    let b3 = app.client();
+    click(&app, &b3, &code).await;
+    let one = buy(&app, &b3, None, "CRT-3", "new1@example.com").await;
+    let two = buy(&app, &b3, None, "CRT-3", "new2@example.com").await;
+    let a1 = app.rt.state.creators.attribution(&one).await.expect("a").expect("one");
+    let a2 = app.rt.state.creators.attribution(&two).await.expect("a").expect("two");
+    assert_eq!((a1.status, a2.status, a2.reason), ("attributed", "refused", "repeated_signups"), "{a2:?}");
+    let (s, f) = staff.send(&app, reqwest::Method::GET, "/api/v1/admin/creators/flags", None).await;
+    let kinds: Vec<&str> = f["flags"].as_array().expect("flags").iter().filter_map(|x| x["kind"].as_str()).collect();
+    assert_eq!(s, 200);
+    assert!(kinds.contains(&"self_referral") && kinds.contains(&"repeated_signups"), "{kinds:?}");
+    // An embedded fetch (an image tag stuffing the cookie) is recorded but refused.
+    let b4 = app.client();
+    let r = b4
+        .get(app.url(&format!("/r/{code}")))
+        .header("user-agent", "Mozilla/5.0")
+        .header("sec-fetch-dest", "image")
+        .send()
+        .await
+        .expect("img");
+    assert!(r.status().is_redirection());
+    let stuffed = buy(&app, &b4, None, "CRT-3", "img@example.com").await;
+    assert!(app.rt.state.creators.attribution(&stuffed).await.expect("a").is_none());
+    // Unknown and bad codes: the shopper goes to the shop, nothing recorded.
+    let before: i64 = lsn_db::RowExt::try_get(
+        &lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM creator_clicks").fetch_one(app.rt.state.db.read()).await.expect("n"),
+        0,
+    )
+    .expect("n");
+    for bad in ["nope", "x%27%20OR%201=1", &"a".repeat(300)] {
+        assert_eq!(click(&app, &app.client(), bad).await, "/");
+    }
+    let after: i64 = lsn_db::RowExt::try_get(
+        &lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM creator_clicks").fetch_one(app.rt.state.db.read()).await.expect("n"),
+        0,
+    )
+    .expect("n");
+    assert_eq!(before, after);
+    // Rates outside 0–80 % are refused with the field named.
+    let (s, b) = staff.send(&app, reqwest::Method::PUT, "/api/v1/admin/creators/tiers/gold", Some(json!({"rate_bps": 8001}))).await;
+    assert_eq!((s, b["error"]["fields"]["rate_bps"].is_string()), (422, true), "{b}");
+    let (s, _) = staff.send(&app, reqwest::Method::PUT, "/api/v1/admin/creators/settings", Some(json!({"hold_days": 91}))).await;
+    assert_eq!(s, 422);
+    let (s, b) = staff.send(&app, reqwest::Method::GET, "/api/v1/admin/creators/settings", None).await;
+    assert_eq!((s, b["settings"]["hold_days"].as_i64()), (200, Some(30)), "nothing half-written: {b}");
+    let _ = app.clock.now_ms();
+}
+both!(self_referral_stuffing_and_repeated_signups_are_refused, abuse);
