@@ -7,6 +7,7 @@ mod access;
 mod alerts;
 mod analytics;
 mod cli;
+mod coins;
 mod commerce;
 mod creators;
 mod demo;

@@ -83,6 +83,9 @@ const TABLES: &[(&str, &[&str])] = &[
             "coin_wallets",
             "coin_ledger",
             "gift_ledger",
+            "coin_lots",
+            "gift_funding",
+            "coin_lot_disputes",
         ],
     ),
 ];

@@ -288,9 +288,7 @@ impl Commerce {
             .publishes(TOPICS)
             .external(orders::ORDER_PLACED, "the order's event record; fraud checks (#17) and attribution (#16) subscribe")
             .external(orders::ORDER_CANCELLED, "the order's event record; fulfilment (#18) and operations (#15) subscribe")
-            .external(orders::PAYMENT_FAILED, "the order's event record; risk (#17) and alerts (#15) subscribe")
-            .external(orders::ORDER_REFUNDED, "the order's event record; commissions (#16) and analytics (#15) subscribe")
-            .external(orders::ORDER_DISPUTE_CLOSED, "the order's event record; payout holds (#16) subscribe");
+            .external(orders::PAYMENT_FAILED, "the order's event record; risk (#17) and alerts (#15) subscribe");
         for (path, label) in admin::NAV {
             m = m.nav(path, label);
         }

@@ -1,7 +1,10 @@
 //! Virtual gifts. Viewers buy coin packs — ordinary products, paid through the normal order flow;
-//! when the payment succeeds (an outbox event) the coins are credited once per order. A gift
-//! debits the sender's wallet with one conditional update, credits the show's host in the gift
-//! ledger (which creator payouts read), and appears in the room for everyone.
+//! when the payment succeeds (an outbox event) the coins are credited once per order, as a lot
+//! of that order ([`crate::coins`]). A gift debits the sender's wallet with one conditional
+//! update, spends the sender's lots oldest first (recording which orders funded it), credits the
+//! show's host in the gift ledger, publishes `gift.sent` for the creator ledger, and appears in
+//! the room for everyone. A refund or a dispute of a pack takes its coins back and holds or
+//! claws back the gift earnings they funded (`gift.funding_changed`, [`crate::coins`]).
 
 use crate::room::Refusal;
 use crate::shows::{Live, LiveError};
@@ -13,6 +16,34 @@ use serde_json::{json, Value};
 pub const GIFTS: &[(&str, i64)] = &[("rose", 1), ("heart", 5), ("fire", 20), ("rocket", 100), ("crown", 500)];
 /// What a coin is worth to the host, in cents (coins sell at a margin above this).
 pub const COIN_VALUE_CENTS: i64 = 1;
+
+/// A gift was sent: `{"gift_id", "show_id", "host_id", "from_user_id", "coins", "value_cents",
+/// "currency": "AUD", "at"}` (`at` in Unix ms). The creator ledger credits the host from it.
+pub const GIFT_SENT: &str = "gift.sent";
+/// The gifts a coin-pack order's coins funded changed standing: `{"order_id", "action": "hold" |
+/// "release" | "claw_back", "reason": "refund" | "dispute_opened" | "dispute_won" |
+/// "dispute_lost", "gifts": [{"gift_id", "host_id", "value_cents"}]}`, where `value_cents` is
+/// the part of each gift's value that order's coins paid for ([`COIN_VALUE_CENTS`] a coin).
+pub const GIFT_FUNDING_CHANGED: &str = "gift.funding_changed";
+
+/// Why a gift's transaction gave up: the wallet was short, or (never, while every wallet's
+/// balance is the sum of its lots) its lots did not cover what it held.
+#[derive(Debug, thiserror::Error)]
+enum GiftTxError {
+    #[error("the wallet's lots do not cover its balance")]
+    Unfunded,
+    #[error(transparent)]
+    Db(#[from] lsn_db::Error),
+}
+
+impl lsn_db::TxError for GiftTxError {
+    fn as_db(&self) -> Option<&lsn_db::Error> {
+        match self {
+            GiftTxError::Db(e) => Some(e),
+            GiftTxError::Unfunded => None,
+        }
+    }
+}
 
 impl Live {
     pub async fn coin_balance(&self, user_id: &str) -> Result<i64, LiveError> {
@@ -76,6 +107,16 @@ impl Live {
                         return Ok(0);
                     }
                     lsn_db::query("INSERT INTO coin_wallets (user_id, balance) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET balance = coin_wallets.balance + excluded.balance").bind(&user).bind(coins).execute(&mut **tx).await?;
+                    lsn_db::query("INSERT INTO coin_lots (id, order_id, user_id, coins, remaining, at) VALUES ($1, $2, $3, $4, $4, $5)")
+                        .bind(lsn_core::ids::new_id())
+                        .bind(&oid)
+                        .bind(&user)
+                        .bind(coins)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                    // Refunded or disputed before its coins came: they arrive taken back or frozen.
+                    crate::coins::settle(tx, now, &oid).await?;
                     Ok::<_, LiveError>(coins)
                 })
             })
@@ -105,6 +146,18 @@ impl Live {
                     if r.rows_affected() == 0 {
                         return Ok(false);
                     }
+                    // The wallet row is locked now: what the sender's lots hold is settled.
+                    let lots = lsn_db::query("SELECT id, order_id, remaining FROM coin_lots WHERE user_id = $1 AND remaining > 0 ORDER BY at, id")
+                        .bind(&uid)
+                        .fetch_all(&mut **tx)
+                        .await?
+                        .iter()
+                        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<Option<String>, _>(1)?, r.try_get::<i64, _>(2)?)))
+                        .collect::<Result<Vec<_>, lsn_db::Error>>()?;
+                    let takes = crate::coins::take_in_order(&lots.iter().map(|l| l.2).collect::<Vec<_>>(), coins);
+                    if takes.iter().sum::<i64>() != coins {
+                        return Err(GiftTxError::Unfunded);
+                    }
                     let gid = lsn_core::ids::new_id();
                     lsn_db::query("INSERT INTO coin_ledger (id, user_id, delta, reason, ref, at) VALUES ($1, $2, $3, 'gift', $4, $5)").bind(lsn_core::ids::new_id()).bind(&uid).bind(-coins).bind(&gid).bind(now).execute(&mut **tx).await?;
                     lsn_db::query("INSERT INTO gift_ledger (id, show_id, from_user_id, to_user_id, gift, coins, value_cents, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
@@ -118,11 +171,40 @@ impl Live {
                         .bind(now)
                         .execute(&mut **tx)
                         .await?;
-                    Ok::<_, lsn_db::Error>(true)
+                    for ((lot, order, _), &k) in lots.iter().zip(&takes) {
+                        if k == 0 {
+                            continue;
+                        }
+                        let spent = lsn_db::query("UPDATE coin_lots SET remaining = remaining - $1 WHERE id = $2 AND remaining >= $1")
+                            .bind(k)
+                            .bind(lot)
+                            .execute(&mut **tx)
+                            .await?;
+                        if spent.rows_affected() == 0 {
+                            return Err(GiftTxError::Unfunded);
+                        }
+                        if let Some(order) = order {
+                            lsn_db::query("INSERT INTO gift_funding (gift_id, order_id, coins, at) VALUES ($1, $2, $3, $4)")
+                                .bind(&gid)
+                                .bind(order)
+                                .bind(k)
+                                .bind(now)
+                                .execute(&mut **tx)
+                                .await?;
+                        }
+                    }
+                    let event = json!({"gift_id": gid, "show_id": sid, "host_id": host, "from_user_id": uid, "coins": coins, "value_cents": coins * COIN_VALUE_CENTS, "currency": "AUD", "at": now});
+                    lsn_ops::publish(tx, now, GIFT_SENT, Some(&gid), &event).await?;
+                    Ok::<_, GiftTxError>(true)
                 })
             })
             .await
-            .map_err(|e| Refusal { code: "unavailable", message: e.to_string() })?;
+            .map_err(|e| {
+                if matches!(e, GiftTxError::Unfunded) {
+                    tracing::error!(user = %user.id, "a wallet holds coins its lots do not: gift refused");
+                }
+                Refusal { code: "unavailable", message: e.to_string() }
+            })?;
         if !sent {
             return Err(Refusal {
                 code: "insufficient_coins",
@@ -139,13 +221,18 @@ impl Live {
         Ok(serde_json::from_str(frame.json.as_str()).unwrap_or(Value::Null))
     }
 
-    /// A host's gift earnings not yet paid out, in cents (what creator payouts will read).
+    /// A host's gift earnings not yet paid out, in cents: the gifts' value less what refunds and
+    /// lost disputes clawed back and what open disputes hold.
     pub async fn gift_earnings(&self, host_id: &str) -> Result<i64, LiveError> {
-        Ok(lsn_db::query("SELECT CAST(COALESCE(SUM(value_cents), 0) AS BIGINT) FROM gift_ledger WHERE to_user_id = $1 AND paid_out = 0")
-            .bind(host_id)
-            .fetch_one(self.db.read())
-            .await?
-            .try_get(0)?)
+        Ok(lsn_db::query(&format!(
+            "SELECT CAST(COALESCE(SUM(g.value_cents), 0) - COALESCE((SELECT SUM((f.clawed_back + f.held * (f.coins - f.clawed_back)) * {COIN_VALUE_CENTS}) \
+             FROM gift_funding f JOIN gift_ledger h ON h.id = f.gift_id WHERE h.to_user_id = $1 AND h.paid_out = 0), 0) AS BIGINT) \
+             FROM gift_ledger g WHERE g.to_user_id = $1 AND g.paid_out = 0"
+        ))
+        .bind(host_id)
+        .fetch_one(self.db.read())
+        .await?
+        .try_get(0)?)
     }
 }
 

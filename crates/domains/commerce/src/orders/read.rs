@@ -177,4 +177,45 @@ pub async fn earlier_orders(db: &Db, customer_key: &str, before: i64) -> Result<
         .fetch_one(db.read())
         .await?
         .try_get(0)
+
+/// What an order brought in and what of it went back for good: `(amount_paid, refunded)`, where
+/// `refunded` leaves out refunds still waiting for the provider's answer (a refund that fails
+/// gives its amount back). `None` for an unknown order.
+pub async fn refunded<'c, E>(ex: E, order_id: &str) -> Result<Option<(i64, i64)>, lsn_db::Error>
+where
+    E: lsn_db::Executor<'c>,
+{
+    lsn_db::query(
+        "SELECT o.amount_paid, CAST(o.amount_refunded - COALESCE((SELECT SUM(r.amount) FROM refunds r WHERE r.order_id = o.id AND r.status = 'pending'), 0) AS BIGINT) \
+         FROM orders o WHERE o.id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(ex)
+    .await?
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .transpose()
+}
+
+/// A dispute (chargeback) of an order as the provider last described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispute {
+    pub id: String,
+    /// The provider's status: while open `needs_response`, `under_review`, `warning_…`; once
+    /// closed `won`, `lost`, `warning_closed`, `charge_refunded`, `prevented`, …
+    pub status: String,
+    pub closed: bool,
+}
+
+/// An order's disputes, oldest first.
+pub async fn disputes<'c, E>(ex: E, order_id: &str) -> Result<Vec<Dispute>, lsn_db::Error>
+where
+    E: lsn_db::Executor<'c>,
+{
+    lsn_db::query("SELECT id, status, closed_at FROM disputes WHERE order_id = $1 ORDER BY opened_at, id")
+        .bind(order_id)
+        .fetch_all(ex)
+        .await?
+        .iter()
+        .map(|r| Ok(Dispute { id: r.try_get(0)?, status: r.try_get(1)?, closed: r.try_get::<Option<i64>, _>(2)?.is_some() }))
+        .collect()
 }
