@@ -4,9 +4,9 @@
 //! this crate.
 
 use base64::Engine;
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
+use rsa::signature::Verifier;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::Sha256;
 use std::sync::OnceLock;
@@ -67,17 +67,27 @@ impl WebhookKey {
     }
 }
 
-fn sandbox_signer() -> &'static SigningKey<Sha256> {
-    static KEY: OnceLock<SigningKey<Sha256>> = OnceLock::new();
+fn sandbox_signer() -> &'static ring::signature::RsaKeyPair {
+    static KEY: OnceLock<ring::signature::RsaKeyPair> = OnceLock::new();
     KEY.get_or_init(|| {
-        SigningKey::new(RsaPrivateKey::from_pkcs8_pem(SANDBOX_PRIVATE_PEM).expect("the built-in sandbox private key parses"))
+        let der = RsaPrivateKey::from_pkcs8_pem(SANDBOX_PRIVATE_PEM)
+            .and_then(|k| k.to_pkcs8_der())
+            .expect("the built-in sandbox private key parses");
+        ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes()).expect("ring takes the built-in sandbox key")
     })
 }
 
 /// Signs `body` with the payout sandbox's key (SANDBOX ONLY), Base64 as in `X-Signature-SHA256`.
 /// Tests use it to sign deliveries for a client configured with [`SANDBOX_PUBLIC_PEM`].
 pub fn sandbox_sign(body: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(sandbox_signer().sign(body).to_bytes())
+    let key = sandbox_signer();
+    let mut sig = vec![0u8; key.public().modulus_len()];
+    // PKCS#1 v1.5 signing is deterministic and cannot fail for a valid key and buffer; an empty
+    // signature (which never verifies) stands for the impossible failure.
+    if key.sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), body, &mut sig).is_err() {
+        return String::new();
+    }
+    base64::engine::general_purpose::STANDARD.encode(sig)
 }
 
 #[cfg(test)]

@@ -14,6 +14,9 @@
 //! **Errors.** Connection failures, 409 and 5xx are retried twice with the same key (Stripe's
 //! SDK rule, honouring `Stripe-Should-Retry`), then `Unavailable`; 429 and
 //! `balance_insufficient` are `Unavailable`; other 4xx are `Rejected` with Stripe's message.
+//! Stripe stores an executed request's answer under its key, errors included: a payout refused
+//! for `balance_insufficient` gets that same answer for the same payout id until Stripe prunes
+//! the key (≥ 24 h), so top the platform balance up before a run rather than after.
 //!
 //! **Webhooks** are verified with `STRIPE_CONNECT_WEBHOOK_SECRET` (else `STRIPE_WEBHOOK_SECRET`:
 //! transfer events are the platform's own, so the platform endpoint receives them too) by the
