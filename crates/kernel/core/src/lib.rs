@@ -14,6 +14,7 @@ pub mod money;
 pub mod openapi;
 pub mod problem;
 pub mod secret;
+pub mod stripe_signature;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::{Config, ConfigError, Environment};

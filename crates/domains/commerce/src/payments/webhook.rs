@@ -14,11 +14,10 @@
 pub use super::events::HANDLED;
 use super::events::{Envelope, Event};
 use crate::{orders, Commerce, CommerceError};
-use hmac::{Mac, SimpleHmac};
 use lsn_db::RowExt;
 use serde_json::Value;
 
-pub const TOLERANCE_SECS: i64 = 300;
+pub use lsn_core::stripe_signature::TOLERANCE_SECS;
 /// How long a deferred event waits for the event it depends on: Stripe's own retry window.
 pub const DEFERRED_TTL_MS: i64 = 3 * 24 * 3600 * 1000;
 /// The job that retries deferred events (the `webhook_retry` schedule).
@@ -61,40 +60,17 @@ impl From<WebhookError> for lsn_core::ApiError {
     }
 }
 
-/// Lower-case hex HMAC-SHA256 of `"{t}.{body}"`.
-pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
-    let mut mac = <SimpleHmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
+/// Lower-case hex HMAC-SHA256 of `"{t}.{body}"` (the kernel's, shared with Stripe Connect payouts).
+pub use lsn_core::stripe_signature::sign;
 
 /// Checks a `Stripe-Signature` header against the body at time `now` (Unix seconds).
 pub fn verify(header: Option<&str>, body: &[u8], secret: &str, now: i64) -> Result<(), WebhookError> {
-    let header = header.ok_or(WebhookError::MissingSignature)?;
-    let mut t: Option<i64> = None;
-    let mut sigs = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", v)) => t = v.parse().ok(),
-            Some(("v1", v)) => sigs.push(v.to_string()),
-            _ => {}
-        }
-    }
-    let t = t.ok_or(WebhookError::BadSignature)?;
-    if sigs.is_empty() {
-        return Err(WebhookError::BadSignature);
-    }
-    let expected = sign(secret, t, body);
-    use subtle::ConstantTimeEq;
-    if !sigs.iter().any(|s| s.len() == expected.len() && bool::from(s.as_bytes().ct_eq(expected.as_bytes()))) {
-        return Err(WebhookError::BadSignature);
-    }
-    if (now - t).abs() > TOLERANCE_SECS {
-        return Err(WebhookError::Stale);
-    }
-    Ok(())
+    use lsn_core::stripe_signature::SignatureError;
+    lsn_core::stripe_signature::verify(header, body, secret, now).map_err(|e| match e {
+        SignatureError::Missing => WebhookError::MissingSignature,
+        SignatureError::Mismatch => WebhookError::BadSignature,
+        SignatureError::Stale => WebhookError::Stale,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
