@@ -22,6 +22,12 @@ impl Session {
     }
 }
 
+/// A new sign-in of an existing account (the tests move the clock past a session's life).
+async fn fresh(app: &TestApp, email: &str) -> Session {
+    let (c, csrf) = app.login(email).await;
+    Session { c, csrf }
+}
+
 async fn session(app: &TestApp, email: &str, role: lsn_identity::Role) -> Session {
     app.user(email, role).await;
     let (c, csrf) = app.login(email).await;
@@ -219,7 +225,9 @@ async fn disputes(app: TestApp) {
     );
 
     // Approved first, then disputed and won.
-    let second = buy_paid(&app, &shopper, None, "CRT-2", "s2@example.com").await.1;
+    let other = app.client();
+    click(&app, &other, &code).await;
+    let second = buy_paid(&app, &other, None, "CRT-2", "s2@example.com").await.1;
     app.clock.advance(chrono::Duration::days(31));
     app.rt.state.creators.approve_due().await.expect("approve");
     assert_eq!(ledger(EMAIL, &app).await["balance"]["available"].as_i64(), Some(1000));
@@ -299,3 +307,185 @@ async fn abuse(app: TestApp) {
     let _ = app.clock.now_ms();
 }
 both!(self_referral_stuffing_and_repeated_signups_are_refused, abuse);
+
+/// A Wise `transfers#state-change` delivery for `transfer`, signed with the sandbox's key
+/// (`bad` signs another body).
+fn wise_delivery(transfer: &str, state: &str, bad: bool) -> (String, String) {
+    let body = format!(
+        r#"{{"data":{{"resource":{{"id":{transfer},"profile_id":1,"account_id":1,"type":"transfer"}},"current_state":"{state}","previous_state":"funds_converted","occurred_at":"2026-12-01T02:00:05Z"}},"subscription_id":"00000000-0000-0000-0000-000000000000","event_type":"transfers#state-change","schema_version":"2.0.0","sent_at":"2026-12-01T02:00:05Z"}}"#
+    );
+    let sig = lsn_payouts::signature::sandbox_sign(if bad { b"{}" } else { body.as_bytes() });
+    (body, sig)
+}
+
+async fn count(app: &TestApp, sql: &str, arg: &str) -> i64 {
+    let r = lsn_db::query(sql).bind(arg).fetch_one(app.rt.state.db.read()).await.expect("count");
+    lsn_db::RowExt::try_get(&r, 0).expect("n")
+}
+
+/// The runbook's "Creator Attribution" flow end to end: link click → purchase → commission →
+/// hold → payout (by policy) → Wise webhook → paid; the same webhook again pays nothing twice;
+/// a bronze creator's payout waits for a person; bad bank details, bad signatures, unknown
+/// transfers and payouts below the minimum are refused with nothing paid.
+async fn payout_flow(app: TestApp) {
+    const EMAIL: &str = "dee@example.com";
+    let staff = session(&app, "boss@example.com", lsn_identity::Role::Admin).await;
+    let (me, creator_id, code) = approved_creator(&app, &staff, EMAIL, "dee").await;
+    let (s, b) = staff
+        .send(&app, reqwest::Method::PATCH, &format!("/api/v1/admin/creators/{creator_id}/terms"), Some(json!({"tier": "silver"})))
+        .await;
+    assert_eq!((s, b["creator"]["tier"].as_str()), (200, Some("silver")), "{b}");
+    // Bank details that fail validation are refused; good ones are stored sealed and shown masked.
+    let (s, b) = me
+        .send(
+            &app,
+            reqwest::Method::PUT,
+            "/api/v1/creators/me/bank-account",
+            Some(json!({"holder_name": "Dee Creator", "account": {"type": "australian", "bsb": "12-345", "account_number": "12345678"}})),
+        )
+        .await;
+    assert_eq!(s, 422, "{b}");
+    let (s, b) = me
+        .send(
+            &app,
+            reqwest::Method::PUT,
+            "/api/v1/creators/me/bank-account",
+            Some(json!({"holder_name": "Dee Creator", "account": {"type": "australian", "bsb": "062-000", "account_number": "12345678"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let masked = b["bank_account"]["masked"].as_str().expect("masked").to_string();
+    assert!(!masked.contains("12345678"), "{masked}");
+    let sealed: String = lsn_db::RowExt::try_get(
+        &lsn_db::query("SELECT details FROM creator_bank_accounts").fetch_one(app.rt.state.db.read()).await.expect("row"),
+        0,
+    )
+    .expect("details");
+    assert!(!sealed.contains("12345678") && !sealed.contains("062000"), "sealed at rest");
+
+    // $1,100 GST included: $1,000 before GST at silver's 8 % is $80 of commission.
+    product(&app, "CRT-P", 110_000).await;
+    let shopper = app.client();
+    click(&app, &shopper, &code).await;
+    buy(&app, &shopper, None, "CRT-P", "payer@example.com").await;
+    // Before the hold is over nothing is paid.
+    let run = app.rt.state.creators.run_payouts().await.expect("run");
+    assert_eq!(run.created, 0);
+    app.clock.advance(chrono::Duration::days(31));
+    let run = app.rt.state.creators.run_payouts().await.expect("run");
+    assert_eq!((run.created, run.awaiting_approval, run.submitted), (1, 0, 1), "{run:?}");
+    // A second run the same day (a retried job) pays nothing more.
+    let again = app.rt.state.creators.run_payouts().await.expect("run");
+    assert_eq!((again.created, again.submitted), (0, 0));
+    let p = &app.rt.state.creators.payouts(Some(&creator_id), None, 10).await.expect("payouts")[0];
+    assert_eq!((p.amount, p.status.as_str(), p.provider.as_str()), (8000, "submitted", "sandbox"));
+    // The sandbox moves the transfer on; its webhooks mark the payout paid.
+    for _ in 0..4 {
+        app.clock.advance(chrono::Duration::seconds(6));
+        app.rt.state.creators.sandbox_tick().await.expect("tick");
+    }
+    let p = app.rt.state.creators.payout(&p.id).await.expect("payout");
+    assert_eq!(p.status, "paid", "{p:?}");
+    let transfer = p.provider_ref.clone().expect("ref");
+    // The same webhook again (and over HTTP) changes nothing; a bad signature is refused.
+    let post = |body: String, sig: String| {
+        let url = app.url("/api/webhooks/wise");
+        async move {
+            json(
+                reqwest::Client::new()
+                    .post(url)
+                    .header("x-signature-sha256", sig)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("send"),
+            )
+            .await
+        }
+    };
+    for _ in 0..2 {
+        let (body, sig) = wise_delivery(&transfer, "outgoing_payment_sent", false);
+        let (s, b) = post(body, sig).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (body, sig) = wise_delivery(&transfer, "bounced_back", true);
+    let (s, b) = post(body, sig).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (400, Some("bad_signature")), "{b}");
+    let (body, sig) = wise_delivery("99999999", "outgoing_payment_sent", false);
+    let (s, b) = post(body, sig).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (404, Some("unknown_transfer")), "{b}");
+    assert_eq!(app.rt.state.creators.payout(&p.id).await.expect("payout").status, "paid");
+    assert_eq!(
+        count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM creator_ledger WHERE creator_id = $1 AND kind = 'payout'", &creator_id).await,
+        1
+    );
+    assert_eq!(
+        count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM creator_ledger WHERE creator_id = $1 AND kind = 'payout_return'", &creator_id)
+            .await,
+        0
+    );
+    let sb = app.rt.state.creators.providers.sandbox.clone().expect("sandbox");
+    assert_eq!(sb.transfers_for(&p.id).await.expect("count"), 1, "paid exactly once");
+    let b = ledger(EMAIL, &app).await;
+    assert_eq!((b["balance"]["available"].as_i64(), b["balance"]["paid"].as_i64()), (Some(0), Some(8000)), "{b}");
+    // The portal shows the payout.
+    let (c, csrf) = app.login(EMAIL).await;
+    let (s, b) = Session { c, csrf }.send(&app, reqwest::Method::GET, "/api/v1/creators/me/payouts", None).await;
+    assert_eq!((s, b["payouts"][0]["status"].as_str()), (200, Some("paid")), "{b}");
+
+    // The runbook's processPayout, with its literal input, for a bronze creator with a USD
+    // account: the policy sends it to a person (bronze is below silver); approved, it is paid.
+    const EVE: &str = "eve@example.com";
+    let staff = fresh(&app, "boss@example.com").await;
+    let (eve, eve_id, eve_code) = approved_creator(&app, &staff, EVE, "eve").await;
+    let (s, b) = eve.send(&app, reqwest::Method::PUT, "/api/v1/creators/me/bank-account", Some(json!({"holder_name": "Eve", "account": {"type": "aba", "routing_number": "026009593", "account_number": "12345678", "account_type": "checking"}}))).await;
+    assert_eq!(s, 200, "{b}");
+    let b2 = app.client();
+    click(&app, &b2, &eve_code).await;
+    for i in 0..2 {
+        buy(&app, &b2, None, "CRT-P", &format!("eve-buyer{i}@example.com")).await;
+    }
+    // The second order came from the same browser as the first: refused as repeated sign-ups.
+    app.clock.advance(chrono::Duration::days(31));
+    let (staff, eve) = (fresh(&app, "boss@example.com").await, fresh(&app, EVE).await);
+    let (s, b) = staff
+        .send(
+            &app,
+            reqwest::Method::POST,
+            "/api/trpc/creators.processPayout",
+            Some(json!({"creatorId": eve_id, "amount": 100, "currency": "USD"})),
+        )
+        .await;
+    assert_eq!((s, b["error"]["data"]["lsnCode"].as_str()), (409, Some("insufficient_balance")), "only $50 is approved: {b}");
+    let (s, b) = staff
+        .send(
+            &app,
+            reqwest::Method::POST,
+            "/api/trpc/creators.processPayout",
+            Some(json!({"creatorId": eve_id, "amount": 10, "currency": "USD"})),
+        )
+        .await;
+    assert_eq!((s, b["error"]["data"]["lsnCode"].as_str()), (422, Some("payout_below_minimum")), "{b}");
+    let (s, b) = staff
+        .send(
+            &app,
+            reqwest::Method::POST,
+            "/api/trpc/creators.processPayout",
+            Some(json!({"creatorId": eve_id, "amount": 50, "currency": "USD"})),
+        )
+        .await;
+    assert_eq!((s, b["result"]["data"]["status"].as_str()), (200, Some("awaiting_approval")), "{b}");
+    let pid = b["result"]["data"]["id"].as_str().expect("id").to_string();
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM alerts WHERE alert_type = $1", "payout_approval_needed").await, 1);
+    let (s, b) = staff.send(&app, reqwest::Method::GET, "/api/v1/admin/creators/payouts?status=awaiting_approval", None).await;
+    assert_eq!((s, b["payouts"].as_array().map(Vec::len)), (200, Some(1)), "{b}");
+    let (s, b) = staff.send(&app, reqwest::Method::POST, &format!("/api/v1/admin/creators/payouts/{pid}/approve"), Some(json!({}))).await;
+    assert_eq!((s, b["payout"]["status"].as_str(), b["payout"]["target_currency"].as_str()), (200, Some("submitted"), Some("USD")), "{b}");
+    let (s, _) = staff.send(&app, reqwest::Method::POST, &format!("/api/v1/admin/creators/payouts/{pid}/approve"), Some(json!({}))).await;
+    assert_eq!(s, 409, "approved once");
+    // The creator cannot see staff's lists, nor approve.
+    let (s, _) = eve.send(&app, reqwest::Method::GET, "/api/v1/admin/creators/payouts", None).await;
+    assert_eq!(s, 403);
+}
+both!(the_creator_attribution_flow_ends_in_one_paid_payout, payout_flow);

@@ -127,6 +127,7 @@ impl AppState {
             identity.clone(),
             policies.clone(),
             lsn_creators::bank::Key::derive(&data_key),
+            payout_providers(&cfg, &db, &clock),
             lsn_creators::Settings::from_env(|k| cfg.provider(k).map(|v| v.expose().to_string())),
         );
         Self(Arc::new(AppStateParts {
@@ -149,6 +150,22 @@ impl AppState {
     pub fn folded(&self) -> &Folded {
         static NONE: std::sync::LazyLock<Folded> = std::sync::LazyLock::new(Folded::default);
         self.0.folded.get().unwrap_or(&NONE)
+    }
+}
+
+/// The payout providers the configuration asks for: Wise with `WISE_API_TOKEN`, else the
+/// sandbox (following the process's clock); Stripe Connect beside either with a real Stripe key.
+fn payout_providers(cfg: &Config, db: &Db, clock: &SharedClock) -> lsn_creators::payouts::Providers {
+    let connect = lsn_payouts::stripe_connect_from_config(cfg);
+    match lsn_payouts::Wise::from_config(cfg, db.clone()) {
+        Ok(Some(w)) => lsn_creators::payouts::Providers { bank: Arc::new(w), sandbox: None, connect },
+        other => {
+            if let Err(e) = other {
+                tracing::error!(error = %e, "Wise is configured wrongly: payouts go to the sandbox");
+            }
+            let sb = Arc::new(lsn_payouts::Sandbox::new(db.clone()).with_clock(clock.clone()));
+            lsn_creators::payouts::Providers { bank: sb.clone(), sandbox: Some(sb), connect }
+        }
     }
 }
 

@@ -50,6 +50,9 @@ pub const PROCEDURES: &[(&str, Kind, Access)] = {
         ("system.updateAlertThreshold", Mutation, Staff(Admin)),
         ("system.sendSlackAlert", Mutation, Staff(Admin)),
         ("system.sendTestEmail", Mutation, Staff(Admin)),
+        ("creators.list", Query, Staff(Admin)),
+        ("creators.getStats", Query, Creator(Creators)),
+        ("creators.processPayout", Mutation, Staff(Admin)),
     ]
 };
 
@@ -227,7 +230,8 @@ async fn create_order(
         let cart =
             cart.ok_or_else(|| ApiError::from(lsn_commerce::CommerceError::rule(lsn_commerce::Code::CartEmpty, "Your cart is empty.")))?;
         let meta = user.as_ref().map(|u| u.meta.clone()).unwrap_or_else(|| meta.clone());
-        let buyer = lsn_commerce::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, owner.guest_token.as_deref());
+        let buyer = lsn_commerce::buyers::Buyer::new(user.as_ref().map(|u| &u.user), &meta, owner.guest_token.as_deref())
+            .with_visitor(jar.get(lsn_commerce::buyers::VISITOR_COOKIE).map(|c| c.value()));
         Ok((StatusCode::OK, json!(c.checkout(&buyer, &cart, &checkout).await?)))
     })
     .await
@@ -321,6 +325,33 @@ async fn call_api(s: &AppState, name: &str, input: Value, user: &Option<AuthUser
         }
         "system.sendSlackAlert" => crate::ops::send_slack_alert(s, &input).await,
         "system.sendTestEmail" => crate::ops::send_test_email(s, &input).await,
+        "creators.list" => Ok(json!(s
+            .creators
+            .list(input["status"].as_str(), input["tier"].as_str(), input["limit"].as_i64().unwrap_or(100))
+            .await
+            .map_err(ApiError::from)?)),
+        "creators.getStats" => {
+            let u = signed_in(user)?;
+            // Staff may name any creator; a creator gets their own, whatever they name.
+            let id = match input["creatorId"].as_str() {
+                Some(id) if u.allows(Access::Staff(Scope::Admin)) => id.to_string(),
+                _ => s.creators.approved_for(&u.user.id).await.map_err(ApiError::from)?.id,
+            };
+            let days = input["days"].as_i64().unwrap_or(30).clamp(1, 365);
+            Ok(s.creators.stats(&id, days).await.map_err(ApiError::from)?)
+        }
+        "creators.processPayout" => {
+            let id = input["creatorId"]
+                .as_str()
+                .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Input needs a \"creatorId\"."))?;
+            let amount = input["amount"]
+                .as_f64()
+                .filter(|a| a.is_finite() && *a > 0.0 && *a <= 1_000_000.0)
+                .ok_or_else(|| ApiError::validation(json!({"amount": "an amount in dollars above 0 and at most 1000000"})))?;
+            let cents = (amount * 100.0).round() as i64;
+            let label = signed_in(user)?.actor().label;
+            Ok(json!(s.creators.process_payout(id, cents, input["currency"].as_str(), &label).await.map_err(ApiError::from)?))
+        }
         _ => Err(ApiError::not_found()),
     }
 }

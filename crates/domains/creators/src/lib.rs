@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The creator economy: creators (applications an admin approves, profiles, tiers with a
 //! commission rate each, overrides per product and category, open and targeted
 //! collaborations), referral links whose clicks are recorded on the server, the attribution of
@@ -16,6 +17,7 @@ pub mod bank;
 pub mod codes;
 pub mod ledger;
 pub mod openapi;
+pub mod payouts;
 pub mod profiles;
 pub mod routes;
 pub mod summary;
@@ -30,7 +32,7 @@ use std::sync::Arc;
 
 /// The creators domain's schema steps.
 pub const MIGRATIONS: &[lsn_db::Migration] =
-    &[lsn_db::Migration::portable(30, "creators", include_str!("../migrations/0030_creators.sql"))];
+    &[lsn_db::Migration::portable(30, "creators", include_str!("../migrations/0030_creators.sql")), lsn_payouts::MIGRATION];
 
 /// The tiers, lowest first.
 pub const TIERS: &[&str] = &["bronze", "silver", "gold", "platinum"];
@@ -219,6 +221,7 @@ pub struct Creators {
     pub identity: lsn_identity::Identity,
     pub policies: lsn_ops::Policies,
     pub bank_key: Arc<bank::Key>,
+    pub providers: payouts::Providers,
     defaults: Arc<Settings>,
 }
 
@@ -228,10 +231,11 @@ impl Creators {
         identity: lsn_identity::Identity,
         policies: lsn_ops::Policies,
         bank_key: bank::Key,
+        providers: payouts::Providers,
         defaults: Settings,
     ) -> Self {
         let (db, clock) = (live.db.clone(), live.clock.clone());
-        Self { db, clock, live, identity, policies, bank_key: Arc::new(bank_key), defaults: Arc::new(defaults) }
+        Self { db, clock, live, identity, policies, bank_key: Arc::new(bank_key), providers, defaults: Arc::new(defaults) }
     }
 
     /// The settings in force: the defaults with what staff changed.
@@ -365,6 +369,40 @@ impl Creators {
                     })
                 }),
             )
+            .job(GIFT_SENT_JOB, job(self, |c, p| Box::pin(async move { c.gift_sent(&p["payload"]).await.map(|_| ()) })))
+            .job(GIFT_FUNDING_JOB, job(self, |c, p| Box::pin(async move { c.gift_funding_changed(&p["payload"]).await.map(|_| ()) })))
+            .subscribe(lsn_live::gifts::GIFT_SENT, GIFT_SENT_JOB)
+            .subscribe(lsn_live::gifts::GIFT_FUNDING_CHANGED, GIFT_FUNDING_JOB)
+            .job(payouts::RUN_JOB, job(self, |c, _| Box::pin(async move { c.run_payouts().await.map(|_| ()) })))
+            .job(payouts::RECONCILE_JOB, job(self, |c, _| Box::pin(async move { c.reconcile(3_600_000).await.map(|_| ()) })))
+            .job(payouts::SANDBOX_JOB, job(self, |c, _| Box::pin(async move { c.sandbox_tick().await.map(|_| ()) })))
+            .schedule(lsn_ops::Schedule {
+                name: "payout_processing",
+                cron: "CRON_TZ=UTC 0 0 2 * * *",
+                job_kind: payouts::RUN_JOB,
+                payload: json!({}),
+                description: "Pay creators their approved balances of at least the minimum, by the payout policy (daily at 2 AM UTC)",
+                autonomous: true,
+            })
+            .schedule(lsn_ops::Schedule {
+                name: "payout_reconcile",
+                cron: "0 40 * * * *",
+                job_kind: payouts::RECONCILE_JOB,
+                payload: json!({}),
+                description: "Ask the payout provider about payouts submitted over an hour ago whose webhook never came (hourly)",
+                autonomous: false,
+            })
+            .schedule(lsn_ops::Schedule {
+                name: "payout_sandbox",
+                cron: "*/5 * * * * *",
+                job_kind: payouts::SANDBOX_JOB,
+                payload: json!({}),
+                description: "The payout sandbox's transfers move on and send their webhooks (every 5 s; nothing without the sandbox)",
+                autonomous: false,
+            })
+            .policy(lsn_ops::builtin::PAYOUT_APPROVAL)
+            .alert_type(payouts::APPROVAL_ALERT)
+            .raises(&[payouts::APPROVAL_ALERT.name])
             .job(APPROVE_JOB, job(self, |c, _| Box::pin(async move { c.approve_due().await.map(|_| ()) })))
             .subscribe(ORDER_PAID, ORDER_PAID_JOB)
             .subscribe(ORDER_REFUNDED, ORDER_REFUNDED_JOB)

@@ -51,6 +51,16 @@ pub fn api() -> Routes<RouteState> {
         .post("/api/v1/creators/me/links", me, me_new_link)
         .get("/api/v1/creators/me/ledger", me, me_ledger)
         .get("/api/v1/creators/me/collaborations", me, me_collaborations)
+        .get("/api/v1/creators/me/bank-account", me, me_bank_get)
+        .put("/api/v1/creators/me/bank-account", me, me_bank_put)
+        .get("/api/v1/creators/me/payouts", me, me_payouts)
+        .get("/api/v1/admin/creators/payouts", staff, payouts_list)
+        .post("/api/v1/admin/creators/payouts/run", staff, payouts_run)
+        .post("/api/v1/admin/creators/payouts/{id}/approve", staff, payout_approve)
+        .post("/api/v1/admin/creators/payouts/{id}/reject", staff, payout_reject)
+        .post("/api/v1/admin/creators/{id}/payouts", staff, admin_payout)
+        .post("/api/webhooks/wise", lsn_identity::Access::PUBLIC, wise_webhook)
+        .post("/api/webhooks/stripe/connect", lsn_identity::Access::PUBLIC, connect_webhook)
         .post("/api/v1/creators/me/collaborations/{id}", me, me_join)
         .get("/api/v1/admin/creators", staff, admin_list)
         .get("/api/v1/admin/creators/settings", staff, settings_get)
@@ -331,4 +341,101 @@ async fn flags(State(c): State<Creators>, QueryArgs(q): QueryArgs<Limit>) -> Api
 async fn attribution_get(State(c): State<Creators>, Path(order): Path<String>) -> ApiResult<Json<Value>> {
     let a = c.attribution(&order).await?.ok_or(CreatorsError::NotFound)?;
     Ok(Json(json!({"attribution": a})))
+}
+
+// ----------------------------------------------------------------------------- payouts
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BankInput {
+    holder_name: String,
+    account: lsn_payouts::Account,
+}
+
+async fn me_bank_get(State(c): State<Creators>, user: AuthUser) -> ApiResult<Json<Value>> {
+    let me = mine(&c, &user).await?;
+    Ok(Json(json!({"bank_account": c.bank_account(&me.id).await?})))
+}
+
+async fn me_bank_put(State(c): State<Creators>, user: AuthUser, JsonBody(b): JsonBody<BankInput>) -> ApiResult<Json<Value>> {
+    let me = mine(&c, &user).await?;
+    Ok(Json(json!({"bank_account": c.set_bank_account(&me.id, &b.holder_name, &b.account).await?})))
+}
+
+async fn me_payouts(State(c): State<Creators>, user: AuthUser, QueryArgs(q): QueryArgs<Limit>) -> ApiResult<Json<Value>> {
+    let me = mine(&c, &user).await?;
+    Ok(Json(json!({"payouts": c.payouts(Some(&me.id), None, q.limit.unwrap_or(100)).await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayoutArgs {
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+const PAYOUT_STATUSES: &[&str] = &["awaiting_approval", "approved", "submitted", "paid", "failed", "returned", "rejected"];
+
+async fn payouts_list(State(c): State<Creators>, QueryArgs(q): QueryArgs<PayoutArgs>) -> ApiResult<Json<Value>> {
+    if q.status.as_deref().is_some_and(|s| !PAYOUT_STATUSES.contains(&s)) {
+        return Err(CreatorsError::field("status", lsn_core::i18n::t("creators-payout-status")).into());
+    }
+    Ok(Json(json!({"payouts": c.payouts(None, q.status.as_deref(), q.limit.unwrap_or(100)).await?})))
+}
+
+async fn payouts_run(State(c): State<Creators>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"run": c.run_payouts().await?})))
+}
+
+async fn payout_approve(State(c): State<Creators>, user: AuthUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let p = c.approve_payout(&id, &user.user.id).await?;
+    c.submit_approved().await?;
+    let _ = p;
+    Ok(Json(json!({"payout": c.payout(&id).await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reject {
+    #[serde(default)]
+    note: String,
+}
+
+async fn payout_reject(
+    State(c): State<Creators>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(r): JsonBody<Reject>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"payout": c.reject_payout(&id, &user.user.id, &r.note).await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayoutRequest {
+    /// Cents.
+    amount: i64,
+    currency: Option<String>,
+}
+
+async fn admin_payout(
+    State(c): State<Creators>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(p): JsonBody<PayoutRequest>,
+) -> ApiResult<Response> {
+    if !(1..=100_000_000).contains(&p.amount) {
+        return Err(CreatorsError::field("amount", lsn_core::i18n::t("creators-payout-amount")).into());
+    }
+    let payout = c.process_payout(&id, p.amount, p.currency.as_deref(), &user.user.id).await?;
+    Ok((StatusCode::CREATED, Json(json!({"payout": payout}))).into_response())
+}
+
+async fn wise_webhook(State(c): State<Creators>, headers: HeaderMap, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+    let name = c.providers.bank.name();
+    Ok(Json(json!({"applied": c.apply_webhook(name, &headers, &body).await?})))
+}
+
+async fn connect_webhook(State(c): State<Creators>, headers: HeaderMap, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"applied": c.apply_webhook("stripe_connect", &headers, &body).await?})))
 }

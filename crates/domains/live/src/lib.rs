@@ -101,8 +101,6 @@ impl Live {
             .subscribe(lsn_commerce::orders::ORDER_DISPUTED, COINS_DISPUTED_JOB)
             .subscribe(lsn_commerce::orders::ORDER_DISPUTE_CLOSED, COINS_DISPUTE_CLOSED_JOB)
             .publishes(&[gifts::GIFT_SENT, gifts::GIFT_FUNDING_CHANGED])
-            .external(gifts::GIFT_SENT, "a gift's record for the host's earnings; the creator ledger (#16) subscribes")
-            .external(gifts::GIFT_FUNDING_CHANGED, "holds and claw-backs of gift earnings; the creator ledger (#16) subscribes")
             .schedule(lsn_ops::Schedule {
                 name: "auction_close",
                 cron: "*/5 * * * * *",

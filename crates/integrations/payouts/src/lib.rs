@@ -50,6 +50,10 @@ pub struct Transfer {
     pub amount_minor: i64,
     /// ISO 4217, upper case.
     pub currency: String,
+    /// When set, `amount_minor` is in this currency instead: what the shop pays out of its
+    /// balance, converted into `currency` at the provider's quote (Wise's `sourceAmount`).
+    #[serde(default)]
+    pub source_currency: Option<String>,
     pub recipient: Recipient,
     /// What the recipient's statement shows (Wise's `details.reference`, Stripe's description
     /// and transfer group). Keep it short: some payout routes cut it at 10 to 18 characters.
@@ -296,6 +300,7 @@ mod tests {
 
     fn transfer(account: Account, currency: &str, amount: i64) -> Transfer {
         Transfer {
+            source_currency: None,
             payout_id: lsn_core::ids::new_id(),
             amount_minor: amount,
             currency: currency.into(),

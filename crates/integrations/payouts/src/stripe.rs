@@ -165,7 +165,7 @@ impl StripeConnect {
         let reference: String = t.reference.chars().take(200).collect();
         let mut form = vec![
             pair("amount", &t.amount_minor.to_string()),
-            pair("currency", &t.currency.to_ascii_lowercase()),
+            pair("currency", &t.source_currency.as_deref().unwrap_or(&t.currency).to_ascii_lowercase()),
             pair("destination", account_id),
             pair("metadata[payout_id]", &t.payout_id),
         ];

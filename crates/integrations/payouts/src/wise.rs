@@ -380,15 +380,22 @@ impl Wise {
     }
 
     async fn quote(&self, profile: i64, t: &Transfer, recipient: i64) -> Result<String, PayoutError> {
-        let amount: f64 = crate::decimal(t.amount_minor, &t.currency).parse().unwrap_or(0.0);
-        let body = json!({
+        let mut body = json!({
             "sourceCurrency": self.opts.source_currency,
             "targetCurrency": t.currency,
-            "targetAmount": amount,
             "targetAccount": recipient,
             "payOut": "BANK_TRANSFER",
             "preferredPayIn": "BALANCE",
         });
+        // An amount in the shop's currency is a source amount (Wise converts it); else it is
+        // what the recipient receives.
+        match &t.source_currency {
+            Some(src) => {
+                body["sourceCurrency"] = json!(src);
+                body["sourceAmount"] = json!(crate::decimal(t.amount_minor, src).parse::<f64>().unwrap_or(0.0));
+            }
+            None => body["targetAmount"] = json!(crate::decimal(t.amount_minor, &t.currency).parse::<f64>().unwrap_or(0.0)),
+        }
         let r = self.send(reqwest::Method::POST, &format!("/v3/profiles/{profile}/quotes"), Some(&body)).await?;
         if !r.ok() {
             return Err(failure(&r, "the quote"));

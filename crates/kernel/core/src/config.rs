@@ -243,7 +243,6 @@ pub const NOT_BUILT: &[(&str, &str)] = &[
     ("Agora", "issue 19 (live video)"),
     ("ElevenLabs", "issue 19 (the avatar host's voice)"),
     ("CJ Dropshipping", "issue 18 (sourcing)"),
-    ("Wise", "issue 16 (payouts)"),
     ("Australia Post", "issue 18 (shipping)"),
     ("Sendle", "nothing: Sendle halted bookings in January 2026, so LSN does not build its client"),
     ("TikTok Shop", "a later issue (sales channels)"),

@@ -81,8 +81,7 @@ pub const FRAUD_REVIEW: PolicyKind = PolicyKind {
 };
 
 /// The runbook's payout policy: a payout of $500 or less to a creator of silver tier or above is
-/// approved; more than $500 escalates to a person. Registered here until the creators domain
-/// exists, which takes it over.
+/// approved; more than $500 escalates to a person. The creators domain registers it.
 pub const PAYOUT_APPROVAL: PolicyKind = PolicyKind {
     name: "payout_approval",
     action: "approve_payout",
@@ -104,7 +103,6 @@ pub const PAYOUT_APPROVAL: PolicyKind = PolicyKind {
 pub fn module(db: lsn_db::Db, transport: Arc<dyn Transport>, from: String, backup_dir: PathBuf) -> Module {
     Module::new("operations")
         .policy(FRAUD_REVIEW)
-        .policy(PAYOUT_APPROVAL)
         .summary(Arc::new(Operations { db, backup_dir: backup_dir.clone() }))
         .job(MAIL_SEND, Arc::new(MailJob { transport, from }))
         .job(BACKUP_RUN, Arc::new(BackupJob { dir: backup_dir }))

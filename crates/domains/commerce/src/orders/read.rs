@@ -177,6 +177,7 @@ pub async fn earlier_orders(db: &Db, customer_key: &str, before: i64) -> Result<
         .fetch_one(db.read())
         .await?
         .try_get(0)
+}
 
 /// What an order brought in and what of it went back for good: `(amount_paid, refunded)`, where
 /// `refunded` leaves out refunds still waiting for the provider's answer (a refund that fails

@@ -70,6 +70,7 @@ pub(crate) use both;
 
 pub fn transfer(account: Account, currency: &str, amount_minor: i64) -> Transfer {
     Transfer {
+        source_currency: None,
         payout_id: lsn_core::ids::new_id(),
         amount_minor,
         currency: currency.into(),

@@ -40,3 +40,16 @@ summary-creators-pending-total = Pending payout total
 summary-creators-programme = { $approved } approved creators.
 summary-creators-approvals = { $count } payouts need approval (over the policy's limit)
 summary-creators-applications = { $count } creator applications to decide
+
+creators-holder-name = the account holder's name, 1 to 140 characters
+creators-account-unsupported = No payout provider pays to this kind of account here.
+creators-no-bank-account = The creator has no bank account for payouts yet.
+creators-currency-mismatch = Payouts to this creator are made in { $currency }.
+creators-below-minimum = The smallest payout is { $minimum }.
+creators-approval-alert = A creator payout of { $amount } waits for approval: { $reason }.
+creators-insufficient-balance = The creator's approved balance does not cover that payout.
+creators-payout-not-awaiting = That payout is not waiting for approval.
+creators-bad-signature = The webhook's signature does not verify.
+creators-unknown-transfer = No payout of this shop has that transfer.
+creators-payout-status = use awaiting_approval, approved, submitted, paid, failed, returned or rejected
+creators-payout-amount = cents from 1 to 100000000
