@@ -59,6 +59,9 @@ async fn keys_and_pages(app: TestApp) {
         "/api/auth/password/reset",
         "/api/oauth/callback",
         "/api/webhooks/stripe",
+        // Verified by their signatures, like Stripe's.
+        "/api/webhooks/wise",
+        "/api/webhooks/stripe/connect",
         "/api/sandbox/3ds/{intent}",
         "/login",
         "/register",

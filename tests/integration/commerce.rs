@@ -1046,7 +1046,11 @@ async fn daily_summary(app: TestApp) {
     let hours: i64 = revenue.charts[0].points.iter().map(|(_, m)| m.raw()).sum();
     assert_eq!(hours, total, "the hourly chart adds up to the day");
     let names: Vec<&str> = report.sections.iter().map(|s| s.title.as_str()).collect();
-    assert_eq!(names, ["Revenue", "Live Streaming", "Inventory alerts", "System health"], "each module's own, in the runbook's order");
+    assert_eq!(
+        names,
+        ["Revenue", "Live Streaming", "Creators", "Inventory alerts", "System health"],
+        "each module's own, in the runbook's order"
+    );
     // The next day nothing was sold, and the figures compare with this one.
     let next = lsn_web::summary::report(&app.rt.state, lsn_ops::summary::Period::daily(tz, today.succ_opt().expect("date"))).await;
     let revenue = next.sections.iter().find(|s| s.title == "Revenue").expect("commerce's section");

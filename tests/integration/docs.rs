@@ -64,6 +64,7 @@ fn every_error_code_is_documented() {
     // still literals.
     codes.extend(lsn_commerce::Code::ALL.iter().map(|c| c.as_str()));
     codes.extend(lsn_live::Code::ALL.iter().map(|c| c.as_str()));
+    codes.extend(lsn_creators::Code::ALL.iter().map(|c| c.as_str()));
     codes.extend(lsn_ops::workflow::Code::ALL.iter().map(|c| c.as_str()));
     codes.extend(lsn_ops::Code::ALL.iter().map(|c| c.as_str()));
     let errors = std::fs::read_to_string(root.join("docs/errors.md")).expect("errors.md");
@@ -97,6 +98,7 @@ fn every_code_answers_with_its_documented_status() {
         .iter()
         .map(|c| (c.as_str(), c.status()))
         .chain(lsn_live::Code::ALL.iter().map(|c| (c.as_str(), c.status())))
+        .chain(lsn_creators::Code::ALL.iter().map(|c| (c.as_str(), c.status())))
         .chain(lsn_ops::workflow::Code::ALL.iter().map(|c| (c.as_str(), c.status())))
         .chain(lsn_ops::Code::ALL.iter().map(|c| (c.as_str(), c.status())));
     for (code, status) in all {

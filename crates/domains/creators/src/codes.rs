@@ -5,7 +5,7 @@ lsn_core::error_codes! {
     /// Why the creators domain refused a request that was well-formed.
     pub enum Code {
         AlreadyApplied = ("already_applied", CONFLICT),
-        NotACreator = ("not_a_creator", FORBIDDEN),
+        NotACreator = ("not_a_creator", CONFLICT),
         CreatorNotApproved = ("creator_not_approved", CONFLICT),
         InvalidTransition = ("creator_invalid_transition", CONFLICT),
         HandleTaken = ("handle_taken", CONFLICT),
