@@ -489,3 +489,39 @@ async fn payout_flow(app: TestApp) {
     assert_eq!(s, 403);
 }
 both!(the_creator_attribution_flow_ends_in_one_paid_payout, payout_flow);
+
+/// `?ref={code}` on any page records the click (and gives the browser its visitor cookie); the
+/// purchase that follows is attributed; the monthly tier review proposes a promotion an admin
+/// confirms.
+async fn ref_and_tiers(app: TestApp) {
+    let staff = session(&app, "boss@example.com", lsn_identity::Role::Admin).await;
+    let (_me, creator_id, code) = approved_creator(&app, &staff, "fay@example.com", "fay").await;
+    // Silver asks for $1,000 of sales in 90 days: one $1,100 sale ($1,000 before GST) is enough.
+    product(&app, "CRT-R", 110_000).await;
+    let shopper = app.client();
+    let r = shopper.get(app.url(&format!("/?ref={code}"))).header("user-agent", "Mozilla/5.0").send().await.expect("page");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers().get_all("set-cookie").iter().any(|v| v.to_str().unwrap_or("").starts_with("lsn_vid=")),
+        "the visitor cookie is set"
+    );
+    let order = buy(&app, &shopper, None, "CRT-R", "ref@example.com").await;
+    let a = app.rt.state.creators.attribution(&order).await.expect("a").expect("attributed");
+    assert_eq!((a.status, a.reason), ("attributed", "link_click"));
+    assert_eq!(app.rt.state.creators.review_tiers().await.expect("review"), 1);
+    assert_eq!(app.rt.state.creators.review_tiers().await.expect("again"), 0, "once a month");
+    let (s, b) = staff.send(&app, reqwest::Method::GET, "/api/v1/admin/creators/tier-proposals?status=proposed", None).await;
+    assert_eq!((s, b["proposals"][0]["to_tier"].as_str()), (200, Some("silver")), "{b}");
+    let id = b["proposals"][0]["id"].as_str().expect("id").to_string();
+    let (s, b) = staff
+        .send(&app, reqwest::Method::POST, &format!("/api/v1/admin/creators/tier-proposals/{id}"), Some(json!({"confirm": true})))
+        .await;
+    assert_eq!((s, b["creator"]["tier"].as_str()), (200, Some("silver")), "{b}");
+    let (s, _) = staff
+        .send(&app, reqwest::Method::POST, &format!("/api/v1/admin/creators/tier-proposals/{id}"), Some(json!({"confirm": false})))
+        .await;
+    assert_eq!(s, 409);
+    assert_eq!(app.rt.state.creators.get(&creator_id).await.expect("creator").tier, "silver");
+    assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE kind = $1", "creator_tiers").await, 1);
+}
+both!(ref_on_any_page_attributes_and_the_tier_review_proposes, ref_and_tiers);

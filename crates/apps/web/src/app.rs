@@ -243,6 +243,8 @@ pub fn build_router(state: AppState, routes: Router) -> Router {
     let x_request_id = header::HeaderName::from_static("x-request-id");
     routes
         .fallback(pages::not_found)
+        // `?ref={code}` on any page records a creator's referral click.
+        .layer(middleware::from_fn_with_state(state.creators.clone(), lsn_creators::routes::referral_layer))
         // What each route's access check asks, and whom to believe about the client's address.
         .layer(axum::Extension(state.identity.clone()))
         .layer(axum::Extension(state.site.clone()))

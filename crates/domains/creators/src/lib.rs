@@ -21,6 +21,7 @@ pub mod payouts;
 pub mod profiles;
 pub mod routes;
 pub mod summary;
+pub mod tiers;
 
 pub use codes::Code;
 
@@ -399,6 +400,15 @@ impl Creators {
                 payload: json!({}),
                 description: "The payout sandbox's transfers move on and send their webhooks (every 5 s; nothing without the sandbox)",
                 autonomous: false,
+            })
+            .job(tiers::REVIEW_JOB, job(self, |c, _| Box::pin(async move { c.review_tiers().await.map(|_| ()) })))
+            .schedule(lsn_ops::Schedule {
+                name: "creator_tier_review",
+                cron: "0 0 3 1 * *",
+                job_kind: tiers::REVIEW_JOB,
+                payload: json!({}),
+                description: "Propose creator promotions and demotions from the last 90 days' sales, for an admin to confirm (monthly, the 1st at 3 AM)",
+                autonomous: true,
             })
             .policy(lsn_ops::builtin::PAYOUT_APPROVAL)
             .alert_type(payouts::APPROVAL_ALERT)

@@ -71,6 +71,8 @@ pub fn api() -> Routes<RouteState> {
         .put("/api/v1/admin/creators/overrides", staff, override_put)
         .post("/api/v1/admin/creators/collaborations", staff, collaboration_new)
         .get("/api/v1/admin/creators/flags", staff, flags)
+        .get("/api/v1/admin/creators/tier-proposals", staff, tier_proposals)
+        .post("/api/v1/admin/creators/tier-proposals/{id}", staff, tier_decide)
         .get("/api/v1/admin/creators/attributions/{order}", staff, attribution_get)
         .get("/api/v1/admin/creators/{id}", staff, admin_get)
         .post("/api/v1/admin/creators/{id}/decision", staff, admin_decide)
@@ -438,4 +440,79 @@ async fn wise_webhook(State(c): State<Creators>, headers: HeaderMap, body: axum:
 
 async fn connect_webhook(State(c): State<Creators>, headers: HeaderMap, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"applied": c.apply_webhook("stripe_connect", &headers, &body).await?})))
+}
+
+// ----------------------------------------------------------------------------- tiers
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProposalArgs {
+    status: Option<String>,
+}
+
+async fn tier_proposals(State(c): State<Creators>, QueryArgs(q): QueryArgs<ProposalArgs>) -> ApiResult<Json<Value>> {
+    if q.status.as_deref().is_some_and(|s| !["proposed", "confirmed", "dismissed"].contains(&s)) {
+        return Err(CreatorsError::field("status", lsn_core::i18n::t("creators-proposal-status")).into());
+    }
+    Ok(Json(json!({"proposals": c.tier_proposals(q.status.as_deref()).await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierDecision {
+    confirm: bool,
+}
+
+async fn tier_decide(
+    State(c): State<Creators>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    JsonBody(d): JsonBody<TierDecision>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(c.decide_tier(&id, d.confirm, &user.user.id).await?))
+}
+
+// ----------------------------------------------------------------------------- ?ref= on any page
+
+/// The `ref` parameter of a query string, when there is one.
+fn ref_code(query: &str) -> Option<String> {
+    query.split('&').find_map(|kv| kv.strip_prefix("ref=")).map(|v| v.chars().take(40).collect::<String>()).filter(|v| !v.is_empty())
+}
+
+/// A page asked for with `?ref={code}` records the click like `/r/{code}` does (the page is
+/// answered as always, with the visitor cookie added). API calls and other methods pass by.
+pub async fn referral_layer(State(c): State<Creators>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let wanted = req.method() == axum::http::Method::GET
+        && !req.uri().path().starts_with("/api/")
+        && req.uri().query().is_some_and(|q| q.contains("ref="));
+    let Some(code) = wanted.then(|| req.uri().query().and_then(ref_code)).flatten() else { return next.run(req).await };
+    let (parts, body) = req.into_parts();
+    let jar = CookieJar::from_headers(&parts.headers);
+    let meta = ClientMeta::from_parts(&parts);
+    let m = click_meta(&parts.headers, &jar, None, &meta);
+    let clicked = match c.click(&code, &m).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "a referral click was not recorded");
+            None
+        }
+    };
+    let res = next.run(axum::extract::Request::from_parts(parts, body)).await;
+    match clicked {
+        Some(clicked) if jar.get(lsn_commerce::buyers::VISITOR_COOKIE).map(|c| c.value()) != Some(clicked.visitor.as_str()) => {
+            (CookieJar::new().add(visitor_cookie(clicked.visitor)), res).into_response()
+        }
+        _ => res,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_ref_parameter_is_found_anywhere_in_the_query() {
+        assert_eq!(super::ref_code("ref=ann-1").as_deref(), Some("ann-1"));
+        assert_eq!(super::ref_code("a=1&ref=ann-1&b=2").as_deref(), Some("ann-1"));
+        assert_eq!(super::ref_code("pref=x"), None);
+        assert_eq!(super::ref_code("ref="), None);
+    }
 }

@@ -53,3 +53,7 @@ creators-bad-signature = The webhook's signature does not verify.
 creators-unknown-transfer = No payout of this shop has that transfer.
 creators-payout-status = use awaiting_approval, approved, submitted, paid, failed, returned or rejected
 creators-payout-amount = cents from 1 to 100000000
+creators-tier-task = { $count } creator tier changes proposed for { $period }
+creators-tier-task-detail = Their last 90 days' sales put these creators in another tier. Confirm or dismiss each under Creators → Tier review.
+creators-tier-decided = That proposal was decided already.
+creators-proposal-status = use proposed, confirmed or dismissed
