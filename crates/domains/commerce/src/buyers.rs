@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn one_person_one_identity() {
-        let buyer = Buyer { user: None, network: "192.0.2.1".into(), device: Some("cookie".into()) };
+        let buyer = Buyer { user: None, network: "192.0.2.1".into(), device: Some("cookie".into()), visitor: None };
         let a = limit_keys(&buyer, &lsn_core::Email::parse("A.N.N+1@gmail.com").expect("email"));
         let b = limit_keys(&buyer, &lsn_core::Email::parse("ann@googlemail.com").expect("email"));
         assert_eq!(a, b);
