@@ -23,10 +23,24 @@ bench_start
 bench_as bench@lsn.local bench-admin-password
 bench_product "Bench Tee" BENCH-TEE 3300 1000000 A-01-1 Bench
 bench_product "Bench Drop" BENCH-DROP 9900 25 A-02-1
+referral=()
+if [ "${LSN_BENCH_REFERRAL:-0}" = 1 ]; then
+  # Every shopper follows an approved creator's link first: every order is attributed.
+  bench_user creator@lsn.local customer bench-creator-password
+  bench_as creator@lsn.local bench-creator-password
+  creator=$(bench_post /api/v1/creators/apply '{"handle":"bench","display_name":"Bench Creator"}' | python3 -c 'import sys, json; print(json.load(sys.stdin)["creator"]["id"])')
+  bench_as bench@lsn.local bench-admin-password
+  bench_post "/api/v1/admin/creators/$creator/decision" '{"action":"approve"}' >/dev/null
+  bench_as creator@lsn.local bench-creator-password
+  bench_post /api/v1/creators/me/links '{"target":"/","code":"BENCH-REF"}' >/dev/null
+  bench_as bench@lsn.local bench-admin-password
+  referral=(--referral BENCH-REF)
+fi
 label="$db, synchronous=$sync"
+[ ${#referral[@]} -gt 0 ] && label="$label, every shopper referred by a creator"
 [ "$db" = postgres ] && label="PostgreSQL $(psql -tAc "SHOW server_version" "$bench_pg_admin" | cut -d" " -f1) (fsync=$(psql -tAc "SHOW fsync" "$bench_pg_admin"), synchronous_commit=$(psql -tAc "SHOW synchronous_commit" "$bench_pg_admin"))"
 [ "$rate" != 0 ] && label="$label, paced at $rate orders/s"
-target/release/lsn-bench --base "$base" --scenario checkout --shoppers "$shoppers" --seconds "$seconds" --orders-per-second "$rate" --label "$label"
+target/release/lsn-bench --base "$base" --scenario checkout --shoppers "$shoppers" --seconds "$seconds" --orders-per-second "$rate" "${referral[@]}" --label "$label"
 target/release/lsn-bench --base "$base" --scenario contention --shoppers 2000 --sku BENCH-DROP --label "$label, 25 units"
 stock=$(curl -sf -H "cookie: $cookie" "$base/api/v1/inventory/BENCH-DROP")
 echo

@@ -34,6 +34,10 @@ struct Args {
     /// SKU to buy (the contention scenario races for it).
     #[arg(long, default_value = "BENCH-TEE")]
     sku: String,
+    /// `checkout` scenario: a creator's link code each shopper clicks (`/r/{code}`) before
+    /// shopping, so every order is attributed (the attribution's cost on the checkout).
+    #[arg(long, default_value = "")]
+    referral: String,
     /// A label for the report (e.g. "SQLite, synchronous=FULL").
     #[arg(long, default_value = "")]
     label: String,
@@ -350,6 +354,8 @@ fn address(n: u64) -> Value {
 
 /// A number for each shopper's journey, so each is a different person with its own address.
 static SHOPPER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+/// `--referral`: the creator's link code every shopper follows first (`/r/{code}`).
+static REFERRAL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 #[derive(Default)]
 struct Counters {
@@ -399,10 +405,20 @@ async fn journey_with_pauses(base: &str, sku: &str, samples: &Samples, counters:
             tokio::time::sleep(think).await;
         }
     };
-    let c = match reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(2).build() {
+    let referral = REFERRAL.get().filter(|r| !r.is_empty());
+    let mut builder = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(2).user_agent("lsn-bench");
+    if referral.is_some() {
+        builder = builder.redirect(reqwest::redirect::Policy::none());
+    }
+    let c = match builder.build() {
         Ok(c) => c,
         Err(_) => return false,
     };
+    if let Some(code) = referral {
+        // The click: recorded on the server, the visitor cookie set (not part of the checkout).
+        pause().await;
+        step(&c, samples, counters, "referral", c.get(format!("{base}/r/{code}"))).await;
+    }
     if browse {
         pause().await;
         step(&c, samples, counters, "browse", c.get(format!("{base}/api/v1/products?limit=24"))).await;
@@ -521,6 +537,7 @@ fn report(label: &str, scenario: &str, shoppers: usize, elapsed: f64, samples: &
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let _ = REFERRAL.set(args.referral.clone());
     let host = args.base.split("://").nth(1).unwrap_or("").split(['/', ':']).next().unwrap_or("");
     anyhow::ensure!(
         matches!(host, "127.0.0.1" | "localhost" | "[") || host.starts_with("127."),

@@ -58,10 +58,11 @@ pub async fn providers(cfg: &Config) -> Vec<Line> {
             out.push(Line { mark: Mark::Skip, text: format!("{name}: not built yet, comes with {when}{set}") });
             continue;
         }
-        let sandboxed = matches!(name, "Stripe" | "SendGrid" | "SMTP" | "Slack" | "Twilio");
+        let sandboxed = matches!(name, "Stripe" | "SendGrid" | "SMTP" | "Slack" | "Twilio" | "Wise");
         if !real {
             let what = match name {
                 "SendGrid" | "SMTP" => "sandbox: records only, in the development mailbox".to_string(),
+                "Wise" => "payout sandbox: records transfers, moves them through Wise's states and sends signed webhooks".to_string(),
                 _ if sandboxed => "sandbox: records only".to_string(),
                 "Redis" => "in-process (one node)".to_string(),
                 "S3" => "local media directory".to_string(),
@@ -142,6 +143,12 @@ async fn real_provider(cfg: &Config, name: &str) -> Line {
                 client().get(format!("{}/2010-04-01/Accounts/{sid}.json", base.trim_end_matches('/'))).basic_auth(user, Some(password));
             let (ok, said) = probe(req, &host_of(&base)).await;
             line(ok, format!("Twilio: credentials set (real client); account read: {said}"))
+        }
+        "Wise" => {
+            let base = cfg.provider("WISE_API_BASE").map(|s| s.expose().to_string()).unwrap_or_else(|| "https://api.wise.com".into());
+            let req = client().get(format!("{}/v2/profiles", base.trim_end_matches('/'))).bearer_auth(get("WISE_API_TOKEN"));
+            let (ok, said) = probe(req, &host_of(&base)).await;
+            line(ok, format!("Wise: credentials set (real client, payouts in batch groups); profiles read: {said}"))
         }
         other => line(true, format!("{other}: credentials set (real client; not called by doctor)")),
     }

@@ -550,6 +550,10 @@ impl Creators {
         events.sort_by_key(|e| e.occurred_at_ms);
         let mut applied = 0;
         for e in events {
+            // A step on the way (created, processing, converted) changes nothing here.
+            if matches!(e.state, State::Submitted | State::Processing) {
+                continue;
+            }
             let r = lsn_db::query("SELECT id FROM creator_payouts WHERE provider = $1 AND provider_ref = $2")
                 .bind(p.name())
                 .bind(&e.provider_ref)
