@@ -158,10 +158,12 @@ async fn portal(app: TestApp) {
     assert_eq!(app.rt.state.creators.get(&ben_id).await.expect("ben").display_name, "Ben Filmer");
 
     // Payouts: the bank account from the form, shown masked.
-    let (s, _) = ann.post(&app, "/creator/payouts/bank-account", &[("holder_name", "Ann M"), ("bsb", "12-3"), ("account_number", "1")]).await;
-    assert_eq!(s, 422);
     let (s, _) =
-        ann.post(&app, "/creator/payouts/bank-account", &[("holder_name", "Ann M"), ("bsb", "062-000"), ("account_number", "12345678")]).await;
+        ann.post(&app, "/creator/payouts/bank-account", &[("holder_name", "Ann M"), ("bsb", "12-3"), ("account_number", "1")]).await;
+    assert_eq!(s, 422);
+    let (s, _) = ann
+        .post(&app, "/creator/payouts/bank-account", &[("holder_name", "Ann M"), ("bsb", "062-000"), ("account_number", "12345678")])
+        .await;
     assert_eq!(s, 303);
     let (s, html) = ann.get(&app, "/creator/payouts").await;
     assert_eq!(s, 200);
@@ -227,7 +229,8 @@ async fn portal(app: TestApp) {
     assert_eq!(cat.get(&app, "/creator/links").await.0, 403, "not a creator yet");
     let (s, _) = cat.post(&app, "/creator/apply", &[("handle", "No Good!"), ("display_name", "Cat")]).await;
     assert_eq!(s, 422);
-    let (s, to) = cat.post(&app, "/creator/apply", &[("handle", "catcrafts"), ("display_name", "Cat Crafts"), ("application", "Knitting")]).await;
+    let (s, to) =
+        cat.post(&app, "/creator/apply", &[("handle", "catcrafts"), ("display_name", "Cat Crafts"), ("application", "Knitting")]).await;
     assert_eq!((s, to.as_str()), (303, "/creator?notice=creator_applied"));
     let (s, html) = cat.get(&app, "/creator").await;
     assert_eq!(s, 200);
@@ -242,7 +245,8 @@ async fn portal(app: TestApp) {
     let (s, html) = staff.get(&app, &format!("/admin/creators/{cat_id}")).await;
     assert_eq!(s, 200);
     assert!(html.contains("Knitting") && html.contains("data-action=\"approve\"") && html.contains("data-action=\"reject\""), "{html}");
-    let (s, to) = staff.post(&app, &format!("/admin/creators/{cat_id}/decision"), &[("action", "reject"), ("note", "too small for now")]).await;
+    let (s, to) =
+        staff.post(&app, &format!("/admin/creators/{cat_id}/decision"), &[("action", "reject"), ("note", "too small for now")]).await;
     assert_eq!((s, to), (303, format!("/admin/creators/{cat_id}?notice=creator_decided")));
     let (_, html) = cat.get(&app, "/creator").await;
     assert!(html.contains("data-application-status=\"rejected\"") && html.contains("too small for now"), "{html}");

@@ -10,7 +10,8 @@ use lsn_identity::audit::Actor;
 use lsn_identity::Role;
 
 /// (email, name, handle, bio, tier, links as (code, target, label)).
-type DemoCreator = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static [(&'static str, &'static str, &'static str)]);
+type DemoCreator =
+    (&'static str, &'static str, &'static str, &'static str, &'static str, &'static [(&'static str, &'static str, &'static str)]);
 
 pub const CREATORS: &[DemoCreator] = &[
     (

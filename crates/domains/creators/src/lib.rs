@@ -15,8 +15,8 @@
 pub mod attribution;
 pub mod bank;
 pub mod codes;
-pub mod ledger;
 pub mod demo;
+pub mod ledger;
 pub mod openapi;
 pub mod pages;
 pub mod payouts;

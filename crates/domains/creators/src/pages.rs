@@ -149,7 +149,7 @@ async fn overview(ctx: Ctx, user: AuthUser, State(c): State<Creators>, Query(q):
         .await
         .map_err(PageError::internal)?
         .into_iter()
-        .filter(|s| s.host_id == user.user.id.to_string())
+        .filter(|s| s.host_id == user.user.id.as_str())
         .map(|s| ShowLine { id: s.id.to_string(), title: s.title.clone(), when: ctx.local_time(s.scheduled_at, DateStyle::Upcoming) })
         .collect();
     shows.truncate(20);
@@ -256,7 +256,15 @@ fn link_rows(ctx: &Ctx, c: &Creators, links: Vec<Link>) -> Vec<LinkRow> {
         .collect()
 }
 
-async fn links_render(ctx: &Ctx, c: &Creators, me: &Creator, form: FormState, error: Option<String>, status: StatusCode, notice: Option<&str>) -> PageResult {
+async fn links_render(
+    ctx: &Ctx,
+    c: &Creators,
+    me: &Creator,
+    form: FormState,
+    error: Option<String>,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> PageResult {
     let links = link_rows(ctx, c, c.links(&me.id).await?);
     let page = LinksPage {
         chrome: ctx.chrome(t("creator-nav-links"), "creator", notice).await,
@@ -319,7 +327,15 @@ fn payout_status(s: &str) -> String {
     t(&format!("creator-payout-{}", s.replace('_', "-")))
 }
 
-async fn payouts_render(ctx: &Ctx, c: &Creators, me: &Creator, form: FormState, error: Option<String>, status: StatusCode, notice: Option<&str>) -> PageResult {
+async fn payouts_render(
+    ctx: &Ctx,
+    c: &Creators,
+    me: &Creator,
+    form: FormState,
+    error: Option<String>,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> PageResult {
     let payouts = c.payouts(Some(&me.id), None, 200).await?;
     let bank = c.bank_account(&me.id).await?.map(|b| {
         let s = |k: &str| b[k].as_str().unwrap_or_default().to_string();
@@ -359,7 +375,8 @@ async fn bank_submit(ctx: Ctx, user: AuthUser, State(c): State<Creators>, Form(f
         Ok(me) => me,
         Err(r) => return Ok(r),
     };
-    let account = lsn_payouts::Account::Australian { bsb: value(&f, "bsb").to_string(), account_number: value(&f, "account_number").to_string() };
+    let account =
+        lsn_payouts::Account::Australian { bsb: value(&f, "bsb").to_string(), account_number: value(&f, "account_number").to_string() };
     match c.set_bank_account(&me.id, value(&f, "holder_name"), &account).await {
         Ok(_) => Ok(see_other(ctx.jar.clone(), "/creator/payouts?notice=creator_bank_saved")),
         Err(e) => {
@@ -462,7 +479,12 @@ async fn statements_page(ctx: Ctx, user: AuthUser, State(c): State<Creators>) ->
         Err(r) => return Ok(r),
     };
     let months = c.statement_months(&me.id).await?.iter().map(Month::to_string).collect();
-    let page = StatementsPage { chrome: ctx.chrome(t("creator-nav-statements"), "creator", None).await, nav: PORTAL_NAV, active: "/creator/statements", months };
+    let page = StatementsPage {
+        chrome: ctx.chrome(t("creator-nav-statements"), "creator", None).await,
+        nav: PORTAL_NAV,
+        active: "/creator/statements",
+        months,
+    };
     Ok(ctx.ok(&page))
 }
 
@@ -477,7 +499,8 @@ async fn statement_file(user: AuthUser, State(c): State<Creators>, Path(file): P
     let name = format!("statement-{}-{month}.{ext}", me.handle);
     let disposition = format!("attachment; filename=\"{name}\"");
     match ext {
-        "csv" => Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], s.csv()).into_response()),
+        "csv" => Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], s.csv())
+            .into_response()),
         "pdf" => {
             let labels = PdfLabels {
                 title: t("creator-statement-title"),
@@ -672,7 +695,13 @@ async fn admin_payout_approve(ctx: Ctx, user: AuthUser, State(c): State<Creators
     }
 }
 
-async fn admin_payout_reject(ctx: Ctx, user: AuthUser, State(c): State<Creators>, Path(id): Path<String>, Form(f): Form<Fields>) -> PageResult {
+async fn admin_payout_reject(
+    ctx: Ctx,
+    user: AuthUser,
+    State(c): State<Creators>,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> PageResult {
     match c.reject_payout(&id, &user.user.id, value(&f, "note")).await {
         Ok(_) => Ok(see_other(ctx.jar.clone(), "/admin/creators/payouts?notice=payout_rejected")),
         Err(CreatorsError::Rule { .. }) => Ok(see_other(ctx.jar.clone(), "/admin/creators/payouts?notice=payout_not_awaiting")),

@@ -124,7 +124,9 @@ impl Creators {
         let mut totals = BTreeMap::new();
         for r in &rows {
             let at: i64 = r.try_get(0)?;
-            let date = chrono::DateTime::from_timestamp_millis(at).map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string()).unwrap_or_default();
+            let date = chrono::DateTime::from_timestamp_millis(at)
+                .map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
             let line = Line { at, date, kind: r.try_get(1)?, status: r.try_get(2)?, note: r.try_get(3)?, amount: r.try_get(4)? };
             *totals.entry(line.kind.clone()).or_insert(0i64) += line.amount;
             lines.push(line);
@@ -179,10 +181,8 @@ impl Statement {
 
     /// The statement as a PDF (A4, Helvetica, as many pages as its lines need).
     pub fn pdf(&self, shop: &str, labels: &PdfLabels) -> Vec<u8> {
-        let mut head = vec![
-            (16.0, format!("{shop} - {} {}", labels.title, self.month)),
-            (11.0, format!("{} ({})", self.creator_name, self.handle)),
-        ];
+        let mut head =
+            vec![(16.0, format!("{shop} - {} {}", labels.title, self.month)), (11.0, format!("{} ({})", self.creator_name, self.handle))];
         if let Some(abn) = &self.abn {
             head.push((10.0, format!("{}: {abn}", labels.abn)));
         }
