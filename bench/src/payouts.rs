@@ -82,6 +82,7 @@ async fn runtime(db: &str, duplicates: usize, clock: &ManualClock) -> anyhow::Re
         lsn_payouts::Sandbox::new(rt.state.db.clone())
             .with_clock(Arc::new(clock.clone()))
             .with_step_ms(1_000)
+            .with_bounce_suffix(None)
             .with_duplicate_deliveries(duplicates),
     );
     let s = &rt.state;

@@ -10,6 +10,7 @@ mod cli;
 mod coins;
 mod commerce;
 mod creators;
+mod creators_portal;
 mod demo;
 mod docs;
 mod edges;

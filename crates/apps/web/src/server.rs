@@ -233,6 +233,8 @@ pub async fn prepare_with(cfg: Config, clock: SharedClock, extra: Vec<lsn_ops::M
         tracing::info!("empty development database: demo shop loaded ({report})");
         let history = crate::demo_history::load(&rt).await?;
         tracing::info!("demo history loaded ({history})");
+        let creators = lsn_creators::demo::load(&rt.state.creators, crate::demo::DEMO_PASSWORD).await?;
+        tracing::info!("demo creators loaded ({creators})");
     }
     rt.scheduler.register(&rt.schedules, clock.now()).await?;
     // Each policy's default condition is its version 1 the first time LSN runs.

@@ -15,11 +15,14 @@
 pub mod attribution;
 pub mod bank;
 pub mod codes;
+pub mod demo;
 pub mod ledger;
 pub mod openapi;
+pub mod pages;
 pub mod payouts;
 pub mod profiles;
 pub mod routes;
+pub mod statements;
 pub mod summary;
 pub mod tiers;
 
@@ -349,6 +352,8 @@ impl Creators {
             .api(lsn_ops::Routed::new(api.with_state(state.clone()), table))
             .pages(lsn_ops::Routed::new(pages.with_state(state), page_table))
             .openapi(openapi::fragment())
+            .nav("/admin/creators", "admin-nav-creators")
+            .nav("/admin/creators/payouts", "admin-nav-payouts")
             .summary(Arc::new(summary::Programme(self.clone())))
             .job(ORDER_PAID_JOB, job(self, |c, p| Box::pin(async move { c.attribute_order(&event_order(&p)?).await.map(|_| ()) })))
             .job(ORDER_REFUNDED_JOB, job(self, |c, p| Box::pin(async move { c.order_refunded(&event_order(&p)?).await.map(|_| ()) })))

@@ -82,7 +82,7 @@ pub fn api() -> Routes<RouteState> {
 
 /// The click route: `/r/{code}` records the click and sends the browser on.
 pub fn pages() -> Routes<RouteState> {
-    Routes::new(lsn_identity::pages::refusal).get("/r/{code}", lsn_identity::Access::PUBLIC, click)
+    Routes::new(lsn_identity::pages::refusal).get("/r/{code}", lsn_identity::Access::PUBLIC, click).merge(crate::pages::routes())
 }
 
 // ----------------------------------------------------------------------------- clicks
