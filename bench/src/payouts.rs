@@ -135,7 +135,7 @@ async fn seed(rt: &Bench, n: usize) -> anyhow::Result<i64> {
                         lsn_db::query("INSERT INTO creators (id, user_id, handle, display_name, status, tier, applied_at, updated_at) VALUES ($1, $2, $3, $4, 'approved', 'silver', $5, $5)")
                             .bind(id)
                             .bind(lsn_core::ids::new_id())
-                            .bind(format!("bench-{i}"))
+                            .bind(format!("bench-{id}"))
                             .bind(format!("Creator {i}"))
                             .bind(now)
                             .execute(&mut **tx)
@@ -233,23 +233,37 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Storm { db, creators: n, kills, duplicates } => {
             let clock = ManualClock::new(chrono::Utc::now());
-            let total = {
-                let rt = runtime(&db, duplicates, &clock).await?;
-                seed(&rt, n).await?
-            };
+            let seeded = runtime(&db, duplicates, &clock).await?;
+            let total = seed(&seeded, n).await?;
             let exe = std::env::current_exe()?;
             let mut rng = rand::thread_rng();
             let started = Instant::now();
-            for k in 0..kills {
+            let (mut n, mut total) = (n, total);
+            let mut k = 0;
+            while k < kills {
                 let mut child =
                     std::process::Command::new(&exe).args(["child", "--db", &db, "--duplicates", &duplicates.to_string()]).spawn()?;
-                tokio::time::sleep(Duration::from_millis(rng.gen_range(300..2_500))).await;
-                if child.try_wait()?.is_some() {
-                    println!("{}", json!({"kill": k, "note": "the child finished before its kill"}));
-                    break;
+                // From just after start-up to the middle of the run: each kill lands in a
+                // different place (creating payouts, sending them, applying webhooks).
+                std::thread::sleep(Duration::from_millis(rng.gen_range(100..600)));
+                if let Some(status) = child.try_wait()? {
+                    anyhow::ensure!(status.success(), "a child failed before its kill");
+                    // Everyone was paid before the kills ran out: more creators are owed money.
+                    total += seed(&seeded, 2_000).await?;
+                    n += 2_000;
+                    println!("{}", json!({"kill": k, "note": "the child finished first: 2,000 more creators owed", "creators": n}));
+                    continue;
                 }
                 child.kill()?;
                 child.wait()?;
+                k += 1;
+                if k % 10 == 0 {
+                    let paid: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM creator_payouts WHERE status = 'paid'")
+                        .fetch_one(seeded.rt.state.db.read())
+                        .await?
+                        .try_get(0)?;
+                    println!("{}", json!({"kills": k, "at_s": started.elapsed().as_secs_f64(), "paid_so_far": paid}));
+                }
             }
             let status = std::process::Command::new(&exe).args(["child", "--db", &db, "--duplicates", &duplicates.to_string()]).status()?;
             anyhow::ensure!(status.success(), "the last child failed");

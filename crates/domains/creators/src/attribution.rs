@@ -72,27 +72,15 @@ impl Creators {
         };
         let (link_id, creator_id, target, creator_user): (String, String, String, String) =
             (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
-        let visitor = meta.visitor.clone().filter(|v| lsn_core::ids::is_valid_id(v)).unwrap_or_else(lsn_core::ids::new_id);
+        let known = meta.visitor.clone().filter(|v| lsn_core::ids::is_valid_id(v));
+        let visitor = known.clone().unwrap_or_else(lsn_core::ids::new_id);
         let now = self.clock.now_ms();
-        let recent: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM creator_clicks WHERE visitor_id = $1 AND at > $2")
-            .bind(&visitor)
-            .bind(now - MINUTE_MS)
-            .fetch_one(self.db.read())
-            .await?
-            .try_get(0)?;
+        // A browser seen for the first time has no clicks to count.
+        let (recent, others) = if known.is_some() { self.recent_clicks(&visitor, &creator_id, now).await? } else { (0, 0) };
         let click_id = lsn_core::ids::new_id();
         if recent >= MAX_CLICKS_PER_MINUTE {
             return Ok(Some(Clicked { click_id, target, visitor, refused: Some("click_flood") }));
         }
-        let others: i64 = lsn_db::query(
-            "SELECT CAST(COUNT(DISTINCT creator_id) AS BIGINT) FROM creator_clicks WHERE visitor_id = $1 AND at > $2 AND creator_id <> $3",
-        )
-        .bind(&visitor)
-        .bind(now - 10 * MINUTE_MS)
-        .bind(&creator_id)
-        .fetch_one(self.db.read())
-        .await?
-        .try_get(0)?;
         let dest = meta.fetch_dest.as_deref().map(str::to_ascii_lowercase);
         let refused = if meta.user_id.as_deref() == Some(creator_user.as_str()) {
             Some("self_referral")
@@ -133,6 +121,24 @@ impl Creators {
             })
             .await?;
         Ok(Some(Clicked { click_id, target, visitor, refused }))
+    }
+}
+
+impl Creators {
+    /// A known browser's clicks in the last minute, and the other creators it clicked for in the
+    /// last ten.
+    async fn recent_clicks(&self, visitor: &str, creator_id: &str, now: i64) -> Result<(i64, i64), CreatorsError> {
+        let r = lsn_db::query(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0) AS BIGINT), CAST(COUNT(DISTINCT CASE WHEN creator_id <> $3 THEN creator_id END) AS BIGINT) \
+             FROM creator_clicks WHERE visitor_id = $1 AND at > $4",
+        )
+        .bind(visitor)
+        .bind(now - MINUTE_MS)
+        .bind(creator_id)
+        .bind(now - 10 * MINUTE_MS)
+        .fetch_one(self.db.read())
+        .await?;
+        Ok((r.try_get(0)?, r.try_get(1)?))
     }
 }
 
@@ -234,18 +240,30 @@ impl Creators {
             Model::LastTouch => "DESC",
             Model::FirstTouch => "ASC",
         };
-        let r = lsn_db::query(&format!(
-            "SELECT id, creator_id, visitor_id, at FROM creator_clicks WHERE refused IS NULL AND at >= $1 AND at <= $2 \
-             AND (visitor_id = $3 OR user_id = $4) ORDER BY at {order}, id {order} LIMIT 1"
-        ))
-        .bind(since)
-        .bind(sale.placed_at)
-        .bind(sale.visitor_id.as_deref().unwrap_or("-"))
-        .bind(sale.user_id.as_deref().unwrap_or("-"))
-        .fetch_optional(self.db.read())
-        .await?;
-        let Some(r) = r else { return Ok(None) };
-        let (click, cid, visitor, at): (String, String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+        // By the browser, and by the customer from any browser: each by its own index.
+        let mut best: Option<(String, String, String, i64)> = None;
+        for (col, value) in [("visitor_id", sale.visitor_id.as_deref()), ("user_id", sale.user_id.as_deref())] {
+            let Some(value) = value else { continue };
+            let r = lsn_db::query(&format!(
+                "SELECT id, creator_id, visitor_id, at FROM creator_clicks WHERE {col} = $1 AND refused IS NULL AND at >= $2 AND at <= $3 ORDER BY at {order}, id {order} LIMIT 1"
+            ))
+            .bind(value)
+            .bind(since)
+            .bind(sale.placed_at)
+            .fetch_optional(self.db.read())
+            .await?;
+            if let Some(r) = r {
+                let found: (String, String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+                let better = best.as_ref().is_none_or(|b| match model {
+                    Model::LastTouch => (found.3, &found.0) > (b.3, &b.0),
+                    Model::FirstTouch => (found.3, &found.0) < (b.3, &b.0),
+                });
+                if better {
+                    best = Some(found);
+                }
+            }
+        }
+        let Some((click, cid, visitor, at)) = best else { return Ok(None) };
         let Some(creator) = self.approved(&cid).await? else { return Ok(None) };
         let by = if sale.visitor_id.as_deref() == Some(visitor.as_str()) { "visitor" } else { "customer" };
         Ok(Some(Candidate {

@@ -35,8 +35,11 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The creators domain's schema steps.
-pub const MIGRATIONS: &[lsn_db::Migration] =
-    &[lsn_db::Migration::portable(30, "creators", include_str!("../migrations/0030_creators.sql")), lsn_payouts::MIGRATION];
+pub const MIGRATIONS: &[lsn_db::Migration] = &[
+    lsn_db::Migration::portable(30, "creators", include_str!("../migrations/0030_creators.sql")),
+    lsn_payouts::MIGRATION,
+    lsn_db::Migration::portable(35, "creator lookups", include_str!("../migrations/0035_creator_indexes.sql")),
+];
 
 /// The tiers, lowest first.
 pub const TIERS: &[&str] = &["bronze", "silver", "gold", "platinum"];
@@ -227,6 +230,8 @@ pub struct Creators {
     pub bank_key: Arc<bank::Key>,
     pub providers: payouts::Providers,
     defaults: Arc<Settings>,
+    /// The settings as last read, and when (kept 10 s: every paid order asks for them).
+    cached: Arc<std::sync::Mutex<Option<(i64, Settings)>>>,
 }
 
 impl Creators {
@@ -239,11 +244,34 @@ impl Creators {
         defaults: Settings,
     ) -> Self {
         let (db, clock) = (live.db.clone(), live.clock.clone());
-        Self { db, clock, live, identity, policies, bank_key: Arc::new(bank_key), providers, defaults: Arc::new(defaults) }
+        Self {
+            db,
+            clock,
+            live,
+            identity,
+            policies,
+            bank_key: Arc::new(bank_key),
+            providers,
+            defaults: Arc::new(defaults),
+            cached: Arc::default(),
+        }
     }
 
-    /// The settings in force: the defaults with what staff changed.
+    /// The settings in force: the defaults with what staff changed (read again after 10 s, or
+    /// at once after a change on this node).
     pub async fn settings(&self) -> Result<Settings, CreatorsError> {
+        let now = self.clock.now_ms();
+        if let Some((at, s)) = self.cached.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if (0..10_000).contains(&(now - at)) {
+                return Ok(s.clone());
+            }
+        }
+        let s = self.read_settings().await?;
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, s.clone()));
+        Ok(s)
+    }
+
+    async fn read_settings(&self) -> Result<Settings, CreatorsError> {
         let mut s = (*self.defaults).clone();
         for r in lsn_db::query("SELECT key, value FROM creator_settings").fetch_all(self.db.read()).await? {
             let (k, v): (String, String) = (r.try_get(0)?, r.try_get(1)?);
@@ -260,7 +288,7 @@ impl Creators {
         let Some(obj) = patch.as_object().filter(|o| !o.is_empty()) else {
             return Err(CreatorsError::field("settings", i18n::t("creators-settings-object")));
         };
-        let mut s = self.settings().await?;
+        let mut s = self.read_settings().await?;
         for (k, v) in obj {
             s.set(k, v)?;
         }
@@ -284,6 +312,7 @@ impl Creators {
                 })
             })
             .await?;
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(s)
     }
 }
