@@ -266,7 +266,6 @@ async fn abuse(app: TestApp) {
     let a1 = app.rt.state.creators.attribution(&one).await.expect("a").expect("one");
     let a2 = app.rt.state.creators.attribution(&two).await.expect("a").expect("two");
     assert_eq!((a1.status, a2.status, a2.reason), ("attributed", "refused", "repeated_signups"), "{a2:?}");
-    app.rt.state.creators.flush_clicks().await.expect("flush");
     let (s, f) = staff.send(&app, reqwest::Method::GET, "/api/v1/admin/creators/flags", None).await;
     let kinds: Vec<&str> = f["flags"].as_array().expect("flags").iter().filter_map(|x| x["kind"].as_str()).collect();
     assert_eq!(s, 200);
@@ -284,7 +283,6 @@ async fn abuse(app: TestApp) {
     let stuffed = buy(&app, &b4, None, "CRT-3", "img@example.com").await;
     assert!(app.rt.state.creators.attribution(&stuffed).await.expect("a").is_none());
     // Unknown and bad codes: the shopper goes to the shop, nothing recorded.
-    app.rt.state.creators.flush_clicks().await.expect("flush");
     let before: i64 = lsn_db::RowExt::try_get(
         &lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM creator_clicks").fetch_one(app.rt.state.db.read()).await.expect("n"),
         0,
@@ -293,7 +291,6 @@ async fn abuse(app: TestApp) {
     for bad in ["nope", "x%27%20OR%201=1", &"a".repeat(300)] {
         assert_eq!(click(&app, &app.client(), bad).await, "/");
     }
-    app.rt.state.creators.flush_clicks().await.expect("flush");
     let after: i64 = lsn_db::RowExt::try_get(
         &lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM creator_clicks").fetch_one(app.rt.state.db.read()).await.expect("n"),
         0,

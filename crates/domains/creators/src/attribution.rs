@@ -96,20 +96,30 @@ impl Creators {
         };
         let device = lsn_core::ids::hash_token(meta.user_agent.as_deref().unwrap_or(""));
         let network = lsn_core::ids::hash_token(&meta.network);
-        self.clicks.push(
-            self,
-            PendingClick {
-                id: click_id.clone(),
-                link_id,
-                creator_id,
-                visitor: visitor.clone(),
-                user_id: meta.user_id.clone(),
-                network,
-                device,
-                refused,
-                at: now,
-            },
-        );
+        let (cid, lid, crid, vis, uid) = (click_id.clone(), link_id, creator_id.clone(), visitor.clone(), meta.user_id.clone());
+        self.db
+            .transaction(move |tx| {
+                let (cid, lid, crid, vis, uid, device, network) = (cid.clone(), lid.clone(), crid.clone(), vis.clone(), uid.clone(), device.clone(), network.clone());
+                Box::pin(async move {
+                    lsn_db::query("INSERT INTO creator_clicks (id, link_id, creator_id, visitor_id, user_id, network, device, refused, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                        .bind(&cid)
+                        .bind(&lid)
+                        .bind(&crid)
+                        .bind(&vis)
+                        .bind(&uid)
+                        .bind(&network)
+                        .bind(&device)
+                        .bind(refused)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                    if let Some(kind) = refused.filter(|k| *k != "embedded") {
+                        flag(tx, now, &crid, kind, &vis, &json!({"click_id": cid, "network": network})).await?;
+                    }
+                    Ok::<_, lsn_db::Error>(())
+                })
+            })
+            .await?;
         Ok(Some(Clicked { click_id, target, visitor, refused }))
     }
 }
@@ -129,91 +139,6 @@ impl Creators {
         .fetch_one(self.db.read())
         .await?;
         Ok((r.try_get(0)?, r.try_get(1)?))
-    }
-}
-
-/// A click waiting for its batch.
-#[derive(Debug, Clone)]
-pub(crate) struct PendingClick {
-    id: String,
-    link_id: String,
-    creator_id: String,
-    visitor: String,
-    user_id: Option<String>,
-    network: String,
-    device: String,
-    refused: Option<&'static str>,
-    at: i64,
-}
-
-/// Clicks are written in batches: the first click of a batch arms a 200 ms timer, and what
-/// arrived by then is one transaction (a popular link's clicks do not queue for the writer one
-/// by one in front of the checkouts). A crash loses at most the last 200 ms of clicks;
-/// attribution and the stats write what is waiting before they read.
-#[derive(Default)]
-pub struct ClickBuffer {
-    pending: std::sync::Mutex<Vec<PendingClick>>,
-    armed: std::sync::atomic::AtomicBool,
-}
-
-const CLICK_BATCH_MS: u64 = 200;
-
-impl ClickBuffer {
-    fn push(&self, c: &Creators, click: PendingClick) {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(click);
-        if !self.armed.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            let c = c.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_millis(CLICK_BATCH_MS)).await;
-                if let Err(e) = c.flush_clicks().await {
-                    tracing::warn!(error = %e, "referral clicks not written yet; trying again");
-                }
-            });
-        }
-    }
-}
-
-impl Creators {
-    /// Writes the clicks waiting for their batch (in one transaction); how many.
-    pub async fn flush_clicks(&self) -> Result<usize, CreatorsError> {
-        self.clicks.armed.store(false, std::sync::atomic::Ordering::Release);
-        let batch = std::mem::take(&mut *self.clicks.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        let n = batch.len();
-        let b2 = batch.clone();
-        let done = self
-            .db
-            .transaction(move |tx| {
-                let batch = b2.clone();
-                Box::pin(async move {
-                    for chunk in batch.chunks(100) {
-                        let sql = format!(
-                            "INSERT INTO creator_clicks (id, link_id, creator_id, visitor_id, user_id, network, device, refused, at) VALUES {}",
-                            lsn_ops::jobs::rows(chunk.len(), 9)
-                        );
-                        let mut q = lsn_db::query(&sql);
-                        for c in chunk {
-                            q = q.bind(&c.id).bind(&c.link_id).bind(&c.creator_id).bind(&c.visitor).bind(&c.user_id).bind(&c.network).bind(&c.device).bind(c.refused).bind(c.at);
-                        }
-                        q.execute(&mut **tx).await?;
-                    }
-                    for c in &batch {
-                        if let Some(kind) = c.refused.filter(|k| *k != "embedded" && *k != "click_flood") {
-                            flag(tx, c.at, &c.creator_id, kind, &c.visitor, &json!({"click_id": c.id, "network": c.network})).await?;
-                        }
-                    }
-                    Ok::<_, lsn_db::Error>(())
-                })
-            })
-            .await;
-        if let Err(e) = done {
-            // Put them back for the next batch.
-            self.clicks.pending.lock().unwrap_or_else(|e| e.into_inner()).extend(batch);
-            return Err(e.into());
-        }
-        Ok(n)
     }
 }
 
@@ -430,7 +355,6 @@ impl Creators {
             return Ok(Some(a));
         }
         let Some(sale) = lsn_commerce::orders::read::sale(&self.db, order_id).await? else { return Ok(None) };
-        self.flush_clicks().await?;
         let settings = self.settings().await?;
         // The checkout's browser belongs to this customer from now on, whichever it was.
         if let (Some(v), Some(u)) = (&sale.visitor_id, &sale.user_id) {

@@ -232,8 +232,6 @@ pub struct Creators {
     defaults: Arc<Settings>,
     /// The settings as last read, and when (kept 10 s: every paid order asks for them).
     cached: Arc<std::sync::Mutex<Option<(i64, Settings)>>>,
-    /// Clicks waiting for their batch (`attribution::ClickBuffer`).
-    pub(crate) clicks: Arc<attribution::ClickBuffer>,
 }
 
 impl Creators {
@@ -256,7 +254,6 @@ impl Creators {
             providers,
             defaults: Arc::new(defaults),
             cached: Arc::default(),
-            clicks: Arc::default(),
         }
     }
 

@@ -12,7 +12,6 @@ impl Creators {
     /// A creator's last `days` days: clicks (and how many were refused), attributed orders,
     /// conversion (orders per visitor who clicked), sales and commission, and their balance.
     pub async fn stats(&self, creator_id: &str, days: i64) -> Result<Value, CreatorsError> {
-        self.flush_clicks().await?;
         let since = self.clock.now_ms() - days * DAY_MS;
         let clicks = lsn_db::query(
             "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN refused IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT), CAST(COUNT(DISTINCT visitor_id) AS BIGINT) \
