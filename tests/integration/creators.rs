@@ -69,7 +69,7 @@ async fn approved_creator(app: &TestApp, staff: &Session, email: &str, handle: &
 }
 
 /// A browser follows `/r/{code}`: where it is sent.
-async fn click(app: &TestApp, c: &reqwest::Client, code: &str) -> String {
+pub(crate) async fn click(app: &TestApp, c: &reqwest::Client, code: &str) -> String {
     let r = c
         .get(app.url(&format!("/r/{code}")))
         .header("user-agent", "Mozilla/5.0 test")
@@ -82,7 +82,7 @@ async fn click(app: &TestApp, c: &reqwest::Client, code: &str) -> String {
 }
 
 /// Buys one `sku` with the browser `c` (signed in or a guest) and pays; returns the order id.
-async fn buy(app: &TestApp, c: &reqwest::Client, csrf: Option<&str>, sku: &str, email: &str) -> String {
+pub(crate) async fn buy(app: &TestApp, c: &reqwest::Client, csrf: Option<&str>, sku: &str, email: &str) -> String {
     buy_paid(app, c, csrf, sku, email).await.0
 }
 
@@ -111,7 +111,7 @@ async fn buy_paid(app: &TestApp, c: &reqwest::Client, csrf: Option<&str>, sku: &
     (id, co["payment"]["intent_id"].as_str().unwrap_or_default().to_string())
 }
 
-async fn product(app: &TestApp, sku: &str, price: i64) {
+pub(crate) async fn product(app: &TestApp, sku: &str, price: i64) {
     let p = app.product(json!({"title": format!("Thing {sku}"), "status": "active", "variants": [{"sku": sku, "price": price}]})).await;
     app.stock(&p.variants[0].id, 50).await;
 }

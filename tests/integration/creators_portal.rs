@@ -59,35 +59,11 @@ async fn creator(app: &TestApp, staff: &Browser, email: &str, handle: &str, name
 /// A shopper's browser follows `/r/{code}` and buys one `sku`, paying by card.
 async fn click_and_buy(app: &TestApp, code: &str, sku: &str, email: &str) {
     let c = app.client();
-    let r = c
-        .get(app.url(&format!("/r/{code}")))
-        .header("user-agent", "Mozilla/5.0 test")
-        .header("sec-fetch-dest", "document")
-        .send()
-        .await
-        .expect("click");
-    assert!(r.status().is_redirection());
-    let r = c.post(app.url("/api/v1/cart/items")).json(&json!({"sku": sku, "quantity": 1})).send().await.expect("add");
-    assert_eq!(r.status(), 200);
-    let addr = json!({"name": "I", "line1": "1 Test St", "suburb": "Sydney", "state": "NSW", "postcode": "2000"});
-    let (s, co) =
-        json(c.post(app.url("/api/v1/checkout")).json(&json!({"email": email, "shipping_address": addr})).send().await.expect("checkout"))
-            .await;
-    assert_eq!(s, 201, "{co}");
-    let id = co["order"]["id"].as_str().expect("id");
-    let mut pay = c.post(app.url(&format!("/api/v1/orders/{id}/pay"))).json(&json!({"card_number": "4242 4242 4242 4242"}));
-    if let Some(t) = co["order_token"].as_str() {
-        pay = pay.header("x-order-token", t);
-    }
-    let (s, b) = json(pay.send().await.expect("pay")).await;
-    assert_eq!(s, 200, "{b}");
-    app.run_jobs().await;
+    crate::creators::click(app, &c, code).await;
+    crate::creators::buy(app, &c, None, sku, email).await;
 }
 
-async fn product(app: &TestApp, sku: &str, price: i64) {
-    let p = app.product(json!({"title": format!("Thing {sku}"), "status": "active", "variants": [{"sku": sku, "price": price}]})).await;
-    app.stock(&p.variants[0].id, 50).await;
-}
+use crate::creators::product;
 
 /// Dollars as the CSV writes them, to cents.
 fn cents(s: &str) -> i64 {

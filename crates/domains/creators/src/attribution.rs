@@ -281,6 +281,7 @@ impl Creators {
         sale: &lsn_commerce::orders::read::Sale,
         c: &Candidate,
         first_order: bool,
+        s: &crate::Settings,
     ) -> Result<Option<(&'static str, Value)>, CreatorsError> {
         let creator_email = lsn_db::query("SELECT email FROM user_contacts WHERE id = $1")
             .bind(&c.creator.user_id)
@@ -317,7 +318,6 @@ impl Creators {
         if !first_order {
             return Ok(None);
         }
-        let s = self.settings().await?;
         let since = sale.placed_at - 30 * DAY_MS;
         let count = |col: &'static str, value: Option<String>| {
             let db = self.db.clone();
@@ -366,7 +366,7 @@ impl Creators {
         }
         let Some(cand) = self.candidate(&sale, settings.model, settings.window_days).await? else { return Ok(None) };
         let first_order = lsn_commerce::orders::read::earlier_orders(&self.db, &sale.customer_key, sale.placed_at).await? == 0;
-        let refusal = self.refusal(&sale, &cand, first_order).await?;
+        let refusal = self.refusal(&sale, &cand, first_order, &settings).await?;
         let paid_at = sale.paid_at.unwrap_or(sale.placed_at);
         let available_at = paid_at.saturating_add(settings.hold_days * DAY_MS);
         let mut entries = Vec::new();

@@ -52,6 +52,29 @@ fn figure(key: &'static str, label_key: &str, value: String) -> Figure {
     Figure { key, label: t(label_key), value }
 }
 
+/// A creator's balance by status, as the portal and the admin show it.
+fn balance_figures(b: &crate::ledger::Balance) -> Vec<Figure> {
+    vec![
+        figure("pending", "creator-balance-pending", money(b.pending)),
+        figure("available", "creator-balance-available", money(b.available)),
+        figure("held", "creator-balance-held", money(b.held)),
+        figure("paid", "creator-balance-paid", money(b.paid)),
+        figure("reversed", "creator-balance-reversed", money(b.reversed)),
+    ]
+}
+
+/// The figures of [`Creators::activity`].
+fn stat_figures(s: &serde_json::Value) -> Vec<Figure> {
+    let n = |k: &str| s[k].as_i64().unwrap_or(0);
+    vec![
+        figure("clicks", "creator-stat-clicks", n("clicks").to_string()),
+        figure("orders", "creator-stat-orders", n("orders").to_string()),
+        figure("conversion", "creator-stat-conversion", percent(n("conversion_bps"))),
+        figure("sales", "creator-stat-sales", money(n("sales"))),
+        figure("commission", "creator-stat-commission", money(n("commission"))),
+    ]
+}
+
 fn percent(bps: i64) -> String {
     format!("{}.{} %", bps / 100, (bps % 100) / 10)
 }
@@ -141,8 +164,7 @@ async fn overview(ctx: Ctx, user: AuthUser, State(c): State<Creators>, Query(q):
         return Ok(ctx.ok(&page));
     }
     let b = c.balance(&me.id).await?;
-    let s = c.stats(&me.id, 30).await?;
-    let n = |k: &str| s[k].as_i64().unwrap_or(0);
+    let s = c.activity(&me.id, 30).await?;
     let mut shows: Vec<ShowLine> = c
         .live
         .list(Some("scheduled"), 200)
@@ -157,20 +179,8 @@ async fn overview(ctx: Ctx, user: AuthUser, State(c): State<Creators>, Query(q):
         chrome: ctx.chrome(t("creator-portal"), "creator", q.notice.as_deref()).await,
         nav: PORTAL_NAV,
         active: "/creator",
-        balance: vec![
-            figure("pending", "creator-balance-pending", money(b.pending)),
-            figure("available", "creator-balance-available", money(b.available)),
-            figure("held", "creator-balance-held", money(b.held)),
-            figure("paid", "creator-balance-paid", money(b.paid)),
-            figure("reversed", "creator-balance-reversed", money(b.reversed)),
-        ],
-        stats: vec![
-            figure("clicks", "creator-stat-clicks", n("clicks").to_string()),
-            figure("orders", "creator-stat-orders", n("orders").to_string()),
-            figure("conversion", "creator-stat-conversion", percent(n("conversion_bps"))),
-            figure("sales", "creator-stat-sales", money(n("sales"))),
-            figure("commission", "creator-stat-commission", money(n("commission"))),
-        ],
+        balance: balance_figures(&b),
+        stats: stat_figures(&s),
         shows,
         creator: me,
     };
@@ -574,8 +584,7 @@ struct AdminCreator {
 async fn admin_creator(ctx: Ctx, State(c): State<Creators>, Path(id): Path<String>, Query(q): Query<Args>) -> PageResult {
     let k = c.get(&id).await?;
     let b = c.balance(&id).await?;
-    let s = c.stats(&id, 30).await?;
-    let n = |key: &str| s[key].as_i64().unwrap_or(0);
+    let s = c.activity(&id, 30).await?;
     let actions: &[&'static str] = match k.status.as_str() {
         "applied" => &["approve", "reject"],
         "rejected" => &["approve"],
@@ -590,20 +599,8 @@ async fn admin_creator(ctx: Ctx, State(c): State<Creators>, Path(id): Path<Strin
         notice: admin_notice(q.notice.as_deref()),
         status_label: t(&format!("creator-status-{}", k.status)),
         applied: when(&ctx, k.applied_at),
-        balance: vec![
-            figure("pending", "creator-balance-pending", money(b.pending)),
-            figure("available", "creator-balance-available", money(b.available)),
-            figure("held", "creator-balance-held", money(b.held)),
-            figure("paid", "creator-balance-paid", money(b.paid)),
-            figure("reversed", "creator-balance-reversed", money(b.reversed)),
-        ],
-        stats: vec![
-            figure("clicks", "creator-stat-clicks", n("clicks").to_string()),
-            figure("orders", "creator-stat-orders", n("orders").to_string()),
-            figure("conversion", "creator-stat-conversion", percent(n("conversion_bps"))),
-            figure("sales", "creator-stat-sales", money(n("sales"))),
-            figure("commission", "creator-stat-commission", money(n("commission"))),
-        ],
+        balance: balance_figures(&b),
+        stats: stat_figures(&s),
         links: c.links(&id).await?.into_iter().map(|l| (link_url(&c, &l.code), l.code, l.target)).collect(),
         actions: actions.iter().map(|a| (*a, t(&format!("admin-creator-{a}")))).collect(),
         tiers: TIERS.iter().map(|tier| (*tier, t(&format!("creator-tier-{tier}")), *tier == k.tier)).collect(),

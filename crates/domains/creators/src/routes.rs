@@ -242,8 +242,9 @@ async fn admin_list(State(c): State<Creators>, QueryArgs(q): QueryArgs<ListArgs>
 
 async fn admin_get(State(c): State<Creators>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let creator = c.get(&id).await?;
+    let stats = c.stats(&id, 30).await?;
     Ok(Json(
-        json!({"creator": creator, "balance": c.balance(&id).await?, "links": c.links(&id).await?, "codes": c.codes(&id).await?, "stats": c.stats(&id, 30).await?}),
+        json!({"creator": creator, "balance": stats["balance"], "links": c.links(&id).await?, "codes": c.codes(&id).await?, "stats": stats}),
     ))
 }
 
@@ -390,9 +391,8 @@ async fn payouts_run(State(c): State<Creators>) -> ApiResult<Json<Value>> {
 }
 
 async fn payout_approve(State(c): State<Creators>, user: AuthUser, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let p = c.approve_payout(&id, &user.user.id).await?;
+    c.approve_payout(&id, &user.user.id).await?;
     c.submit_approved().await?;
-    let _ = p;
     Ok(Json(json!({"payout": c.payout(&id).await?})))
 }
 

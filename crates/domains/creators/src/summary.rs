@@ -12,6 +12,13 @@ impl Creators {
     /// A creator's last `days` days: clicks (and how many were refused), attributed orders,
     /// conversion (orders per visitor who clicked), sales and commission, and their balance.
     pub async fn stats(&self, creator_id: &str, days: i64) -> Result<Value, CreatorsError> {
+        let mut s = self.activity(creator_id, days).await?;
+        s["balance"] = serde_json::to_value(self.balance(creator_id).await?).unwrap_or(Value::Null);
+        Ok(s)
+    }
+
+    /// [`Creators::stats`] without the balance (for callers that read the balance themselves).
+    pub async fn activity(&self, creator_id: &str, days: i64) -> Result<Value, CreatorsError> {
         let since = self.clock.now_ms() - days * DAY_MS;
         let clicks = lsn_db::query(
             "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN refused IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT), CAST(COUNT(DISTINCT visitor_id) AS BIGINT) \
@@ -53,7 +60,6 @@ impl Creators {
             "sales": sales,
             "commission": commission,
             "by_reason": by_reason,
-            "balance": self.balance(creator_id).await?,
         }))
     }
 
