@@ -525,3 +525,77 @@ async fn ref_and_tiers(app: TestApp) {
     assert_eq!(count(&app, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE kind = $1", "creator_tiers").await, 1);
 }
 both!(ref_on_any_page_attributes_and_the_tier_review_proposes, ref_and_tiers);
+
+/// Payouts racing each other on one creator: eight runs at once pay the balance once; approving
+/// and rejecting one payout at once, exactly one of them wins and the ledger still sums.
+async fn payout_races(app: TestApp) {
+    const EMAIL: &str = "gus@example.com";
+    let staff = session(&app, "boss@example.com", lsn_identity::Role::Admin).await;
+    let (me, id, _) = approved_creator(&app, &staff, EMAIL, "gus").await;
+    let (s, b) = me
+        .send(
+            &app,
+            reqwest::Method::PUT,
+            "/api/v1/creators/me/bank-account",
+            Some(json!({"holder_name": "Gus", "account": {"type": "australian", "bsb": "062-000", "account_number": "12345678"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let credit = |amount: i64, source: &'static str| {
+        let (db, id) = (app.rt.state.db.clone(), id.clone());
+        async move {
+            lsn_db::query("INSERT INTO creator_ledger (id, creator_id, kind, source_kind, source_id, ref, amount, currency, status, available_at, note, created_at) VALUES ($1, $2, 'commission', 'order', $3, '', $4, 'AUD', 'approved', 0, 'test', 0)")
+                .bind(lsn_core::ids::new_id())
+                .bind(&id)
+                .bind(source)
+                .bind(amount)
+                .execute(db.write())
+                .await
+                .expect("credit");
+        }
+    };
+    credit(30_000, "order-a").await;
+    let c = app.rt.state.creators.clone();
+    let runs: Vec<_> = (0..8)
+        .map(|_| {
+            let (c, id) = (c.clone(), id.clone());
+            tokio::spawn(async move { c.request_payout(&id, None, None, "race").await })
+        })
+        .collect();
+    let mut made = 0;
+    for r in runs {
+        if r.await.expect("join").expect("payout").is_some() {
+            made += 1;
+        }
+    }
+    assert_eq!(made, 1, "one balance, one payout");
+    let bal = c.balance(&id).await.expect("balance");
+    assert_eq!(bal.available, 0, "{bal:?}");
+    // Bronze is below silver: a second balance waits for a person; approve and reject race.
+    credit(6_000, "order-b").await;
+    let p = c.request_payout(&id, None, None, "race").await.expect("payout").expect("made");
+    assert_eq!(p.status, "awaiting_approval");
+    let (a, r) = tokio::join!(c.approve_payout(&p.id, "staff-1"), c.reject_payout(&p.id, "staff-2", "no"));
+    assert!(a.is_ok() != r.is_ok(), "exactly one decision wins: {a:?} {r:?}");
+    let p = c.payout(&p.id).await.expect("payout");
+    let bal = c.balance(&id).await.expect("balance");
+    let entries = |kind: &'static str| {
+        let (db, id) = (app.rt.state.db.clone(), id.clone());
+        async move {
+            let r = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM creator_ledger WHERE creator_id = $1 AND kind = $2")
+                .bind(&id)
+                .bind(kind)
+                .fetch_one(db.read())
+                .await
+                .expect("n");
+            lsn_db::RowExt::try_get::<i64, _>(&r, 0).expect("n")
+        }
+    };
+    if p.status == "rejected" {
+        assert_eq!((bal.available, entries("payout_return").await), (6_000, 1), "the rejected amount back once: {bal:?}");
+    } else {
+        assert_eq!((bal.available, entries("payout_return").await), (0, 0), "{bal:?}");
+    }
+    assert_eq!(entries("payout").await, 2);
+}
+both!(payouts_racing_on_one_creator_pay_once, payout_races);
