@@ -1,0 +1,3 @@
+//! Fraud and risk: the feature vector of an order, the learned risk model, the synthetic data.
+
+pub mod features;
