@@ -599,3 +599,119 @@ async fn payout_races(app: TestApp) {
     assert_eq!(entries("payout").await, 2);
 }
 both!(payouts_racing_on_one_creator_pay_once, payout_races);
+
+/// An approved silver creator with a bank account (their payouts need no person): their id and
+/// link code.
+async fn payable_creator(app: &TestApp, staff: &Session, email: &str, handle: &str) -> (String, String) {
+    let (me, creator_id, code) = approved_creator(app, staff, email, handle).await;
+    let (s, _) = staff
+        .send(app, reqwest::Method::PATCH, &format!("/api/v1/admin/creators/{creator_id}/terms"), Some(json!({"tier": "silver"})))
+        .await;
+    assert_eq!(s, 200);
+    let (s, b) = me
+        .send(
+            app,
+            reqwest::Method::PUT,
+            "/api/v1/creators/me/bank-account",
+            Some(json!({"holder_name": handle, "account": {"type": "australian", "bsb": "062-000", "account_number": "12345678"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    (creator_id, code)
+}
+
+/// `lsn serve`'s own scheduler and workers run the programme (nobody queues a job): the hourly
+/// commission approval after the hold, the 2 AM payout run, the payout sandbox's webhooks, the
+/// hourly reconciliation and the monthly tier review, with `ENABLE_AUTONOMOUS=true`.
+async fn scheduled(backend: crate::common::Backend) {
+    use crate::wiring::eventually;
+    use chrono::Datelike;
+    let Some(app) = TestApp::spawn_with(backend, &[("ENABLE_AUTONOMOUS", "true")], true).await else { return };
+    const EMAIL: &str = "sol@example.com";
+    let staff = session(&app, "boss@example.com", lsn_identity::Role::Admin).await;
+    let (creator_id, code) = payable_creator(&app, &staff, EMAIL, "sol").await;
+    product(&app, "CRT-S", 110_000).await;
+    let shopper = app.client();
+    click(&app, &shopper, &code).await;
+    buy(&app, &shopper, None, "CRT-S", "sched@example.com").await;
+    let c = app.rt.state.creators.clone();
+    let balance = || {
+        let (c, id) = (c.clone(), creator_id.clone());
+        async move { c.balance(&id).await.expect("balance") }
+    };
+    eventually(&app, chrono::Duration::seconds(1), "the commission is pending", || async { balance().await.pending == 8_000 }).await;
+    app.clock.advance(chrono::Duration::days(31));
+    eventually(&app, chrono::Duration::minutes(5), "commission_approval approves it", || async {
+        let b = balance().await;
+        b.available == 8_000 || b.paid == 8_000
+    })
+    .await;
+    eventually(&app, chrono::Duration::minutes(30), "payout_processing pays it and the sandbox's webhooks say paid", || async {
+        c.payouts(Some(&creator_id), None, 10).await.expect("payouts").first().is_some_and(|p| p.status == "paid")
+    })
+    .await;
+    assert_eq!((balance().await.paid, balance().await.available), (8_000, 0));
+    let ran = |schedule: &'static str| {
+        let db = app.rt.state.db.clone();
+        async move {
+            let r = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM job_runs WHERE schedule = $1 AND outcome = 'succeeded'")
+                .bind(schedule)
+                .fetch_one(db.read())
+                .await
+                .expect("runs");
+            lsn_db::RowExt::try_get::<i64, _>(&r, 0).expect("n") > 0
+        }
+    };
+    for s in ["commission_approval", "payout_processing", "payout_sandbox"] {
+        assert!(ran(s).await, "{s} ran on its schedule");
+    }
+    eventually(&app, chrono::Duration::minutes(5), "payout_reconcile runs at :40", || ran("payout_reconcile")).await;
+    // Just before 3 AM on the 1st of next month, in the shop's time zone.
+    let tz = app.rt.state.cfg.timezone;
+    let local = app.clock.now().with_timezone(&tz).date_naive();
+    let first = chrono::NaiveDate::from_ymd_opt(local.year() + i32::from(local.month() == 12), local.month() % 12 + 1, 1).expect("date");
+    let at = first.and_hms_opt(2, 58, 0).expect("time").and_local_timezone(tz).earliest().expect("local").with_timezone(&chrono::Utc);
+    app.clock.set(at);
+    eventually(&app, chrono::Duration::minutes(1), "creator_tier_review runs on the 1st at 3 AM", || ran("creator_tier_review")).await;
+}
+crate::both_backends!(the_running_server_approves_pays_and_reviews_creators_on_schedule, scheduled);
+
+/// A refund racing the hold's end, the approval and the payout run: whichever order they land
+/// in, the commission is reversed exactly once, nothing is paid twice and the ledger sums.
+async fn refund_races(app: TestApp) {
+    const EMAIL: &str = "rae@example.com";
+    let staff = session(&app, "boss@example.com", lsn_identity::Role::Admin).await;
+    let (creator_id, code) = payable_creator(&app, &staff, EMAIL, "rae").await;
+    let c = app.rt.state.creators.clone();
+    for (round, sku) in ["CRT-R1", "CRT-R2", "CRT-R3"].into_iter().enumerate() {
+        // $1,100 at silver's 8 %: $80 of commission each round.
+        product(&app, sku, 110_000).await;
+        let shopper = app.client();
+        click(&app, &shopper, &code).await;
+        let order = buy(&app, &shopper, None, sku, &format!("race{round}@example.com")).await;
+        app.clock.advance(chrono::Duration::days(31));
+        app.rt.state.commerce.refund("staff", &order, None, "race", false).await.expect("refund");
+        // The refund's provider call and event, the hourly approval and the 2 AM run at once.
+        let (jobs, approved, run) = tokio::join!(app.run_jobs(), c.approve_due(), c.run_payouts());
+        approved.expect("approve");
+        run.expect("run");
+        drop(jobs);
+        app.run_jobs().await;
+        c.approve_due().await.expect("approve");
+        for _ in 0..4 {
+            app.clock.advance(chrono::Duration::seconds(6));
+            c.sandbox_tick().await.expect("tick");
+        }
+        app.run_jobs().await;
+        let b = c.balance(&creator_id).await.expect("balance");
+        let n = i64::try_from(round + 1).expect("round");
+        assert_eq!((b.earned, b.reversed), (8_000 * n, 8_000 * n), "each commission reversed exactly once: {b:?}");
+        assert_eq!(b.pending + b.available + b.held + b.paid, b.earned - b.reversed, "the ledger sums: {b:?}");
+        let payouts = c.payouts(Some(&creator_id), None, 50).await.expect("payouts");
+        let paid: i64 = payouts.iter().filter(|p| p.status == "paid").map(|p| p.amount).sum();
+        assert_eq!(paid, b.paid, "{payouts:?}");
+        // Paid before the refund landed: the clawback leaves the creator owing it, not paid twice.
+        assert!(b.paid == 0 || b.available == -b.paid, "{b:?}");
+    }
+}
+both!(a_refund_racing_approval_and_the_payout_run_reverses_once, refund_races);

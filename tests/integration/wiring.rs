@@ -145,7 +145,7 @@ async fn wiring_is_sound(app: crate::common::TestApp) {
 crate::both!(the_runtime_wires_every_job_schedule_and_topic, wiring_is_sound);
 
 /// Waits (in real time, moving the manual clock `step` each round) until `done` holds.
-async fn eventually<F, Fut>(app: &TestApp, step: chrono::Duration, what: &str, mut done: F)
+pub(crate) async fn eventually<F, Fut>(app: &TestApp, step: chrono::Duration, what: &str, mut done: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[lsn_db::Migration] = &[
     lsn_db::Migration::portable(19, "cart recovery", include_str!("../migrations/0019_cart_recovery.sql")),
     lsn_db::Migration::portable(25, "orders by paid time", include_str!("../migrations/0025_orders_paid_at.sql")),
     lsn_db::Migration::portable(33, "order visitor", include_str!("../migrations/0033_order_visitor.sql")),
+    lsn_db::Migration::portable(37, "orders by customer", include_str!("../migrations/0037_orders_by_customer.sql")),
 ];
 pub mod admin;
 pub mod badge;

@@ -163,6 +163,16 @@ pub(crate) async fn flag(
     Ok(())
 }
 
+/// Ties a browser's anonymous clicks to the customer who checked out in it.
+async fn bind_browser(tx: &mut lsn_db::Tx, visitor: &str, user: &str) -> Result<(), lsn_db::Error> {
+    lsn_db::query("UPDATE creator_clicks SET user_id = $1 WHERE visitor_id = $2 AND user_id IS NULL")
+        .bind(user)
+        .bind(visitor)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Why an order went to a creator, or was refused.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Attribution {
@@ -186,14 +196,6 @@ struct Candidate {
 }
 
 impl Creators {
-    async fn approved(&self, id: &str) -> Result<Option<Creator>, CreatorsError> {
-        match self.get(id).await {
-            Ok(c) if c.status == "approved" => Ok(Some(c)),
-            Ok(_) | Err(CreatorsError::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     async fn candidate(
         &self,
         sale: &lsn_commerce::orders::read::Sale,
@@ -201,13 +203,17 @@ impl Creators {
         window_days: i64,
     ) -> Result<Option<Candidate>, CreatorsError> {
         if let Some(code) = &sale.discount_code_id {
-            let r = lsn_db::query("SELECT creator_id, code FROM creator_codes WHERE discount_code_id = $1")
-                .bind(code)
-                .fetch_optional(self.db.read())
-                .await?;
+            let r = lsn_db::query(&format!(
+                "SELECT {}, k.code FROM creator_codes k JOIN creators c ON c.id = k.creator_id WHERE k.discount_code_id = $1",
+                crate::profiles::cols("c")
+            ))
+            .bind(code)
+            .fetch_optional(self.db.read())
+            .await?;
             if let Some(r) = r {
-                let (cid, code): (String, String) = (r.try_get(0)?, r.try_get(1)?);
-                if let Some(creator) = self.approved(&cid).await? {
+                let creator = crate::profiles::creator_row(&r)?;
+                let code: String = r.try_get(crate::profiles::NCOLS)?;
+                if creator.status == "approved" {
                     return Ok(Some(Candidate {
                         creator,
                         reason: "discount_code",
@@ -240,12 +246,16 @@ impl Creators {
             Model::LastTouch => "DESC",
             Model::FirstTouch => "ASC",
         };
-        // By the browser, and by the customer from any browser: each by its own index.
-        let mut best: Option<(String, String, String, i64)> = None;
+        // By the browser, and by the customer from any browser: each by its own index, the
+        // click's creator read with it.
+        let mut best: Option<(String, String, i64, Creator)> = None;
         for (col, value) in [("visitor_id", sale.visitor_id.as_deref()), ("user_id", sale.user_id.as_deref())] {
             let Some(value) = value else { continue };
+            let n = crate::profiles::NCOLS;
             let r = lsn_db::query(&format!(
-                "SELECT id, creator_id, visitor_id, at FROM creator_clicks WHERE {col} = $1 AND refused IS NULL AND at >= $2 AND at <= $3 ORDER BY at {order}, id {order} LIMIT 1"
+                "SELECT {}, k.id, k.visitor_id, k.at FROM creator_clicks k JOIN creators c ON c.id = k.creator_id \
+                 WHERE k.{col} = $1 AND k.refused IS NULL AND k.at >= $2 AND k.at <= $3 ORDER BY k.at {order}, k.id {order} LIMIT 1",
+                crate::profiles::cols("c")
             ))
             .bind(value)
             .bind(since)
@@ -253,18 +263,21 @@ impl Creators {
             .fetch_optional(self.db.read())
             .await?;
             if let Some(r) = r {
-                let found: (String, String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+                let found: (String, String, i64, Creator) =
+                    (r.try_get(n)?, r.try_get(n + 1)?, r.try_get(n + 2)?, crate::profiles::creator_row(&r)?);
                 let better = best.as_ref().is_none_or(|b| match model {
-                    Model::LastTouch => (found.3, &found.0) > (b.3, &b.0),
-                    Model::FirstTouch => (found.3, &found.0) < (b.3, &b.0),
+                    Model::LastTouch => (found.2, &found.0) > (b.2, &b.0),
+                    Model::FirstTouch => (found.2, &found.0) < (b.2, &b.0),
                 });
                 if better {
                     best = Some(found);
                 }
             }
         }
-        let Some((click, cid, visitor, at)) = best else { return Ok(None) };
-        let Some(creator) = self.approved(&cid).await? else { return Ok(None) };
+        let Some((click, visitor, at, creator)) = best else { return Ok(None) };
+        if creator.status != "approved" {
+            return Ok(None);
+        }
         let by = if sale.visitor_id.as_deref() == Some(visitor.as_str()) { "visitor" } else { "customer" };
         Ok(Some(Candidate {
             creator,
@@ -283,28 +296,32 @@ impl Creators {
         first_order: bool,
         s: &crate::Settings,
     ) -> Result<Option<(&'static str, Value)>, CreatorsError> {
-        let creator_email = lsn_db::query("SELECT email FROM user_contacts WHERE id = $1")
-            .bind(&c.creator.user_id)
-            .fetch_optional(self.db.read())
-            .await?
-            .map(|r| r.try_get::<String, _>(0))
-            .transpose()?;
+        // One read: the creator's e-mail, whether this browser is the creator's own (one they
+        // clicked or bought in while signed in), and the creator's first orders in the last 30
+        // days from this browser and this network.
+        let device = sale.visitor_id.clone().or_else(|| c.click_visitor.clone());
+        let network = sale.network.as_deref().map(lsn_core::ids::hash_token);
+        let r = lsn_db::query(
+            "SELECT (SELECT email FROM user_contacts WHERE id = $1), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM creator_clicks WHERE visitor_id = $2 AND user_id = $1), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM creator_attributions WHERE creator_id = $3 AND visitor_id = $4 AND at >= $6 AND order_id <> $7 AND status = 'attributed' AND first_order = 1), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM creator_attributions WHERE creator_id = $3 AND network = $5 AND at >= $6 AND order_id <> $7 AND status = 'attributed' AND first_order = 1)",
+        )
+        .bind(&c.creator.user_id)
+        .bind(&sale.visitor_id)
+        .bind(&c.creator.id)
+        .bind(&device)
+        .bind(&network)
+        .bind(sale.placed_at - 30 * DAY_MS)
+        .bind(&sale.order_id)
+        .fetch_one(self.db.read())
+        .await?;
+        let creator_email: Option<String> = r.try_get(0)?;
+        let own_browser = r.try_get::<i64, _>(1)? > 0;
+        let (from_device, from_network): (i64, i64) = (r.try_get(2)?, r.try_get(3)?);
         let same_email = creator_email.is_some_and(|e| {
             lsn_core::Email::parse(&e).ok().map(|e| e.identity()) == lsn_core::Email::parse(&sale.email).ok().map(|e| e.identity())
         });
-        // The creator's own browser: one they clicked or bought in while signed in.
-        let own_browser = match &sale.visitor_id {
-            Some(v) => {
-                lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM creator_clicks WHERE visitor_id = $1 AND user_id = $2")
-                    .bind(v)
-                    .bind(&c.creator.user_id)
-                    .fetch_one(self.db.read())
-                    .await?
-                    .try_get::<i64, _>(0)?
-                    > 0
-            }
-            None => false,
-        };
         if sale.user_id.as_deref() == Some(c.creator.user_id.as_str()) || same_email || own_browser {
             let how = if same_email && sale.user_id.as_deref() != Some(c.creator.user_id.as_str()) {
                 "email"
@@ -318,31 +335,10 @@ impl Creators {
         if !first_order {
             return Ok(None);
         }
-        let since = sale.placed_at - 30 * DAY_MS;
-        let count = |col: &'static str, value: Option<String>| {
-            let db = self.db.clone();
-            let creator = c.creator.id.clone();
-            let order = sale.order_id.clone();
-            async move {
-                let Some(v) = value else { return Ok::<i64, lsn_db::Error>(0) };
-                lsn_db::query(&format!(
-                    "SELECT CAST(COUNT(*) AS BIGINT) FROM creator_attributions WHERE creator_id = $1 AND {col} = $2 AND at >= $3 AND order_id <> $4 AND status = 'attributed' AND first_order = 1"
-                ))
-                .bind(&creator)
-                .bind(&v)
-                .bind(since)
-                .bind(&order)
-                .fetch_one(db.read())
-                .await?
-                .try_get(0)
-            }
-        };
-        let device = sale.visitor_id.clone().or_else(|| c.click_visitor.clone());
-        let network = sale.network.as_deref().map(lsn_core::ids::hash_token);
-        if count("visitor_id", device).await? >= s.max_signups_per_device {
+        if from_device >= s.max_signups_per_device {
             return Ok(Some(("repeated_signups", json!({"matched_by": "device", "limit": s.max_signups_per_device}))));
         }
-        if count("network", network).await? >= s.max_signups_per_network {
+        if from_network >= s.max_signups_per_network {
             return Ok(Some(("repeated_signups", json!({"matched_by": "network", "limit": s.max_signups_per_network}))));
         }
         Ok(None)
@@ -351,20 +347,14 @@ impl Creators {
     /// Attributes a paid order (once: a second call finds the first answer). `None` when the
     /// order is unknown, unpaid or nobody's.
     pub async fn attribute_order(&self, order_id: &str) -> Result<Option<Attribution>, CreatorsError> {
-        if let Some(a) = self.attribution(order_id).await? {
-            return Ok(Some(a));
-        }
+        // A second run writes nothing (the attribution is unique per order) and answers with
+        // the first one's.
         let Some(sale) = lsn_commerce::orders::read::sale(&self.db, order_id).await? else { return Ok(None) };
         let settings = self.settings().await?;
-        // The checkout's browser belongs to this customer from now on, whichever it was.
-        if let (Some(v), Some(u)) = (&sale.visitor_id, &sale.user_id) {
-            lsn_db::query("UPDATE creator_clicks SET user_id = $1 WHERE visitor_id = $2 AND user_id IS NULL")
-                .bind(u)
-                .bind(v)
-                .execute(self.db.write())
-                .await?;
-        }
-        let Some(cand) = self.candidate(&sale, settings.model, settings.window_days).await? else { return Ok(None) };
+        let Some(cand) = self.candidate(&sale, settings.model, settings.window_days).await? else {
+            self.bind_browser(&sale).await?;
+            return Ok(None);
+        };
         let first_order = lsn_commerce::orders::read::earlier_orders(&self.db, &sale.customer_key, sale.placed_at).await? == 0;
         let refusal = self.refusal(&sale, &cand, first_order, &settings).await?;
         let paid_at = sale.paid_at.unwrap_or(sale.placed_at);
@@ -374,9 +364,9 @@ impl Creators {
         let mut total = 0i64;
         let mut rates = Vec::new();
         if refusal.is_none() {
-            for line in &sale.lines {
-                let (product, category) = self.variant_product(&line.variant_id).await?;
-                let (rate, why) = self.rate_for(&cand.creator, &product, category.as_deref(), paid_at).await?;
+            let products = self.variant_products(&sale.lines).await?;
+            let line_rates = self.rates_for(&cand.creator, &products, paid_at).await?;
+            for (line, (rate, why)) in sale.lines.iter().zip(line_rates) {
                 let amount = commission(line.net, rate);
                 base = base.saturating_add(line.net.max(0));
                 total = total.saturating_add(amount);
@@ -417,12 +407,16 @@ impl Creators {
         };
         let now = self.clock.now_ms();
         let network = sale.network.as_deref().map(lsn_core::ids::hash_token);
-        let (a2, visitor, customer) = (a.clone(), sale.visitor_id.clone(), sale.customer_key.clone());
+        let (a2, visitor, customer, user) = (a.clone(), sale.visitor_id.clone(), sale.customer_key.clone(), sale.user_id.clone());
         let inserted = self
             .db
             .transaction(move |tx| {
-                let (a, entries, visitor, network, customer) = (a2.clone(), entries.clone(), visitor.clone(), network.clone(), customer.clone());
+                let (a, entries, visitor, network, customer, user) =
+                    (a2.clone(), entries.clone(), visitor.clone(), network.clone(), customer.clone(), user.clone());
                 Box::pin(async move {
+                    if let (Some(v), Some(u)) = (&visitor, &user) {
+                        bind_browser(tx, v, u).await?;
+                    }
                     let r = lsn_db::query(
                         "INSERT INTO creator_attributions (order_id, creator_id, status, reason, model, click_id, customer_key, visitor_id, network, first_order, detail, base, commission, at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (order_id) DO NOTHING",
@@ -460,15 +454,43 @@ impl Creators {
         Ok(Some(a))
     }
 
-    async fn variant_product(&self, variant_id: &str) -> Result<(String, Option<String>), CreatorsError> {
-        let r = lsn_db::query("SELECT product_id, category_id FROM catalog_variants WHERE id = $1")
-            .bind(variant_id)
-            .fetch_optional(self.db.read())
-            .await?;
-        Ok(match r {
-            Some(r) => (r.try_get(0)?, r.try_get(1)?),
-            None => (String::new(), None),
-        })
+    /// The checkout's browser belongs to this customer from now on, whichever it was (for an
+    /// order nobody is attributed; an attributed one does it in its own transaction).
+    async fn bind_browser(&self, sale: &lsn_commerce::orders::read::Sale) -> Result<(), CreatorsError> {
+        if let (Some(v), Some(u)) = (&sale.visitor_id, &sale.user_id) {
+            let (v, u) = (v.clone(), u.clone());
+            self.db
+                .transaction(move |tx| {
+                    let (v, u) = (v.clone(), u.clone());
+                    Box::pin(async move { bind_browser(tx, &v, &u).await })
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Each line's product and category (one read for all of them).
+    async fn variant_products(
+        &self,
+        lines: &[lsn_commerce::orders::read::SaleLine],
+    ) -> Result<Vec<(String, Option<String>)>, CreatorsError> {
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, product_id, category_id FROM catalog_variants WHERE id IN ({})",
+            lsn_ops::jobs::placeholders(1, lines.len(), 1)
+        );
+        let mut q = lsn_db::query(&sql);
+        for l in lines {
+            q = q.bind(&l.variant_id);
+        }
+        let mut found = std::collections::HashMap::new();
+        for r in q.fetch_all(self.db.read()).await? {
+            let (id, product, category): (String, String, Option<String>) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            found.insert(id, (product, category));
+        }
+        Ok(lines.iter().map(|l| found.get(&l.variant_id).cloned().unwrap_or_default()).collect())
     }
 
     /// An order's attribution as recorded.

@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[lsn_db::Migration] = &[
     lsn_db::Migration::portable(30, "creators", include_str!("../migrations/0030_creators.sql")),
     lsn_payouts::MIGRATION,
     lsn_db::Migration::portable(35, "creator lookups", include_str!("../migrations/0035_creator_indexes.sql")),
+    lsn_db::Migration::portable(36, "creator signup lookups", include_str!("../migrations/0036_creator_signup_indexes.sql")),
 ];
 
 /// The tiers, lowest first.

@@ -29,7 +29,15 @@ pub struct Creator {
 
 const COLS: &str = "id, user_id, handle, display_name, bio, status, tier, rate_bps, payout_currency, abn, gst_registered, application, decision_note, applied_at, decided_at";
 
-fn creator_row(r: &lsn_db::Row) -> Result<Creator, lsn_db::Error> {
+/// How many columns `COLS` reads (the first of any columns read after them).
+pub(crate) const NCOLS: usize = 15;
+
+/// `COLS` of the table aliased `alias`, for a join.
+pub(crate) fn cols(alias: &str) -> String {
+    COLS.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) fn creator_row(r: &lsn_db::Row) -> Result<Creator, lsn_db::Error> {
     Ok(Creator {
         id: r.try_get(0)?,
         user_id: r.try_get(1)?,
@@ -550,41 +558,64 @@ impl Creators {
         Ok(json!({"collaboration_id": collaboration_id, "status": status}))
     }
 
-    /// The rate a creator earns on a variant: the best of their product rates (an override for
-    /// them, a collaboration they joined, an override for everyone), else of their category
-    /// rates, else their own rate, else their tier's.
-    pub async fn rate_for(
+    /// The rate a creator earns on each of `lines` (`(product, category)`): the best of their
+    /// product rates (an override for them, a collaboration they joined, an override for
+    /// everyone), else of their category rates, else their own rate, else their tier's. One read
+    /// for all the lines (and one more for the tier's rate when a line needs it).
+    pub async fn rates_for(
         &self,
         creator: &Creator,
-        product_id: &str,
-        category_id: Option<&str>,
+        lines: &[(String, Option<String>)],
         at: i64,
-    ) -> Result<(i64, &'static str), CreatorsError> {
-        for (scope, target) in [("product", Some(product_id)), ("category", category_id)] {
-            let Some(target) = target else { continue };
-            let r = lsn_db::query(
-                "SELECT MAX(rate_bps) FROM (\
-                 SELECT rate_bps FROM creator_rate_overrides WHERE scope = $1 AND target_id = $2 AND creator_id = $3 \
-                 UNION ALL SELECT c.rate_bps FROM creator_collaborations c JOIN creator_collaboration_members m ON m.collaboration_id = c.id \
-                   WHERE c.scope = $1 AND c.target_id = $2 AND m.creator_id = $3 AND m.status = 'joined' AND c.starts_at <= $4 AND (c.ends_at IS NULL OR c.ends_at > $4) \
-                 UNION ALL SELECT rate_bps FROM creator_rate_overrides WHERE scope = $1 AND target_id = $2 AND creator_id = '') x",
-            )
-            .bind(scope)
-            .bind(target)
-            .bind(&creator.id)
-            .bind(at)
-            .fetch_one(self.db.read())
-            .await?;
-            if let Some(rate) = r.try_get::<Option<i64>, _>(0)? {
-                return Ok((rate, if scope == "product" { "product_rate" } else { "category_rate" }));
+    ) -> Result<Vec<(i64, &'static str)>, CreatorsError> {
+        let mut targets: Vec<&str> =
+            lines.iter().flat_map(|(p, c)| [Some(p.as_str()), c.as_deref()]).flatten().filter(|t| !t.is_empty()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        let mut best: std::collections::HashMap<(String, String), i64> = std::collections::HashMap::new();
+        if !targets.is_empty() {
+            let list = lsn_ops::jobs::placeholders(3, targets.len(), 1);
+            let sql = format!(
+                "SELECT scope, target_id, MAX(rate_bps) FROM (\
+                 SELECT scope, target_id, rate_bps FROM creator_rate_overrides WHERE scope IN ('product', 'category') AND target_id IN ({list}) AND creator_id IN ($1, '') \
+                 UNION ALL SELECT c.scope, c.target_id, c.rate_bps FROM creator_collaborations c JOIN creator_collaboration_members m ON m.collaboration_id = c.id \
+                   WHERE c.target_id IN ({list}) AND m.creator_id = $1 AND m.status = 'joined' AND c.starts_at <= $2 AND (c.ends_at IS NULL OR c.ends_at > $2)) x \
+                 GROUP BY scope, target_id"
+            );
+            let mut q = lsn_db::query(&sql).bind(&creator.id).bind(at);
+            for t in &targets {
+                q = q.bind(*t);
+            }
+            for r in q.fetch_all(self.db.read()).await? {
+                if let Some(rate) = r.try_get::<Option<i64>, _>(2)? {
+                    best.insert((r.try_get(0)?, r.try_get(1)?), rate);
+                }
             }
         }
-        if let Some(r) = creator.rate_bps {
-            return Ok((r, "creator_rate"));
+        let mut tier_rate = None;
+        let mut out = Vec::with_capacity(lines.len());
+        for (product, category) in lines {
+            let found = best
+                .get(&("product".to_string(), product.clone()))
+                .map(|r| (*r, "product_rate"))
+                .or_else(|| category.as_ref().and_then(|c| best.get(&("category".to_string(), c.clone()))).map(|r| (*r, "category_rate")));
+            let rate = match (found, creator.rate_bps) {
+                (Some(f), _) => f,
+                (None, Some(r)) => (r, "creator_rate"),
+                (None, None) => {
+                    if tier_rate.is_none() {
+                        let r = lsn_db::query("SELECT rate_bps FROM creator_tiers WHERE tier = $1")
+                            .bind(&creator.tier)
+                            .fetch_optional(self.db.read())
+                            .await?;
+                        tier_rate = Some(r.map(|r| r.try_get(0)).transpose()?.unwrap_or(0));
+                    }
+                    (tier_rate.unwrap_or(0), "tier_rate")
+                }
+            };
+            out.push(rate);
         }
-        let r =
-            lsn_db::query("SELECT rate_bps FROM creator_tiers WHERE tier = $1").bind(&creator.tier).fetch_optional(self.db.read()).await?;
-        Ok((r.map(|r| r.try_get(0)).transpose()?.unwrap_or(0), "tier_rate"))
+        Ok(out)
     }
 }
 
@@ -702,6 +733,12 @@ impl Creators {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ncols_counts_the_columns() {
+        assert_eq!(COLS.split(", ").count(), NCOLS);
+        assert!(cols("c").starts_with("c.id, c.user_id, "));
+    }
 
     #[test]
     fn abns_are_checked_by_their_weights() {
