@@ -9,7 +9,7 @@
 
 use crate::features::{self, Features};
 use crate::model::{self, Weights};
-use crate::{Risk, RiskError, ORDER_DECLINED, ORDER_HELD};
+use crate::{Risk, RiskError};
 use lsn_db::RowExt;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -43,6 +43,9 @@ pub const REASONS: &[(&str, &str)] = &[
     ("allowlisted", "on the allow list"),
 ];
 
+/// The reason an allow-listed order is approved with.
+const ALLOWLISTED: &str = "allowlisted";
+
 /// Whether `code` is one of [`REASONS`].
 pub fn known_reason(code: &str) -> bool {
     REASONS.iter().any(|(c, _)| *c == code)
@@ -65,7 +68,8 @@ const DISPOSABLE: &[&str] = &[
 ];
 
 /// Words that mark a freight forwarder's (reshipper's) address.
-const RESHIPPER_MARKS: &[&str] = &["parcel forwarding", "freight forward", "reship", "shipito", "myus", "forwarding suite", "parcel locker hub"];
+const RESHIPPER_MARKS: &[&str] =
+    &["parcel forwarding", "freight forward", "reship", "shipito", "myus", "forwarding suite", "parcel locker hub"];
 
 /// A check as stored.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -142,7 +146,18 @@ impl Risk {
         let status = self.decide(order_id, score, &seen, &facts).await?;
         let features_json = json!(seen.features.0);
         let reasons_json = serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into());
-        let (o2, seen_keys) = (o.clone(), (seen.customer_key.clone(), seen.email.clone(), seen.domain.clone(), seen.device.clone(), seen.network.clone(), seen.address.clone(), seen.country.clone()));
+        let (o2, seen_keys) = (
+            o.clone(),
+            (
+                seen.customer_key.clone(),
+                seen.email.clone(),
+                seen.domain.clone(),
+                seen.device.clone(),
+                seen.network.clone(),
+                seen.address.clone(),
+                seen.country.clone(),
+            ),
+        );
         let (status2, total) = (status.to_string(), seen.total);
         let inserted = self
             .db
@@ -206,7 +221,7 @@ impl Risk {
         let now = self.clock.now_ms();
         let reasons_json = serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into());
         let features_json = json!(seen.features.0).to_string();
-        let (from, id, number, status2) = (c.status.clone(), o.order_id.clone(), o.number.clone(), status.to_string());
+        let (from, id, number, status2, before) = (c.status.clone(), o.order_id.clone(), o.number.clone(), status.to_string(), c.score);
         let changed = self
             .db
             .transaction(move |tx| {
@@ -227,7 +242,14 @@ impl Risk {
                     .bind(&from)
                     .execute(&mut **tx)
                     .await?;
-                    if r.rows_affected() == 0 || from == status {
+                    if r.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    if from == status {
+                        // Same decision; a score that now passes 80 still raises the alert.
+                        if score > 80 && before <= 80 {
+                            crate::high_risk_alert(tx, now, &id, &number, &status, score, &reasons_json).await?;
+                        }
                         return Ok(false);
                     }
                     if from != "approved" && status == "approved" {
@@ -247,7 +269,10 @@ impl Risk {
 
     /// The check of an order, as stored.
     pub async fn check(&self, order_id: &str) -> Result<Option<Check>, RiskError> {
-        let r = lsn_db::query(&format!("SELECT {CHECK_COLS} FROM fraud_checks WHERE order_id = $1")).bind(order_id).fetch_optional(self.db.read()).await?;
+        let r = lsn_db::query(&format!("SELECT {CHECK_COLS} FROM fraud_checks WHERE order_id = $1"))
+            .bind(order_id)
+            .fetch_optional(self.db.read())
+            .await?;
         r.map(|r| check_row(&r)).transpose()
     }
 
@@ -259,7 +284,7 @@ impl Risk {
         let address = address_key(&o.shipping_address);
         let country = country_of(&o.shipping_address);
         let network = o.network.clone();
-        let device = o.visitor_id.clone();
+        let device = o.device.clone();
         let card = o.card.as_deref().map(lsn_core::ids::hash_token);
         let r = lsn_db::query(
             "SELECT \
@@ -331,7 +356,19 @@ impl Risk {
         f[features::LIMITED_OFFER] = f64::from(u8::from(o.offer_id.is_some()));
         f[features::DISCOUNT_SHARE] = if o.subtotal > 0 { (o.discount_total as f64 / o.subtotal as f64).clamp(0.0, 1.0) } else { 0.0 };
         let (lists, allowed) = self.listed(&email, &domain, network.as_deref(), device.as_deref(), card.as_deref(), &address).await?;
-        Ok(Seen { customer_key: o.customer_key.clone(), email, domain, device, network, address, country, total: o.total, features: Features(f), lists, allowed })
+        Ok(Seen {
+            customer_key: o.customer_key.clone(),
+            email,
+            domain,
+            device,
+            network,
+            address,
+            country,
+            total: o.total,
+            features: Features(f),
+            lists,
+            allowed,
+        })
     }
 
     /// The active model (cached for 30 s), else the baseline.
@@ -342,9 +379,14 @@ impl Risk {
                 return Ok(w.clone());
             }
         }
-        let stored = lsn_db::query("SELECT weights FROM risk_models WHERE active = 1 ORDER BY version DESC LIMIT 1").fetch_optional(self.db.read()).await?;
+        let stored = lsn_db::query("SELECT weights FROM risk_models WHERE active = 1 ORDER BY version DESC LIMIT 1")
+            .fetch_optional(self.db.read())
+            .await?;
         let w = match stored.map(|r| r.try_get::<String, _>(0)).transpose()? {
-            Some(text) => match serde_json::from_str::<Weights>(&text).map_err(|e| e.to_string()).and_then(|w| w.check().map(|_| w).map_err(|e| e.to_string())) {
+            Some(text) => match serde_json::from_str::<Weights>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|w| w.check().map(|_| w).map_err(|e| e.to_string()))
+            {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::error!("the active risk model cannot score ({e}); the baseline scores instead");
@@ -365,7 +407,7 @@ impl Risk {
             return Ok((100, seen.lists.clone(), w.version));
         }
         if seen.allowed {
-            return Ok((0, vec![Reason { code: "allowlisted".into(), detail: reason_text("allowlisted"), weight: -100.0 }], w.version));
+            return Ok((0, vec![Reason { code: ALLOWLISTED.into(), detail: reason_text(ALLOWLISTED), weight: -100.0 }], w.version));
         }
         let score = model::score(&w, &seen.features).map_err(|e| RiskError::Model(e.to_string()))?;
         let parts = model::contributions(&w, &seen.features).map_err(|e| RiskError::Model(e.to_string()))?;
@@ -374,7 +416,11 @@ impl Risk {
             .enumerate()
             .filter(|(_, c)| **c > 0.25)
             .filter_map(|(i, c)| {
-                reason_for(i, &seen.features).map(|code| Reason { code: code.to_string(), detail: reason_text(code), weight: (c * 100.0).round() / 100.0 })
+                reason_for(i, &seen.features).map(|code| Reason {
+                    code: code.to_string(),
+                    detail: reason_text(code),
+                    weight: (c * 100.0).round() / 100.0,
+                })
             })
             .collect();
         reasons.sort_by(|a, b| b.weight.partial_cmp(&a.weight).unwrap_or(std::cmp::Ordering::Equal));
@@ -444,7 +490,7 @@ impl Risk {
         .bind(lsn_core::ids::new_id())
         .bind(order_id)
         .bind(&o.customer_key)
-        .bind(&o.visitor_id)
+        .bind(&o.device)
         .bind(&card)
         .bind(outcome)
         .bind(at)
@@ -466,7 +512,9 @@ fn reason_for(i: usize, f: &Features) -> Option<&'static str> {
         features::DECLINES_24H if v >= 1.0 => "card_testing",
         features::CARDS_24H if v >= 2.0 => "many_cards",
         features::COUNTRY_MISMATCH if v > 0.0 => "country_mismatch",
-        features::FIRST_ORDER | features::ORDER_TOTAL_DOLLARS if f.0[features::FIRST_ORDER] > 0.0 && f.0[features::ORDER_TOTAL_DOLLARS] >= 500.0 => {
+        features::FIRST_ORDER | features::ORDER_TOTAL_DOLLARS
+            if f.0[features::FIRST_ORDER] > 0.0 && f.0[features::ORDER_TOTAL_DOLLARS] >= 500.0 =>
+        {
             "first_order_high_value"
         }
         features::DISPOSABLE_EMAIL if v > 0.0 => "disposable_email",

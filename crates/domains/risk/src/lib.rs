@@ -10,6 +10,8 @@ pub mod codes;
 pub mod features;
 pub mod lists;
 pub mod model;
+pub mod models;
+pub mod openapi;
 pub mod review;
 pub mod routes;
 pub mod synth;
@@ -148,17 +150,21 @@ impl std::ops::Deref for Risk {
 }
 
 impl Risk {
-    pub fn new(db: Db, clock: SharedClock, commerce: lsn_commerce::Commerce, identity: lsn_identity::Identity, policies: lsn_ops::Policies) -> Self {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        commerce: lsn_commerce::Commerce,
+        identity: lsn_identity::Identity,
+        policies: lsn_ops::Policies,
+    ) -> Self {
         Risk(Arc::new(Parts { db, clock, commerce, identity, policies, model: Mutex::new(None) }))
     }
 
     pub async fn settings(&self) -> Result<Settings, RiskError> {
         let mut s = Settings::default();
-        for r in lsn_db::query("SELECT key, value FROM risk_settings").fetch_all(self.db.read()).await? {
-            let (k, v): (String, String) = (r.try_get(0)?, r.try_get(1)?);
-            if let Ok(v) = serde_json::from_str::<Value>(&v) {
-                let _ = s.set(&k, &v);
-            }
+        for (k, v) in lsn_ops::settings::load(&self.db, "risk_settings").await? {
+            // A stored value that no longer checks keeps the default.
+            let _ = s.set(&k, &v);
         }
         Ok(s)
     }
@@ -172,26 +178,7 @@ impl Risk {
         for (k, v) in obj {
             s.set(k, v)?;
         }
-        let now = self.clock.now_ms();
-        let rows: Vec<(String, String)> = obj.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
-        let who = who.to_string();
-        self.db
-            .transaction(move |tx| {
-                let (rows, who) = (rows.clone(), who.clone());
-                Box::pin(async move {
-                    for (k, v) in &rows {
-                        lsn_db::query("INSERT INTO risk_settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by")
-                            .bind(k)
-                            .bind(v)
-                            .bind(now)
-                            .bind(&who)
-                            .execute(&mut **tx)
-                            .await?;
-                    }
-                    Ok::<_, lsn_db::Error>(())
-                })
-            })
-            .await?;
+        lsn_ops::settings::save(&self.db, "risk_settings", obj, self.clock.now_ms(), who).await?;
         Ok(s)
     }
 }
@@ -218,19 +205,33 @@ pub(crate) async fn after_decision(
         _ => {}
     }
     if score > 80 {
-        let codes: Vec<String> =
-            serde_json::from_str::<Vec<check::Reason>>(reasons).unwrap_or_default().into_iter().take(3).map(|r| r.code).collect();
-        lsn_ops::alerts::raise(
-            tx,
-            now,
-            &HIGH_RISK_ALERT,
-            &format!("order:{order_id}"),
-            if status == "declined" { lsn_ops::Severity::Warning } else { lsn_ops::Severity::Critical },
-            &i18n::t_args("risk-high-risk-alert", &[("number", number), ("score", &score.to_string()), ("status", status)]),
-            &json!({"order_id": order_id, "score": score, "status": status, "reasons": codes}).to_string(),
-        )
-        .await?;
+        high_risk_alert(tx, now, order_id, number, status, score, reasons).await?;
     }
+    Ok(())
+}
+
+/// The runbook's Slack alert for a fraud score over 80 (once per order).
+pub(crate) async fn high_risk_alert(
+    tx: &mut lsn_db::Tx,
+    now: i64,
+    order_id: &str,
+    number: &str,
+    status: &str,
+    score: i64,
+    reasons: &str,
+) -> Result<(), lsn_db::Error> {
+    let codes: Vec<String> =
+        serde_json::from_str::<Vec<check::Reason>>(reasons).unwrap_or_default().into_iter().take(3).map(|r| r.code).collect();
+    lsn_ops::alerts::raise(
+        tx,
+        now,
+        &HIGH_RISK_ALERT,
+        &format!("order:{order_id}"),
+        lsn_ops::Severity::Warning,
+        &i18n::t_args("risk-high-risk-alert", &[("number", number), ("score", &score.to_string()), ("status", status)]),
+        &json!({"order_id": order_id, "score": score, "status": status, "reasons": codes}).to_string(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -284,6 +285,16 @@ where
     Arc::new(Job(r.clone(), f))
 }
 
+/// A payment event's job: its outcome recorded for the order's buyer, the order scored again.
+fn payment_job(r: &Risk, outcome: &'static str) -> Arc<dyn lsn_ops::JobHandler> {
+    job(r, move |r, p| {
+        Box::pin(async move {
+            let at = p["created_at"].as_i64().unwrap_or(0);
+            r.payment_seen(&event_order(&p)?, outcome, at).await
+        })
+    })
+}
+
 fn event_order(payload: &Value) -> Result<String, RiskError> {
     payload["payload"]["order_id"].as_str().map(str::to_string).ok_or_else(|| RiskError::field("order_id", "event without order_id"))
 }
@@ -297,30 +308,15 @@ impl Risk {
         lsn_ops::Module::new("risk")
             .migrations(MIGRATIONS)
             .api(lsn_ops::Routed::new(api.with_state(state), table))
+            .openapi(openapi::fragment())
             .policy(lsn_ops::builtin::FRAUD_REVIEW)
             .alert_type(HIGH_RISK_ALERT)
             .alert_type(DETECTIONS_ALERT)
             .raises(&[HIGH_RISK_ALERT.name, DETECTIONS_ALERT.name])
             .metric_source(Arc::new(Detections(self.db.clone())))
             .job(CHECK_JOB, job(self, |r, p| Box::pin(async move { r.check_order(&event_order(&p)?).await.map(|_| ()) })))
-            .job(
-                PAYMENT_FAILED_JOB,
-                job(self, |r, p| {
-                    Box::pin(async move {
-                        let at = p["created_at"].as_i64().unwrap_or(0);
-                        r.payment_seen(&event_order(&p)?, "declined", at).await
-                    })
-                }),
-            )
-            .job(
-                ORDER_PAID_JOB,
-                job(self, |r, p| {
-                    Box::pin(async move {
-                        let at = p["created_at"].as_i64().unwrap_or(0);
-                        r.payment_seen(&event_order(&p)?, "succeeded", at).await
-                    })
-                }),
-            )
+            .job(PAYMENT_FAILED_JOB, payment_job(self, "declined"))
+            .job(ORDER_PAID_JOB, payment_job(self, "succeeded"))
             .job(
                 DISPUTED_JOB,
                 job(self, |r, p| {

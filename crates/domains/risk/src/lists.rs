@@ -52,7 +52,9 @@ impl Cidr {
         let addr: IpAddr = a.trim().parse().ok()?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match p {
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.len() <= 3 => p.parse::<u8>().ok().filter(|p| *p <= max)?,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.len() <= 3 => {
+                p.parse::<u8>().ok().filter(|p| *p <= max)?
+            }
             Some(_) => return None,
             None => max,
         };
@@ -108,7 +110,8 @@ fn normalise(kind: &str, value: &str) -> Result<String, RiskError> {
         "email" => lsn_core::Email::parse(v).map_err(|_| RiskError::field("value", i18n::t("risk-list-email")))?.identity(),
         "domain" => {
             let d = v.trim_start_matches('@').to_ascii_lowercase();
-            let ok = d.contains('.') && d.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+            let ok = d.contains('.')
+                && d.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
             if !ok {
                 return Err(RiskError::field("value", i18n::t("risk-list-domain")));
             }
@@ -125,7 +128,9 @@ fn normalise(kind: &str, value: &str) -> Result<String, RiskError> {
         "card" => {
             if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
                 v.to_ascii_lowercase()
-            } else if let Some((brand, last4)) = v.split_once(':').filter(|(b, l)| !b.is_empty() && l.len() == 4 && l.bytes().all(|c| c.is_ascii_digit())) {
+            } else if let Some((brand, last4)) =
+                v.split_once(':').filter(|(b, l)| !b.is_empty() && l.len() == 4 && l.bytes().all(|c| c.is_ascii_digit()))
+            {
                 lsn_core::ids::hash_token(&format!("{}:{last4}", brand.to_ascii_lowercase()))
             } else {
                 return Err(RiskError::field("value", i18n::t("risk-list-card")));
@@ -266,10 +271,12 @@ impl Risk {
 
     /// The audit of the lists, newest first.
     pub async fn list_audit(&self, limit: i64) -> Result<Vec<Value>, RiskError> {
-        let rows = lsn_db::query("SELECT entry_id, action, list, kind, value, reason, actor, at FROM risk_list_audit ORDER BY at DESC, id DESC LIMIT $1")
-            .bind(limit.clamp(1, 1000))
-            .fetch_all(self.db.read())
-            .await?;
+        let rows = lsn_db::query(
+            "SELECT entry_id, action, list, kind, value, reason, actor, at FROM risk_list_audit ORDER BY at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(self.db.read())
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(json!({
@@ -309,7 +316,8 @@ impl Risk {
         let mut blocked = Vec::new();
         let mut allowed = false;
         for r in rows {
-            let (list, kind, value, reason): (String, String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+            let (list, kind, value, reason): (String, String, String, String) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
             if kind == "ip" && !(ip.is_some_and(|ip| Cidr::parse(&value).is_some_and(|c| c.contains(ip)))) {
                 continue;
             }

@@ -22,20 +22,24 @@ pub struct ReviewRun {
 impl Risk {
     /// Held orders, oldest first.
     pub async fn queue(&self, limit: i64) -> Result<Vec<Check>, RiskError> {
-        let rows = lsn_db::query(&format!("SELECT {CHECK_SELECT} FROM fraud_checks WHERE status IN ('review', 'escalated') ORDER BY at, order_id LIMIT $1"))
-            .bind(limit.clamp(1, 500))
-            .fetch_all(self.db.read())
-            .await?;
+        let rows = lsn_db::query(&format!(
+            "SELECT {CHECK_SELECT} FROM fraud_checks WHERE status IN ('review', 'escalated') ORDER BY at, order_id LIMIT $1"
+        ))
+        .bind(limit.clamp(1, 500))
+        .fetch_all(self.db.read())
+        .await?;
         rows.iter().map(check_row).collect()
     }
 
     /// Recent checks, newest first (optionally of one status).
     pub async fn checks(&self, status: Option<&str>, limit: i64) -> Result<Vec<Check>, RiskError> {
-        let rows = lsn_db::query(&format!("SELECT {CHECK_SELECT} FROM fraud_checks WHERE ($1 = '' OR status = $1) ORDER BY at DESC, order_id LIMIT $2"))
-            .bind(status.unwrap_or(""))
-            .bind(limit.clamp(1, 500))
-            .fetch_all(self.db.read())
-            .await?;
+        let rows = lsn_db::query(&format!(
+            "SELECT {CHECK_SELECT} FROM fraud_checks WHERE ($1 = '' OR status = $1) ORDER BY at DESC, order_id LIMIT $2"
+        ))
+        .bind(status.unwrap_or(""))
+        .bind(limit.clamp(1, 500))
+        .fetch_all(self.db.read())
+        .await?;
         rows.iter().map(check_row).collect()
     }
 
@@ -48,6 +52,9 @@ impl Risk {
         };
         let note = note.trim().chars().take(1000).collect::<String>();
         let c = self.check(order_id).await?.ok_or(RiskError::NotFound)?;
+        if c.status == "approved" && c.decided_by.is_none() {
+            return Err(RiskError::rule(Code::NotHeld, i18n::t("risk-not-held")));
+        }
         if c.decided_by.is_some() || !["review", "escalated"].contains(&c.status.as_str()) {
             return Err(RiskError::rule(Code::AlreadyDecided, i18n::t("risk-already-decided")));
         }
@@ -75,8 +82,12 @@ impl Risk {
                         return Ok(false);
                     }
                     insert_label(tx, now, &id, label, "review", &note).await?;
-                    let topic = if to == "approved" { ORDER_RELEASED } else { ORDER_DECLINED };
-                    lsn_ops::publish(tx, now, topic, Some(&id), &json!({"order_id": id, "number": number, "by": who})).await?;
+                    let payload = json!({"order_id": id, "number": number, "by": who});
+                    if to == "approved" {
+                        lsn_ops::publish(tx, now, ORDER_RELEASED, Some(&id), &payload).await?;
+                    } else {
+                        lsn_ops::publish(tx, now, ORDER_DECLINED, Some(&id), &payload).await?;
+                    }
                     Ok::<_, lsn_db::Error>(true)
                 })
             })
@@ -97,7 +108,8 @@ impl Risk {
             return Err(RiskError::field("label", i18n::t("risk-label")));
         }
         let now = self.clock.now_ms();
-        let (id, label2, source2, note2) = (order_id.to_string(), label.to_string(), source.to_string(), note.chars().take(500).collect::<String>());
+        let (id, label2, source2, note2) =
+            (order_id.to_string(), label.to_string(), source.to_string(), note.chars().take(500).collect::<String>());
         Ok(self
             .db
             .transaction(move |tx| {
@@ -105,7 +117,11 @@ impl Risk {
                 Box::pin(async move {
                     let n = insert_label(tx, now, &id, &label, &source, &note).await?;
                     if n > 0 {
-                        lsn_db::query("UPDATE fraud_checks SET label = $1 WHERE order_id = $2").bind(&label).bind(&id).execute(&mut **tx).await?;
+                        lsn_db::query("UPDATE fraud_checks SET label = $1 WHERE order_id = $2")
+                            .bind(&label)
+                            .bind(&id)
+                            .execute(&mut **tx)
+                            .await?;
                     }
                     Ok::<_, lsn_db::Error>(n > 0)
                 })
@@ -139,10 +155,11 @@ impl Risk {
             }
         }
         let now = self.clock.now_ms();
-        let stale = lsn_db::query("SELECT order_id, number, score FROM fraud_checks WHERE status = 'review' AND decided_by IS NULL AND at <= $1")
-            .bind(now - settings.stale_minutes * 60_000)
-            .fetch_all(self.db.read())
-            .await?;
+        let stale =
+            lsn_db::query("SELECT order_id, number, score FROM fraud_checks WHERE status = 'review' AND decided_by IS NULL AND at <= $1")
+                .bind(now - settings.stale_minutes * 60_000)
+                .fetch_all(self.db.read())
+                .await?;
         for r in stale {
             let (id, number, score): (String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
             let escalated = self
@@ -150,10 +167,12 @@ impl Risk {
                 .transaction(move |tx| {
                     let (id, number) = (id.clone(), number.clone());
                     Box::pin(async move {
-                        let r = lsn_db::query("UPDATE fraud_checks SET status = 'escalated' WHERE order_id = $1 AND status = 'review' AND decided_by IS NULL")
-                            .bind(&id)
-                            .execute(&mut **tx)
-                            .await?;
+                        let r = lsn_db::query(
+                            "UPDATE fraud_checks SET status = 'escalated' WHERE order_id = $1 AND status = 'review' AND decided_by IS NULL",
+                        )
+                        .bind(&id)
+                        .execute(&mut **tx)
+                        .await?;
                         if r.rows_affected() == 0 {
                             return Ok(false);
                         }

@@ -51,6 +51,9 @@ pub fn api() -> Routes<RouteState> {
         .delete("/api/v1/admin/risk/lists/{id}", staff, list_remove)
         .post("/api/v1/admin/risk/labels", staff, label)
         .get("/api/v1/admin/risk/reasons", staff, reasons)
+        .get("/api/v1/admin/risk/models", staff, models)
+        .post("/api/v1/admin/risk/models/train", staff, train)
+        .post("/api/v1/admin/risk/models/{version}/activate", staff, activate)
         .get("/api/v1/admin/risk/settings", staff, settings_get)
         .put("/api/v1/admin/risk/settings", staff, settings_put)
 }
@@ -59,6 +62,8 @@ pub fn api() -> Routes<RouteState> {
 #[serde(deny_unknown_fields)]
 struct ChecksArgs {
     status: Option<String>,
+    /// Only checks that gave this reason code.
+    reason: Option<String>,
     limit: Option<i64>,
 }
 
@@ -68,7 +73,14 @@ async fn checks(State(r): State<Risk>, QueryArgs(q): QueryArgs<ChecksArgs>) -> A
     if q.status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
         return Err(RiskError::field("status", lsn_core::i18n::t("risk-status")).into());
     }
-    Ok(Json(json!({"checks": r.checks(q.status.as_deref(), q.limit.unwrap_or(100)).await?})))
+    if let Some(code) = q.reason.as_deref().filter(|c| !crate::check::known_reason(c)) {
+        return Err(RiskError::rule(crate::Code::UnknownReason, lsn_core::i18n::t_args("risk-unknown-reason", &[("code", code)])).into());
+    }
+    let mut list = r.checks(q.status.as_deref(), q.limit.unwrap_or(100)).await?;
+    if let Some(code) = &q.reason {
+        list.retain(|c| c.reasons.iter().any(|x| &x.code == code));
+    }
+    Ok(Json(json!({"checks": list})))
 }
 
 async fn check_get(State(r): State<Risk>, Path(order): Path<String>) -> ApiResult<Json<Value>> {
@@ -97,7 +109,12 @@ struct Decision {
     note: String,
 }
 
-async fn decide(State(r): State<Risk>, user: AuthUser, Path(order): Path<String>, JsonBody(d): JsonBody<Decision>) -> ApiResult<Json<Value>> {
+async fn decide(
+    State(r): State<Risk>,
+    user: AuthUser,
+    Path(order): Path<String>,
+    JsonBody(d): JsonBody<Decision>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"check": r.review(&order, &d.action, &d.note, &user.user.id).await?})))
 }
 
@@ -165,4 +182,41 @@ async fn settings_get(State(r): State<Risk>) -> ApiResult<Json<Value>> {
 
 async fn settings_put(State(r): State<Risk>, user: AuthUser, JsonBody(v): JsonBody<Value>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"settings": r.update_settings(&v, &user.user.id).await?})))
+}
+
+async fn models(State(r): State<Risk>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"models": r.versions().await?, "active": r.weights().await?.version})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainInput {
+    /// Train on the generated set (`{"seed": 1, "orders": 25000}`) instead of the shop's labels.
+    synthetic: Option<Synthetic>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Synthetic {
+    seed: u64,
+    orders: usize,
+}
+
+async fn train(State(r): State<Risk>, user: AuthUser, JsonBody(t): JsonBody<TrainInput>) -> ApiResult<(StatusCode, Json<Value>)> {
+    if let Some(s) = &t.synthetic {
+        if !(1_000..=200_000).contains(&s.orders) {
+            return Err(RiskError::field("synthetic.orders", lsn_core::i18n::t("risk-train-orders")).into());
+        }
+    }
+    let v = r.train(t.synthetic.map(|s| (s.seed, s.orders)), &user.user.id).await?;
+    Ok((StatusCode::CREATED, Json(json!({"model": v}))))
+}
+
+async fn activate(State(r): State<Risk>, Path(version): Path<String>) -> ApiResult<Json<Value>> {
+    let v: i64 = version
+        .parse()
+        .ok()
+        .filter(|v| *v >= 0)
+        .ok_or_else(|| RiskError::rule(crate::Code::UnknownModel, lsn_core::i18n::t("risk-unknown-model")))?;
+    Ok(Json(json!({"model": r.activate(v).await?})))
 }

@@ -180,6 +180,8 @@ pub struct Screening {
     pub email: String,
     pub customer_key: String,
     pub visitor_id: Option<String>,
+    /// The browser: its visitor cookie, else its cart's (a deal bought without a cart has none).
+    pub device: Option<String>,
     pub network: Option<String>,
     pub shipping_address: Value,
     pub subtotal: i64,
@@ -199,7 +201,8 @@ pub async fn screening(db: &Db, order_id: &str) -> Result<Option<Screening>, lsn
     let Some(r) = lsn_db::query(
         "SELECT o.id, o.number, o.status, o.user_id, o.email, o.customer_key, o.visitor_id, o.network, o.shipping_address, o.subtotal, o.discount_total, o.total, \
          CAST(COALESCE((SELECT MAX(quantity) FROM order_items i WHERE i.order_id = o.id), 0) AS BIGINT), o.offer_id, o.show_id, o.placed_at, o.paid_at, \
-         (SELECT p.card_brand || ':' || p.card_last4 FROM payments p WHERE p.order_id = o.id AND p.card_last4 IS NOT NULL ORDER BY p.updated_at DESC LIMIT 1) \
+         (SELECT p.card_brand || ':' || p.card_last4 FROM payments p WHERE p.order_id = o.id AND p.card_last4 IS NOT NULL ORDER BY p.updated_at DESC LIMIT 1), \
+         COALESCE(o.visitor_id, o.cart_id) \
          FROM orders o WHERE o.id = $1",
     )
     .bind(order_id)
@@ -228,6 +231,7 @@ pub async fn screening(db: &Db, order_id: &str) -> Result<Option<Screening>, lsn
         placed_at: r.try_get(15)?,
         paid_at: r.try_get(16)?,
         card: r.try_get(17)?,
+        device: r.try_get(18)?,
     }))
 }
 
