@@ -65,6 +65,7 @@ fn every_error_code_is_documented() {
     codes.extend(lsn_commerce::Code::ALL.iter().map(|c| c.as_str()));
     codes.extend(lsn_live::Code::ALL.iter().map(|c| c.as_str()));
     codes.extend(lsn_creators::Code::ALL.iter().map(|c| c.as_str()));
+    codes.extend(lsn_risk::Code::ALL.iter().map(|c| c.as_str()));
     codes.extend(lsn_ops::workflow::Code::ALL.iter().map(|c| c.as_str()));
     codes.extend(lsn_ops::Code::ALL.iter().map(|c| c.as_str()));
     let errors = std::fs::read_to_string(root.join("docs/errors.md")).expect("errors.md");

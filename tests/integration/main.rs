@@ -26,6 +26,7 @@ mod platform;
 mod policies;
 mod providers;
 mod races;
+mod risk;
 mod schedule_races;
 mod schedules;
 mod security;

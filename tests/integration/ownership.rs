@@ -63,6 +63,10 @@ const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("integrations/mail", &["mailbox"]),
+    (
+        "domains/risk",
+        &["fraud_checks", "risk_payment_attempts", "risk_lists", "risk_list_audit", "risk_labels", "risk_models", "risk_settings"],
+    ),
     ("domains/identity", &["users", "sessions", "api_keys", "audit_log", "login_failures", "user_tokens", "settings"]),
     ("domains/catalog", &["products", "variants", "categories", "product_images", "products_fts"]),
     (

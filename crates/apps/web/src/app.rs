@@ -41,6 +41,7 @@ pub struct AppStateParts {
     pub commerce: lsn_commerce::Commerce,
     pub live: lsn_live::Live,
     pub creators: lsn_creators::Creators,
+    pub risk: lsn_risk::Risk,
     pub metrics: Arc<HttpMetrics>,
     /// What every page knows about the shop, and who answers for each visitor (`lsn_ui`).
     pub site: Arc<lsn_ui::Site>,
@@ -130,8 +131,10 @@ impl AppState {
             payout_providers(&cfg, &db, &clock),
             lsn_creators::Settings::from_env(|k| cfg.provider(k).map(|v| v.expose().to_string())),
         );
+        let risk = lsn_risk::Risk::new(db.clone(), clock.clone(), commerce.clone(), identity.clone(), policies.clone());
         Self(Arc::new(AppStateParts {
             creators,
+            risk,
             policies,
             healing,
             db,

@@ -36,6 +36,7 @@ pub fn schema() -> &'static lsn_db::Schema {
             lsn_commerce::MIGRATIONS,
             lsn_live::MIGRATIONS,
             lsn_creators::MIGRATIONS,
+            lsn_risk::MIGRATIONS,
         ])
         .expect("two domains ship a migration with one version") // checked by the schema test
     });
@@ -63,6 +64,7 @@ pub fn modules(
         state.commerce.module(&state.identity),
         state.live.module(&state.identity),
         state.creators.module(&state.identity),
+        state.risk.module(&state.identity),
         crate::app::module(state),
     ]
 }

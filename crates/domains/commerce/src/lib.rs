@@ -287,7 +287,7 @@ impl Commerce {
             .job(recovery::ABANDONED_CARTS_JOB, Arc::new(recovery::AbandonedCarts(self.clone())))
             .schedule(recovery::schedule())
             .publishes(TOPICS)
-            .external(orders::ORDER_PLACED, "the order's event record; fraud checks (#17) and attribution (#16) subscribe")
+            .external(orders::ORDER_PLACED, "the order's event record; the fraud check (risk) subscribes")
             .external(orders::ORDER_CANCELLED, "the order's event record; fulfilment (#18) and operations (#15) subscribe")
             .external(orders::PAYMENT_FAILED, "the order's event record; risk (#17) and alerts (#15) subscribe");
         for (path, label) in admin::NAV {

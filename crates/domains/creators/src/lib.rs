@@ -29,7 +29,7 @@ pub mod tiers;
 pub use codes::Code;
 
 use lsn_core::{i18n, SharedClock};
-use lsn_db::{Db, RowExt};
+use lsn_db::Db;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -274,12 +274,9 @@ impl Creators {
 
     async fn read_settings(&self) -> Result<Settings, CreatorsError> {
         let mut s = (*self.defaults).clone();
-        for r in lsn_db::query("SELECT key, value FROM creator_settings").fetch_all(self.db.read()).await? {
-            let (k, v): (String, String) = (r.try_get(0)?, r.try_get(1)?);
-            if let Ok(v) = serde_json::from_str::<Value>(&v) {
-                // A stored value that no longer checks keeps the default.
-                let _ = s.set(&k, &v);
-            }
+        for (k, v) in lsn_ops::settings::load(&self.db, "creator_settings").await? {
+            // A stored value that no longer checks keeps the default.
+            let _ = s.set(&k, &v);
         }
         Ok(s)
     }
@@ -293,26 +290,7 @@ impl Creators {
         for (k, v) in obj {
             s.set(k, v)?;
         }
-        let now = self.clock.now_ms();
-        let rows: Vec<(String, String)> = obj.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
-        let who = who.to_string();
-        self.db
-            .transaction(move |tx| {
-                let (rows, who) = (rows.clone(), who.clone());
-                Box::pin(async move {
-                    for (k, v) in &rows {
-                        lsn_db::query("INSERT INTO creator_settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by")
-                            .bind(k)
-                            .bind(v)
-                            .bind(now)
-                            .bind(&who)
-                            .execute(&mut **tx)
-                            .await?;
-                    }
-                    Ok::<_, lsn_db::Error>(())
-                })
-            })
-            .await?;
+        lsn_ops::settings::save(&self.db, "creator_settings", obj, self.clock.now_ms(), who).await?;
         *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(s)
     }

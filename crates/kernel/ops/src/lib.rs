@@ -22,6 +22,7 @@ pub mod monitor;
 pub mod outbox;
 pub mod policy;
 pub mod schedule;
+pub mod settings;
 pub mod summary;
 pub mod tasks;
 pub mod workflow;

@@ -1005,6 +1005,18 @@ impl Policies {
             return Ok(r.clone());
         }
         let v = self.version(kind.name, version).await?.ok_or(OpsError::NotFound)?;
+        self.compiled_rules(kind, version, &v)
+    }
+
+    /// The version in force, compiled.
+    pub async fn active(&self, name: &str) -> Result<Arc<Rules>, OpsError> {
+        let kind = self.kind(name)?;
+        let v = self.active_version(kind).await?;
+        self.rules(kind, v).await
+    }
+
+    /// `v` compiled and kept (a version never changes).
+    fn compiled_rules(&self, kind: PolicyKind, version: i64, v: &Version) -> Result<Arc<Rules>, OpsError> {
         let rules = Arc::new(Rules {
             kind,
             version,
@@ -1020,11 +1032,27 @@ impl Policies {
         Ok(rules)
     }
 
-    /// The version in force, compiled.
-    pub async fn active(&self, name: &str) -> Result<Arc<Rules>, OpsError> {
+    /// [`Policies::active`] read through `tx`: a caller inside a transaction must not wait for a
+    /// second connection from the pool (with every connection held by callers like it — eight
+    /// payout runs at once — none would come). A policy not stored yet (seeded at start-up) is
+    /// seeded through the pool.
+    async fn active_in(&self, tx: &mut Tx, name: &str) -> Result<Arc<Rules>, OpsError> {
         let kind = self.kind(name)?;
-        let v = self.active_version(kind).await?;
-        self.rules(kind, v).await
+        let row = lsn_db::query("SELECT active_version FROM policies WHERE name = $1").bind(kind.name).fetch_optional(&mut **tx).await?;
+        let Some(r) = row else { return self.active(name).await };
+        let version: i64 = r.try_get(0)?;
+        if let Some(r) = self.compiled.read().unwrap_or_else(|e| e.into_inner()).get(&(kind.name, version)) {
+            return Ok(r.clone());
+        }
+        let v = lsn_db::query(&format!("SELECT {VERSION_COLUMNS} FROM policy_versions v WHERE v.policy = $1 AND v.version = $2"))
+            .bind(kind.name)
+            .bind(version)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| version_row(&r, version))
+            .transpose()?
+            .ok_or(OpsError::NotFound)?;
+        self.compiled_rules(kind, version, &v)
     }
 
     async fn version(&self, name: &str, version: i64) -> Result<Option<Version>, lsn_db::Error> {
@@ -1201,7 +1229,7 @@ impl Policies {
         subject: Option<&str>,
         on_escalate: OnEscalate,
     ) -> Result<Decision, OpsError> {
-        let rules = self.active(name).await?;
+        let rules = self.active_in(tx, name).await?;
         let facts = Facts::from_json(&rules.kind, facts)?;
         let verdict = rules.decide(&facts)?;
         self.log_in(tx, now, &rules, &facts, verdict, subject, false, on_escalate).await

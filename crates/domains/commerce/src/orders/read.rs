@@ -169,6 +169,72 @@ pub async fn sale(db: &Db, order_id: &str) -> Result<Option<Sale>, lsn_db::Error
     }))
 }
 
+/// What a fraud check reads of an order, paid or not: who placed it, from where, to where, and
+/// what was in it. `None` for an unknown order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Screening {
+    pub order_id: String,
+    pub number: String,
+    pub status: String,
+    pub user_id: Option<String>,
+    pub email: String,
+    pub customer_key: String,
+    pub visitor_id: Option<String>,
+    /// The browser: its visitor cookie, else its cart's (a deal bought without a cart has none).
+    pub device: Option<String>,
+    pub network: Option<String>,
+    pub shipping_address: Value,
+    pub subtotal: i64,
+    pub discount_total: i64,
+    pub total: i64,
+    /// The most units of one line.
+    pub max_quantity: i64,
+    /// A limited offer (a flash deal) it bought, and the show it was bought in.
+    pub offer_id: Option<String>,
+    pub show_id: Option<String>,
+    pub placed_at: i64,
+    pub paid_at: Option<i64>,
+    pub card: Option<String>,
+}
+
+pub async fn screening(db: &Db, order_id: &str) -> Result<Option<Screening>, lsn_db::Error> {
+    let Some(r) = lsn_db::query(
+        "SELECT o.id, o.number, o.status, o.user_id, o.email, o.customer_key, o.visitor_id, o.network, o.shipping_address, o.subtotal, o.discount_total, o.total, \
+         CAST(COALESCE((SELECT MAX(quantity) FROM order_items i WHERE i.order_id = o.id), 0) AS BIGINT), o.offer_id, o.show_id, o.placed_at, o.paid_at, \
+         (SELECT p.card_brand || ':' || p.card_last4 FROM payments p WHERE p.order_id = o.id AND p.card_last4 IS NOT NULL ORDER BY p.updated_at DESC LIMIT 1), \
+         COALESCE(o.visitor_id, o.cart_id) \
+         FROM orders o WHERE o.id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(db.read())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let addr: String = r.try_get(8)?;
+    Ok(Some(Screening {
+        order_id: r.try_get(0)?,
+        number: r.try_get(1)?,
+        status: r.try_get(2)?,
+        user_id: r.try_get(3)?,
+        email: r.try_get(4)?,
+        customer_key: r.try_get(5)?,
+        visitor_id: r.try_get(6)?,
+        network: r.try_get(7)?,
+        shipping_address: serde_json::from_str(&addr).unwrap_or(Value::Null),
+        subtotal: r.try_get(9)?,
+        discount_total: r.try_get(10)?,
+        total: r.try_get(11)?,
+        max_quantity: r.try_get(12)?,
+        offer_id: r.try_get(13)?,
+        show_id: r.try_get(14)?,
+        placed_at: r.try_get(15)?,
+        paid_at: r.try_get(16)?,
+        card: r.try_get(17)?,
+        device: r.try_get(18)?,
+    }))
+}
+
 /// Orders the customer (`customer_key`) paid before `before` (a first order has none).
 pub async fn earlier_orders(db: &Db, customer_key: &str, before: i64) -> Result<i64, lsn_db::Error> {
     lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM orders WHERE customer_key = $1 AND paid_at IS NOT NULL AND placed_at < $2")
