@@ -1048,7 +1048,7 @@ async fn daily_summary(app: TestApp) {
     let names: Vec<&str> = report.sections.iter().map(|s| s.title.as_str()).collect();
     assert_eq!(
         names,
-        ["Revenue", "Live Streaming", "Creators", "Inventory alerts", "System health"],
+        ["Revenue", "Live Streaming", "Creators", "Fraud detections", "Inventory alerts", "System health"],
         "each module's own, in the runbook's order"
     );
     // The next day nothing was sold, and the figures compare with this one.

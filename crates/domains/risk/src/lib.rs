@@ -309,6 +309,7 @@ impl Risk {
             .migrations(MIGRATIONS)
             .api(lsn_ops::Routed::new(api.with_state(state), table))
             .openapi(openapi::fragment())
+            .summary(Arc::new(review::Summary(self.clone())))
             .policy(lsn_ops::builtin::FRAUD_REVIEW)
             .alert_type(HIGH_RISK_ALERT)
             .alert_type(DETECTIONS_ALERT)

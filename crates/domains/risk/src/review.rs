@@ -257,3 +257,49 @@ async fn insert_label(tx: &mut lsn_db::Tx, now: i64, order_id: &str, label: &str
         .await?
         .rows_affected())
 }
+
+/// The daily summary's fraud section (the runbook's "Fraud detections" and its action item
+/// "2 fraud cases under review").
+pub struct Summary(pub Risk);
+
+#[async_trait::async_trait]
+impl lsn_ops::SummarySection for Summary {
+    fn title(&self) -> &'static str {
+        "summary-risk-title"
+    }
+
+    fn rank(&self) -> u8 {
+        45
+    }
+
+    async fn section(&self, p: &lsn_ops::summary::Period) -> anyhow::Result<lsn_ops::summary::Section> {
+        use lsn_ops::summary::{Figure, Measure, Section};
+        let db = &self.0.db;
+        let count = |from: i64, until: i64| async move {
+            let r = lsn_db::query(
+                "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN status <> 'approved' OR decided_by IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN status = 'declined' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM fraud_checks WHERE at >= $1 AND at < $2",
+            )
+            .bind(from)
+            .bind(until)
+            .fetch_one(db.read())
+            .await?;
+            Ok::<_, lsn_db::Error>((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(2)?))
+        };
+        let (checked, flagged, declined) = count(p.from, p.until).await?;
+        let (_, prev_flagged, _) = count(p.prev_from, p.prev_until).await?;
+        let queued: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM fraud_checks WHERE status IN ('review', 'escalated')")
+            .fetch_one(db.read())
+            .await?
+            .try_get(0)?;
+        let mut s = Section::new("summary-risk-title")
+            .icon("🛡️")
+            .figure(Figure::new(i18n::t("summary-risk-checked"), Measure::Count(checked)))
+            .figure(Figure::new(i18n::t("summary-risk-flagged"), Measure::Count(flagged)).against(Measure::Count(prev_flagged)))
+            .figure(Figure::new(i18n::t("summary-risk-declined"), Measure::Count(declined)));
+        if queued > 0 {
+            s = s.action(i18n::t_args("summary-risk-review", &[("count", &queued.to_string())]));
+        }
+        Ok(s)
+    }
+}

@@ -27,3 +27,11 @@ risk-unknown-reason = There is no reason code { $code }.
 risk-unknown-model = There is no such model version.
 risk-not-enough-labels = A model needs at least { $min } labelled fraud orders and { $min } honest ones.
 risk-train-orders = Give from 1000 to 200000 generated orders.
+summary-risk-title = Fraud detections
+summary-risk-checked = Orders checked
+summary-risk-flagged = Held or declined
+summary-risk-declined = Declined
+summary-risk-review = { $count ->
+    [one] 1 fraud case under review
+   *[other] { $count } fraud cases under review
+}
