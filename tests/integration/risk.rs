@@ -231,10 +231,29 @@ async fn review_task_and_models(app: TestApp) {
     let c = check(&app, &s, &id).await;
     assert!(codes(&c).contains(&"reshipper".to_string()), "{c}");
     assert_ne!(c["status"], "approved", "{c}");
+    // The admin page shows it in the queue with its reasons; a customer may not open it.
+    let html = s.c.get(app.url("/admin/risk")).send().await.expect("page").text().await.expect("html");
+    assert!(html.contains(&format!("data-order=\"{id}\"")) && html.contains("reshipper") && html.contains("data-approve"), "{html}");
+    let stranger = app.client();
+    assert_ne!(stranger.get(app.url("/admin/risk")).send().await.expect("page").status(), 200);
     app.clock.advance(chrono::Duration::minutes(61));
     let run = app.rt.state.risk.review_task().await.expect("review");
     assert!(run.rescored >= 1, "{run:?}");
     assert_eq!(check(&app, &s, &id).await["status"], "escalated");
+    // Approved through the page's form: released; the form again says it no longer waits.
+    for _ in 0..2 {
+        let r =
+            s.c.post(app.url(&format!("/admin/risk/{id}/decision")))
+                .form(&[("csrf_token", s.csrf.as_str()), ("action", "approve")])
+                .send()
+                .await
+                .expect("decide");
+        assert_eq!(r.status(), 303);
+    }
+    let c = check(&app, &s, &id).await;
+    assert_eq!((c["status"].as_str(), c["label"].as_str()), (Some("approved"), Some("legit")), "{c}");
+    let r = s.c.get(app.url("/admin/risk?notice=risk_not_waiting")).send().await.expect("page").text().await.expect("html");
+    assert!(r.contains("no longer waits"), "{r}");
     // Training without labels is refused; on the generated set it is a new, inactive version.
     let (st, b) = s.send(&app, reqwest::Method::POST, "/api/v1/admin/risk/models/train", Some(json!({}))).await;
     assert_eq!((st, b["error"]["code"].as_str()), (409, Some("risk_not_enough_labels")), "{b}");

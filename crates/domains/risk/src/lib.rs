@@ -12,6 +12,7 @@ pub mod lists;
 pub mod model;
 pub mod models;
 pub mod openapi;
+pub mod pages;
 pub mod review;
 pub mod routes;
 pub mod synth;
@@ -304,10 +305,13 @@ impl Risk {
     pub fn module(&self, identity: &lsn_identity::Identity) -> lsn_ops::Module {
         use lsn_commerce::orders::{ORDER_DISPUTED, ORDER_PAID, ORDER_PLACED, PAYMENT_FAILED};
         let (api, table) = routes::api().into_parts();
+        let (pages, page_table) = pages::routes().into_parts();
         let state = routes::RouteState { risk: self.clone(), identity: identity.clone() };
         lsn_ops::Module::new("risk")
             .migrations(MIGRATIONS)
-            .api(lsn_ops::Routed::new(api.with_state(state), table))
+            .api(lsn_ops::Routed::new(api.with_state(state.clone()), table))
+            .pages(lsn_ops::Routed::new(pages.with_state(state), page_table))
+            .nav("/admin/risk", "admin-nav-risk")
             .openapi(openapi::fragment())
             .summary(Arc::new(review::Summary(self.clone())))
             .policy(lsn_ops::builtin::FRAUD_REVIEW)

@@ -31,7 +31,7 @@ impl Risk {
     /// generated set of `orders` from `seed` instead of the shop's labels.
     pub async fn train(&self, synthetic: Option<(u64, usize)>, who: &str) -> Result<Version, RiskError> {
         let samples = match synthetic {
-            Some((seed, n)) => crate::synth::generate(seed, n.clamp(1_000, 200_000), crate::synth::REPORT_FRAUD_SHARE),
+            Some((seed, n)) => crate::synth::generate(seed, n.clamp(1_000, 50_000), crate::synth::REPORT_FRAUD_SHARE),
             None => self.labelled().await?,
         };
         let (fraud, honest) = (samples.iter().filter(|s| s.label).count(), samples.iter().filter(|s| !s.label).count());

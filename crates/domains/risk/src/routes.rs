@@ -204,7 +204,7 @@ struct Synthetic {
 
 async fn train(State(r): State<Risk>, user: AuthUser, JsonBody(t): JsonBody<TrainInput>) -> ApiResult<(StatusCode, Json<Value>)> {
     if let Some(s) = &t.synthetic {
-        if !(1_000..=200_000).contains(&s.orders) {
+        if !(1_000..=50_000).contains(&s.orders) {
             return Err(RiskError::field("synthetic.orders", lsn_core::i18n::t("risk-train-orders")).into());
         }
     }

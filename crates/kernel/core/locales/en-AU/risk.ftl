@@ -26,7 +26,7 @@ risk-not-held = The fraud check approved this order: it is not held for a review
 risk-unknown-reason = There is no reason code { $code }.
 risk-unknown-model = There is no such model version.
 risk-not-enough-labels = A model needs at least { $min } labelled fraud orders and { $min } honest ones.
-risk-train-orders = Give from 1000 to 200000 generated orders.
+risk-train-orders = Give from 1000 to 50000 generated orders.
 summary-risk-title = Fraud detections
 summary-risk-checked = Orders checked
 summary-risk-flagged = Held or declined
@@ -35,3 +35,21 @@ summary-risk-review = { $count ->
     [one] 1 fraud case under review
    *[other] { $count } fraud cases under review
 }
+admin-nav-risk = Fraud
+admin-risk-queue = Waiting for a review
+admin-risk-queue-empty = No order waits for a fraud review.
+admin-risk-recent = Recent checks
+admin-risk-recent-empty = No order has been checked yet.
+admin-risk-order = Order
+admin-risk-score = Score
+admin-risk-note = Note
+admin-risk-approve = Approve
+admin-risk-decline = Decline
+admin-risk-figures = Today: { $checked } orders checked, { $flagged } held or declined, { $declined } declined; { $blocked } entries on the block list.
+admin-risk-status-approved = approved
+admin-risk-status-review = held for review
+admin-risk-status-escalated = escalated
+admin-risk-status-declined = declined
+admin-notice-risk-released = Order approved: released for fulfilment.
+admin-notice-risk-declined = Order declined: cancelled or refunded.
+admin-notice-risk-not-waiting = That order no longer waits for a review.
