@@ -142,8 +142,8 @@ impl Risk {
         let seen = self.seen(&o).await?;
         let (score, reasons, version) = self.score(&seen).await?;
         let now = self.clock.now_ms();
-        let facts = self.facts(&o, &seen, score).await?;
-        let status = self.decide(order_id, score, &seen, &facts).await?;
+        let facts = Self::facts(&seen, score);
+        let fixed = self.fixed_status(score, &seen).await?;
         let features_json = json!(seen.features.0);
         let reasons_json = serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into());
         let (o2, seen_keys) = (
@@ -158,12 +158,16 @@ impl Risk {
                 seen.country.clone(),
             ),
         );
-        let (status2, total) = (status.to_string(), seen.total);
+        let (total, policies) = (seen.total, self.policies.clone());
         let inserted = self
             .db
             .transaction(move |tx| {
-                let (o, k, status, reasons_json, features_json) = (o2.clone(), seen_keys.clone(), status2.clone(), reasons_json.clone(), features_json.clone());
+                let (o, k, reasons_json, features_json, facts, policies) = (o2.clone(), seen_keys.clone(), reasons_json.clone(), features_json.clone(), facts.clone(), policies.clone());
                 Box::pin(async move {
+                    let status = match fixed {
+                        Some(s) => s,
+                        None => policy_status(&policies, tx, now, &o.order_id, &facts).await?,
+                    };
                     let r = lsn_db::query(
                         "INSERT INTO fraud_checks (order_id, number, customer_key, email, email_domain, device, network, address, country, total, score, model_version, reasons, features, status, at, rescored_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) ON CONFLICT (order_id) DO NOTHING",
@@ -182,19 +186,19 @@ impl Risk {
                     .bind(version)
                     .bind(&reasons_json)
                     .bind(features_json.to_string())
-                    .bind(&status)
+                    .bind(status)
                     .bind(now)
                     .execute(&mut **tx)
                     .await?;
                     if r.rows_affected() == 0 {
-                        return Ok(false);
+                        return Ok(None);
                     }
-                    crate::after_decision(tx, now, &o.order_id, &o.number, &status, score, &reasons_json).await?;
-                    Ok::<_, lsn_db::Error>(true)
+                    crate::after_decision(tx, now, &o.order_id, &o.number, status, score, &reasons_json).await?;
+                    Ok::<_, lsn_db::Error>(Some(status))
                 })
             })
             .await?;
-        if inserted {
+        if let Some(status) = inserted {
             if score > 80 {
                 tracing::warn!(order = %o.number, score, "fraud check high_risk");
             }
@@ -216,18 +220,22 @@ impl Risk {
         let Some(o) = lsn_commerce::orders::read::screening(&self.db, order_id).await? else { return Ok(Some(c)) };
         let seen = self.seen(&o).await?;
         let (score, reasons, version) = self.score(&seen).await?;
-        let facts = self.facts(&o, &seen, score).await?;
-        let status = self.decide(order_id, score, &seen, &facts).await?;
+        let facts = Self::facts(&seen, score);
+        let fixed = self.fixed_status(score, &seen).await?;
         let now = self.clock.now_ms();
         let reasons_json = serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into());
         let features_json = json!(seen.features.0).to_string();
-        let (from, id, number, status2, before) = (c.status.clone(), o.order_id.clone(), o.number.clone(), status.to_string(), c.score);
+        let (from, id, number, before, policies) = (c.status.clone(), o.order_id.clone(), o.number.clone(), c.score, self.policies.clone());
         let changed = self
             .db
             .transaction(move |tx| {
-                let (from, id, number, status, reasons_json, features_json) =
-                    (from.clone(), id.clone(), number.clone(), status2.clone(), reasons_json.clone(), features_json.clone());
+                let (from, id, number, reasons_json, features_json, facts, policies) =
+                    (from.clone(), id.clone(), number.clone(), reasons_json.clone(), features_json.clone(), facts.clone(), policies.clone());
                 Box::pin(async move {
+                    let status = match fixed {
+                        Some(s) => s,
+                        None => policy_status(&policies, tx, now, &id, &facts).await?,
+                    };
                     let r = lsn_db::query(
                         "UPDATE fraud_checks SET score = $1, reasons = $2, features = $3, model_version = $4, status = $5, checks = checks + 1, rescored_at = $6 \
                          WHERE order_id = $7 AND status = $8 AND decided_by IS NULL",
@@ -236,32 +244,32 @@ impl Risk {
                     .bind(&reasons_json)
                     .bind(&features_json)
                     .bind(version)
-                    .bind(&status)
+                    .bind(status)
                     .bind(now)
                     .bind(&id)
                     .bind(&from)
                     .execute(&mut **tx)
                     .await?;
                     if r.rows_affected() == 0 {
-                        return Ok(false);
+                        return Ok(None);
                     }
                     if from == status {
                         // Same decision; a score that now passes 80 still raises the alert.
                         if score > 80 && before <= 80 {
-                            crate::high_risk_alert(tx, now, &id, &number, &status, score, &reasons_json).await?;
+                            crate::high_risk_alert(tx, now, &id, &number, status, score, &reasons_json).await?;
                         }
-                        return Ok(false);
+                        return Ok(None);
                     }
                     if from != "approved" && status == "approved" {
                         lsn_ops::publish(tx, now, crate::ORDER_RELEASED, Some(&id), &json!({"order_id": id, "number": number, "by": "rescore"})).await?;
                     } else {
-                        crate::after_decision(tx, now, &id, &number, &status, score, &reasons_json).await?;
+                        crate::after_decision(tx, now, &id, &number, status, score, &reasons_json).await?;
                     }
-                    Ok::<_, lsn_db::Error>(true)
+                    Ok::<_, lsn_db::Error>(Some(status))
                 })
             })
             .await?;
-        if changed && status == "declined" {
+        if changed == Some("declined") {
             self.decline_order(order_id, "declined by the fraud check").await?;
         }
         self.check(order_id).await
@@ -427,40 +435,31 @@ impl Risk {
         Ok((i64::from(score), reasons, w.version))
     }
 
-    async fn facts(&self, o: &lsn_commerce::orders::read::Screening, seen: &Seen, score: i64) -> Result<Value, RiskError> {
-        let _ = o;
-        Ok(json!({
+    /// The `fraud_review` policy's facts.
+    fn facts(seen: &Seen, score: i64) -> Value {
+        json!({
             "risk_score": score as f64,
             "order_total": (seen.total as f64 / 100.0).clamp(0.0, 1_000_000.0),
             "first_order": seen.features.0[features::FIRST_ORDER] > 0.0,
             "account_age_days": seen.features.0[features::ACCOUNT_AGE_DAYS].clamp(0.0, 36_500.0),
-        }))
+        })
     }
 
-    /// approved, review, escalated or declined: a block list declines, an allow list approves,
-    /// the rest is the `fraud_review` policy's (its condition holds: review; over its
-    /// escalation threshold: escalated to a person; else approved), then the decline threshold.
-    async fn decide(&self, order_id: &str, score: i64, seen: &Seen, facts: &Value) -> Result<&'static str, RiskError> {
+    /// approved, review, escalated or declined without the policy: a block list declines, an
+    /// allow list approves, the decline threshold declines. `None`: the `fraud_review` policy
+    /// decides ([`policy_status`], inside the check's own transaction).
+    async fn fixed_status(&self, score: i64, seen: &Seen) -> Result<Option<&'static str>, RiskError> {
         if !seen.lists.is_empty() {
-            return Ok("declined");
+            return Ok(Some("declined"));
         }
         if seen.allowed {
-            return Ok("approved");
+            return Ok(Some("approved"));
         }
         let settings = self.settings().await?;
         if settings.decline_at > 0 && score >= settings.decline_at {
-            return Ok("declined");
+            return Ok(Some("declined"));
         }
-        let d = self
-            .policies
-            .decide("fraud_review", facts, Some(order_id), lsn_ops::policy::OnEscalate::OpenTask)
-            .await
-            .map_err(|e| RiskError::Model(format!("fraud policy: {e}")))?;
-        Ok(match d.outcome {
-            lsn_ops::policy::Outcome::Allow => "review",
-            lsn_ops::policy::Outcome::Escalate => "escalated",
-            lsn_ops::policy::Outcome::Deny => "approved",
-        })
+        Ok(None)
     }
 
     /// Cancels an unpaid order, refunds a paid one.
@@ -496,8 +495,50 @@ impl Risk {
         .bind(at)
         .execute(self.db.write())
         .await?;
-        self.rescore(order_id).await?;
+        // A decline counts for the buyer's next orders (a declined order is cancelled). A success
+        // changes this order's score only when it is held, or when the buyer has tried other
+        // cards or been declined in the last day (card testing).
+        if outcome == "succeeded" && self.payment_matters(order_id, &o.customer_key, o.device.as_deref(), card.as_deref()).await? {
+            self.rescore(order_id).await?;
+        }
         Ok(())
+    }
+}
+
+/// The `fraud_review` policy's decision, logged in `tx`: its condition holds — review; over its
+/// escalation threshold — escalated (a task for a person); else approved.
+async fn policy_status(
+    policies: &lsn_ops::Policies,
+    tx: &mut lsn_db::Tx,
+    now: i64,
+    order_id: &str,
+    facts: &Value,
+) -> Result<&'static str, lsn_db::Error> {
+    let d = policies
+        .decide_in(tx, now, "fraud_review", facts, Some(order_id), lsn_ops::policy::OnEscalate::OpenTask)
+        .await
+        .map_err(|e| lsn_db::Error::decode(format!("fraud policy: {e}")))?;
+    Ok(match d.outcome {
+        lsn_ops::policy::Outcome::Allow => "review",
+        lsn_ops::policy::Outcome::Escalate => "escalated",
+        lsn_ops::policy::Outcome::Deny => "approved",
+    })
+}
+
+impl Risk {
+    async fn payment_matters(&self, order_id: &str, customer: &str, device: Option<&str>, card: Option<&str>) -> Result<bool, RiskError> {
+        let r = lsn_db::query(
+            "SELECT (SELECT CAST(COUNT(*) AS BIGINT) FROM fraud_checks WHERE order_id = $1 AND status IN ('review', 'escalated')), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM risk_payment_attempts WHERE (customer_key = $2 OR device = $3) AND at > $4 AND (outcome = 'declined' OR card <> $5))",
+        )
+        .bind(order_id)
+        .bind(customer)
+        .bind(device)
+        .bind(self.clock.now_ms() - DAY_MS)
+        .bind(card.unwrap_or(""))
+        .fetch_one(self.db.read())
+        .await?;
+        Ok(r.try_get::<i64, _>(0)? > 0 || r.try_get::<i64, _>(1)? > 0)
     }
 }
 
