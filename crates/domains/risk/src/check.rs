@@ -294,18 +294,23 @@ impl Risk {
         let network = o.network.clone();
         let device = o.device.clone();
         let card = o.card.as_deref().map(lsn_core::ids::hash_token);
+        // Each count reads at most its cap's worth of index entries (a busy network or a
+        // shared address must not make every check slower than the last): counts saturate at
+        // 50, distinct customers are counted among the latest 200 orders.
         let r = lsn_db::query(
             "SELECT \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM fraud_checks WHERE customer_key = $1 AND at > $6 AND order_id <> $8), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM fraud_checks WHERE device = $2 AND at > $6 AND order_id <> $8), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM fraud_checks WHERE network = $3 AND at > $6 AND order_id <> $8), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM risk_payment_attempts WHERE (customer_key = $1 OR device = $2) AND outcome = 'declined' AND at > $7), \
-             (SELECT CAST(COUNT(DISTINCT card) AS BIGINT) FROM risk_payment_attempts WHERE (customer_key = $1 OR device = $2) AND card IS NOT NULL AND at > $7), \
-             (SELECT CAST(COUNT(DISTINCT customer_key) AS BIGINT) FROM fraud_checks WHERE address = $4 AND at > $9 AND customer_key <> $1), \
-             (SELECT CAST(COUNT(DISTINCT customer_key) AS BIGINT) FROM fraud_checks WHERE device = $2 AND at > $9 AND customer_key <> $1), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM fraud_checks WHERE email = $5 AND at > $6 AND order_id <> $8), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM fraud_checks WHERE customer_key = $1 AND order_id <> $8 AND country = $10), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM fraud_checks WHERE customer_key = $1 AND order_id <> $8 AND country <> $10)",
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS n FROM fraud_checks WHERE customer_key = $1 AND at > $6 AND order_id <> $8 LIMIT 50) x), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS n FROM fraud_checks WHERE device = $2 AND at > $6 AND order_id <> $8 LIMIT 50) x), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS n FROM fraud_checks WHERE network = $3 AND at > $6 AND order_id <> $8 LIMIT 50) x), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS n FROM risk_payment_attempts WHERE customer_key = $1 AND outcome = 'declined' AND at > $7 \
+                UNION ALL SELECT 1 AS n FROM risk_payment_attempts WHERE device = $2 AND customer_key <> $1 AND outcome = 'declined' AND at > $7 LIMIT 50) x), \
+             (SELECT CAST(COUNT(DISTINCT card) AS BIGINT) FROM (SELECT card FROM risk_payment_attempts WHERE customer_key = $1 AND card IS NOT NULL AND at > $7 \
+                UNION ALL SELECT card FROM risk_payment_attempts WHERE device = $2 AND customer_key <> $1 AND card IS NOT NULL AND at > $7 LIMIT 200) x), \
+             (SELECT CAST(COUNT(DISTINCT customer_key) AS BIGINT) FROM (SELECT customer_key FROM fraud_checks WHERE address = $4 AND at > $9 ORDER BY at DESC LIMIT 200) x WHERE customer_key <> $1), \
+             (SELECT CAST(COUNT(DISTINCT customer_key) AS BIGINT) FROM (SELECT customer_key FROM fraud_checks WHERE device = $2 AND at > $9 ORDER BY at DESC LIMIT 200) x WHERE customer_key <> $1), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS n FROM fraud_checks WHERE email = $5 AND at > $6 AND order_id <> $8 LIMIT 50) x), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS n FROM fraud_checks WHERE customer_key = $1 AND order_id <> $8 AND country = $10 LIMIT 1) x), \
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS n FROM fraud_checks WHERE customer_key = $1 AND order_id <> $8 AND country <> $10 LIMIT 1) x)",
         )
         .bind(&o.customer_key)
         .bind(&device)
@@ -322,7 +327,8 @@ impl Risk {
         let n = |i: usize| -> Result<f64, RiskError> { Ok(r.try_get::<i64, _>(i)? as f64) };
         let mut cards = n(4)?;
         if card.is_some() {
-            let known: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM risk_payment_attempts WHERE (customer_key = $1 OR device = $2) AND card = $3 AND at > $4")
+            let known: i64 = lsn_db::query("SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS n FROM risk_payment_attempts WHERE customer_key = $1 AND card = $3 AND at > $4 \
+                 UNION ALL SELECT 1 AS n FROM risk_payment_attempts WHERE device = $2 AND card = $3 AND at > $4 LIMIT 1) x")
                 .bind(&o.customer_key)
                 .bind(&device)
                 .bind(&card)
@@ -529,7 +535,8 @@ impl Risk {
     async fn payment_matters(&self, order_id: &str, customer: &str, device: Option<&str>, card: Option<&str>) -> Result<bool, RiskError> {
         let r = lsn_db::query(
             "SELECT (SELECT CAST(COUNT(*) AS BIGINT) FROM fraud_checks WHERE order_id = $1 AND status IN ('review', 'escalated')), \
-             (SELECT CAST(COUNT(*) AS BIGINT) FROM risk_payment_attempts WHERE (customer_key = $2 OR device = $3) AND at > $4 AND (outcome = 'declined' OR card <> $5))",
+             (SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS n FROM risk_payment_attempts WHERE customer_key = $2 AND at > $4 AND (outcome = 'declined' OR card <> $5) \
+                UNION ALL SELECT 1 AS n FROM risk_payment_attempts WHERE device = $3 AND at > $4 AND (outcome = 'declined' OR card <> $5) LIMIT 1) x)",
         )
         .bind(order_id)
         .bind(customer)
