@@ -56,13 +56,8 @@ enum Cmd {
     },
 }
 
-fn database_url(db: &str) -> String {
-    if db.starts_with("postgres://") || db.starts_with("postgresql://") || db.starts_with("sqlite:") {
-        db.to_string()
-    } else {
-        format!("sqlite://{db}")
-    }
-}
+mod db_url;
+use db_url::database_url;
 
 /// The app around `db`, its payouts through a sandbox whose transfers move on every second of
 /// the manual clock and whose every webhook comes `duplicates` times.

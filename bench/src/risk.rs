@@ -31,13 +31,8 @@ enum Cmd {
     },
 }
 
-fn database_url(db: &str) -> String {
-    if db.starts_with("postgres://") || db.starts_with("postgresql://") || db.starts_with("sqlite:") {
-        db.to_string()
-    } else {
-        format!("sqlite://{db}")
-    }
-}
+mod db_url;
+use db_url::database_url;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

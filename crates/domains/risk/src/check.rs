@@ -102,6 +102,7 @@ pub struct Reason {
 }
 
 /// What an order looked like to the check: its keys and its features.
+#[derive(Clone)]
 struct Seen {
     customer_key: String,
     email: String,
@@ -131,7 +132,52 @@ fn address_text(addr: &Value) -> String {
     ["name", "line1", "line2", "suburb"].iter().map(|k| addr[*k].as_str().unwrap_or("")).collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
+/// An order scored: what it looked like, its score, reasons and the model's version, the
+/// policy's facts, and the decision when it needs no policy.
+#[derive(Clone)]
+struct Assessment {
+    seen: Seen,
+    score: i64,
+    reasons: Vec<Reason>,
+    version: i64,
+    facts: Value,
+    fixed: Option<&'static str>,
+}
+
+impl Assessment {
+    fn reasons_json(&self) -> String {
+        serde_json::to_string(&self.reasons).unwrap_or_else(|_| "[]".into())
+    }
+
+    fn features_json(&self) -> String {
+        json!(self.seen.features.0).to_string()
+    }
+
+    /// The decision: the fixed one, else the `fraud_review` policy's (logged in `tx`).
+    async fn status(
+        &self,
+        policies: &lsn_ops::Policies,
+        tx: &mut lsn_db::Tx,
+        now: i64,
+        order_id: &str,
+    ) -> Result<&'static str, lsn_db::Error> {
+        match self.fixed {
+            Some(s) => Ok(s),
+            None => policy_status(policies, tx, now, order_id, &self.facts).await,
+        }
+    }
+}
+
 impl Risk {
+    /// The order's features counted now, scored, and decided where no policy is needed.
+    async fn assess(&self, o: &lsn_commerce::orders::read::Screening) -> Result<Assessment, RiskError> {
+        let seen = self.seen(o).await?;
+        let (score, reasons, version) = self.score(&seen).await?;
+        let facts = Self::facts(&seen, score);
+        let fixed = self.fixed_status(score, &seen).await?;
+        Ok(Assessment { seen, score, reasons, version, facts, fixed })
+    }
+
     /// Checks the order `order_id` once (a second call answers with the first check). `None`
     /// for an unknown order.
     pub async fn check_order(&self, order_id: &str) -> Result<Option<Check>, RiskError> {
@@ -139,53 +185,34 @@ impl Risk {
             return Ok(Some(c));
         }
         let Some(o) = lsn_commerce::orders::read::screening(&self.db, order_id).await? else { return Ok(None) };
-        let seen = self.seen(&o).await?;
-        let (score, reasons, version) = self.score(&seen).await?;
+        let a = self.assess(&o).await?;
         let now = self.clock.now_ms();
-        let facts = Self::facts(&seen, score);
-        let fixed = self.fixed_status(score, &seen).await?;
-        let features_json = json!(seen.features.0);
-        let reasons_json = serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into());
-        let (o2, seen_keys) = (
-            o.clone(),
-            (
-                seen.customer_key.clone(),
-                seen.email.clone(),
-                seen.domain.clone(),
-                seen.device.clone(),
-                seen.network.clone(),
-                seen.address.clone(),
-                seen.country.clone(),
-            ),
-        );
-        let (total, policies) = (seen.total, self.policies.clone());
+        let (o2, a2, policies) = (o.clone(), a.clone(), self.policies.clone());
         let inserted = self
             .db
             .transaction(move |tx| {
-                let (o, k, reasons_json, features_json, facts, policies) = (o2.clone(), seen_keys.clone(), reasons_json.clone(), features_json.clone(), facts.clone(), policies.clone());
+                let (o, a, policies) = (o2.clone(), a2.clone(), policies.clone());
                 Box::pin(async move {
-                    let status = match fixed {
-                        Some(s) => s,
-                        None => policy_status(&policies, tx, now, &o.order_id, &facts).await?,
-                    };
+                    let status = a.status(&policies, tx, now, &o.order_id).await?;
+                    let k = &a.seen;
                     let r = lsn_db::query(
                         "INSERT INTO fraud_checks (order_id, number, customer_key, email, email_domain, device, network, address, country, total, score, model_version, reasons, features, status, at, rescored_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) ON CONFLICT (order_id) DO NOTHING",
                     )
                     .bind(&o.order_id)
                     .bind(&o.number)
-                    .bind(&k.0)
-                    .bind(&k.1)
-                    .bind(&k.2)
-                    .bind(&k.3)
-                    .bind(&k.4)
-                    .bind(&k.5)
-                    .bind(&k.6)
-                    .bind(total)
-                    .bind(score)
-                    .bind(version)
-                    .bind(&reasons_json)
-                    .bind(features_json.to_string())
+                    .bind(&k.customer_key)
+                    .bind(&k.email)
+                    .bind(&k.domain)
+                    .bind(&k.device)
+                    .bind(&k.network)
+                    .bind(&k.address)
+                    .bind(&k.country)
+                    .bind(k.total)
+                    .bind(a.score)
+                    .bind(a.version)
+                    .bind(a.reasons_json())
+                    .bind(a.features_json())
                     .bind(status)
                     .bind(now)
                     .execute(&mut **tx)
@@ -193,14 +220,14 @@ impl Risk {
                     if r.rows_affected() == 0 {
                         return Ok(None);
                     }
-                    crate::after_decision(tx, now, &o.order_id, &o.number, status, score, &reasons_json).await?;
+                    crate::after_decision(tx, now, &o.order_id, &o.number, status, a.score, &a.reasons).await?;
                     Ok::<_, lsn_db::Error>(Some(status))
                 })
             })
             .await?;
         if let Some(status) = inserted {
-            if score > 80 {
-                tracing::warn!(order = %o.number, score, "fraud check high_risk");
+            if a.score > 80 {
+                tracing::warn!(order = %o.number, score = a.score, "fraud check high_risk");
             }
             if status == "declined" {
                 self.decline_order(&o.order_id, "declined by the fraud check").await?;
@@ -218,32 +245,24 @@ impl Risk {
             return Ok(Some(c));
         }
         let Some(o) = lsn_commerce::orders::read::screening(&self.db, order_id).await? else { return Ok(Some(c)) };
-        let seen = self.seen(&o).await?;
-        let (score, reasons, version) = self.score(&seen).await?;
-        let facts = Self::facts(&seen, score);
-        let fixed = self.fixed_status(score, &seen).await?;
+        let a = self.assess(&o).await?;
         let now = self.clock.now_ms();
-        let reasons_json = serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into());
-        let features_json = json!(seen.features.0).to_string();
-        let (from, id, number, before, policies) = (c.status.clone(), o.order_id.clone(), o.number.clone(), c.score, self.policies.clone());
+        let (from, id, number, before, a2, policies) =
+            (c.status.clone(), o.order_id.clone(), o.number.clone(), c.score, a.clone(), self.policies.clone());
         let changed = self
             .db
             .transaction(move |tx| {
-                let (from, id, number, reasons_json, features_json, facts, policies) =
-                    (from.clone(), id.clone(), number.clone(), reasons_json.clone(), features_json.clone(), facts.clone(), policies.clone());
+                let (from, id, number, a, policies) = (from.clone(), id.clone(), number.clone(), a2.clone(), policies.clone());
                 Box::pin(async move {
-                    let status = match fixed {
-                        Some(s) => s,
-                        None => policy_status(&policies, tx, now, &id, &facts).await?,
-                    };
+                    let status = a.status(&policies, tx, now, &id).await?;
                     let r = lsn_db::query(
                         "UPDATE fraud_checks SET score = $1, reasons = $2, features = $3, model_version = $4, status = $5, checks = checks + 1, rescored_at = $6 \
                          WHERE order_id = $7 AND status = $8 AND decided_by IS NULL",
                     )
-                    .bind(score)
-                    .bind(&reasons_json)
-                    .bind(&features_json)
-                    .bind(version)
+                    .bind(a.score)
+                    .bind(a.reasons_json())
+                    .bind(a.features_json())
+                    .bind(a.version)
                     .bind(status)
                     .bind(now)
                     .bind(&id)
@@ -255,15 +274,15 @@ impl Risk {
                     }
                     if from == status {
                         // Same decision; a score that now passes 80 still raises the alert.
-                        if score > 80 && before <= 80 {
-                            crate::high_risk_alert(tx, now, &id, &number, status, score, &reasons_json).await?;
+                        if a.score > 80 && before <= 80 {
+                            crate::high_risk_alert(tx, now, &id, &number, status, a.score, &a.reasons).await?;
                         }
                         return Ok(None);
                     }
                     if from != "approved" && status == "approved" {
                         lsn_ops::publish(tx, now, crate::ORDER_RELEASED, Some(&id), &json!({"order_id": id, "number": number, "by": "rescore"})).await?;
                     } else {
-                        crate::after_decision(tx, now, &id, &number, status, score, &reasons_json).await?;
+                        crate::after_decision(tx, now, &id, &number, status, a.score, &a.reasons).await?;
                     }
                     Ok::<_, lsn_db::Error>(Some(status))
                 })
@@ -476,7 +495,7 @@ impl Risk {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(order = %o.number, "the declined order's refund: {e}"),
             }
-        } else if o.status == "pending_payment" || o.status == "pending" {
+        } else if o.status == "pending_payment" {
             if let Err(e) = self.commerce.cancel_unpaid_order(order_id, why, "risk").await {
                 tracing::warn!(order = %o.number, "the declined order's cancellation: {e}");
             }
@@ -581,7 +600,7 @@ fn reason_text(code: &str) -> String {
     REASONS.iter().find(|(c, _)| *c == code).map(|(_, t)| t.to_string()).unwrap_or_default()
 }
 
-const CHECK_COLS: &str = "order_id, number, score, status, reasons, features, model_version, total, email, decided_by, note, label, checks, at, rescored_at, decided_at";
+pub(crate) const CHECK_COLS: &str = "order_id, number, score, status, reasons, features, model_version, total, email, decided_by, note, label, checks, at, rescored_at, decided_at";
 
 pub(crate) fn check_row(r: &lsn_db::Row) -> Result<Check, RiskError> {
     let reasons: String = r.try_get(4)?;
@@ -607,8 +626,6 @@ pub(crate) fn check_row(r: &lsn_db::Row) -> Result<Check, RiskError> {
         decided_at: r.try_get(15)?,
     })
 }
-
-pub(crate) const CHECK_SELECT: &str = CHECK_COLS;
 
 #[cfg(test)]
 mod tests {

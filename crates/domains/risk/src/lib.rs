@@ -141,6 +141,8 @@ pub struct Parts {
     pub identity: lsn_identity::Identity,
     pub policies: lsn_ops::Policies,
     model: Mutex<Option<(i64, model::Weights)>>,
+    /// The settings as last read, and when (every check asks for them).
+    cached: Mutex<Option<(i64, Settings)>>,
 }
 
 impl std::ops::Deref for Risk {
@@ -158,10 +160,23 @@ impl Risk {
         identity: lsn_identity::Identity,
         policies: lsn_ops::Policies,
     ) -> Self {
-        Risk(Arc::new(Parts { db, clock, commerce, identity, policies, model: Mutex::new(None) }))
+        Risk(Arc::new(Parts { db, clock, commerce, identity, policies, model: Mutex::new(None), cached: Mutex::new(None) }))
     }
 
+    /// The settings, read at most every 10 s (a change through this node is seen at once).
     pub async fn settings(&self) -> Result<Settings, RiskError> {
+        let now = self.clock.now_ms();
+        if let Some((at, s)) = self.cached.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if (0..10_000).contains(&(now - at)) {
+                return Ok(s.clone());
+            }
+        }
+        let s = self.read_settings().await?;
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, s.clone()));
+        Ok(s)
+    }
+
+    async fn read_settings(&self) -> Result<Settings, RiskError> {
         let mut s = Settings::default();
         for (k, v) in lsn_ops::settings::load(&self.db, "risk_settings").await? {
             // A stored value that no longer checks keeps the default.
@@ -175,11 +190,12 @@ impl Risk {
         let Some(obj) = patch.as_object().filter(|o| !o.is_empty()) else {
             return Err(RiskError::field("settings", i18n::t("risk-settings-object")));
         };
-        let mut s = self.settings().await?;
+        let mut s = self.read_settings().await?;
         for (k, v) in obj {
             s.set(k, v)?;
         }
         lsn_ops::settings::save(&self.db, "risk_settings", obj, self.clock.now_ms(), who).await?;
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
         Ok(s)
     }
 }
@@ -193,7 +209,7 @@ pub(crate) async fn after_decision(
     number: &str,
     status: &str,
     score: i64,
-    reasons: &str,
+    reasons: &[check::Reason],
 ) -> Result<(), lsn_db::Error> {
     let payload = json!({"order_id": order_id, "number": number, "status": status, "score": score});
     match status {
@@ -219,10 +235,9 @@ pub(crate) async fn high_risk_alert(
     number: &str,
     status: &str,
     score: i64,
-    reasons: &str,
+    reasons: &[check::Reason],
 ) -> Result<(), lsn_db::Error> {
-    let codes: Vec<String> =
-        serde_json::from_str::<Vec<check::Reason>>(reasons).unwrap_or_default().into_iter().take(3).map(|r| r.code).collect();
+    let codes: Vec<&str> = reasons.iter().take(3).map(|r| r.code.as_str()).collect();
     lsn_ops::alerts::raise(
         tx,
         now,

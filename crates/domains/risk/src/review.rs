@@ -4,7 +4,7 @@
 //! already decided is refused (409). The 5-minute task scores held orders again with what is
 //! known now and escalates those nobody decided within `stale_minutes`.
 
-use crate::check::{check_row, Check, CHECK_SELECT};
+use crate::check::{check_row, Check, CHECK_COLS};
 use crate::{Code, Risk, RiskError, ORDER_DECLINED, ORDER_RELEASED};
 use lsn_core::i18n;
 use lsn_db::RowExt;
@@ -23,7 +23,7 @@ impl Risk {
     /// Held orders, oldest first.
     pub async fn queue(&self, limit: i64) -> Result<Vec<Check>, RiskError> {
         let rows = lsn_db::query(&format!(
-            "SELECT {CHECK_SELECT} FROM fraud_checks WHERE status IN ('review', 'escalated') ORDER BY at, order_id LIMIT $1"
+            "SELECT {CHECK_COLS} FROM fraud_checks WHERE status IN ('review', 'escalated') ORDER BY at, order_id LIMIT $1"
         ))
         .bind(limit.clamp(1, 500))
         .fetch_all(self.db.read())
@@ -34,7 +34,7 @@ impl Risk {
     /// Recent checks, newest first (optionally of one status).
     pub async fn checks(&self, status: Option<&str>, limit: i64) -> Result<Vec<Check>, RiskError> {
         let rows = lsn_db::query(&format!(
-            "SELECT {CHECK_SELECT} FROM fraud_checks WHERE ($1 = '' OR status = $1) ORDER BY at DESC, order_id LIMIT $2"
+            "SELECT {CHECK_COLS} FROM fraud_checks WHERE ($1 = '' OR status = $1) ORDER BY at DESC, order_id LIMIT $2"
         ))
         .bind(status.unwrap_or(""))
         .bind(limit.clamp(1, 500))
